@@ -1,0 +1,38 @@
+"""Liveness and readiness: answers 200 only when the database and Redis both answer."""
+from __future__ import annotations
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def _check_redis() -> str:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return "ok"
+
+
+def health(request):
+    checks = {}
+    healthy = True
+    for name, check in (("database", _check_database), ("redis", _check_redis)):
+        started = time.monotonic()
+        try:
+            checks[name] = {"status": check(), "ms": round((time.monotonic() - started) * 1000, 1)}
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, and we say which
+            healthy = False
+            checks[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
