@@ -10,9 +10,18 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+
+http_app = django_asgi_app
+if settings.DEBUG:
+    # The run command serves static files itself; production puts them behind a proxy.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    http_app = ASGIStaticFilesHandler(django_asgi_app)
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         # Chargers do not send an Origin header we could check; each WebSocket consumer
         # authenticates on its own (Basic auth, driver token, Blue Current token).
         "websocket": URLRouter(websocket_urlpatterns),

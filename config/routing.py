@@ -1,2 +1,4 @@
-"""WebSocket routes. Each app adds its consumers here."""
-websocket_urlpatterns: list = []
+"""WebSocket routes of every area."""
+from ocpp_consumer.routing import websocket_urlpatterns as ocpp_routes
+
+websocket_urlpatterns: list = [*ocpp_routes]

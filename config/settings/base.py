@@ -200,3 +200,17 @@ CSMS = {
     "PRICE_GENERATION_MAX": env.str("PRICE_GENERATION_MAX", default="0.35"),
     "PRICE_GENERATION_SEED": env.str("PRICE_GENERATION_SEED", default=""),
 }
+
+# --- Area settings -----------------------------------------------------------------------
+# Each area keeps its settings (and beat entries) in config/settings/parts/<area>.py.
+from .parts.billing import *  # noqa: E402,F401,F403
+from .parts.drivers import *  # noqa: E402,F401,F403
+from .parts.ocpp import *  # noqa: E402,F401,F403
+from .parts.payments import *  # noqa: E402,F401,F403
+from .parts.billing import BILLING_BEAT_SCHEDULE  # noqa: E402
+from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
+from .parts.ocpp import OCPP_BEAT_SCHEDULE  # noqa: E402
+from .parts.payments import PAYMENTS_BEAT_SCHEDULE  # noqa: E402
+
+for _schedule in (BILLING_BEAT_SCHEDULE, DRIVERS_BEAT_SCHEDULE, OCPP_BEAT_SCHEDULE, PAYMENTS_BEAT_SCHEDULE):
+    CELERY_BEAT_SCHEDULE.update(_schedule)

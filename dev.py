@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine with only Python 3.11+.
+
+    python3 dev.py run     # venv, install, migrate, demo data; web + worker + beat + simulated chargers
+    python3 dev.py test    # venv, install (with test tools), run the whole test suite
+
+Both are idempotent: the virtual environment is reused and only reinstalled when the
+requirement files change; migrations and demo data are applied only where missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("CSMS_VENV", ROOT / ".venv"))
+VENV_PYTHON = VENV / "bin" / "python"
+
+
+def _say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def _requirements_digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_environment(*, with_tests: bool) -> None:
+    """Create the venv and install the pinned requirements when they changed."""
+    if not VENV_PYTHON.exists():
+        _say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    requirement_file = ROOT / ("requirements-test.txt" if with_tests else "requirements.txt")
+    files = [ROOT / "requirements.txt"] + ([ROOT / "requirements-test.txt"] if with_tests else [])
+    stamp = VENV / f".installed-{requirement_file.name}"
+    digest = _requirements_digest(files)
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    _say(f"installing {requirement_file.name} (first run takes a minute)")
+    subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "-r", str(requirement_file)], check=True)
+    stamp.write_text(digest)
+
+
+def _in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def _reexec_in_venv() -> None:
+    os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
+
+
+def _ensure_embedded_redis_if_needed() -> None:
+    sys.path.insert(0, str(ROOT))
+    if os.environ.get("REDIS_URL"):
+        return
+    from config.embedded_redis import ensure_running
+
+    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+    ensure_running(var_dir / "redis.sock")
+    _say(f"embedded Redis answering on {var_dir / 'redis.sock'}")
+
+
+def command_run() -> int:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.dev")}
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    chargers = os.environ.get("SIMULATED_CHARGERS", "3")
+    _ensure_embedded_redis_if_needed()
+    _say("applying migrations")
+    _manage("migrate", "--noinput", "-v", "0", env=env)
+    _say("loading demo data")
+    _manage("load_demo", env=env)
+
+    bin_dir = VENV / "bin"
+    processes: list[tuple[str, subprocess.Popen]] = []
+
+    def start(name: str, argv: list[str]) -> None:
+        processes.append((name, subprocess.Popen(argv, env=env, cwd=ROOT)))
+
+    start("web", [str(bin_dir / "daphne"), "-b", host, "-p", port, "config.asgi:application"])
+    start("worker", [str(bin_dir / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", "2"])
+    start("beat", [str(bin_dir / "celery"), "-A", "config", "beat", "-l", "info"])
+    if int(chargers) > 0:
+        time.sleep(2)  # let daphne bind before the chargers knock
+        start(
+            "chargers",
+            [sys.executable, str(ROOT / "manage.py"), "simulate_chargers", "--count", chargers,
+             "--url", f"ws://{host}:{port}/ocpp/", "--password", "demo-charger-password", "--prefix", "DEMO-CP-"],
+        )
+
+    base = f"http://{host}:{port}"
+    print(
+        "\n"
+        f"  Operator portal   {base}/\n"
+        f"  Django admin      {base}/admin/          login: operator / demo-operator-password\n"
+        f"  Driver API        {base}/api/v1/          demo driver phone: +37060000001 (code in the web log)\n"
+        f"  API docs          {base}/api/docs/\n"
+        f"  Health            {base}/health\n"
+        f"  OCPP endpoint     ws://{host}:{port}/ocpp/<charge point id>   (ocpp1.6 / ocpp2.0.1)\n"
+        f"  Operator API key  printed above by load_demo (X-API-Key)\n"
+        "\n  Ctrl-C stops everything.\n",
+        flush=True,
+    )
+
+    def stop(*_):
+        for _, proc in processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        while True:
+            for name, proc in processes:
+                if proc.poll() is not None:
+                    _say(f"{name} exited with {proc.returncode}; stopping the rest")
+                    stop()
+                    return proc.returncode or 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        stop()
+        return 0
+
+
+def command_test(args: list[str]) -> int:
+    _ensure_embedded_redis_if_needed()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+        print(__doc__)
+        return 2
+    command = sys.argv[1]
+    if not _in_venv():
+        ensure_environment(with_tests=command == "test")
+        _reexec_in_venv()
+    if command == "run":
+        return command_run()
+    return command_test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
