@@ -1,0 +1,127 @@
+"""Load demo data: an operator with a site of chargers, a driver with a wallet and a
+card, tariffs and a month of hourly prices. Safe to run any number of times."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, Operator, User
+from accounts.secrets import token_hash
+from billing.models import Wallet, WalletEntry
+from chargepoints.models import ChargePoint, Connector, ConnectorType, Evse, IdToken, IdTokenType, Site
+from tariffs.models import Tariff, TariffAssignment
+
+DEMO_OPERATOR_LOGIN = ("operator", "demo-operator-password")
+DEMO_CHARGER_PASSWORD = "demo-charger-password"
+DEMO_API_KEY = "demo-operator-api-key-0123456789"
+DEMO_DRIVER_PHONE = "+31612345678"
+DEMO_CARD_UID = "DEMOCARD01"
+# (identity, connectors, max kW per connector)
+DEMO_CHARGERS = [("DEMO-CP-1", 2, "22"), ("DEMO-CP-2", 1, "11"), ("DEMO-CP-3", 1, "50")]
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo operator, site, chargers, driver, tariffs and prices."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        operator, _ = Operator.objects.get_or_create(slug="demo", defaults={"name": "Demo Charging Co."})
+        self._operator_user(operator)
+        self._api_key(operator)
+        site, _ = Site.objects.get_or_create(
+            operator=operator,
+            name="Demo Site Amsterdam",
+            defaults={
+                "address": "Stationsplein 1", "city": "Amsterdam", "postal_code": "1012 AB", "country": "NL",
+                "latitude": Decimal("52.378901"), "longitude": Decimal("4.900272"),
+                "time_zone": "Europe/Amsterdam", "grid_capacity_amps": 160,
+            },
+        )
+        for identity, connectors, max_kw in DEMO_CHARGERS:
+            self._charger(site, identity, connectors, Decimal(max_kw))
+        driver = self._driver()
+        self._tariffs(operator, site)
+        self._prices()
+        self.stdout.write(
+            "Demo data ready:\n"
+            f"  operator login   {DEMO_OPERATOR_LOGIN[0]} / {DEMO_OPERATOR_LOGIN[1]}\n"
+            f"  operator API key {DEMO_API_KEY}  (header X-API-Key)\n"
+            f"  driver phone     {driver.phone}, charge card {DEMO_CARD_UID}\n"
+            f"  chargers         {', '.join(c[0] for c in DEMO_CHARGERS)} (password {DEMO_CHARGER_PASSWORD})\n"
+        )
+
+    def _operator_user(self, operator: Operator) -> None:
+        username, password = DEMO_OPERATOR_LOGIN
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            User.objects.create_superuser(username, password, operator=operator, name="Demo Operator", email="operator@example.com")
+
+    def _api_key(self, operator: Operator) -> None:
+        ApiKey.objects.get_or_create(
+            key_hash=token_hash(DEMO_API_KEY),
+            defaults={"operator": operator, "name": "Demo key", "prefix": DEMO_API_KEY[:8]},
+        )
+
+    def _charger(self, site: Site, identity: str, connectors: int, max_kw: Decimal) -> None:
+        charge_point, created = ChargePoint.objects.get_or_create(
+            identity=identity,
+            defaults={
+                "site": site, "name": f"Demo charger {identity[-1]}", "vendor": "Simulated",
+                "model": "SIM-22", "serial_number": f"SN-{identity}", "max_power_kw": max_kw * connectors,
+                "password_hash": make_password(DEMO_CHARGER_PASSWORD),
+            },
+        )
+        if not created and charge_point.site_id is None:
+            charge_point.site = site
+            charge_point.registration_status = "Accepted"
+            charge_point.save(update_fields=["site", "registration_status", "updated_at"])
+        for number in range(1, connectors + 1):
+            evse, _ = Evse.objects.get_or_create(charge_point=charge_point, evse_id=number)
+            Connector.objects.get_or_create(
+                charge_point=charge_point, connector_id=number,
+                defaults={"evse": evse, "connector_type": ConnectorType.CCS2 if max_kw >= 50 else ConnectorType.TYPE2, "max_power_kw": max_kw},
+            )
+
+    def _driver(self) -> User:
+        driver = User.objects.filter(phone=DEMO_DRIVER_PHONE).first()
+        if driver is None:
+            driver = User.objects.create_user(DEMO_DRIVER_PHONE, phone=DEMO_DRIVER_PHONE, name="Demo Driver", email="driver@example.com")
+        IdToken.objects.get_or_create(uid=DEMO_CARD_UID, defaults={"user": driver, "token_type": IdTokenType.ISO14443, "name": "Demo card"})
+        wallet, _ = Wallet.objects.get_or_create(user=driver)
+        WalletEntry.objects.get_or_create(
+            idempotency_key="demo-initial-balance",
+            defaults={"wallet": wallet, "kind": WalletEntry.Kind.TOP_UP, "amount": Decimal("50.00"), "note": "Demo starting balance"},
+        )
+        return driver
+
+    def _tariffs(self, operator: Operator, site: Site) -> None:
+        fixed, _ = Tariff.objects.get_or_create(
+            operator=operator, name="Standard AC",
+            defaults={"kind": Tariff.Kind.FIXED, "energy_price_per_kwh": Decimal("0.3000"), "vat_percent": Decimal("21"),
+                      "session_fee": Decimal("0.50"), "idle_fee_per_minute": Decimal("0.1000"), "idle_grace_minutes": 15},
+        )
+        dynamic, _ = Tariff.objects.get_or_create(
+            operator=operator, name="Dynamic fast",
+            defaults={"kind": Tariff.Kind.DYNAMIC, "markup_per_kwh": Decimal("0.2000"), "vat_percent": Decimal("21"),
+                      "idle_fee_per_minute": Decimal("0.2500"), "idle_grace_minutes": 10},
+        )
+        epoch = timezone.now().replace(year=2020, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        TariffAssignment.objects.get_or_create(site=site, valid_from=epoch, defaults={"tariff": fixed})
+        fast = ChargePoint.objects.get(identity="DEMO-CP-3")
+        TariffAssignment.objects.get_or_create(charge_point=fast, valid_from=epoch, defaults={"tariff": dynamic})
+
+    def _prices(self) -> None:
+        try:
+            from tariffs.services import electricity_prices_generate
+        except ImportError:  # the tariffs services are not in this build yet
+            return
+        today = timezone.now().date()
+        month_start = date(today.year, today.month, 1)
+        next_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+        for start in (month_start, next_month):
+            electricity_prices_generate(month_start=start)
