@@ -215,3 +215,33 @@ class SessionAnomaly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} {self.kind}"
+
+
+class RemoteStartRequest(models.Model):
+    """A request to start a transaction we sent to a charger (OCPP 2.0.1 RequestStartTransaction,
+    or a 1.6 RemoteStartTransaction translated into one). Its pk is the remoteStartId the
+    charger echoes in TransactionEvent, which links the session back to who asked for it."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent, no answer yet"
+        ACCEPTED = "accepted", "Accepted by the charger"
+        REJECTED = "rejected", "Rejected by the charger"
+        STARTED = "started", "A transaction started for it"
+
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="remote_start_requests")
+    evse_id = models.PositiveIntegerField(null=True, blank=True)
+    id_token = models.CharField(max_length=36, help_text="The idToken we asked the charger to start with")
+    id_token_type = models.CharField(max_length=20, default="Central")
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_start_requests")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
+    transaction_id = models.CharField(max_length=36, blank=True, help_text="From the charger's answer, when it has one")
+    session = models.OneToOneField(ChargeSession, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="remote_start_request")
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["charge_point", "-requested_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id} remote start {self.pk} ({self.status})"
