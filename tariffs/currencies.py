@@ -1,0 +1,26 @@
+"""ISO 4217 currency codes we accept for prices and tariffs."""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+# Active ISO 4217 codes (funds and precious metals left out on purpose).
+ISO_4217 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD
+    FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY
+    KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP
+    MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR
+    RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT
+    TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW
+    ZWG
+    """.split()
+)
+
+
+def currency_validate(code: str) -> str:
+    """Return the upper-cased code, or raise a ValidationError naming the bad value."""
+    normalised = (code or "").strip().upper()
+    if normalised not in ISO_4217:
+        raise ValidationError(f"{code!r} is not a known ISO 4217 currency code.")
+    return normalised
