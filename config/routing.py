@@ -2,3 +2,7 @@
 from ocpp_consumer.routing import websocket_urlpatterns as ocpp_routes
 
 websocket_urlpatterns: list = [*ocpp_routes]
+
+from accounts.routing import websocket_urlpatterns as driver_event_routes  # noqa: E402
+
+websocket_urlpatterns += driver_event_routes
