@@ -133,3 +133,43 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class SandboxInvoice(models.Model):
+    """The sandbox provider's own books: what a real provider would keep on its side.
+
+    Our hosted pay page changes these rows; the rest of the payments code only reads them
+    through the sandbox provider, exactly as it talks to a real provider.
+    """
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice (pay now)"
+        HOLD = "hold", "Pre-authorisation (capture later)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PAID = "paid"
+        AUTHORIZED = "authorized"
+        DECLINED = "declined"
+        CANCELED = "canceled"
+        CAPTURED = "captured"
+        RELEASED = "released"
+
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    description = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    captured_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    return_url = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_invoice_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"Sandbox {self.kind} {self.amount} {self.currency} {self.status}"

@@ -1,0 +1,851 @@
+"""Writes of the payments area: paying purchases, topping up wallets, applying provider
+results, webhooks, and pre-authorisation reservations.
+
+State only moves through conditional updates (`filter(status=...).update(...)`), so a
+result applied twice, a replayed webhook or a poll racing a webhook changes nothing the
+second time. Provider calls happen outside database transactions; what they answer is
+then applied in one short transaction.
+
+Order of payment states: pending -> error | canceled -> success. A failure never
+overrides a success; a success reported by the provider (money really moved) overrides an
+earlier failure or cancellation, because otherwise the driver's money would be lost.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from billing import wallet as ledger
+from billing.models import PaymentMethod, Purchase, WalletEntry
+from payments import events
+from payments.errors import PaymentError, ProviderError
+from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
+from payments.providers import get_provider
+from payments.providers.base import public_url, scrub
+from payments.selectors import PROVIDER_OPTION, option_provider, payment_find_for_user
+
+__all__ = [
+    "PaymentError",
+    "purchase_pay",
+    "payment_status",
+    "wallet_replenish",
+    "replenishment_status",
+    "payment_apply_result",
+    "payment_refresh",
+    "payment_expire_stale",
+    "webhook_record",
+    "stripe_webhook_handle",
+    "provider_callback_handle",
+    "sandbox_invoice_decide",
+    "klarna_authorize",
+    "reservation_create",
+    "reservation_confirm",
+    "reservation_cancel",
+    "reservation_settle_for_session",
+    "reservation_check_energy_limit",
+    "reservation_release_stale",
+]
+
+logger = logging.getLogger(__name__)
+
+FINAL_FAILURES = (Payment.Status.ERROR, Payment.Status.CANCELED)
+MAX_ANSWERS = 20
+
+
+def _now():
+    return timezone.now()
+
+
+def _append_answer(model, pk, answer: dict) -> None:
+    """Keep a provider answer (secrets removed) for operators; bounded in length."""
+    row = model.objects.filter(pk=pk).values_list("provider_answers", flat=True).first()
+    answers = list(row or [])[-(MAX_ANSWERS - 1):] + [scrub({"at": _now().isoformat(), **answer})]
+    model.objects.filter(pk=pk).update(provider_answers=answers)
+
+
+# --- paying a purchase ------------------------------------------------------------------
+
+
+def _invoice_answer(option: str, payment: Payment) -> dict:
+    answer = {"option": option, "invoiceId": str(payment.public_id), "url": payment.checkout_url}
+    if payment.client_token:
+        answer["clientToken"] = payment.client_token
+    return answer
+
+
+def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
+    """Pay one of the driver's purchases with an option of payment_options().
+
+    EVM answers at once with the new balance; the other options answer with an invoice URL
+    and finish later (webhook or polling), which emits a PAYMENT event.
+    """
+    option = (option or "").upper()
+    provider_name = option_provider(option)
+    if provider_name is None:
+        raise PaymentError("option_disabled", f"The payment option {option or '(none)'} is not available.")
+    if provider_name == Provider.WALLET:
+        return _purchase_pay_from_wallet(purchase_id=purchase_id, user_id=user_id)
+
+    with transaction.atomic():
+        purchase = _lock_payable_purchase(purchase_id=purchase_id, user_id=user_id)
+        if purchase.total_price <= 0:
+            return _purchase_mark_free(purchase=purchase, option=option)
+        reusable = (
+            purchase.payments.filter(status=Payment.Status.PENDING, provider=provider_name, amount=purchase.total_price)
+            .exclude(checkout_url="")
+            .first()
+        )
+        if reusable is not None:
+            return _invoice_answer(option, reusable)
+        payment = Payment.objects.create(
+            provider=provider_name, purpose=Payment.Purpose.PURCHASE, purchase=purchase, user_id=user_id,
+            amount=purchase.total_price, currency=purchase.currency,
+            idempotency_key=f"{provider_name}-purchase-{purchase.pk}-{uuid.uuid4().hex[:12]}",
+        )
+        Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.OPEN).update(status=Purchase.Status.PENDING)
+    payment = _payment_open_at_provider(payment=payment, description=f"Charging, purchase {purchase.pk}")
+    return _invoice_answer(option, payment)
+
+
+def _lock_payable_purchase(*, purchase_id: int, user_id: int) -> Purchase:
+    purchase = Purchase.objects.select_for_update().filter(pk=purchase_id, user_id=user_id).first()
+    if purchase is None:
+        raise PaymentError("not_found", "No such purchase.", http_status=404)
+    if purchase.status == Purchase.Status.PAID:
+        raise PaymentError("already_paid", "This purchase is already paid.", http_status=409)
+    if purchase.status == Purchase.Status.VOID:
+        raise PaymentError("not_payable", "This purchase was voided.", http_status=409)
+    if purchase.priced_at is None and purchase.total_price <= 0:
+        raise PaymentError("not_payable", "This purchase is not priced yet.", http_status=409)
+    return purchase
+
+
+def _purchase_mark_free(*, purchase: Purchase, option: str) -> dict:
+    Purchase.objects.filter(pk=purchase.pk).update(status=Purchase.Status.PAID, paid_at=_now(), payment_method=option)
+    user_id = purchase.user_id
+    transaction.on_commit(lambda: events.emit(user_id, events.PAYMENT, {"status": "success", "amount": Decimal("0.00")}))
+    answer = {"option": option, "invoiceId": str(purchase.pk)}
+    if option == "EVM":
+        answer["newBalance"] = ledger.wallet_balance(user_id=user_id)
+    return answer
+
+
+def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> dict:
+    with transaction.atomic():
+        purchase = _lock_payable_purchase(purchase_id=purchase_id, user_id=user_id)
+        if purchase.total_price <= 0:
+            return _purchase_mark_free(purchase=purchase, option="EVM")
+        payment = Payment.objects.create(
+            provider=Provider.WALLET, purpose=Payment.Purpose.PURCHASE, purchase=purchase, user_id=user_id,
+            amount=purchase.total_price, currency=purchase.currency, idempotency_key=f"wallet-purchase-{purchase.pk}",
+        )
+        try:
+            new_balance = ledger.wallet_debit_for_purchase(user_id=user_id, purchase_id=purchase.pk, payment_id=payment.pk)
+        except ledger.InsufficientBalance as exc:
+            raise PaymentError("insufficient_balance", exc.message, http_status=402) from None
+        except ledger.WalletError as exc:
+            code = "already_paid" if exc.code == "already_debited" else exc.code
+            raise PaymentError(code, exc.message, http_status=409) from None
+        payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "wallet_debit"})
+    return {"option": "EVM", "invoiceId": str(purchase.pk), "newBalance": new_balance}
+
+
+def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
+    """Create the invoice at the provider; a failure leaves the purchase payable again."""
+    provider = get_provider(payment.provider)
+    try:
+        created = provider.invoice_create(payment, description=description)
+    except ProviderError as exc:
+        logger.warning("payment %s: %s could not create the invoice: %s", payment.pk, payment.provider, exc)
+        _append_answer(Payment, payment.pk, {"call": "invoice_create", "error": str(exc), **exc.answer})
+        payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason=f"Provider unavailable: {exc}"[:300])
+        raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+    try:
+        Payment.objects.filter(pk=payment.pk).update(
+            provider_reference=created.reference, checkout_url=created.url, client_token=created.client_token,
+        )
+    except IntegrityError:
+        # The provider handed back an invoice another payment already holds: never share it.
+        payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Duplicate provider reference")
+        raise PaymentError("provider_error", "The payment provider answered inconsistently.", http_status=502) from None
+    _append_answer(Payment, payment.pk, {"call": "invoice_create", **created.answer})
+    payment.refresh_from_db()
+    return payment
+
+
+def payment_status(*, user_id: int, invoice_id: str) -> dict:
+    return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.PURCHASE)
+
+
+def _status_of(*, user_id: int, invoice_id: str, purpose: str) -> dict:
+    payment = payment_find_for_user(user_id=user_id, invoice_id=invoice_id, purpose=purpose)
+    if payment is None:
+        raise PaymentError("not_found", "No such invoice.", http_status=404)
+    if payment.status == Payment.Status.PENDING and payment.provider_reference:
+        # The driver asks because they think they paid: ask the provider now.
+        try:
+            payment_refresh(payment_id=payment.pk)
+        except ProviderError:
+            pass
+        payment.refresh_from_db()
+    return {"status": payment.status, "amount": payment.amount}
+
+
+# --- wallet top-up ----------------------------------------------------------------------
+
+
+def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> dict:
+    """Open an invoice that, once paid, adds `amount` to the driver's wallet."""
+    if not isinstance(amount, Decimal):
+        amount = Decimal(str(amount))
+    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise PaymentError("invalid_amount", "The amount must be positive, with at most two decimals.")
+    option = (option or "").upper()
+    provider_name = option_provider(option)
+    if provider_name is None or provider_name == Provider.WALLET:
+        raise PaymentError("option_disabled", f"The payment option {option or '(none)'} cannot top up a wallet.")
+    wallet = ledger.wallet_get_or_create(user_id=user_id)
+    payment = Payment.objects.create(
+        provider=provider_name, purpose=Payment.Purpose.TOP_UP, user_id=user_id, amount=amount, currency=wallet.currency,
+        idempotency_key=f"{provider_name}-topup-{user_id}-{uuid.uuid4().hex[:12]}",
+    )
+    payment = _payment_open_at_provider(payment=payment, description="Wallet top-up")
+    return _invoice_answer(option, payment)
+
+
+def replenishment_status(*, user_id: int, invoice_id: str) -> dict:
+    return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.TOP_UP)
+
+
+# --- applying results -------------------------------------------------------------------
+
+
+def _event_kind(payment: Payment) -> str:
+    return events.PAYMENT if payment.purpose == Payment.Purpose.PURCHASE else events.REPLENISHMENT
+
+
+def _emit_after_commit(payment: Payment, status: str) -> None:
+    user_id, kind, amount = payment.user_id, _event_kind(payment), payment.amount
+    transaction.on_commit(lambda: events.emit(user_id, kind, {"status": status, "amount": amount}))
+
+
+@transaction.atomic
+def payment_apply_result(
+    *, payment_id: int, status: str, answer: dict | None = None, reason: str = "", paid_amount: Decimal | None = None,
+) -> bool:
+    """Move a payment to a result, at most once. Returns True when something changed."""
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    if answer:
+        _append_answer(Payment, payment.pk, answer)
+    if status == Payment.Status.PENDING or payment.status == status or payment.status == Payment.Status.SUCCESS:
+        return False
+    if status in FINAL_FAILURES:
+        return _payment_fail(payment=payment, status=status, reason=reason)
+    if status != Payment.Status.SUCCESS:
+        raise ValueError(f"unknown payment status {status!r}")
+    if paid_amount is not None and paid_amount < payment.amount:
+        logger.warning("payment %s: provider reports %s of %s paid; still pending", payment.pk, paid_amount, payment.amount)
+        return False
+    if payment.purpose == Payment.Purpose.TOP_UP:
+        return _payment_succeed_top_up(payment=payment)
+    return _payment_succeed_purchase(payment=payment)
+
+
+def _payment_fail(*, payment: Payment, status: str, reason: str) -> bool:
+    changed = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+        status=status, failure_reason=reason[:300], completed_at=_now(),
+    )
+    if not changed:
+        return False
+    if payment.purchase_id and not Payment.objects.filter(purchase_id=payment.purchase_id, status=Payment.Status.PENDING).exists():
+        # Nothing else in flight: the purchase is payable again.
+        Purchase.objects.filter(pk=payment.purchase_id, status=Purchase.Status.PENDING).update(status=Purchase.Status.OPEN)
+    _emit_after_commit(payment, "fail")
+    return True
+
+
+def _payment_succeed_top_up(*, payment: Payment) -> bool:
+    changed = Payment.objects.filter(pk=payment.pk, status__in=[Payment.Status.PENDING, *FINAL_FAILURES]).update(
+        status=Payment.Status.SUCCESS, failure_reason="", completed_at=_now(),
+    )
+    if not changed:
+        return False
+    ledger.wallet_top_up(
+        user_id=payment.user_id, amount=payment.amount, idempotency_key=f"topup-payment-{payment.pk}", payment_id=payment.pk,
+    )
+    _emit_after_commit(payment, "success")
+    return True
+
+
+def _payment_succeed_purchase(*, payment: Payment) -> bool:
+    purchase = Purchase.objects.select_for_update().get(pk=payment.purchase_id)
+    if purchase.status == Purchase.Status.PAID or purchase.status == Purchase.Status.VOID:
+        # Money arrived for a purchase that is already settled (two invoices both paid):
+        # keep it for the driver as wallet credit rather than losing it.
+        changed = Payment.objects.filter(pk=payment.pk, status__in=[Payment.Status.PENDING, *FINAL_FAILURES]).update(
+            status=Payment.Status.ERROR, completed_at=_now(),
+            failure_reason="Paid after the purchase was settled; the amount was credited to the wallet.",
+        )
+        if changed:
+            ledger.wallet_credit(
+                user_id=payment.user_id, amount=payment.amount, kind=WalletEntry.Kind.REFUND,
+                idempotency_key=f"refund-payment-{payment.pk}", payment_id=payment.pk, purchase_id=purchase.pk,
+                note=f"Second payment of purchase {purchase.pk}",
+            )
+        return bool(changed)
+    changed = Payment.objects.filter(pk=payment.pk, status__in=[Payment.Status.PENDING, *FINAL_FAILURES]).update(
+        status=Payment.Status.SUCCESS, failure_reason="", completed_at=_now(),
+    )
+    if not changed:
+        return False
+    Purchase.objects.filter(pk=purchase.pk).exclude(status=Purchase.Status.PAID).update(
+        status=Purchase.Status.PAID, paid_at=_now(), payment_method=PROVIDER_OPTION[payment.provider],
+    )
+    _emit_after_commit(payment, "success")
+    return True
+
+
+def payment_refresh(*, payment_id: int) -> str:
+    """Ask the provider about a pending payment and apply the answer. Returns the status."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != Payment.Status.PENDING or not payment.provider_reference:
+        return payment.status
+    checked = get_provider(payment.provider).invoice_check(payment)
+    payment_apply_result(
+        payment_id=payment.pk, status=checked.status, paid_amount=checked.paid_amount,
+        answer={"call": "invoice_check", **checked.answer} if checked.status != Payment.Status.PENDING else None,
+        reason=f"{payment.provider} reports {checked.status}",
+    )
+    return Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
+
+
+def payment_expire_stale(*, payment_id: int) -> str:
+    """Give up a pending invoice that is older than the TTL: cancel it at the provider,
+    but only after a last check, so an invoice paid at the last second still counts."""
+    status = payment_refresh(payment_id=payment_id)
+    if status != Payment.Status.PENDING:
+        return status
+    payment = Payment.objects.get(pk=payment_id)
+    try:
+        answer = get_provider(payment.provider).invoice_cancel(payment)
+    except ProviderError as exc:
+        logger.info("payment %s: could not cancel at %s (%s); will try again", payment.pk, payment.provider, exc)
+        return Payment.Status.PENDING
+    payment_apply_result(
+        payment_id=payment.pk, status=Payment.Status.CANCELED, answer={"call": "invoice_cancel", **answer},
+        reason="Not paid in time",
+    )
+    return Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+def webhook_record(*, provider: str, event_id: str, event_type: str, payload: dict) -> WebhookEvent | None:
+    """Store a webhook once. None means we have seen this event id before."""
+    try:
+        with transaction.atomic():
+            return WebhookEvent.objects.create(
+                provider=provider, event_id=event_id[:200], event_type=event_type[:100], payload=scrub(payload),
+            )
+    except IntegrityError:
+        return None
+
+
+def _webhook_done(event: WebhookEvent) -> None:
+    WebhookEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(processed_at=_now())
+
+
+def provider_callback_handle(*, provider: str, public_id: uuid.UUID | str, event_id: str, payload: dict) -> str:
+    """A QPay / Klarna / sandbox callback. Its content is not trusted: it only tells us
+    which invoice to re-check with the provider, and each event id is applied once."""
+    payment = Payment.objects.filter(public_id=public_id, provider=provider).first()
+    if payment is None:
+        raise PaymentError("not_found", "Unknown invoice.", http_status=404)
+    event = webhook_record(provider=provider, event_id=event_id or f"callback-{uuid.uuid4().hex}", event_type="callback", payload=payload)
+    if event is None:
+        return "duplicate"
+    status = payment_refresh(payment_id=payment.pk)
+    _webhook_done(event)
+    return status
+
+
+def stripe_webhook_handle(*, payload: bytes, signature: str) -> str:
+    """Verify the Stripe-Signature (HMAC-SHA256 over "t.payload", tolerance window), store
+    the event once, and apply it. Raises PaymentError("bad_signature") on a bad signature."""
+    import stripe
+
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise PaymentError("not_configured", "Stripe webhooks are not configured.", http_status=503)
+    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    try:
+        stripe.WebhookSignature.verify_header(text, signature or "", secret, settings.STRIPE_WEBHOOK_TOLERANCE)
+    except stripe.SignatureVerificationError:
+        raise PaymentError("bad_signature", "Invalid Stripe signature.", http_status=400) from None
+    try:
+        event = json.loads(text)
+        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
+    except (ValueError, KeyError, TypeError):
+        raise PaymentError("bad_payload", "Malformed Stripe event.", http_status=400) from None
+    record = webhook_record(provider=Provider.STRIPE, event_id=event_id, event_type=event_type, payload=event)
+    if record is None:
+        return "duplicate"
+    _stripe_event_apply(event_type=event_type, obj=obj)
+    _webhook_done(record)
+    return "processed"
+
+
+def _stripe_event_apply(*, event_type: str, obj: dict) -> None:
+    metadata = obj.get("metadata") or {}
+    reservation_id = metadata.get("reservation_id")
+    payment_public_id = metadata.get("payment_id")
+    if reservation_id:
+        _stripe_reservation_event(event_type=event_type, obj=obj, reservation_id=reservation_id)
+    elif payment_public_id and event_type.startswith("checkout.session."):
+        payment = Payment.objects.filter(public_id=payment_public_id, provider=Provider.STRIPE).first()
+        if payment is not None:
+            # Ask Stripe rather than trusting the event's copy: out-of-order events then
+            # converge on Stripe's current state.
+            try:
+                payment_refresh(payment_id=payment.pk)
+            except ProviderError:
+                logger.warning("payment %s: Stripe check after webhook failed; the poller will retry", payment.pk)
+
+
+def _stripe_reservation_event(*, event_type: str, obj: dict, reservation_id: str) -> None:
+    try:
+        reservation = Reservation.objects.filter(pk=uuid.UUID(str(reservation_id))).first()
+    except ValueError:
+        return
+    if reservation is None:
+        return
+    _append_answer(Reservation, reservation.pk, {"call": f"webhook:{event_type}", "id": obj.get("id"), "status": obj.get("status")})
+    if event_type == "checkout.session.completed":
+        intent = obj.get("payment_intent")
+        intent_id = intent.get("id") if isinstance(intent, dict) else intent
+        _reservation_authorize(reservation=reservation, payment_intent_id=intent_id or "")
+    elif event_type == "checkout.session.expired":
+        _reservation_move(reservation, [Reservation.Status.PENDING], Reservation.Status.CANCELED, cancel_reason="checkout_expired")
+    elif event_type == "payment_intent.canceled":
+        _reservation_move(
+            reservation, [Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
+            Reservation.Status.RELEASED, cancel_reason=obj.get("cancellation_reason") or "authorization_canceled",
+        )
+
+
+def _reservation_move(reservation: Reservation, from_states: list[str], to_state: str, **fields) -> bool:
+    return bool(Reservation.objects.filter(pk=reservation.pk, status__in=from_states).update(status=to_state, **fields))
+
+
+def sandbox_invoice_decide(*, reference: uuid.UUID | str, outcome: str) -> SandboxInvoice:
+    """The sandbox pay page's buttons: pay (or authorise a hold), decline, or cancel.
+    Then the sandbox "provider" notifies us, like a real provider's webhook."""
+    invoice = SandboxInvoice.objects.filter(reference=reference).first()
+    if invoice is None:
+        raise PaymentError("not_found", "Unknown sandbox invoice.", http_status=404)
+    targets = {
+        "pay": SandboxInvoice.Status.AUTHORIZED if invoice.kind == SandboxInvoice.Kind.HOLD else SandboxInvoice.Status.PAID,
+        "decline": SandboxInvoice.Status.DECLINED,
+        "cancel": SandboxInvoice.Status.CANCELED,
+    }
+    if outcome not in targets:
+        raise PaymentError("invalid", "Unknown outcome.")
+    changed = SandboxInvoice.objects.filter(pk=invoice.pk, status=SandboxInvoice.Status.PENDING).update(status=targets[outcome])
+    invoice.refresh_from_db()
+    if changed:
+        from payments import tasks
+
+        reference_str, event_id = str(invoice.reference), f"sbx-{invoice.reference.hex}-{invoice.status}"
+        transaction.on_commit(lambda: tasks.sandbox_notify.delay(reference_str, event_id))
+    return invoice
+
+
+def sandbox_notification_handle(*, reference: str, event_id: str) -> str:
+    """What the sandbox "provider" delivers after a decision: re-check and apply once."""
+    event = webhook_record(provider=Provider.SANDBOX, event_id=event_id, event_type="notification", payload={"reference": reference})
+    if event is None:
+        return "duplicate"
+    payment = Payment.objects.filter(provider=Provider.SANDBOX, provider_reference=reference).first()
+    result = "ignored"
+    if payment is not None:
+        result = payment_refresh(payment_id=payment.pk)
+    else:
+        reservation = Reservation.objects.filter(provider=Provider.SANDBOX, checkout_session_id=reference).first()
+        if reservation is not None:
+            result = _reservation_refresh(reservation=reservation)
+    _webhook_done(event)
+    return result
+
+
+def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
+    """The Klarna widget authorised the payment: create the order, then capture it
+    (Klarna's "finalize") so the payment is really paid."""
+    payment = Payment.objects.filter(public_id=invoice_id, provider=Provider.KLARNA).first()
+    if payment is None:
+        raise PaymentError("not_found", "Unknown invoice.", http_status=404)
+    if payment.status == Payment.Status.SUCCESS:
+        return {"status": payment.status, "amount": payment.amount}
+    if payment.status != Payment.Status.PENDING:
+        raise PaymentError("invalid_state", f"This invoice is {payment.status}.", http_status=409)
+    provider = get_provider(Provider.KLARNA)
+    description = "Wallet top-up" if payment.purpose == Payment.Purpose.TOP_UP else f"Charging, purchase {payment.purchase_id}"
+    try:
+        order = provider.order_create(payment, authorization_token=authorization_token, description=description)
+    except ProviderError as exc:
+        _append_answer(Payment, payment.pk, {"call": "order_create", "error": str(exc), **exc.answer})
+        if not exc.retryable:
+            payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna refused the order")
+        raise PaymentError("provider_error", "Klarna could not create the order.", http_status=502) from None
+    _append_answer(Payment, payment.pk, order)
+    if order.get("fraud_status") == "REJECTED":
+        payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna rejected the order")
+    elif order.get("fraud_status") in (None, "ACCEPTED"):
+        try:
+            _append_answer(Payment, payment.pk, provider.order_capture(Payment.objects.get(pk=payment.pk), order_id=order["order_id"]))
+        except ProviderError as exc:
+            # The order exists; the poller retries the check (and an operator the capture).
+            _append_answer(Payment, payment.pk, {"call": "order_capture", "error": str(exc)})
+        else:
+            payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "finalized"})
+    payment.refresh_from_db()
+    return {"status": payment.status, "amount": payment.amount}
+
+
+# --- pre-authorisation reservations (seed 004) -------------------------------------------
+
+
+def _reservation_provider_name() -> str:
+    if get_provider(Provider.STRIPE).is_configured():
+        return Provider.STRIPE
+    if get_provider(Provider.SANDBOX).is_configured():
+        return Provider.SANDBOX
+    raise PaymentError("option_disabled", "Payments are not enabled.", http_status=503)
+
+
+def reservation_answer(reservation: Reservation) -> dict:
+    from payments.money import to_minor_units
+
+    return {
+        "status": "Redirect",
+        "checkoutUrl": reservation.checkout_url,
+        "reservationId": str(reservation.pk),
+        "currency": reservation.currency.lower(),
+        "maxAmountCents": to_minor_units(reservation.max_amount, reservation.currency),
+        "maxEnergyKwh": reservation.max_energy_wh // 1000,
+    }
+
+
+def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None) -> dict:
+    """Reserve funds before a remote start: a checkout for the maximum amount."""
+    from chargepoints.models import ChargePoint, Connector, IdToken, IdTokenStatus
+
+    charge_points = ChargePoint.objects.filter(identity=charge_point_id)
+    if operator_id is not None:
+        charge_points = charge_points.filter(site__operator_id=operator_id)
+    charge_point = charge_points.first()
+    if charge_point is None:
+        raise PaymentError("not_found", "Unknown charge point.", http_status=404)
+    connector = Connector.objects.filter(charge_point=charge_point, connector_id=connector_id).first()
+    if connector is None:
+        raise PaymentError("not_found", "Unknown connector.", http_status=404)
+    charge_tag = (charge_tag or "").strip()
+    if not charge_tag or len(charge_tag) > 36:
+        raise PaymentError("invalid", "chargeTagId must be 1 to 36 characters.")
+    id_token = IdToken.objects.filter(uid=charge_tag).first()
+    if id_token is not None and id_token.status != IdTokenStatus.ACCEPTED:
+        raise PaymentError("invalid", f"The charge tag is {id_token.status}.", http_status=403)
+    provider_name = _reservation_provider_name()
+    currency = settings.STRIPE_CURRENCY.upper() if provider_name == Provider.STRIPE else settings.PAYMENTS_CURRENCY
+    reservation = Reservation.objects.create(
+        charge_point=charge_point, connector=connector, id_token=id_token, charge_tag=charge_tag,
+        user=id_token.user if id_token else None, provider=provider_name, currency=currency,
+        max_amount=settings.STRIPE_RESERVATION_MAX_AMOUNT, max_energy_wh=settings.STRIPE_RESERVATION_MAX_ENERGY_KWH * 1000,
+        expires_at=_now() + timedelta(minutes=settings.PAYMENTS_RESERVATION_TTL_MINUTES),
+    )
+    return_base = public_url(reverse("payments:reservation-return"))
+    success_url = settings.STRIPE_SUCCESS_URL or f"{return_base}?reservationId={reservation.pk}&session_id={{CHECKOUT_SESSION_ID}}"
+    cancel_url = settings.STRIPE_CANCEL_URL or f"{return_base}?reservationId={reservation.pk}&canceled=1"
+    try:
+        created = get_provider(provider_name).hold_create(reservation, success_url=success_url, cancel_url=cancel_url)
+    except ProviderError as exc:
+        Reservation.objects.filter(pk=reservation.pk).update(status=Reservation.Status.FAILED, cancel_reason="provider_error")
+        _append_answer(Reservation, reservation.pk, {"call": "hold_create", "error": str(exc), **exc.answer})
+        raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+    Reservation.objects.filter(pk=reservation.pk).update(checkout_session_id=created.reference, checkout_url=created.url)
+    _append_answer(Reservation, reservation.pk, {"call": "hold_create", **created.answer})
+    reservation.refresh_from_db()
+    return reservation_answer(reservation)
+
+
+def _reservation_get(reservation_id, operator_id: int | None = None) -> Reservation:
+    try:
+        qs = Reservation.objects.select_related("charge_point", "connector").filter(pk=uuid.UUID(str(reservation_id)))
+    except ValueError:
+        raise PaymentError("not_found", "Unknown reservation.", http_status=404) from None
+    if operator_id is not None:
+        qs = qs.filter(charge_point__site__operator_id=operator_id)
+    reservation = qs.first()
+    if reservation is None:
+        raise PaymentError("not_found", "Unknown reservation.", http_status=404)
+    return reservation
+
+
+def _reservation_authorize(*, reservation: Reservation, payment_intent_id: str) -> bool:
+    fields = {"status": Reservation.Status.AUTHORIZED}
+    if payment_intent_id:
+        fields["payment_intent_id"] = payment_intent_id
+    try:
+        return bool(Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.PENDING).update(**fields))
+    except IntegrityError:
+        logger.error("reservation %s: payment intent already belongs to another reservation", reservation.pk)
+        return False
+
+
+def _reservation_refresh(*, reservation: Reservation) -> str:
+    """Ask the provider whether a pending reservation is authorised now."""
+    if reservation.status != Reservation.Status.PENDING or not reservation.checkout_session_id:
+        return reservation.status
+    checked = get_provider(reservation.provider).hold_check(reservation)
+    if checked.authorized:
+        _reservation_authorize(reservation=reservation, payment_intent_id=checked.payment_intent_id)
+    elif checked.failed:
+        _reservation_move(reservation, [Reservation.Status.PENDING], Reservation.Status.CANCELED, cancel_reason="checkout_failed")
+    return Reservation.objects.values_list("status", flat=True).get(pk=reservation.pk)
+
+
+def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operator_id: int | None = None) -> dict:
+    """After the checkout: check the authorisation, then issue the remote start and answer
+    with the charger's outcome. Confirming twice never starts twice."""
+    reservation = _reservation_get(reservation_id, operator_id)
+    if not checkout_session_id or checkout_session_id != reservation.checkout_session_id:
+        raise PaymentError("invalid", "checkoutSessionId does not belong to this reservation.")
+    if reservation.status == Reservation.Status.PENDING:
+        try:
+            status = _reservation_refresh(reservation=reservation)
+        except ProviderError:
+            raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+        if status == Reservation.Status.PENDING:
+            raise PaymentError("payment_pending", "The payment is not authorised yet.", http_status=402)
+        reservation.refresh_from_db()
+    if reservation.status == Reservation.Status.STARTED:
+        return {"status": "Accepted"}
+    if reservation.status != Reservation.Status.AUTHORIZED:
+        raise PaymentError("invalid_state", f"The reservation is {reservation.status}.", http_status=409)
+    # Claim the start, so two confirmations cannot both send a RemoteStart.
+    if not _reservation_move(reservation, [Reservation.Status.AUTHORIZED], Reservation.Status.STARTED):
+        reservation.refresh_from_db()
+        if reservation.status == Reservation.Status.STARTED:
+            return {"status": "Accepted"}
+        raise PaymentError("invalid_state", f"The reservation is {reservation.status}.", http_status=409)
+    return _reservation_remote_start(reservation=reservation)
+
+
+def _reservation_remote_start(*, reservation: Reservation) -> dict:
+    from ocpp_consumer.commands import ChargerOffline, CommandError, CommandTimeout, send
+
+    payload = {"connectorId": reservation.connector.connector_id, "idTag": reservation.charge_tag}
+    try:
+        answer = send(reservation.charge_point.identity, "RemoteStartTransaction", payload, timeout=None)
+    except CommandTimeout:
+        # The charger may still start; if no session appears, the stale sweep releases the funds.
+        _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": "Timeout"})
+        return {"status": "Timeout"}
+    except ChargerOffline:
+        _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
+        raise PaymentError("charger_offline", "The charge point is offline; try again when it is back.", http_status=503) from None
+    except CommandError as exc:
+        _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
+        raise PaymentError("command_error", f"The remote start failed: {exc}", http_status=502) from None
+    status = (answer or {}).get("status") or "Rejected"
+    _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
+    if status != "Accepted":
+        # The charger refused: nothing will be charged, so give the money back now.
+        _reservation_release(reservation=reservation, reason="remote_start_rejected", from_states=[Reservation.Status.STARTED])
+    return {"status": status}
+
+
+def _reservation_release(*, reservation: Reservation, reason: str, from_states: list[str]) -> bool:
+    try:
+        answer = get_provider(reservation.provider).hold_release(reservation)
+    except ProviderError as exc:
+        _append_answer(Reservation, reservation.pk, {"call": "hold_release", "error": str(exc)})
+        logger.warning("reservation %s: release failed (%s); the stale sweep retries", reservation.pk, exc)
+        return False
+    _append_answer(Reservation, reservation.pk, {"call": "hold_release", **answer})
+    target = Reservation.Status.CANCELED if reservation.status == Reservation.Status.PENDING else Reservation.Status.RELEASED
+    return _reservation_move(reservation, from_states, target, cancel_reason=reason[:100])
+
+
+def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: int | None = None) -> dict:
+    """Cancel a reservation that has not led to a session; authorised funds are released."""
+    reservation = _reservation_get(reservation_id, operator_id)
+    if reservation.status in (Reservation.Status.CANCELED, Reservation.Status.RELEASED, Reservation.Status.FAILED):
+        return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
+    if reservation.session_id is not None or reservation.status == Reservation.Status.CAPTURED:
+        raise PaymentError("invalid_state", "A session already runs on this reservation; stop the session instead.", http_status=409)
+    released = _reservation_release(
+        reservation=reservation, reason=reason or "canceled",
+        from_states=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
+    )
+    if not released:
+        reservation.refresh_from_db()
+        if reservation.status not in (Reservation.Status.CANCELED, Reservation.Status.RELEASED):
+            raise PaymentError("provider_error", "The payment provider could not release the funds; please retry.", http_status=502)
+    reservation.refresh_from_db()
+    return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
+
+
+def _reservation_link_session(*, session_id: int) -> Reservation | None:
+    """The reservation behind a session: linked already, or the started reservation on the
+    same connector with the same tag, created before the session began."""
+    from sessions_app.models import ChargeSession
+
+    reservation = Reservation.objects.filter(session_id=session_id).first()
+    if reservation is not None:
+        return reservation
+    session = ChargeSession.objects.filter(pk=session_id).first()
+    if session is None or not session.id_tag:
+        return None
+    candidate = (
+        Reservation.objects.filter(
+            connector_id=session.connector_id, charge_tag=session.id_tag, session__isnull=True,
+            status__in=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], created_at__lte=session.started_at,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if candidate is None:
+        return None
+    if Reservation.objects.filter(pk=candidate.pk, session__isnull=True).update(session_id=session_id, status=Reservation.Status.STARTED):
+        # The session may use no more energy than the reservation paid for.
+        ChargeSession.objects.filter(pk=session_id, max_energy_wh__isnull=True).update(max_energy_wh=candidate.max_energy_wh)
+    return Reservation.objects.filter(session_id=session_id).first()
+
+
+def reservation_settle_for_session(*, session_id: int) -> dict | None:
+    """Capture the priced amount of a finished session (never more than reserved) and
+    release the rest. Safe to call again; None when there is nothing to settle (yet)."""
+    reservation = _reservation_link_session(session_id=session_id)
+    if reservation is None:
+        return None
+    if reservation.status not in (Reservation.Status.STARTED, Reservation.Status.AUTHORIZED):
+        return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+    purchase = Purchase.objects.filter(session_id=session_id).first()
+    if purchase is None or purchase.priced_at is None:
+        return None
+    amount = min(purchase.total_price, reservation.max_amount)
+    if purchase.total_price > reservation.max_amount:
+        logger.warning("reservation %s: purchase %s costs %s, capturing the reserved %s", reservation.pk, purchase.pk, purchase.total_price, reservation.max_amount)
+    provider = get_provider(reservation.provider)
+    if amount <= 0:
+        _reservation_release(reservation=reservation, reason="nothing_to_capture", from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED])
+        Reservation.objects.filter(pk=reservation.pk, captured_amount__isnull=True).update(captured_amount=Decimal("0.00"))
+        _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=Decimal("0.00"))
+    else:
+        try:
+            answer = provider.hold_capture(reservation, amount=amount)
+        except ProviderError as exc:
+            _append_answer(Reservation, reservation.pk, {"call": "hold_capture", "error": str(exc), **exc.answer})
+            if not exc.retryable:
+                # e.g. the authorisation expired: the purchase stays open for another way to pay.
+                _reservation_move(reservation, [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], Reservation.Status.FAILED, cancel_reason="capture_failed")
+            raise
+        _append_answer(Reservation, reservation.pk, {"call": "hold_capture", **answer})
+        with transaction.atomic():
+            if _reservation_move(reservation, [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], Reservation.Status.CAPTURED, captured_amount=amount):
+                _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=amount)
+    reservation.refresh_from_db()
+    return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+
+
+def _purchase_settle_by_reservation(*, purchase: Purchase, reservation: Reservation, amount: Decimal) -> None:
+    user_id = purchase.user_id or reservation.user_id
+    if amount > 0 and user_id is not None:
+        payment, _ = Payment.objects.get_or_create(
+            idempotency_key=f"reservation-{reservation.pk}-capture",
+            defaults={
+                "provider": reservation.provider, "purpose": Payment.Purpose.PURCHASE, "purchase": purchase,
+                "user_id": user_id, "amount": amount, "currency": reservation.currency,
+                "provider_reference": reservation.payment_intent_id or None,
+            },
+        )
+        payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "reservation_capture"})
+    else:
+        # A zero total, or an anonymous charge tag (no driver to hold a payment row).
+        Purchase.objects.filter(pk=purchase.pk).exclude(status=Purchase.Status.PAID).update(
+            status=Purchase.Status.PAID, paid_at=_now(), payment_method=PaymentMethod.STRIPE if reservation.provider == Provider.STRIPE else PaymentMethod.SANDBOX,
+        )
+
+
+def reservation_check_energy_limit(*, session_id: int) -> bool:
+    """Stop a pre-paid session once its energy reaches what the reservation bought.
+    Returns True when a stop was requested now. Repeats at most every few minutes."""
+    from django.core.cache import cache
+
+    from sessions_app.models import ChargeSession
+
+    reservation = _reservation_link_session(session_id=session_id)
+    if reservation is None or reservation.status != Reservation.Status.STARTED:
+        return False
+    session = ChargeSession.objects.select_related("charge_point").filter(pk=session_id).first()
+    if session is None or not session.is_active or session.energy_wh < reservation.max_energy_wh:
+        return False
+    if not cache.add(f"payments:reservation-stop:{reservation.pk}", 1, timeout=120):
+        return False
+    from ocpp_consumer.commands import ChargerOffline, CommandError, CommandTimeout, send
+
+    transaction_id = session.transaction_id
+    payload = {"transactionId": int(transaction_id) if transaction_id.isdigit() else transaction_id}
+    try:
+        answer = send(session.charge_point.identity, "RemoteStopTransaction", payload, timeout=None)
+    except (CommandTimeout, ChargerOffline, CommandError) as exc:
+        logger.warning("session %s: energy limit reached, stop failed (%s); will retry", session_id, exc.__class__.__name__)
+        cache.delete(f"payments:reservation-stop:{reservation.pk}")
+        return False
+    _append_answer(Reservation, reservation.pk, {"call": "remote_stop", "status": (answer or {}).get("status")})
+    return True
+
+
+def _reservation_adopt_session(*, reservation: Reservation) -> bool:
+    """A session the charger did start on this reservation (e.g. after a start timeout)."""
+    from sessions_app.models import ChargeSession
+
+    session = (
+        ChargeSession.objects.filter(connector_id=reservation.connector_id, id_tag=reservation.charge_tag, started_at__gte=reservation.created_at)
+        .order_by("started_at")
+        .first()
+    )
+    return session is not None and _reservation_link_session(session_id=session.pk) is not None
+
+
+def reservation_release_stale() -> int:
+    """Release reservations that never led to a session before they expired."""
+    released = 0
+    stale = Reservation.objects.filter(
+        session__isnull=True, expires_at__lt=_now(),
+        status__in=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
+    )
+    for reservation in stale[:100]:
+        if reservation.status != Reservation.Status.PENDING and _reservation_adopt_session(reservation=reservation):
+            continue
+        if reservation.status == Reservation.Status.PENDING and reservation.checkout_session_id:
+            try:
+                _reservation_refresh(reservation=reservation)
+            except ProviderError:
+                continue
+            reservation.refresh_from_db()
+        if reservation.session_id is None and _reservation_release(
+            reservation=reservation, reason="expired",
+            from_states=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
+        ):
+            released += 1
+    return released
