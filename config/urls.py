@@ -9,6 +9,8 @@ urlpatterns = [
     path("health", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/operator/", include("chargepoints.operator_api.urls")),
     path("API/Payments/", include("payments.api.urls")),
+    path("API/", include("chargepoints.operator_api.ocppcore_urls")),
     path("api/v1/", include("config.api_v1")),
 ]

@@ -1,0 +1,76 @@
+"""Who is calling, and which operator's objects they may see.
+
+An X-API-Key belongs to one operator; a staff user belongs to the operator on their
+account; a superuser sees every operator. Everything else is scoped through
+`operator_id`: objects of another operator are simply not found (404), never 403, so a
+caller cannot even learn that a charger id exists elsewhere.
+"""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import authentication, permissions
+
+from accounts.authentication import ApiKeyAuthentication
+from chargepoints.models import ChargePoint, Connector
+
+ALL_OPERATORS = None
+
+
+# The API key comes first: DRF takes the challenge of the first class, and the API key's
+# makes a missing or wrong login answer 401 rather than 403.
+OPERATOR_AUTHENTICATION = [ApiKeyAuthentication, authentication.SessionAuthentication]
+OCPPCORE_AUTHENTICATION = [ApiKeyAuthentication]
+
+
+def _api_key_operator_id(user) -> int | None:
+    api_key = getattr(user, "api_key", None)
+    return api_key.operator_id if api_key is not None else None
+
+
+def is_operator_caller(user) -> bool:
+    if not (user and user.is_authenticated):
+        return False
+    if _api_key_operator_id(user) is not None:
+        return True
+    if not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
+        return False
+    return bool(user.is_superuser or user.operator_id)
+
+
+def operator_id_of(user) -> int | None:
+    """The operator the caller is limited to, or ALL_OPERATORS for a superuser."""
+    api_key_operator = _api_key_operator_id(user)
+    if api_key_operator is not None:
+        return api_key_operator
+    if user.is_superuser:
+        return ALL_OPERATORS
+    return user.operator_id
+
+
+class IsOperator(permissions.BasePermission):
+    message = "Operator API: use an operator's X-API-Key or log in as an operator's staff user."
+
+    def has_permission(self, request, view) -> bool:
+        return is_operator_caller(request.user)
+
+
+def scoped(queryset: QuerySet, user, *, operator_path: str) -> QuerySet:
+    """`queryset` limited to the caller's operator; `operator_path` leads to the operator id
+    (for example "site__operator_id" for charge points)."""
+    operator_id = operator_id_of(user)
+    if operator_id is ALL_OPERATORS:
+        return queryset
+    return queryset.filter(**{operator_path: operator_id})
+
+
+def charge_points_of(user) -> QuerySet[ChargePoint]:
+    return scoped(ChargePoint.objects.select_related("site"), user, operator_path="site__operator_id")
+
+
+def charge_point_or_404(user, identity: str) -> ChargePoint:
+    return get_object_or_404(charge_points_of(user), identity=identity)
+
+
+def connector_or_404(charge_point: ChargePoint, connector_id: int) -> Connector:
+    return get_object_or_404(Connector.objects.select_related("evse"), charge_point=charge_point, connector_id=connector_id)

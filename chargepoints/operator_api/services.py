@@ -1,0 +1,160 @@
+"""Writes of the operator APIs: the charging limits we set, recorded as ChargingProfile rows.
+
+A limit from /API/SetChargingLimit is a constant limit for 24 hours that recurs daily:
+OCPP.Core's "simple daily schedule". Connector 0 limits the whole charger
+(ChargePointMaxProfile, ChargingStationMaxProfile in 2.0.1); a connector limits that
+connector's transactions (TxDefaultProfile).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+
+from chargepoints.models import ChargePoint, ChargingProfile, OcppVersion
+
+# Our limits get fixed ids, one per connector, so a new limit replaces the previous one
+# on the charger (same chargingProfileId) instead of stacking up.
+PROFILE_ID_BASE = 1000
+STACK_LEVEL = 1
+DAY_SECONDS = 24 * 3600
+MAX_LIMIT = {"W": Decimal(10_000_000), "A": Decimal(10_000)}
+SOURCE = "api"
+
+_LIMIT = re.compile(r"^\s*(?P<value>[0-9]+(?:[.,][0-9]+)?)\s*(?P<unit>[WwAa])\s*$")
+
+
+class LimitError(ValueError):
+    """A limit that cannot be sent; the message is meant for the API caller."""
+
+
+@dataclass(frozen=True)
+class ChargingLimit:
+    value: Decimal
+    unit: str  # "W" or "A"
+
+
+def charging_limit_parse(raw: str) -> ChargingLimit:
+    match = _LIMIT.match(raw or "")
+    if match is None:
+        raise LimitError(f"Malformed limit {raw!r}: give a positive number followed by W or A, e.g. 11000W or 16A.")
+    try:
+        value = Decimal(match["value"].replace(",", "."))
+    except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
+        raise LimitError(f"Malformed limit {raw!r}.") from None
+    unit = match["unit"].upper()
+    if value <= 0:
+        raise LimitError(f"The limit must be above zero, got {raw!r}.")
+    if value > MAX_LIMIT[unit]:
+        raise LimitError(f"The limit {raw!r} is above the maximum of {MAX_LIMIT[unit]}{unit}.")
+    # OCPP limits have one decimal place.
+    return ChargingLimit(value=value.quantize(Decimal("0.1")), unit=unit)
+
+
+def limit_profile_id(connector_id: int) -> int:
+    return PROFILE_ID_BASE + connector_id
+
+
+def limit_purpose(*, protocol: str, connector_id: int) -> str:
+    if connector_id != 0:
+        return ChargingProfile.Purpose.TX_DEFAULT
+    if protocol == OcppVersion.V201:
+        return ChargingProfile.Purpose.CHARGING_STATION_MAX
+    return ChargingProfile.Purpose.CHARGE_POINT_MAX
+
+
+def _midnight(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def limit_schedule(*, limit: ChargingLimit, now: datetime) -> dict:
+    """The chargingSchedule (OCPP 1.6 spelling) of a constant limit for the whole day."""
+    return {
+        "duration": DAY_SECONDS,
+        "startSchedule": _midnight(now).isoformat().replace("+00:00", "Z"),
+        "chargingRateUnit": limit.unit,
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(limit.value)}],
+    }
+
+
+def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limit: ChargingLimit,
+                           now: datetime) -> tuple[str, dict]:
+    """The SetChargingProfile call (action, payload) for the charger's OCPP version."""
+    profile_id = limit_profile_id(connector_id)
+    purpose = limit_purpose(protocol=charge_point.protocol, connector_id=connector_id)
+    schedule = limit_schedule(limit=limit, now=now)
+    profile = {
+        "stackLevel": STACK_LEVEL,
+        "chargingProfilePurpose": str(purpose),
+        "chargingProfileKind": ChargingProfile.Kind.RECURRING.value,
+        "recurrencyKind": "Daily",
+    }
+    if charge_point.protocol == OcppVersion.V201:
+        return "SetChargingProfile", {
+            "evseId": connector_id,
+            "chargingProfile": {"id": profile_id, **profile, "chargingSchedule": [{"id": profile_id, **schedule}]},
+        }
+    return "SetChargingProfile", {
+        "connectorId": connector_id,
+        "csChargingProfiles": {"chargingProfileId": profile_id, **profile, "chargingSchedule": schedule},
+    }
+
+
+def clear_limit_command(*, charge_point: ChargePoint, connector_id: int) -> tuple[str, dict]:
+    purpose = str(limit_purpose(protocol=charge_point.protocol, connector_id=connector_id))
+    if charge_point.protocol == OcppVersion.V201:
+        return "ClearChargingProfile", {
+            "chargingProfileCriteria": {"evseId": connector_id, "chargingProfilePurpose": purpose},
+        }
+    return "ClearChargingProfile", {"connectorId": connector_id, "chargingProfilePurpose": purpose}
+
+
+_STATUS_OF_ANSWER = {
+    "Accepted": ChargingProfile.Status.ACTIVE,
+    "Rejected": ChargingProfile.Status.REJECTED,
+    "NotSupported": ChargingProfile.Status.REJECTED,
+}
+
+
+@transaction.atomic
+def charging_limit_record(*, charge_point: ChargePoint, connector_id: int, limit: ChargingLimit,
+                          now: datetime, answer_status: str | None) -> ChargingProfile:
+    """Record a limit we sent. An accepted limit replaced our previous one on the charger;
+    without an answer (timeout) we do not know, so the new row stays pending."""
+    profile_id = limit_profile_id(connector_id)
+    new_status = _STATUS_OF_ANSWER.get(answer_status or "", ChargingProfile.Status.PENDING)
+    live = ChargingProfile.objects.select_for_update().filter(
+        charge_point=charge_point, profile_id=profile_id,
+        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
+    )
+    if new_status != ChargingProfile.Status.REJECTED:
+        # A rejected limit leaves the previous one in force on the charger.
+        live.update(status=ChargingProfile.Status.CLEARED)
+    schedule = limit_schedule(limit=limit, now=now)
+    return ChargingProfile.objects.create(
+        charge_point=charge_point,
+        connector_id=connector_id,
+        profile_id=profile_id,
+        stack_level=STACK_LEVEL,
+        purpose=limit_purpose(protocol=charge_point.protocol, connector_id=connector_id),
+        kind=ChargingProfile.Kind.RECURRING,
+        recurrency_kind="Daily",
+        valid_from=_midnight(now),
+        charging_rate_unit=limit.unit,
+        schedule=schedule,
+        status=new_status,
+        source=SOURCE,
+    )
+
+
+@transaction.atomic
+def charging_limit_cleared(*, charge_point: ChargePoint, connector_id: int) -> int:
+    """The charger accepted a ClearChargingProfile for this connector's limit purpose."""
+    purpose = limit_purpose(protocol=charge_point.protocol, connector_id=connector_id)
+    return ChargingProfile.objects.filter(
+        charge_point=charge_point, connector_id=connector_id, purpose=purpose,
+        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
+    ).update(status=ChargingProfile.Status.CLEARED)

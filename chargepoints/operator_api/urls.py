@@ -1,0 +1,2 @@
+"""/api/operator/ routes."""
+urlpatterns: list = []
