@@ -1,0 +1,219 @@
+"""OCPP 2.0.1: the messages a charger sends us. Each handler parses, calls one service,
+and returns the `ocpp` package's call_result. Routing, validation (compiled schemas) and
+the frame journal come from CsmsChargePoint, shared with 1.6."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+from ocpp.exceptions import FormatViolationError
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import Action
+
+from chargepoints import device_model
+from chargepoints import services as cp_services
+from ocpp_consumer.batching import committer, run_service
+from ocpp_consumer.protocol import CsmsChargePoint, to_camel
+from sessions_app import transaction_events
+from sessions_app.services import meter_values_record_many, parse_timestamp
+
+# OCPP 2.0.1 commands the CSMS sends; commands.send() accepts these for a 2.0.1 charger
+# (and translates the 1.6 names it knows, see ocpp_consumer.translate).
+COMMANDS = frozenset({
+    "RequestStartTransaction", "RequestStopTransaction", "GetTransactionStatus", "Reset", "UnlockConnector",
+    "ChangeAvailability", "GetVariables", "SetVariables", "GetBaseReport", "GetReport", "SetChargingProfile",
+    "ClearChargingProfile", "GetChargingProfiles", "GetCompositeSchedule", "TriggerMessage", "UpdateFirmware",
+    "GetLog", "ClearCache", "SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
+    "DataTransfer", "CostUpdated", "SetNetworkProfile",
+})
+
+
+def _now() -> str:
+    return timezone.now().isoformat().replace("+00:00", "Z")
+
+
+def _money(amount: Decimal) -> float:
+    # The ocpp package would encode a Decimal with one decimal place; 2 are needed.
+    return float(Decimal(amount).quantize(Decimal("0.01")))
+
+
+def meter_value_as_v16(meter_value: list[dict]) -> list[dict]:
+    """2.0.1 meter values (snake_case, as handed to handlers) in the shape the shared
+    MeterValues service reads: unitOfMeasure flattened to a unit, its multiplier applied."""
+    converted = []
+    for entry in meter_value:
+        samples = []
+        for sampled in entry.get("sampled_value", ()):
+            unit = sampled.get("unit_of_measure") or {}
+            value = Decimal(str(sampled["value"]))
+            if unit.get("multiplier"):
+                value = value.scaleb(int(unit["multiplier"]))
+            sample = {k: sampled[k] for k in ("measurand", "phase", "location", "context") if k in sampled}
+            sample["value"] = str(value)
+            if unit.get("unit"):
+                sample["unit"] = unit["unit"]
+            samples.append(sample)
+        converted.append({"timestamp": entry["timestamp"], "sampled_value": samples})
+    return converted
+
+
+def _meter_values_flush(frames: list[dict]) -> None:
+    meter_values_record_many(frames=frames)
+
+
+class CentralSystem201(CsmsChargePoint, ChargePoint):
+    protocol = "ocpp2.0.1"
+    known_actions = frozenset(a.value for a in Action)
+    formation_error = FormatViolationError
+
+    async def touch(self) -> None:
+        await run_service(cp_services.charge_point_touch, charge_point_id=self.pk)
+
+    # --- provisioning and availability ---------------------------------------------------
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charging_station: dict, reason: str, **kwargs):
+        modem = charging_station.get("modem") or {}
+        charge_point = await run_service(
+            cp_services.charge_point_boot, charge_point_id=self.pk, vendor=charging_station["vendor_name"],
+            model=charging_station["model"], serial_number=charging_station.get("serial_number", ""),
+            firmware_version=charging_station.get("firmware_version", ""), iccid=modem.get("iccid", ""),
+            imsi=modem.get("imsi", ""),
+        )
+        self.registration_status = charge_point.registration_status
+        interval = charge_point.heartbeat_interval
+        if self.registration_status != "Accepted":
+            interval = min(interval, 60)  # when to send BootNotification again
+        return call_result.BootNotification(current_time=_now(), interval=interval, status=self.registration_status)
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **kwargs):
+        await self.touch()
+        return call_result.Heartbeat(current_time=_now())
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs):
+        await run_service(device_model.connector_status_update, charge_point_id=self.pk, evse_id=evse_id,
+                          evse_connector_id=connector_id, status=connector_status, at=parse_timestamp(timestamp))
+        return call_result.StatusNotification()
+
+    # --- authorization and transactions -------------------------------------------------------
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict, **kwargs):
+        info = await run_service(transaction_events.id_token_info_v201, id_token=id_token["id_token"],
+                                 token_type=id_token["type"], charge_point_id=self.pk)
+        return call_result.Authorize(id_token_info=_snake(info))
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
+                                   transaction_info: dict, **kwargs):
+        payload = to_camel({"event_type": event_type, "timestamp": timestamp, "trigger_reason": trigger_reason,
+                            "seq_no": seq_no, "transaction_info": transaction_info, **kwargs})
+        outcome = await run_service(
+            transaction_events.transaction_event_handle, charge_point_id=self.pk, event_type=event_type,
+            timestamp=parse_timestamp(timestamp), trigger_reason=trigger_reason, seq_no=seq_no,
+            transaction_info=payload["transactionInfo"], offline=kwargs.get("offline", False),
+            id_token=payload.get("idToken"), evse=payload.get("evse"), meter_value=payload.get("meterValue"),
+            payload=payload,
+        )
+        answer = call_result.TransactionEvent()
+        if outcome.id_token_info is not None:
+            answer.id_token_info = _snake(outcome.id_token_info)
+        if outcome.ended and outcome.total_cost is not None:
+            answer.total_cost = _money(outcome.total_cost)
+        elif not outcome.ended and outcome.running_cost is not None:
+            # totalCost is for ended transactions only; the running cost goes to the driver's display.
+            answer.updated_personal_message = {
+                "format": "UTF8", "content": f"Cost so far: {outcome.running_cost:.2f} {outcome.currency}".strip()[:512]}
+        return answer
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, evse_id: int, meter_value: list, **kwargs):
+        connector_id = 0
+        if evse_id:
+            connector = await run_service(device_model.connector_for_evse, charge_point_id=self.pk, evse_id=evse_id)
+            connector_id = connector.connector_id
+        await committer("meter_values", _meter_values_flush).submit({
+            "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
+            "transaction_id": None, "meter_value": meter_value_as_v16(meter_value),
+        })
+        return call_result.MeterValues()
+
+    # --- device model, events, firmware and logs ----------------------------------------------
+
+    @on(Action.notify_report)
+    async def on_notify_report(self, request_id: int, generated_at: str, seq_no: int, **kwargs):
+        await run_service(device_model.device_report_store, charge_point_id=self.pk, request_id=request_id,
+                          seq_no=seq_no, report_data=to_camel(kwargs.get("report_data") or []),
+                          tbc=kwargs.get("tbc", False))
+        return call_result.NotifyReport()
+
+    @on(Action.notify_event)
+    async def on_notify_event(self, generated_at: str, seq_no: int, event_data: list, **kwargs):
+        await run_service(device_model.device_events_store, charge_point_id=self.pk, event_data=to_camel(event_data))
+        return call_result.NotifyEvent()
+
+    @on(Action.security_event_notification)
+    async def on_security_event_notification(self, type: str, timestamp: str, **kwargs):
+        await run_service(
+            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="security_event", severity="warning",
+            message=f"Security event {type}: {kwargs.get('tech_info', '')}".strip().rstrip(":"),
+            payload={"type": type, "timestamp": timestamp, "techInfo": kwargs.get("tech_info", "")})
+        return call_result.SecurityEventNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(self, status: str, **kwargs):
+        await run_service(cp_services.charge_point_firmware_status_update, charge_point_id=self.pk, status=status)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(self, status: str, **kwargs):
+        await run_service(cp_services.charge_point_diagnostics_status_update, charge_point_id=self.pk, status=status)
+        return call_result.LogStatusNotification()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **kwargs):
+        status = await run_service(
+            cp_services.charge_point_data_transfer_record, charge_point_id=self.pk, vendor_id=vendor_id,
+            message_id=kwargs.get("message_id", ""), data=kwargs.get("data"))
+        return call_result.DataTransfer(status=status)
+
+    # --- smart charging ------------------------------------------------------------------------
+
+    @on(Action.report_charging_profiles)
+    async def on_report_charging_profiles(self, request_id: int, charging_limit_source: str, evse_id: int,
+                                          charging_profile: list, **kwargs):
+        await run_service(
+            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="charging_profiles_report",
+            message=f"{len(charging_profile)} charging profile(s) on EVSE {evse_id} from {charging_limit_source}",
+            payload={"requestId": request_id, "evseId": evse_id, "chargingLimitSource": charging_limit_source,
+                     "chargingProfile": to_camel(charging_profile), "tbc": kwargs.get("tbc", False)})
+        return call_result.ReportChargingProfiles()
+
+    @on(Action.notify_charging_limit)
+    async def on_notify_charging_limit(self, charging_limit: dict, **kwargs):
+        source = charging_limit["charging_limit_source"]
+        await run_service(
+            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="charging_limit",
+            severity="warning" if charging_limit.get("is_grid_critical") else "info",
+            message=f"Charging limit set by {source}" + (f" on EVSE {kwargs['evse_id']}" if kwargs.get("evse_id") else ""),
+            payload=to_camel({"charging_limit": charging_limit, "evse_id": kwargs.get("evse_id"),
+                              "charging_schedule": kwargs.get("charging_schedule")}))
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit)
+    async def on_cleared_charging_limit(self, charging_limit_source: str, **kwargs):
+        await run_service(
+            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="charging_limit_cleared",
+            message=f"Charging limit from {charging_limit_source} cleared",
+            payload={"chargingLimitSource": charging_limit_source, "evseId": kwargs.get("evse_id")})
+        return call_result.ClearedChargingLimit()
+
+
+def _snake(info: dict) -> dict:
+    """camelCase IdTokenInfo from a service -> the snake_case the package serialises back."""
+    from ocpp_consumer.protocol import to_snake
+
+    return to_snake(info)
