@@ -180,10 +180,9 @@ def price_readings(
             continue
         unit_price = _energy_unit_price(tariff, hour, hourly_prices)
         kwh = Decimal(wh) / WH_PER_KWH
-        local_start, local_end = local_time(hour, time_zone), local_time(hour + HOUR, time_zone)
         lines.append(PricedLine(
             kind="energy",
-            description=f"Energy {local_start:%Y-%m-%d %H:%M}–{local_end:%H:%M} {local_start:%Z}",
+            description=f"Energy {_local_hour(hour, time_zone)}",
             quantity=kwh, unit="kWh", unit_price=unit_price, amount=kwh * unit_price,
             period_start=hour, period_end=hour + HOUR,
         ))
@@ -228,6 +227,15 @@ def price_readings(
         anomalies=anomalies,
         priced_until=ended_at,
     )
+
+
+def _local_hour(hour: datetime, time_zone: str) -> str:
+    """An hour as the site sees it. Around a DST change the zone names keep the repeated
+    (or skipped) hour unambiguous: "02:00 CEST–02:00 CET"."""
+    start, end = local_time(hour, time_zone), local_time(hour + HOUR, time_zone)
+    if start.tzname() != end.tzname():
+        return f"{start:%Y-%m-%d %H:%M %Z}–{end:%H:%M %Z}"
+    return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {start:%Z}"
 
 
 def _energy_unit_price(

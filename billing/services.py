@@ -196,7 +196,7 @@ def purchase_set_total_price(*, purchase_id: int, total_price: Decimal | str) ->
         raise ValidationError(f"{total_price!r} is not a non-negative amount.")
     if total != total.quantize(CENTS):
         raise ValidationError(f"{total_price!r} has more than two decimals.")
-    purchase = Purchase.objects.select_for_update().select_related("tariff").get(pk=purchase_id)
+    purchase = Purchase.objects.select_for_update(of=("self",)).select_related("tariff").get(pk=purchase_id)
     if purchase.status in (Purchase.Status.PAID, Purchase.Status.VOID):
         raise ValidationError(f"Purchase {purchase.pk} is {purchase.status}; its total can no longer change.")
     vat_percent = purchase.tariff.vat_percent if purchase.tariff is not None else Decimal(0)
