@@ -57,11 +57,35 @@ def _is_v201(charge_point: ChargePoint) -> bool:
     return charge_point.protocol == OcppVersion.V201
 
 
+def _remote_start_id(charge_point: ChargePoint, connector: Connector, id_token: IdToken) -> int:
+    """OCPP 2.0.1 remoteStartId: a RemoteStartRequest row's pk when sessions_app records
+    them (it links the charger's TransactionEvent back to the driver), else a random id."""
+    try:
+        from sessions_app.transaction_events import remote_start_request_add
+    except ImportError:
+        return secrets.randbelow(2**31 - 1) + 1
+    request = remote_start_request_add(
+        charge_point=charge_point, id_token=id_token.uid, id_token_type=id_token.token_type,
+        evse_id=connector.evse.evse_id, user_id=id_token.user_id,
+    )
+    return request.pk
+
+
+def _remote_start_answered(remote_start_id: int, answer: dict) -> None:
+    try:
+        from sessions_app.transaction_events import remote_start_request_answered
+    except ImportError:
+        return
+    remote_start_request_answered(
+        remote_start_id=remote_start_id, status=answer.get("status", ""), transaction_id=answer.get("transactionId") or "",
+    )
+
+
 def start_command(charge_point: ChargePoint, connector: Connector, id_token: IdToken) -> tuple[str, dict]:
     if _is_v201(charge_point):
         return "RequestStartTransaction", {
             "idToken": {"idToken": id_token.uid, "type": id_token.token_type},
-            "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
+            "remoteStartId": _remote_start_id(charge_point, connector, id_token),
             "evseId": connector.evse.evse_id,
         }
     return "RemoteStartTransaction", {"connectorId": connector.connector_id, "idTag": id_token.uid}
@@ -141,6 +165,8 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
             )
         action, payload = start_command(charge_point, connector, driver_app_id_token(user=user))
         answer = _command(charge_point, action, payload)
+        if "remoteStartId" in payload:
+            _remote_start_answered(payload["remoteStartId"], answer)
         if answer.get("status") != ACCEPTED:
             raise ServiceError("The charger refused to start.", code="start_rejected", status=409)
     finally:
@@ -150,21 +176,20 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
 
 # --- finish --------------------------------------------------------------------------------
 
-def _close_function():
-    """sessions_app's own server-side close when it offers one."""
-    try:
-        from sessions_app import services
-    except ImportError:
-        return None
-    return getattr(services, "session_close_by_server", None)
-
-
 def session_close_by_server(*, session_id: int, reason: str) -> ChargeSession:
     """Close a session the charger never closed: energy from its last meter value, stopped
-    now, closed_by=server, with a closed_by_server anomaly for operators."""
-    close = _close_function()
-    if close is not None:
-        return close(session_id=session_id, reason=reason)
+    now, closed_by=server, with a closed_by_server anomaly for operators.
+
+    sessions_app's charge_session_close_by_server does it (and requests the purchase);
+    the fallback below only runs where that area is not deployed.
+    """
+    logger.warning("closing session %s by server: %s", session_id, reason)
+    try:
+        from sessions_app.services import charge_session_close_by_server
+    except ImportError:
+        charge_session_close_by_server = None
+    if charge_session_close_by_server is not None:
+        return charge_session_close_by_server(session_id=session_id, reason=StopReason.REMOTE)
     with transaction.atomic():
         session = ChargeSession.objects.select_for_update().get(pk=session_id)
         if session.status != ChargeSession.Status.ACTIVE:

@@ -48,7 +48,7 @@ def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
     with transaction.atomic():
         OtpChallenge.objects.filter(phone=phone, consumed_at__isnull=True, expires_at__gt=now).update(expires_at=now)
         challenge = OtpChallenge.objects.create(
-            phone=phone, code_hash="", client_ip=client_ip,
+            phone=phone, code_hash="", client_ip=client_ip, created_at=now,
             expires_at=now + timedelta(seconds=settings.DRIVERS_OTP_TTL_SECONDS),
         )
         challenge.code_hash = short_secret_hash(code, salt=_otp_salt(challenge))
