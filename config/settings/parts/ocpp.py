@@ -1,6 +1,20 @@
-"""Settings of the ocpp area. Owned by that area; read from the environment."""
+"""Settings of the ocpp area. Owned by that area; read from the environment.
+
+The CSMS dict in base.py holds OCPP_UNKNOWN_CHARGERS, OCPP_HEARTBEAT_INTERVAL,
+OCPP_COMMAND_TIMEOUT, OCPP_JOURNAL_RETENTION_DAYS and OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS.
+"""
 import environ
 
 _env = environ.Env()
 
-OCPP_BEAT_SCHEDULE: dict = {}
+# Subprotocols in order of preference (only those with handlers are offered back).
+OCPP_SUBPROTOCOLS = _env.list("OCPP_SUBPROTOCOLS", default=["ocpp2.0.1", "ocpp1.6"])
+# Frames longer than this get a CALLERROR (or a 1009 close when no unique id can be read).
+OCPP_MAX_FRAME_BYTES = _env.int("OCPP_MAX_FRAME_BYTES", default=65536)
+# last_seen_at is written at most this often for frames other than Heartbeat.
+OCPP_TOUCH_EVERY_SECONDS = _env.float("OCPP_TOUCH_EVERY_SECONDS", default=60.0)
+
+OCPP_BEAT_SCHEDULE: dict = {
+    "ocpp-journal-purge": {"task": "chargepoints.tasks.ocpp_journal_purge", "schedule": 3600.0},
+    "ocpp-offline-sweep": {"task": "chargepoints.tasks.charge_point_offline_sweep", "schedule": 60.0},
+}

@@ -1,0 +1,330 @@
+"""Writes of charge points, connectors, the frame journal and charger events.
+
+OCPP handlers call these through `sync_to_async`; every write is one transaction, and
+live state goes out to `cp.<identity>` after commit (ocpp_consumer.fanout).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chargepoints.models import (
+    ChargePoint,
+    ChargePointEvent,
+    Connector,
+    ConnectorStatus,
+    ConnectorType,
+    Evse,
+    OcppMessage,
+    RegistrationStatus,
+    Site,
+)
+from chargepoints.selectors import charge_point_password_matches
+from ocpp_consumer.fanout import publish_state, state_message
+
+UNKNOWN_REFUSE = "refuse"
+UNKNOWN_PENDING = "pending"
+
+
+# --- state fan-out ------------------------------------------------------------------
+
+def connector_state(connector: Connector, identity: str, **extra) -> dict:
+    return state_message(
+        identity=identity, connector_id=connector.connector_id, status=connector.status,
+        power_w=connector.power_w, meter_wh=connector.meter_wh, soc=connector.soc_percent, **extra,
+    )
+
+
+def charge_point_state(charge_point: ChargePoint) -> dict:
+    return state_message(
+        identity=charge_point.identity, connector_id=0,
+        status=charge_point.status or ("Online" if charge_point.is_online else "Offline"),
+        online=charge_point.is_online, registration_status=charge_point.registration_status,
+    )
+
+
+def _publish_after_commit(state: dict) -> None:
+    transaction.on_commit(lambda: publish_state(state))
+
+
+# --- charge points ------------------------------------------------------------------
+
+@transaction.atomic
+def charge_point_add(
+    *, identity: str, password: str | None = None, site: Site | None = None, name: str = "",
+    vendor: str = "", model: str = "", serial_number: str = "",
+    registration_status: str = RegistrationStatus.ACCEPTED, connector_count: int = 0,
+    max_power_kw: Decimal | None = None,
+) -> ChargePoint:
+    charge_point = ChargePoint(
+        identity=identity, site=site, name=name, vendor=vendor, model=model,
+        serial_number=serial_number, registration_status=registration_status, max_power_kw=max_power_kw,
+        heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
+    )
+    if password:
+        charge_point.password_hash = make_password(password)
+    charge_point.full_clean(exclude=["password_hash"])
+    charge_point.save()
+    for number in range(1, connector_count + 1):
+        connector_add(charge_point=charge_point, connector_id=number)
+    return charge_point
+
+
+_UPDATABLE = {
+    "site", "name", "vendor", "model", "serial_number", "firmware_version", "registration_status",
+    "heartbeat_interval", "public_charging", "plug_and_charge", "is_operative", "max_power_kw",
+}
+
+
+@transaction.atomic
+def charge_point_update(*, charge_point: ChargePoint, data: dict[str, Any]) -> ChargePoint:
+    """Update the given fields; a `password` key is stored hashed."""
+    data = dict(data)
+    password = data.pop("password", None)
+    unknown = set(data) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"cannot update {sorted(unknown)}")
+    for field, value in data.items():
+        setattr(charge_point, field, value)
+    if password:
+        charge_point.password_hash = make_password(password)
+    charge_point.full_clean(exclude=["password_hash"])
+    charge_point.save()
+    _publish_after_commit(charge_point_state(charge_point))
+    return charge_point
+
+
+@transaction.atomic
+def charge_point_set_password(*, charge_point: ChargePoint, password: str) -> None:
+    charge_point.password_hash = make_password(password)
+    charge_point.save(update_fields=["password_hash", "updated_at"])
+
+
+@transaction.atomic
+def charge_point_remove(*, identity: str) -> None:
+    """Remove a charge point and its connectors. Refused (ProtectedError) while it has sessions."""
+    ChargePoint.objects.filter(identity=identity).delete()
+
+
+@transaction.atomic
+def charge_point_connect(*, identity: str, password: str | None, protocol: str) -> ChargePoint | None:
+    """Decide whether a charger may open a connection; None means refuse.
+
+    A known charger must present its own password. An unknown one is refused, or, when
+    CSMS["OCPP_UNKNOWN_CHARGERS"] is "pending", registered as Pending (keeping the
+    password it presented, so only it can come back under that id) for an operator.
+    """
+    charge_point = ChargePoint.objects.select_for_update().filter(identity=identity).first()
+    if charge_point is not None:
+        if not charge_point.password_hash and not settings.CSMS.get("OCPP_REQUIRE_PASSWORD", True):
+            return charge_point
+        return charge_point if charge_point_password_matches(charge_point=charge_point, password=password) else None
+    if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING:
+        return None
+    if not password and settings.CSMS.get("OCPP_REQUIRE_PASSWORD", True):
+        return None
+    try:
+        with transaction.atomic():
+            charge_point = ChargePoint.objects.create(
+                identity=identity, protocol=protocol, registration_status=RegistrationStatus.PENDING,
+                password_hash=make_password(password) if password else "",
+                heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
+            )
+    except IntegrityError:  # registered by a concurrent connection a moment ago
+        return None
+    charge_point_event_add(
+        charge_point_id=charge_point.pk, kind="registered_pending", severity=ChargePointEvent.Severity.WARNING,
+        message="Unknown charger connected and was registered as Pending; accept it to let it charge.",
+    )
+    return charge_point
+
+
+@transaction.atomic
+def charge_point_mark_online(*, charge_point_id: int, protocol: str) -> None:
+    now = timezone.now()
+    ChargePoint.objects.filter(pk=charge_point_id).update(
+        is_online=True, protocol=protocol, last_seen_at=now, updated_at=now)
+    charge_point = ChargePoint.objects.get(pk=charge_point_id)
+    _publish_after_commit(charge_point_state(charge_point))
+
+
+@transaction.atomic
+def charge_point_mark_offline(*, charge_point_id: int) -> None:
+    ChargePoint.objects.filter(pk=charge_point_id).update(is_online=False, updated_at=timezone.now())
+    charge_point = ChargePoint.objects.get(pk=charge_point_id)
+    _publish_after_commit(charge_point_state(charge_point))
+
+
+@transaction.atomic
+def charge_point_touch(*, charge_point_id: int, at: datetime | None = None) -> None:
+    """Record that the charger was heard from (any frame or a Heartbeat)."""
+    ChargePoint.objects.filter(pk=charge_point_id).update(last_seen_at=at or timezone.now(), is_online=True)
+
+
+@transaction.atomic
+def charge_point_offline_sweep(*, now: datetime | None = None) -> list[str]:
+    """Mark chargers offline whose heartbeats stopped (several intervals missed).
+    Returns the identities marked offline."""
+    now = now or timezone.now()
+    missed = settings.CSMS["OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS"]
+    stale = []
+    for charge_point in ChargePoint.objects.filter(is_online=True).only("pk", "identity", "last_seen_at", "heartbeat_interval"):
+        deadline = timedelta(seconds=charge_point.heartbeat_interval * missed)
+        if charge_point.last_seen_at is None or charge_point.last_seen_at < now - deadline:
+            stale.append(charge_point)
+    for charge_point in stale:
+        # Conditional update: a charger heard from meanwhile stays online.
+        updated = ChargePoint.objects.filter(pk=charge_point.pk, last_seen_at=charge_point.last_seen_at).update(
+            is_online=False, updated_at=now)
+        if updated:
+            charge_point.is_online = False
+            _publish_after_commit(charge_point_state(charge_point))
+    return [cp.identity for cp in stale if not cp.is_online]
+
+
+@transaction.atomic
+def charge_point_boot(
+    *, charge_point_id: int, vendor: str, model: str, serial_number: str = "", firmware_version: str = "",
+    iccid: str = "", imsi: str = "", meter_type: str = "", meter_serial_number: str = "",
+) -> ChargePoint:
+    """Record a BootNotification; the charger's registration status decides the answer."""
+    charge_point = ChargePoint.objects.select_for_update().get(pk=charge_point_id)
+    now = timezone.now()
+    charge_point.vendor, charge_point.model = vendor[:50], model[:50]
+    charge_point.serial_number = serial_number[:50]
+    charge_point.firmware_version = firmware_version[:50]
+    charge_point.iccid, charge_point.imsi = iccid[:20], imsi[:20]
+    charge_point.meter_type, charge_point.meter_serial_number = meter_type[:25], meter_serial_number[:25]
+    charge_point.last_boot_at = charge_point.last_seen_at = now
+    charge_point.is_online = True
+    charge_point.save()
+    if charge_point.registration_status == RegistrationStatus.REJECTED:
+        charge_point_event_add(charge_point_id=charge_point.pk, kind="boot_rejected",
+                               severity=ChargePointEvent.Severity.WARNING,
+                               message="BootNotification rejected: the charger is not allowed to register.")
+    _publish_after_commit(charge_point_state(charge_point))
+    return charge_point
+
+
+@transaction.atomic
+def charge_point_event_add(
+    *, charge_point_id: int, kind: str, message: str = "", payload: dict | None = None,
+    severity: str = ChargePointEvent.Severity.INFO,
+) -> ChargePointEvent:
+    return ChargePointEvent.objects.create(
+        charge_point_id=charge_point_id, kind=kind, severity=severity, message=message[:500], payload=payload or {})
+
+
+@transaction.atomic
+def charge_point_firmware_status_update(*, charge_point_id: int, status: str) -> None:
+    ChargePoint.objects.filter(pk=charge_point_id).update(firmware_status=status, updated_at=timezone.now())
+    severity = ChargePointEvent.Severity.ERROR if status in {"DownloadFailed", "InstallationFailed"} else ChargePointEvent.Severity.INFO
+    charge_point_event_add(charge_point_id=charge_point_id, kind="firmware_status", severity=severity,
+                           message=f"Firmware: {status}", payload={"status": status})
+
+
+@transaction.atomic
+def charge_point_diagnostics_status_update(*, charge_point_id: int, status: str) -> None:
+    ChargePoint.objects.filter(pk=charge_point_id).update(diagnostics_status=status, updated_at=timezone.now())
+    severity = ChargePointEvent.Severity.ERROR if status == "UploadFailed" else ChargePointEvent.Severity.INFO
+    charge_point_event_add(charge_point_id=charge_point_id, kind="diagnostics_status", severity=severity,
+                           message=f"Diagnostics: {status}", payload={"status": status})
+
+
+@transaction.atomic
+def charge_point_data_transfer_record(*, charge_point_id: int, vendor_id: str, message_id: str = "",
+                                      data: str | None = None) -> str:
+    """Keep a charger's DataTransfer for an operator. We know no vendor extensions, so the
+    answer is UnknownVendorId (OCPP 1.6 section 4.3)."""
+    charge_point_event_add(charge_point_id=charge_point_id, kind="data_transfer",
+                           message=f"DataTransfer from vendor {vendor_id} {message_id}".strip(),
+                           payload={"vendorId": vendor_id, "messageId": message_id, "data": data})
+    return "UnknownVendorId"
+
+
+# --- connectors (the seed's "chargers") -------------------------------------------
+
+@transaction.atomic
+def connector_add(
+    *, charge_point: ChargePoint, connector_id: int, connector_type: str = ConnectorType.TYPE2,
+    max_power_kw: Decimal = Decimal("22"),
+) -> Connector:
+    """A new connector is Available (as the seed's addCharger); its EVSE has the same number."""
+    evse, _ = Evse.objects.get_or_create(charge_point=charge_point, evse_id=connector_id)
+    connector = Connector(charge_point=charge_point, evse=evse, connector_id=connector_id,
+                          connector_type=connector_type, max_power_kw=max_power_kw,
+                          status=ConnectorStatus.AVAILABLE, status_updated_at=timezone.now())
+    connector.full_clean()
+    connector.save()
+    return connector
+
+
+@transaction.atomic
+def connector_remove(*, charge_point: ChargePoint, connector_id: int) -> None:
+    Connector.objects.filter(charge_point=charge_point, connector_id=connector_id).delete()
+    Evse.objects.filter(charge_point=charge_point, evse_id=connector_id, connectors__isnull=True).delete()
+
+
+def connector_ensure(*, charge_point_id: int, connector_id: int) -> Connector:
+    """The connector a 1.6 charger reports on, created the first time it is mentioned
+    (1.6 has no device model: connectors become known through StatusNotification)."""
+    connector = Connector.objects.filter(charge_point_id=charge_point_id, connector_id=connector_id).first()
+    if connector is not None:
+        return connector
+    try:
+        with transaction.atomic():
+            evse, _ = Evse.objects.get_or_create(charge_point_id=charge_point_id, evse_id=connector_id)
+            return Connector.objects.create(charge_point_id=charge_point_id, evse=evse, connector_id=connector_id,
+                                            status=ConnectorStatus.AVAILABLE, status_updated_at=timezone.now())
+    except IntegrityError:
+        return Connector.objects.get(charge_point_id=charge_point_id, connector_id=connector_id)
+
+
+@transaction.atomic
+def connector_update_status(
+    *, charge_point_id: int, connector_id: int, status: str, error_code: str = "NoError", info: str = "",
+    vendor_error_code: str = "", at: datetime | None = None,
+) -> Connector | None:
+    """Apply a StatusNotification. Connector 0 is the charger as a whole (returns None)."""
+    at = at or timezone.now()
+    if connector_id == 0:
+        ChargePoint.objects.filter(pk=charge_point_id).update(status=status, error_code=error_code, updated_at=timezone.now())
+        charge_point = ChargePoint.objects.get(pk=charge_point_id)
+        _publish_after_commit(charge_point_state(charge_point))
+        return None
+    connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
+    connector.status, connector.error_code = status, error_code or "NoError"
+    connector.info, connector.vendor_error_code = info[:50], vendor_error_code[:50]
+    connector.status_updated_at = at
+    if status in {ConnectorStatus.AVAILABLE, ConnectorStatus.UNAVAILABLE, ConnectorStatus.FAULTED}:
+        connector.power_w = 0 if connector.power_w is not None else None
+    connector.save(update_fields=["status", "error_code", "info", "vendor_error_code", "status_updated_at", "power_w"])
+    identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
+    _publish_after_commit(connector_state(connector, identity))
+    return connector
+
+
+# --- the frame journal --------------------------------------------------------------
+
+def ocpp_message_store_many(*, rows: list[dict]) -> None:
+    """Store journal rows in one INSERT (called by the consumer's group-commit writer).
+    Each row has the OcppMessage fields; the caller answers only after this returns."""
+    with transaction.atomic():
+        OcppMessage.objects.bulk_create([OcppMessage(**row) for row in rows])
+
+
+def ocpp_message_purge(*, older_than: datetime, batch_size: int = 10_000) -> int:
+    """Delete journal frames older than the cut-off, in batches to keep locks short."""
+    deleted = 0
+    while True:
+        ids = list(OcppMessage.objects.filter(created_at__lt=older_than).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            deleted += OcppMessage.objects.filter(pk__in=ids).delete()[0]

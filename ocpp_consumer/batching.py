@@ -1,0 +1,108 @@
+"""Group commit: many coroutines hand work to one database call.
+
+While one flush runs in the database thread, new items queue up and go together in the
+next one. Every submitter waits for the commit of the flush holding its item, so nothing
+is answered (acknowledged to a charger) before it is stored, yet under load one
+transaction carries hundreds of frames.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable
+
+from channels.db import database_sync_to_async
+
+from ocpp_consumer.fanout import collecting, publish_many_async
+
+logger = logging.getLogger(__name__)
+
+
+class GroupCommitter:
+    def __init__(self, flush: Callable[[list], Any], *, max_batch: int = 500) -> None:
+        self._flush = flush
+        self._max_batch = max_batch
+        self._items: list = []
+        self._futures: list[asyncio.Future] = []
+        self._running = False
+        self._run_in_db_thread = database_sync_to_async(self._flush_collecting)
+
+    def _flush_collecting(self, items: list) -> list[dict]:
+        with collecting() as states:
+            self._flush(items)
+        return states
+
+    async def submit(self, item: Any) -> None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._items.append(item)
+        self._futures.append(future)
+        if not self._running:
+            self._running = True
+            loop.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        futures: list[asyncio.Future] = []
+        try:
+            while self._items:
+                items, futures = self._items[: self._max_batch], self._futures[: self._max_batch]
+                del self._items[: self._max_batch], self._futures[: self._max_batch]
+                try:
+                    states = await self._run_in_db_thread(items)
+                except Exception:
+                    if len(items) == 1:
+                        raise
+                    # One bad item must not fail the others: retry them one by one.
+                    logger.warning("group commit of %d items failed; retrying one by one", len(items), exc_info=True)
+                    states = []
+                    for item, future in zip(items, futures):
+                        try:
+                            states += await self._run_in_db_thread([item])
+                        except Exception as exc:
+                            future.set_exception(exc)
+                        else:
+                            future.set_result(None)
+                else:
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(None)
+                if states:
+                    asyncio.get_running_loop().create_task(publish_many_async(states))
+        except Exception as exc:
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self._running = False
+            if self._items:  # arrived after the loop's last check
+                self._running = True
+                asyncio.get_running_loop().create_task(self._drain())
+
+
+_committers: dict[tuple[int, str], GroupCommitter] = {}
+
+
+def committer(name: str, flush: Callable[[list], Any]) -> GroupCommitter:
+    """The process's committer for `name` on the running event loop."""
+    key = (id(asyncio.get_running_loop()), name)
+    found = _committers.get(key)
+    if found is None:
+        found = _committers[key] = GroupCommitter(flush)
+    return found
+
+
+async def run_service(function: Callable, **kwargs) -> Any:
+    """Call a (sync, transactional) service from async code and send the live states it
+    published after the answer, without holding up the caller."""
+    result, states = await _call_collecting(function, kwargs)
+    if states:
+        asyncio.get_running_loop().create_task(publish_many_async(states))
+    return result
+
+
+@database_sync_to_async
+def _call_collecting(function: Callable, kwargs: dict) -> tuple[Any, list[dict]]:
+    with collecting() as states:
+        result = function(**kwargs)
+    return result, states

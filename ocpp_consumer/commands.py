@@ -1,0 +1,103 @@
+"""The command bus: send an OCPP command to a charger from any process.
+
+    from ocpp_consumer.commands import send
+    send("CP-1", "RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-1"})
+    -> {"status": "Accepted"}
+
+The payload is validated against the action's request schema before anything is sent.
+The command goes to the channel name of the consumer holding the charger's socket
+(registered in Redis when it connected; a direct channel send, not group_send), which
+makes the OCPP call as a task and sends the answer to this caller's reply channel.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from ocpp.exceptions import OCPPError
+
+from ocpp_consumer import registry, schemas
+from ocpp_consumer.v16.central_system import COMMANDS as COMMANDS_16
+
+# Subprotocol -> the actions we may send. The OCPP 2.0.1 handlers add theirs.
+COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16}
+# Time for the reply to travel back through Redis after the charger answered.
+_REPLY_MARGIN_S = 2.0
+
+
+class CommandError(Exception):
+    """A command could not be carried out."""
+
+
+class ChargerOffline(CommandError):
+    """The charger has no live connection."""
+
+
+class CommandTimeout(CommandError):
+    """The charger did not answer in time (OCPP status `Timeout`)."""
+
+
+class CallErrorReceived(CommandError):
+    """The charger answered with a CALLERROR."""
+
+    def __init__(self, code: str, description: str = "", details: dict | None = None) -> None:
+        super().__init__(f"{code}: {description}" if description else code)
+        self.code = code
+        self.description = description
+        self.details = details or {}
+
+
+class InvalidPayload(CommandError):
+    """The payload breaks the action's request schema (nothing was sent)."""
+
+
+class UnknownAction(CommandError):
+    """Not an action the central system can send to this charger."""
+
+
+async def send_async(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
+    """Send `action` with `payload` (camelCase, as on the wire) and return the charger's
+    CALLRESULT payload. Raises ChargerOffline, CommandTimeout, CallErrorReceived,
+    InvalidPayload or UnknownAction."""
+    if timeout is None:
+        timeout = settings.CSMS["OCPP_COMMAND_TIMEOUT"]
+    if not any(action in actions for actions in COMMANDS.values()):
+        raise UnknownAction(f"{action} is not a command the central system sends")
+    registration = await sync_to_async(registry.lookup, thread_sensitive=False)(charge_point_id)
+    protocol = registration.protocol if registration else next(iter(COMMANDS))
+    if action not in COMMANDS.get(protocol, ()):
+        raise UnknownAction(f"{action} is not a {protocol} command")
+    try:
+        schemas.check(protocol, action, payload)
+    except OCPPError as error:
+        raise InvalidPayload(f"{action}: {error.description} ({error.details.get('cause', '')})") from None
+    if registration is None:
+        raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
+    layer = get_channel_layer()
+    reply_channel = await layer.new_channel("ocpp.reply.")
+    await layer.send(registration.channel_name, {
+        "type": "ocpp.command", "action": action, "payload": payload, "reply_to": reply_channel, "timeout": timeout,
+    })
+    try:
+        async with asyncio.timeout(timeout + _REPLY_MARGIN_S):
+            reply = await layer.receive(reply_channel)
+    except TimeoutError:
+        # Nobody answered at all: the process holding the socket is gone or overloaded.
+        raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s") from None
+    result = reply.get("result")
+    if result == "ok":
+        return reply["payload"]
+    if result == "call_error":
+        raise CallErrorReceived(reply.get("code", "GenericError"), reply.get("description", ""), reply.get("details"))
+    if result == "timeout":
+        raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s")
+    if result == "offline":
+        raise ChargerOffline(f"Charge point {charge_point_id} disconnected before answering")
+    raise CommandError(reply.get("description", "command failed"))
+
+
+def send(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
+    """Synchronous send_async(), for views, Celery tasks, admin actions and shells."""
+    return async_to_sync(send_async)(charge_point_id, action, payload, timeout=timeout)

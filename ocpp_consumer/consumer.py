@@ -1,0 +1,148 @@
+"""The WebSocket consumer at /ocpp/<charge_point_id>: a transport adapter.
+
+It negotiates and echoes the subprotocol, authenticates the charger (HTTP Basic, OCPP
+security profiles 1 and 2), registers its channel name so any process can send it
+commands, and feeds frames to the version's ChargePoint (ocpp_consumer.protocol).
+Commands from the channel layer run as tasks: the consumer never waits for a charger's
+answer inside a handler, so frames keep flowing while a command is outstanding.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from urllib.parse import unquote
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chargepoints.services import charge_point_connect, charge_point_mark_offline, charge_point_mark_online
+from ocpp_consumer import registry
+from ocpp_consumer.batching import run_service
+from ocpp_consumer.v16.central_system import CentralSystem16
+
+logger = logging.getLogger(__name__)
+
+# Subprotocol -> ChargePoint class. The OCPP 2.0.1 handlers register here too.
+PROTOCOLS: dict[str, type] = {"ocpp1.6": CentralSystem16}
+
+
+def choose_subprotocol(offered: list[str]) -> str | None:
+    """The first subprotocol in our preference order (settings.OCPP_SUBPROTOCOLS) that
+    the charger offered and we have handlers for."""
+    for protocol in settings.OCPP_SUBPROTOCOLS:
+        if protocol in offered and protocol in PROTOCOLS:
+            return protocol
+    return None
+
+
+def basic_auth(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "basic":
+                return None
+            try:
+                decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            user, sep, password = decoded.partition(":")
+            return (user, password) if sep else None
+    return None
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    charge_point = None
+    registration = None
+    replaced = False
+
+    async def connect(self) -> None:
+        self.identity = unquote(self.scope["url_route"]["kwargs"]["charge_point_id"]).strip("/")
+        self.pending_commands: dict[asyncio.Task, str] = {}
+        protocol = choose_subprotocol(self.scope.get("subprotocols") or [])
+        if not self.identity or len(self.identity) > 48:
+            await self.close()
+            return
+        if protocol is None:
+            # OCPP-J 1.6 section 3.1.2: finish the handshake without a subprotocol, then close.
+            await self.accept()
+            await self.close(code=1002, reason=f"No supported OCPP subprotocol offered; this server speaks {', '.join(p for p in settings.OCPP_SUBPROTOCOLS if p in PROTOCOLS)}")
+            return
+        credentials = basic_auth(self.scope.get("headers") or [])
+        user, password = credentials if credentials else (None, None)
+        if user is not None and user != self.identity:
+            logger.warning("%s: Basic-auth user %r does not match the charge point id", self.identity, user)
+            await self.close()  # before accept: the handshake fails with HTTP 403
+            return
+        charge_point = await sync_to_async(charge_point_connect)(identity=self.identity, password=password, protocol=protocol)
+        if charge_point is None:
+            logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
+            await self.close()
+            return
+        self.protocol = protocol
+        self.charge_point = PROTOCOLS[protocol](self.identity, self, charge_point.pk, charge_point.registration_status)
+        await self.accept(subprotocol=protocol)
+        self.registration = registry.Registration(channel_name=self.channel_name, protocol=protocol)
+        old = await sync_to_async(registry.register, thread_sensitive=False)(self.identity, self.registration)
+        if old is not None and old.channel_name != self.channel_name:
+            # One live connection per charger: the older one (in whichever process) closes.
+            try:
+                await self.channel_layer.send(old.channel_name, {"type": "ocpp.replaced"})
+            except Exception:
+                logger.warning("%s: could not tell the old connection to close", self.identity, exc_info=True)
+        await run_service(charge_point_mark_online, charge_point_id=charge_point.pk, protocol=protocol)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.charge_point is None:
+            return
+        if text_data is None:
+            # OCPP-J uses text frames only; a binary frame is answered like malformed text.
+            text_data = (bytes_data or b"").decode("utf-8", errors="replace")
+        await self.charge_point.route_frame(text_data)
+
+    async def disconnect(self, code: int) -> None:
+        for task, reply_to in list(self.pending_commands.items()):
+            task.cancel()
+            await self._reply(reply_to, {"result": "offline"})
+        if self.charge_point is None or self.registration is None:
+            return
+        still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
+        if still_ours and not self.replaced:
+            await run_service(charge_point_mark_offline, charge_point_id=self.charge_point.pk)
+
+    # --- channel layer events ----------------------------------------------------------
+
+    async def ocpp_replaced(self, event: dict) -> None:
+        self.replaced = True
+        await self.close(code=1000, reason="Replaced by a newer connection of the same charge point")
+
+    async def ocpp_command(self, event: dict) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_command(event))
+        self.pending_commands[task] = event["reply_to"]
+        task.add_done_callback(lambda t: self.pending_commands.pop(t, None))
+
+    async def _run_command(self, event: dict) -> None:
+        try:
+            answer = await self.charge_point.call_action(event["action"], event["payload"], float(event["timeout"]))
+        except TimeoutError:
+            reply = {"result": "timeout"}
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("%s: command %s failed", self.identity, event["action"])
+            reply = {"result": "error", "description": str(exc)}
+        else:
+            if answer.message_type_id == 3:
+                reply = {"result": "ok", "payload": answer.payload}
+            else:
+                reply = {"result": "call_error", "code": answer.error_code, "description": answer.error_description,
+                         "details": answer.error_details}
+        await self._reply(event["reply_to"], reply)
+
+    async def _reply(self, reply_to: str, reply: dict) -> None:
+        try:
+            await self.channel_layer.send(reply_to, reply)
+        except Exception:
+            logger.warning("%s: could not deliver a command answer", self.identity, exc_info=True)

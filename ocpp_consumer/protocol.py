@@ -1,0 +1,237 @@
+"""The bridge between a Channels consumer and the `ocpp` package's ChargePoint.
+
+The package's ChargePoint reads from and writes to a connection it owns; here the
+consumer owns the socket, so frames are fed in with `route_frame()` and answers go out
+through `consumer.send()`. The routing is our own, around the package's route map and
+@on handlers, because we must (a) journal every frame before answering it, (b) answer
+every bad frame with the right CALLERROR (the package only logs unparseable ones), and
+(c) validate fast (compiled fastjsonschema validators instead of jsonschema in a thread).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils import timezone
+from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.exceptions import (
+    FormationViolationError,
+    FormatViolationError,
+    InternalError,
+    NotImplementedError as OcppNotImplemented,
+    NotSupportedError,
+    OCPPError,
+    PropertyConstraintViolationError,
+)
+from ocpp.messages import CallError, CallResult
+
+from chargepoints.services import ocpp_message_store_many
+from ocpp_consumer import schemas
+from ocpp_consumer.batching import committer
+
+if TYPE_CHECKING:
+    from ocpp_consumer.consumer import OcppConsumer
+
+logger = logging.getLogger(__name__)
+
+_UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
+CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
+
+
+@lru_cache(maxsize=4096)
+def _snake_key(key: str) -> str:
+    return next(iter(camel_to_snake_case({key: None})))
+
+
+@lru_cache(maxsize=4096)
+def _camel_key(key: str) -> str:
+    return next(iter(snake_to_camel_case({key: None})))
+
+
+def to_snake(data: Any) -> Any:
+    """camelCase -> snake_case keys, as the `ocpp` package does, with the key conversion cached."""
+    if isinstance(data, dict):
+        return {_snake_key(k): to_snake(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [to_snake(v) for v in data]
+    return data
+
+
+def to_camel(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {_camel_key(k): to_camel(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [to_camel(v) for v in data]
+    return data
+
+
+def dumps(frame: list) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def journal_write(rows: list[dict]) -> Any:
+    return committer("journal", lambda batch: ocpp_message_store_many(rows=[r for rows in batch for r in rows])).submit(rows)
+
+
+class CsmsChargePoint:
+    """Mixin for the version-specific ChargePoint classes (ocpp.v16.ChargePoint, later
+    ocpp.v201.ChargePoint): routing, journalling and outgoing calls."""
+
+    protocol: str = ""
+    # Actions a charger may send that are OCPP actions of this version (NotSupported if we
+    # have no handler); anything else is NotImplemented (unknown to us), per OCPP-J 1.6 4.2.3.
+    known_actions: frozenset[str] = frozenset()
+    formation_error: type[OCPPError] = FormationViolationError
+
+    def __init__(self, identity: str, consumer: "OcppConsumer", charge_point_pk: int, registration_status: str) -> None:
+        super().__init__(identity, consumer, response_timeout=settings.CSMS["OCPP_COMMAND_TIMEOUT"])
+        self.consumer = consumer
+        self.pk = charge_point_pk
+        self.registration_status = registration_status
+        self._last_touch = time.monotonic()
+
+    # --- journal -----------------------------------------------------------------------
+
+    def _row(self, direction: str, message_type: int, unique_id: str = "", action: str = "",
+             payload: Any = None, raw: str = "") -> dict:
+        return {
+            "charge_point_id": self.pk, "charge_point_identity": self.id, "direction": direction,
+            "message_type": message_type, "unique_id": unique_id[:64], "action": action[:64],
+            "payload": payload, "raw": raw, "created_at": timezone.now(),
+        }
+
+    # --- frames in ---------------------------------------------------------------------
+
+    async def route_frame(self, text: str) -> None:
+        limit = settings.OCPP_MAX_FRAME_BYTES
+        if len(text) > limit:
+            await self._too_large(text, limit)
+            return
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is not valid JSON"))
+            return
+        if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str) or not frame[1]:
+            unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[1] else "-1"
+            await self._reject_unparsed(text, unique_id, self.formation_error(
+                description="Frame is not an OCPP-J message: [MessageTypeId, UniqueId, ...]"))
+            return
+        message_type, unique_id = frame[0], frame[1]
+        if message_type == CALL:
+            if len(frame) != 4 or not isinstance(frame[2], str):
+                await self._reject_unparsed(text, unique_id, self.formation_error(
+                    description="A CALL is [2, UniqueId, Action, Payload]"))
+                return
+            await self._handle_call_frame(unique_id, frame[2], frame[3])
+        elif message_type in (CALL_RESULT, CALL_ERROR):
+            await journal_write([self._row("in", message_type, unique_id, payload=frame[2] if message_type == CALL_RESULT else frame[2:])])
+            if message_type == CALL_RESULT:
+                self._response_queue.put_nowait(CallResult(unique_id, frame[2]))
+            else:
+                code, description, details = (list(frame[2:]) + ["", "", {}])[:3]
+                self._response_queue.put_nowait(CallError(unique_id, code, description, details))
+        else:
+            await self._reject_unparsed(text, unique_id, PropertyConstraintViolationError(
+                description=f"MessageTypeId {message_type!r} is not 2, 3 or 4"))
+
+    async def _too_large(self, text: str, limit: int) -> None:
+        match = _UNIQUE_ID.match(text[:200])
+        row = self._row("in", 0, match.group(1) if match else "", raw=text[:2000] + f"... [{len(text)} characters, over the {limit} limit]")
+        if match:
+            await self._answer(row, match.group(1), error=self.formation_error(
+                description=f"Frame of {len(text)} characters exceeds the limit of {limit}"))
+        else:
+            await journal_write([row])
+            # Nothing to address a CALLERROR to: close with 1009 (message too big).
+            await self.consumer.close(code=1009)
+
+    async def _reject_unparsed(self, text: str, unique_id: str, error: OCPPError) -> None:
+        await self._answer(self._row("in", 0, unique_id if unique_id != "-1" else "", raw=text[:10000]), unique_id, error=error)
+
+    async def _handle_call_frame(self, unique_id: str, action: str, payload: Any) -> None:
+        in_row = self._row("in", CALL, unique_id, action, payload)
+        try:
+            result = await self._dispatch(unique_id, action, payload)
+        except OCPPError as error:
+            await self._answer(in_row, unique_id, error=error)
+        except Exception:
+            logger.exception("%s: handler for %s failed", self.id, action)
+            await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))
+        else:
+            await self._answer(in_row, unique_id, action=action, result=result)
+
+    async def _dispatch(self, unique_id: str, action: str, payload: Any) -> dict:
+        handlers = self.route_map.get(action)
+        if handlers is None or "_on_action" not in handlers:
+            if action in self.known_actions:
+                raise NotSupportedError(description=f"{action} is not supported by this central system")
+            raise OcppNotImplemented(description=f"Unknown action {action}")
+        schemas.check(self.protocol, action, payload)
+        if action != "BootNotification" and self.registration_status != "Accepted":
+            self._check_allowed_before_acceptance(action)
+        kwargs = to_snake(payload)
+        response = await handlers["_on_action"](**kwargs)
+        answer = to_camel(remove_nones(serialize_as_dict(response)))
+        schemas.check(self.protocol, action, answer, response=True)
+        now = time.monotonic()
+        if action != "Heartbeat" and now - self._last_touch > settings.OCPP_TOUCH_EVERY_SECONDS:
+            self._last_touch = now
+            await self.touch()
+        return answer
+
+    def _check_allowed_before_acceptance(self, action: str) -> None:
+        from ocpp.exceptions import SecurityError
+
+        raise SecurityError(description=f"Charge point is {self.registration_status}; send BootNotification and wait for Accepted")
+
+    async def touch(self) -> None:
+        raise NotImplementedError
+
+    async def _answer(self, in_row: dict, unique_id: str, *, action: str = "", result: dict | None = None,
+                      error: OCPPError | None = None) -> None:
+        if error is not None:
+            frame = [CALL_ERROR, unique_id, error.code, error.description or "", _plain(error.details or {})]
+            out_row = self._row("out", CALL_ERROR, unique_id, action=in_row["action"], payload=frame[2:])
+        else:
+            frame = [CALL_RESULT, unique_id, result]
+            out_row = self._row("out", CALL_RESULT, unique_id, action=action, payload=result)
+        # The incoming frame and our answer are stored (and committed) before the answer leaves.
+        await journal_write([in_row, out_row])
+        await self.consumer.send(text_data=dumps(frame))
+
+    # --- calls out (commands) ------------------------------------------------------------
+
+    async def call_action(self, action: str, payload: dict, timeout: float) -> CallResult | CallError:
+        """Send one CALL and wait for its answer. OCPP allows one outstanding CALL per
+        direction, so commands to the same charger queue on the lock (within the timeout)."""
+        unique_id = str(uuid.uuid4())
+        async with asyncio.timeout(timeout):
+            async with self._call_lock:
+                frame = [CALL, unique_id, action, payload]
+                await journal_write([self._row("out", CALL, unique_id, action, payload)])
+                await self.consumer.send(text_data=dumps(frame))
+                return await self._get_specific_response(unique_id, timeout)
+
+
+def _plain(details: Any) -> Any:
+    """errorDetails must be a JSON object of plain values."""
+    try:
+        return json.loads(json.dumps(details, default=str))
+    except (TypeError, ValueError):
+        return {}
+
+
+def sniff_unique_id(text: str) -> str | None:
+    match = _UNIQUE_ID.match(text[:200])
+    return match.group(1) if match else None
+
+
+__all__ = ["CsmsChargePoint", "FormatViolationError", "to_snake", "to_camel", "dumps"]

@@ -1,0 +1,458 @@
+"""A simulated OCPP 1.6J charger.
+
+Boots, sends heartbeats and status changes, charges (RFID-started or remotely started)
+with realistic MeterValues, and answers every 1.6 command a central system sends: Reset
+reconnects, GetConfiguration serves a real key store, ChangeConfiguration changes it,
+UnlockConnector ends a session, and charging profiles lower the simulated power.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
+
+logger = logging.getLogger("simulator")
+VOLTAGE = 230.0
+PHASES = 3
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Transaction:
+    connector_id: int
+    transaction_id: int
+    id_tag: str
+    meter_start: int
+
+
+@dataclass
+class SimState:
+    """What survives a reconnect (a Reset): meter registers, keys, lists, profiles."""
+
+    meters: dict[int, float] = field(default_factory=dict)
+    soc: dict[int, float] = field(default_factory=dict)
+    status: dict[int, str] = field(default_factory=dict)
+    configuration: dict[str, dict] = field(default_factory=dict)
+    local_list_version: int = 0
+    local_list: dict[str, dict] = field(default_factory=dict)
+    profiles: dict[int, dict] = field(default_factory=dict)
+    reservations: dict[int, int] = field(default_factory=dict)  # reservation id -> connector
+
+
+def default_configuration(config) -> dict[str, dict]:
+    def key(value, readonly=False):
+        return {"value": str(value), "readonly": readonly}
+
+    return {
+        "HeartbeatInterval": key(300),
+        "MeterValueSampleInterval": key(int(config.meter_interval)),
+        "MeterValuesSampledData": key("Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"),
+        "ClockAlignedDataInterval": key(0),
+        "ConnectionTimeOut": key(60),
+        "AuthorizeRemoteTxRequests": key("false"),
+        "LocalAuthorizeOffline": key("true"),
+        "LocalAuthListEnabled": key("true"),
+        "LocalAuthListMaxLength": key(100, True),
+        "NumberOfConnectors": key(config.connectors, True),
+        "StopTransactionOnEVSideDisconnect": key("true"),
+        "ChargeProfileMaxStackLevel": key(8, True),
+        "ChargingScheduleAllowedChargingRateUnit": key("Current,Power", True),
+        "SupportedFeatureProfiles": key("Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", True),
+    }
+
+
+class SimulatedChargePoint16(ChargePoint):
+    def __init__(self, config, connection, state: SimState | None = None) -> None:
+        super().__init__(config.identity, connection, response_timeout=30)
+        self.config = config
+        self.state = state or SimState()
+        if not self.state.configuration:
+            self.state.configuration = default_configuration(config)
+        for connector_id in range(1, config.connectors + 1):
+            self.state.meters.setdefault(connector_id, float(random.randint(1_000_000, 5_000_000)))
+            self.state.status.setdefault(connector_id, "Available")
+        self.transactions: dict[int, Transaction] = {}
+        self.meter_tasks: dict[int, asyncio.Task] = {}
+        self.reset_requested: str | None = None
+        self.boot_status: str | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.commands_received: list[str] = []
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def config_value(self, key: str) -> str:
+        return self.state.configuration[key]["value"]
+
+    def power_limit_w(self, connector_id: int) -> float:
+        """The simulated power: the configured power, lowered by the charging profiles."""
+        power = float(self.config.power_w)
+        for profile in self.state.profiles.values():
+            if profile["connector_id"] not in (0, connector_id):
+                continue
+            schedule = profile["cs_charging_profiles"]["charging_schedule"]
+            periods = schedule.get("charging_schedule_period") or []
+            if not periods:
+                continue
+            limit = float(periods[0]["limit"])
+            if schedule.get("charging_rate_unit") == "A":
+                limit = limit * VOLTAGE * periods[0].get("number_phases", PHASES)
+            power = min(power, limit)
+        return max(power, 0.0)
+
+    # --- the charger's own messages ------------------------------------------------------
+
+    async def boot(self) -> str:
+        response = await self.call(call.BootNotification(
+            charge_point_vendor=self.config.vendor, charge_point_model=self.config.model,
+            charge_point_serial_number=f"SN-{self.config.identity}", firmware_version="1.0.0"))
+        self.boot_status = response.status
+        if response.status == "Accepted":
+            self.state.configuration["HeartbeatInterval"]["value"] = str(response.interval)
+        return response.status
+
+    async def heartbeat(self) -> str:
+        return (await self.call(call.Heartbeat())).current_time
+
+    async def send_status(self, connector_id: int, status: str, error_code: str = "NoError"):
+        if connector_id:
+            self.state.status[connector_id] = status
+        return await self.call(call.StatusNotification(
+            connector_id=connector_id, error_code=error_code, status=status, timestamp=utc_now()))
+
+    async def authorize(self, id_tag: str) -> dict:
+        return (await self.call(call.Authorize(id_tag=id_tag))).id_tag_info
+
+    async def start_transaction(self, connector_id: int, id_tag: str, *, timestamp: str | None = None,
+                                meter_loop: bool = True) -> call_result.StartTransaction:
+        await self.send_status(connector_id, "Preparing")
+        meter_start = int(self.state.meters[connector_id])
+        response = await self.call(call.StartTransaction(
+            connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=timestamp or utc_now()))
+        if response.id_tag_info["status"] != "Accepted":
+            await self.call(call.StopTransaction(
+                meter_stop=meter_start, timestamp=utc_now(), transaction_id=response.transaction_id,
+                reason="DeAuthorized", id_tag=id_tag))
+            await self.send_status(connector_id, "Available")
+            return response
+        self.transactions[connector_id] = Transaction(connector_id, response.transaction_id, id_tag, meter_start)
+        self.state.soc.setdefault(connector_id, float(random.randint(15, 60)))
+        await self.send_status(connector_id, "Charging")
+        if meter_loop:
+            self.meter_tasks[connector_id] = self.spawn(self._meter_loop(connector_id))
+        return response
+
+    async def stop_transaction(self, connector_id: int, reason: str = "Local") -> call_result.StopTransaction | None:
+        transaction = self.transactions.pop(connector_id, None)
+        task = self.meter_tasks.pop(connector_id, None)
+        if task is not None:
+            task.cancel()
+        if transaction is None:
+            return None
+        await self.send_status(connector_id, "Finishing")
+        response = await self.call(call.StopTransaction(
+            meter_stop=int(self.state.meters[connector_id]), timestamp=utc_now(),
+            transaction_id=transaction.transaction_id, reason=reason, id_tag=transaction.id_tag,
+            transaction_data=[{"timestamp": utc_now(), "sampled_value": [
+                {"value": str(int(self.state.meters[connector_id])), "context": "Transaction.End",
+                 "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]))
+        await self.send_status(connector_id, "Available")
+        return response
+
+    def sampled_values(self, connector_id: int, context: str = "Sample.Periodic") -> list[dict]:
+        """A realistic 1.6 sample: energy, power, three phase currents, voltage and SoC."""
+        charging = connector_id in self.transactions
+        power = self.power_limit_w(connector_id) * random.uniform(0.97, 1.0) if charging else 0.0
+        amps = power / (VOLTAGE * PHASES)
+        values = [
+            {"value": str(int(self.state.meters[connector_id])), "context": context,
+             "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
+            {"value": f"{power:.1f}", "context": context, "measurand": "Power.Active.Import", "unit": "W"},
+        ]
+        for phase in ("L1", "L2", "L3"):
+            values.append({"value": f"{amps:.2f}", "context": context, "measurand": "Current.Import",
+                           "phase": phase, "unit": "A"})
+        values.append({"value": f"{VOLTAGE + random.uniform(-2, 2):.1f}", "context": context,
+                       "measurand": "Voltage", "phase": "L1-N", "unit": "V"})
+        values.append({"value": str(int(self.state.soc.get(connector_id, 50))), "context": context,
+                       "measurand": "SoC", "location": "EV", "unit": "Percent"})
+        return values
+
+    async def send_meter_values(self, connector_id: int, context: str = "Sample.Periodic"):
+        transaction = self.transactions.get(connector_id)
+        return await self.call(call.MeterValues(
+            connector_id=connector_id, transaction_id=transaction.transaction_id if transaction else None,
+            meter_value=[{"timestamp": utc_now(), "sampled_value": self.sampled_values(connector_id, context)}]))
+
+    async def _meter_loop(self, connector_id: int) -> None:
+        while connector_id in self.transactions:
+            interval = float(self.config_value("MeterValueSampleInterval") or self.config.meter_interval)
+            await asyncio.sleep(max(interval, 0.2))
+            power = self.power_limit_w(connector_id)
+            self.state.meters[connector_id] += power * interval / 3600
+            self.state.soc[connector_id] = min(100.0, self.state.soc.get(connector_id, 50) + power * interval / 3600 / 600)
+            await self.send_meter_values(connector_id)
+
+    # --- autonomous life -----------------------------------------------------------------
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Receive loop plus boot, status, heartbeats and (optionally) RFID sessions."""
+        receiver = self.spawn(self.start())
+        try:
+            status = await self.boot()
+            while status != "Accepted":
+                await asyncio.sleep(int(self.config_value("HeartbeatInterval")) if status == "Rejected" else 10)
+                status = await self.boot()
+            await self.send_status(0, "Available")
+            for connector_id in range(1, self.config.connectors + 1):
+                await self.send_status(connector_id, self.state.status.get(connector_id, "Available"))
+            self.spawn(self._heartbeat_loop())
+            if self.config.rfid_every > 0:
+                self.spawn(self._rfid_loop())
+            stopper = self.spawn(stop.wait())
+            await asyncio.wait({receiver, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(int(self.config_value("HeartbeatInterval")), 1))
+            await self.heartbeat()
+
+    async def _rfid_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.rfid_every * random.uniform(0.5, 1.5))
+            free = [c for c in range(1, self.config.connectors + 1)
+                    if c not in self.transactions and self.state.status.get(c) == "Available"]
+            if not free:
+                continue
+            connector_id = random.choice(free)
+            info = await self.authorize(self.config.id_tag)
+            if info["status"] != "Accepted":
+                continue
+            await self.start_transaction(connector_id, self.config.id_tag)
+            await asyncio.sleep(self.config.rfid_every * random.uniform(0.3, 0.8))
+            await self.stop_transaction(connector_id, "Local")
+
+    # --- commands from the central system ----------------------------------------------
+
+    def _note(self, action: str) -> None:
+        self.commands_received.append(action)
+
+    @on(Action.change_availability)
+    def on_change_availability(self, connector_id: int, type: str, **kwargs):
+        self._note("ChangeAvailability")
+        status = "Available" if type == "Operative" else "Unavailable"
+        targets = range(1, self.config.connectors + 1) if connector_id == 0 else [connector_id]
+        if any(c in self.transactions for c in targets):
+            return call_result.ChangeAvailability(status="Scheduled")
+        for c in targets:
+            self.spawn(self.send_status(c, status))
+        return call_result.ChangeAvailability(status="Accepted")
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key: str, value: str, **kwargs):
+        self._note("ChangeConfiguration")
+        entry = self.state.configuration.get(key)
+        if entry is None:
+            return call_result.ChangeConfiguration(status="NotSupported")
+        if entry["readonly"]:
+            return call_result.ChangeConfiguration(status="Rejected")
+        entry["value"] = value
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **kwargs):
+        self._note("ClearCache")
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, id: int | None = None, connector_id: int | None = None,
+                                  charging_profile_purpose: str | None = None, stack_level: int | None = None, **kwargs):
+        self._note("ClearChargingProfile")
+        doomed = [
+            pid for pid, p in self.state.profiles.items()
+            if (id is None or pid == id) and (connector_id is None or p["connector_id"] == connector_id)
+            and (charging_profile_purpose is None or p["cs_charging_profiles"]["charging_profile_purpose"] == charging_profile_purpose)
+            and (stack_level is None or p["cs_charging_profiles"]["stack_level"] == stack_level)
+        ]
+        for pid in doomed:
+            del self.state.profiles[pid]
+        return call_result.ClearChargingProfile(status="Accepted" if doomed else "Unknown")
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **kwargs):
+        self._note("DataTransfer")
+        if vendor_id != self.config.vendor:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        return call_result.DataTransfer(status="Accepted", data=kwargs.get("data"))
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None, **kwargs):
+        self._note("GetConfiguration")
+        wanted = key or list(self.state.configuration)
+        known = [{"key": k, "readonly": self.state.configuration[k]["readonly"],
+                  "value": self.state.configuration[k]["value"]} for k in wanted if k in self.state.configuration]
+        unknown = [k for k in wanted if k not in self.state.configuration]
+        return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
+
+    @on(Action.get_diagnostics)
+    def on_get_diagnostics(self, location: str, **kwargs):
+        self._note("GetDiagnostics")
+        return call_result.GetDiagnostics(file_name=f"diagnostics-{self.config.identity}.log")
+
+    @after(Action.get_diagnostics)
+    async def after_get_diagnostics(self, **kwargs):
+        for status in ("Uploading", "Uploaded"):
+            await asyncio.sleep(0.2)
+            await self.call(call.DiagnosticsStatusNotification(status=status))
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **kwargs):
+        self._note("GetLocalListVersion")
+        return call_result.GetLocalListVersion(list_version=self.state.local_list_version)
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None, **kwargs):
+        self._note("RemoteStartTransaction")
+        connector_id = connector_id or next(
+            (c for c in range(1, self.config.connectors + 1) if c not in self.transactions), None)
+        if connector_id is None or connector_id in self.transactions or connector_id > self.config.connectors:
+            return call_result.RemoteStartTransaction(status="Rejected")
+        profile = kwargs.get("charging_profile")
+        if profile:
+            self.state.profiles[profile["charging_profile_id"]] = {"connector_id": connector_id, "cs_charging_profiles": profile}
+        self.spawn(self.start_transaction(connector_id, id_tag))
+        return call_result.RemoteStartTransaction(status="Accepted")
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(self, transaction_id: int, **kwargs):
+        self._note("RemoteStopTransaction")
+        for connector_id, transaction in self.transactions.items():
+            if transaction.transaction_id == transaction_id:
+                self.spawn(self.stop_transaction(connector_id, "Remote"))
+                return call_result.RemoteStopTransaction(status="Accepted")
+        return call_result.RemoteStopTransaction(status="Rejected")
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **kwargs):
+        self._note("ReserveNow")
+        if connector_id in self.transactions or self.state.status.get(connector_id) not in ("Available", "Reserved"):
+            return call_result.ReserveNow(status="Occupied")
+        self.state.reservations[reservation_id] = connector_id
+        self.spawn(self.send_status(connector_id, "Reserved"))
+        return call_result.ReserveNow(status="Accepted")
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **kwargs):
+        self._note("CancelReservation")
+        connector_id = self.state.reservations.pop(reservation_id, None)
+        if connector_id is None:
+            return call_result.CancelReservation(status="Rejected")
+        self.spawn(self.send_status(connector_id, "Available"))
+        return call_result.CancelReservation(status="Accepted")
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **kwargs):
+        self._note("Reset")
+        self.reset_requested = type
+        return call_result.Reset(status="Accepted")
+
+    @after(Action.reset)
+    async def after_reset(self, type: str, **kwargs):
+        reason = "HardReset" if type == "Hard" else "SoftReset"
+        for connector_id in list(self.transactions):
+            await self.stop_transaction(connector_id, reason)
+        await asyncio.sleep(0.1)
+        await self._connection.close()  # the runner reconnects and boots again
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, list_version: int, update_type: str, **kwargs):
+        self._note("SendLocalList")
+        entries = kwargs.get("local_authorization_list") or []
+        if update_type == "Full":
+            self.state.local_list = {}
+        for entry in entries:
+            if entry.get("id_tag_info"):
+                self.state.local_list[entry["id_tag"]] = entry["id_tag_info"]
+            else:
+                self.state.local_list.pop(entry["id_tag"], None)
+        self.state.local_list_version = list_version
+        return call_result.SendLocalList(status="Accepted")
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict, **kwargs):
+        self._note("SetChargingProfile")
+        if connector_id > self.config.connectors:
+            return call_result.SetChargingProfile(status="Rejected")
+        self.state.profiles[cs_charging_profiles["charging_profile_id"]] = {
+            "connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles}
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, connector_id: int, duration: int, **kwargs):
+        self._note("GetCompositeSchedule")
+        limit = round(self.power_limit_w(connector_id or 1), 1)
+        return call_result.GetCompositeSchedule(
+            status="Accepted", connector_id=connector_id, schedule_start=utc_now(),
+            charging_schedule={"duration": duration, "charging_rate_unit": "W",
+                               "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+
+    @on(Action.trigger_message)
+    def on_trigger_message(self, requested_message: str, **kwargs):
+        self._note("TriggerMessage")
+        connector_id = kwargs.get("connector_id")
+        senders = {
+            "BootNotification": lambda: self.boot(),
+            "Heartbeat": lambda: self.heartbeat(),
+            "MeterValues": lambda: self.send_meter_values(connector_id or 1, "Trigger"),
+            "StatusNotification": lambda: self.send_status(
+                connector_id or 0, self.state.status.get(connector_id, "Available") if connector_id else "Available"),
+            "DiagnosticsStatusNotification": lambda: self.call(call.DiagnosticsStatusNotification(status="Idle")),
+            "FirmwareStatusNotification": lambda: self.call(call.FirmwareStatusNotification(status="Idle")),
+        }
+        sender = senders.get(requested_message)
+        if sender is None:
+            return call_result.TriggerMessage(status="NotImplemented")
+
+        async def later():
+            await asyncio.sleep(0.05)  # the answer goes first, then the triggered message
+            await sender()
+
+        self.spawn(later())
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int, **kwargs):
+        self._note("UnlockConnector")
+        if connector_id < 1 or connector_id > self.config.connectors:
+            return call_result.UnlockConnector(status="NotSupported")
+        if connector_id in self.transactions:
+            self.spawn(self.stop_transaction(connector_id, "UnlockCommand"))
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, location: str, retrieve_date: str, **kwargs):
+        self._note("UpdateFirmware")
+        return call_result.UpdateFirmware()
+
+    @after(Action.update_firmware)
+    async def after_update_firmware(self, **kwargs):
+        for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+            await asyncio.sleep(0.2)
+            await self.call(call.FirmwareStatusNotification(status=status))

@@ -1,0 +1,120 @@
+"""OCPP 1.6J: the messages a charger sends us. Each handler parses, calls one service,
+and returns the `ocpp` package's call_result."""
+from __future__ import annotations
+
+from django.utils import timezone
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+
+from chargepoints import services as cp_services
+from ocpp_consumer.batching import committer, run_service
+from ocpp_consumer.protocol import CsmsChargePoint
+from sessions_app import services as session_services
+from sessions_app.services import parse_timestamp
+
+# OCPP 1.6 commands the central system sends (core, firmware, local list, reservation,
+# smart charging, remote trigger profiles). commands.send() accepts exactly these.
+COMMANDS = frozenset({
+    "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile", "DataTransfer",
+    "GetConfiguration", "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction",
+    "RemoteStopTransaction", "ReserveNow", "CancelReservation", "Reset", "SendLocalList",
+    "SetChargingProfile", "GetCompositeSchedule", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+})
+
+
+def _now() -> str:
+    return timezone.now().isoformat().replace("+00:00", "Z")
+
+
+def _meter_values_flush(frames: list[dict]) -> None:
+    session_services.meter_values_record_many(frames=frames)
+
+
+class CentralSystem16(CsmsChargePoint, ChargePoint):
+    protocol = "ocpp1.6"
+    known_actions = frozenset(a.value for a in Action)
+
+    async def touch(self) -> None:
+        await run_service(cp_services.charge_point_touch, charge_point_id=self.pk)
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
+        charge_point = await run_service(
+            cp_services.charge_point_boot, charge_point_id=self.pk, vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=kwargs.get("charge_point_serial_number") or kwargs.get("charge_box_serial_number") or "",
+            firmware_version=kwargs.get("firmware_version", ""), iccid=kwargs.get("iccid", ""),
+            imsi=kwargs.get("imsi", ""), meter_type=kwargs.get("meter_type", ""),
+            meter_serial_number=kwargs.get("meter_serial_number", ""),
+        )
+        self.registration_status = charge_point.registration_status
+        interval = charge_point.heartbeat_interval
+        if self.registration_status != "Accepted":
+            interval = min(interval, 60)  # when to send BootNotification again
+        return call_result.BootNotification(current_time=_now(), interval=interval, status=self.registration_status)
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **kwargs):
+        await self.touch()
+        return call_result.Heartbeat(current_time=_now())
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **kwargs):
+        from chargepoints.selectors import id_tag_info
+
+        info = await run_service(id_tag_info, id_tag=id_tag)
+        return call_result.Authorize(id_tag_info=info)
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):
+        await run_service(
+            session_services.status_notification_apply, charge_point_id=self.pk, connector_id=connector_id,
+            status=status, error_code=error_code, info=kwargs.get("info", ""),
+            vendor_error_code=kwargs.get("vendor_error_code", ""),
+            timestamp=parse_timestamp(kwargs.get("timestamp")),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs):
+        session, info = await run_service(
+            session_services.charge_session_start, charge_point_id=self.pk, connector_id=connector_id,
+            id_tag=id_tag, meter_start_wh=meter_start, timestamp=parse_timestamp(timestamp),
+            reservation_id=kwargs.get("reservation_id"),
+        )
+        return call_result.StartTransaction(transaction_id=int(session.transaction_id), id_tag_info=info)
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs):
+        _, info = await run_service(
+            session_services.charge_session_stop, charge_point_id=self.pk, transaction_id=transaction_id,
+            meter_stop_wh=meter_stop, timestamp=parse_timestamp(timestamp), reason=kwargs.get("reason", ""),
+            id_tag=kwargs.get("id_tag", ""), transaction_data=kwargs.get("transaction_data") or [],
+        )
+        return call_result.StopTransaction(id_tag_info=info)
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, connector_id: int, meter_value: list, **kwargs):
+        await committer("meter_values", _meter_values_flush).submit({
+            "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
+            "transaction_id": kwargs.get("transaction_id"), "meter_value": meter_value,
+        })
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **kwargs):
+        status = await run_service(
+            cp_services.charge_point_data_transfer_record, charge_point_id=self.pk, vendor_id=vendor_id,
+            message_id=kwargs.get("message_id", ""), data=kwargs.get("data"))
+        return call_result.DataTransfer(status=status)
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status_notification(self, status: str, **kwargs):
+        await run_service(cp_services.charge_point_diagnostics_status_update, charge_point_id=self.pk, status=status)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(self, status: str, **kwargs):
+        await run_service(cp_services.charge_point_firmware_status_update, charge_point_id=self.pk, status=status)
+        return call_result.FirmwareStatusNotification()

@@ -1,0 +1,439 @@
+"""The charge-session state machine, driven by OCPP 1.6 (Start/StopTransaction,
+MeterValues, StatusNotification) and by the server (closing a session a charger lost).
+
+Charging state (the timeline billing prices idle time from) follows the 1.6 connector
+status of the session's connector:
+
+    Preparing                  -> EVConnected   (plugged in, not drawing yet)
+    Charging                   -> Charging
+    SuspendedEV                -> SuspendedEV   (the car stopped drawing, e.g. full)
+    SuspendedEVSE, Unavailable,
+    Faulted                    -> SuspendedEVSE (the charger is not delivering)
+    Finishing, Available       -> Idle          (charging over, car still there / cable out)
+    Reserved                   -> (no change)
+
+Each change writes a ChargingStateChange row at the time the charger reported it.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone as dt_timezone
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken
+from chargepoints.selectors import id_tag_info
+from chargepoints.services import (
+    charge_point_event_add,
+    connector_ensure,
+    connector_state,
+    connector_update_status,
+)
+from ocpp_consumer.fanout import publish_state
+from sessions_app.models import (
+    ChargeSession,
+    ChargingState,
+    ChargingStateChange,
+    MeterSample,
+    SessionAnomaly,
+    StopReason,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_TO_CHARGING_STATE = {
+    "Preparing": ChargingState.EV_CONNECTED,
+    "Charging": ChargingState.CHARGING,
+    "SuspendedEV": ChargingState.SUSPENDED_EV,
+    "SuspendedEVSE": ChargingState.SUSPENDED_EVSE,
+    "Unavailable": ChargingState.SUSPENDED_EVSE,
+    "Faulted": ChargingState.SUSPENDED_EVSE,
+    "Finishing": ChargingState.IDLE,
+    "Available": ChargingState.IDLE,
+}
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+SOC = "SoC"
+
+
+def parse_timestamp(value: str | None) -> datetime:
+    """An OCPP timestamp as an aware UTC datetime; one without an offset is read as UTC."""
+    if not value:
+        return timezone.now()
+    parsed = datetime.fromisoformat(value.replace("z", "Z").replace(" ", "T"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed.astimezone(dt_timezone.utc)
+
+
+# --- after-commit side effects ---------------------------------------------------------
+
+def _request_purchase(session_id: int) -> None:
+    # Billing belongs to another area and may not be deployed yet: price the session only
+    # when billing.services.purchase_create_for_session exists. Until then a stopped
+    # session simply has no purchase; billing can create the missing ones later.
+    try:
+        from billing import services as billing_services
+    except ImportError:
+        return
+    create = getattr(billing_services, "purchase_create_for_session", None)
+    if create is None:
+        return
+    create(session_id=session_id)
+
+
+def _after_stop(session_id: int) -> None:
+    transaction.on_commit(lambda: _request_purchase(session_id), robust=True)
+
+
+def _publish(connector: Connector, identity: str, session: ChargeSession | None) -> None:
+    extra = {}
+    if session is not None:
+        extra = {"session_id": session.pk, "transaction_id": session.transaction_id,
+                 "charging_state": session.charging_state, "session_status": session.status}
+    state = connector_state(connector, identity, **extra)
+    transaction.on_commit(lambda: publish_state(state))
+
+
+# --- charging state ----------------------------------------------------------------------
+
+def _set_charging_state(session: ChargeSession, state: str, at: datetime) -> bool:
+    if session.charging_state == state:
+        return False
+    session.charging_state = state
+    ChargingStateChange.objects.create(session=session, at=at, charging_state=state)
+    return True
+
+
+@transaction.atomic
+def charge_session_update_charging_state(
+    *, session_id: int, charging_state: str | None = None, at: datetime | None = None,
+    soc_percent: int | None = None, meter_wh: int | None = None, power_w: int | None = None,
+) -> ChargeSession:
+    """Update a session's live readings (the seed's updateChargingState: charge percentage
+    and energy) and its charging state, recording the change on the timeline."""
+    session = ChargeSession.objects.select_for_update().select_related("connector", "charge_point").get(pk=session_id)
+    at = at or timezone.now()
+    if charging_state is not None:
+        _set_charging_state(session, charging_state, at)
+    if soc_percent is not None:
+        session.soc_percent = soc_percent
+        if session.soc_start_percent is None:
+            session.soc_start_percent = soc_percent
+    if meter_wh is not None:
+        session.meter_last_wh = meter_wh
+    if power_w is not None:
+        session.power_w = power_w
+    session.save(update_fields=["charging_state", "soc_percent", "soc_start_percent", "meter_last_wh", "power_w", "updated_at"])
+    _publish(session.connector, session.charge_point.identity, session)
+    return session
+
+
+# --- StatusNotification ------------------------------------------------------------------
+
+@transaction.atomic
+def status_notification_apply(
+    *, charge_point_id: int, connector_id: int, status: str, error_code: str = "NoError", info: str = "",
+    vendor_error_code: str = "", timestamp: datetime | None = None,
+) -> None:
+    """A connector (or, for connector 0, the charger) changed status; an active session on
+    the connector follows with its charging state."""
+    at = timestamp or timezone.now()
+    connector = connector_update_status(
+        charge_point_id=charge_point_id, connector_id=connector_id, status=status, error_code=error_code,
+        info=info, vendor_error_code=vendor_error_code, at=at)
+    if connector is None:
+        return
+    state = STATUS_TO_CHARGING_STATE.get(status)
+    session = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
+    if session is None or state is None:
+        return
+    if _set_charging_state(session, state, at):
+        if state != ChargingState.CHARGING:
+            session.power_w = 0
+        session.save(update_fields=["charging_state", "power_w", "updated_at"])
+        identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
+        _publish(connector, identity, session)
+
+
+# --- Start / Stop ------------------------------------------------------------------------
+
+def _close(session: ChargeSession, *, at: datetime, reason: str, closed_by: str, meter_stop_wh: int | None,
+           stop_id_tag: str = "") -> None:
+    session.status = ChargeSession.Status.COMPLETED
+    session.stopped_at = max(at, session.started_at)
+    session.stop_reason = reason
+    session.closed_by = closed_by
+    session.stop_id_tag = stop_id_tag[:36]
+    if meter_stop_wh is not None:
+        session.meter_stop_wh = meter_stop_wh
+        session.meter_last_wh = meter_stop_wh
+    session.power_w = 0
+    session.time_spent_charging_s = _seconds_charging(session)
+    session.save()
+    _after_stop(session.pk)
+
+
+def _seconds_charging(session: ChargeSession) -> int:
+    changes = list(ChargingStateChange.objects.filter(session=session).order_by("at", "id"))
+    total = 0.0
+    for change, following in zip(changes, changes[1:] + [None]):
+        if change.charging_state != ChargingState.CHARGING:
+            continue
+        end = following.at if following is not None else session.stopped_at
+        total += max(0.0, (end - change.at).total_seconds())
+    return int(total)
+
+
+@transaction.atomic
+def charge_session_start(
+    *, charge_point_id: int, connector_id: int, id_tag: str, meter_start_wh: int, timestamp: datetime,
+    reservation_id: int | None = None,
+) -> tuple[ChargeSession, dict]:
+    """Open a session for a StartTransaction and issue its transaction id.
+
+    The session is opened even for an idTag we do not accept (OCPP 1.6 section 5.1: the
+    charger has already started; the IdTagInfo tells it to stop). A retried identical
+    request (same connector and start time) returns the session it opened before.
+    """
+    connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
+    info = id_tag_info(id_tag=id_tag)
+    existing = ChargeSession.objects.filter(connector=connector, started_at=timestamp).first()
+    if existing is not None:
+        return existing, info
+    if info["status"] == "Accepted":
+        busy_elsewhere = ChargeSession.objects.filter(
+            id_tag=id_tag, status=ChargeSession.Status.ACTIVE).exclude(connector=connector).exists()
+        if busy_elsewhere:
+            info["status"] = "ConcurrentTx"
+    previous = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
+    if previous is not None:
+        # The charger started again without stopping the old one (a lost StopTransaction).
+        _close(previous, at=timestamp, reason=StopReason.OTHER, closed_by=ChargeSession.ClosedBy.SERVER,
+               meter_stop_wh=previous.meter_last_wh)
+        SessionAnomaly.objects.create(session=previous, kind=SessionAnomaly.Kind.REPLACED,
+                                      detail={"replaced_at": timestamp.isoformat()})
+    token = IdToken.objects.filter(uid=id_tag).first()
+    initial_state = STATUS_TO_CHARGING_STATE.get(connector.status)
+    if initial_state not in {ChargingState.CHARGING, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE}:
+        initial_state = ChargingState.EV_CONNECTED
+    try:
+        with transaction.atomic():
+            session = ChargeSession.objects.create(
+                charge_point_id=charge_point_id, connector=connector, id_token=token, id_tag=id_tag[:36],
+                user=token.user if token else None, started_at=timestamp, meter_start_wh=meter_start_wh,
+                meter_last_wh=meter_start_wh, charging_state=initial_state,
+            )
+    except IntegrityError:  # the same start, committed by a concurrent connection
+        return ChargeSession.objects.get(connector=connector, started_at=timestamp), info
+    session.transaction_id = str(session.pk)
+    session.save(update_fields=["transaction_id"])
+    ChargingStateChange.objects.create(session=session, at=timestamp, charging_state=initial_state)
+    Connector.objects.filter(pk=connector.pk).update(meter_wh=meter_start_wh)
+    connector.meter_wh = meter_start_wh
+    identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
+    _publish(connector, identity, session)
+    return session, info
+
+
+@transaction.atomic
+def charge_session_stop(
+    *, charge_point_id: int, transaction_id: int | str, meter_stop_wh: int, timestamp: datetime,
+    reason: str = "", id_tag: str = "", transaction_data: list[dict] | None = None,
+) -> tuple[ChargeSession | None, dict | None]:
+    """Close a session for a StopTransaction. Returns the session (None when unknown) and
+    the IdTagInfo for the stopping idTag (None when the charger sent none).
+
+    A stop for a transaction we do not know is accepted, so the charger can clear its
+    queue, and kept as a ChargePointEvent for an operator. A repeated stop changes nothing.
+    """
+    info = id_tag_info(id_tag=id_tag) if id_tag else None
+    session = (ChargeSession.objects.select_for_update().select_related("connector")
+               .filter(charge_point_id=charge_point_id, transaction_id=str(transaction_id)).first())
+    if session is None:
+        charge_point_event_add(
+            charge_point_id=charge_point_id, kind="stop_unknown_transaction", severity=ChargePointEvent.Severity.WARNING,
+            message=f"StopTransaction for unknown transaction {transaction_id}",
+            payload={"transactionId": transaction_id, "meterStop": meter_stop_wh, "timestamp": timestamp.isoformat(),
+                     "reason": reason, "idTag": id_tag, "transactionData": transaction_data or []})
+        return None, info
+    if session.status != ChargeSession.Status.ACTIVE:
+        return session, info
+    if transaction_data:
+        _store_samples(session.charge_point_id, session.connector, session, transaction_data)
+    # OCPP 1.6: a StopTransaction without a reason means Local.
+    _close(session, at=timestamp, reason=reason or StopReason.LOCAL, closed_by=ChargeSession.ClosedBy.CHARGER,
+           meter_stop_wh=meter_stop_wh, stop_id_tag=id_tag)
+    Connector.objects.filter(pk=session.connector_id).update(meter_wh=meter_stop_wh, power_w=0)
+    session.connector.meter_wh, session.connector.power_w = meter_stop_wh, 0
+    identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
+    _publish(session.connector, identity, session)
+    return session, info
+
+
+@transaction.atomic
+def charge_session_close_by_server(
+    *, session_id: int, reason: str = StopReason.OTHER, closed_by: str = ChargeSession.ClosedBy.SERVER,
+    at: datetime | None = None,
+) -> ChargeSession:
+    """Close a session the charger will never stop (lost, replaced, operator decision)."""
+    session = ChargeSession.objects.select_for_update().select_related("connector", "charge_point").get(pk=session_id)
+    if session.status != ChargeSession.Status.ACTIVE:
+        return session
+    _close(session, at=at or timezone.now(), reason=reason, closed_by=closed_by, meter_stop_wh=session.meter_last_wh)
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.CLOSED_BY_SERVER,
+                                  detail={"closed_by": closed_by, "reason": reason})
+    _publish(session.connector, session.charge_point.identity, session)
+    return session
+
+
+# --- MeterValues --------------------------------------------------------------------------
+
+def _to_decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
+    """Flatten a meterValue list into sample tuples and the latest live readings
+    (energy in Wh, power in W, SoC in %)."""
+    samples = []
+    live: dict = {}
+    phase_power: dict[str, Decimal] = {}
+    for entry in meter_value:
+        at = parse_timestamp(entry.get("timestamp"))
+        for sampled in entry.get("sampled_value", ()):
+            if sampled.get("format") == "SignedData":
+                continue  # a signed blob, not a number; the frame journal keeps it
+            value = _to_decimal(sampled.get("value"))
+            if value is None:
+                continue
+            measurand = sampled.get("measurand") or ENERGY_REGISTER
+            phase = sampled.get("phase", "")
+            unit = sampled.get("unit") or ("Wh" if measurand.startswith("Energy") else "")
+            samples.append((at, measurand, phase, sampled.get("location", ""),
+                            sampled.get("context") or "Sample.Periodic", value, unit))
+            scale = 1000 if unit in {"kWh", "kW"} else 1
+            if measurand == ENERGY_REGISTER and not phase and sampled.get("location", "Outlet") in {"Outlet", "Inlet"}:
+                live["meter_wh"], live["at"] = int(value * scale), at
+            elif measurand == POWER:
+                if phase:
+                    phase_power[phase] = value * scale
+                else:
+                    live["power_w"] = int(value * scale)
+            elif measurand == SOC:
+                live["soc_percent"] = max(0, min(100, int(value)))
+    if "power_w" not in live and phase_power:
+        live["power_w"] = int(sum(v for p, v in phase_power.items() if p.startswith("L") and "-L" not in p))
+    return samples, live
+
+
+def _store_samples(charge_point_id: int, connector: Connector | None, session: ChargeSession | None,
+                   meter_value: list[dict]) -> dict:
+    samples, live = _readings(meter_value)
+    MeterSample.objects.bulk_create([
+        MeterSample(charge_point_id=charge_point_id, connector=connector, session=session, sampled_at=at,
+                    measurand=measurand[:50], phase=phase[:10], location=location[:10], context=context[:30],
+                    value=value, unit=unit[:10])
+        for at, measurand, phase, location, context, value, unit in samples
+    ])
+    return live
+
+
+def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: dict) -> None:
+    charge_point_id, connector_id = frame["charge_point_id"], frame["connector_id"]
+    connector = None
+    if connector_id:
+        connector = connectors.get((charge_point_id, connector_id))
+        if connector is None:
+            connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
+            connectors[(charge_point_id, connector_id)] = connector
+    session = None
+    if frame.get("transaction_id") is not None:
+        session = sessions_by_tx.get((charge_point_id, str(frame["transaction_id"])))
+    if session is None and connector is not None:
+        session = active.get(connector.pk)
+    live = _store_samples(charge_point_id, connector, session, frame["meter_value"])
+    if not live:
+        return
+    if connector is not None:
+        for field in ("meter_wh", "power_w", "soc_percent"):
+            if field in live:
+                setattr(connector, field, live[field])
+        connector._live_changed = True
+    if session is not None and session.status == ChargeSession.Status.ACTIVE:
+        if "meter_wh" in live:
+            if session.meter_last_wh is not None and live["meter_wh"] < session.meter_last_wh:
+                SessionAnomaly.objects.create(
+                    session=session, kind=SessionAnomaly.Kind.METER_BACKWARDS,
+                    detail={"previous_wh": session.meter_last_wh, "reported_wh": live["meter_wh"]})
+            session.meter_last_wh = live["meter_wh"]
+        if "power_w" in live:
+            session.power_w = live["power_w"]
+        if "soc_percent" in live:
+            session.soc_percent = live["soc_percent"]
+            if session.soc_start_percent is None:
+                session.soc_start_percent = live["soc_percent"]
+        session._live_changed = True
+
+
+def meter_values_record_many(*, frames: list[dict]) -> None:
+    """Store the MeterValues of many frames (from many chargers) in one transaction.
+
+    Each frame: charge_point_id, identity, connector_id, transaction_id (or None) and
+    meter_value (the frame's list, with the snake_case keys the
+    `ocpp` package hands to handlers: sampled_value, measurand, ...). Samples go in with one INSERT; each
+    connector and session touched gets one UPDATE with its latest readings.
+    """
+    with transaction.atomic():
+        keys = {(f["charge_point_id"], f["connector_id"]) for f in frames if f["connector_id"]}
+        connectors: dict = {}
+        if keys:
+            query = Q()
+            for charge_point_id, connector_id in keys:
+                query |= Q(charge_point_id=charge_point_id, connector_id=connector_id)
+            connectors = {(c.charge_point_id, c.connector_id): c for c in Connector.objects.filter(query)}
+        tx_keys = {(f["charge_point_id"], str(f["transaction_id"])) for f in frames if f.get("transaction_id") is not None}
+        sessions_by_tx: dict = {}
+        if tx_keys:
+            query = Q()
+            for charge_point_id, transaction_id in tx_keys:
+                query |= Q(charge_point_id=charge_point_id, transaction_id=transaction_id)
+            sessions_by_tx = {(s.charge_point_id, s.transaction_id): s for s in ChargeSession.objects.filter(query)}
+        connector_pks = [c.pk for c in connectors.values()]
+        active = {s.connector_id: s for s in ChargeSession.objects.filter(
+            connector_id__in=connector_pks, status=ChargeSession.Status.ACTIVE)} if connector_pks else {}
+        for session in active.values():
+            sessions_by_tx.setdefault((session.charge_point_id, session.transaction_id), session)
+        # One object per row, whichever way it was found, so updates do not overwrite each other.
+        active = {s.connector_id: sessions_by_tx.get((s.charge_point_id, s.transaction_id), s) for s in active.values()}
+        identities = {f["charge_point_id"]: f["identity"] for f in frames}
+        for frame in frames:
+            _apply_frame(frame, connectors, sessions_by_tx, active)
+        for connector in connectors.values():
+            if getattr(connector, "_live_changed", False):
+                Connector.objects.filter(pk=connector.pk).update(
+                    meter_wh=connector.meter_wh, power_w=connector.power_w, soc_percent=connector.soc_percent)
+        sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
+        for session in sessions.values():
+            ChargeSession.objects.filter(pk=session.pk).update(
+                meter_last_wh=session.meter_last_wh, power_w=session.power_w, soc_percent=session.soc_percent,
+                soc_start_percent=session.soc_start_percent, updated_at=timezone.now())
+        by_connector = {s.connector_id: s for s in sessions.values()}
+        for connector in connectors.values():
+            if getattr(connector, "_live_changed", False):
+                _publish(connector, identities.get(connector.charge_point_id, ""), by_connector.get(connector.pk))
+
+
+def meter_values_record(*, charge_point_id: int, identity: str, connector_id: int,
+                        transaction_id: int | str | None, meter_value: list[dict]) -> None:
+    meter_values_record_many(frames=[{
+        "charge_point_id": charge_point_id, "identity": identity, "connector_id": connector_id,
+        "transaction_id": transaction_id, "meter_value": meter_value}])

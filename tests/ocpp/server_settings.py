@@ -1,0 +1,7 @@
+"""Settings of the daphne processes the end-to-end tests start: the test settings, plus
+what a test needs to vary through the environment."""
+from config.settings.test import *  # noqa: F401,F403
+from config.settings.test import CSMS, env
+
+CSMS["OCPP_UNKNOWN_CHARGERS"] = env.str("OCPP_UNKNOWN_CHARGERS", default="refuse")
+CSMS["OCPP_COMMAND_TIMEOUT"] = env.float("OCPP_COMMAND_TIMEOUT", default=60.0)
