@@ -1,0 +1,138 @@
+"""Writes and charger commands behind the Blue Current-compatible API.
+
+Commands go to chargers through ocpp_consumer.commands (OCPP 1.6 actions; 2.0.1 chargers get
+them translated there). Outcomes are short reasons the client shows: "" (done), REJECTED,
+TIMEOUT, OFFLINE, FAILED, UNAVAILABLE (no command bus on this server).
+"""
+from __future__ import annotations
+
+import logging
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.db.models import Max
+
+from chargepoints.bluecurrent import conf, selectors, smart
+from chargepoints.models import ChargePoint, ChargingProfile
+from sessions_app.models import ChargeSession
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED = {"Accepted", "Scheduled"}
+
+
+async def command(identity: str, action: str, payload: dict) -> tuple[str, dict]:
+    """Send one OCPP command; (reason, answer) with reason "" when the charger accepted."""
+    try:
+        from ocpp_consumer import commands
+    except ImportError:
+        return "UNAVAILABLE", {}
+    try:
+        answer = await commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"))
+    except commands.ChargerOffline:
+        return "OFFLINE", {}
+    except commands.CommandTimeout:
+        return "TIMEOUT", {}
+    except commands.CommandError as exc:
+        logger.info("%s to %s failed: %s", action, identity, exc)
+        return "FAILED", {}
+    status = (answer or {}).get("status", "")
+    if status in ACCEPTED or (not status and action in ("RemoteStopTransaction",)):
+        return "", answer or {}
+    return (status or "FAILED").upper(), answer or {}
+
+
+@transaction.atomic
+def flag_set(*, charge_point_id: int, field: str, value: bool) -> ChargePoint:
+    assert field in ("public_charging", "plug_and_charge", "is_operative")
+    ChargePoint.objects.filter(pk=charge_point_id).update(**{field: value})
+    return ChargePoint.objects.get(pk=charge_point_id)
+
+
+def active_session(*, charge_point: ChargePoint) -> ChargeSession | None:
+    return ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE).first()
+
+
+def free_connector_id(*, charge_point: ChargePoint) -> int:
+    connectors = list(charge_point.connectors.order_by("connector_id"))
+    busy = set(ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE)
+               .values_list("connector_id", flat=True))
+    for connector in connectors:
+        if connector.pk not in busy and connector.status in ("Available", "Preparing", ""):
+            return connector.connector_id
+    return connectors[0].connector_id if connectors else 1
+
+
+# --- charging profiles ---------------------------------------------------------------------
+
+KIND_PURPOSE = {
+    "delayed": (smart.DELAYED_PROFILE_ID, ChargingProfile.Purpose.TX_DEFAULT, 1, ChargingProfile.Kind.RECURRING),
+    "price": (smart.PRICE_PROFILE_ID, ChargingProfile.Purpose.TX_DEFAULT, 2, ChargingProfile.Kind.ABSOLUTE),
+}
+
+
+@transaction.atomic
+def profile_save(*, charge_point: ChargePoint, kind: str, schedule: dict, enabled: bool,
+                 profile_id: int | None = None) -> ChargingProfile:
+    """Record the profile we are about to send (pending) or only its settings (cleared).
+    A live profile of the same id is replaced: the charger replaces it too."""
+    default_id, purpose, stack, profile_kind = KIND_PURPOSE.get(
+        kind, (profile_id, ChargingProfile.Purpose.CHARGE_POINT_MAX, 1, ChargingProfile.Kind.RECURRING)
+    )
+    profile_id = profile_id or default_id
+    ChargingProfile.objects.filter(
+        charge_point=charge_point, profile_id=profile_id,
+        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
+    ).update(status=ChargingProfile.Status.CLEARED)
+    return ChargingProfile.objects.create(
+        charge_point=charge_point, connector_id=0, profile_id=profile_id, stack_level=stack, purpose=purpose,
+        kind=profile_kind, recurrency_kind="Weekly" if profile_kind == ChargingProfile.Kind.RECURRING else "",
+        charging_rate_unit="A", schedule=schedule,
+        status=ChargingProfile.Status.PENDING if enabled else ChargingProfile.Status.CLEARED,
+        source=f"{selectors.HOME_API_SOURCE}:{kind}",
+    )
+
+
+def profile_mark(*, profile_pk: int, status: str) -> None:
+    ChargingProfile.objects.filter(pk=profile_pk).update(status=status)
+
+
+def profile_payload(profile: ChargingProfile) -> dict:
+    body = {
+        "chargingProfileId": profile.profile_id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": profile.purpose,
+        "chargingProfileKind": profile.kind,
+        "chargingSchedule": smart.for_ocpp16(profile.schedule),
+    }
+    if profile.recurrency_kind:
+        body["recurrencyKind"] = profile.recurrency_kind
+    return {"connectorId": profile.connector_id, "csChargingProfiles": body}
+
+
+def override_next_id() -> int:
+    top = ChargingProfile.objects.filter(source=f"{selectors.HOME_API_SOURCE}:override").aggregate(m=Max("profile_id"))
+    return max(smart.OVERRIDE_FIRST_ID, (top["m"] or 0) + 1)
+
+
+def override_rows(*, user, schedule_id: int):
+    return ChargingProfile.objects.filter(
+        charge_point__in=selectors.charge_points_for_driver(user=user), profile_id=schedule_id,
+        source=f"{selectors.HOME_API_SOURCE}:override",
+        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
+    ).select_related("charge_point")
+
+
+async def profile_send(profile: ChargingProfile) -> str:
+    reason, _ = await command(profile.charge_point.identity, "SetChargingProfile", profile_payload(profile))
+    if reason == "":
+        await database_sync_to_async(profile_mark)(profile_pk=profile.pk, status=ChargingProfile.Status.ACTIVE)
+    elif reason not in ("OFFLINE", "TIMEOUT", "UNAVAILABLE"):
+        await database_sync_to_async(profile_mark)(profile_pk=profile.pk, status=ChargingProfile.Status.REJECTED)
+    return reason
+
+
+async def profile_clear(*, identity: str, profile_id: int) -> str:
+    reason, _ = await command(identity, "ClearChargingProfile", {"id": profile_id})
+    # "Unknown": the charger did not have it, which is the state we want.
+    return "" if reason == "UNKNOWN" else reason
