@@ -77,7 +77,7 @@ def connector_get_for_transaction(*, transaction_id: str | int, identity: str | 
 
 
 def id_tag_info(*, id_tag: str, now: datetime | None = None) -> dict:
-    """OCPP 1.6 IdTagInfo (snake_case keys: status, expiry_date, parent_id_tag) for an idTag: the card's status and expiry, and the
+    """OCPP 1.6 IdTagInfo (camelCase, as on the wire: status, expiryDate, parentIdTag) for an idTag: the card's status and expiry, and the
     standing of the driver it belongs to (a deactivated account is Blocked)."""
     now = now or timezone.now()
     token = IdToken.objects.select_related("user").filter(uid=id_tag).first()
@@ -85,9 +85,9 @@ def id_tag_info(*, id_tag: str, now: datetime | None = None) -> dict:
         return {"status": "Invalid"}
     info: dict = {}
     if token.expires_at:
-        info["expiry_date"] = token.expires_at.isoformat()
+        info["expiryDate"] = token.expires_at.isoformat()
     if token.group_uid:
-        info["parent_id_tag"] = token.group_uid
+        info["parentIdTag"] = token.group_uid
     if token.status != IdTokenStatus.ACCEPTED:
         info["status"] = token.status
     elif token.expires_at is not None and token.expires_at <= now:

@@ -200,8 +200,10 @@ class SimulatedChargePoint16(ChargePoint):
 
     async def _meter_loop(self, connector_id: int) -> None:
         while connector_id in self.transactions:
-            interval = float(self.config_value("MeterValueSampleInterval") or self.config.meter_interval)
-            await asyncio.sleep(max(interval, 0.2))
+            # The key holds whole seconds; a sub-second --meter-interval (tests) stays as given.
+            configured = float(self.config_value("MeterValueSampleInterval") or 0)
+            interval = configured if configured >= 1 else self.config.meter_interval
+            await asyncio.sleep(interval)
             power = self.power_limit_w(connector_id)
             self.state.meters[connector_id] += power * interval / 3600
             self.state.soc[connector_id] = min(100.0, self.state.soc.get(connector_id, 50) + power * interval / 3600 / 600)
