@@ -10,8 +10,10 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import authentication, permissions
+from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import ApiKeyAuthentication
+from accounts.models import Operator
 from chargepoints.models import ChargePoint, Connector
 
 ALL_OPERATORS = None
@@ -74,3 +76,15 @@ def charge_point_or_404(user, identity: str) -> ChargePoint:
 
 def connector_or_404(charge_point: ChargePoint, connector_id: int) -> Connector:
     return get_object_or_404(Connector.objects.select_related("evse"), charge_point=charge_point, connector_id=connector_id)
+
+
+def operator_for_write(user, requested: Operator | None) -> Operator:
+    """The operator a new object belongs to: the caller's own; a superuser names one."""
+    operator_id = operator_id_of(user)
+    if operator_id is ALL_OPERATORS:
+        if requested is None:
+            raise ValidationError({"operator": "A superuser must say which operator this belongs to."})
+        return requested
+    if requested is not None and requested.pk != operator_id:
+        raise ValidationError({"operator": "You can only create objects of your own operator."})
+    return Operator.objects.get(pk=operator_id)

@@ -26,6 +26,7 @@ from chargepoints.models import ChargePoint, OcppVersion
 
 from . import charger_bus, services
 from .access import OCPPCORE_AUTHENTICATION, IsOperator, charge_point_or_404, connector_or_404
+from .schema import OcppCoreSchema
 from .selectors import ocppcore_status_code, online_charge_points, open_session
 
 TAG = "OCPP.Core API (/API/)"
@@ -84,10 +85,13 @@ def parse_connector_id(raw: str, *, allow_zero: bool = False) -> int:
 
 
 class OcppCoreApi(APIView):
+    schema = OcppCoreSchema()
     authentication_classes = OCPPCORE_AUTHENTICATION
     permission_classes = [IsOperator]
     http_method_names = ["get", "post", "options"]
 
+    # OCPP.Core's clients use GET; POST is accepted too and documented once, under GET.
+    @extend_schema(exclude=True)
     def post(self, request, **kwargs):
         return self.get(request, **kwargs)
 

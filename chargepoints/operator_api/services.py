@@ -158,3 +158,44 @@ def charging_limit_cleared(*, charge_point: ChargePoint, connector_id: int) -> i
         charge_point=charge_point, connector_id=connector_id, purpose=purpose,
         status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
     ).update(status=ChargingProfile.Status.CLEARED)
+
+
+# --- Plain records an operator edits -----------------------------------------------------
+
+@transaction.atomic
+def record_save(*, instance, fields: dict):
+    """Set `fields` on a model instance, validate it (field validators and the model's
+    constraints) and save it. Used for sites, charge points, connectors, id tokens and
+    tariffs, whose writes have no rules beyond their model's."""
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def record_delete(*, instance) -> None:
+    instance.delete()
+
+
+@transaction.atomic
+def charge_point_save(*, charge_point: ChargePoint, fields: dict, password: str | None = None) -> ChargePoint:
+    """A charge point with its Basic-auth password hashed (the raw one is never stored)."""
+    from django.contrib.auth.hashers import make_password
+
+    if password:
+        charge_point.password_hash = make_password(password)
+    return record_save(instance=charge_point, fields=fields)
+
+
+@transaction.atomic
+def connector_save(*, connector, fields: dict, evse_id: int | None = None):
+    """A connector and, for a new one, its EVSE (OCPP 1.6 connectors get the EVSE of the same
+    number unless told otherwise)."""
+    from chargepoints.models import Evse
+
+    if connector.pk is None or evse_id is not None:
+        number = evse_id or fields.get("connector_id") or connector.connector_id
+        connector.evse, _ = Evse.objects.get_or_create(charge_point=connector.charge_point, evse_id=number)
+    return record_save(instance=connector, fields=fields)

@@ -1,0 +1,113 @@
+"""What every /api/operator/ view shares: authentication, the operator permission,
+validation errors as 400, pagination and CSV rendering."""
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime, time
+from typing import Iterable
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .access import OPERATOR_AUTHENTICATION, IsOperator
+from .schema import ViewNamedSchema
+
+TAG_PREFIX = "Operator"
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+class OperatorApi(APIView):
+    schema = ViewNamedSchema()
+    authentication_classes = OPERATOR_AUTHENTICATION
+    permission_classes = [IsOperator]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError(_django_errors(exc))
+        elif isinstance(exc, ProtectedError):
+            return Response(
+                {"detail": "Still in use by other records; remove those first."}, status=status.HTTP_409_CONFLICT,
+            )
+        return super().handle_exception(exc)
+
+    def paginate(self, queryset, serializer_class) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def _django_errors(exc: DjangoValidationError):
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): [str(m) for e in errors for m in e.messages]
+            for field, errors in exc.error_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
+def paginated(name: str, item):
+    """The schema of a paginated list of `item`."""
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item(many=True),
+    })
+
+
+def start_of(value: date | datetime | None) -> datetime | None:
+    """A filter bound: a date means its first moment (UTC)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrDateTimeField(serializers.Field):
+    """Accepts 2025-01-31 or an ISO 8601 date-time with offset."""
+
+    default_error_messages = {"invalid": "Give a date (YYYY-MM-DD) or an ISO 8601 date-time with an offset."}
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail("invalid")
+        if moment.tzinfo is None:
+            self.fail("invalid")
+        return moment
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list], ) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    return response
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+

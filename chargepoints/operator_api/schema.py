@@ -1,0 +1,32 @@
+"""OpenAPI naming for views that nest their InputSerializer/OutputSerializer: components
+and operation ids are named after the view, so the many nested "InputSerializer"s do not
+collide."""
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.openapi import AutoSchema
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class ViewNamedSchema(AutoSchema):
+    operation_prefix = "operator"
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        qualname = type(serializer).__qualname__
+        if "." not in qualname:
+            return name
+        outer = qualname.split(".")[0].removesuffix("Api")
+        patched = name.startswith("Patched")
+        return ("Patched" if patched else "") + outer + name.removeprefix("Patched")
+
+    def get_operation_id(self):
+        return f"{self.operation_prefix}_{_snake(type(self.view).__name__.removesuffix('Api'))}"
+
+
+class OcppCoreSchema(ViewNamedSchema):
+    operation_prefix = "ocppcore"

@@ -1,0 +1,234 @@
+"""Sites, charge points and connectors: one view per operation."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from accounts.models import Operator
+from chargepoints.models import ChargePoint, Connector, OcppVersion, RegistrationStatus, Site
+
+from . import services
+from .access import charge_point_or_404, charge_points_of, connector_or_404, operator_for_write, scoped
+from .base import OperatorApi, paginated, validated
+
+SITES = "Operator: sites"
+CHARGERS = "Operator: charge points"
+CONNECTORS = "Operator: connectors"
+
+
+def sites_of(user):
+    return scoped(Site.objects.all(), user, operator_path="operator_id")
+
+
+class SiteOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "operator", "name", "address", "city", "postal_code", "country", "latitude", "longitude",
+                  "time_zone", "grid_capacity_amps", "created_at"]
+
+
+class SiteInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    grid_capacity_amps = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
+
+
+class SiteListApi(OperatorApi):
+    @extend_schema(tags=[SITES], responses=paginated("PaginatedSites", SiteOutput))
+    def get(self, request):
+        return self.paginate(sites_of(request.user), SiteOutput)
+
+
+class SiteCreateApi(OperatorApi):
+    class InputSerializer(SiteInput):
+        operator = serializers.PrimaryKeyRelatedField(queryset=Operator.objects.all(), required=False,
+                                                      help_text="Superusers only: the owning operator")
+
+    @extend_schema(tags=[SITES], request=InputSerializer, responses={201: SiteOutput})
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        data["operator"] = operator_for_write(request.user, data.pop("operator", None))
+        site = services.record_save(instance=Site(), fields=data)
+        return Response(SiteOutput(site).data, status=status.HTTP_201_CREATED)
+
+
+class SiteDetailApi(OperatorApi):
+    @extend_schema(tags=[SITES], responses=SiteOutput)
+    def get(self, request, site_id: int):
+        return Response(SiteOutput(get_object_or_404(sites_of(request.user), pk=site_id)).data)
+
+
+class SiteUpdateApi(OperatorApi):
+    class InputSerializer(SiteInput):
+        pass
+
+    @extend_schema(tags=[SITES], request=InputSerializer, responses=SiteOutput)
+    def patch(self, request, site_id: int):
+        site = get_object_or_404(sites_of(request.user), pk=site_id)
+        data = validated(self.InputSerializer, request.data, partial=True)
+        return Response(SiteOutput(services.record_save(instance=site, fields=data)).data)
+
+
+class SiteDeleteApi(OperatorApi):
+    @extend_schema(tags=[SITES], responses={204: None})
+    def delete(self, request, site_id: int):
+        services.record_delete(instance=get_object_or_404(sites_of(request.user), pk=site_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Charge points ------------------------------------------------------------------------
+
+class ChargePointOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChargePoint
+        fields = ["identity", "site", "name", "vendor", "model", "serial_number", "firmware_version", "protocol",
+                  "registration_status", "is_online", "last_seen_at", "last_boot_at", "status", "error_code",
+                  "public_charging", "is_operative", "max_power_kw", "heartbeat_interval", "created_at"]
+
+
+class ChargePointInput(serializers.Serializer):
+    site = serializers.IntegerField(help_text="Id of one of your sites")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    vendor = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    model = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    serial_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    protocol = serializers.ChoiceField(OcppVersion.choices, required=False, allow_blank=True)
+    registration_status = serializers.ChoiceField(RegistrationStatus.choices, required=False)
+    public_charging = serializers.BooleanField(required=False)
+    is_operative = serializers.BooleanField(required=False)
+    max_power_kw = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True)
+    heartbeat_interval = serializers.IntegerField(min_value=1, max_value=86400, required=False)
+    password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128,
+                                     help_text="The charger's Basic-auth password (stored hashed)")
+
+
+def _charger_fields(request, data: dict) -> tuple[dict, str | None]:
+    password = data.pop("password", None)
+    if "site" in data:
+        data["site"] = get_object_or_404(sites_of(request.user), pk=data["site"])
+    return data, password
+
+
+class ChargePointListApi(OperatorApi):
+    class FilterSerializer(serializers.Serializer):
+        site = serializers.IntegerField(required=False)
+        is_online = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(tags=[CHARGERS], parameters=[FilterSerializer],
+                   responses=paginated("PaginatedChargePoints", ChargePointOutput))
+    def get(self, request):
+        filters = validated(self.FilterSerializer, request.query_params)
+        charge_points = charge_points_of(request.user)
+        if "site" in filters:
+            charge_points = charge_points.filter(site_id=filters["site"])
+        if filters.get("is_online") is not None:
+            charge_points = charge_points.filter(is_online=filters["is_online"])
+        return self.paginate(charge_points, ChargePointOutput)
+
+
+class ChargePointCreateApi(OperatorApi):
+    class InputSerializer(ChargePointInput):
+        identity = serializers.RegexField(r"^[^/\s]{1,48}$", help_text="The OCPP charge point id")
+
+    @extend_schema(tags=[CHARGERS], request=InputSerializer, responses={201: ChargePointOutput})
+    def post(self, request):
+        fields, password = _charger_fields(request, validated(self.InputSerializer, request.data))
+        charge_point = services.charge_point_save(charge_point=ChargePoint(), fields=fields, password=password)
+        return Response(ChargePointOutput(charge_point).data, status=status.HTTP_201_CREATED)
+
+
+class ChargePointDetailApi(OperatorApi):
+    @extend_schema(tags=[CHARGERS], responses=ChargePointOutput)
+    def get(self, request, identity: str):
+        return Response(ChargePointOutput(charge_point_or_404(request.user, identity)).data)
+
+
+class ChargePointUpdateApi(OperatorApi):
+    class InputSerializer(ChargePointInput):
+        pass
+
+    @extend_schema(tags=[CHARGERS], request=InputSerializer, responses=ChargePointOutput)
+    def patch(self, request, identity: str):
+        charge_point = charge_point_or_404(request.user, identity)
+        fields, password = _charger_fields(request, validated(self.InputSerializer, request.data, partial=True))
+        charge_point = services.charge_point_save(charge_point=charge_point, fields=fields, password=password)
+        return Response(ChargePointOutput(charge_point).data)
+
+
+class ChargePointDeleteApi(OperatorApi):
+    @extend_schema(tags=[CHARGERS], responses={204: None, 409: None})
+    def delete(self, request, identity: str):
+        services.record_delete(instance=charge_point_or_404(request.user, identity))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Connectors ---------------------------------------------------------------------------
+
+class ConnectorOutput(serializers.ModelSerializer):
+    evse_id = serializers.IntegerField(source="evse.evse_id")
+
+    class Meta:
+        model = Connector
+        fields = ["connector_id", "evse_id", "evse_connector_id", "connector_type", "max_power_kw", "status",
+                  "error_code", "vendor_error_code", "info", "status_updated_at", "power_w", "meter_wh", "soc_percent"]
+
+
+class ConnectorInput(serializers.Serializer):
+    evse_connector_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    connector_type = serializers.ChoiceField(Connector._meta.get_field("connector_type").choices, required=False)
+    max_power_kw = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False)
+
+
+class ConnectorListApi(OperatorApi):
+    @extend_schema(tags=[CONNECTORS], responses=ConnectorOutput(many=True))
+    def get(self, request, identity: str):
+        charge_point = charge_point_or_404(request.user, identity)
+        return Response(ConnectorOutput(charge_point.connectors.select_related("evse"), many=True).data)
+
+
+class ConnectorCreateApi(OperatorApi):
+    class InputSerializer(ConnectorInput):
+        connector_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+        evse_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
+                                           help_text="OCPP 2.0.1 EVSE; defaults to the connector id")
+
+    @extend_schema(tags=[CONNECTORS], request=InputSerializer, responses={201: ConnectorOutput})
+    def post(self, request, identity: str):
+        charge_point = charge_point_or_404(request.user, identity)
+        data = validated(self.InputSerializer, request.data)
+        evse_id = data.pop("evse_id", None)
+        connector = services.connector_save(connector=Connector(charge_point=charge_point), fields=data, evse_id=evse_id)
+        return Response(ConnectorOutput(connector).data, status=status.HTTP_201_CREATED)
+
+
+class ConnectorDetailApi(OperatorApi):
+    @extend_schema(tags=[CONNECTORS], responses=ConnectorOutput)
+    def get(self, request, identity: str, connector_id: int):
+        connector = connector_or_404(charge_point_or_404(request.user, identity), connector_id)
+        return Response(ConnectorOutput(connector).data)
+
+
+class ConnectorUpdateApi(OperatorApi):
+    class InputSerializer(ConnectorInput):
+        pass
+
+    @extend_schema(tags=[CONNECTORS], request=InputSerializer, responses=ConnectorOutput)
+    def patch(self, request, identity: str, connector_id: int):
+        connector = connector_or_404(charge_point_or_404(request.user, identity), connector_id)
+        data = validated(self.InputSerializer, request.data, partial=True)
+        return Response(ConnectorOutput(services.connector_save(connector=connector, fields=data)).data)
+
+
+class ConnectorDeleteApi(OperatorApi):
+    @extend_schema(tags=[CONNECTORS], responses={204: None, 409: None})
+    def delete(self, request, identity: str, connector_id: int):
+        services.record_delete(instance=connector_or_404(charge_point_or_404(request.user, identity), connector_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
