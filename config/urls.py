@@ -13,4 +13,9 @@ urlpatterns = [
     path("API/Payments/", include("payments.api.urls")),
     path("API/", include("chargepoints.operator_api.ocppcore_urls")),
     path("api/v1/", include("config.api_v1")),
+    # Operator portal pages: keep these last, the root include must not shadow the APIs.
+    path("", include("sessions_app.urls")),
+    path("", include("tariffs.urls")),
+    path("", include("billing.urls")),
+    path("", include("chargepoints.urls")),
 ]

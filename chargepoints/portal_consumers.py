@@ -1,0 +1,65 @@
+"""The portal's live channel: /ws/portal/ for logged-in staff.
+
+It joins the `cp.<identity>` groups of the chargers the user may see (all of the
+operator's, or the one named by `?cp=<identity>`) and forwards every `cp.state` message
+as JSON. Pages re-fetch their live fragment when told something changed, so the socket
+carries only small notices and the database stays the single source of truth.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
+
+# Subscribing costs one Redis round trip per charger; beyond this a page should ask for
+# one charger with ?cp=.
+MAX_SUBSCRIPTIONS = 5000
+
+
+@database_sync_to_async
+def _identities(user, wanted: str | None) -> list[str]:
+    from chargepoints.portal_selectors import charge_point_qs, scope_for
+
+    qs = charge_point_qs(scope=scope_for(user))
+    if wanted:
+        qs = qs.filter(identity=wanted)
+    return list(qs.order_by("identity").values_list("identity", flat=True)[:MAX_SUBSCRIPTIONS])
+
+
+class PortalConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff:
+            await self.close(code=4403)
+            return
+        from ocpp_consumer.fanout import group_name
+
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        wanted = (query.get("cp") or [None])[0]
+        self.groups_joined = [group_name(identity) for identity in await _identities(user, wanted)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "subscribed": len(self.groups_joined)})
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def cp_state(self, event: dict) -> None:
+        await self.send_json({**event, "type": "cp.state"})
+
+
+websocket_urlpatterns = [
+    # Session auth from the cookie; the origin check stops other sites from opening the
+    # socket with a staff member's cookie.
+    path("ws/portal/", AllowedHostsOriginValidator(AuthMiddlewareStack(PortalConsumer.as_asgi()))),
+]

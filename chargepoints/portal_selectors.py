@@ -1,0 +1,496 @@
+"""Reads behind the operator portal: scoping to the staff user's operator, and the
+aggregates of the dashboard, map, lists and detail pages.
+
+Every query here is bounded (a page, a fixed window, or one row per status/day) so page
+times stay flat as the database grows; callers never iterate relations per row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import Purchase, PurchaseLine, Wallet, WalletEntry
+from chargepoints.models import (
+    ChargePoint,
+    ChargePointEvent,
+    ConfigurationKey,
+    Connector,
+    ConnectorStatus,
+    DeviceVariable,
+    OcppMessage,
+    Site,
+)
+from payments.models import Payment
+from sessions_app.models import ChargeSession, MeterSample
+
+# --- scoping ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a portal user may see: everything (superuser) or one operator's data.
+    Staff without an operator see nothing rather than everything."""
+
+    operator_id: int | None
+    everything: bool
+
+    def filter(self, qs: QuerySet, operator_path: str) -> QuerySet:
+        if self.everything:
+            return qs
+        if self.operator_id is None:
+            return qs.none()
+        return qs.filter(**{operator_path: self.operator_id})
+
+
+def scope_for(user: User) -> Scope:
+    return Scope(operator_id=user.operator_id, everything=bool(user.is_superuser))
+
+
+def site_list(*, scope: Scope) -> QuerySet[Site]:
+    return scope.filter(Site.objects.all(), "operator_id")
+
+
+def charge_point_qs(*, scope: Scope) -> QuerySet[ChargePoint]:
+    return scope.filter(ChargePoint.objects.all(), "site__operator_id")
+
+
+def session_qs(*, scope: Scope) -> QuerySet[ChargeSession]:
+    return scope.filter(ChargeSession.objects.all(), "charge_point__site__operator_id")
+
+
+def purchase_qs(*, scope: Scope) -> QuerySet[Purchase]:
+    return scope.filter(Purchase.objects.all(), "session__charge_point__site__operator_id")
+
+
+def payment_qs(*, scope: Scope) -> QuerySet[Payment]:
+    # Top-ups belong to no operator: only superusers see them.
+    return scope.filter(Payment.objects.all(), "purchase__session__charge_point__site__operator_id")
+
+
+def driver_qs(*, scope: Scope) -> QuerySet[User]:
+    """Drivers are shared by all operators; an operator sees those who charged at its
+    chargers or hold one of its cards."""
+    drivers = User.objects.filter(is_staff=False, phone__isnull=False)
+    if scope.everything:
+        return drivers
+    if scope.operator_id is None:
+        return drivers.none()
+    charged_here = ChargeSession.objects.filter(user_id=OuterRef("pk"), charge_point__site__operator_id=scope.operator_id)
+    return drivers.filter(Q(Exists(charged_here)) | Q(id_tokens__operator_id=scope.operator_id)).distinct()
+
+
+def charge_point_get(*, scope: Scope, identity: str) -> ChargePoint | None:
+    return charge_point_qs(scope=scope).select_related("site", "site__operator").filter(identity=identity).first()
+
+
+def session_get(*, scope: Scope, session_id: int) -> ChargeSession | None:
+    return (
+        session_qs(scope=scope)
+        .select_related("charge_point", "charge_point__site", "connector", "user", "id_token")
+        .filter(pk=session_id)
+        .first()
+    )
+
+
+# --- dashboard -------------------------------------------------------------------------
+
+CENTS = Decimal("0.01")
+CHARGING_STATUSES = [ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV, ConnectorStatus.SUSPENDED_EVSE]
+
+
+def charger_counts(*, scope: Scope) -> dict[str, int]:
+    """Chargers online/offline, and connectors charging/faulted: two aggregate queries."""
+    chargers = charge_point_qs(scope=scope).aggregate(
+        total=Count("id"), online=Count("id", filter=Q(is_online=True)),
+    )
+    connectors = scope.filter(Connector.objects.all(), "charge_point__site__operator_id").aggregate(
+        charging=Count("id", filter=Q(status__in=CHARGING_STATUSES, charge_point__is_online=True)),
+        faulted=Count("id", filter=Q(status=ConnectorStatus.FAULTED)),
+        available=Count("id", filter=Q(status=ConnectorStatus.AVAILABLE, charge_point__is_online=True)),
+        total=Count("id"),
+    )
+    return {
+        "chargers": chargers["total"],
+        "online": chargers["online"],
+        "offline": chargers["total"] - chargers["online"],
+        "connectors": connectors["total"],
+        "charging": connectors["charging"],
+        "faulted": connectors["faulted"],
+        "available": connectors["available"],
+    }
+
+
+def _energy_expression() -> ExpressionWrapper:
+    end = Coalesce("meter_stop_wh", "meter_last_wh", "meter_start_wh")
+    return ExpressionWrapper(end - F("meter_start_wh"), output_field=BigIntegerField())
+
+
+@dataclass
+class DailySeries:
+    days: list[date]
+    energy_kwh: list[float]
+    revenue: dict[str, list[str]]  # currency -> decimal strings per day
+    sessions: list[int]
+    today_energy_kwh: float
+    today_revenue: dict[str, Decimal]
+
+
+def daily_series(*, scope: Scope, days: int = 30, now: datetime | None = None) -> DailySeries:
+    """Energy (by session start day) and revenue (by purchase creation day) per UTC day
+    over the last `days` days, today included: two GROUP BY queries."""
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    energy_rows = (
+        session_qs(scope=scope)
+        .filter(started_at__gte=since)
+        .annotate(day=TruncDate("started_at"))
+        .values("day")
+        .annotate(wh=Sum(_energy_expression()), n=Count("id"))
+        .order_by()
+    )
+    revenue_rows = (
+        purchase_qs(scope=scope)
+        .filter(created_at__gte=since)
+        .exclude(status=Purchase.Status.VOID)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "currency")
+        .annotate(total=Sum("total_price"))
+        .order_by()
+    )
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    index = {day: i for i, day in enumerate(day_list)}
+    energy = [0.0] * days
+    sessions = [0] * days
+    for row in energy_rows:
+        i = index.get(_as_date(row["day"]))
+        if i is not None:
+            energy[i] = round((row["wh"] or 0) / 1000, 3)
+            sessions[i] = row["n"]
+    revenue: dict[str, list[Decimal]] = {}
+    for row in revenue_rows:
+        i = index.get(_as_date(row["day"]))
+        if i is not None:
+            revenue.setdefault(row["currency"], [Decimal("0")] * days)[i] += row["total"] or Decimal("0")
+    return DailySeries(
+        days=day_list,
+        energy_kwh=energy,
+        revenue={cur: [str(v.quantize(CENTS)) for v in values] for cur, values in revenue.items()},
+        sessions=sessions,
+        today_energy_kwh=energy[-1],
+        today_revenue={cur: values[-1] for cur, values in revenue.items()},
+    )
+
+
+def _as_date(value) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value
+
+
+def active_session_list(*, scope: Scope, limit: int = 50) -> list[ChargeSession]:
+    return list(
+        session_qs(scope=scope)
+        .filter(status=ChargeSession.Status.ACTIVE)
+        .select_related("charge_point", "connector", "user")
+        .order_by("-started_at")[:limit]
+    )
+
+
+def attention_charger_list(*, scope: Scope, limit: int = 10) -> list[ChargePoint]:
+    """Chargers with a faulted connector, most recent first."""
+    return list(
+        charge_point_qs(scope=scope)
+        .filter(connectors__status=ConnectorStatus.FAULTED)
+        .select_related("site")
+        .distinct()
+        .order_by("-updated_at")[:limit]
+    )
+
+
+# --- map -------------------------------------------------------------------------------
+
+
+def map_points(*, scope: Scope) -> list[dict]:
+    """One row per charger with its site's position and a summary status. Two queries:
+    the chargers, then their connectors' statuses grouped per charger."""
+    chargers = list(
+        charge_point_qs(scope=scope)
+        .filter(site__isnull=False)
+        .values("id", "identity", "name", "is_online", "site_id", "site__name", "site__latitude", "site__longitude")
+    )
+    statuses: dict[int, set[str]] = {}
+    for cp_id, status in (
+        scope.filter(Connector.objects.all(), "charge_point__site__operator_id")
+        .values_list("charge_point_id", "status").distinct()
+    ):
+        statuses.setdefault(cp_id, set()).add(status)
+    points = []
+    for row in chargers:
+        points.append({
+            "identity": row["identity"],
+            "name": row["name"] or row["identity"],
+            "site": row["site__name"],
+            "lat": float(row["site__latitude"]),
+            "lng": float(row["site__longitude"]),
+            "status": summary_status(is_online=row["is_online"], connector_statuses=statuses.get(row["id"], set())),
+        })
+    return points
+
+
+def summary_status(*, is_online: bool, connector_statuses: set[str]) -> str:
+    """One word for a charger: offline, faulted, charging, available or unavailable."""
+    if not is_online:
+        return "offline"
+    if ConnectorStatus.FAULTED in connector_statuses:
+        return "faulted"
+    if connector_statuses & set(CHARGING_STATUSES):
+        return "charging"
+    if ConnectorStatus.AVAILABLE in connector_statuses:
+        return "available"
+    return "unavailable" if connector_statuses else "available"
+
+
+# --- chargers --------------------------------------------------------------------------
+
+
+def charge_point_list(*, scope: Scope, query: str = "", status: str = "") -> QuerySet[ChargePoint]:
+    qs = charge_point_qs(scope=scope).select_related("site")
+    if query:
+        qs = qs.filter(Q(identity__icontains=query) | Q(name__icontains=query) | Q(site__name__icontains=query))
+    if status == "online":
+        qs = qs.filter(is_online=True)
+    elif status == "offline":
+        qs = qs.filter(is_online=False)
+    elif status == "faulted":
+        qs = qs.filter(connectors__status=ConnectorStatus.FAULTED).distinct()
+    elif status == "charging":
+        qs = qs.filter(connectors__status__in=CHARGING_STATUSES).distinct()
+    return qs.order_by("identity")
+
+
+def connector_status_map(*, charge_point_ids: list[int]) -> dict[int, list[Connector]]:
+    """Connectors of a page of chargers in one query."""
+    result: dict[int, list[Connector]] = {}
+    for connector in Connector.objects.filter(charge_point_id__in=charge_point_ids).order_by("charge_point_id", "connector_id"):
+        result.setdefault(connector.charge_point_id, []).append(connector)
+    return result
+
+
+@dataclass
+class ChargerDetail:
+    connectors: list[Connector]
+    frames: list[OcppMessage]
+    configuration: list[ConfigurationKey]
+    device_variables: list[DeviceVariable]
+    device_variable_total: int
+    events: list[ChargePointEvent]
+    recent_sessions: list[ChargeSession]
+
+
+def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: int = 300) -> ChargerDetail:
+    device_variables = DeviceVariable.objects.filter(charge_point=charge_point).order_by(
+        "component_name", "component_instance", "evse_id", "connector_id", "variable_name", "attribute_type",
+    )
+    return ChargerDetail(
+        connectors=list(Connector.objects.filter(charge_point=charge_point).select_related("evse").order_by("connector_id")),
+        frames=list(OcppMessage.objects.filter(charge_point=charge_point).order_by("-created_at", "-id")[:frames]),
+        configuration=list(ConfigurationKey.objects.filter(charge_point=charge_point).order_by("key")),
+        device_variables=list(device_variables[:variables]),
+        device_variable_total=device_variables.count(),
+        events=list(ChargePointEvent.objects.filter(charge_point=charge_point).order_by("-created_at")[:10]),
+        recent_sessions=list(
+            ChargeSession.objects.filter(charge_point=charge_point).select_related("connector", "user").order_by("-started_at")[:10]
+        ),
+    )
+
+
+# --- sessions --------------------------------------------------------------------------
+
+
+def session_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet[ChargeSession]:
+    qs = session_qs(scope=scope).select_related("charge_point", "connector", "user")
+    if status in {ChargeSession.Status.ACTIVE, ChargeSession.Status.COMPLETED}:
+        qs = qs.filter(status=status)
+    if query:
+        qs = qs.filter(
+            Q(charge_point__identity__iexact=query) | Q(id_tag__iexact=query) | Q(transaction_id=query)
+            | Q(user__phone=query)
+        )
+    return qs.order_by("-started_at", "-id")
+
+
+POWER = "Power.Active.Import"
+ENERGY = "Energy.Active.Import.Register"
+SOC = "SoC"
+CHART_POINTS = 1500
+
+
+def session_chart(*, session: ChargeSession) -> dict:
+    """Power (W), energy (Wh since start) and SoC (%) over time for one session, from its
+    meter samples: one query, downsampled to at most CHART_POINTS points per series.
+    Phase-less readings are preferred; phase readings are summed per timestamp."""
+    rows = (
+        MeterSample.objects.filter(session=session, measurand__in=[POWER, ENERGY, SOC])
+        .order_by("sampled_at", "id")
+        .values_list("sampled_at", "measurand", "phase", "value", "unit")
+    )
+    power: dict[datetime, float] = {}
+    power_phases: dict[datetime, float] = {}
+    energy: dict[datetime, float] = {}
+    soc: dict[datetime, float] = {}
+    for sampled_at, measurand, phase, value, unit in rows:
+        number = float(value)
+        unit = (unit or "").lower()
+        if measurand == POWER:
+            watts = number * 1000 if unit == "kw" else number
+            if phase and not phase.startswith("N"):
+                power_phases[sampled_at] = power_phases.get(sampled_at, 0.0) + watts
+            elif not phase:
+                power[sampled_at] = watts
+        elif measurand == ENERGY and not phase:
+            energy[sampled_at] = number * 1000 if unit == "kwh" else number
+        elif measurand == SOC:
+            soc[sampled_at] = number
+    for at, watts in power_phases.items():
+        power.setdefault(at, watts)
+    start_wh = session.meter_start_wh or 0
+    return {
+        "power": _downsample([[_ms(at), round(w)] for at, w in sorted(power.items())]),
+        "energy": _downsample([[_ms(at), max(0, round(wh - start_wh))] for at, wh in sorted(energy.items())]),
+        "soc": _downsample([[_ms(at), v] for at, v in sorted(soc.items())]),
+    }
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _downsample(points: list[list], limit: int = CHART_POINTS) -> list[list]:
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    picked = [points[int(i * step)] for i in range(limit - 1)]
+    picked.append(points[-1])
+    return picked
+
+
+def session_purchase(*, session: ChargeSession) -> tuple[Purchase | None, list[PurchaseLine], list[Payment]]:
+    purchase = Purchase.objects.filter(session=session).select_related("tariff").first()
+    if purchase is None:
+        return None, [], []
+    lines = list(PurchaseLine.objects.filter(purchase=purchase).order_by("position", "id"))
+    payments = list(Payment.objects.filter(purchase=purchase).order_by("-created_at"))
+    return purchase, lines, payments
+
+
+# --- money and people ------------------------------------------------------------------
+
+
+def purchase_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet[Purchase]:
+    qs = purchase_qs(scope=scope).select_related("session", "session__charge_point", "user", "tariff")
+    if status in Purchase.Status.values:
+        qs = qs.filter(status=status)
+    if query:
+        qs = qs.filter(Q(user__phone=query) | Q(session__charge_point__identity__iexact=query))
+    return qs.order_by("-created_at", "-id")
+
+
+def payment_list(*, scope: Scope, status: str = "", provider: str = "", query: str = "") -> QuerySet[Payment]:
+    qs = payment_qs(scope=scope).select_related("user", "purchase")
+    if status in Payment.Status.values:
+        qs = qs.filter(status=status)
+    if provider:
+        qs = qs.filter(provider=provider)
+    if query:
+        qs = qs.filter(Q(user__phone=query) | Q(provider_reference=query))
+    return qs.order_by("-created_at", "-id")
+
+
+def _balance_subquery():
+    return Coalesce(
+        Subquery(
+            WalletEntry.objects.filter(wallet_id=OuterRef("pk")).values("wallet_id")
+            .annotate(total=Sum("amount")).values("total")[:1],
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        ),
+        Value(Decimal("0")),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+
+
+def driver_list(*, scope: Scope, query: str = "") -> QuerySet[User]:
+    qs = driver_qs(scope=scope).select_related("wallet")
+    if query:
+        qs = qs.filter(Q(phone__icontains=query) | Q(name__icontains=query) | Q(email__icontains=query))
+    return qs.annotate(
+        session_count=Subquery(
+            scope.filter(ChargeSession.objects.filter(user_id=OuterRef("pk")), "charge_point__site__operator_id")
+            .values("user_id").annotate(n=Count("id")).values("n")[:1]
+        ),
+    ).order_by("-date_joined", "-id")
+
+
+def wallet_list(*, scope: Scope, query: str = "") -> QuerySet[Wallet]:
+    qs = Wallet.objects.select_related("user")
+    if not scope.everything:
+        qs = qs.filter(user__in=driver_qs(scope=scope).values("pk"))
+    if query:
+        qs = qs.filter(Q(user__phone__icontains=query) | Q(user__name__icontains=query))
+    return qs.annotate(balance=_balance_subquery()).order_by("-created_at", "-id")
+
+
+def wallet_entries(*, wallet: Wallet, limit: int = 50) -> list[WalletEntry]:
+    return list(WalletEntry.objects.filter(wallet=wallet).order_by("-created_at", "-id")[:limit])
+
+
+# --- journal ---------------------------------------------------------------------------
+
+
+def journal_page(
+    *, scope: Scope, identity: str = "", action: str = "", direction: str = "", unique_id: str = "",
+    text: str = "", before_id: int | None = None, limit: int = 50,
+) -> tuple[list[OcppMessage], int | None]:
+    """A page of frames, newest first, and the id to continue from (keyset pagination: no
+    COUNT over a journal of millions of rows). Free text searches payloads and is only
+    offered together with a charger, to keep it on that charger's index."""
+    qs = scope.filter(OcppMessage.objects.all(), "charge_point__site__operator_id")
+    if identity:
+        qs = qs.filter(charge_point_identity=identity)
+    if action:
+        qs = qs.filter(action=action)
+    if direction in {"in", "out"}:
+        qs = qs.filter(direction=direction)
+    if unique_id:
+        qs = qs.filter(unique_id=unique_id)
+    if text and identity:
+        qs = qs.filter(Q(raw__icontains=text) | Q(payload__icontains=text))
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    rows = list(qs.order_by("-id")[: limit + 1])
+    next_id = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_id

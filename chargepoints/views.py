@@ -1,0 +1,385 @@
+"""Operator portal pages: login, dashboard, map, chargers (with remote commands) and the
+frame journal. Each view parses the request, calls portal selectors (reads) or the
+command bus (writes to a charger), and renders a template."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from chargepoints import portal_selectors as ps
+from chargepoints.models import ChargePoint, OcppMessage
+
+PAGE_SIZE = 50
+
+
+# --- access ----------------------------------------------------------------------------
+
+
+def staff_required(view: Callable) -> Callable:
+    """Portal pages are for operator staff: anonymous users go to the portal login,
+    logged-in non-staff (drivers) get 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("portal-login"))
+        if not request.user.is_staff:
+            raise PermissionDenied("The operator portal is for operator staff.")
+        request.scope = ps.scope_for(request.user)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class PortalLoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("portal-dashboard")
+
+
+def page_of(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+# --- dashboard and map -----------------------------------------------------------------
+
+
+@require_GET
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    series = ps.daily_series(scope=request.scope)
+    charts = {
+        "days": [day.isoformat() for day in series.days],
+        "energy_kwh": series.energy_kwh,
+        "sessions": series.sessions,
+        "revenue": series.revenue,
+    }
+    currencies = sorted(series.revenue)
+    return render(request, "portal/dashboard.html", {
+        **_live_context(request),
+        "series": series,
+        "charts": charts,
+        "currencies": currencies,
+        "rows": [
+            (day, series.energy_kwh[i], series.sessions[i], [series.revenue[c][i] for c in currencies])
+            for i, day in enumerate(series.days)
+        ],
+        "attention": ps.attention_charger_list(scope=request.scope),
+    })
+
+
+def _live_context(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "counts": ps.charger_counts(scope=request.scope),
+        "active_sessions": ps.active_session_list(scope=request.scope),
+        "updated_at": timezone.now(),
+    }
+
+
+@require_GET
+@staff_required
+def dashboard_live(request: HttpRequest) -> HttpResponse:
+    """The live part of the dashboard, re-fetched when the WebSocket says something changed."""
+    return render(request, "portal/_dashboard_live.html", _live_context(request))
+
+
+@require_GET
+@staff_required
+def site_map(request: HttpRequest) -> HttpResponse:
+    points = ps.map_points(scope=request.scope)
+    return render(request, "portal/map.html", {
+        "points": points,
+        "tile_url": getattr(settings, "PORTAL_MAP_TILE_URL", ""),
+        "tile_attribution": getattr(settings, "PORTAL_MAP_TILE_ATTRIBUTION", ""),
+    })
+
+
+# --- chargers --------------------------------------------------------------------------
+
+
+@require_GET
+@staff_required
+def charger_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    page = page_of(request, ps.charge_point_list(scope=request.scope, query=query, status=status))
+    connectors = ps.connector_status_map(charge_point_ids=[cp.id for cp in page.object_list])
+    rows = [(cp, connectors.get(cp.id, [])) for cp in page.object_list]
+    return render(request, "portal/charger_list.html", {"page": page, "rows": rows, "q": query, "status": status})
+
+
+def _charger_or_404(request: HttpRequest, identity: str) -> ChargePoint:
+    charge_point = ps.charge_point_get(scope=request.scope, identity=identity)
+    if charge_point is None:
+        raise Http404("No such charger.")
+    return charge_point
+
+
+@require_GET
+@staff_required
+def charger_detail(request: HttpRequest, identity: str) -> HttpResponse:
+    charge_point = _charger_or_404(request, identity)
+    detail = ps.charger_detail(charge_point=charge_point)
+    answer = request.session.pop("portal_command_answer", None)
+    if answer and answer.get("identity") != identity:
+        answer = None
+    active = [s for s in detail.recent_sessions if s.is_active]
+    return render(request, "portal/charger_detail.html", {
+        "cp": charge_point,
+        "detail": detail,
+        "commands": COMMANDS,
+        "answer": answer,
+        "active_sessions": active,
+        "trigger_messages": TRIGGER_MESSAGES,
+        "now_local": timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M"),
+    })
+
+
+@require_GET
+@staff_required
+def charger_live(request: HttpRequest, identity: str) -> HttpResponse:
+    charge_point = _charger_or_404(request, identity)
+    detail = ps.charger_detail(charge_point=charge_point, frames=25, variables=0)
+    return render(request, "portal/_charger_live.html", {"cp": charge_point, "detail": detail, "updated_at": timezone.now()})
+
+
+# --- remote commands -------------------------------------------------------------------
+
+TRIGGER_MESSAGES = [
+    "BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
+    "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+]
+LIMIT_PROFILE_BASE_ID = 900  # portal limits use profile id 900 + connector, so a new limit replaces the old
+
+
+class CommandInputError(ValueError):
+    """The form did not describe a valid command."""
+
+
+def _int(data, name: str, *, default: int | None = None, minimum: int = 0) -> int:
+    raw = (data.get(name) or "").strip()
+    if raw == "" and default is not None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CommandInputError(f"{name} must be a whole number.") from None
+    if value < minimum:
+        raise CommandInputError(f"{name} must be at least {minimum}.")
+    return value
+
+
+def _text(data, name: str, *, required: bool = True) -> str:
+    value = (data.get(name) or "").strip()
+    if required and not value:
+        raise CommandInputError(f"{name} is required.")
+    return value
+
+
+def _choice(data, name: str, choices: list[str]) -> str:
+    value = (data.get(name) or "").strip()
+    if value not in choices:
+        raise CommandInputError(f"{name} must be one of {', '.join(choices)}.")
+    return value
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _payload_reset(data) -> dict:
+    return {"type": _choice(data, "type", ["Soft", "Hard"])}
+
+
+def _payload_unlock(data) -> dict:
+    return {"connectorId": _int(data, "connectorId", minimum=1)}
+
+
+def _payload_availability(data) -> dict:
+    return {"connectorId": _int(data, "connectorId", default=0), "type": _choice(data, "type", ["Operative", "Inoperative"])}
+
+
+def _payload_limit(data) -> dict:
+    connector_id = _int(data, "connectorId", default=0)
+    unit = _choice(data, "unit", ["W", "A"])
+    try:
+        limit = float(_text(data, "limit"))
+    except ValueError:
+        raise CommandInputError("limit must be a number.") from None
+    if limit < 0:
+        raise CommandInputError("limit must not be negative.")
+    return {
+        "connectorId": connector_id,
+        "csChargingProfiles": {
+            "chargingProfileId": LIMIT_PROFILE_BASE_ID + connector_id,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "ChargePointMaxProfile" if connector_id == 0 else "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "chargingRateUnit": unit,
+                "startSchedule": _iso_now(),
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(limit, 1)}],
+            },
+        },
+    }
+
+
+def _payload_clear_limit(data) -> dict:
+    return {"id": LIMIT_PROFILE_BASE_ID + _int(data, "connectorId", default=0)}
+
+
+def _payload_trigger(data) -> dict:
+    payload: dict[str, Any] = {"requestedMessage": _choice(data, "requestedMessage", TRIGGER_MESSAGES)}
+    if (data.get("connectorId") or "").strip():
+        payload["connectorId"] = _int(data, "connectorId", minimum=1)
+    return payload
+
+
+def _payload_get_configuration(data) -> dict:
+    keys = [k.strip() for k in (data.get("key") or "").split(",") if k.strip()]
+    return {"key": keys} if keys else {}
+
+
+def _payload_change_configuration(data) -> dict:
+    return {"key": _text(data, "key"), "value": _text(data, "value", required=False)}
+
+
+def _payload_remote_start(data) -> dict:
+    return {"connectorId": _int(data, "connectorId", minimum=1), "idTag": _text(data, "idTag")}
+
+
+def _payload_remote_stop(data) -> dict:
+    return {"transactionId": _int(data, "transactionId")}
+
+
+def _payload_firmware(data) -> dict:
+    return {"location": _text(data, "location"), "retrieveDate": _iso_now()}
+
+
+def _payload_diagnostics(data) -> dict:
+    return {"location": _text(data, "location")}
+
+
+def _payload_empty(data) -> dict:
+    return {}
+
+
+# (form id, OCPP 1.6 action, button label, payload builder). The command bus translates
+# the 1.6 actions for OCPP 2.0.1 chargers.
+COMMANDS: list[dict[str, Any]] = [
+    {"id": "reset", "action": "Reset", "label": "Reset", "build": _payload_reset},
+    {"id": "unlock", "action": "UnlockConnector", "label": "Unlock connector", "build": _payload_unlock},
+    {"id": "availability", "action": "ChangeAvailability", "label": "Change availability", "build": _payload_availability},
+    {"id": "limit", "action": "SetChargingProfile", "label": "Set power limit", "build": _payload_limit},
+    {"id": "clear-limit", "action": "ClearChargingProfile", "label": "Clear power limit", "build": _payload_clear_limit},
+    {"id": "trigger", "action": "TriggerMessage", "label": "Trigger message", "build": _payload_trigger},
+    {"id": "get-configuration", "action": "GetConfiguration", "label": "Get configuration", "build": _payload_get_configuration},
+    {"id": "change-configuration", "action": "ChangeConfiguration", "label": "Change configuration", "build": _payload_change_configuration},
+    {"id": "remote-start", "action": "RemoteStartTransaction", "label": "Remote start", "build": _payload_remote_start},
+    {"id": "remote-stop", "action": "RemoteStopTransaction", "label": "Remote stop", "build": _payload_remote_stop},
+    {"id": "firmware", "action": "UpdateFirmware", "label": "Update firmware", "build": _payload_firmware},
+    {"id": "diagnostics", "action": "GetDiagnostics", "label": "Get diagnostics", "build": _payload_diagnostics},
+    {"id": "clear-cache", "action": "ClearCache", "label": "Clear cache", "build": _payload_empty},
+]
+COMMANDS_BY_ID = {command["id"]: command for command in COMMANDS}
+
+
+def command_timeout() -> float:
+    # A page request should not hang for the bus's full 60 s default.
+    return float(getattr(settings, "PORTAL_COMMAND_TIMEOUT", 20))
+
+
+def run_command(*, identity: str, action: str, payload: dict) -> dict[str, Any]:
+    """Send one command and describe the outcome: the charger's answer or a clear error."""
+    try:
+        from ocpp_consumer import commands
+    except ImportError:
+        return {"ok": False, "error": "The command bus is not available in this build."}
+    try:
+        answer = commands.send(identity, action, payload, timeout=command_timeout())
+    except commands.CommandError as exc:
+        return {"ok": False, "error": _describe_error(exc)}
+    return {"ok": True, "answer": answer}
+
+
+def _describe_error(exc: Exception) -> str:
+    kind = type(exc).__name__
+    titles = {
+        "ChargerOffline": "The charger is offline",
+        "CommandTimeout": "No answer from the charger in time",
+        "CallErrorReceived": "The charger answered with a CALLERROR",
+        "InvalidPayload": "The command was not valid",
+    }
+    detail = str(exc).strip()
+    title = titles.get(kind, f"The command failed ({kind})")
+    return f"{title}: {detail}" if detail else title
+
+
+@require_POST
+@staff_required
+def charger_command(request: HttpRequest, identity: str) -> HttpResponse:
+    charge_point = _charger_or_404(request, identity)
+    command = COMMANDS_BY_ID.get(request.POST.get("command", ""))
+    if command is None:
+        messages.error(request, "Unknown command.")
+        return redirect("portal-charger", identity=identity)
+    try:
+        payload = command["build"](request.POST)
+    except CommandInputError as exc:
+        outcome = {"ok": False, "error": f"Not sent: {exc}"}
+        payload = None
+    else:
+        outcome = run_command(identity=charge_point.identity, action=command["action"], payload=payload)
+    request.session["portal_command_answer"] = {
+        "identity": identity,
+        "label": command["label"],
+        "action": command["action"],
+        "payload": json.dumps(payload) if payload is not None else "",
+        "answer": json.dumps(outcome.get("answer"), indent=2, sort_keys=True) if outcome["ok"] else "",
+        "status": (outcome.get("answer") or {}).get("status", "") if outcome["ok"] else "",
+        "error": outcome.get("error", ""),
+        "ok": outcome["ok"],
+        "at": timezone.now().isoformat(),
+    }
+    return redirect(reverse("portal-charger", kwargs={"identity": identity}) + "#command-answer")
+
+
+# --- journal ---------------------------------------------------------------------------
+
+
+@require_GET
+@staff_required
+def journal(request: HttpRequest) -> HttpResponse:
+    filters = {
+        "identity": request.GET.get("identity", "").strip(),
+        "action": request.GET.get("action", "").strip(),
+        "direction": request.GET.get("direction", ""),
+        "unique_id": request.GET.get("unique_id", "").strip(),
+        "text": request.GET.get("text", "").strip(),
+    }
+    before = request.GET.get("before", "")
+    frames, next_id = ps.journal_page(
+        scope=request.scope, before_id=int(before) if before.isdigit() else None, **filters,
+    )
+    query = {k: v for k, v in filters.items() if v}
+    return render(request, "portal/journal.html", {
+        "frames": frames, "next_id": next_id, "filters": filters, "query": query,
+        "text_ignored": bool(filters["text"] and not filters["identity"]),
+        "directions": OcppMessage.Direction.choices,
+    })
