@@ -64,6 +64,10 @@ def nats_block(user_id: int) -> dict | None:
     }
 
 
+async def _log_error(error: Exception) -> None:
+    logger.warning("NATS: %s", error)
+
+
 class NatsPublisher:
     """One NATS connection per process, driven by its own event loop in a daemon thread, so
     synchronous code (views, Celery tasks) can publish without an event loop of its own."""
@@ -93,6 +97,7 @@ class NatsPublisher:
             self._client = await nats.connect(
                 servers=[u.strip() for u in url.split(",") if u.strip()],
                 connect_timeout=2, allow_reconnect=True, max_reconnect_attempts=-1, name="csms-drivers",
+                error_cb=_log_error,
             )
             self._url = url
         await self._client.publish(subject, payload)
