@@ -1,0 +1,334 @@
+"""Stripe pre-authorisation (seed 004) through /API/Payments/*, against a local HTTP server
+standing in for api.stripe.com; the charger side is the command bus, replaced here."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from accounts.secrets import token_hash
+from billing.models import Purchase
+from payments import services, tasks
+from payments.models import Payment, Reservation, WebhookEvent
+from tests.factories import ConnectorFactory, IdTokenFactory, PurchaseFactory
+
+pytestmark = pytest.mark.django_db
+
+API_KEY = "op_test_key_1234567890"
+
+
+class FakeCommands:
+    def __init__(self):
+        self.sent: list[tuple[str, str, dict]] = []
+        self.answer: dict | Exception = {"status": "Accepted"}
+
+    def send(self, charge_point_id, action, payload, *, timeout=None):
+        self.sent.append((charge_point_id, action, payload))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    from ocpp_consumer import commands as module
+
+    fake = FakeCommands()
+    monkeypatch.setattr(module, "send", fake.send)
+    return fake
+
+
+@pytest.fixture
+def connector():
+    return ConnectorFactory(charge_point__identity="station42", connector_id=1)
+
+
+@pytest.fixture
+def api(client, connector):
+    ApiKey.objects.create(operator=connector.charge_point.site.operator, name="test", prefix=API_KEY[:8], key_hash=token_hash(API_KEY))
+
+    def post(path, body):
+        return client.post(f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY=API_KEY)
+
+    return post
+
+
+@pytest.fixture
+def tag(connector):
+    return IdTokenFactory(uid="tag1234")
+
+
+def _signed(payload: str, secret: str = "whsec_test_secret", at: int | None = None) -> str:
+    at = at or int(time.time())
+    signature = hmac.new(secret.encode(), f"{at}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={at},v1={signature}"
+
+
+def _webhook(client, event: dict, **kwargs):
+    payload = json.dumps(event)
+    return client.post("/API/Payments/Webhook", data=payload, content_type="application/json",
+                       HTTP_STRIPE_SIGNATURE=kwargs.get("signature") or _signed(payload))
+
+
+def _create(api, stripe_api):
+    response = api("Create", {"chargePointId": "station42", "connectorId": 1, "chargeTagId": "tag1234"})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_create_answers_with_a_checkout_for_the_maximum(api, stripe_api, tag):
+    body = _create(api, stripe_api)
+    assert body["status"] == "Redirect"
+    assert body["checkoutUrl"].startswith("https://checkout.stripe.test/")
+    assert body["currency"] == "eur" and body["maxAmountCents"] == 3920 and body["maxEnergyKwh"] == 80
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    assert reservation.status == Reservation.Status.PENDING and reservation.user == tag.user
+    create = stripe_api.calls("POST", "/v1/checkout/sessions")[0]
+    assert create.form["payment_intent_data[capture_method]"] == "manual"
+    assert create.form["line_items[0][price_data][unit_amount]"] == "3920"
+    assert create.headers["Idempotency-Key"] == f"reservation-{reservation.pk}-checkout"
+    assert "sk_test_fake" not in str(reservation.provider_answers)
+
+
+def test_the_payment_api_needs_an_operator_key(client, stripe_api, connector):
+    response = client.post("/API/Payments/Create", data={"chargePointId": "station42", "connectorId": 1, "chargeTagId": "t"},
+                           content_type="application/json")
+    assert response.status_code in (401, 403)
+
+
+def test_another_operators_charge_point_is_unknown(api, stripe_api, tag):
+    other = ConnectorFactory(charge_point__identity="elsewhere")
+    response = api("Create", {"chargePointId": other.charge_point.identity, "connectorId": 1, "chargeTagId": "tag1234"})
+    assert response.status_code == 404
+
+
+def test_confirm_after_checkout_starts_the_charger_once(api, stripe_api, tag, commands):
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    not_yet = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert not_yet.status_code == 402 and commands.sent == []
+
+    stripe_api.complete(reservation.checkout_session_id)
+    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert response.status_code == 200 and response.json() == {"status": "Accepted"}
+    again = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert again.json() == {"status": "Accepted"}
+    assert commands.sent == [("station42", "RemoteStartTransaction", {"connectorId": 1, "idTag": "tag1234"})]
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.STARTED and reservation.payment_intent_id.startswith("pi_test_")
+
+
+def test_confirm_with_a_wrong_checkout_session_is_refused(api, stripe_api, tag, commands):
+    body = _create(api, stripe_api)
+    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": "cs_test_other"})
+    assert response.status_code == 400 and commands.sent == []
+
+
+def test_a_charger_timeout_answers_timeout(api, stripe_api, tag, commands):
+    from ocpp_consumer.commands import CommandTimeout
+
+    commands.answer = CommandTimeout("no answer")
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert response.json() == {"status": "Timeout"}
+
+
+def test_an_offline_charger_is_a_clear_error_and_confirm_can_be_retried(api, stripe_api, tag, commands):
+    from ocpp_consumer.commands import ChargerOffline
+
+    commands.answer = ChargerOffline("station42")
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert response.status_code == 503 and response.json()["code"] == "charger_offline"
+    commands.answer = {"status": "Accepted"}
+    retry = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert retry.json() == {"status": "Accepted"}
+
+
+def test_a_rejected_start_releases_the_funds(api, stripe_api, tag, commands):
+    commands.answer = {"status": "Rejected"}
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    assert response.json() == {"status": "Rejected"}
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.RELEASED
+    assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
+
+
+def test_cancel_releases_an_authorised_reservation(api, stripe_api, tag):
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    services._reservation_refresh(reservation=reservation)
+    response = api("Cancel", {"reservationId": body["reservationId"], "reason": "checkout_cancelled"})
+    assert response.status_code == 200
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.RELEASED and reservation.cancel_reason == "checkout_cancelled"
+    assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
+    assert api("Cancel", {"reservationId": body["reservationId"]}).status_code == 200  # idempotent
+
+
+def test_cancel_before_checkout_expires_the_session(api, stripe_api, tag):
+    body = _create(api, stripe_api)
+    response = api("Cancel", {"reservationId": body["reservationId"], "reason": "checkout_cancelled"})
+    assert response.status_code == 200
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    assert reservation.status == Reservation.Status.CANCELED
+    assert stripe_api.sessions[reservation.checkout_session_id]["status"] == "expired"
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+def _completed_event(reservation, event_id="evt_1"):
+    return {"id": event_id, "type": "checkout.session.completed", "data": {"object": {
+        "id": reservation.checkout_session_id, "object": "checkout.session", "status": "complete",
+        "payment_intent": f"pi_test_{reservation.checkout_session_id}", "metadata": {"reservation_id": str(reservation.pk)},
+    }}}
+
+
+def test_a_webhook_with_a_bad_signature_is_refused_and_not_stored(api, stripe_api, tag, client):
+    reservation = Reservation.objects.get(pk=_create(api, stripe_api)["reservationId"])
+    event = _completed_event(reservation)
+    payload = json.dumps(event)
+    bad = _webhook(client, event, signature=_signed(payload, secret="whsec_wrong"))
+    old = _webhook(client, event, signature=_signed(payload, at=int(time.time()) - 301))
+    garbage = _webhook(client, event, signature="t=1,v1=00")
+    assert bad.status_code == old.status_code == garbage.status_code == 400
+    assert not WebhookEvent.objects.exists()
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.PENDING
+
+
+def test_a_signed_webhook_authorises_and_a_replay_changes_nothing(api, stripe_api, tag, client):
+    reservation = Reservation.objects.get(pk=_create(api, stripe_api)["reservationId"])
+    event = _completed_event(reservation)
+    first = _webhook(client, event)
+    assert first.status_code == 200 and first.json()["result"] == "processed"
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.AUTHORIZED
+    Reservation.objects.filter(pk=reservation.pk).update(status=Reservation.Status.STARTED)
+    replay = _webhook(client, event)
+    assert replay.json()["result"] == "duplicate"
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.STARTED
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_out_of_order_webhooks_do_not_resurrect_a_released_reservation(api, stripe_api, tag, client):
+    reservation = Reservation.objects.get(pk=_create(api, stripe_api)["reservationId"])
+    canceled = {"id": "evt_2", "type": "payment_intent.canceled", "data": {"object": {
+        "id": "pi_x", "object": "payment_intent", "status": "canceled", "cancellation_reason": "abandoned",
+        "metadata": {"reservation_id": str(reservation.pk)},
+    }}}
+    _webhook(client, canceled)
+    _webhook(client, _completed_event(reservation, event_id="evt_1"))  # older event, arriving late
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.RELEASED
+
+
+def test_webhooks_for_card_checkouts_pay_purchases(stripe_api, client, emitted, django_capture_on_commit_callbacks):
+    purchase = PurchaseFactory(total_price=Decimal("12.34"))
+    answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="STRIPE")
+    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    assert answer["url"].startswith("https://checkout.stripe.test/")
+    stripe_api.complete(payment.provider_reference)
+    event = {"id": "evt_9", "type": "checkout.session.completed", "data": {"object": {
+        "id": payment.provider_reference, "object": "checkout.session", "metadata": {"payment_id": str(payment.public_id)},
+    }}}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _webhook(client, event).json()["result"] == "processed"
+        assert _webhook(client, event).json()["result"] == "duplicate"
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PAID and purchase.payment_method == "STRIPE"
+    assert emitted == [(purchase.user_id, "PAYMENT", {"status": "success", "amount": Decimal("12.34")})]
+
+
+# --- settling the session ---------------------------------------------------------------
+
+
+def _started_session(api, stripe_api, commands, connector):
+    from tests.factories import ChargeSessionFactory
+
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    session = ChargeSessionFactory(connector=connector, id_tag="tag1234", user=reservation.user, started_at=timezone.now())
+    reservation.refresh_from_db()
+    return reservation, session
+
+
+def test_settling_captures_less_than_reserved_and_releases_the_rest(api, stripe_api, tag, commands, connector, emitted, django_capture_on_commit_callbacks):
+    reservation, session = _started_session(api, stripe_api, commands, connector)
+    session.status, session.stopped_at, session.meter_stop_wh = "completed", timezone.now(), 21000
+    session.save()
+    purchase = PurchaseFactory(session=session, user=session.user, total_price=Decimal("12.34"), priced_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        result = tasks.settle_reservation_for_session(session.pk)
+        again = services.reservation_settle_for_session(session_id=session.pk)
+    assert result["status"] == "captured" and result["capturedAmount"] == Decimal("12.34")
+    assert again["status"] == "captured"
+    captures = stripe_api.calls("POST", f"/v1/payment_intents/{reservation.payment_intent_id}/capture")
+    assert len(captures) == 1 and captures[0].form["amount_to_capture"] == "1234"
+    assert captures[0].headers["Idempotency-Key"] == f"reservation-{reservation.pk}-capture"
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PAID and purchase.payment_method == "STRIPE"
+    assert emitted == [(purchase.user_id, "PAYMENT", {"status": "success", "amount": Decimal("12.34")})]
+    assert Reservation.objects.get(pk=reservation.pk).session_id == session.pk
+
+
+def test_settling_never_captures_more_than_reserved(api, stripe_api, tag, commands, connector):
+    reservation, session = _started_session(api, stripe_api, commands, connector)
+    PurchaseFactory(session=session, user=session.user, total_price=Decimal("99.00"), priced_at=timezone.now())
+    services.reservation_settle_for_session(session_id=session.pk)
+    capture = stripe_api.calls("POST", "/v1/payment_intents/")[0]
+    assert capture.form["amount_to_capture"] == "3920"
+    assert Reservation.objects.get(pk=reservation.pk).captured_amount == Decimal("39.20")
+
+
+def test_a_refused_capture_leaves_the_purchase_payable(api, stripe_api, tag, commands, connector):
+    reservation, session = _started_session(api, stripe_api, commands, connector)
+    purchase = PurchaseFactory(session=session, user=session.user, total_price=Decimal("5.00"), priced_at=timezone.now())
+    stripe_api.intents[f"pi_test_{reservation.checkout_session_id}"]["status"] = "canceled"  # authorisation expired
+    assert tasks.settle_reservation_for_session(session.pk) is None
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.OPEN
+    assert Reservation.objects.get(pk=reservation.pk).status == Reservation.Status.FAILED
+    assert not Payment.objects.filter(status="success").exists()
+
+
+def test_the_session_is_stopped_at_the_energy_limit(api, stripe_api, tag, commands, connector):
+    reservation, session = _started_session(api, stripe_api, commands, connector)
+    session.meter_last_wh = session.meter_start_wh + 79_999
+    session.save()
+    assert services.reservation_check_energy_limit(session_id=session.pk) is False
+    type(session).objects.filter(pk=session.pk).update(meter_last_wh=session.meter_start_wh + 80_000)
+    assert services.reservation_check_energy_limit(session_id=session.pk) is True
+    assert services.reservation_check_energy_limit(session_id=session.pk) is False  # not twice in a row
+    assert commands.sent[-1] == ("station42", "RemoteStopTransaction", {"transactionId": int(session.transaction_id)})
+    session.refresh_from_db()
+    assert session.max_energy_wh == 80_000
+
+
+def test_a_reservation_that_never_led_to_a_session_is_released(api, stripe_api, tag, commands):
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    Reservation.objects.filter(pk=reservation.pk).update(expires_at=timezone.now())
+    assert tasks.release_stale_reservations() == 1
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.RELEASED
+    assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
