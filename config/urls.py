@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/operator/", include("chargepoints.operator_api.urls")),
     path("API/Payments/", include("payments.api.urls")),
+    path("payments/", include("payments.urls")),
     path("API/", include("chargepoints.operator_api.ocppcore_urls")),
     path("api/v1/", include("config.api_v1")),
     # Operator portal pages: keep these last, the root include must not shadow the APIs.
