@@ -6,7 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.utils import timezone
-from ocpp.exceptions import FormatViolationError
+from ocpp.exceptions import (
+    FormatViolationError,
+    OccurenceConstraintViolationError,
+    OccurrenceConstraintViolationError,
+    OCPPError,
+    PropertyConstraintViolationError,
+)
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
@@ -62,6 +68,16 @@ def _meter_values_flush(frames: list[dict]) -> None:
     meter_values_record_many(frames=frames)
 
 
+class RpcFrameworkError(OCPPError):
+    code = "RpcFrameworkError"
+    default_description = "Content of the call is not a valid RPC request"
+
+
+class MessageTypeNotSupportedError(OCPPError):
+    code = "MessageTypeNotSupported"
+    default_description = "This message type number is not supported"
+
+
 class CentralSystem201(CsmsChargePoint, ChargePoint):
     protocol = "ocpp2.0.1"
     known_actions = frozenset(a.value for a in Action)
@@ -69,6 +85,22 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
 
     async def touch(self) -> None:
         await run_service(cp_services.charge_point_touch, charge_point_id=self.pk)
+
+    # --- OCPP-J 2.0.1 error codes (section 4.3) differ from 1.6 ----------------------------
+
+    async def _reject_unparsed(self, text: str, unique_id: str, error: OCPPError) -> None:
+        # A frame that is not an RPC message at all, or has an unknown MessageTypeId.
+        if isinstance(error, PropertyConstraintViolationError):
+            error = MessageTypeNotSupportedError(description=error.description, details=error.details)
+        else:
+            error = RpcFrameworkError(description=error.description, details=error.details)
+        await super()._reject_unparsed(text, unique_id, error)
+
+    async def _answer(self, in_row: dict, unique_id: str, *, action: str = "", result: dict | None = None,
+                      error: OCPPError | None = None) -> None:
+        if isinstance(error, OccurenceConstraintViolationError):  # 1.6 spells it with one r
+            error = OccurrenceConstraintViolationError(description=error.description, details=error.details)
+        await super()._answer(in_row, unique_id, action=action, result=result, error=error)
 
     # --- provisioning and availability ---------------------------------------------------
 
