@@ -65,8 +65,14 @@ class NotTranslatable(ValueError):
     """The payload is neither valid 2.0.1 nor a 1.6 request we know how to translate."""
 
 
-def translate_for_v201(*, charge_point_id: int, action: str, payload: dict) -> Translated:
-    """The 2.0.1 request for `action`/`payload` (sync: it reads and writes the database)."""
+def translate_for_v201(*, action: str, payload: dict, identity: str | None = None,
+                       charge_point_id: int | None = None) -> Translated:
+    """The 2.0.1 request for `action`/`payload` to the charger known by `identity` (or
+    pk). Sync: it reads the device model and records remote start requests."""
+    if charge_point_id is None:
+        from chargepoints.models import ChargePoint
+
+        charge_point_id = ChargePoint.objects.values_list("pk", flat=True).get(identity=identity)
     translator = _TRANSLATORS.get(action)
     if schemas.has_schema(V201, action):
         try:
