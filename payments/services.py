@@ -350,14 +350,16 @@ def payment_expire_stale(*, payment_id: int) -> str:
 
 
 def webhook_record(*, provider: str, event_id: str, event_type: str, payload: dict) -> WebhookEvent | None:
-    """Store a webhook once. None means we have seen this event id before."""
+    """Store a webhook once. None means this event was already processed; an event stored
+    but never processed (we crashed half-way) is handed back to be applied again, which is
+    safe because every state change it makes is conditional."""
     try:
         with transaction.atomic():
             return WebhookEvent.objects.create(
                 provider=provider, event_id=event_id[:200], event_type=event_type[:100], payload=scrub(payload),
             )
     except IntegrityError:
-        return None
+        return WebhookEvent.objects.filter(provider=provider, event_id=event_id[:200], processed_at__isnull=True).first()
 
 
 def _webhook_done(event: WebhookEvent) -> None:
@@ -742,6 +744,11 @@ def reservation_settle_for_session(*, session_id: int) -> dict | None:
     purchase = Purchase.objects.filter(session_id=session_id).first()
     if purchase is None or purchase.priced_at is None:
         return None
+    if purchase.status in (Purchase.Status.PAID, Purchase.Status.VOID):
+        # Settled some other way (or voided): capturing would charge the driver twice.
+        _reservation_release(reservation=reservation, reason=f"purchase_{purchase.status}", from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED])
+        reservation.refresh_from_db()
+        return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
     amount = min(purchase.total_price, reservation.max_amount)
     if purchase.total_price > reservation.max_amount:
         logger.warning("reservation %s: purchase %s costs %s, capturing the reserved %s", reservation.pk, purchase.pk, purchase.total_price, reservation.max_amount)

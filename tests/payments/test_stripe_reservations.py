@@ -332,3 +332,23 @@ def test_a_reservation_that_never_led_to_a_session_is_released(api, stripe_api, 
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.RELEASED
     assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
+
+
+def test_a_purchase_already_paid_otherwise_releases_the_hold_instead_of_capturing(api, stripe_api, tag, commands, connector):
+    reservation, session = _started_session(api, stripe_api, commands, connector)
+    PurchaseFactory(session=session, user=session.user, total_price=Decimal("5.00"), priced_at=timezone.now(),
+                    status=Purchase.Status.PAID, paid_at=timezone.now())
+    result = services.reservation_settle_for_session(session_id=session.pk)
+    assert result["status"] == "released"
+    assert not stripe_api.calls("POST", f"/v1/payment_intents/{reservation.payment_intent_id}/capture")
+    assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
+
+
+def test_an_event_stored_but_never_processed_is_applied_on_redelivery(api, stripe_api, tag, client):
+    reservation = Reservation.objects.get(pk=_create(api, stripe_api)["reservationId"])
+    event = _completed_event(reservation)
+    WebhookEvent.objects.create(provider="stripe", event_id=event["id"], event_type=event["type"], payload=event)
+    assert _webhook(client, event).json()["result"] == "processed"
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.AUTHORIZED
+    assert _webhook(client, event).json()["result"] == "duplicate"
