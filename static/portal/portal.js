@@ -123,7 +123,8 @@
   var statusColour = { available: "#1d9b4a", charging: "#1565c0", faulted: "#c62828", offline: "#6b7280", unavailable: "#d08a00" };
 
   function initMap(el, points) {
-    var map = L.map(el, { preferCanvas: true, attributionControl: true });
+    // SVG markers are focusable and testable; canvas keeps thousands of markers fast.
+    var map = L.map(el, { preferCanvas: points.length > 1500, attributionControl: true });
     var tileUrl = el.getAttribute("data-tile-url");
     if (tileUrl) {
       L.tileLayer(tileUrl, { maxZoom: 19, attribution: el.getAttribute("data-tile-attribution") || "" }).addTo(map);

@@ -1,0 +1,259 @@
+"""The portal in a real browser (Playwright driving Debian's chromium) against a real
+daphne process: log in, watch a simulated charger come online live, send a reset and
+read the charger's answer, open a session's chart. Screenshots of the main pages go to
+$ARTIFACTS_DIR/screenshots (default <repo>/artifacts/screenshots)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "browser-charger-password"
+STAFF_PASSWORD = "browser-staff-password"
+IDENTITY_PREFIX = "BRW-CP-"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)"),
+]
+
+
+def screenshots_dir() -> Path:
+    base = os.environ.get("ARTIFACTS_DIR")
+    folder = Path(base) / "screenshots" if base else ROOT / "artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def _server_env() -> dict[str, str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings", "DATABASE_URL": _database_url(),
+           "PYTHONPATH": str(ROOT), "OCPP_COMMAND_TIMEOUT": "15"}
+    if not settings.EMBEDDED_REDIS:
+        env["REDIS_URL"] = settings.REDIS_URL
+    return env
+
+
+@pytest.fixture
+def portal_server(transactional_db):
+    port = _free_port()
+    log_path = ROOT / "var" / f"portal-daphne-{port}.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tests.portal.asgi_static:application"],
+            env=_server_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited; see {log_path}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    yield port
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def simulator():
+    started: list[subprocess.Popen] = []
+
+    def start(port: int) -> subprocess.Popen:
+        log = open(ROOT / "var" / f"portal-simulator-{port}.log", "w")
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "simulate_chargers", "--count", "1", "--connectors", "2",
+             "--url", f"ws://127.0.0.1:{port}/ocpp/", "--password", PASSWORD, "--prefix", IDENTITY_PREFIX,
+             "--rfid-every", "0", "--meter-interval", "2"],
+            env=_server_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def seed() -> dict:
+    from chargepoints.services import charge_point_add
+    from sessions_app.models import MeterSample
+    from tests.factories import (
+        ChargeSessionFactory,
+        PurchaseFactory,
+        SiteFactory,
+        StaffFactory,
+        TariffFactory,
+        WalletFactory,
+    )
+    from billing.models import PurchaseLine, WalletEntry
+    from tariffs.services import electricity_prices_generate
+
+    staff = StaffFactory(username="browser-staff")
+    staff.set_password(STAFF_PASSWORD)
+    staff.save()
+    site = SiteFactory(operator=staff.operator, name="Browser Test Site")
+    cp = charge_point_add(identity=f"{IDENTITY_PREFIX}1", password=PASSWORD, connector_count=2, site=site, name="Browser charger")
+    connector = cp.connectors.get(connector_id=2)
+    start = timezone.now() - timedelta(hours=3)
+    purchase = PurchaseFactory(
+        session__connector=connector, session__charge_point=cp, session__started_at=start,
+        session__stopped_at=start + timedelta(hours=1), session__meter_start_wh=1000, session__meter_stop_wh=12000,
+        session__soc_start_percent=20, session__soc_percent=80,
+        total_price=Decimal("4.24"), subtotal=Decimal("3.50"), vat_amount=Decimal("0.74"),
+        tariff=TariffFactory(operator=staff.operator, name="Standard AC"), status="open",
+    )
+    session = purchase.session
+    PurchaseLine.objects.create(purchase=purchase, kind="energy", description="Energy 11.000 kWh at 0.30",
+                                quantity=Decimal("11"), unit="kWh", unit_price=Decimal("0.30"), amount=Decimal("3.30"))
+    PurchaseLine.objects.create(purchase=purchase, kind="session_fee", description="Session fee",
+                                quantity=Decimal("1"), unit="", unit_price=Decimal("0.20"), amount=Decimal("0.20"), position=1)
+    for minute in range(0, 61, 2):
+        at = start + timedelta(minutes=minute)
+        power = 11000 if minute < 40 else 11000 - (minute - 40) * 400
+        MeterSample.objects.create(charge_point=cp, connector=connector, session=session, sampled_at=at,
+                                   measurand="Power.Active.Import", value=Decimal(power), unit="W")
+        MeterSample.objects.create(charge_point=cp, connector=connector, session=session, sampled_at=at,
+                                   measurand="Energy.Active.Import.Register", value=Decimal(1000 + minute * 183), unit="Wh")
+        MeterSample.objects.create(charge_point=cp, connector=connector, session=session, sampled_at=at,
+                                   measurand="SoC", value=Decimal(20 + minute), unit="Percent")
+    for days_ago in range(1, 20):
+        past = timezone.now() - timedelta(days=days_ago)
+        PurchaseFactory(session__connector=connector, session__charge_point=cp, session__started_at=past,
+                        session__stopped_at=past + timedelta(hours=1), session__meter_start_wh=0,
+                        session__meter_stop_wh=5000 + days_ago * 700, created_at=past + timedelta(hours=1),
+                        total_price=Decimal("2.00") + days_ago / Decimal(10))
+    wallet = WalletFactory(user=session.user)
+    WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("25.00"), idempotency_key="browser-topup")
+    today = timezone.now().date()
+    electricity_prices_generate(month_start=today.replace(day=1))
+    return {"staff": staff, "cp": cp, "session": session}
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ])
+
+
+def test_operator_watches_a_charger_come_online_resets_it_and_reads_a_session_chart(portal_server, simulator):
+    from playwright.sync_api import expect, sync_playwright
+
+    data = seed()
+    base = f"http://127.0.0.1:{portal_server}"
+    shots = screenshots_dir()
+    identity = data["cp"].identity
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        # Log in (the dashboard sends us to the portal login first).
+        page.goto(base + "/")
+        expect(page).to_have_url(f"{base}/accounts/login/?next=/")
+        page.screenshot(path=str(shots / "01-login.png"))
+        page.get_by_label("User name").fill("browser-staff")
+        page.get_by_label("Password").fill(STAFF_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+        expect(page.locator("[data-live-note] .state")).to_have_text("live", timeout=10_000)
+        expect(page.locator('[data-count="online"]')).to_have_text("0")
+
+        # A simulated charger connects: the dashboard counts it online without a reload.
+        simulator(portal_server)
+        expect(page.locator('[data-count="online"]')).to_have_text("1", timeout=20_000)
+        page.screenshot(path=str(shots / "02-dashboard.png"), full_page=True)
+
+        # Its page: online, connectors reported by StatusNotification.
+        page.goto(f"{base}/chargers/{identity}/")
+        expect(page.locator("#cp-online")).to_have_text("Online", timeout=10_000)
+        expect(page.locator("[data-live-note] .state")).to_have_text("live", timeout=10_000)
+        expect(page.locator("#frames")).to_contain_text("BootNotification")
+
+        # Reset: the charger's own answer is shown.
+        reset_form = page.locator("form", has=page.locator('input[name="command"][value="reset"]'))
+        reset_form.get_by_label("Type").select_option("Soft")
+        reset_form.get_by_role("button", name="Reset").click()
+        expect(page.locator("[data-answer-status]")).to_have_text("Accepted", timeout=20_000)
+        expect(page.locator("#command-answer")).to_contain_text("Reset (Reset): the charger answered")
+        page.screenshot(path=str(shots / "03-charger-reset-answer.png"), full_page=True)
+
+        # After the soft reset the charger reboots; the page follows it live.
+        expect(page.locator("#frames")).to_contain_text("Reset", timeout=10_000)
+
+        # A command the charger is not connected for gives a clear error (other charger id).
+        # Session chart.
+        page.goto(f"{base}/sessions/{data['session'].pk}/")
+        expect(page.get_by_role("heading", name="Power and energy over time")).to_be_visible()
+        points = page.evaluate("() => { const c = Chart.getChart('power-chart'); return c ? c.data.datasets.map(d => d.data.length) : null; }")
+        assert points == [31, 31]
+        assert page.evaluate("() => !!Chart.getChart('soc-chart')")
+        expect(page.get_by_role("cell", name="Session fee")).to_be_visible()
+        page.screenshot(path=str(shots / "04-session-chart.png"), full_page=True)
+
+        for name, path in [
+            ("05-map", "/map/"), ("06-chargers", "/chargers/"), ("07-sessions", "/sessions/"),
+            ("08-tariffs", "/tariffs/"), ("09-journal", f"/journal/?identity={identity}"),
+            ("10-drivers", "/drivers/"), ("11-purchases", "/purchases/"), ("12-payments", "/payments/"),
+            ("13-wallets", "/wallets/"),
+        ]:
+            page.goto(base + path)
+            expect(page.locator("h1")).to_be_visible()
+            if path == "/map/":
+                expect(page.locator(".leaflet-interactive").first).to_be_attached(timeout=5_000)
+            if path == "/tariffs/":
+                assert page.evaluate("() => !!Chart.getChart('price-chart')")
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+        # Tablet width: the dashboard still lays out without horizontal scrolling of the page.
+        tablet = browser.new_page(viewport={"width": 768, "height": 1024})
+        tablet.context.add_cookies(page.context.cookies())
+        tablet.goto(base + "/")
+        expect(tablet.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+        assert tablet.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+        tablet.screenshot(path=str(shots / "14-dashboard-tablet.png"), full_page=True)
+
+        # Keyboard: the skip link is the first stop and moves focus to the content.
+        page.goto(base + "/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+
+        assert errors == [], errors
+        browser.close()

@@ -1,0 +1,121 @@
+"""Remote commands from the charger page: the payload sent, the charger's answer or a
+clear error shown, CSRF, and operator scoping."""
+from __future__ import annotations
+
+import pytest
+
+from ocpp_consumer import commands
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bus(monkeypatch):
+    """Replace the command bus's send with a recorder answering like a charger."""
+    calls = []
+    answers = {}
+
+    def fake_send(charge_point_id, action, payload, *, timeout=None):
+        calls.append((charge_point_id, action, payload))
+        outcome = answers.get(action, {"status": "Accepted"})
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(commands, "send", fake_send)
+    return calls, answers
+
+
+def post(client, command, **fields):
+    return client.post("/chargers/Alpha-CP-0/command/", {"command": command, **fields}, follow=True)
+
+
+def test_a_reset_shows_the_chargers_answer(alpha_client, bus):
+    calls, _ = bus
+    response = post(alpha_client, "reset", type="Hard")
+    assert calls == [("Alpha-CP-0", "Reset", {"type": "Hard"})]
+    page = response.content.decode()
+    assert "Reset (Reset)" in page and "data-answer-status>Accepted<" in page
+
+
+@pytest.mark.parametrize("command,fields,action,payload", [
+    ("unlock", {"connectorId": "1"}, "UnlockConnector", {"connectorId": 1}),
+    ("availability", {"connectorId": "0", "type": "Inoperative"}, "ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}),
+    ("trigger", {"requestedMessage": "StatusNotification", "connectorId": "1"}, "TriggerMessage",
+     {"requestedMessage": "StatusNotification", "connectorId": 1}),
+    ("get-configuration", {"key": "HeartbeatInterval, MeterValueSampleInterval"}, "GetConfiguration",
+     {"key": ["HeartbeatInterval", "MeterValueSampleInterval"]}),
+    ("get-configuration", {"key": ""}, "GetConfiguration", {}),
+    ("change-configuration", {"key": "HeartbeatInterval", "value": "60"}, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}),
+    ("remote-start", {"connectorId": "1", "idTag": "CARD-1"}, "RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-1"}),
+    ("remote-stop", {"transactionId": "42"}, "RemoteStopTransaction", {"transactionId": 42}),
+    ("diagnostics", {"location": "ftp://example.com/"}, "GetDiagnostics", {"location": "ftp://example.com/"}),
+    ("clear-cache", {}, "ClearCache", {}),
+    ("clear-limit", {"connectorId": "1"}, "ClearChargingProfile", {"id": 901}),
+])
+def test_each_command_sends_its_payload(alpha_client, bus, command, fields, action, payload):
+    calls, _ = bus
+    post(alpha_client, command, **fields)
+    assert calls == [("Alpha-CP-0", action, payload)]
+
+
+def test_a_limit_becomes_a_charging_profile(alpha_client, bus):
+    calls, _ = bus
+    post(alpha_client, "limit", connectorId="0", limit="7400", unit="W")
+    (_, action, payload), = calls
+    assert action == "SetChargingProfile"
+    profile = payload["csChargingProfiles"]
+    assert payload["connectorId"] == 0 and profile["chargingProfilePurpose"] == "ChargePointMaxProfile"
+    assert profile["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 7400.0}]
+    assert profile["chargingSchedule"]["chargingRateUnit"] == "W"
+
+
+def test_firmware_update_sends_a_retrieve_date(alpha_client, bus):
+    calls, _ = bus
+    post(alpha_client, "firmware", location="https://example.com/fw.bin")
+    assert calls[0][2]["location"] == "https://example.com/fw.bin" and calls[0][2]["retrieveDate"].endswith("Z")
+
+
+@pytest.mark.parametrize("error,shown", [
+    (commands.ChargerOffline("Charge point Alpha-CP-0 is not connected"), "The charger is offline"),
+    (commands.CommandTimeout("no answer in 20 s"), "No answer from the charger in time"),
+    (commands.CallErrorReceived("NotSupported", "Reset is not supported"), "CALLERROR: NotSupported: Reset is not supported"),
+])
+def test_errors_are_shown_clearly(alpha_client, bus, error, shown):
+    _, answers = bus
+    answers["Reset"] = error
+    page = post(alpha_client, "reset", type="Soft").content.decode()
+    assert shown in page and "data-answer-error" in page
+
+
+def test_a_rejection_is_shown_as_the_chargers_answer(alpha_client, bus):
+    _, answers = bus
+    answers["UnlockConnector"] = {"status": "UnlockFailed"}
+    page = post(alpha_client, "unlock", connectorId="1").content.decode()
+    assert "data-answer-status>UnlockFailed<" in page
+
+
+def test_bad_input_is_not_sent(alpha_client, bus):
+    calls, _ = bus
+    page = post(alpha_client, "unlock", connectorId="zero").content.decode()
+    assert calls == [] and "Not sent: connectorId must be a whole number." in page
+
+
+def test_commands_need_csrf(world, bus):
+    from django.test import Client
+
+    from tests.factories import StaffFactory
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(StaffFactory(operator=world["alpha"][0]))
+    response = client.post("/chargers/Alpha-CP-0/command/", {"command": "reset", "type": "Hard"})
+    assert response.status_code == 403 and bus[0] == []
+
+
+def test_commands_to_another_operators_charger_are_refused(alpha_client, bus):
+    response = alpha_client.post("/chargers/Beta-CP-0/command/", {"command": "reset", "type": "Hard"})
+    assert response.status_code == 404 and bus[0] == []
+
+
+def test_commands_are_post_only(alpha_client, bus):
+    assert alpha_client.get("/chargers/Alpha-CP-0/command/").status_code == 405
