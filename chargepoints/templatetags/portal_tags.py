@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django import template
+from django.templatetags.tz import do_timezone
 
 register = template.Library()
 
@@ -32,9 +33,12 @@ def in_zone(moment: datetime | None, zone: str) -> datetime | None:
     if moment is None:
         return None
     try:
-        return moment.astimezone(zoneinfo.ZoneInfo(zone or "UTC"))
+        zoneinfo.ZoneInfo(zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return moment
+    # Django's tz filter marks the result so the date filter does not convert it back to
+    # the active time zone.
+    return do_timezone(moment, zone or "UTC")
 
 
 @register.filter

@@ -124,3 +124,13 @@ def test_wallet_detail_shows_balance(admin_client_all):
     wallet = Wallet.objects.first()
     page = admin_client_all.get(reverse("portal-wallet", args=[wallet.pk])).content.decode()
     assert "20.00" in page
+
+
+def test_session_times_are_shown_in_the_sites_zone(alpha_client, world):
+    from datetime import UTC, datetime
+
+    session = world["alpha"][3]
+    session.started_at = datetime(2025, 7, 1, 10, 0, tzinfo=UTC)
+    session.save(update_fields=["started_at"])
+    page = alpha_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "2025-07-01 12:00:00 <span class=\"muted\">Europe/Amsterdam</span>" in page
