@@ -157,8 +157,9 @@ def charge_point_mark_online(*, charge_point_id: int, protocol: str) -> None:
 @transaction.atomic
 def charge_point_mark_offline(*, charge_point_id: int) -> None:
     ChargePoint.objects.filter(pk=charge_point_id).update(is_online=False, updated_at=timezone.now())
-    charge_point = ChargePoint.objects.get(pk=charge_point_id)
-    _publish_after_commit(charge_point_state(charge_point))
+    charge_point = ChargePoint.objects.filter(pk=charge_point_id).first()
+    if charge_point is not None:  # removed while connected
+        _publish_after_commit(charge_point_state(charge_point))
 
 
 @transaction.atomic

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # Subprotocol -> ChargePoint class. The OCPP 2.0.1 handlers register here too.
 PROTOCOLS: dict[str, type] = {"ocpp1.6": CentralSystem16}
+CLOSE_NO_SUBPROTOCOL = 4002
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -67,8 +68,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         if protocol is None:
             # OCPP-J 1.6 section 3.1.2: finish the handshake without a subprotocol, then close.
+            # Code 4002 mirrors 1002 (protocol error): daphne lets applications send only
+            # 1000 and 3000-4999.
             await self.accept()
-            await self.close(code=1002, reason=f"No supported OCPP subprotocol offered; this server speaks {', '.join(p for p in settings.OCPP_SUBPROTOCOLS if p in PROTOCOLS)}")
+            await self.close(code=CLOSE_NO_SUBPROTOCOL, reason=f"No supported OCPP subprotocol offered; this server speaks {', '.join(p for p in settings.OCPP_SUBPROTOCOLS if p in PROTOCOLS)}")
             return
         credentials = basic_auth(self.scope.get("headers") or [])
         user, password = credentials if credentials else (None, None)
@@ -111,6 +114,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
         if still_ours and not self.replaced:
             await run_service(charge_point_mark_offline, charge_point_id=self.charge_point.pk)
+
+    async def restore_registration(self) -> None:
+        if self.registration is not None and not self.replaced:
+            await sync_to_async(registry.restore, thread_sensitive=False)(self.identity, self.registration)
 
     # --- channel layer events ----------------------------------------------------------
 

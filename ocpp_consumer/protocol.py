@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 _UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
 CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
+CLOSE_TOO_LARGE = 4009
 
 
 @lru_cache(maxsize=4096)
@@ -150,8 +151,9 @@ class CsmsChargePoint:
                 description=f"Frame of {len(text)} characters exceeds the limit of {limit}"))
         else:
             await journal_write([row])
-            # Nothing to address a CALLERROR to: close with 1009 (message too big).
-            await self.consumer.close(code=1009)
+            # Nothing to address a CALLERROR to: close. 4009 mirrors 1009 (message too big),
+            # which daphne does not let applications send.
+            await self.consumer.close(code=CLOSE_TOO_LARGE, reason=f"Frame exceeds {limit} characters")
 
     async def _reject_unparsed(self, text: str, unique_id: str, error: OCPPError) -> None:
         await self._answer(self._row("in", 0, unique_id if unique_id != "-1" else "", raw=text[:10000]), unique_id, error=error)

@@ -1,9 +1,12 @@
 """Where each connected charger's socket lives: identity -> the consumer's channel name.
 
-Kept in Redis (the same one as the channel layer) so any process can route a command to
-the process holding the socket. A plain Redis client, not the Django cache, so the
-unregister can be an atomic compare-and-delete: a closing old connection must never
-remove the registration of the connection that replaced it.
+Kept in Redis (the same server as the channel layer) so any process can route a command
+to the process holding the socket. A plain Redis client, not the Django cache: the
+unregister is an atomic compare-and-delete (a closing old connection must never remove
+the registration of the connection that replaced it), and the registry lives in its own
+logical database (settings.OCPP_REGISTRY_REDIS_DB) so a cache.clear() (FLUSHDB) does not
+make every charger look offline. Consumers also restore a missing registration on each
+Heartbeat, which covers a Redis restart.
 """
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ class Registration:
 
 @lru_cache(maxsize=1)
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    pool = redis.ConnectionPool.from_url(settings.REDIS_URL, decode_responses=True)
+    pool.connection_kwargs["db"] = settings.OCPP_REGISTRY_REDIS_DB
+    return redis.Redis(connection_pool=pool)
 
 
 def _key(identity: str) -> str:
@@ -48,6 +53,12 @@ def register(identity: str, registration: Registration) -> Registration | None:
 def unregister(identity: str, registration: Registration) -> bool:
     """Remove the registration only if it is still this connection's."""
     return bool(_client().eval(_COMPARE_AND_DELETE, 1, _key(identity), registration.encode()))
+
+
+def restore(identity: str, registration: Registration) -> bool:
+    """Register again if the key is gone (Redis restarted or was flushed); never
+    overwrites another connection's registration."""
+    return bool(_client().set(_key(identity), registration.encode(), nx=True))
 
 
 def lookup(identity: str) -> Registration | None:

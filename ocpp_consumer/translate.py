@@ -84,7 +84,40 @@ def translate_for_v201(*, action: str, payload: dict, identity: str | None = Non
             return Translated(action, payload)
     if translator is None:
         raise NotTranslatable(f"{action} has no OCPP 2.0.1 equivalent")
+    if action != "RequestStartTransaction":
+        schemas.check("ocpp1.6", action, payload)  # what we translate from must be valid 1.6
     return translator(charge_point_id, payload)
+
+
+# Every action commands.send() accepts for a 2.0.1 charger: its own and the 1.6 names above.
+def accepted_actions(native: frozenset[str]) -> frozenset[str]:
+    return native | frozenset(_TRANSLATORS)
+
+
+async def prepare_async(*, identity: str, action: str, payload: dict) -> Translated:
+    """For the command bus: translate (in a thread: it uses the database), mapping failures
+    onto the bus's own errors."""
+    from asgiref.sync import sync_to_async
+    from ocpp.exceptions import OCPPError
+
+    from ocpp_consumer.commands import InvalidPayload, UnknownAction
+
+    try:
+        return await sync_to_async(translate_for_v201)(identity=identity, action=action, payload=payload)
+    except NotTranslatable as exc:
+        raise UnknownAction(str(exc)) from None
+    except OCPPError as error:
+        raise InvalidPayload(f"{action}: {error.description} ({(error.details or {}).get('cause', '')})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidPayload(f"{action}: cannot translate for OCPP 2.0.1 ({exc})") from None
+
+
+async def answer_back_async(translated: Translated, answer: dict) -> dict:
+    from asgiref.sync import sync_to_async
+
+    if translated.answer_back is None:
+        return answer
+    return await sync_to_async(translated.answer_back)(answer)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     async def touch(self) -> None:
         await run_service(cp_services.charge_point_touch, charge_point_id=self.pk)
+        await self.consumer.restore_registration()
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):

@@ -14,6 +14,10 @@ OCPP_MAX_FRAME_BYTES = _env.int("OCPP_MAX_FRAME_BYTES", default=65536)
 # last_seen_at is written at most this often for frames other than Heartbeat.
 OCPP_TOUCH_EVERY_SECONDS = _env.float("OCPP_TOUCH_EVERY_SECONDS", default=60.0)
 
+# Redis logical database of the charger -> channel registry (not the cache's, see
+# ocpp_consumer/registry.py). Use 0 where the Redis offers only one database.
+OCPP_REGISTRY_REDIS_DB = _env.int("OCPP_REGISTRY_REDIS_DB", default=1)
+
 OCPP_BEAT_SCHEDULE: dict = {
     "ocpp-journal-purge": {"task": "chargepoints.tasks.ocpp_journal_purge", "schedule": 3600.0},
     "ocpp-offline-sweep": {"task": "chargepoints.tasks.charge_point_offline_sweep", "schedule": 60.0},
