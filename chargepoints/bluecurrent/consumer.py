@@ -61,6 +61,9 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         self.tasks: set[asyncio.Task] = set()
         self.pending_pushes: set[str] = set()
         self.user_id: int | None = None
+        # Smart-charging changes run as tasks; one at a time, so a "save settings" and the
+        # "switch on" right after it apply in the order the client sent them.
+        self.smart_lock = asyncio.Lock()
         await self.accept()
 
     async def disconnect(self, code) -> None:
@@ -79,9 +82,18 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
 
     def spawn(self, coroutine) -> None:
         # Charger answers can take a while; never hold up the next request waiting for one.
-        task = asyncio.create_task(coroutine)
+        task = asyncio.create_task(self._logged(coroutine))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _logged(coroutine) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("Blue Current API background work failed")
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         try:
@@ -299,9 +311,17 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         kind = "delayed" if command == "SET_DELAYED_CHARGING" else "price"
         self.spawn(self._switch_profile(command, charge_point, kind, value))
 
-    async def _switch_profile(self, command: str, charge_point: ChargePoint, kind: str, enabled: bool,
+    async def _switch_profile(self, command: str, charge_point: ChargePoint, kind: str, enabled: bool | None,
                               schedule: dict | None = None) -> None:
+        """enabled None: keep the profile on or off as it is, with the new schedule."""
+        async with self.smart_lock:
+            await self._switch_profile_locked(command, charge_point, kind, enabled, schedule)
+
+    async def _switch_profile_locked(self, command: str, charge_point: ChargePoint, kind: str, enabled: bool | None,
+                                     schedule: dict | None) -> None:
         latest = await database_sync_to_async(selectors.home_profile_latest)(charge_point=charge_point, kind=kind)
+        if enabled is None:
+            enabled = selectors.home_profile_enabled(latest)
         params = (latest.schedule or {}).get("customData", {}) if latest else {}
         if schedule is None:
             schedule = await database_sync_to_async(self._build_schedule)(charge_point, kind, params)
@@ -310,8 +330,10 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         if enabled:
             profile.charge_point = charge_point
             reason = await services.profile_send(profile)
-        else:
+        elif selectors.home_profile_enabled(latest):
             reason = await services.profile_clear(identity=charge_point.identity, profile_id=profile.profile_id)
+        else:
+            reason = ""  # settings saved while the profile is off: nothing on the charger to change
         await self._smart_result(command, charge_point, reason)
 
     @staticmethod
@@ -333,8 +355,7 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
         schedule = await database_sync_to_async(smart.delayed_schedule)(
             charge_point, days=days, start_time=message["start_time"], end_time=message["end_time"])
-        latest = await database_sync_to_async(selectors.home_profile_latest)(charge_point=charge_point, kind="delayed")
-        self.spawn(self._switch_profile(command, charge_point, "delayed", selectors.home_profile_enabled(latest), schedule))
+        self.spawn(self._switch_profile(command, charge_point, "delayed", None, schedule))
 
     async def patch_price_settings(self, command, message, user, charge_point) -> None:
         updates = {key: message.get(key) for key in smart.PRICE_DEFAULTS if message.get(key) is not None}
@@ -355,7 +376,7 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         params = {k: v for k, v in ((latest.schedule or {}).get("customData", {}) if latest else {}).items()
                   if k in smart.PRICE_DEFAULTS}
         schedule = await database_sync_to_async(smart.price_schedule)(charge_point, params={**params, **updates})
-        self.spawn(self._switch_profile(command, charge_point, "price", selectors.home_profile_enabled(latest), schedule))
+        self.spawn(self._switch_profile(command, charge_point, "price", None, schedule))
 
     async def override_profile(self, command, message, user, charge_point) -> None:
         """OVERRIDE_CHARGING_PROFILES (price-based) / OVERRIDE_DELAYED_CHARGING_TIMEOUT {value}:
@@ -375,6 +396,11 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         self.spawn(self._override(command, charge_point, latest, value))
 
     async def _override(self, command: str, charge_point: ChargePoint, profile: ChargingProfile, lift: bool) -> None:
+        async with self.smart_lock:
+            await self._override_locked(command, charge_point, profile, lift)
+
+    async def _override_locked(self, command: str, charge_point: ChargePoint, profile: ChargingProfile,
+                               lift: bool) -> None:
         profile.charge_point = charge_point
         if lift:
             reason = await services.profile_clear(identity=charge_point.identity, profile_id=profile.profile_id)

@@ -15,8 +15,9 @@ from tests.ocpp.conftest import eventually, make_charge_point, server, servers, 
 
 
 @pytest.fixture
-def haserver(server, monkeypatch) -> str:
-    url = server.replace("/ocpp/", "/haserver")
+def haserver(servers, transactional_db, monkeypatch) -> str:
+    base = servers.get("a")
+    url = base.replace("/ocpp/", "/haserver")
     monkeypatch.setattr(bc_websocket, "URL", url)
     return url
 
