@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from chargepoints import selectors, services
+from chargepoints.models import ChargePoint, Connector, IdToken, OcppMessage
+from sessions_app.models import ChargeSession
+
+pytestmark = pytest.mark.django_db
+
+
+def test_charge_point_add_hashes_the_password_and_creates_available_connectors():
+    cp = services.charge_point_add(identity="CP-A", password="s3cret-pass", connector_count=2)
+    assert cp.password_hash and "s3cret-pass" not in cp.password_hash
+    assert selectors.charge_point_password_matches(charge_point=cp, password="s3cret-pass")
+    assert not selectors.charge_point_password_matches(charge_point=cp, password="wrong")
+    assert [c.status for c in selectors.connector_list(identity="CP-A")] == ["Available", "Available"]
+
+
+def test_seed_reads_and_writes_of_charge_points_and_connectors():
+    cp = services.charge_point_add(identity="CP-B", serial_number="SER-1")
+    connector = services.connector_add(charge_point=cp, connector_id=1)
+    assert selectors.charge_point_get(identity="CP-B") == cp
+    assert selectors.charge_point_get(identity="nope") is None
+    assert list(selectors.charge_point_list()) == [cp]
+    assert selectors.connector_get(identity="CP-B", connector_id=1) == connector
+    assert selectors.connector_get_by_serial_number(serial_number="SER-1") == connector
+    assert list(selectors.connector_list_available()) == [connector]
+    services.connector_update_status(charge_point_id=cp.pk, connector_id=1, status="Charging")
+    assert list(selectors.connector_list_available()) == []
+    services.charge_point_update(charge_point=cp, data={"name": "Lobby", "password": "new-pass-123"})
+    cp.refresh_from_db()
+    assert cp.name == "Lobby" and selectors.charge_point_password_matches(charge_point=cp, password="new-pass-123")
+    with pytest.raises(ValueError):
+        services.charge_point_update(charge_point=cp, data={"identity": "X"})
+    services.connector_remove(charge_point=cp, connector_id=1)
+    assert not Connector.objects.filter(charge_point=cp).exists()
+    services.charge_point_remove(identity="CP-B")
+    assert not ChargePoint.objects.filter(identity="CP-B").exists()
+
+
+def test_connector_zero_is_the_charge_point_itself():
+    cp = services.charge_point_add(identity="CP-C")
+    assert services.connector_update_status(charge_point_id=cp.pk, connector_id=0, status="Faulted", error_code="PowerMeterFailure") is None
+    cp.refresh_from_db()
+    assert (cp.status, cp.error_code) == ("Faulted", "PowerMeterFailure")
+
+
+def test_unknown_chargers_are_refused_or_registered_pending(settings):
+    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "refuse"}
+    assert services.charge_point_connect(identity="NEW", password="pw-123456", protocol="ocpp1.6") is None
+    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    cp = services.charge_point_connect(identity="NEW", password="pw-123456", protocol="ocpp1.6")
+    assert cp.registration_status == "Pending"
+    assert services.charge_point_connect(identity="NEW", password="pw-123456", protocol="ocpp1.6") == cp
+    assert services.charge_point_connect(identity="NEW", password="other", protocol="ocpp1.6") is None
+
+
+def test_id_tag_info_reflects_card_and_driver_standing(django_user_model):
+    assert selectors.id_tag_info(id_tag="nope") == {"status": "Invalid"}
+    IdToken.objects.create(uid="OK", group_uid="FLEET")
+    assert selectors.id_tag_info(id_tag="OK") == {"status": "Accepted", "parentIdTag": "FLEET"}
+    IdToken.objects.create(uid="OLD", expires_at=timezone.now() - timedelta(days=1))
+    assert selectors.id_tag_info(id_tag="OLD")["status"] == "Expired"
+    IdToken.objects.create(uid="BLK", status="Blocked")
+    assert selectors.id_tag_info(id_tag="BLK")["status"] == "Blocked"
+    user = django_user_model.objects.create_user(username="gone", is_active=False)
+    IdToken.objects.create(uid="GONE", user=user)
+    assert selectors.id_tag_info(id_tag="GONE")["status"] == "Blocked"
+
+
+def test_the_offline_sweep_marks_silent_chargers_offline(settings):
+    cp = services.charge_point_add(identity="CP-S")
+    ChargePoint.objects.filter(pk=cp.pk).update(is_online=True, heartbeat_interval=60,
+                                                 last_seen_at=timezone.now() - timedelta(minutes=10))
+    fresh = services.charge_point_add(identity="CP-F")
+    ChargePoint.objects.filter(pk=fresh.pk).update(is_online=True, last_seen_at=timezone.now())
+    assert services.charge_point_offline_sweep() == ["CP-S"]
+    assert not ChargePoint.objects.get(pk=cp.pk).is_online and ChargePoint.objects.get(pk=fresh.pk).is_online
+
+
+def test_the_journal_purge_keeps_recent_frames():
+    cp = services.charge_point_add(identity="CP-J")
+    old = timezone.now() - timedelta(days=100)
+    services.ocpp_message_store_many(rows=[
+        {"charge_point_id": cp.pk, "charge_point_identity": "CP-J", "direction": "in", "message_type": 2,
+         "unique_id": str(i), "action": "Heartbeat", "payload": {}, "created_at": old if i < 3 else timezone.now()}
+        for i in range(5)])
+    from chargepoints.tasks import ocpp_journal_purge
+
+    assert ocpp_journal_purge() == 3
+    assert OcppMessage.objects.count() == 2
+
+
+def test_connector_get_for_transaction():
+    cp = services.charge_point_add(identity="CP-T", connector_count=1)
+    connector = Connector.objects.get(charge_point=cp)
+    ChargeSession.objects.create(charge_point=cp, connector=connector, transaction_id="77", started_at=timezone.now())
+    assert selectors.connector_get_for_transaction(transaction_id=77) == connector
