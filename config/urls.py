@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("tariffs.urls")),
     path("", include("billing.urls")),
     path("", include("chargepoints.urls")),
+    path("haserver/", include("chargepoints.bluecurrent.urls")),
 ]
