@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -56,6 +57,8 @@ def _payment_error(exc: Exception) -> Response | None:
 class DriverAPIView(APIView):
     authentication_classes = [DriverTokenAuthentication]
     permission_classes = [IsDriver]
+    # The app sends JSON; plain forms are accepted for curl users. No multipart: nothing uploads files.
+    parser_classes = [JSONParser, FormParser]
 
     def handle_exception(self, exc):
         if isinstance(exc, ServiceError):
