@@ -18,11 +18,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from ocpp.exceptions import OCPPError
 
-from ocpp_consumer import registry, schemas
+from ocpp_consumer import registry, schemas, translate
 from ocpp_consumer.v16.central_system import COMMANDS as COMMANDS_16
+from ocpp_consumer.v201.central_system import COMMANDS as COMMANDS_201
 
-# Subprotocol -> the actions we may send. The OCPP 2.0.1 handlers add theirs.
-COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16}
+# Subprotocol -> the actions we may send. A 2.0.1 charger also accepts the 1.6 names that
+# ocpp_consumer.translate turns into 2.0.1 requests (GetConfiguration, Reset Hard, ...).
+COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": translate.accepted_actions(COMMANDS_201)}
 # Time for the reply to travel back through Redis after the charger answered.
 _REPLY_MARGIN_S = 2.0
 
@@ -66,9 +68,17 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
     if not any(action in actions for actions in COMMANDS.values()):
         raise UnknownAction(f"{action} is not a command the central system sends")
     registration = await sync_to_async(registry.lookup, thread_sensitive=False)(charge_point_id)
-    protocol = registration.protocol if registration else next(iter(COMMANDS))
+    protocol = registration.protocol if registration else await _stored_protocol(charge_point_id)
     if action not in COMMANDS.get(protocol, ()):
         raise UnknownAction(f"{action} is not a {protocol} command")
+    translated = None
+    if protocol == "ocpp2.0.1":
+        if registration is None:  # before translating: a remote start must not be recorded for nothing
+            raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
+        translated = await translate.prepare_async(identity=charge_point_id, action=action, payload=payload)
+        if translated.local_answer is not None:
+            return translated.local_answer
+        action, payload = translated.action, translated.payload
     try:
         schemas.check(protocol, action, payload)
     except OCPPError as error:
@@ -88,6 +98,8 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
         raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s") from None
     result = reply.get("result")
     if result == "ok":
+        if translated is not None:
+            return await translate.answer_back_async(translated, reply["payload"])
         return reply["payload"]
     if result == "call_error":
         raise CallErrorReceived(reply.get("code", "GenericError"), reply.get("description", ""), reply.get("details"))
@@ -96,6 +108,14 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
     if result == "offline":
         raise ChargerOffline(f"Charge point {charge_point_id} disconnected before answering")
     raise CommandError(reply.get("description", "command failed"))
+
+
+async def _stored_protocol(charge_point_id: str) -> str:
+    """The protocol a charger last connected with (for one that is offline now)."""
+    from chargepoints.models import ChargePoint
+
+    stored = await ChargePoint.objects.filter(identity=charge_point_id).values_list("protocol", flat=True).afirst()
+    return stored or next(iter(COMMANDS))
 
 
 def send(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:

@@ -22,11 +22,12 @@ from chargepoints.services import charge_point_connect, charge_point_mark_offlin
 from ocpp_consumer import registry
 from ocpp_consumer.batching import run_service
 from ocpp_consumer.v16.central_system import CentralSystem16
+from ocpp_consumer.v201.central_system import CentralSystem201
 
 logger = logging.getLogger(__name__)
 
 # Subprotocol -> ChargePoint class. The OCPP 2.0.1 handlers register here too.
-PROTOCOLS: dict[str, type] = {"ocpp1.6": CentralSystem16}
+PROTOCOLS: dict[str, type] = {"ocpp1.6": CentralSystem16, "ocpp2.0.1": CentralSystem201}
 CLOSE_NO_SUBPROTOCOL = 4002
 
 
