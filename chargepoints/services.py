@@ -122,12 +122,12 @@ def charge_point_connect(*, identity: str, password: str | None, protocol: str) 
     """
     charge_point = ChargePoint.objects.select_for_update().filter(identity=identity).first()
     if charge_point is not None:
-        if not charge_point.password_hash and not settings.CSMS.get("OCPP_REQUIRE_PASSWORD", True):
+        if not charge_point.password_hash and not getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
             return charge_point
         return charge_point if charge_point_password_matches(charge_point=charge_point, password=password) else None
     if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING:
         return None
-    if not password and settings.CSMS.get("OCPP_REQUIRE_PASSWORD", True):
+    if not password and getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
         return None
     try:
         with transaction.atomic():

@@ -14,6 +14,9 @@ OCPP_MAX_FRAME_BYTES = _env.int("OCPP_MAX_FRAME_BYTES", default=65536)
 # last_seen_at is written at most this often for frames other than Heartbeat.
 OCPP_TOUCH_EVERY_SECONDS = _env.float("OCPP_TOUCH_EVERY_SECONDS", default=60.0)
 
+# A known charger without a stored password may connect only when this is False
+# (security profile 0, e.g. behind a VPN); unknown chargers always need one to be Pending.
+OCPP_REQUIRE_PASSWORD = _env.bool("OCPP_REQUIRE_PASSWORD", default=True)
 # Redis logical database of the charger -> channel registry (not the cache's, see
 # ocpp_consumer/registry.py). Use 0 where the Redis offers only one database.
 OCPP_REGISTRY_REDIS_DB = _env.int("OCPP_REGISTRY_REDIS_DB", default=1)

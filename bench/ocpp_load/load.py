@@ -1,0 +1,88 @@
+"""The load generator (a separate process): N chargers sending MeterValues.
+
+closed: every charger sends, waits for the answer, sends again, for --seconds.
+paced:  every charger sends one MeterValues every --interval seconds (random phase).
+Prints one JSON line: messages, messages/s, p50/p99 latency in ms.
+"""
+import argparse
+import asyncio
+import json
+import random
+import time
+
+import websockets
+
+SAMPLE = [
+    {"value": "123456", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
+    {"value": "10950.3", "context": "Sample.Periodic", "measurand": "Power.Active.Import", "unit": "W"},
+    {"value": "15.8", "context": "Sample.Periodic", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+    {"value": "15.8", "context": "Sample.Periodic", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
+    {"value": "15.8", "context": "Sample.Periodic", "measurand": "Current.Import", "phase": "L3", "unit": "A"},
+    {"value": "230.1", "context": "Sample.Periodic", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+    {"value": "57", "context": "Sample.Periodic", "measurand": "SoC", "location": "EV", "unit": "Percent"},
+]
+
+
+def frame(n: int) -> str:
+    ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return json.dumps([2, f"m{n}", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts, "sampledValue": SAMPLE}]}])
+
+
+async def charger(url, run, mode, interval, latencies, connected):
+    async with websockets.connect(url, subprotocols=["ocpp1.6"], ping_interval=None, open_timeout=300, max_queue=None) as ws:
+        connected.append(1)
+        await run["gate"].wait()
+        n = 0
+        if mode == "paced":
+            await asyncio.sleep(random.uniform(0, interval))
+        while time.monotonic() < run["stop_at"]:
+            n += 1
+            sent = time.perf_counter()
+            await ws.send(frame(n))
+            await ws.recv()
+            latencies.append(time.perf_counter() - sent)
+            if mode == "paced":
+                await asyncio.sleep(max(0.0, interval - (time.perf_counter() - sent)))
+
+
+async def main(args):
+    latencies: list[float] = []
+    connected: list[int] = []
+    run = {"gate": asyncio.Event(), "stop_at": 0.0}
+    tasks = []
+    for i in range(1, args.count + 1):
+        tasks.append(asyncio.ensure_future(charger(f"{args.url}{args.prefix}{i}", run, args.mode, args.interval, latencies, connected)))
+        if i % 100 == 0:
+            await asyncio.sleep(0.2)
+    while len(connected) < args.count:
+        if all(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.1)
+    failed = [t.exception() for t in tasks if t.done() and t.exception()]
+    print(json.dumps({"event": "connected", "connected": len(connected), "failed": len(failed),
+                      "first_error": repr(failed[0]) if failed else None}), flush=True)
+    await asyncio.sleep(args.settle)  # the orchestrator samples the server's RSS now
+    start = time.monotonic()
+    run["stop_at"] = start + args.seconds
+    run["gate"].set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = time.monotonic() - start
+    latencies.sort()
+
+    def pick(q):
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2) if latencies else None
+
+    print(json.dumps({"event": "done", "messages": len(latencies), "per_second": round(len(latencies) / elapsed, 1),
+                      "p50_ms": pick(0.50), "p99_ms": pick(0.99)}), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--prefix", default="BENCH-")
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--mode", choices=["closed", "paced"], default="closed")
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--settle", type=float, default=2.0)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,134 @@
+"""OCPP load benchmark: our daphne (journal + database on) against a bare reference server
+(the `ocpp` package + `websockets`, no database), same machine, same load generator.
+
+    .venv/bin/python bench/ocpp_load/run.py --count 1000 --mode closed --seconds 20
+    .venv/bin/python bench/ocpp_load/run.py --count 5000 --mode paced --interval 10 --seconds 60
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/csms_bench REDIS_URL=redis://127.0.0.1:6379/0 ...
+
+Prints messages/s, p50/p99 latency and server RSS per connection for each server, and the
+ratios. The CSMS database gets N chargers BENCH-1..N (no passwords: connect cost is not
+what is measured). Not part of the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, process: subprocess.Popen) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise SystemExit("server exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def run_load(url: str, server: subprocess.Popen, args) -> dict:
+    proc = psutil.Process(server.pid)
+    rss_idle = proc.memory_info().rss
+    load = subprocess.Popen([PY, str(HERE / "load.py"), "--url", url, "--count", str(args.count), "--mode", args.mode,
+                             "--interval", str(args.interval), "--seconds", str(args.seconds), "--settle", "2"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    result: dict = {}
+    for line in load.stdout:
+        event = json.loads(line)
+        if event["event"] == "connected":
+            time.sleep(1)
+            result["connected"] = event["connected"]
+            result["connect_failures"] = event["failed"]
+            result["rss_connected_mb"] = round(proc.memory_info().rss / 2**20, 1)
+            result["rss_per_connection_kb"] = round((proc.memory_info().rss - rss_idle) / 1024 / max(1, event["connected"]), 1)
+        else:
+            result.update({k: event[k] for k in ("messages", "per_second", "p50_ms", "p99_ms")})
+    load.wait()
+    result["rss_idle_mb"] = round(rss_idle / 2**20, 1)
+    result["rss_end_mb"] = round(proc.memory_info().rss / 2**20, 1)
+    return result
+
+
+def bench_reference(args) -> dict:
+    port = free_port()
+    server = subprocess.Popen([PY, str(HERE / "reference_server.py"), str(port)], cwd=ROOT)
+    try:
+        wait_port(port, server)
+        return run_load(f"ws://127.0.0.1:{port}/ocpp/", server, args)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def bench_csms(args) -> dict:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.ocpp_load.settings", "PYTHONPATH": str(ROOT)}
+    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}")
+    env.setdefault("CHANNEL_PREFIX", "csms-bench")
+    subprocess.run([PY, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    setup = (
+        "from chargepoints.models import *; from sessions_app.models import *;"
+        "MeterSample.objects.all().delete(); OcppMessage.objects.all().delete();"
+        f"have=set(ChargePoint.objects.filter(identity__startswith='BENCH-').values_list('identity',flat=True));"
+        f"new=[ChargePoint(identity=f'BENCH-{{i}}', is_online=False) for i in range(1,{args.count}+1) if f'BENCH-{{i}}' not in have];"
+        "ChargePoint.objects.bulk_create(new, batch_size=500);"
+        "cps=ChargePoint.objects.filter(identity__startswith='BENCH-', evses__isnull=True);"
+        "evses=Evse.objects.bulk_create([Evse(charge_point=c, evse_id=1) for c in cps], batch_size=500);"
+        "Connector.objects.bulk_create([Connector(charge_point_id=e.charge_point_id, evse=e, connector_id=1) for e in evses], batch_size=500)"
+    )
+    subprocess.run([PY, "manage.py", "shell", "-c", setup], env=env, cwd=ROOT, check=True)
+    port = free_port()
+    server = subprocess.Popen([str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, server)
+        return run_load(f"ws://127.0.0.1:{port}/ocpp/", server, args)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--mode", choices=["closed", "paced"], default="closed")
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--only", choices=["both", "csms", "reference"], default="both")
+    args = parser.parse_args()
+    results = {}
+    if args.only in ("both", "reference"):
+        results["reference"] = bench_reference(args)
+        print("reference", json.dumps(results["reference"]), flush=True)
+    if args.only in ("both", "csms"):
+        results["csms"] = bench_csms(args)
+        print("csms     ", json.dumps(results["csms"]), flush=True)
+    if len(results) == 2 and results["reference"].get("per_second"):
+        ref, ours = results["reference"], results["csms"]
+        print(f"ratio csms/reference: messages/s {ours['per_second'] / ref['per_second']:.2f}x, "
+              f"p99 {ours['p99_ms'] / ref['p99_ms']:.2f}x, RSS/connection "
+              f"{ours['rss_per_connection_kb'] / max(ref['rss_per_connection_kb'], 0.1):.2f}x")
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB, "
+          f"database {os.environ.get('DATABASE_URL', 'sqlite (var/bench.sqlite3)')}")
+
+
+if __name__ == "__main__":
+    main()
