@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -36,6 +37,7 @@ from chargepoints.models import (
     Connector,
     ConnectorStatus,
     DeviceVariable,
+    IdToken,
     OcppMessage,
     Site,
 )
@@ -52,6 +54,12 @@ class Scope:
 
     operator_id: int | None
     everything: bool
+
+    @property
+    def cache_key(self) -> str:
+        if self.everything:
+            return "all"
+        return f"op{self.operator_id}" if self.operator_id is not None else "none"
 
     def filter(self, qs: QuerySet, operator_path: str) -> QuerySet:
         if self.everything:
@@ -95,7 +103,8 @@ def driver_qs(*, scope: Scope) -> QuerySet[User]:
     if scope.operator_id is None:
         return drivers.none()
     charged_here = ChargeSession.objects.filter(user_id=OuterRef("pk"), charge_point__site__operator_id=scope.operator_id)
-    return drivers.filter(Q(Exists(charged_here)) | Q(id_tokens__operator_id=scope.operator_id)).distinct()
+    holds_card = IdToken.objects.filter(user_id=OuterRef("pk"), operator_id=scope.operator_id)
+    return drivers.filter(Exists(charged_here) | Exists(holds_card))
 
 
 def charge_point_get(*, scope: Scope, identity: str) -> ChargePoint | None:
@@ -154,16 +163,54 @@ class DailySeries:
     today_revenue: dict[str, Decimal]
 
 
+PAST_DAYS_CACHE_SECONDS = 300
+
+
 def daily_series(*, scope: Scope, days: int = 30, now: datetime | None = None) -> DailySeries:
     """Energy (by session start day) and revenue (by purchase creation day) per UTC day
-    over the last `days` days, today included: two GROUP BY queries."""
+    over the last `days` days, today included. Finished days are cached for five minutes
+    per scope (they only change when a late session is priced); today is always fresh."""
     now = now or timezone.now()
     today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time.min, tzinfo=UTC)
+    key = f"portal:daily:{scope.cache_key}:{first.isoformat()}:{days}"
+    past = cache.get(key)
+    if past is None:
+        past = _daily_rows(scope=scope, start=first, end=today)
+        cache.set(key, past, PAST_DAYS_CACHE_SECONDS)
+    current = _daily_rows(scope=scope, start=today, end=today + timedelta(days=1))
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    index = {day: i for i, day in enumerate(day_list)}
+    energy = [0.0] * days
+    sessions = [0] * days
+    revenue: dict[str, list[Decimal]] = {}
+    for rows in (past, current):
+        for day, (wh, count) in rows["energy"].items():
+            i = index.get(date.fromisoformat(day))
+            if i is not None:
+                energy[i] = round(wh / 1000, 3)
+                sessions[i] = count
+        for (day, currency), total in rows["revenue"].items():
+            i = index.get(date.fromisoformat(day))
+            if i is not None:
+                revenue.setdefault(currency, [Decimal("0")] * days)[i] += total
+    return DailySeries(
+        days=day_list,
+        energy_kwh=energy,
+        revenue={cur: [str(v.quantize(CENTS)) for v in values] for cur, values in revenue.items()},
+        sessions=sessions,
+        today_energy_kwh=energy[-1],
+        today_revenue={cur: values[-1].quantize(CENTS) for cur, values in revenue.items()},
+    )
+
+
+def _daily_rows(*, scope: Scope, start: date, end: date) -> dict:
+    """Two GROUP BY queries over [start, end) UTC days; plain values so they cache."""
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    until = datetime.combine(end, time.min, tzinfo=UTC)
     energy_rows = (
         session_qs(scope=scope)
-        .filter(started_at__gte=since)
+        .filter(started_at__gte=since, started_at__lt=until)
         .annotate(day=TruncDate("started_at"))
         .values("day")
         .annotate(wh=Sum(_energy_expression()), n=Count("id"))
@@ -171,35 +218,24 @@ def daily_series(*, scope: Scope, days: int = 30, now: datetime | None = None) -
     )
     revenue_rows = (
         purchase_qs(scope=scope)
-        .filter(created_at__gte=since)
+        .filter(created_at__gte=since, created_at__lt=until)
         .exclude(status=Purchase.Status.VOID)
         .annotate(day=TruncDate("created_at"))
         .values("day", "currency")
         .annotate(total=Sum("total_price"))
         .order_by()
     )
-    day_list = [first + timedelta(days=i) for i in range(days)]
-    index = {day: i for i, day in enumerate(day_list)}
-    energy = [0.0] * days
-    sessions = [0] * days
+    energy: dict[str, tuple[int, int]] = {}
     for row in energy_rows:
-        i = index.get(_as_date(row["day"]))
-        if i is not None:
-            energy[i] = round((row["wh"] or 0) / 1000, 3)
-            sessions[i] = row["n"]
-    revenue: dict[str, list[Decimal]] = {}
+        day = _as_date(row["day"])
+        if day is not None:
+            energy[day.isoformat()] = (int(row["wh"] or 0), row["n"])
+    revenue: dict[tuple[str, str], Decimal] = {}
     for row in revenue_rows:
-        i = index.get(_as_date(row["day"]))
-        if i is not None:
-            revenue.setdefault(row["currency"], [Decimal("0")] * days)[i] += row["total"] or Decimal("0")
-    return DailySeries(
-        days=day_list,
-        energy_kwh=energy,
-        revenue={cur: [str(v.quantize(CENTS)) for v in values] for cur, values in revenue.items()},
-        sessions=sessions,
-        today_energy_kwh=energy[-1],
-        today_revenue={cur: values[-1] for cur, values in revenue.items()},
-    )
+        day = _as_date(row["day"])
+        if day is not None:
+            revenue[(day.isoformat(), row["currency"])] = Decimal(row["total"] or 0)
+    return {"energy": energy, "revenue": revenue}
 
 
 def _as_date(value) -> date | None:
@@ -341,7 +377,9 @@ def session_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet
             Q(charge_point__identity__iexact=query) | Q(id_tag__iexact=query) | Q(transaction_id=query)
             | Q(user__phone=query)
         )
-    return qs.order_by("-started_at", "-id")
+    # Newest recorded first: the primary key walks an index where started_at would sort
+    # every row of the operator.
+    return qs.order_by("-id")
 
 
 POWER = "Power.Active.Import"
@@ -417,7 +455,7 @@ def purchase_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySe
         qs = qs.filter(status=status)
     if query:
         qs = qs.filter(Q(user__phone=query) | Q(session__charge_point__identity__iexact=query))
-    return qs.order_by("-created_at", "-id")
+    return qs.order_by("-id")
 
 
 def payment_list(*, scope: Scope, status: str = "", provider: str = "", query: str = "") -> QuerySet[Payment]:
@@ -428,7 +466,7 @@ def payment_list(*, scope: Scope, status: str = "", provider: str = "", query: s
         qs = qs.filter(provider=provider)
     if query:
         qs = qs.filter(Q(user__phone=query) | Q(provider_reference=query))
-    return qs.order_by("-created_at", "-id")
+    return qs.order_by("-id")
 
 
 def _balance_subquery():
@@ -452,7 +490,7 @@ def driver_list(*, scope: Scope, query: str = "") -> QuerySet[User]:
             scope.filter(ChargeSession.objects.filter(user_id=OuterRef("pk")), "charge_point__site__operator_id")
             .values("user_id").annotate(n=Count("id")).values("n")[:1]
         ),
-    ).order_by("-date_joined", "-id")
+    ).order_by("-id")
 
 
 def wallet_list(*, scope: Scope, query: str = "") -> QuerySet[Wallet]:
@@ -461,7 +499,7 @@ def wallet_list(*, scope: Scope, query: str = "") -> QuerySet[Wallet]:
         qs = qs.filter(user__in=driver_qs(scope=scope).values("pk"))
     if query:
         qs = qs.filter(Q(user__phone__icontains=query) | Q(user__name__icontains=query))
-    return qs.annotate(balance=_balance_subquery()).order_by("-created_at", "-id")
+    return qs.annotate(balance=_balance_subquery()).order_by("-id")
 
 
 def wallet_entries(*, wallet: Wallet, limit: int = 50) -> list[WalletEntry]:

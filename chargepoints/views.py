@@ -53,8 +53,26 @@ class PortalLoginView(auth_views.LoginView):
         return reverse("portal-dashboard")
 
 
-def page_of(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+COUNT_CAP = 10_000
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: an exact COUNT(*) over a scoped join of 100,000
+    purchases costs more than the page itself. Beyond the cap the page says "10,000+"."""
+
+    @property
+    def count(self) -> int:
+        if not hasattr(self, "_capped_count"):
+            self._capped_count = self.object_list[: COUNT_CAP + 1].count()
+        return self._capped_count
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+def page_of(request: HttpRequest, queryset, per_page: int | None = None):
+    return CappedPaginator(queryset, per_page or PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 # --- dashboard and map -----------------------------------------------------------------

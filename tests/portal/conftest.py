@@ -62,6 +62,17 @@ def seed_operator(name: str, *, chargers: int = 2, sessions_per_connector: int =
     return operator, site, created, active
 
 
+@pytest.fixture(autouse=True)
+def fresh_dashboard_cache(monkeypatch):
+    """A private cache per test: the shared Redis must not be flushed, and cached daily
+    figures must not leak between tests."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from chargepoints import portal_selectors
+
+    monkeypatch.setattr(portal_selectors, "cache", LocMemCache("portal-test", {}))
+
+
 @pytest.fixture
 def world(db):
     a = seed_operator("Alpha")

@@ -134,3 +134,26 @@ def test_session_times_are_shown_in_the_sites_zone(alpha_client, world):
     session.save(update_fields=["started_at"])
     page = alpha_client.get(f"/sessions/{session.pk}/").content.decode()
     assert "2025-07-01 12:00:00 <span class=\"muted\">Europe/Amsterdam</span>" in page
+
+
+def test_finished_days_are_cached_but_today_stays_fresh(alpha_client, world):
+    from django.utils import timezone
+
+    from chargepoints.models import Connector
+    from tests.factories import ChargeSessionFactory
+
+    first = alpha_client.get("/").context["charts"]["sessions"]
+    connector = Connector.objects.get(charge_point__identity="Alpha-CP-1")
+    ChargeSessionFactory(connector=connector, charge_point=connector.charge_point, status="completed",
+                         stopped_at=timezone.now(), meter_stop_wh=2000)  # started an hour ago
+    second = alpha_client.get("/").context["charts"]["sessions"]
+    assert second[-1] == first[-1] + 1 and second[:-1] == first[:-1]
+
+
+def test_long_lists_count_at_most_the_cap(alpha_client, monkeypatch):
+    from chargepoints import views
+
+    monkeypatch.setattr(views, "COUNT_CAP", 2)
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    page = alpha_client.get("/purchases/?page=2").content.decode()
+    assert "Page 2 of 3+ (more than 2 in all)" in page
