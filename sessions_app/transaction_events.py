@@ -172,7 +172,8 @@ def transaction_event_record(
 
     existing = TransactionEvent.objects.filter(session=session, seq_no=seq_no).first()
     if existing is not None:
-        if existing.payload != payload and payload is not None:
+        # A retry of an event whose answer was lost may come back flagged offline: same event.
+        if payload is not None and _without_offline(existing.payload) != _without_offline(payload):
             ChargePointEvent.objects.create(
                 charge_point_id=charge_point_id, kind="seq_no_reused", severity=ChargePointEvent.Severity.WARNING,
                 message=f"Transaction {transaction_id}: seqNo {seq_no} arrived again with different content; kept the first.",
@@ -202,6 +203,10 @@ def transaction_event_record(
         session_id = session.pk
         transaction.on_commit(lambda: session_reprice(session_id=session_id))
     return _outcome(session, duplicate=False, id_token_info=info)
+
+
+def _without_offline(payload: dict) -> dict:
+    return {k: v for k, v in payload.items() if k != "offline"}
 
 
 def _default_context(event_type: str) -> str:

@@ -269,3 +269,67 @@ async def test_schema_violations_get_the_right_callerror_and_the_socket_stays_up
         ok = await exchange([2, "7", "TransactionEvent", good])
         assert ok[0] == 3
         assert await sync_to_async(ChargeSession.objects.filter(charge_point=cp, transaction_id="S-1").exists)()
+
+
+async def test_a_replay_with_a_lost_answer_and_a_transaction_started_while_offline(server, make_charge_point):
+    """The answer to one Updated is lost (the station re-queues it), then the link drops:
+    the station ends the session, starts the next one on the same EVSE, and replays all."""
+    cp = await new_station(make_charge_point)
+    await sync_to_async(IdToken.objects.create)(uid="CARD-OK")
+    async with simulated201(server, cp.identity, meter_interval=600) as station:
+        first = await station.start_transaction(1, "CARD-OK", meter_loop=False)
+        await station.meter_update(1, seconds=600)
+        lost, _ = station.transaction_answers[-1]
+        station.go_offline()
+        lost.offline = True
+        station.state.queue.append(lost)  # delivered, but the station never saw the answer
+        await station.meter_update(1, seconds=600)
+        await station.stop_transaction(1, "Local")
+        second = await station.start_transaction(1, "CARD-OK", meter_loop=False)
+        await station.meter_update(1, seconds=600)
+        state = station.state
+    assert [r.event_type for r in state.queue] == ["Updated", "Updated", "Ended", "Started", "Updated", "Updated"]
+    async with simulated201(server, cp.identity, state=state) as station:
+        replayed = await station.replay_queue()
+    assert all(answer is not None for _, answer in replayed)
+    a = await sync_to_async(session_of)(first.transaction_id)
+    b = await sync_to_async(session_of)(second.transaction_id)
+    assert a.status == "completed" and a.closed_by == "charger" and a.stop_reason == "Local" and a.offline
+    assert b.is_active and b.offline and b.charging_state == "Charging" and b.connector_id == a.connector_id
+    assert await sync_to_async(TransactionEvent.objects.filter(session=a).count)() == 5  # the retry added nothing
+    assert not await sync_to_async(SessionAnomaly.objects.filter(session__in=[a, b]).exists)()
+    assert not await sync_to_async(ChargePointEvent.objects.filter(charge_point=cp, kind="seq_no_reused").exists)()
+    # the station's queue is empty: asked after the replay, it says so
+    async with simulated201(server, cp.identity, state=state) as station:
+        status = await commands.send_async(cp.identity, "GetTransactionStatus", {"transactionId": second.transaction_id}, timeout=10)
+    assert status == {"messagesInQueue": False, "ongoingIndicator": True}
+
+
+async def test_the_runner_drives_a_201_station_on_its_own(server, make_charge_point):
+    """What `simulate_chargers --protocol ocpp2.0.1` runs: boot, RFID sessions with periodic
+    Updated events, and a Reset Immediate that ends the session and reconnects."""
+    from ocpp_consumer.simulator.runner import run_charger
+
+    cp = await new_station(make_charge_point)
+    await sync_to_async(IdToken.objects.create)(uid="SIM-RFID-0001")
+    stop = asyncio.Event()
+    config = ChargerConfig(identity=cp.identity, base_url=server, password="test-charger-password",
+                           protocol="ocpp2.0.1", connectors=1, meter_interval=1, rfid_every=4)
+    runner = asyncio.get_running_loop().create_task(run_charger(config, stop))
+    try:
+        assert await eventually(lambda: TransactionEvent.objects.filter(
+            session__charge_point=cp, trigger_reason="MeterValuePeriodic").exists(), timeout=15)
+        session = await eventually(lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first(), timeout=10)
+        if session is not None:
+            answer = await commands.send_async(cp.identity, "Reset", {"type": "Immediate"}, timeout=10)
+            assert answer == {"status": "Accepted"}
+            ended = await eventually(lambda: ChargeSession.objects.get(pk=session.pk).stop_reason, timeout=10)
+            assert ended in {"ImmediateReset", "Local"}
+        # it comes back: a second boot after the reset
+        assert await eventually(lambda: OcppMessage.objects.filter(
+            charge_point=cp, action="BootNotification", direction="in").count() >= 2, timeout=20)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 15)
+    anomalies = await sync_to_async(lambda: list(SessionAnomaly.objects.filter(session__charge_point=cp).values_list("kind", flat=True)))()
+    assert anomalies == []
