@@ -111,7 +111,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 defaults socket_timeout to 5 s, exactly channels-redis's blocking
+            # BZPOPMIN wait, so an idle receive would race the socket timeout and drop the
+            # consumer. Give reads room above the 5 s wait; keep connects quick.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
             "prefix": env.str("CHANNEL_PREFIX", default="csms"),
             "capacity": 1500,
             "expiry": 60,
