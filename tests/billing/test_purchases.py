@@ -215,3 +215,24 @@ class TestRunningCost:
         session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
         purchase = purchase_create_for_session(session_id=session.pk)
         assert session_running_cost(session=session) == purchase.total_price
+
+
+@pytest.mark.django_db
+def test_a_purchase_asked_for_before_the_stop_is_completed_when_the_stop_arrives():
+    # The driver app's "finish" may ask for the purchase before the charger confirms the stop.
+    session = make_session(charge_point=dynamic_charge_point(), started_at=at(0))
+    add_sample(session, at(30), 1000)
+    early = purchase_create_for_session(session_id=session.pk)
+    assert early.energy_wh == 1000
+    ChargeSession.objects.filter(pk=session.pk).update(status="completed", stopped_at=at(60), meter_stop_wh=2000)
+    final = purchase_create_for_session(session_id=session.pk)
+    assert final.pk == early.pk and final.energy_wh == 2000
+
+
+@pytest.mark.django_db
+def test_a_purchase_with_a_payment_under_way_keeps_its_amount():
+    session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+    purchase = purchase_create_for_session(session_id=session.pk)
+    Purchase.objects.filter(pk=purchase.pk).update(status=Purchase.Status.PENDING)
+    add_sample(session, at(60), 4000)
+    assert purchase_create_for_session(session_id=session.pk).total_price == purchase.total_price
