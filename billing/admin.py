@@ -86,3 +86,43 @@ class WalletAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(PurchaseLine)
+class PurchaseLineAdmin(admin.ModelAdmin):
+    """All priced lines across purchases, for reporting; lines change only by re-pricing."""
+
+    list_display = ["purchase", "kind", "description", "quantity", "unit", "unit_price", "amount"]
+    list_filter = ["kind"]
+    search_fields = ["purchase__id", "description"]
+    list_select_related = ["purchase"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WalletEntry)
+class WalletEntryAdmin(admin.ModelAdmin):
+    """The whole wallet ledger, searchable. Entries are never edited or deleted: a
+    correction is a new adjustment entry."""
+
+    list_display = ["created_at", "wallet", "kind", "amount", "purchase", "payment", "note"]
+    list_filter = ["kind"]
+    search_fields = ["wallet__user__phone", "wallet__user__name", "idempotency_key", "note"]
+    list_select_related = ["wallet__user", "purchase", "payment"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
