@@ -201,3 +201,31 @@ def test_multiplier_and_kwh_units_are_normalised():
     send(cp, q)
     session = ChargeSession.objects.get(transaction_id="TX-1")
     assert session.meter_start_wh == 12500 and session.meter_stop_wh == 14000
+
+
+def _fields(session):
+    return {f: getattr(session, f) for f in (
+        "status", "started_at", "stopped_at", "meter_start_wh", "meter_stop_wh", "meter_last_wh", "soc_start_percent",
+        "soc_percent", "power_w", "charging_state", "stop_reason", "stop_id_tag", "closed_by", "last_seq_no", "offline",
+        "id_tag", "id_token_id", "user_id", "remote_start_id", "time_spent_charging_s")}
+
+
+@pytest.mark.parametrize("upto", [1, 3, 4, 7])
+def test_applying_events_in_order_gives_what_the_full_derivation_gives(upto):
+    from sessions_app.transaction_events import _derive
+
+    cp = ChargePointFactory()
+    IdTokenFactory(uid="CARD-1")
+    events = full_session()[:upto]
+    events[-1]["transactionInfo"]["timeSpentCharging"] = 1234
+    for p in events:
+        p["meterValue"] = (p.get("meterValue") or []) + [{"timestamp": p["timestamp"], "sampledValue": [
+            {"value": 40 + p["seqNo"], "measurand": "SoC", "location": "EV"}]}]
+        send(cp, p)
+    session = ChargeSession.objects.get(transaction_id="TX-1")
+    timeline = list(ChargingStateChange.objects.filter(session=session).values_list("at", "charging_state"))
+    incremental = _fields(session)
+    _derive(session)
+    session.refresh_from_db()
+    assert _fields(session) == incremental
+    assert list(ChargingStateChange.objects.filter(session=session).values_list("at", "charging_state")) == timeline
