@@ -473,10 +473,22 @@ def _link_remote_start(session: ChargeSession) -> None:
 
 
 def _update_connector_readings(session: ChargeSession) -> None:
-    if session.status != ChargeSession.Status.ACTIVE:
-        return
-    Connector.objects.filter(pk=session.connector_id).update(
-        power_w=session.power_w, meter_wh=session.meter_last_wh, soc_percent=session.soc_percent)
+    if session.status == ChargeSession.Status.ACTIVE:
+        Connector.objects.filter(pk=session.connector_id).update(
+            power_w=session.power_w, meter_wh=session.meter_last_wh, soc_percent=session.soc_percent)
+    _publish(session)
+
+
+def _publish(session: ChargeSession) -> None:
+    """Live state for dashboards and drivers (cp.<identity>), after commit, as for 1.6."""
+    from chargepoints.services import connector_state
+    from ocpp_consumer.fanout import publish_state
+
+    connector = Connector.objects.select_related("charge_point").get(pk=session.connector_id)
+    state = connector_state(connector, connector.charge_point.identity, session_id=session.pk,
+                            transaction_id=session.transaction_id, charging_state=session.charging_state,
+                            session_status=session.status)
+    transaction.on_commit(lambda: publish_state(state))
 
 
 # --- price -------------------------------------------------------------------------------
