@@ -165,8 +165,12 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     async def on_meter_values(self, evse_id: int, meter_value: list, **kwargs):
         connector_id = 0
         if evse_id:
-            connector = await run_service(device_model.connector_for_evse, charge_point_id=self.pk, evse_id=evse_id)
-            connector_id = connector.connector_id
+            # EVSE -> our connector number, looked up once per connection (MeterValues are frequent).
+            cache = self.__dict__.setdefault("_evse_connectors", {})
+            if evse_id not in cache:
+                connector = await run_service(device_model.connector_for_evse, charge_point_id=self.pk, evse_id=evse_id)
+                cache[evse_id] = connector.connector_id
+            connector_id = cache[evse_id]
         await committer("meter_values", _meter_values_flush).submit({
             "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
             "transaction_id": None, "meter_value": meter_value_as_v16(meter_value),
