@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import PaymentMethod, Purchase, PurchaseLine
 from billing.pricing import PricedSession, price_session
+from billing.signals import purchase_priced
 from sessions_app.models import ChargeSession, SessionAnomaly
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,11 @@ def _purchase_price(*, purchase: Purchase, session: ChargeSession) -> None:
         purchase.user_id = session.user_id
     purchase.save()
     _session_anomalies_record(session=session, priced=priced)
+    if session.status == ChargeSession.Status.COMPLETED:
+        purchase_id, session_id = purchase.pk, session.pk
+        transaction.on_commit(
+            lambda: purchase_priced.send(sender=Purchase, purchase_id=purchase_id, session_id=session_id), robust=True,
+        )
 
 
 def _purchase_lines_replace(*, purchase: Purchase, priced: PricedSession) -> None:

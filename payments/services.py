@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -791,6 +792,20 @@ def _purchase_settle_by_reservation(*, purchase: Purchase, reservation: Reservat
         Purchase.objects.filter(pk=purchase.pk).exclude(status=Purchase.Status.PAID).update(
             status=Purchase.Status.PAID, paid_at=_now(), payment_method=PaymentMethod.STRIPE if reservation.provider == Provider.STRIPE else PaymentMethod.SANDBOX,
         )
+
+
+def reservation_enforce_energy_limits() -> int:
+    """Check every active session paid by an open reservation against what it reserved;
+    returns how many stops were requested. Run often by beat, so a pre-paid session
+    overshoots its maxEnergyKwh by at most one interval of charging."""
+    from sessions_app.models import ChargeSession
+
+    open_states = [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED]
+    unlinked = Reservation.objects.filter(status__in=open_states, session__isnull=True)
+    sessions = ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE).filter(
+        Q(reservation__status=Reservation.Status.STARTED) | Q(connector_id__in=unlinked.values("connector_id"))
+    )
+    return sum(reservation_check_energy_limit(session_id=session_id) for session_id in sessions.values_list("id", flat=True))
 
 
 def reservation_check_energy_limit(*, session_id: int) -> bool:

@@ -67,5 +67,10 @@ def check_reservation_energy_limit(session_id: int) -> bool:
 
 
 @shared_task
+def enforce_reservation_energy_limits() -> int:
+    return services.reservation_enforce_energy_limits()
+
+
+@shared_task
 def release_stale_reservations() -> int:
     return services.reservation_release_stale()

@@ -58,6 +58,10 @@ PAYMENTS_BEAT_SCHEDULE: dict = {
         "task": "payments.tasks.poll_pending_payments",
         "schedule": 60.0,
     },
+    "payments-enforce-reservation-energy-limits": {
+        "task": "payments.tasks.enforce_reservation_energy_limits",
+        "schedule": 15.0,
+    },
     "payments-release-stale-reservations": {
         "task": "payments.tasks.release_stale_reservations",
         "schedule": 300.0,
