@@ -96,11 +96,11 @@ def command_run() -> int:
     start("beat", [str(bin_dir / "celery"), "-A", "config", "beat", "-l", "info"])
     if int(chargers) > 0:
         time.sleep(2)  # let daphne bind before the chargers knock
-        start(
-            "chargers",
-            [sys.executable, str(ROOT / "manage.py"), "simulate_chargers", "--count", chargers,
-             "--url", f"ws://{host}:{port}/ocpp/", "--password", "demo-charger-password", "--prefix", "DEMO-CP-"],
-        )
+        simulate = [sys.executable, str(ROOT / "manage.py"), "simulate_chargers", "--url", f"ws://{host}:{port}/ocpp/",
+                    "--password", "demo-charger-password", "--id-tag", "DEMOCARD01", "--rfid-every", "90",
+                    "--meter-interval", "10"]
+        start("chargers-1.6", [*simulate, "--count", chargers, "--protocol", "ocpp1.6", "--prefix", "DEMO-CP-"])
+        start("chargers-2.0.1", [*simulate, "--count", "1", "--protocol", "ocpp2.0.1", "--prefix", "DEMO-201-"])
 
     base = f"http://{host}:{port}"
     print(

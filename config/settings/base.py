@@ -186,7 +186,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every frame is in the journal (chargepoints.OcppMessage); the library's per-frame
+        # log lines would only drown the rest. OCPP_LOG_LEVEL=INFO brings them back.
+        "ocpp": {"level": env.str("OCPP_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 # --- Domain settings -----------------------------------------------------------------

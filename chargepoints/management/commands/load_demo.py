@@ -22,7 +22,7 @@ DEMO_API_KEY = "demo-operator-api-key-0123456789"
 DEMO_DRIVER_PHONE = "+31612345678"
 DEMO_CARD_UID = "DEMOCARD01"
 # (identity, connectors, max kW per connector)
-DEMO_CHARGERS = [("DEMO-CP-1", 2, "22"), ("DEMO-CP-2", 1, "11"), ("DEMO-CP-3", 1, "50")]
+DEMO_CHARGERS = [("DEMO-CP-1", 2, "22"), ("DEMO-CP-2", 2, "11"), ("DEMO-CP-3", 2, "50"), ("DEMO-201-1", 2, "22")]
 
 
 class Command(BaseCommand):
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         charge_point, created = ChargePoint.objects.get_or_create(
             identity=identity,
             defaults={
-                "site": site, "name": f"Demo charger {identity[-1]}", "vendor": "Simulated",
+                "site": site, "name": f"Demo charger {identity[5:]}", "vendor": "Simulated",
                 "model": "SIM-22", "serial_number": f"SN-{identity}", "max_power_kw": max_kw * connectors,
                 "password_hash": make_password(DEMO_CHARGER_PASSWORD),
             },
