@@ -9,6 +9,7 @@ from typing import Iterable
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -111,3 +112,12 @@ def validated(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """JSON 404 for paths under the operator APIs that match no route (Django's own 404 page
+    is HTML, which API clients cannot read)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "Not found."}, status=404)

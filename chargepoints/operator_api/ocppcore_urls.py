@@ -3,6 +3,7 @@ payments area owns. A trailing slash is tolerated."""
 from django.urls import re_path
 
 from . import ocppcore
+from .base import not_found
 
 _ID = r"(?P<charge_point_id>[^/]+)"
 _CONNECTOR = r"(?P<connector_id>[^/]+)"
@@ -25,4 +26,6 @@ urlpatterns = [
             ocppcore.RemoteStartTransactionApi.as_view(), name="ocppcore-remote-start"),
     re_path(rf"^RemoteStopTransaction/{_ID}/{_CONNECTOR}{_END}", ocppcore.RemoteStopTransactionApi.as_view(),
             name="ocppcore-remote-stop"),
+    # Last: unknown commands and malformed paths get a JSON 404, as OCPP.Core answers 404.
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -24,9 +24,30 @@ class ViewNamedSchema(AutoSchema):
         patched = name.startswith("Patched")
         return ("Patched" if patched else "") + outer + name.removeprefix("Patched")
 
+    def _get_response_bodies(self, direction="response"):
+        # Post-processed here, not in get_response_serializers, which @extend_schema replaces.
+        bodies = super()._get_response_bodies(direction)
+        codes = list(COMMON_ERRORS) + ([409] if self.method in ("DELETE", "PATCH", "POST") else [])
+        for code in codes:
+            bodies.setdefault(str(code), {
+                "description": "Error",
+                "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            })
+        return bodies
+
     def get_operation_id(self):
         return f"{self.operation_prefix}_{_snake(type(self.view).__name__.removesuffix('Api'))}"
 
 
 class OcppCoreSchema(ViewNamedSchema):
     operation_prefix = "ocppcore"
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "What went wrong: {\"detail\": ...}, or field names with their messages.",
+    "additionalProperties": True,
+}
+# Every operator endpoint can refuse the caller or the input; say so in the schema.
+COMMON_ERRORS = (400, 401, 403, 404)
+

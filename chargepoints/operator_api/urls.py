@@ -1,7 +1,8 @@
 """/api/operator/ routes: one URL per operation."""
-from django.urls import path
+from django.urls import path, re_path
 
 from . import activity, commands, pricing, sites, statistics
+from .base import not_found
 
 _CP = "charge-points/<str:identity>"
 
@@ -70,3 +71,6 @@ for _version, (_, _actions) in commands.VERSIONS.items():
              name=f"operator-command-{_version}-{action}")
         for action in _actions
     ]
+
+# Last: anything else under /api/operator/ is a JSON 404.
+urlpatterns.append(re_path(r"^[\s\S]*$", not_found))
