@@ -16,9 +16,10 @@ import re
 import time
 import uuid
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import (
@@ -77,8 +78,25 @@ def dumps(frame: list) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-def journal_write(rows: list[dict]) -> Any:
-    return committer("journal", lambda batch: ocpp_message_store_many(rows=[r for rows in batch for r in rows])).submit(rows)
+def _frames_flush(batch: list[tuple[list[dict], tuple]]) -> None:
+    """One transaction for a batch of answers: the domain writes staged by their handlers
+    (MeterValues samples, grouped per flush function) and the journal rows of every frame."""
+    rows: list[dict] = []
+    staged: dict[Callable, list] = {}
+    for journal_rows, staged_writes in batch:
+        rows += journal_rows
+        for flush, item in staged_writes:
+            staged.setdefault(flush, []).append(item)
+    with transaction.atomic():
+        for flush, items in staged.items():
+            flush(items)
+        ocpp_message_store_many(rows=rows)
+
+
+def journal_write(rows: list[dict], staged: tuple = ()) -> Any:
+    """Store journal rows (and the staged domain writes of the same frame) with the next
+    group commit; resolves once that transaction committed."""
+    return committer("frames", _frames_flush).submit((rows, tuple(staged)))
 
 
 class CsmsChargePoint:
@@ -97,6 +115,7 @@ class CsmsChargePoint:
         self.pk = charge_point_pk
         self.registration_status = registration_status
         self._last_touch = time.monotonic()
+        self._staged: list = []
 
     # --- journal -----------------------------------------------------------------------
 
@@ -158,8 +177,17 @@ class CsmsChargePoint:
     async def _reject_unparsed(self, text: str, unique_id: str, error: OCPPError) -> None:
         await self._answer(self._row("in", 0, unique_id if unique_id != "-1" else "", raw=text[:10000]), unique_id, error=error)
 
+    def stage(self, flush: Callable[[list], Any], item: Any) -> None:
+        """Have `flush([item, ...])` run in the same transaction as the journal rows of the
+        frame being handled, before its answer leaves. For writes whose outcome the answer
+        does not depend on (MeterValues): one database hop per batch instead of two."""
+        self._staged.append((flush, item))
+
     async def _handle_call_frame(self, unique_id: str, action: str, payload: Any) -> None:
         in_row = self._row("in", CALL, unique_id, action, payload)
+        # The consumer hands us one frame at a time (receive is awaited), so this is the
+        # current frame's list.
+        self._staged: list = []
         try:
             result = await self._dispatch(unique_id, action, payload)
         except OCPPError as error:
@@ -168,7 +196,9 @@ class CsmsChargePoint:
             logger.exception("%s: handler for %s failed", self.id, action)
             await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))
         else:
-            await self._answer(in_row, unique_id, action=action, result=result)
+            await self._answer(in_row, unique_id, action=action, result=result, staged=self._staged)
+        finally:
+            self._staged = []
 
     async def _dispatch(self, unique_id: str, action: str, payload: Any) -> dict:
         handlers = self.route_map.get(action)
@@ -197,16 +227,30 @@ class CsmsChargePoint:
     async def touch(self) -> None:
         raise NotImplementedError
 
-    async def _answer(self, in_row: dict, unique_id: str, *, action: str = "", result: dict | None = None,
-                      error: OCPPError | None = None) -> None:
+    def _answer_frame(self, in_row: dict, unique_id: str, action: str, result: dict | None,
+                      error: OCPPError | None) -> tuple[list, dict]:
         if error is not None:
             frame = [CALL_ERROR, unique_id, error.code, error.description or "", _plain(error.details or {})]
-            out_row = self._row("out", CALL_ERROR, unique_id, action=in_row["action"], payload=frame[2:])
-        else:
-            frame = [CALL_RESULT, unique_id, result]
-            out_row = self._row("out", CALL_RESULT, unique_id, action=action, payload=result)
-        # The incoming frame and our answer are stored (and committed) before the answer leaves.
-        await journal_write([in_row, out_row])
+            return frame, self._row("out", CALL_ERROR, unique_id, action=in_row["action"], payload=frame[2:])
+        frame = [CALL_RESULT, unique_id, result]
+        return frame, self._row("out", CALL_RESULT, unique_id, action=action, payload=result)
+
+    async def _answer(self, in_row: dict, unique_id: str, *, action: str = "", result: dict | None = None,
+                      error: OCPPError | None = None, staged: list | tuple = ()) -> None:
+        frame, out_row = self._answer_frame(in_row, unique_id, action, result, error)
+        # The incoming frame, our answer and the handler's staged writes are stored (and
+        # committed) before the answer leaves.
+        try:
+            await journal_write([in_row, out_row], staged)
+        except Exception:
+            if not staged:
+                raise
+            # The staged write failed on its own (the group commit retries items one by
+            # one): the charger gets an InternalError, and the frame is still journalled.
+            logger.exception("%s: storing %s failed", self.id, in_row["action"])
+            frame, out_row = self._answer_frame(in_row, unique_id, action, None, InternalError(
+                description=f"{in_row['action']} could not be processed"))
+            await journal_write([in_row, out_row])
         await self.consumer.send(text_data=dumps(frame))
 
     # --- calls out (commands) ------------------------------------------------------------

@@ -20,8 +20,7 @@ import logging
 from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken
@@ -31,6 +30,7 @@ from chargepoints.services import (
     connector_ensure,
     connector_state,
     connector_update_status,
+    rows_insert,
 )
 from ocpp_consumer.fanout import publish_state
 from sessions_app.models import (
@@ -335,19 +335,31 @@ def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     return samples, live
 
 
+_SAMPLE_FIELDS = ("charge_point_id", "connector_id", "session_id", "sampled_at", "measurand", "phase", "location",
+                  "context", "value", "unit")
+
+
 def _store_samples(charge_point_id: int, connector: Connector | None, session: ChargeSession | None,
-                   meter_value: list[dict]) -> dict:
+                   meter_value: list[dict], out: list[tuple] | None = None) -> dict:
+    """Turn a frame's meterValue list into MeterSample rows (appended to `out`, which the
+    caller inserts with the whole batch; inserted here when no list is given)."""
     samples, live = _readings(meter_value)
-    MeterSample.objects.bulk_create([
-        MeterSample(charge_point_id=charge_point_id, connector=connector, session=session, sampled_at=at,
-                    measurand=measurand[:50], phase=phase[:10], location=location[:10], context=context[:30],
-                    value=value, unit=unit[:10])
+    connector_pk = connector.pk if connector is not None else None
+    session_pk = session.pk if session is not None else None
+    rows = [
+        (charge_point_id, connector_pk, session_pk, at, measurand[:50], phase[:10], location[:10], context[:30],
+         value, unit[:10])
         for at, measurand, phase, location, context, value, unit in samples
-    ])
+    ]
+    if out is None:
+        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=rows)
+    else:
+        out += rows
     return live
 
 
-def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: dict) -> None:
+def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: dict,
+                 samples: list[tuple]) -> None:
     charge_point_id, connector_id = frame["charge_point_id"], frame["connector_id"]
     connector = None
     if connector_id:
@@ -360,7 +372,7 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
         session = sessions_by_tx.get((charge_point_id, str(frame["transaction_id"])))
     if session is None and connector is not None:
         session = active.get(connector.pk)
-    live = _store_samples(charge_point_id, connector, session, frame["meter_value"])
+    live = _store_samples(charge_point_id, connector, session, frame["meter_value"], samples)
     if not live:
         return
     if connector is not None:
@@ -384,6 +396,27 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
         session._live_changed = True
 
 
+def _connectors_update_live(connectors: list[Connector]) -> None:
+    """Write the live readings of many connectors: one UPDATE ... FROM (VALUES ...) on
+    PostgreSQL, one UPDATE per connector elsewhere."""
+    if not connectors:
+        return
+    if connection.vendor != "postgresql" or len(connectors) == 1:
+        for connector in connectors:
+            Connector.objects.filter(pk=connector.pk).update(
+                meter_wh=connector.meter_wh, power_w=connector.power_w, soc_percent=connector.soc_percent)
+        return
+    table = connection.ops.quote_name(Connector._meta.db_table)
+    rows = ", ".join(["(%s::bigint, %s::bigint, %s::integer, %s::integer)"] * len(connectors))
+    params: list = []
+    for connector in sorted(connectors, key=lambda c: c.pk):  # a stable lock order
+        params += [connector.pk, connector.meter_wh, connector.power_w, connector.soc_percent]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET meter_wh = v.meter_wh, power_w = v.power_w, soc_percent = v.soc_percent "
+            f"FROM (VALUES {rows}) AS v(id, meter_wh, power_w, soc_percent) WHERE c.id = v.id", params)
+
+
 def meter_values_record_many(*, frames: list[dict]) -> None:
     """Store the MeterValues of many frames (from many chargers) in one transaction.
 
@@ -396,17 +429,16 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         keys = {(f["charge_point_id"], f["connector_id"]) for f in frames if f["connector_id"]}
         connectors: dict = {}
         if keys:
-            query = Q()
-            for charge_point_id, connector_id in keys:
-                query |= Q(charge_point_id=charge_point_id, connector_id=connector_id)
-            connectors = {(c.charge_point_id, c.connector_id): c for c in Connector.objects.filter(query)}
+            # By charge point (one indexed IN), filtered here: an OR of hundreds of
+            # (charge point, connector) pairs costs more to build than to fetch.
+            connectors = {(c.charge_point_id, c.connector_id): c for c in Connector.objects.filter(
+                charge_point_id__in={cp for cp, _ in keys}) if (c.charge_point_id, c.connector_id) in keys}
         tx_keys = {(f["charge_point_id"], str(f["transaction_id"])) for f in frames if f.get("transaction_id") is not None}
         sessions_by_tx: dict = {}
         if tx_keys:
-            query = Q()
-            for charge_point_id, transaction_id in tx_keys:
-                query |= Q(charge_point_id=charge_point_id, transaction_id=transaction_id)
-            sessions_by_tx = {(s.charge_point_id, s.transaction_id): s for s in ChargeSession.objects.filter(query)}
+            sessions_by_tx = {(s.charge_point_id, s.transaction_id): s for s in ChargeSession.objects.filter(
+                charge_point_id__in={cp for cp, _ in tx_keys}, transaction_id__in={tx for _, tx in tx_keys})
+                if (s.charge_point_id, s.transaction_id) in tx_keys}
         connector_pks = [c.pk for c in connectors.values()]
         active = {s.connector_id: s for s in ChargeSession.objects.filter(
             connector_id__in=connector_pks, status=ChargeSession.Status.ACTIVE)} if connector_pks else {}
@@ -415,12 +447,11 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         # One object per row, whichever way it was found, so updates do not overwrite each other.
         active = {s.connector_id: sessions_by_tx.get((s.charge_point_id, s.transaction_id), s) for s in active.values()}
         identities = {f["charge_point_id"]: f["identity"] for f in frames}
+        samples: list[tuple] = []
         for frame in frames:
-            _apply_frame(frame, connectors, sessions_by_tx, active)
-        for connector in connectors.values():
-            if getattr(connector, "_live_changed", False):
-                Connector.objects.filter(pk=connector.pk).update(
-                    meter_wh=connector.meter_wh, power_w=connector.power_w, soc_percent=connector.soc_percent)
+            _apply_frame(frame, connectors, sessions_by_tx, active, samples)
+        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples)
+        _connectors_update_live([c for c in connectors.values() if getattr(c, "_live_changed", False)])
         sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
         for session in sessions.values():
             ChargeSession.objects.filter(pk=session.pk).update(

@@ -54,9 +54,8 @@ async def main(args):
         tasks.append(asyncio.ensure_future(charger(f"{args.url}{args.prefix}{i}", run, args.mode, args.interval, latencies, connected)))
         if i % 100 == 0:
             await asyncio.sleep(0.2)
-    while len(connected) < args.count:
-        if all(t.done() for t in tasks):
-            break
+    # Wait until every charger is connected or has failed (a failed one is a done task).
+    while len(connected) + sum(1 for t in tasks if t.done()) < args.count:
         await asyncio.sleep(0.1)
     failed = [t.exception() for t in tasks if t.done() and t.exception()]
     print(json.dumps({"event": "connected", "connected": len(connected), "failed": len(failed),

@@ -22,6 +22,14 @@ from pathlib import Path
 
 import psutil
 
+try:  # 5,000 chargers need 5,000+ sockets in the load generator and in the server
+    import resource
+
+    _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(_soft, min(_hard, 65536)), _hard))
+except (ImportError, ValueError, OSError):
+    pass
+
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 HERE = Path(__file__).resolve().parent
@@ -52,16 +60,26 @@ def run_load(url: str, server: subprocess.Popen, args) -> dict:
                              "--interval", str(args.interval), "--seconds", str(args.seconds), "--settle", "2"],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     result: dict = {}
+    load_proc = psutil.Process(load.pid)
+    cpu_start = None
     for line in load.stdout:
         event = json.loads(line)
         if event["event"] == "connected":
             time.sleep(1)
+            # CPU seconds of the server and of the load generator over the measured
+            # stretch: shows which one was the bottleneck (1 core = 1.0 per second).
+            cpu_start = (sum(proc.cpu_times()[:2]), sum(load_proc.cpu_times()[:2]), time.monotonic(), os.getloadavg()[0])
             result["connected"] = event["connected"]
             result["connect_failures"] = event["failed"]
             result["rss_connected_mb"] = round(proc.memory_info().rss / 2**20, 1)
             result["rss_per_connection_kb"] = round((proc.memory_info().rss - rss_idle) / 1024 / max(1, event["connected"]), 1)
         else:
             result.update({k: event[k] for k in ("messages", "per_second", "p50_ms", "p99_ms")})
+            if cpu_start is not None:
+                elapsed = time.monotonic() - cpu_start[2]
+                result["server_cpu"] = round((sum(proc.cpu_times()[:2]) - cpu_start[0]) / elapsed, 2)
+                result["loadgen_cpu"] = round((sum(load_proc.cpu_times()[:2]) - cpu_start[1]) / elapsed, 2)
+                result["loadavg_1m"] = round(cpu_start[3], 2)
     load.wait()
     result["rss_idle_mb"] = round(rss_idle / 2**20, 1)
     result["rss_end_mb"] = round(proc.memory_info().rss / 2**20, 1)
@@ -70,7 +88,7 @@ def run_load(url: str, server: subprocess.Popen, args) -> dict:
 
 def bench_reference(args) -> dict:
     port = free_port()
-    server = subprocess.Popen([PY, str(HERE / "reference_server.py"), str(port)], cwd=ROOT)
+    server = subprocess.Popen([PY, str(HERE / "reference_server.py"), str(port)], cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         wait_port(port, server)
         return run_load(f"ws://127.0.0.1:{port}/ocpp/", server, args)
@@ -96,7 +114,7 @@ def bench_csms(args) -> dict:
     )
     subprocess.run([PY, "manage.py", "shell", "-c", setup], env=env, cwd=ROOT, check=True)
     port = free_port()
-    server = subprocess.Popen([str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+    server = subprocess.Popen([str(Path(PY).parent / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
                               env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         wait_port(port, server)
@@ -127,6 +145,7 @@ def main() -> None:
               f"p99 {ours['p99_ms'] / ref['p99_ms']:.2f}x, RSS/connection "
               f"{ours['rss_per_connection_kb'] / max(ref['rss_per_connection_kb'], 0.1):.2f}x")
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB, "
+          f"load average now {os.getloadavg()[0]:.2f}, ulimit -n {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, "
           f"database {os.environ.get('DATABASE_URL', 'sqlite (var/bench.sqlite3)')}")
 
 

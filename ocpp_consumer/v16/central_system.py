@@ -8,7 +8,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
 from chargepoints import services as cp_services
-from ocpp_consumer.batching import committer, run_service
+from ocpp_consumer.batching import run_service
 from ocpp_consumer.protocol import CsmsChargePoint
 from sessions_app import services as session_services
 from sessions_app.services import parse_timestamp
@@ -97,7 +97,8 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.meter_values)
     async def on_meter_values(self, connector_id: int, meter_value: list, **kwargs):
-        await committer("meter_values", _meter_values_flush).submit({
+        # Stored in the same group commit as this frame's journal rows, before the answer.
+        self.stage(_meter_values_flush, {
             "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
             "transaction_id": kwargs.get("transaction_id"), "meter_value": meter_value,
         })
