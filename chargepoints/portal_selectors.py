@@ -81,17 +81,29 @@ def charge_point_qs(*, scope: Scope) -> QuerySet[ChargePoint]:
     return scope.filter(ChargePoint.objects.all(), "site__operator_id")
 
 
+def _scoped_by_charger(qs: QuerySet, scope: Scope, charger_path: str) -> QuerySet:
+    """Scope rows through their charger with `charger IN (the operator's chargers)`
+    rather than a join up to the site: the planner can then walk the primary key or the
+    (charge_point, started_at) index instead of sorting every row of the operator."""
+    if scope.everything:
+        return qs
+    if scope.operator_id is None:
+        return qs.none()
+    chargers = ChargePoint.objects.filter(site__operator_id=scope.operator_id).values("id")
+    return qs.filter(**{f"{charger_path}__in": chargers})
+
+
 def session_qs(*, scope: Scope) -> QuerySet[ChargeSession]:
-    return scope.filter(ChargeSession.objects.all(), "charge_point__site__operator_id")
+    return _scoped_by_charger(ChargeSession.objects.all(), scope, "charge_point_id")
 
 
 def purchase_qs(*, scope: Scope) -> QuerySet[Purchase]:
-    return scope.filter(Purchase.objects.all(), "session__charge_point__site__operator_id")
+    return _scoped_by_charger(Purchase.objects.all(), scope, "session__charge_point_id")
 
 
 def payment_qs(*, scope: Scope) -> QuerySet[Payment]:
     # Top-ups belong to no operator: only superusers see them.
-    return scope.filter(Payment.objects.all(), "purchase__session__charge_point__site__operator_id")
+    return _scoped_by_charger(Payment.objects.all(), scope, "purchase__session__charge_point_id")
 
 
 def driver_qs(*, scope: Scope) -> QuerySet[User]:
