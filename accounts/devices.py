@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from accounts.errors import parse_id
 from accounts.models import User
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, RegistrationStatus
 
@@ -42,9 +43,10 @@ def _driver_visible() -> QuerySet[ChargePoint]:
 
 def device_get(*, device_id: str) -> ChargePoint | None:
     """A charger a driver may see, by the `_id` the app has; None for anything else."""
-    if not str(device_id).isdigit():
+    pk = parse_id(device_id)
+    if pk is None:
         return None
-    return _driver_visible().prefetch_related("connectors").filter(pk=int(device_id)).first()
+    return _driver_visible().prefetch_related("connectors").filter(pk=pk).first()
 
 
 def device_list_in_box(*, box: Box) -> list[ChargePoint]:

@@ -19,3 +19,12 @@ class ServiceError(Exception):
 class NotFound(ServiceError):
     def __init__(self, message: str):
         super().__init__(message, code="not_found", status=404)
+
+
+def parse_id(raw: str) -> int | None:
+    """A public id as our primary key: plain ASCII digits that fit a bigint, else None
+    (str.isdigit() would accept '²', and PostgreSQL refuses integers past 2**63)."""
+    raw = str(raw)
+    if not (0 < len(raw) <= 18 and raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)

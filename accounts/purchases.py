@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from accounts.errors import NotFound, ServiceError
+from accounts.errors import NotFound, ServiceError, parse_id
 from accounts.models import User
 from billing.models import Purchase
 
@@ -30,13 +30,9 @@ def _driver_purchases(user: User) -> QuerySet[Purchase]:
 
 
 def driver_purchase_get(*, user: User, purchase_id: str) -> Purchase:
-    if not str(purchase_id).isdigit():
-        raise NotFound("No purchase with this id.")
-    purchase = (
-        _driver_purchases(user)
-        .select_related("session__charge_point")
-        .filter(pk=int(purchase_id))
-        .first()
+    pk = parse_id(purchase_id)
+    purchase = None if pk is None else (
+        _driver_purchases(user).select_related("session__charge_point").filter(pk=pk).first()
     )
     if purchase is None:
         raise NotFound("No purchase with this id.")

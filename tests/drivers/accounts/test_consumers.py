@@ -2,7 +2,10 @@
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.db import connections
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
@@ -18,6 +21,14 @@ from tests.factories import ChargeSessionFactory, DriverFactory
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 application = URLRouter(websocket_urlpatterns)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_worker_thread_connections():
+    # Database work of async code runs in one worker thread with its own connection; close
+    # it, or PostgreSQL cannot drop the test database at the end of the run.
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 async def _token(user) -> str:
@@ -68,6 +79,7 @@ async def test_no_or_a_bad_token_is_closed_with_4401(query):
     ws, connected = await _connect(f"/ws/events/{query}")
     assert connected  # accepted only to say why it closes
     assert (await ws.receive_output(timeout=5))["code"] == CLOSE_UNAUTHORIZED
+    await ws.disconnect()
 
 
 async def test_a_revoked_token_is_refused():
@@ -77,6 +89,7 @@ async def test_a_revoked_token_is_refused():
     await sync_to_async(access_token_revoke)(token=token)
     ws, _ = await _connect(f"/ws/events/?token={raw}")
     assert (await ws.receive_output(timeout=5))["code"] == CLOSE_UNAUTHORIZED
+    await ws.disconnect()
 
 
 async def test_charging_events_reach_the_driver_of_an_active_session():

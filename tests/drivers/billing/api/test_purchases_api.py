@@ -91,7 +91,7 @@ def test_another_drivers_purchase_does_not_exist_for_me(api, driver, wallet_with
     assert others_purchase.status == Purchase.Status.OPEN and others_purchase.feedback_score is None
 
 
-@pytest.mark.parametrize("purchase_id", ["999999", "abc", "12d76c8bfca2a22c07a6fca1"])
+@pytest.mark.parametrize("purchase_id", ["999999", "abc", "12d76c8bfca2a22c07a6fca1", "²", "99999999999999999999999"])
 def test_unknown_purchase_ids_answer_404(api, purchase_id):
     response = api.post(f"/api/v1/purchases/{purchase_id}/feedback", {"feedback": {"score": 1}}, format="json")
     assert response.status_code == 404

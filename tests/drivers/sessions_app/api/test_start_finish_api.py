@@ -124,7 +124,7 @@ def test_a_start_already_in_progress_is_refused(api, funded, charge_point, bus):
     assert start(api, charge_point).json()["code"] == "start_in_progress"
 
 
-@pytest.mark.parametrize("device_id", ["999999", "abc", "1.5", "-1"])
+@pytest.mark.parametrize("device_id", ["999999", "abc", "1.5", "-1", "²", "99999999999999999999999"])
 def test_unknown_devices_answer_404(api, bus, device_id):
     for verb in ("start", "finish"):
         response = api.post(f"/api/v1/devices/{device_id}/{verb}")
