@@ -1,0 +1,80 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from accounts import charging
+from sessions_app.models import ChargingStateChange
+from tests.factories import ChargeSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _states(session, *changes):
+    start = session.started_at
+    for minutes, state in changes:
+        ChargingStateChange.objects.create(session=session, at=start + timedelta(minutes=minutes), charging_state=state)
+
+
+def test_waiting_time_counts_minutes_plugged_in_after_charging():
+    session = ChargeSessionFactory(started_at=timezone.now() - timedelta(minutes=60))
+    _states(session, (0, "EVConnected"), (5, "Charging"), (35, "SuspendedEV"), (45, "Charging"), (50, "Idle"))
+    # 10 minutes SuspendedEV + 10 minutes Idle until now; the 5 minutes before charging are free.
+    assert charging.session_waiting_minutes(session) == 20
+
+
+def test_waiting_time_is_zero_before_charging_starts():
+    session = ChargeSessionFactory(started_at=timezone.now() - timedelta(minutes=30))
+    _states(session, (0, "EVConnected"))
+    assert charging.session_waiting_minutes(session) == 0
+
+
+def test_the_charging_event_carries_energy_waiting_time_and_the_running_amount(monkeypatch):
+    session = ChargeSessionFactory(meter_start_wh=1000, meter_last_wh=13345)
+    monkeypatch.setattr("billing.selectors.session_running_cost", lambda *, session: Decimal("4.20"))
+    assert charging.charging_event_data(session) == {
+        "energy": Decimal("12.345"), "waitingTime": 0, "amount": Decimal("4.20"),
+    }
+
+
+def test_events_go_to_every_driver_with_an_active_session_only(monkeypatch):
+    sent = []
+    monkeypatch.setattr("accounts.events.emit", lambda user_id, kind, data: sent.append((user_id, kind)))
+    active = ChargeSessionFactory()
+    ChargeSessionFactory(status="completed", stopped_at=timezone.now())
+    ChargeSessionFactory(user=None)
+    assert charging.charging_events_emit() == 1
+    assert sent == [(active.user_id, "CHARGING")]
+
+
+def test_one_failing_session_does_not_stop_the_others(monkeypatch):
+    first, second = ChargeSessionFactory(), ChargeSessionFactory()
+
+    def data(session):
+        if session.pk == first.pk:
+            raise RuntimeError("broken")
+        return {}
+
+    sent = []
+    monkeypatch.setattr(charging, "charging_event_data", data)
+    monkeypatch.setattr("accounts.events.emit", lambda user_id, kind, payload: sent.append(user_id))
+    assert charging.charging_events_emit() == 1
+    assert sent == [second.user_id]
+
+
+def test_beat_emits_charging_events_every_two_to_five_seconds():
+    from config.celery_app import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["drivers-charging-events"]
+    assert 2 <= entry["schedule"] <= 5
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
+
+
+def test_the_task_runs_the_service(monkeypatch):
+    from accounts.tasks import emit_charging_events
+
+    monkeypatch.setattr(charging, "charging_events_emit", lambda: 3)
+    assert emit_charging_events.delay().get() == 3
