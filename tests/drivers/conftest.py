@@ -4,19 +4,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import AccessToken
 from accounts.services import access_token_issue
 from chargepoints.models import ConnectorStatus
+from tests.conftest import clear_cache_keys
 from tests.factories import ChargePointFactory, ConnectorFactory, DriverFactory, SiteFactory
 
 
 @pytest.fixture(autouse=True)
 def _clean_rate_limits():
     # Rate-limit counters live in the shared Redis cache and would leak between tests.
-    cache.clear()
+    clear_cache_keys()
     yield
 
 

@@ -1,8 +1,5 @@
-from decimal import Decimal
-
 import pytest
 
-from chargepoints.models import ConnectorStatus
 from tests.factories import ChargeSessionFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Purchase
-from tests.factories import ChargeSessionFactory, PurchaseFactory
+from tests.factories import PurchaseFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,6 @@ from decimal import Decimal
 
 import pytest
 
-from chargepoints.models import ConnectorStatus
 from tests.factories import ChargePointFactory, ConnectorFactory, SiteFactory, TariffFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing.models import Purchase
 from chargepoints.models import ConnectorStatus, IdToken
 from ocpp_consumer import commands
-from sessions_app.models import ChargeSession, SessionAnomaly
+from sessions_app.models import SessionAnomaly
 from tests.factories import ChargePointFactory, ChargeSessionFactory, ConnectorFactory, EvseFactory
 
 pytestmark = pytest.mark.django_db
