@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.devices import device_get, driver_active_session, driver_balance
-from accounts.errors import NotFound, ServiceError
+from accounts.errors import NotFound, ServiceError, parse_id
 from accounts.models import User
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
 from sessions_app.models import ChargeSession, ChargingState, SessionAnomaly, StopReason
@@ -91,10 +91,12 @@ def start_command(charge_point: ChargePoint, connector: Connector, id_token: IdT
     return "RemoteStartTransaction", {"connectorId": connector.connector_id, "idTag": id_token.uid}
 
 
-def stop_command(charge_point: ChargePoint, session: ChargeSession) -> tuple[str, dict]:
+def stop_command(charge_point: ChargePoint, session: ChargeSession) -> tuple[str, dict] | None:
+    """The stop to send for a session, or None when there is nothing to address it by."""
     if _is_v201(charge_point) or session.ocpp_version == OcppVersion.V201:
-        return "RequestStopTransaction", {"transactionId": session.transaction_id}
-    return "RemoteStopTransaction", {"transactionId": int(session.transaction_id)}
+        return ("RequestStopTransaction", {"transactionId": session.transaction_id}) if session.transaction_id else None
+    transaction_id = parse_id(session.transaction_id)
+    return None if transaction_id is None else ("RemoteStopTransaction", {"transactionId": transaction_id})
 
 
 # --- start ---------------------------------------------------------------------------------
@@ -248,10 +250,11 @@ def driver_charging_finish(*, user: User, device_id: str) -> str:
             raise NotFound("You have no session on this charger.")
         return _purchase_id(recent)
     reason = ""
-    if not session.transaction_id:
-        reason = "no transaction id"
+    command = stop_command(charge_point, session)
+    if command is None:
+        reason = "no usable transaction id"
     else:
-        action, payload = stop_command(charge_point, session)
+        action, payload = command
         try:
             answer = _command(charge_point, action, payload)
         except ServiceError as exc:

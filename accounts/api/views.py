@@ -109,6 +109,7 @@ class ReplenishApi(DriverAPIView):
         option = serializers.CharField()
         invoiceId = serializers.CharField()
         url = serializers.CharField(required=False, help_text="Open it to pay")
+        clientToken = serializers.CharField(required=False, help_text="KLARNA: the token for the Klarna widget")
 
     @extend_schema(
         operation_id="customer_replenish", tags=TAGS, request=InputSerializer,

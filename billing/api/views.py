@@ -38,6 +38,7 @@ class PurchasePayApi(DriverAPIView):
         invoiceId = serializers.CharField()
         newBalance = number(required=False, help_text="EVM: the wallet balance after paying")
         url = serializers.CharField(required=False, help_text="QPAY and other invoice options: open it to pay")
+        clientToken = serializers.CharField(required=False, help_text="KLARNA: the token for the Klarna widget")
 
     @extend_schema(
         operation_id="purchase_pay", tags=TAGS, request=InputSerializer,

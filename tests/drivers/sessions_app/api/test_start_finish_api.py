@@ -210,3 +210,25 @@ def test_a_driver_cannot_finish_another_drivers_session(other_api, session, char
 
 def test_finish_without_any_session_answers_404(api, charge_point, bus):
     assert finish(api, charge_point).status_code == 404
+
+
+def test_a_refused_stop_is_waited_for_then_closed_by_the_server(api, session, charge_point, bus, settings):
+    settings.DRIVERS_FINISH_WAIT_SECONDS = 0.2
+    settings.DRIVERS_FINISH_POLL_SECONDS = 0.05
+    bus.answers["RemoteStopTransaction"] = {"status": "Rejected"}
+    assert finish(api, charge_point).status_code == 200
+    session.refresh_from_db()
+    assert session.closed_by == "server"
+
+
+def test_a_session_without_a_usable_transaction_id_is_closed_without_a_command(api, funded, charge_point, bus):
+    session = ChargeSessionFactory(user=funded, connector=charge_point.connectors.get(), transaction_id="not-a-number")
+    assert finish(api, charge_point).status_code == 200
+    session.refresh_from_db()
+    assert session.closed_by == "server" and bus.calls == []
+
+
+def test_finish_answers_the_same_purchase_when_called_twice(api, session, charge_point, bus):
+    bus.answers["RemoteStopTransaction"] = commands.ChargerOffline("gone")
+    first = finish(api, charge_point).json()
+    assert finish(api, charge_point).json() == first
