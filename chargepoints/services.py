@@ -5,8 +5,12 @@ live state goes out to `cp.<identity>` after commit (ocpp_consumer.fanout).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from datetime import datetime, timedelta
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +22,8 @@ from django.utils import timezone
 from chargepoints.models import (
     ChargePoint,
     ChargePointEvent,
+    ChargingProfile,
+    ConfigurationKey,
     Connector,
     ConnectorStatus,
     ConnectorType,
@@ -113,6 +119,38 @@ def charge_point_remove(*, identity: str) -> None:
     ChargePoint.objects.filter(identity=identity).delete()
 
 
+# (identity, stored password hash) -> (HMAC of the password that matched it, expiry).
+# The full-cost hasher runs once per charger per OCPP_PASSWORD_CACHE_SECONDS, so a
+# reconnect storm (thousands of chargers after a restart) does not queue on it. Only a
+# keyed digest is kept, never the password; a changed password changes the stored hash,
+# so the old entry no longer applies.
+_password_cache: dict[tuple[str, str], tuple[bytes, float]] = {}
+_password_cache_key = secrets.token_bytes(32)
+_clock = time.monotonic
+
+
+def _password_digest(password: str) -> bytes:
+    return hmac.new(_password_cache_key, password.encode("utf-8"), hashlib.sha256).digest()
+
+
+def _password_ok(charge_point: ChargePoint, password: str | None) -> bool:
+    ttl = getattr(settings, "OCPP_PASSWORD_CACHE_SECONDS", 0)
+    key = (charge_point.identity, charge_point.password_hash)
+    now = _clock()
+    if ttl > 0 and password:
+        cached = _password_cache.get(key)
+        if cached is not None and cached[1] > now and hmac.compare_digest(cached[0], _password_digest(password)):
+            return True
+    if not charge_point_password_matches(charge_point=charge_point, password=password):
+        return False
+    if ttl > 0 and password:
+        if len(_password_cache) > 100_000:  # a bound, not an LRU: expired entries go first
+            for stale in [k for k, (_, until) in _password_cache.items() if until <= now] or list(_password_cache):
+                del _password_cache[stale]
+        _password_cache[key] = (_password_digest(password), now + ttl)
+    return True
+
+
 @transaction.atomic
 def charge_point_connect(*, identity: str, password: str | None, protocol: str) -> ChargePoint | None:
     """Decide whether a charger may open a connection; None means refuse.
@@ -125,7 +163,7 @@ def charge_point_connect(*, identity: str, password: str | None, protocol: str) 
     if charge_point is not None:
         if not charge_point.password_hash and not getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
             return charge_point
-        return charge_point if charge_point_password_matches(charge_point=charge_point, password=password) else None
+        return charge_point if _password_ok(charge_point, password) else None
     if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING:
         return None
     if not password and getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
@@ -310,6 +348,111 @@ def connector_update_status(
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
     _publish_after_commit(connector_state(connector, identity))
     return connector
+
+
+# --- what chargers answered to commands (ocpp_consumer.answers) ---------------------
+
+@transaction.atomic
+def configuration_keys_store(*, identity: str, keys: list[dict], unknown: list[str]) -> int:
+    """Store a GetConfiguration answer: each reported key with its value and readonly
+    flag; keys the charger says it does not know are forgotten. Returns the keys stored."""
+    charge_point = ChargePoint.objects.filter(identity=identity).only("pk").first()
+    if charge_point is None:
+        return 0
+    stored = 0
+    for entry in keys:
+        name = str(entry.get("key", ""))[:50]
+        if not name:
+            continue
+        value = entry.get("value")
+        ConfigurationKey.objects.update_or_create(
+            charge_point=charge_point, key=name,
+            defaults={"value": None if value is None else str(value)[:500], "readonly": bool(entry.get("readonly"))})
+        stored += 1
+    if unknown:
+        ConfigurationKey.objects.filter(charge_point=charge_point, key__in=[str(k)[:50] for k in unknown]).delete()
+    return stored
+
+
+@transaction.atomic
+def configuration_key_set(*, identity: str, key: str, value: str) -> None:
+    """The charger accepted a ChangeConfiguration (Accepted or RebootRequired)."""
+    charge_point = ChargePoint.objects.filter(identity=identity).only("pk").first()
+    if charge_point is None:
+        return
+    ConfigurationKey.objects.update_or_create(charge_point=charge_point, key=key[:50], defaults={"value": value[:500]})
+
+
+_PROFILE_STATUS = {"Accepted": ChargingProfile.Status.ACTIVE}
+
+
+@transaction.atomic
+def charging_profile_record_answer(*, identity: str, connector_id: int, profile: dict, answer_status: str,
+                                   source: str) -> ChargingProfile | None:
+    """Record a SetChargingProfile (OCPP 1.6 csChargingProfiles) and the charger's answer.
+
+    A caller that recorded the profile as pending before sending (the Blue Current API)
+    has its row updated; otherwise a row is created. Accepted: the profile is active and
+    replaces, as on the charger, a live profile with the same id or the same connector,
+    purpose and stack level. Rejected / NotSupported: rejected, the previous one stays."""
+    charge_point = ChargePoint.objects.filter(identity=identity).only("pk").first()
+    if charge_point is None or "chargingProfileId" not in profile:
+        return None
+    status = _PROFILE_STATUS.get(answer_status, ChargingProfile.Status.REJECTED)
+    live = ChargingProfile.objects.select_for_update().filter(
+        charge_point=charge_point, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE])
+    same_id = [row for row in live if row.profile_id == profile["chargingProfileId"]]
+    pending = next((row for row in same_id if row.status == ChargingProfile.Status.PENDING), None)
+    if status == ChargingProfile.Status.ACTIVE:
+        replaced = [row.pk for row in live if row is not pending and (
+            row.profile_id == profile["chargingProfileId"] or (
+                row.connector_id == connector_id and row.purpose == profile.get("chargingProfilePurpose")
+                and row.stack_level == profile.get("stackLevel")))]
+        ChargingProfile.objects.filter(pk__in=replaced).update(status=ChargingProfile.Status.CLEARED)
+    if pending is not None:
+        pending.status = status
+        pending.save(update_fields=["status", "updated_at"])
+        return pending
+    schedule = profile.get("chargingSchedule") or {}
+    return ChargingProfile.objects.create(
+        charge_point=charge_point, connector_id=connector_id, profile_id=profile["chargingProfileId"],
+        stack_level=profile.get("stackLevel", 0), purpose=profile.get("chargingProfilePurpose", ""),
+        kind=profile.get("chargingProfileKind", ChargingProfile.Kind.ABSOLUTE),
+        recurrency_kind=profile.get("recurrencyKind", ""),
+        valid_from=_aware(profile.get("validFrom")), valid_to=_aware(profile.get("validTo")),
+        charging_rate_unit=schedule.get("chargingRateUnit", "A"), schedule=schedule, status=status,
+        source=source[:30],
+    )
+
+
+@transaction.atomic
+def charging_profiles_record_cleared(*, identity: str, criteria: dict) -> int:
+    """The charger accepted a ClearChargingProfile (OCPP 1.6 fields: id, or any of
+    connectorId, chargingProfilePurpose, stackLevel; none = all): mark the matching live
+    profiles cleared. Returns how many."""
+    rows = ChargingProfile.objects.filter(
+        charge_point__identity=identity, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE])
+    if criteria.get("id") is not None:
+        rows = rows.filter(profile_id=criteria["id"])
+    else:
+        if criteria.get("connectorId") is not None:
+            rows = rows.filter(connector_id=criteria["connectorId"])
+        if criteria.get("chargingProfilePurpose"):
+            rows = rows.filter(purpose=criteria["chargingProfilePurpose"])
+        if criteria.get("stackLevel") is not None:
+            rows = rows.filter(stack_level=criteria["stackLevel"])
+    return rows.update(status=ChargingProfile.Status.CLEARED, updated_at=timezone.now())
+
+
+def _aware(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from django.utils.dateparse import parse_datetime
+
+    parsed = parse_datetime(value)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 # --- the frame journal --------------------------------------------------------------

@@ -18,7 +18,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from ocpp.exceptions import OCPPError
 
-from ocpp_consumer import registry, schemas, translate
+from ocpp_consumer import answers, registry, schemas, translate
 from ocpp_consumer.v16.central_system import COMMANDS as COMMANDS_16
 from ocpp_consumer.v201.central_system import COMMANDS as COMMANDS_201
 
@@ -59,10 +59,21 @@ class UnknownAction(CommandError):
     """Not an action the central system can send to this charger."""
 
 
-async def send_async(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
+async def send_async(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None,
+                     source: str = "") -> dict:
     """Send `action` with `payload` (camelCase, as on the wire) and return the charger's
     CALLRESULT payload. Raises ChargerOffline, CommandTimeout, CallErrorReceived,
-    InvalidPayload or UnknownAction."""
+    InvalidPayload or UnknownAction. What the answer tells about the charger
+    (configuration keys, charging profiles) is recorded by ocpp_consumer.answers, with
+    `source` naming the caller on a charging profile row."""
+    protocol, answer = await _send_async(charge_point_id, action, payload, timeout=timeout)
+    if protocol == "ocpp1.6":  # 2.0.1 answers feed the device model (ocpp_consumer.v201)
+        await answers.record(charge_point_id, action, payload, answer, source=source)
+    return answer
+
+
+async def _send_async(charge_point_id: str, action: str, payload: dict, *,
+                      timeout: float | None = None) -> tuple[str, dict]:
     if timeout is None:
         timeout = settings.CSMS["OCPP_COMMAND_TIMEOUT"]
     if not any(action in actions for actions in COMMANDS.values()):
@@ -77,7 +88,7 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
             raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
         translated = await translate.prepare_async(identity=charge_point_id, action=action, payload=payload)
         if translated.local_answer is not None:
-            return translated.local_answer
+            return protocol, translated.local_answer
         action, payload = translated.action, translated.payload
     try:
         schemas.check(protocol, action, payload)
@@ -99,8 +110,8 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
     result = reply.get("result")
     if result == "ok":
         if translated is not None:
-            return await translate.answer_back_async(translated, reply["payload"])
-        return reply["payload"]
+            return protocol, await translate.answer_back_async(translated, reply["payload"])
+        return protocol, reply["payload"]
     if result == "call_error":
         raise CallErrorReceived(reply.get("code", "GenericError"), reply.get("description", ""), reply.get("details"))
     if result == "timeout":
@@ -118,6 +129,6 @@ async def _stored_protocol(charge_point_id: str) -> str:
     return stored or next(iter(COMMANDS))
 
 
-def send(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None) -> dict:
+def send(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None, source: str = "") -> dict:
     """Synchronous send_async(), for views, Celery tasks, admin actions and shells."""
-    return async_to_sync(send_async)(charge_point_id, action, payload, timeout=timeout)
+    return async_to_sync(send_async)(charge_point_id, action, payload, timeout=timeout, source=source)

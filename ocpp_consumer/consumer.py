@@ -78,6 +78,17 @@ def tune_gc() -> None:
         gc.set_threshold(max(threshold, gc.get_threshold()[0]), gen1, gen2)
 
 
+_keep_alive_tasks: dict[int, asyncio.Task] = {}
+
+
+def _start_keep_alive() -> None:
+    """One registry.keep_alive() task per event loop (per process, under daphne)."""
+    loop = asyncio.get_running_loop()
+    task = _keep_alive_tasks.get(id(loop))
+    if task is None or task.done():
+        _keep_alive_tasks[id(loop)] = loop.create_task(registry.keep_alive())
+
+
 class OcppConsumer(AsyncWebsocketConsumer):
     charge_point = None
     registration = None
@@ -95,6 +106,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         tune_gc()
+        _start_keep_alive()
         self.identity = unquote(self.scope["url_route"]["kwargs"]["charge_point_id"]).strip("/")
         self.pending_commands: dict[asyncio.Task, str] = {}
         protocol = choose_subprotocol(self.scope.get("subprotocols") or [])

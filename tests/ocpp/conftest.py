@@ -70,6 +70,12 @@ class Servers:
         self.processes[key] = (process, url)
         return url
 
+    def kill(self, name: str = "a", **env_overrides: str) -> None:
+        """SIGKILL a server: no disconnect handler runs, as when a process crashes."""
+        process, _ = self.processes.pop((name, tuple(sorted(env_overrides.items()))))
+        process.kill()
+        process.wait(timeout=10)
+
     def stop(self) -> None:
         for process, _ in self.processes.values():
             process.terminate()

@@ -29,6 +29,14 @@ OCPP_GC_GEN0_THRESHOLD = _env.int("OCPP_GC_GEN0_THRESHOLD", default=50_000)
 # goes out at once.
 OCPP_STATE_FANOUT_INTERVAL = _env.float("OCPP_STATE_FANOUT_INTERVAL", default=1.0)
 
+# A charger's successful Basic-auth check is remembered in-process (as a keyed digest, for
+# that charger and stored hash) this long, so a reconnect storm skips the slow hasher.
+OCPP_PASSWORD_CACHE_SECONDS = _env.float("OCPP_PASSWORD_CACHE_SECONDS", default=300.0)
+# Each web process keeps a liveness key in Redis with this TTL (refreshed every third of
+# it); a charger registered by a process whose key expired (the process died without
+# unregistering) counts as offline.
+OCPP_PROCESS_TTL = _env.float("OCPP_PROCESS_TTL", default=30.0)
+
 OCPP_BEAT_SCHEDULE: dict = {
     "ocpp-journal-purge": {"task": "chargepoints.tasks.ocpp_journal_purge", "schedule": 3600.0},
     "ocpp-offline-sweep": {"task": "chargepoints.tasks.charge_point_offline_sweep", "schedule": 60.0},
