@@ -194,9 +194,9 @@ class TestSeedPurchaseFunctions:
 @pytest.mark.django_db
 class TestRunningCost:
     def test_it_follows_new_meter_values_and_is_cached_between_them(self, django_assert_max_num_queries):
-        from django.core.cache import cache
+        from tests.conftest import clear_cache_keys
 
-        cache.clear()
+        clear_cache_keys()
         charge_point = make_charge_point()
         assign(make_tariff(energy_price_per_kwh=Decimal("0.50")), site=charge_point.site, valid_from=T0 - timedelta(days=1))
         session = make_session(charge_point=charge_point, started_at=datetime.now(UTC) - timedelta(minutes=30))
