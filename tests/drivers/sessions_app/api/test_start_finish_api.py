@@ -232,3 +232,11 @@ def test_finish_answers_the_same_purchase_when_called_twice(api, session, charge
     bus.answers["RemoteStopTransaction"] = commands.ChargerOffline("gone")
     first = finish(api, charge_point).json()
     assert finish(api, charge_point).json() == first
+
+
+def test_a_connector_in_another_drivers_session_is_never_started_on(api, funded, other_driver, charge_point, bus):
+    # Even when the connector's status lags behind (still "Available").
+    ChargeSessionFactory(user=other_driver, connector=charge_point.connectors.get())
+    response = start(api, charge_point)
+    assert response.status_code == 409 and response.json()["code"] == "charger_busy"
+    assert bus.calls == []
