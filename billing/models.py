@@ -52,7 +52,11 @@ class Purchase(models.Model):
             models.CheckConstraint(condition=Q(total_price__gte=0), name="purchase_total_not_negative"),
             models.CheckConstraint(condition=~Q(status="paid") | Q(paid_at__isnull=False), name="purchase_paid_has_paid_at"),
         ]
-        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status"]),
+            models.Index(fields=["-created_at"], name="purchase_created_desc"),
+        ]
 
     def __str__(self) -> str:
         return f"Purchase {self.pk} {self.total_price} {self.currency}"

@@ -113,6 +113,7 @@ class ChargeSession(models.Model):
             models.Index(fields=["user", "-started_at"]),
             models.Index(fields=["charge_point", "-started_at"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["-started_at"], name="session_started_desc"),
         ]
 
     def __str__(self) -> str:
