@@ -196,7 +196,10 @@ class CsmsChargePoint:
             logger.exception("%s: handler for %s failed", self.id, action)
             await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))
         else:
-            await self._answer(in_row, unique_id, action=action, result=result, staged=self._staged)
+            if self._staged:
+                await self._answer(in_row, unique_id, action=action, result=result, staged=self._staged)
+            else:  # (subclasses that override _answer, the 2.0.1 one, stage nothing)
+                await self._answer(in_row, unique_id, action=action, result=result)
         finally:
             self._staged = []
 
