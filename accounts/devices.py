@@ -22,6 +22,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from accounts.errors import parse_id
 from accounts.models import User
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, RegistrationStatus
+from tariffs.models import ElectricityPrice
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +85,23 @@ def device_state(charge_point: ChargePoint) -> str:
     return BUSY
 
 
+class NoPrice(Exception):
+    """The charger's price cannot be looked up right now."""
+
+
 def device_prices(charge_point: ChargePoint) -> tuple[Decimal, Decimal]:
-    """(price per kWh, waiting price per minute) from the tariffs area."""
+    """(price per kWh, waiting price per minute) from the tariffs area; NoPrice when the
+    tariff's hourly price is missing."""
     try:
-        from tariffs.selectors import charge_point_prices
+        from tariffs.selectors import PriceUnavailable, charge_point_prices
     except ImportError:
         logger.warning("tariffs.selectors.charge_point_prices is missing; prices shown as 0")
         return ZERO, ZERO
-    price, waiting_price = charge_point_prices(charge_point=charge_point)
+    try:
+        price, waiting_price = charge_point_prices(charge_point=charge_point)
+    except (PriceUnavailable, ElectricityPrice.DoesNotExist) as exc:
+        logger.error("no price for charger %s: %s", charge_point.identity, exc)
+        raise NoPrice(str(exc)) from exc
     return price or ZERO, waiting_price or ZERO
 
 
@@ -99,8 +109,8 @@ def device_location(charge_point: ChargePoint) -> list[Decimal]:
     return [charge_point.site.longitude, charge_point.site.latitude]
 
 
-def device_summary(charge_point: ChargePoint) -> dict:
-    price, waiting_price = device_prices(charge_point)
+def device_summary(charge_point: ChargePoint, *, prices: tuple | None = None) -> dict:
+    price, waiting_price = prices or device_prices(charge_point)
     return {
         "_id": str(charge_point.pk),
         "deviceNumber": charge_point.identity,
@@ -112,6 +122,18 @@ def device_summary(charge_point: ChargePoint) -> dict:
 
 def device_with_state(charge_point: ChargePoint) -> dict:
     return {**device_summary(charge_point), "state": device_state(charge_point)}
+
+
+def device_map(*, box: Box) -> list[dict]:
+    """The chargers of a map box with state and prices. A charger without a price right
+    now is left out rather than shown as free."""
+    devices = []
+    for charge_point in device_list_in_box(box=box):
+        try:
+            devices.append(device_with_state(charge_point))
+        except NoPrice:
+            continue
+    return devices
 
 
 # --- the driver ------------------------------------------------------------------------
@@ -131,7 +153,11 @@ def driver_active_device(*, user: User) -> dict | None:
     session = driver_active_session(user=user)
     if session is None or session.charge_point.site is None:
         return None
-    return device_summary(session.charge_point)
+    try:
+        return device_summary(session.charge_point)
+    except NoPrice:
+        # The driver is charging there: show the charger, with the price unknown (null).
+        return device_summary(session.charge_point, prices=(None, None))
 
 
 def driver_balance(*, user: User) -> Decimal:

@@ -21,8 +21,8 @@ class DeviceSerializer(serializers.Serializer):
     _id = serializers.CharField(help_text="Charger id")
     deviceNumber = serializers.CharField(help_text="The charger's OCPP identity")
     location = serializers.ListField(child=number(), min_length=2, max_length=2, help_text="[longitude, latitude]")
-    price = number(help_text="Price per kWh")
-    waitingPrice = number(help_text="Price per minute of waiting (plugged in, not charging)")
+    price = number(allow_null=True, help_text="Price per kWh, VAT included (null only while it cannot be looked up)")
+    waitingPrice = number(allow_null=True, help_text="Price per minute of waiting (plugged in, not charging), VAT included")
 
 
 class DeviceWithStateSerializer(DeviceSerializer):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.api.base import ApiSerializer, ERRORS, DriverAPIView
 from accounts.api.serializers import DeviceWithStateSerializer
-from accounts.devices import Box, device_list_in_box, device_with_state
+from accounts.devices import Box, device_map
 
 LONGITUDE = {"min_value": Decimal(-180), "max_value": Decimal(180)}
 LATITUDE = {"min_value": Decimal(-90), "max_value": Decimal(90)}
@@ -42,7 +42,8 @@ class DevicesByLocationApi(DriverAPIView):
             "Public chargers whose site lies inside the box, edges included. A box whose left longitude "
             "is east of its right one spans the antimeridian. State: Repair = switched off, not accepted "
             "or all connectors Unavailable; Error = offline, Faulted, or all connectors Faulted; Idle = a "
-            "connector Available or Preparing; Busy = otherwise."
+            "connector Available or Preparing; Busy = otherwise. A charger whose price cannot be looked up "
+            "right now is left out rather than shown as free."
         ),
         parameters=[
             OpenApiParameter(name, float, OpenApiParameter.QUERY, required=True, description=f"{name} (degrees)")
@@ -54,5 +55,4 @@ class DevicesByLocationApi(DriverAPIView):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         box = Box(**{name.replace("-", "_"): value for name, value in data.validated_data.items()})
-        devices = [device_with_state(charge_point) for charge_point in device_list_in_box(box=box)]
-        return Response(DeviceWithStateSerializer(devices, many=True).data)
+        return Response(DeviceWithStateSerializer(device_map(box=box), many=True).data)

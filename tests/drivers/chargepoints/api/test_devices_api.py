@@ -95,3 +95,18 @@ def test_a_bad_box_answers_400_with_a_message(api, change):
 
 def test_it_needs_a_login(client):
     assert client.get(URL, MONGOLIA).status_code == 401
+
+
+def test_a_charger_whose_price_cannot_be_found_is_not_shown_as_free(api, driver, monkeypatch):
+    from tests.factories import ChargeSessionFactory
+    from tariffs.selectors import PriceUnavailable
+
+    def unavailable(**kwargs):
+        raise PriceUnavailable("no prices")
+
+    monkeypatch.setattr("tariffs.selectors.charge_point_prices", unavailable)
+    cp = _charger("106.9", "47.9")
+    assert api.get(URL, MONGOLIA).json() == []
+    ChargeSessionFactory(user=driver, connector=cp.connectors.get())
+    device = api.post("/api/v1/user/me").json()["device"]
+    assert device["_id"] == str(cp.pk) and device["price"] is None and device["waitingPrice"] is None
