@@ -80,3 +80,24 @@ async def test_a_driver_charges_on_a_real_charger_and_sees_live_events(server):
         purchase = await sync_to_async(Purchase.objects.get)(session=session)
         assert response.json() == {"id": str(purchase.pk)}
         assert "RemoteStopTransaction" in charger.commands_received
+
+
+async def test_a_driver_charges_on_a_real_ocpp_201_station(server):
+    from tests.ocpp201.conftest import simulated201
+
+    cp, driver = await sync_to_async(_setup)()
+    api = await sync_to_async(client_for)(driver)
+    async with simulated201(server, cp.identity) as station:
+        assert await eventually(lambda: ChargePoint.objects.get(pk=cp.pk).protocol == "ocpp2.0.1")
+        response = await sync_to_async(api.post)(f"/api/v1/devices/{cp.pk}/start")
+        assert response.status_code == 200, response.content
+        session = await eventually(lambda: ChargeSession.objects.filter(user=driver, status="active").first(), timeout=10)
+        assert session is not None and session.ocpp_version == "ocpp2.0.1"
+
+        response = await sync_to_async(api.post)(f"/api/v1/devices/{cp.pk}/finish")
+        assert response.status_code == 200, response.content
+        session = await sync_to_async(ChargeSession.objects.get)(pk=session.pk)
+        assert session.status == "completed" and session.closed_by == "charger"
+        purchase = await sync_to_async(Purchase.objects.get)(session=session)
+        assert response.json() == {"id": str(purchase.pk)}
+        assert {"RequestStartTransaction", "RequestStopTransaction"} <= set(station.commands_received)
