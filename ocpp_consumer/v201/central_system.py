@@ -96,11 +96,10 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
             error = RpcFrameworkError(description=error.description, details=error.details)
         await super()._reject_unparsed(text, unique_id, error)
 
-    async def _answer(self, in_row: dict, unique_id: str, *, action: str = "", result: dict | None = None,
-                      error: OCPPError | None = None) -> None:
+    async def _answer(self, in_row: dict, unique_id: str, *, error: OCPPError | None = None, **kwargs) -> None:
         if isinstance(error, OccurenceConstraintViolationError):  # 1.6 spells it with one r
             error = OccurrenceConstraintViolationError(description=error.description, details=error.details)
-        await super()._answer(in_row, unique_id, action=action, result=result, error=error)
+        await super()._answer(in_row, unique_id, error=error, **kwargs)
 
     # --- provisioning and availability ---------------------------------------------------
 
