@@ -8,5 +8,5 @@ urlpatterns = [
     path("purchases/", views.purchase_list, name="portal-purchases"),
     path("payments/", views.payment_list, name="portal-payments"),
     path("wallets/", views.wallet_list, name="portal-wallets"),
-    path("wallets/<int:wallet_id>/", views.wallet_detail, name="portal-wallet"),
+    path("wallets/<id:wallet_id>/", views.wallet_detail, name="portal-wallet"),
 ]

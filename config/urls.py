@@ -1,8 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import health
+from config.validation import DatabaseIdConverter
+
+# Before the includes below import their URL modules, which use <id:...>.
+register_converter(DatabaseIdConverter, "id")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -5,5 +5,5 @@ from sessions_app import views
 
 urlpatterns = [
     path("sessions/", views.session_list, name="portal-sessions"),
-    path("sessions/<int:session_id>/", views.session_detail, name="portal-session"),
+    path("sessions/<id:session_id>/", views.session_detail, name="portal-session"),
 ]

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from billing.models import Purchase
 from chargepoints.models import OcppMessage
+from config.validation import DatabaseIdField
 from sessions_app.models import ChargeSession
 
 from .access import charge_point_or_404, scoped
@@ -32,7 +33,7 @@ def purchases_of(user) -> QuerySet[Purchase]:
 
 class ActivityFilter(serializers.Serializer):
     charge_point = serializers.CharField(required=False, help_text="Charge point identity")
-    driver = serializers.IntegerField(required=False, help_text="User id of the driver")
+    driver = DatabaseIdField(required=False, help_text="User id of the driver")
     since = DateOrDateTimeField(required=False, help_text="Started at or after (date or date-time)")
     until = DateOrDateTimeField(required=False, help_text="Started before (date or date-time)")
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.models import Operator, User
 from chargepoints.models import IdToken, IdTokenStatus, IdTokenType
+from config.validation import DatabaseIdField
 from tariffs import services as tariff_services
 from tariffs.models import DEFAULT_MARKET, ElectricityPrice, Tariff, TariffAssignment
 
@@ -57,7 +58,7 @@ class IdTokenInput(serializers.Serializer):
 class IdTokenListApi(OperatorApi):
     class FilterSerializer(serializers.Serializer):
         uid = serializers.CharField(required=False)
-        user = serializers.IntegerField(required=False)
+        user = DatabaseIdField(required=False)
         status = serializers.ChoiceField(IdTokenStatus.choices, required=False)
 
     @extend_schema(tags=[TOKENS], parameters=[FilterSerializer], responses=paginated("PaginatedIdTokens", IdTokenOutput))
@@ -190,8 +191,8 @@ class TariffAssignmentListApi(OperatorApi):
 
 class TariffAssignmentCreateApi(OperatorApi):
     class InputSerializer(serializers.Serializer):
-        tariff = serializers.IntegerField()
-        site = serializers.IntegerField(required=False, help_text="Either a site id ...")
+        tariff = DatabaseIdField()
+        site = DatabaseIdField(required=False, help_text="Either a site id ...")
         charge_point = serializers.CharField(required=False, help_text="... or a charge point identity")
         valid_from = serializers.DateTimeField(required=False)
 

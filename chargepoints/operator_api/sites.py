@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from accounts.models import Operator
 from chargepoints.models import ChargePoint, Connector, OcppVersion, RegistrationStatus, Site
+from config.validation import DatabaseIdField
 
 from . import services
 from .access import charge_point_or_404, charge_points_of, connector_or_404, operator_for_write, scoped
@@ -95,7 +96,7 @@ class ChargePointOutput(serializers.ModelSerializer):
 
 
 class ChargePointInput(serializers.Serializer):
-    site = serializers.IntegerField(help_text="Id of one of your sites")
+    site = DatabaseIdField(help_text="Id of one of your sites")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     vendor = serializers.CharField(max_length=50, required=False, allow_blank=True)
     model = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -119,7 +120,7 @@ def _charger_fields(request, data: dict) -> tuple[dict, str | None]:
 
 class ChargePointListApi(OperatorApi):
     class FilterSerializer(serializers.Serializer):
-        site = serializers.IntegerField(required=False)
+        site = DatabaseIdField(required=False)
         is_online = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     @extend_schema(tags=[CHARGERS], parameters=[FilterSerializer],

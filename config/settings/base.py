@@ -180,6 +180,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Driver, operator and OCPP.Core-compatible APIs of the charging back office.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 999999999999999999}},
 }
 
 LOGGING = {
