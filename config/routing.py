@@ -7,10 +7,10 @@ from accounts.routing import websocket_urlpatterns as driver_event_routes  # noq
 
 websocket_urlpatterns += driver_event_routes
 
-from chargepoints.bluecurrent.routing import websocket_urlpatterns as bluecurrent_routes  # noqa: E402
-
-websocket_urlpatterns += bluecurrent_routes
-
 from chargepoints.portal_consumers import websocket_urlpatterns as portal_routes  # noqa: E402
 
 websocket_urlpatterns += portal_routes
+
+from chargepoints.bluecurrent.routing import websocket_urlpatterns as bluecurrent_routes  # noqa: E402
+
+websocket_urlpatterns += bluecurrent_routes
