@@ -106,3 +106,76 @@ def _call_collecting(function: Callable, kwargs: dict) -> tuple[Any, list[dict]]
     with collecting() as states:
         result = function(**kwargs)
     return result, states
+
+
+class BatchedCall:
+    """Many coroutines call one (sync, transactional) service; the calls queued while one
+    database hop runs go together in the next hop, each still in its own transaction with
+    its own result or exception. Used at connect, where a reconnecting fleet otherwise
+    queues one database-thread hop (and one connection health check) per charger and per
+    step on the single database thread."""
+
+    def __init__(self, function: Callable, *, max_batch: int = 200) -> None:
+        self._function = function
+        self._max_batch = max_batch
+        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._running = False
+        self._run_in_db_thread = database_sync_to_async(self._call_many)
+
+    def _call_many(self, calls: list[dict]) -> tuple[list[tuple[bool, Any]], list[dict]]:
+        outcomes: list[tuple[bool, Any]] = []
+        with collecting() as states:
+            for kwargs in calls:
+                try:
+                    outcomes.append((True, self._function(**kwargs)))
+                except Exception as exc:  # one failed call must not fail the others
+                    outcomes.append((False, exc))
+        return outcomes, states
+
+    async def __call__(self, **kwargs) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((kwargs, future))
+        if not self._running:
+            self._running = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                try:
+                    outcomes, states = await self._run_in_db_thread([kwargs for kwargs, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), (ok, value) in zip(batch, outcomes):
+                    if future.done():  # the caller went away (cancelled)
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                if states:
+                    asyncio.get_running_loop().create_task(publish_many_async(states))
+        finally:
+            self._running = False
+            if self._pending:
+                self._running = True
+                asyncio.get_running_loop().create_task(self._drain())
+
+
+_batched_calls: dict[tuple[int, Callable], BatchedCall] = {}
+
+
+async def run_service_batched(function: Callable, **kwargs) -> Any:
+    """Like run_service, but calls arriving together share one database hop (BatchedCall)."""
+    key = (id(asyncio.get_running_loop()), function)
+    batched = _batched_calls.get(key)
+    if batched is None:
+        batched = _batched_calls[key] = BatchedCall(function)
+    return await batched(**kwargs)

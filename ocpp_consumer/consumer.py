@@ -16,14 +16,13 @@ import logging
 from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.conf import settings
 
 from chargepoints.services import charge_point_connect, charge_point_mark_offline, charge_point_mark_online
 from ocpp_consumer import registry
-from ocpp_consumer.batching import run_service
+from ocpp_consumer.batching import run_service_batched
 from ocpp_consumer.v16.central_system import CentralSystem16
 from ocpp_consumer.v201.central_system import CentralSystem201
 
@@ -126,7 +125,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.warning("%s: Basic-auth user %r does not match the charge point id", self.identity, user)
             await self.close()  # before accept: the handshake fails with HTTP 403
             return
-        charge_point = await database_sync_to_async(charge_point_connect)(identity=self.identity, password=password, protocol=protocol)
+        # Connect-time database work goes in batches (run_service_batched): one hop for all
+        # the chargers connecting at the same moment instead of one each (a reconnecting
+        # fleet otherwise timed out in daphne's 5 s handshake limit, issue 3).
+        charge_point = await run_service_batched(charge_point_connect, identity=self.identity, password=password, protocol=protocol)
         if charge_point is None:
             logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
             await self.close()
@@ -142,7 +144,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.send(old.channel_name, {"type": "ocpp.replaced"})
             except Exception:
                 logger.warning("%s: could not tell the old connection to close", self.identity, exc_info=True)
-        await run_service(charge_point_mark_online, charge_point_id=charge_point.pk, protocol=protocol)
+        await run_service_batched(charge_point_mark_online, charge_point_id=charge_point.pk, protocol=protocol)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.charge_point is None:
@@ -160,7 +162,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
         if still_ours and not self.replaced:
-            await run_service(charge_point_mark_offline, charge_point_id=self.charge_point.pk)
+            await run_service_batched(charge_point_mark_offline, charge_point_id=self.charge_point.pk)
 
     async def restore_registration(self) -> None:
         if self.registration is not None and not self.replaced:

@@ -2,7 +2,12 @@
 
 closed: every charger sends, waits for the answer, sends again, for --seconds.
 paced:  every charger sends one MeterValues every --interval seconds (random phase).
-Prints one JSON line: messages, messages/s, p50/p99 latency in ms.
+
+Chargers connect at --ramp connections per second (default 250: a fleet coming back after
+a server restart reconnects over seconds, not within one millisecond; 0 = all at once).
+Measuring starts only once every charger has connected or failed. Prints JSON lines: the
+connect phase (connected, failed, the first errors, handshake p50/p99/max, how long the
+whole ramp took), then messages, messages/s, p50/p99 latency in ms.
 """
 import argparse
 import asyncio
@@ -29,8 +34,9 @@ def frame(n: int) -> str:
 
 
 async def charger(url, run, mode, interval, latencies, connected):
+    began = time.perf_counter()
     async with websockets.connect(url, subprotocols=["ocpp1.6"], ping_interval=None, open_timeout=300, max_queue=None) as ws:
-        connected.append(1)
+        connected.append(time.perf_counter() - began)
         await run["gate"].wait()
         n = 0
         if mode == "paced":
@@ -50,16 +56,31 @@ async def main(args):
     connected: list[int] = []
     run = {"gate": asyncio.Event(), "stop_at": 0.0}
     tasks = []
+    ramp_start = time.perf_counter()
     for i in range(1, args.count + 1):
         tasks.append(asyncio.ensure_future(charger(f"{args.url}{args.prefix}{i}", run, args.mode, args.interval, latencies, connected)))
-        if i % 100 == 0:
-            await asyncio.sleep(0.2)
+        if args.ramp > 0:  # start the i-th connection at i / ramp seconds
+            delay = ramp_start + i / args.ramp - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
     # Wait until every charger is connected or has failed (a failed one is a done task).
     while len(connected) + sum(1 for t in tasks if t.done()) < args.count:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
+    ramp_seconds = time.perf_counter() - ramp_start
     failed = [t.exception() for t in tasks if t.done() and t.exception()]
+    errors: dict[str, int] = {}
+    for exc in failed:
+        errors[repr(exc)[:160]] = errors.get(repr(exc)[:160], 0) + 1
+    handshakes = sorted(connected)
+
+    def pick_s(values, q):
+        return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1) if values else None
+
     print(json.dumps({"event": "connected", "connected": len(connected), "failed": len(failed),
-                      "first_error": repr(failed[0]) if failed else None}), flush=True)
+                      "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:3]),
+                      "ramp_per_second": args.ramp, "connect_seconds": round(ramp_seconds, 2),
+                      "handshake_p50_ms": pick_s(handshakes, 0.5), "handshake_p99_ms": pick_s(handshakes, 0.99),
+                      "handshake_max_ms": round(handshakes[-1] * 1000, 1) if handshakes else None}), flush=True)
     await asyncio.sleep(args.settle)  # the orchestrator samples the server's RSS now
     start = time.monotonic()
     run["stop_at"] = start + args.seconds
@@ -84,4 +105,5 @@ if __name__ == "__main__":
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--settle", type=float, default=2.0)
+    parser.add_argument("--ramp", type=float, default=250.0, help="connections started per second; 0 = all at once")
     asyncio.run(main(parser.parse_args()))

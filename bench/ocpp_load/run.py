@@ -26,7 +26,8 @@ try:  # 5,000 chargers need 5,000+ sockets in the load generator and in the serv
     import resource
 
     _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(_soft, min(_hard, 65536)), _hard))
+    _want = 65536 if _hard == resource.RLIM_INFINITY else min(_hard, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(_soft, _want), _hard))
 except (ImportError, ValueError, OSError):
     pass
 
@@ -57,7 +58,8 @@ def run_load(url: str, server: subprocess.Popen, args) -> dict:
     proc = psutil.Process(server.pid)
     rss_idle = proc.memory_info().rss
     load = subprocess.Popen([PY, str(HERE / "load.py"), "--url", url, "--count", str(args.count), "--mode", args.mode,
-                             "--interval", str(args.interval), "--seconds", str(args.seconds), "--settle", "2"],
+                             "--interval", str(args.interval), "--seconds", str(args.seconds), "--settle", "2",
+                             "--ramp", str(args.ramp)],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     result: dict = {}
     load_proc = psutil.Process(load.pid)
@@ -71,6 +73,10 @@ def run_load(url: str, server: subprocess.Popen, args) -> dict:
             cpu_start = (sum(proc.cpu_times()[:2]), sum(load_proc.cpu_times()[:2]), time.monotonic(), os.getloadavg()[0])
             result["connected"] = event["connected"]
             result["connect_failures"] = event["failed"]
+            for key in ("errors", "connect_seconds", "handshake_p50_ms", "handshake_p99_ms", "handshake_max_ms"):
+                result[key] = event[key]
+            if event["failed"]:
+                print(f"  {event['failed']} of {args.count} chargers could not connect: {event['errors']}", flush=True)
             result["rss_connected_mb"] = round(proc.memory_info().rss / 2**20, 1)
             result["rss_per_connection_kb"] = round((proc.memory_info().rss - rss_idle) / 1024 / max(1, event["connected"]), 1)
         else:
@@ -114,8 +120,15 @@ def bench_csms(args) -> dict:
     )
     subprocess.run([PY, "manage.py", "shell", "-c", setup], env=env, cwd=ROOT, check=True)
     port = free_port()
-    server = subprocess.Popen([str(Path(PY).parent / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    # The listen backlog: Twisted's default is 50, so a burst of connects overflows the
+    # accept queue and the kernel drops SYNs (the charger retries after 1 s, 3 s, ...).
+    # The kernel caps it at net.core.somaxconn.
+    endpoint = f"tcp:port={port}:interface=127.0.0.1" + (f":backlog={args.backlog}" if args.backlog else "")
+    command = [str(Path(PY).parent / "daphne"), "-v", "0", "-e", endpoint]
+    if args.connect_timeout is not None:
+        command += ["--websocket_connect_timeout", str(args.connect_timeout)]
+    server = subprocess.Popen(command + ["config.asgi:application"], env=env, cwd=ROOT,
+                              stderr=None if args.server_stderr else subprocess.DEVNULL)
     try:
         wait_port(port, server)
         return run_load(f"ws://127.0.0.1:{port}/ocpp/", server, args)
@@ -131,6 +144,12 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--only", choices=["both", "csms", "reference"], default="both")
+    parser.add_argument("--ramp", type=float, default=250.0,
+                        help="chargers connect at this many per second (0 = all at once); measuring starts when all are in")
+    parser.add_argument("--backlog", type=int, default=1024, help="daphne's listen backlog (0 = Twisted's default, 50)")
+    parser.add_argument("--connect-timeout", type=int, default=None,
+                        help="daphne --websocket_connect_timeout (default: daphne's, 5 s)")
+    parser.add_argument("--server-stderr", action="store_true", help="show daphne's stderr")
     args = parser.parse_args()
     results = {}
     if args.only in ("both", "reference"):
@@ -146,6 +165,8 @@ def main() -> None:
               f"{ours['rss_per_connection_kb'] / max(ref['rss_per_connection_kb'], 0.1):.2f}x")
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB, "
           f"load average now {os.getloadavg()[0]:.2f}, ulimit -n {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, "
+          f"somaxconn {Path('/proc/sys/net/core/somaxconn').read_text().strip() if Path('/proc/sys/net/core/somaxconn').exists() else '?'}, "
+          f"ramp {args.ramp:g}/s, "
           f"database {os.environ.get('DATABASE_URL', 'sqlite (var/bench.sqlite3)')}")
 
 
