@@ -387,18 +387,24 @@ _PROFILE_STATUS = {"Accepted": ChargingProfile.Status.ACTIVE}
 
 
 @transaction.atomic
-def charging_profile_record_answer(*, identity: str, connector_id: int, profile: dict, answer_status: str,
+def charging_profile_record_answer(*, identity: str, connector_id: int, profile: dict, answer_status: str | None,
                                    source: str) -> ChargingProfile | None:
-    """Record a SetChargingProfile (OCPP 1.6 csChargingProfiles) and the charger's answer.
+    """Record a SetChargingProfile (csChargingProfiles field names; for 2.0.1 the connector
+    is the evseId and chargingSchedule may be a list) and the charger's answer.
 
-    A caller that recorded the profile as pending before sending (the Blue Current API)
-    has its row updated; otherwise a row is created. Accepted: the profile is active and
-    replaces, as on the charger, a live profile with the same id or the same connector,
-    purpose and stack level. Rejected / NotSupported: rejected, the previous one stays."""
+    A caller that recorded the profile as pending before sending (the Blue Current API keeps
+    its settings on that row) has its row updated; otherwise a row is created. Accepted: the
+    profile is active and replaces, as on the charger, a live profile with the same id or the
+    same connector, purpose and stack level. Rejected / NotSupported: rejected, the previous
+    one stays. No answer (answer_status None): we do not know, so the row is pending and
+    replaces a live one with the same id (only one may be live)."""
     charge_point = ChargePoint.objects.filter(identity=identity).only("pk").first()
     if charge_point is None or "chargingProfileId" not in profile:
         return None
-    status = _PROFILE_STATUS.get(answer_status, ChargingProfile.Status.REJECTED)
+    if answer_status is None:
+        status = ChargingProfile.Status.PENDING
+    else:
+        status = _PROFILE_STATUS.get(answer_status, ChargingProfile.Status.REJECTED)
     live = ChargingProfile.objects.select_for_update().filter(
         charge_point=charge_point, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE])
     same_id = [row for row in live if row.profile_id == profile["chargingProfileId"]]
@@ -409,18 +415,22 @@ def charging_profile_record_answer(*, identity: str, connector_id: int, profile:
                 row.connector_id == connector_id and row.purpose == profile.get("chargingProfilePurpose")
                 and row.stack_level == profile.get("stackLevel")))]
         ChargingProfile.objects.filter(pk__in=replaced).update(status=ChargingProfile.Status.CLEARED)
+    elif status == ChargingProfile.Status.PENDING:
+        ChargingProfile.objects.filter(pk__in=[row.pk for row in same_id if row is not pending]).update(
+            status=ChargingProfile.Status.CLEARED)
     if pending is not None:
         pending.status = status
         pending.save(update_fields=["status", "updated_at"])
         return pending
     schedule = profile.get("chargingSchedule") or {}
+    first_schedule = (schedule[0] if schedule else {}) if isinstance(schedule, list) else schedule
     return ChargingProfile.objects.create(
         charge_point=charge_point, connector_id=connector_id, profile_id=profile["chargingProfileId"],
         stack_level=profile.get("stackLevel", 0), purpose=profile.get("chargingProfilePurpose", ""),
         kind=profile.get("chargingProfileKind", ChargingProfile.Kind.ABSOLUTE),
         recurrency_kind=profile.get("recurrencyKind", ""),
         valid_from=_aware(profile.get("validFrom")), valid_to=_aware(profile.get("validTo")),
-        charging_rate_unit=schedule.get("chargingRateUnit", "A"), schedule=schedule, status=status,
+        charging_rate_unit=first_schedule.get("chargingRateUnit", "A"), schedule=schedule, status=status,
         source=source[:30],
     )
 
@@ -428,8 +438,8 @@ def charging_profile_record_answer(*, identity: str, connector_id: int, profile:
 @transaction.atomic
 def charging_profiles_record_cleared(*, identity: str, criteria: dict) -> int:
     """The charger accepted a ClearChargingProfile (OCPP 1.6 fields: id, or any of
-    connectorId, chargingProfilePurpose, stackLevel; none = all): mark the matching live
-    profiles cleared. Returns how many."""
+    connectorId, chargingProfilePurpose, stackLevel; none = all; ocpp_consumer.answers puts
+    a 2.0.1 one in these names): mark the matching live profiles cleared. Returns how many."""
     rows = ChargingProfile.objects.filter(
         charge_point__identity=identity, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE])
     if criteria.get("id") is not None:

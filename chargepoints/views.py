@@ -184,6 +184,8 @@ TRIGGER_MESSAGES = [
     "DiagnosticsStatusNotification", "FirmwareStatusNotification",
 ]
 LIMIT_PROFILE_BASE_ID = 900  # portal limits use profile id 900 + connector, so a new limit replaces the old
+# Names the portal on the ChargingProfile rows the command bus records (ocpp_consumer.answers).
+SOURCE = "portal"
 
 
 class CommandInputError(ValueError):
@@ -330,7 +332,7 @@ def run_command(*, identity: str, action: str, payload: dict) -> dict[str, Any]:
     except ImportError:
         return {"ok": False, "error": "The command bus is not available in this build."}
     try:
-        answer = commands.send(identity, action, payload, timeout=command_timeout())
+        answer = commands.send(identity, action, payload, timeout=command_timeout(), source=SOURCE)
     except commands.CommandError as exc:
         return {"ok": False, "error": _describe_error(exc)}
     return {"ok": True, "answer": answer}

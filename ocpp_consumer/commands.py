@@ -64,22 +64,30 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
     """Send `action` with `payload` (camelCase, as on the wire) and return the charger's
     CALLRESULT payload. Raises ChargerOffline, CommandTimeout, CallErrorReceived,
     InvalidPayload or UnknownAction. What the answer tells about the charger
-    (configuration keys, charging profiles) is recorded by ocpp_consumer.answers, with
-    `source` naming the caller on a charging profile row."""
-    protocol, answer = await _send_async(charge_point_id, action, payload, timeout=timeout)
-    if protocol == "ocpp1.6":  # 2.0.1 answers feed the device model (ocpp_consumer.v201)
-        await answers.record(charge_point_id, action, payload, answer, source=source)
-    return answer
-
-
-async def _send_async(charge_point_id: str, action: str, payload: dict, *,
-                      timeout: float | None = None) -> tuple[str, dict]:
+    (configuration keys, charging profiles) is recorded by ocpp_consumer.answers, the one
+    place that does, with `source` naming the caller on a charging profile row ("api",
+    "portal", "home-api:...")."""
     if timeout is None:
         timeout = settings.CSMS["OCPP_COMMAND_TIMEOUT"]
     if not any(action in actions for actions in COMMANDS.values()):
         raise UnknownAction(f"{action} is not a command the central system sends")
     registration = await sync_to_async(registry.lookup, thread_sensitive=False)(charge_point_id)
     protocol = registration.protocol if registration else await _stored_protocol(charge_point_id)
+    try:
+        answer = await _send_async(charge_point_id, action, payload, registration, protocol, timeout=timeout)
+    except CommandTimeout:
+        await answers.record(charge_point_id, action, payload, None, source=source, protocol=protocol)
+        raise
+    except CallErrorReceived:
+        if action == "SetChargingProfile":  # not taken: the charger's previous profile stays
+            await answers.record(charge_point_id, action, payload, answers.REJECTED, source=source, protocol=protocol)
+        raise
+    await answers.record(charge_point_id, action, payload, answer, source=source, protocol=protocol)
+    return answer
+
+
+async def _send_async(charge_point_id: str, action: str, payload: dict, registration: registry.Registration | None,
+                      protocol: str, *, timeout: float) -> dict:
     if action not in COMMANDS.get(protocol, ()):
         raise UnknownAction(f"{action} is not a {protocol} command")
     translated = None
@@ -88,7 +96,7 @@ async def _send_async(charge_point_id: str, action: str, payload: dict, *,
             raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
         translated = await translate.prepare_async(identity=charge_point_id, action=action, payload=payload)
         if translated.local_answer is not None:
-            return protocol, translated.local_answer
+            return translated.local_answer
         action, payload = translated.action, translated.payload
     try:
         schemas.check(protocol, action, payload)
@@ -97,7 +105,12 @@ async def _send_async(charge_point_id: str, action: str, payload: dict, *,
     if registration is None:
         raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
     layer = get_channel_layer()
-    reply_channel = await layer.new_channel("ocpp.reply.")
+    # The default "specific" prefix on purpose: channels_redis serves every process-local
+    # channel of one prefix from a single receive loop, but a holder of its receive lock
+    # waits only on its own prefix's Redis list. A reply channel of another prefix, in a
+    # process that also runs consumers (a Blue Current or portal socket sending a command),
+    # could sit unread behind a consumer's receive until that consumer got a message.
+    reply_channel = await layer.new_channel()
     await layer.send(registration.channel_name, {
         "type": "ocpp.command", "action": action, "payload": payload, "reply_to": reply_channel, "timeout": timeout,
     })
@@ -110,8 +123,8 @@ async def _send_async(charge_point_id: str, action: str, payload: dict, *,
     result = reply.get("result")
     if result == "ok":
         if translated is not None:
-            return protocol, await translate.answer_back_async(translated, reply["payload"])
-        return protocol, reply["payload"]
+            return await translate.answer_back_async(translated, reply["payload"])
+        return reply["payload"]
     if result == "call_error":
         raise CallErrorReceived(reply.get("code", "GenericError"), reply.get("description", ""), reply.get("details"))
     if result == "timeout":

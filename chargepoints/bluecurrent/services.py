@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import Max
 
@@ -21,14 +20,17 @@ logger = logging.getLogger(__name__)
 ACCEPTED = {"Accepted", "Scheduled"}
 
 
-async def command(identity: str, action: str, payload: dict) -> tuple[str, dict]:
-    """Send one OCPP command; (reason, answer) with reason "" when the charger accepted."""
+async def command(identity: str, action: str, payload: dict, *,
+                  source: str = selectors.HOME_API_SOURCE) -> tuple[str, dict]:
+    """Send one OCPP command; (reason, answer) with reason "" when the charger accepted.
+    The bus records what the answer tells (ocpp_consumer.answers), with `source`."""
     try:
         from ocpp_consumer import commands
     except ImportError:
         return "UNAVAILABLE", {}
     try:
-        answer = await commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"))
+        answer = await commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"),
+                                           source=source)
     except commands.ChargerOffline:
         return "OFFLINE", {}
     except commands.CommandTimeout:
@@ -75,7 +77,9 @@ KIND_PURPOSE = {
 def profile_save(*, charge_point: ChargePoint, kind: str, schedule: dict, enabled: bool,
                  profile_id: int | None = None) -> ChargingProfile:
     """Record the profile we are about to send (pending) or only its settings (cleared).
-    A live profile of the same id is replaced: the charger replaces it too."""
+    The row holds this API's settings (schedule customData) whatever the charger says; the
+    charger's answer to the send then updates its status (ocpp_consumer.answers). A live
+    profile of the same id is replaced: the charger replaces it too."""
     default_id, purpose, stack, profile_kind = KIND_PURPOSE.get(
         kind, (profile_id, ChargingProfile.Purpose.CHARGE_POINT_MAX, 1, ChargingProfile.Kind.RECURRING)
     )
@@ -124,11 +128,10 @@ def override_rows(*, user, schedule_id: int):
 
 
 async def profile_send(profile: ChargingProfile) -> str:
-    reason, _ = await command(profile.charge_point.identity, "SetChargingProfile", profile_payload(profile))
-    if reason == "":
-        await database_sync_to_async(profile_mark)(profile_pk=profile.pk, status=ChargingProfile.Status.ACTIVE)
-    elif reason not in ("OFFLINE", "TIMEOUT", "UNAVAILABLE"):
-        await database_sync_to_async(profile_mark)(profile_pk=profile.pk, status=ChargingProfile.Status.REJECTED)
+    """Send a pending profile. The bus turns the row active or rejected from the charger's
+    answer; offline or without an answer it stays pending (still switched on)."""
+    reason, _ = await command(profile.charge_point.identity, "SetChargingProfile", profile_payload(profile),
+                              source=profile.source)
     return reason
 
 

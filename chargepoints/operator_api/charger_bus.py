@@ -44,16 +44,21 @@ def _bus():
     return commands
 
 
-def call(charge_point: ChargePoint, action: str, payload: dict, *, timeout: float | None = None) -> Reply:
+SOURCE = "api"
+
+
+def call(charge_point: ChargePoint, action: str, payload: dict, *, timeout: float | None = None,
+         source: str = SOURCE) -> Reply:
     """Send `action` to the charger and wait for its answer (the bus's default timeout,
-    60 s, unless `timeout` is given)."""
+    60 s, unless `timeout` is given). The bus records what the answer tells (a charging
+    profile row with `source`, configuration keys): see ocpp_consumer.answers."""
     try:
         bus = _bus()
     except ImportError:
         logger.exception("The OCPP command bus is not installed")
         return Reply(UNAVAILABLE, detail="The OCPP command bus is not available.")
     try:
-        answer = bus.send(charge_point.identity, action, payload, timeout=timeout)
+        answer = bus.send(charge_point.identity, action, payload, timeout=timeout, source=source)
     except bus.CommandTimeout:
         return Reply(TIMEOUT, {"status": "Timeout"}, "The charger did not answer in time.")
     except bus.ChargerOffline as exc:

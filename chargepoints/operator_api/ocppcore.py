@@ -177,12 +177,9 @@ class SetChargingLimitApi(OcppCoreApi):
         action, payload = services.charging_limit_command(
             charge_point=charge_point, connector_id=number, limit=parsed, now=now,
         )
-        reply = charger_bus.call(charge_point, action, payload)
-        if reply.kind in (charger_bus.OK, charger_bus.TIMEOUT):
-            services.charging_limit_record(
-                charge_point=charge_point, connector_id=number, limit=parsed, now=now, answer_status=reply.status,
-            )
-        return render(reply)
+        # The bus records the limit as a ChargingProfile row (source "api"): active, rejected,
+        # or pending when the charger did not answer in time.
+        return render(charger_bus.call(charge_point, action, payload))
 
 
 class ClearChargingLimitApi(OcppCoreApi):
@@ -193,10 +190,8 @@ class ClearChargingLimitApi(OcppCoreApi):
         if number:
             connector_or_404(charge_point, number)
         action, payload = services.clear_limit_command(charge_point=charge_point, connector_id=number)
-        reply = charger_bus.call(charge_point, action, payload)
-        if reply.status == "Accepted":
-            services.charging_limit_cleared(charge_point=charge_point, connector_id=number)
-        return render(reply)
+        # Accepted: the bus marks the cleared ChargingProfile rows.
+        return render(charger_bus.call(charge_point, action, payload))
 
 
 _CONFIGURATION = inline_serializer("OcppCoreConfiguration", {

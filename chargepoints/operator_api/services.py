@@ -1,4 +1,5 @@
-"""Writes of the operator APIs: the charging limits we set, recorded as ChargingProfile rows.
+"""Writes of the operator APIs, and the charging limits we set (the command bus records
+them as ChargingProfile rows with source "api": ocpp_consumer.answers).
 
 A limit from /API/SetChargingLimit is a constant limit for 24 hours that recurs daily:
 OCPP.Core's "simple daily schedule". Connector 0 limits the whole charger
@@ -22,7 +23,6 @@ PROFILE_ID_BASE = 1000
 STACK_LEVEL = 1
 DAY_SECONDS = 24 * 3600
 MAX_LIMIT = {"W": Decimal(10_000_000), "A": Decimal(10_000)}
-SOURCE = "api"
 
 _LIMIT = re.compile(r"^\s*(?P<value>[0-9]+(?:[.,][0-9]+)?)\s*(?P<unit>[WwAa])\s*$")
 
@@ -110,54 +110,6 @@ def clear_limit_command(*, charge_point: ChargePoint, connector_id: int) -> tupl
             "chargingProfileCriteria": {"evseId": connector_id, "chargingProfilePurpose": purpose},
         }
     return "ClearChargingProfile", {"connectorId": connector_id, "chargingProfilePurpose": purpose}
-
-
-_STATUS_OF_ANSWER = {
-    "Accepted": ChargingProfile.Status.ACTIVE,
-    "Rejected": ChargingProfile.Status.REJECTED,
-    "NotSupported": ChargingProfile.Status.REJECTED,
-}
-
-
-@transaction.atomic
-def charging_limit_record(*, charge_point: ChargePoint, connector_id: int, limit: ChargingLimit,
-                          now: datetime, answer_status: str | None) -> ChargingProfile:
-    """Record a limit we sent. An accepted limit replaced our previous one on the charger;
-    without an answer (timeout) we do not know, so the new row stays pending."""
-    profile_id = limit_profile_id(connector_id)
-    new_status = _STATUS_OF_ANSWER.get(answer_status or "", ChargingProfile.Status.PENDING)
-    live = ChargingProfile.objects.select_for_update().filter(
-        charge_point=charge_point, profile_id=profile_id,
-        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
-    )
-    if new_status != ChargingProfile.Status.REJECTED:
-        # A rejected limit leaves the previous one in force on the charger.
-        live.update(status=ChargingProfile.Status.CLEARED)
-    schedule = limit_schedule(limit=limit, now=now)
-    return ChargingProfile.objects.create(
-        charge_point=charge_point,
-        connector_id=connector_id,
-        profile_id=profile_id,
-        stack_level=STACK_LEVEL,
-        purpose=limit_purpose(protocol=charge_point.protocol, connector_id=connector_id),
-        kind=ChargingProfile.Kind.RECURRING,
-        recurrency_kind="Daily",
-        valid_from=_midnight(now),
-        charging_rate_unit=limit.unit,
-        schedule=schedule,
-        status=new_status,
-        source=SOURCE,
-    )
-
-
-@transaction.atomic
-def charging_limit_cleared(*, charge_point: ChargePoint, connector_id: int) -> int:
-    """The charger accepted a ClearChargingProfile for this connector's limit purpose."""
-    purpose = limit_purpose(protocol=charge_point.protocol, connector_id=connector_id)
-    return ChargingProfile.objects.filter(
-        charge_point=charge_point, connector_id=connector_id, purpose=purpose,
-        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
-    ).update(status=ChargingProfile.Status.CLEARED)
 
 
 # --- Plain records an operator edits -----------------------------------------------------

@@ -108,6 +108,11 @@ async def test_delayed_and_price_based_charging_set_charging_profiles(haserver, 
         # Switch to price based charging: delayed off, price on.
         await live_client.client.set_delayed_charging(evse, False)
         await live_client.client.set_price_based_charging(evse, True)
+        # The charger stores a profile before it answers, and the server records the answer
+        # after that: wait for the settings the server sends once it has recorded it.
+        switched = await live_client.next(lambda m: m["object"] == "CH_SETTINGS"
+                                          and m["data"]["price_based_charging"]["value"] is True)
+        assert switched["data"]["delayed_charging"]["value"] is False
         assert await eventually(lambda: 9102 in charger.state.profiles and 9101 not in charger.state.profiles)
         live = await sync_to_async(lambda: list(ChargingProfile.objects.filter(
             charge_point__identity=evse, status="active").values_list("profile_id", flat=True)))()

@@ -91,3 +91,58 @@ def test_a_failing_recorder_does_not_hide_the_answer(db, monkeypatch, caplog):
     monkeypatch.setitem(answers.RECORDERS, "GetConfiguration", broken)
     answers.record_sync("CP-X", "GetConfiguration", {}, {"configurationKey": []})
     assert "could not record the answer to GetConfiguration" in caplog.text
+
+
+PROFILE_201 = {
+    "id": 21, "stackLevel": 1, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+    "chargingSchedule": [{"id": 1, "chargingRateUnit": "W",
+                          "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400.0}]}],
+}
+
+
+async def test_native_201_profile_answers_create_and_clear_profile_rows(server, make_charge_point):
+    from tests.ocpp201.conftest import simulated201
+
+    cp = await sync_to_async(make_charge_point)()
+    async with simulated201(server, cp.identity):
+        answer = await commands.send_async(cp.identity, "SetChargingProfile",
+                                           {"evseId": 1, "chargingProfile": PROFILE_201}, source="api")
+        assert answer == {"status": "Accepted"}
+        assert await sync_to_async(_profiles)(cp) == [(21, 1, "active", "api")]
+        row = await sync_to_async(ChargingProfile.objects.get)(charge_point=cp)
+        assert (row.purpose, row.stack_level, row.charging_rate_unit, row.schedule) == (
+            "TxDefaultProfile", 1, "W", PROFILE_201["chargingSchedule"][0])
+        # The same request in 1.6 words, translated for the station: recorded the same way.
+        await commands.send_async(cp.identity, "SetChargingProfile",
+                                  {"connectorId": 1, "csChargingProfiles": {**PROFILE, "chargingProfileId": 22}})
+        assert (await sync_to_async(_profiles)(cp))[-1] == (22, 1, "active", "command")
+        answer = await commands.send_async(cp.identity, "ClearChargingProfile",
+                                           {"chargingProfileCriteria": {"evseId": 1, "stackLevel": 1}})
+        assert answer == {"status": "Accepted"}
+        assert await sync_to_async(_profiles)(cp) == [(21, 1, "cleared", "api"), (22, 1, "active", "command")]
+        assert await commands.send_async(cp.identity, "ClearChargingProfile", {"chargingProfileId": 22}) == {
+            "status": "Accepted"}
+        assert [status for _, _, status, _ in await sync_to_async(_profiles)(cp)] == ["cleared", "cleared"]
+
+
+def test_a_201_station_gets_no_configuration_keys_from_answers(db, make_charge_point):
+    cp = make_charge_point()
+    answers.record_sync(cp.identity, "GetConfiguration", {}, {"configurationKey": [{"key": "K", "readonly": False}]},
+                        protocol="ocpp2.0.1")
+    assert _keys(cp) == {}
+
+
+def test_an_unanswered_profile_is_pending_and_replaces_the_live_one_of_its_id(db, make_charge_point):
+    cp = make_charge_point()
+    payload = {"connectorId": 1, "csChargingProfiles": PROFILE}
+    answers.record_sync(cp.identity, "SetChargingProfile", payload, {"status": "Accepted"}, source="api")
+    answers.record_sync(cp.identity, "SetChargingProfile", payload, None, source="api")
+    assert _profiles(cp) == [(11, 1, "cleared", "api"), (11, 1, "pending", "api")]
+    # No answer to a clear: nothing is known, nothing changes.
+    answers.record_sync(cp.identity, "ClearChargingProfile", {"id": 11}, None)
+    assert _profiles(cp)[-1] == (11, 1, "pending", "api")
+    # A rejection leaves the previous one in force.
+    answers.record_sync(cp.identity, "SetChargingProfile", {**payload, "csChargingProfiles": {**PROFILE, "chargingProfileId": 12}},
+                        answers.REJECTED, source="api")
+    assert _profiles(cp)[-1] == (12, 1, "rejected", "api")
+    assert _profiles(cp)[-2] == (11, 1, "pending", "api")

@@ -14,6 +14,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from accounts.secrets import new_token, token_hash
+from chargepoints.models import ChargePoint
+from ocpp_consumer import answers
 from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
 
 
@@ -102,11 +104,18 @@ class FakeBus:
     raises: dict = field(default_factory=dict)
     calls: list = field(default_factory=list)
 
-    def send(self, charge_point_id, action, payload, *, timeout=None):
+    def send(self, charge_point_id, action, payload, *, timeout=None, source=""):
+        # Like the real bus, record what the answer tells (ocpp_consumer.answers) before
+        # answering: charging profile rows are written there and nowhere else.
         self.calls.append((charge_point_id, action, payload))
+        protocol = ChargePoint.objects.filter(identity=charge_point_id).values_list("protocol", flat=True).first()
         if action in self.raises:
+            if isinstance(self.raises[action], self.module.CommandTimeout):
+                answers.record_sync(charge_point_id, action, payload, None, source=source, protocol=protocol)
             raise self.raises[action]
-        return self.answers.get(action, {"status": "Accepted"})
+        answer = self.answers.get(action, {"status": "Accepted"})
+        answers.record_sync(charge_point_id, action, payload, answer, source=source, protocol=protocol)
+        return answer
 
     def error(self, name: str, message: str = ""):
         return getattr(self.module, name)(message)

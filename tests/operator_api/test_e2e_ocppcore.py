@@ -109,6 +109,9 @@ async def test_a_charging_limit_lowers_the_power_and_clearing_restores_it(server
         assert await eventually(lambda: 0 < (_connector(cp, 1).power_w or 0) <= 2000, timeout=10)
         profile = await sync_to_async(ChargingProfile.objects.get)(charge_point=cp, status="active")
         assert (profile.purpose, profile.recurrency_kind, profile.schedule["duration"]) == ("TxDefaultProfile", "Daily", 86400)
+        # One row for one limit, named after the API that set it.
+        assert await sync_to_async(lambda: list(ChargingProfile.objects.filter(charge_point=cp).values_list(
+            "status", "source")))() == [("active", "api")]
 
         assert await tool.json(f"ClearChargingLimit/{cp.identity}/1") == {"status": "Accepted"}
         assert charger.power_limit_w(1) == pytest.approx(11000)

@@ -163,6 +163,17 @@ def test_limit_on_a_201_charger_uses_the_201_profile(client, charger, bus):
     assert payload["evseId"] == 0
     assert payload["chargingProfile"]["chargingProfilePurpose"] == "ChargingStationMaxProfile"
     assert payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 11000.0}]
+    row = ChargingProfile.objects.get()
+    assert (row.status, row.connector_id, row.purpose, row.charging_rate_unit, row.source) == (
+        "active", 0, "ChargingStationMaxProfile", "W", "api")
+
+
+def test_a_limit_without_an_answer_in_time_is_recorded_as_pending(client, charger, bus):
+    client.get("/API/SetChargingLimit/station42/1/16A")
+    bus.raises["SetChargingProfile"] = bus.error("CommandTimeout", "no answer in 60 s")
+    assert client.get("/API/SetChargingLimit/station42/1/10A").json() == {"status": "Timeout"}
+    assert list(ChargingProfile.objects.order_by("id").values_list("status", "source")) == [
+        ("cleared", "api"), ("pending", "api")]
 
 
 def test_clear_charging_limit(client, charger, bus):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chargepoints.models import ChargingProfile
+from ocpp_consumer import answers as answer_records
 from ocpp_consumer import commands
 
 pytestmark = pytest.mark.django_db
@@ -15,11 +17,13 @@ def bus(monkeypatch):
     calls = []
     answers = {}
 
-    def fake_send(charge_point_id, action, payload, *, timeout=None):
+    def fake_send(charge_point_id, action, payload, *, timeout=None, source=""):
         calls.append((charge_point_id, action, payload))
         outcome = answers.get(action, {"status": "Accepted"})
         if isinstance(outcome, Exception):
             raise outcome
+        # Like the real bus: what the answer tells is recorded in one place.
+        answer_records.record_sync(charge_point_id, action, payload, outcome, source=source)
         return outcome
 
     monkeypatch.setattr(commands, "send", fake_send)
@@ -68,6 +72,8 @@ def test_a_limit_becomes_a_charging_profile(alpha_client, bus):
     assert payload["connectorId"] == 0 and profile["chargingProfilePurpose"] == "ChargePointMaxProfile"
     assert profile["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 7400.0}]
     assert profile["chargingSchedule"]["chargingRateUnit"] == "W"
+    row = ChargingProfile.objects.get(charge_point__identity="Alpha-CP-0")
+    assert (row.profile_id, row.status, row.source) == (900, "active", "portal")
 
 
 def test_firmware_update_sends_a_retrieve_date(alpha_client, bus):
