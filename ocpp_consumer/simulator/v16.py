@@ -11,19 +11,14 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
+from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
+
 logger = logging.getLogger("simulator")
-VOLTAGE = 230.0
-PHASES = 3
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -70,49 +65,23 @@ def default_configuration(config) -> dict[str, dict]:
     }
 
 
-class SimulatedChargePoint16(ChargePoint):
+class SimulatedChargePoint16(SimulatorBase, ChargePoint):
+    results = call_result
+
     def __init__(self, config, connection, state: SimState | None = None) -> None:
         super().__init__(config.identity, connection, response_timeout=30)
-        self.config = config
-        self.state = state or SimState()
+        self._start_state(config, state or SimState())
         if not self.state.configuration:
             self.state.configuration = default_configuration(config)
-        for connector_id in range(1, config.connectors + 1):
-            self.state.meters.setdefault(connector_id, float(random.randint(1_000_000, 5_000_000)))
-            self.state.status.setdefault(connector_id, "Available")
         self.transactions: dict[int, Transaction] = {}
-        self.meter_tasks: dict[int, asyncio.Task] = {}
-        self.reset_requested: str | None = None
-        self.boot_status: str | None = None
-        self._tasks: set[asyncio.Task] = set()
-        self.commands_received: list[str] = []
 
     # --- helpers ---------------------------------------------------------------------
-
-    def spawn(self, coroutine) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     def config_value(self, key: str) -> str:
         return self.state.configuration[key]["value"]
 
-    def power_limit_w(self, connector_id: int) -> float:
-        """The simulated power: the configured power, lowered by the charging profiles."""
-        power = float(self.config.power_w)
-        for profile in self.state.profiles.values():
-            if profile["connector_id"] not in (0, connector_id):
-                continue
-            schedule = profile["cs_charging_profiles"]["charging_schedule"]
-            periods = schedule.get("charging_schedule_period") or []
-            if not periods:
-                continue
-            limit = float(periods[0]["limit"])
-            if schedule.get("charging_rate_unit") == "A":
-                limit = limit * VOLTAGE * periods[0].get("number_phases", PHASES)
-            power = min(power, limit)
-        return max(power, 0.0)
+    def profile_schedules(self) -> list[tuple[int, dict]]:
+        return [(p["connector_id"], p["cs_charging_profiles"]["charging_schedule"]) for p in self.state.profiles.values()]
 
     # --- the charger's own messages ------------------------------------------------------
 
@@ -253,9 +222,6 @@ class SimulatedChargePoint16(ChargePoint):
 
     # --- commands from the central system ----------------------------------------------
 
-    def _note(self, action: str) -> None:
-        self.commands_received.append(action)
-
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str, **kwargs):
         self._note("ChangeAvailability")
@@ -278,11 +244,6 @@ class SimulatedChargePoint16(ChargePoint):
         entry["value"] = value
         return call_result.ChangeConfiguration(status="Accepted")
 
-    @on(Action.clear_cache)
-    def on_clear_cache(self, **kwargs):
-        self._note("ClearCache")
-        return call_result.ClearCache(status="Accepted")
-
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, id: int | None = None, connector_id: int | None = None,
                                   charging_profile_purpose: str | None = None, stack_level: int | None = None, **kwargs):
@@ -296,13 +257,6 @@ class SimulatedChargePoint16(ChargePoint):
         for pid in doomed:
             del self.state.profiles[pid]
         return call_result.ClearChargingProfile(status="Accepted" if doomed else "Unknown")
-
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **kwargs):
-        self._note("DataTransfer")
-        if vendor_id != self.config.vendor:
-            return call_result.DataTransfer(status="UnknownVendorId")
-        return call_result.DataTransfer(status="Accepted", data=kwargs.get("data"))
 
     @on(Action.get_configuration)
     def on_get_configuration(self, key: list[str] | None = None, **kwargs):
@@ -359,15 +313,6 @@ class SimulatedChargePoint16(ChargePoint):
         self.state.reservations[reservation_id] = connector_id
         self.spawn(self.send_status(connector_id, "Reserved"))
         return call_result.ReserveNow(status="Accepted")
-
-    @on(Action.cancel_reservation)
-    def on_cancel_reservation(self, reservation_id: int, **kwargs):
-        self._note("CancelReservation")
-        connector_id = self.state.reservations.pop(reservation_id, None)
-        if connector_id is None:
-            return call_result.CancelReservation(status="Rejected")
-        self.spawn(self.send_status(connector_id, "Available"))
-        return call_result.CancelReservation(status="Accepted")
 
     @on(Action.reset)
     def on_reset(self, type: str, **kwargs):
@@ -431,12 +376,7 @@ class SimulatedChargePoint16(ChargePoint):
         sender = senders.get(requested_message)
         if sender is None:
             return call_result.TriggerMessage(status="NotImplemented")
-
-        async def later():
-            await asyncio.sleep(0.05)  # the answer goes first, then the triggered message
-            await sender()
-
-        self.spawn(later())
+        self.send_later(sender)
         return call_result.TriggerMessage(status="Accepted")
 
     @on(Action.unlock_connector)

@@ -14,19 +14,14 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
+from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
+
 logger = logging.getLogger("simulator")
-VOLTAGE = 230.0
-PHASES = 3
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -92,32 +87,19 @@ def default_variables(config) -> dict[tuple[str, str, str], dict]:
     }
 
 
-class SimulatedChargePoint201(ChargePoint):
+class SimulatedChargePoint201(SimulatorBase, ChargePoint):
+    results = call_result
+
     def __init__(self, config, connection, state: SimState201 | None = None) -> None:
         super().__init__(config.identity, connection, response_timeout=30)
-        self.config = config
-        self.state = state or SimState201()
+        self._start_state(config, state or SimState201())
         if not self.state.variables:
             self.state.variables = default_variables(config)
-        for evse_id in range(1, config.connectors + 1):
-            self.state.meters.setdefault(evse_id, float(random.randint(1_000_000, 5_000_000)))
-            self.state.status.setdefault(evse_id, "Available")
         self.state.offline = False  # a new connection: deliver, and replay what was queued
-        self.meter_tasks: dict[int, asyncio.Task] = {}
-        self.reset_requested: str | None = None
-        self.boot_status: str | None = None
-        self._tasks: set[asyncio.Task] = set()
-        self.commands_received: list[str] = []
         self.transaction_answers: list[tuple[dict, object]] = []  # (request, response) of TransactionEvents
         self.replayed: list[tuple[dict, object]] = []
 
     # --- helpers ---------------------------------------------------------------------------
-
-    def spawn(self, coroutine) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     def variable(self, component: str, name: str, instance: str = "") -> str | None:
         entry = self.state.variables.get((component, name, instance))
@@ -126,20 +108,9 @@ class SimulatedChargePoint201(ChargePoint):
     def meter_interval(self) -> float:
         return float(self.variable("SampledDataCtrlr", "TxUpdatedInterval") or self.config.meter_interval)
 
-    def power_limit_w(self, evse_id: int) -> float:
-        power = float(self.config.power_w)
-        for entry in self.state.profiles.values():
-            if entry["evse_id"] not in (0, evse_id):
-                continue
-            schedule = (entry["profile"].get("charging_schedule") or [{}])[0]
-            periods = schedule.get("charging_schedule_period") or []
-            if not periods:
-                continue
-            limit = float(periods[0]["limit"])
-            if schedule.get("charging_rate_unit") == "A":
-                limit = limit * VOLTAGE * periods[0].get("number_phases", PHASES)
-            power = min(power, limit)
-        return max(power, 0.0)
+    def profile_schedules(self) -> list[tuple[int, dict]]:
+        return [(entry["evse_id"], (entry["profile"].get("charging_schedule") or [{}])[0])
+                for entry in self.state.profiles.values()]
 
     def free_evse(self) -> int | None:
         return next((e for e in range(1, self.config.connectors + 1)
@@ -339,9 +310,6 @@ class SimulatedChargePoint201(ChargePoint):
             await self.stop_transaction(evse_id, "Local")
 
     # --- commands from the CSMS ----------------------------------------------------------------
-
-    def _note(self, action: str) -> None:
-        self.commands_received.append(action)
 
     @on(Action.request_start_transaction)
     def on_request_start_transaction(self, id_token: dict, remote_start_id: int, evse_id: int | None = None, **kwargs):
@@ -590,12 +558,7 @@ class SimulatedChargePoint201(ChargePoint):
             return call_result.TriggerMessage(status="NotImplemented")
         if requested_message == "TransactionEvent" and not self.state.transactions:
             return call_result.TriggerMessage(status="Rejected")
-
-        async def later():
-            await asyncio.sleep(0.05)
-            await sender()
-
-        self.spawn(later())
+        self.send_later(sender)
         return call_result.TriggerMessage(status="Accepted")
 
     @on(Action.update_firmware)
@@ -621,11 +584,6 @@ class SimulatedChargePoint201(ChargePoint):
 
         self.spawn(progress())
         return call_result.GetLog(status="Accepted", filename=f"{log_type.lower()}-{self.config.identity}.log")
-
-    @on(Action.clear_cache)
-    def on_clear_cache(self, **kwargs):
-        self._note("ClearCache")
-        return call_result.ClearCache(status="Accepted")
 
     @on(Action.send_local_list)
     def on_send_local_list(self, version_number: int, update_type: str, **kwargs):
@@ -660,21 +618,6 @@ class SimulatedChargePoint201(ChargePoint):
         self.spawn(self.send_status(evse_id, "Reserved"))
         return call_result.ReserveNow(status="Accepted")
 
-    @on(Action.cancel_reservation)
-    def on_cancel_reservation(self, reservation_id: int, **kwargs):
-        self._note("CancelReservation")
-        evse_id = self.state.reservations.pop(reservation_id, None)
-        if evse_id is None:
-            return call_result.CancelReservation(status="Rejected")
-        self.spawn(self.send_status(evse_id, "Available"))
-        return call_result.CancelReservation(status="Accepted")
-
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **kwargs):
-        self._note("DataTransfer")
-        if vendor_id != self.config.vendor:
-            return call_result.DataTransfer(status="UnknownVendorId")
-        return call_result.DataTransfer(status="Accepted", data=kwargs.get("data"))
 
     @on(Action.cost_updated)
     def on_cost_updated(self, total_cost: float, transaction_id: str, **kwargs):

@@ -2,12 +2,12 @@
 and returns the `ocpp` package's call_result."""
 from __future__ import annotations
 
-from django.utils import timezone
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
 from chargepoints import services as cp_services
+from ocpp_consumer import handlers_common as common
 from ocpp_consumer.batching import run_service
 from ocpp_consumer.protocol import CsmsChargePoint
 from sessions_app import services as session_services
@@ -23,14 +23,6 @@ COMMANDS = frozenset({
 })
 
 
-def _now() -> str:
-    return timezone.now().isoformat().replace("+00:00", "Z")
-
-
-def _meter_values_flush(frames: list[dict]) -> None:
-    session_services.meter_values_record_many(frames=frames)
-
-
 class CentralSystem16(CsmsChargePoint, ChargePoint):
     protocol = "ocpp1.6"
     known_actions = frozenset(a.value for a in Action)
@@ -41,24 +33,19 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
-        charge_point = await run_service(
-            cp_services.charge_point_boot, charge_point_id=self.pk, vendor=charge_point_vendor,
-            model=charge_point_model,
+        status, interval = await common.boot(
+            self, vendor=charge_point_vendor, model=charge_point_model,
             serial_number=kwargs.get("charge_point_serial_number") or kwargs.get("charge_box_serial_number") or "",
             firmware_version=kwargs.get("firmware_version", ""), iccid=kwargs.get("iccid", ""),
             imsi=kwargs.get("imsi", ""), meter_type=kwargs.get("meter_type", ""),
             meter_serial_number=kwargs.get("meter_serial_number", ""),
         )
-        self.registration_status = charge_point.registration_status
-        interval = charge_point.heartbeat_interval
-        if self.registration_status != "Accepted":
-            interval = min(interval, 60)  # when to send BootNotification again
-        return call_result.BootNotification(current_time=_now(), interval=interval, status=self.registration_status)
+        return call_result.BootNotification(current_time=common.now(), interval=interval, status=status)
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **kwargs):
         await self.touch()
-        return call_result.Heartbeat(current_time=_now())
+        return call_result.Heartbeat(current_time=common.now())
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str, **kwargs):
@@ -98,7 +85,7 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
     @on(Action.meter_values)
     async def on_meter_values(self, connector_id: int, meter_value: list, **kwargs):
         # Stored in the same group commit as this frame's journal rows, before the answer.
-        self.stage(_meter_values_flush, {
+        self.stage(common.meter_values_flush, {
             "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
             "transaction_id": kwargs.get("transaction_id"), "meter_value": meter_value,
         })
@@ -106,17 +93,14 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **kwargs):
-        status = await run_service(
-            cp_services.charge_point_data_transfer_record, charge_point_id=self.pk, vendor_id=vendor_id,
-            message_id=kwargs.get("message_id", ""), data=kwargs.get("data"))
-        return call_result.DataTransfer(status=status)
+        return call_result.DataTransfer(status=await common.data_transfer(self, vendor_id, kwargs))
 
     @on(Action.diagnostics_status_notification)
     async def on_diagnostics_status_notification(self, status: str, **kwargs):
-        await run_service(cp_services.charge_point_diagnostics_status_update, charge_point_id=self.pk, status=status)
+        await common.diagnostics_status(self, status)
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification)
     async def on_firmware_status_notification(self, status: str, **kwargs):
-        await run_service(cp_services.charge_point_firmware_status_update, charge_point_id=self.pk, status=status)
+        await common.firmware_status(self, status)
         return call_result.FirmwareStatusNotification()

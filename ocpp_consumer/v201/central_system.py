@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.utils import timezone
 from ocpp.exceptions import (
     FormatViolationError,
     OccurenceConstraintViolationError,
@@ -19,10 +18,11 @@ from ocpp.v201.enums import Action
 
 from chargepoints import device_model
 from chargepoints import services as cp_services
+from ocpp_consumer import handlers_common as common
 from ocpp_consumer.batching import committer, run_service
 from ocpp_consumer.protocol import CsmsChargePoint, to_camel
 from sessions_app import transaction_events
-from sessions_app.services import meter_values_record_many, parse_timestamp
+from sessions_app.services import parse_timestamp
 
 # OCPP 2.0.1 commands the CSMS sends; commands.send() accepts these for a 2.0.1 charger
 # (and translates the 1.6 names it knows, see ocpp_consumer.translate).
@@ -33,10 +33,6 @@ COMMANDS = frozenset({
     "GetLog", "ClearCache", "SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
     "DataTransfer", "CostUpdated", "SetNetworkProfile",
 })
-
-
-def _now() -> str:
-    return timezone.now().isoformat().replace("+00:00", "Z")
 
 
 def _money(amount: Decimal) -> float:
@@ -62,10 +58,6 @@ def meter_value_as_v16(meter_value: list[dict]) -> list[dict]:
             samples.append(sample)
         converted.append({"timestamp": entry["timestamp"], "sampled_value": samples})
     return converted
-
-
-def _meter_values_flush(frames: list[dict]) -> None:
-    meter_values_record_many(frames=frames)
 
 
 class RpcFrameworkError(OCPPError):
@@ -106,22 +98,18 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     @on(Action.boot_notification)
     async def on_boot_notification(self, charging_station: dict, reason: str, **kwargs):
         modem = charging_station.get("modem") or {}
-        charge_point = await run_service(
-            cp_services.charge_point_boot, charge_point_id=self.pk, vendor=charging_station["vendor_name"],
-            model=charging_station["model"], serial_number=charging_station.get("serial_number", ""),
+        status, interval = await common.boot(
+            self, vendor=charging_station["vendor_name"], model=charging_station["model"],
+            serial_number=charging_station.get("serial_number", ""),
             firmware_version=charging_station.get("firmware_version", ""), iccid=modem.get("iccid", ""),
             imsi=modem.get("imsi", ""),
         )
-        self.registration_status = charge_point.registration_status
-        interval = charge_point.heartbeat_interval
-        if self.registration_status != "Accepted":
-            interval = min(interval, 60)  # when to send BootNotification again
-        return call_result.BootNotification(current_time=_now(), interval=interval, status=self.registration_status)
+        return call_result.BootNotification(current_time=common.now(), interval=interval, status=status)
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **kwargs):
         await self.touch()
-        return call_result.Heartbeat(current_time=_now())
+        return call_result.Heartbeat(current_time=common.now())
 
     @on(Action.status_notification)
     async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs):
@@ -170,7 +158,7 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
                 connector = await run_service(device_model.connector_for_evse, charge_point_id=self.pk, evse_id=evse_id)
                 cache[evse_id] = connector.connector_id
             connector_id = cache[evse_id]
-        await committer("meter_values", _meter_values_flush).submit({
+        await committer("meter_values", common.meter_values_flush).submit({
             "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
             "transaction_id": None, "meter_value": meter_value_as_v16(meter_value),
         })
@@ -200,20 +188,17 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
 
     @on(Action.firmware_status_notification)
     async def on_firmware_status_notification(self, status: str, **kwargs):
-        await run_service(cp_services.charge_point_firmware_status_update, charge_point_id=self.pk, status=status)
+        await common.firmware_status(self, status)
         return call_result.FirmwareStatusNotification()
 
     @on(Action.log_status_notification)
     async def on_log_status_notification(self, status: str, **kwargs):
-        await run_service(cp_services.charge_point_diagnostics_status_update, charge_point_id=self.pk, status=status)
+        await common.diagnostics_status(self, status)
         return call_result.LogStatusNotification()
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **kwargs):
-        status = await run_service(
-            cp_services.charge_point_data_transfer_record, charge_point_id=self.pk, vendor_id=vendor_id,
-            message_id=kwargs.get("message_id", ""), data=kwargs.get("data"))
-        return call_result.DataTransfer(status=status)
+        return call_result.DataTransfer(status=await common.data_transfer(self, vendor_id, kwargs))
 
     # --- smart charging ------------------------------------------------------------------------
 

@@ -1,42 +1,22 @@
-"""End-to-end fixtures: real daphne processes on free ports, sharing the test database
-and Redis, and simulated chargers over real sockets."""
+"""End-to-end fixtures: real daphne processes on free ports (tests/e2e.py), sharing the
+test database and Redis, and simulated chargers over real sockets."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from chargepoints.services import charge_point_add
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from ocpp_consumer.simulator.v16 import SimulatedChargePoint16
+from tests.e2e import daphne_start, processes_stop, server_env
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "test-charger-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 class Servers:
@@ -48,24 +28,7 @@ class Servers:
         key = (name, tuple(sorted(env_overrides.items())))
         if key in self.processes and self.processes[key][0].poll() is None:
             return self.processes[key][1]
-        port = _free_port()
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings",
-               "DATABASE_URL": _database_url(), "PYTHONPATH": str(ROOT), **env_overrides}
-        if not settings.EMBEDDED_REDIS:
-            env["REDIS_URL"] = settings.REDIS_URL
-        log = open(ROOT / "var" / f"e2e-daphne-{port}.log", "w")
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"daphne exited; see var/e2e-daphne-{port}.log")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        process, port = daphne_start("config.asgi:application", env=server_env(**env_overrides))
         url = f"ws://127.0.0.1:{port}/ocpp/"
         self.processes[key] = (process, url)
         return url
@@ -77,13 +40,8 @@ class Servers:
         process.wait(timeout=10)
 
     def stop(self) -> None:
-        for process, _ in self.processes.values():
-            process.terminate()
-        for process, _ in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        processes_stop([process for process, _ in self.processes.values()])
+        self.processes.clear()
 
 
 @pytest.fixture(scope="session")

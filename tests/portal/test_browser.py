@@ -5,17 +5,16 @@ $ARTIFACTS_DIR/screenshots (default <repo>/artifacts/screenshots)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
+
+from tests.e2e import daphne_start, processes_stop, server_env
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,54 +36,15 @@ def screenshots_dir() -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 def _server_env() -> dict[str, str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings", "DATABASE_URL": _database_url(),
-           "PYTHONPATH": str(ROOT), "OCPP_COMMAND_TIMEOUT": "15"}
-    if not settings.EMBEDDED_REDIS:
-        env["REDIS_URL"] = settings.REDIS_URL
-    return env
+    return server_env(OCPP_COMMAND_TIMEOUT="15")
 
 
 @pytest.fixture
 def portal_server(transactional_db):
-    port = _free_port()
-    log_path = ROOT / "var" / f"portal-daphne-{port}.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tests.portal.asgi_static:application"],
-            env=_server_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited; see {log_path}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    process, port = daphne_start("tests.portal.asgi_static:application", env=_server_env(), log_name="portal-daphne")
     yield port
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    processes_stop([process])
 
 
 @pytest.fixture
@@ -102,12 +62,7 @@ def simulator():
         return process
 
     yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    processes_stop(started)
 
 
 def seed() -> dict:

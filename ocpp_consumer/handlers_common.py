@@ -1,0 +1,50 @@
+"""What the OCPP 1.6 and 2.0.1 handlers do alike, once. Each version keeps its own
+`@on(Action...)` methods (their arguments and call_result classes differ) and calls these
+for the shared part: the service call and the rule around it."""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from chargepoints import services as cp_services
+from ocpp_consumer.batching import run_service
+from sessions_app.services import meter_values_record_many
+
+# How soon a charger that was not accepted should send BootNotification again.
+RETRY_BOOT_AFTER_S = 60
+
+
+def now() -> str:
+    """The currentTime of BootNotification and Heartbeat answers."""
+    return timezone.now().isoformat().replace("+00:00", "Z")
+
+
+def meter_values_flush(frames: list[dict]) -> None:
+    """Group-commit flush of MeterValues frames (1.6 shape; 2.0.1 ones are converted first)."""
+    meter_values_record_many(frames=frames)
+
+
+async def boot(handler, **fields) -> tuple[str, int]:
+    """Store a BootNotification and keep the registration status on the handler.
+    Returns (status, interval) for the answer."""
+    charge_point = await run_service(cp_services.charge_point_boot, charge_point_id=handler.pk, **fields)
+    handler.registration_status = charge_point.registration_status
+    interval = charge_point.heartbeat_interval
+    if handler.registration_status != "Accepted":
+        interval = min(interval, RETRY_BOOT_AFTER_S)
+    return handler.registration_status, interval
+
+
+async def data_transfer(handler, vendor_id: str, kwargs: dict) -> str:
+    """Record a DataTransfer from the charger; returns the status to answer."""
+    return await run_service(
+        cp_services.charge_point_data_transfer_record, charge_point_id=handler.pk, vendor_id=vendor_id,
+        message_id=kwargs.get("message_id", ""), data=kwargs.get("data"))
+
+
+async def firmware_status(handler, status: str) -> None:
+    await run_service(cp_services.charge_point_firmware_status_update, charge_point_id=handler.pk, status=status)
+
+
+async def diagnostics_status(handler, status: str) -> None:
+    """1.6 DiagnosticsStatusNotification and 2.0.1 LogStatusNotification."""
+    await run_service(cp_services.charge_point_diagnostics_status_update, charge_point_id=handler.pk, status=status)

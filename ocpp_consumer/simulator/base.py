@@ -1,0 +1,109 @@
+"""What the simulated 1.6 charger and 2.0.1 station share: the clock, the electrics, task
+bookkeeping, and the handlers whose request and answer are the same in both versions.
+
+A subclass sets `results` to its version's `ocpp` call_result module, since the answer
+classes are per version even where their fields agree."""
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timezone
+from types import ModuleType
+from typing import Awaitable, Callable
+
+from ocpp.routing import on
+
+VOLTAGE = 230.0
+PHASES = 3
+# A triggered message goes after the answer to TriggerMessage, as on a real charger.
+TRIGGER_DELAY_S = 0.05
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def schedule_limit_w(schedule: dict) -> float | None:
+    """The first period's limit of a (snake_case) chargingSchedule in watts; None without one."""
+    periods = schedule.get("charging_schedule_period") or []
+    if not periods:
+        return None
+    limit = float(periods[0]["limit"])
+    if schedule.get("charging_rate_unit") == "A":
+        limit = limit * VOLTAGE * periods[0].get("number_phases", PHASES)
+    return limit
+
+
+class SimulatorBase:
+    results: ModuleType  # ocpp.v16.call_result or ocpp.v201.call_result
+    config: object
+    state: object
+    commands_received: list[str]
+    _tasks: set[asyncio.Task]
+
+    def _start_state(self, config, state) -> None:
+        """The run-time fields both versions keep, and a meter register and status for each
+        connector (EVSE) that the kept state does not have yet."""
+        self.config = config
+        self.state = state
+        for number in range(1, config.connectors + 1):
+            self.state.meters.setdefault(number, float(random.randint(1_000_000, 5_000_000)))
+            self.state.status.setdefault(number, "Available")
+        self.meter_tasks: dict[int, asyncio.Task] = {}
+        self.reset_requested: str | None = None
+        self.boot_status: str | None = None
+        self._tasks = set()
+        self.commands_received = []
+
+    def spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _note(self, action: str) -> None:
+        self.commands_received.append(action)
+
+    def power_limit_w(self, connector_id: int) -> float:
+        """The simulated power: the configured power, lowered by the charging profiles on
+        this connector (EVSE) or on the whole charger."""
+        power = float(self.config.power_w)
+        for target, schedule in self.profile_schedules():
+            if target not in (0, connector_id):
+                continue
+            limit = schedule_limit_w(schedule)
+            if limit is not None:
+                power = min(power, limit)
+        return max(power, 0.0)
+
+    def profile_schedules(self) -> list[tuple[int, dict]]:
+        """(connector or EVSE id, chargingSchedule) of each stored profile."""
+        raise NotImplementedError
+
+    def send_later(self, sender: Callable[[], Awaitable]) -> None:
+        async def later():
+            await asyncio.sleep(TRIGGER_DELAY_S)
+            await sender()
+
+        self.spawn(later())
+
+    @on("ClearCache")
+    def on_clear_cache(self, **kwargs):
+        self._note("ClearCache")
+        return self.results.ClearCache(status="Accepted")
+
+    @on("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **kwargs):
+        self._note("DataTransfer")
+        if vendor_id != self.config.vendor:
+            return self.results.DataTransfer(status="UnknownVendorId")
+        return self.results.DataTransfer(status="Accepted", data=kwargs.get("data"))
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, **kwargs):
+        self._note("CancelReservation")
+        target = self.state.reservations.pop(reservation_id, None)
+        if target is None:
+            return self.results.CancelReservation(status="Rejected")
+        self.spawn(self.send_status(target, "Available"))
+        return self.results.CancelReservation(status="Accepted")
