@@ -43,6 +43,21 @@ def clear_cache_keys() -> int:
     return deleted
 
 
+@pytest.fixture(autouse=True)
+def _close_thread_connections():
+    """ORM calls made through sync_to_async / database_sync_to_async (OCPP handlers, the
+    command bus, services called from async tests) run in asgiref's single worker thread,
+    whose connection outlives the test. Close it after every test, in every folder: one left
+    open makes PostgreSQL refuse to drop the test database at the end ("is being accessed
+    by other users"). The e2e servers are session fixtures that depend on django_db_setup,
+    so they are stopped before the database is dropped too."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture
 def clean_cache():
     clear_cache_keys()

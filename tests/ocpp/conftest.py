@@ -91,14 +91,3 @@ async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(interval)
-
-
-@pytest.fixture(autouse=True)
-def _close_thread_connections():
-    """ORM calls made through sync_to_async run in asgiref's single worker thread; close its
-    connections after each test so PostgreSQL can drop the test database at the end."""
-    yield
-    from asgiref.sync import SyncToAsync
-    from django.db import connections
-
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
