@@ -190,9 +190,26 @@ def _component_variable(component: str, variable: str, instance: str) -> dict:
     return result
 
 
+# Variables OCPP 2.0.1 (part 2, appendix 3) defines as ReadOnly: what `readonly` says for
+# them before the charger's own report (NotifyReport mutability) tells us otherwise.
+READ_ONLY_VARIABLES: frozenset[tuple[str, str]] = frozenset({
+    ("SmartChargingCtrlr", "ProfileStackLevel"),
+    ("SmartChargingCtrlr", "RateUnit"),
+    ("SmartChargingCtrlr", "PeriodsPerSchedule"),
+    ("SmartChargingCtrlr", "Entries"),
+    ("DeviceDataCtrlr", "ItemsPerMessage"),
+    ("DeviceDataCtrlr", "BytesPerMessage"),
+    ("ChargingStation", "Model"),
+    ("ChargingStation", "VendorName"),
+    ("ChargingStation", "SerialNumber"),
+})
+
+
 def _readonly(charge_point_id: int, component: str, variable: str) -> bool:
     row = device_model.device_variable_find(charge_point_id=charge_point_id, component_name=component, variable_name=variable)
-    return row is not None and row.mutability == "ReadOnly"
+    if row is None or not row.mutability:
+        return (component, variable) in READ_ONLY_VARIABLES
+    return row.mutability == "ReadOnly"
 
 
 # --- one translator per 1.6 action -------------------------------------------------------------
@@ -282,10 +299,12 @@ def _charge_point(charge_point_id: int):
 
 def _native_request_start(charge_point_id: int, payload: dict) -> Translated:
     """A 2.0.1 RequestStartTransaction without a remoteStartId gets ours (a caller that
-    chose its own keeps it: the payload was valid and was not translated)."""
+    chose its own keeps it: the payload was valid and was not translated). An idToken
+    without a type gets the type we know the token by (Central for one we do not know)."""
     if not isinstance(payload.get("idToken"), dict) or "idToken" not in payload["idToken"]:
         raise NotTranslatable("RequestStartTransaction needs an idToken")
-    token = {"idToken": payload["idToken"]["idToken"], "type": payload["idToken"].get("type", "Central")}
+    uid = payload["idToken"]["idToken"]
+    token = {"idToken": uid, "type": payload["idToken"].get("type") or _id_token(uid)["type"]}
     translated = _request_start(charge_point_id, token, payload.get("evseId"), payload.get("chargingProfile"))
     inner = translated.answer_back
     translated.answer_back = lambda answer: {**inner(answer), "remoteStartId": translated.payload["remoteStartId"]}

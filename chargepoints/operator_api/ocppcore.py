@@ -9,8 +9,9 @@ operator, an unknown charger or connector, and a charger that is not connected a
 200 {"status": "Timeout"}.
 
 Commands are sent with their OCPP 1.6 names where the command bus translates them for
-OCPP 2.0.1 chargers (Reset, GetConfiguration, ChangeConfiguration, RemoteStartTransaction);
-the others are built here for the charger's version.
+OCPP 2.0.1 chargers (GetConfiguration, ChangeConfiguration, RemoteStartTransaction); the
+others are built here for the charger's version, so that the charger's 2.0.1 answer
+(Scheduled, OngoingAuthorizedTransaction, UnknownConnector) reaches the caller unchanged.
 """
 from __future__ import annotations
 
@@ -144,7 +145,11 @@ class ResetApi(OcppCoreApi):
     @_schema("Reset (reboot) the charger: Accepted, Rejected, or Scheduled (2.0.1)")
     def get(self, request, charge_point_id: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
-        return render(charger_bus.call(charge_point, "Reset", {"type": "Soft"}))
+        # A 2.0.1 Reset as it is (the 1.6 Soft would be translated, and its answer read back
+        # as 1.6, losing Scheduled): OnIdle, Soft's meaning, which a busy station answers
+        # with Scheduled, as seed 004 lists.
+        payload = {"type": "OnIdle"} if charge_point.protocol == OcppVersion.V201 else {"type": "Soft"}
+        return render(charger_bus.call(charge_point, "Reset", payload))
 
 
 class UnlockConnectorApi(OcppCoreApi):
@@ -221,10 +226,18 @@ class RemoteStartTransactionApi(OcppCoreApi):
     def get(self, request, charge_point_id: str, connector_id: str, id_tag: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
         connector = connector_or_404(charge_point, parse_connector_id(connector_id))
-        if len(id_tag) > 20 and charge_point.protocol != OcppVersion.V201:
+        if charge_point.protocol == OcppVersion.V201:
+            if len(id_tag) > 36:
+                return Response({"detail": "An OCPP 2.0.1 idToken has at most 36 characters."},
+                                status=status.HTTP_400_BAD_REQUEST)
+            # A 2.0.1 request, not a 1.6 one to translate: its idToken may be longer than a
+            # 1.6 idTag. The bus gives it our remoteStartId and the token's stored type.
+            action, payload = "RequestStartTransaction", {"idToken": {"idToken": id_tag}, "evseId": connector.evse.evse_id}
+        elif len(id_tag) > 20:
             return Response({"detail": "An OCPP 1.6 idTag has at most 20 characters."}, status=status.HTTP_400_BAD_REQUEST)
-        payload = {"connectorId": connector.connector_id, "idTag": id_tag}
-        return render(charger_bus.call(charge_point, "RemoteStartTransaction", payload))
+        else:
+            action, payload = "RemoteStartTransaction", {"connectorId": connector.connector_id, "idTag": id_tag}
+        return render(charger_bus.call(charge_point, action, payload))
 
 
 class RemoteStopTransactionApi(OcppCoreApi):

@@ -174,3 +174,30 @@ def test_firmware_diagnostics_local_list_reservation_and_schedule(cp):
     assert back(t, "GetCompositeSchedule", {"status": "Accepted", "schedule": {
         "evseId": 1, "duration": 600, "scheduleStart": "2026-03-01T10:00:00Z", "chargingRateUnit": "W",
         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000.0}]}})["chargingSchedule"]["duration"] == 600
+
+
+def test_readonly_follows_the_spec_until_the_station_reports_its_own(cp):
+    translated = translate(cp, "GetConfiguration", {"key": ["ChargeProfileMaxStackLevel", "HeartbeatInterval"]})
+    results = [{"attributeStatus": "Accepted", "attributeValue": value, **cv}
+               for cv, value in zip(translated.payload["getVariableData"], ["8", "300"])]
+    answer = back(translated, "GetConfiguration", {"getVariableResult": results})
+    # No report yet: ProfileStackLevel is ReadOnly in OCPP 2.0.1, HeartbeatInterval is not.
+    assert answer["configurationKey"] == [{"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "8"},
+                                          {"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+    # The station's report (NotifyReport mutability) wins over the table.
+    DeviceVariable.objects.filter(charge_point=cp, variable_name="ProfileStackLevel").update(mutability="ReadWrite")
+    DeviceVariable.objects.filter(charge_point=cp, variable_name="HeartbeatInterval").update(mutability="ReadOnly")
+    translated = translate(cp, "GetConfiguration", {"key": ["ChargeProfileMaxStackLevel", "HeartbeatInterval"]})
+    answer = back(translated, "GetConfiguration", {"getVariableResult": results})
+    assert [entry["readonly"] for entry in answer["configurationKey"]] == [False, True]
+
+
+def test_a_native_request_start_without_a_token_type_gets_the_stored_one(cp):
+    IdTokenFactory(uid="3f2c9a1e-7b4d-4e8a-9c61-0d5e8f2b7a43", token_type="eMAID")
+    translated = translate_for_v201(identity=cp.identity, action="RequestStartTransaction",
+                                    payload={"idToken": {"idToken": "3f2c9a1e-7b4d-4e8a-9c61-0d5e8f2b7a43"}, "evseId": 2})
+    schemas.check("ocpp2.0.1", translated.action, translated.payload)
+    assert translated.payload["idToken"] == {"idToken": "3f2c9a1e-7b4d-4e8a-9c61-0d5e8f2b7a43", "type": "eMAID"}
+    unknown = translate_for_v201(identity=cp.identity, action="RequestStartTransaction",
+                                 payload={"idToken": {"idToken": "NOBODY"}})
+    assert unknown.payload["idToken"] == {"idToken": "NOBODY", "type": "Central"}

@@ -202,6 +202,24 @@ def test_remote_start(client, charger, bus):
     assert bus.calls == [("station42", "RemoteStartTransaction", {"connectorId": 1, "idTag": "tag1234"})]
 
 
+def test_remote_start_on_a_201_charger_sends_a_201_request(client, charger, bus):
+    charger.protocol = "ocpp2.0.1"
+    charger.save()
+    tag = "3f2c9a1e-7b4d-4e8a-9c61-0d5e8f2b7a43"  # longer than a 1.6 idTag
+    assert client.get(f"/API/RemoteStartTransaction/station42/2/{tag}").json() == {"status": "Accepted"}
+    assert bus.calls == [("station42", "RequestStartTransaction", {"idToken": {"idToken": tag}, "evseId": 2})]
+    assert client.get(f"/API/RemoteStartTransaction/station42/2/{tag}X").status_code == 400
+    assert len(bus.calls) == 1
+
+
+def test_reset_on_a_201_charger_passes_scheduled_through(client, charger, bus):
+    charger.protocol = "ocpp2.0.1"
+    charger.save()
+    bus.answers["Reset"] = {"status": "Scheduled"}
+    assert client.get("/API/Reset/station42").json() == {"status": "Scheduled"}
+    assert bus.calls == [("station42", "Reset", {"type": "OnIdle"})]
+
+
 def test_remote_stop_without_an_open_transaction_is_a_failed_dependency(client, charger, bus):
     answer = client.get("/API/RemoteStopTransaction/station42/1")
     assert answer.status_code == 424
