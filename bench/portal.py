@@ -201,7 +201,14 @@ def main() -> int:
             ("journal, text in one charger", f"/journal/?identity={data['charger']}&text=connectorId"),
         ]
         print(f"\nmachine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"database {connection.vendor}; median of {args.runs} requests\n")
+              f"database {connection.vendor}; median of {args.runs} requests; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+        # One anonymous request first, so that "first ms" of the first page measures its
+        # cold caches (templates, the dashboard's finished days), not the process warming up
+        # (URL conf, middleware, template engine, database connection: ~400 ms).
+        started = time.perf_counter()
+        Client().get("/accounts/login/")
+        print(f"process warm-up (GET /accounts/login/, not counted below): {(time.perf_counter() - started) * 1000:.0f} ms\n")
         for who in ("staff", "root"):
             client = Client()
             client.force_login(data[who])
@@ -212,6 +219,7 @@ def main() -> int:
                 first, ms, queries, status = measure(client, url, args.runs)
                 print(f"  {name:36} {first:9.1f} {ms:10.1f} {queries:8d} {status:7d}", flush=True)
             print()
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         if args.keep:
             print(f"kept scratch database {connection.settings_dict['NAME']}")

@@ -14,6 +14,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -58,17 +59,38 @@ COUNT_CAP = 10_000
 
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP rows: an exact COUNT(*) over a scoped join of 100,000
-    purchases costs more than the page itself. Beyond the cap the page says "10,000+"."""
+    purchases costs more than the page itself. Beyond the cap the page says "10,000+".
+
+    The capped count drops the ordering (which rows make up the first COUNT_CAP + 1 does
+    not change how many there are) and the annotations, so the database stops after
+    COUNT_CAP + 1 matches instead of sorting them. Pages after the first fetch their
+    primary keys first and then only those rows with their joins ("deferred join"):
+    OFFSET otherwise builds the joined rows of every skipped row."""
 
     @property
     def count(self) -> int:
         if not hasattr(self, "_capped_count"):
-            self._capped_count = self.object_list[: COUNT_CAP + 1].count()
+            rows = self.object_list
+            if isinstance(rows, QuerySet):
+                # Without the ordering and the per-row annotations (a driver's session
+                # count, a wallet's balance: one correlated subquery per counted row).
+                rows = rows.order_by().values("pk")
+            self._capped_count = rows[: COUNT_CAP + 1].count()
         return self._capped_count
 
     @property
     def capped(self) -> bool:
         return self.count > COUNT_CAP
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        if bottom == 0 or not isinstance(self.object_list, QuerySet):
+            return super().page(number)
+        top = min(bottom + self.per_page, self.count)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        by_id = {row.pk: row for row in self.object_list.filter(pk__in=ids)}
+        return self._get_page([by_id[pk] for pk in ids if pk in by_id], number, self)
 
 
 def page_of(request: HttpRequest, queryset, per_page: int | None = None):
