@@ -9,6 +9,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
 from accounts import services
+from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
 from accounts.models import AccessToken, ApiKey, Operator, OtpChallenge, User
 
 
@@ -49,19 +50,27 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Operator)
-class OperatorAdmin(admin.ModelAdmin):
+class OperatorAdmin(OperatorScopedAdmin):
+    operator_path = "pk"
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(OperatorScopedAdmin):
+    operator_path = "operator_id"
     list_display = ["name", "operator", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["operator", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "operator__name"]
     fields = ["operator", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Staff create keys for their own operator only.
+        if db_field.name == "operator" and not request.user.is_superuser:
+            kwargs["queryset"] = Operator.objects.filter(pk=request.user.operator_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["prefix", "created_at", "last_used_at", "revoked_at"]
@@ -83,14 +92,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             services.api_key_revoke(api_key=key)
         self.message_user(request, f"{queryset.count()} key(s) revoked.")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AccessToken)

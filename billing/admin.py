@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from billing.models import Purchase, PurchaseLine, Wallet, WalletEntry
 from billing.services import purchase_reprice
+from accounts.admin_scoping import ImmutableAdmin, OperatorScopedAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -31,7 +32,8 @@ class PurchaseLineInline(ReadOnlyInline):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(admin.ModelAdmin):
+class PurchaseAdmin(OperatorScopedAdmin):
+    operator_path = "session__charge_point__site__operator_id"
     list_display = ["id", "session", "user", "total_price", "currency", "energy_kwh", "idle_minutes", "status",
                     "payment_method", "created_at", "paid_at"]
     list_filter = ["status", "payment_method", "currency", "created_at"]
@@ -66,7 +68,8 @@ class WalletEntryInline(ReadOnlyInline):
 
 
 @admin.register(Wallet)
-class WalletAdmin(admin.ModelAdmin):
+class WalletAdmin(OperatorScopedAdmin):
+    # A driver's wallet is used at every operator's chargers: platform data, superusers only.
     list_display = ["user", "currency", "balance", "created_at"]
     list_filter = ["currency"]
     search_fields = ["user__username", "user__phone", "user__name"]
@@ -89,26 +92,18 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(PurchaseLine)
-class PurchaseLineAdmin(admin.ModelAdmin):
+class PurchaseLineAdmin(ImmutableAdmin):
     """All priced lines across purchases, for reporting; lines change only by re-pricing."""
 
+    operator_path = "purchase__session__charge_point__site__operator_id"
     list_display = ["purchase", "kind", "description", "quantity", "unit", "unit_price", "amount"]
     list_filter = ["kind"]
     search_fields = ["purchase__id", "description"]
     list_select_related = ["purchase"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(WalletEntry)
-class WalletEntryAdmin(admin.ModelAdmin):
+class WalletEntryAdmin(ImmutableAdmin):
     """The whole wallet ledger, searchable. Entries are never edited or deleted: a
     correction is a new adjustment entry."""
 
@@ -117,12 +112,3 @@ class WalletEntryAdmin(admin.ModelAdmin):
     search_fields = ["wallet__user__phone", "wallet__user__name", "idempotency_key", "note"]
     list_select_related = ["wallet__user", "purchase", "payment"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

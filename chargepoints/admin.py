@@ -9,35 +9,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.hashers import make_password
-from django.db.models import QuerySet
 
+from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
 from chargepoints.models import (
     ChargePoint, ChargePointEvent, ChargingProfile, ConfigurationKey, Connector, DeviceVariable, Evse, IdToken,
     OcppMessage, RegistrationStatus, Site,
 )
-
-
-class OperatorScopedAdmin(admin.ModelAdmin):
-    """Limits the queryset to the staff member's operator through `operator_path`."""
-
-    operator_path = ""
-
-    def get_queryset(self, request) -> QuerySet:
-        queryset = super().get_queryset(request)
-        user = request.user
-        if user.is_superuser or not self.operator_path:
-            return queryset
-        if user.operator_id is None:
-            return queryset.none()
-        return queryset.filter(**{self.operator_path: user.operator_id})
-
-
-class ReadOnlyAdmin(OperatorScopedAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Site)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from chargepoints.admin import OperatorScopedAdmin, ReadOnlyAdmin
+from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
 from sessions_app.models import (
     ChargeSession, ChargingStateChange, MeterSample, RemoteStartRequest, SessionAnomaly, TransactionEvent,
 )

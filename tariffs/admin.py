@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 
+from accounts.admin_scoping import OperatorScopedAdmin
 from tariffs.currencies import currency_validate
 from tariffs.models import DEFAULT_MARKET, ElectricityPrice, Tariff, TariffAssignment
 from tariffs.services import electricity_prices_generate, electricity_prices_import_csv
@@ -37,7 +38,8 @@ class TariffAssignmentInline(admin.TabularInline):
 
 
 @admin.register(Tariff)
-class TariffAdmin(admin.ModelAdmin):
+class TariffAdmin(OperatorScopedAdmin):
+    operator_path = "operator_id"
     form = TariffForm
     list_display = ["name", "operator", "kind", "energy_price_per_kwh", "markup_per_kwh", "market", "vat_percent",
                     "session_fee", "idle_fee_per_minute", "idle_grace_minutes", "currency"]
@@ -47,7 +49,8 @@ class TariffAdmin(admin.ModelAdmin):
 
 
 @admin.register(TariffAssignment)
-class TariffAssignmentAdmin(admin.ModelAdmin):
+class TariffAssignmentAdmin(OperatorScopedAdmin):
+    operator_path = "tariff__operator_id"
     list_display = ["tariff", "target", "valid_from"]
     list_filter = ["tariff__kind", "tariff__operator"]
     search_fields = ["tariff__name", "site__name", "charge_point__identity"]
@@ -77,7 +80,8 @@ class GenerateMonthForm(forms.Form):
 
 
 @admin.register(ElectricityPrice)
-class ElectricityPriceAdmin(admin.ModelAdmin):
+class ElectricityPriceAdmin(OperatorScopedAdmin):
+    shared = True  # market prices: every operator reads the same curve
     list_display = ["starts_at", "market", "price_per_kwh", "currency", "source", "created_at"]
     list_filter = ["market", "source", "currency"]
     search_fields = ["market"]

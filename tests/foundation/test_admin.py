@@ -84,3 +84,53 @@ def test_setting_a_charger_password_stores_only_its_hash(admin_client):
 
     assert check_password("a-long-charger-password", charge_point.password_hash)
     assert ChargePoint.objects.filter(identity="PW-1").count() == 1
+
+
+def _staff_of(operator, *models):
+    staff = StaffFactory(operator=operator)
+    codenames = [f"view_{name}" for name in models]
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return staff
+
+
+def test_staff_see_only_their_operators_money_tariffs_reservations_and_keys(client):
+    from decimal import Decimal
+
+    from accounts.models import ApiKey
+    from payments.models import Reservation
+    from tests.factories import ConnectorFactory, ElectricityPriceFactory, PurchaseFactory, TariffFactory, WalletFactory
+
+    mine, theirs = PurchaseFactory(total_price=Decimal("1.11")), PurchaseFactory(total_price=Decimal("9.99"))
+    my_operator = mine.session.charge_point.site.operator
+    their_operator = theirs.session.charge_point.site.operator
+    TariffFactory(operator=my_operator, name="MY-TARIFF")
+    TariffFactory(operator=their_operator, name="THEIR-TARIFF")
+    ApiKey.objects.create(operator=my_operator, name="MY-KEY", prefix="mine", key_hash="a" * 64)
+    ApiKey.objects.create(operator=their_operator, name="THEIR-KEY", prefix="theirs", key_hash="b" * 64)
+    their_connector = ConnectorFactory(charge_point=theirs.session.charge_point, connector_id=5)
+    Reservation.objects.create(charge_point=their_connector.charge_point, connector=their_connector,
+                               charge_tag="THEIR-TAG", max_amount=Decimal("10"), max_energy_wh=1000)
+    WalletFactory(user=mine.user)
+    ElectricityPriceFactory()
+    client.force_login(_staff_of(my_operator, "purchase", "tariff", "apikey", "reservation", "wallet", "electricityprice"))
+
+    def listing(model: str) -> str:
+        app = {"purchase": "billing", "wallet": "billing", "tariff": "tariffs", "electricityprice": "tariffs",
+               "apikey": "accounts", "reservation": "payments"}[model]
+        response = client.get(reverse(f"admin:{app}_{model}_changelist"))
+        assert response.status_code == 200
+        return response.content.decode()
+
+    purchases = listing("purchase")
+    assert f">{mine.pk}<" in purchases and f">{theirs.pk}<" not in purchases
+    tariffs = listing("tariff")
+    assert "MY-TARIFF" in tariffs and "THEIR-TARIFF" not in tariffs
+    keys = listing("apikey")
+    assert "MY-KEY" in keys and "THEIR-KEY" not in keys
+    assert "THEIR-TAG" not in listing("reservation")
+    # Wallets are used at every operator's chargers: platform data, superusers only.
+    assert "0 wallets" in listing("wallet")
+    # Market prices are shared.
+    assert "0 electricity prices" not in listing("electricityprice")
+    other = client.get(reverse("admin:billing_purchase_change", args=[theirs.pk]))
+    assert other.status_code in (302, 404)
