@@ -26,6 +26,15 @@ from .base import OperatorApi, validated
 
 STATISTICS = "Operator: statistics"
 DEFAULT_DAYS = 30
+# Statistics days are kept well inside what date arithmetic and the database accept (a
+# since/until near year 1 or 9999 overflowed into a 500).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def _within_range(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise serializers.ValidationError(f"Must be between {FIRST_DAY} and {LAST_DAY}.")
+    return value
 
 
 class StatisticsFilter(serializers.Serializer):
@@ -34,11 +43,17 @@ class StatisticsFilter(serializers.Serializer):
     time_zone = serializers.CharField(required=False, default="UTC", validators=[validate_time_zone])
     charge_point = serializers.CharField(required=False, help_text="Only this charge point")
 
+    def validate_since(self, value: date) -> date:
+        return _within_range(value)
+
+    def validate_until(self, value: date) -> date:
+        return _within_range(value)
+
     def validate(self, data):
         zone = zoneinfo.ZoneInfo(data["time_zone"])
         today = timezone.now().astimezone(zone).date()
         data.setdefault("until", today)
-        data.setdefault("since", data["until"] - timedelta(days=DEFAULT_DAYS - 1))
+        data.setdefault("since", max(FIRST_DAY, data["until"] - timedelta(days=DEFAULT_DAYS - 1)))
         if data["since"] > data["until"]:
             raise serializers.ValidationError("since is after until.")
         if (data["until"] - data["since"]).days > 3660:

@@ -226,6 +226,16 @@ def test_statistics(client, charger, foreign_charger):
     assert client.get(f"{API}/statistics/utilisation/?since=2030-01-02&until=2030-01-01").status_code == 400
 
 
+@pytest.mark.parametrize("query", ["until=0001-01-01", "since=0001-01-01&until=0001-01-05", "until=9999-12-31",
+                                   "since=9999-12-30"])
+@pytest.mark.parametrize("statistic", ["energy-per-day", "revenue-per-day", "utilisation"])
+def test_statistics_days_at_the_edges_of_the_calendar_are_a_clear_400(client, charger, statistic, query):
+    # Found by schemathesis: a day near year 1 or 9999 overflowed date arithmetic (500).
+    answer = client.get(f"{API}/statistics/{statistic}/?{query}")
+    assert answer.status_code == 400
+    assert "between 1900-01-01 and 2999-12-31" in str(answer.json())
+
+
 def test_command_endpoint_answers_with_the_chargers_reply(client, charger, bus):
     bus.answers["GetConfiguration"] = {"configurationKey": [{"key": "A", "readonly": False, "value": "1"}]}
     answer = client.post(f"{API}/charge-points/station42/commands/v16/GetConfiguration/", {"key": ["A"]}, format="json")
