@@ -12,7 +12,7 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -201,10 +201,13 @@ def charge_point_mark_offline(*, charge_point_id: int) -> None:
         _publish_after_commit(charge_point_state(charge_point))
 
 
-@transaction.atomic
-def charge_point_touch(*, charge_point_id: int, at: datetime | None = None) -> None:
-    """Record that the charger was heard from (any frame or a Heartbeat)."""
-    ChargePoint.objects.filter(pk=charge_point_id).update(last_seen_at=at or timezone.now(), is_online=True)
+def charge_point_touch_many(*, charge_point_ids: Iterable[int], at: datetime | None = None) -> None:
+    """Record that chargers were heard from (a Heartbeat, or any frame now and then): one
+    UPDATE for all of them. The OCPP consumer stages it into the group commit of the
+    frames that carried it (ocpp_consumer.protocol), so it costs no database hop of its own."""
+    ids = sorted(set(charge_point_ids))
+    if ids:
+        ChargePoint.objects.filter(pk__in=ids).update(last_seen_at=at or timezone.now(), is_online=True)
 
 
 @transaction.atomic
@@ -500,7 +503,9 @@ _JOURNAL_FIELDS = ("charge_point_id", "charge_point_identity", "direction", "mes
 def ocpp_message_store_many(*, rows: list[dict]) -> None:
     """Store journal rows in one statement (called by the consumer's group-commit writer).
     Each row has the OcppMessage fields; the caller answers only after this returns."""
-    with transaction.atomic():
+    # No savepoint of its own: inside the group commit a failure fails the whole batch,
+    # which batching.GroupCommitter then retries item by item.
+    with transaction.atomic(savepoint=False):
         rows_insert(model=OcppMessage, fields=_JOURNAL_FIELDS,
                     rows=[tuple(row.get(name, "") if name not in ("charge_point_id", "payload") else row.get(name)
                                 for name in _JOURNAL_FIELDS) for row in rows])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import gc
 import logging
 from urllib.parse import unquote
 
@@ -21,7 +20,7 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 
 from chargepoints.services import charge_point_connect, charge_point_mark_offline, charge_point_mark_online
-from ocpp_consumer import registry
+from ocpp_consumer import gc_policy, registry
 from ocpp_consumer.batching import run_service_batched
 from ocpp_consumer.v16.central_system import CentralSystem16
 from ocpp_consumer.v201.central_system import CentralSystem201
@@ -57,26 +56,6 @@ def basic_auth(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     return None
 
 
-_gc_tuned = False
-
-
-def tune_gc() -> None:
-    """Once per process, when the first charger connects (start-up is over): move every
-    object allocated so far out of the collector's reach (gc.freeze) and collect the young
-    generation less often. With thousands of connections, full collections otherwise
-    paused the process for up to 0.7 s (issue 3), which is what set p99."""
-    global _gc_tuned
-    if _gc_tuned:
-        return
-    _gc_tuned = True
-    threshold = settings.OCPP_GC_GEN0_THRESHOLD
-    if threshold:
-        gc.collect()
-        gc.freeze()
-        _, gen1, gen2 = gc.get_threshold()
-        gc.set_threshold(max(threshold, gc.get_threshold()[0]), gen1, gen2)
-
-
 _keep_alive_tasks: dict[int, asyncio.Task] = {}
 
 
@@ -92,6 +71,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
     charge_point = None
     registration = None
     replaced = False
+    _restoring: asyncio.Task | None = None
+    gc_token: int | None = None
 
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch runs close_old_connections() through the database thread
@@ -104,7 +85,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
-        tune_gc()
         _start_keep_alive()
         self.identity = unquote(self.scope["url_route"]["kwargs"]["charge_point_id"]).strip("/")
         self.pending_commands: dict[asyncio.Task, str] = {}
@@ -136,6 +116,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.protocol = protocol
         self.charge_point = PROTOCOLS[protocol](self.identity, self, charge_point.pk, charge_point.registration_status)
         await self.accept(subprotocol=protocol)
+        self.gc_token = gc_policy.connection_opened()
         self.registration = registry.Registration(channel_name=self.channel_name, protocol=protocol)
         old = await sync_to_async(registry.register, thread_sensitive=False)(self.identity, self.registration)
         if old is not None and old.channel_name != self.channel_name:
@@ -155,18 +136,32 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.charge_point.route_frame(text_data)
 
     async def disconnect(self, code: int) -> None:
+        if self.gc_token is not None:
+            gc_policy.connection_closed(self.gc_token)
+            self.gc_token = None
         for task, reply_to in list(self.pending_commands.items()):
             task.cancel()
             await self._reply(reply_to, {"result": "offline"})
         if self.charge_point is None or self.registration is None:
             return
+        if self._restoring is not None:
+            await self._restoring
         still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
         if still_ours and not self.replaced:
             await run_service_batched(charge_point_mark_offline, charge_point_id=self.charge_point.pk)
 
-    async def restore_registration(self) -> None:
-        if self.registration is not None and not self.replaced:
+    def restore_registration_soon(self) -> None:
+        """Re-assert the registry entry (if Redis lost it) without holding up the frame
+        being answered; disconnect() waits for it, so it never outlives the connection."""
+        if self.registration is None or self.replaced or (self._restoring is not None and not self._restoring.done()):
+            return
+        self._restoring = asyncio.get_running_loop().create_task(self._restore())
+
+    async def _restore(self) -> None:
+        try:
             await sync_to_async(registry.restore, thread_sensitive=False)(self.identity, self.registration)
+        except Exception:
+            logger.warning("%s: could not restore the registry entry", self.identity, exc_info=True)
 
     # --- channel layer events ----------------------------------------------------------
 

@@ -33,7 +33,7 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import CallError, CallResult
 
-from chargepoints.services import ocpp_message_store_many
+from chargepoints.services import charge_point_touch_many, ocpp_message_store_many
 from ocpp_consumer import schemas
 from ocpp_consumer.batching import committer
 
@@ -91,6 +91,10 @@ def _frames_flush(batch: list[tuple[list[dict], tuple]]) -> None:
         for flush, items in staged.items():
             flush(items)
         ocpp_message_store_many(rows=rows)
+
+
+def _touch_flush(charge_point_ids: list[int]) -> None:
+    charge_point_touch_many(charge_point_ids=charge_point_ids)
 
 
 def journal_write(rows: list[dict], staged: tuple = ()) -> Any:
@@ -216,10 +220,8 @@ class CsmsChargePoint:
         response = await handlers["_on_action"](**kwargs)
         answer = to_camel(remove_nones(serialize_as_dict(response)))
         schemas.check(self.protocol, action, answer, response=True)
-        now = time.monotonic()
-        if action != "Heartbeat" and now - self._last_touch > settings.OCPP_TOUCH_EVERY_SECONDS:
-            self._last_touch = now
-            await self.touch()
+        if action != "Heartbeat" and time.monotonic() - self._last_touch > settings.OCPP_TOUCH_EVERY_SECONDS:
+            self.touch()
         return answer
 
     def _check_allowed_before_acceptance(self, action: str) -> None:
@@ -227,8 +229,14 @@ class CsmsChargePoint:
 
         raise SecurityError(description=f"Charge point is {self.registration_status}; send BootNotification and wait for Accepted")
 
-    async def touch(self) -> None:
-        raise NotImplementedError
+    def touch(self) -> None:
+        """Keep last-seen current (a Heartbeat, or any frame once per OCPP_TOUCH_EVERY_SECONDS):
+        staged into the current frame's group commit, so one UPDATE covers every charger of
+        the batch and the answer still leaves only after it is stored. The registry entry
+        is re-asserted in the background (it matters only if Redis lost it)."""
+        self._last_touch = time.monotonic()
+        self.stage(_touch_flush, self.pk)
+        self.consumer.restore_registration_soon()
 
     def _answer_frame(self, in_row: dict, unique_id: str, action: str, result: dict | None,
                       error: OCPPError | None) -> tuple[list, dict]:

@@ -425,7 +425,9 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
     `ocpp` package hands to handlers: sampled_value, measurand, ...). Samples go in with one INSERT; each
     connector and session touched gets one UPDATE with its latest readings.
     """
-    with transaction.atomic():
+    # No savepoint (a round trip each way) inside the consumer's group commit: a failure
+    # fails the batch, which the committer retries frame by frame.
+    with transaction.atomic(savepoint=False):
         keys = {(f["charge_point_id"], f["connector_id"]) for f in frames if f["connector_id"]}
         connectors: dict = {}
         if keys:

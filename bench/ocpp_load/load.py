@@ -11,11 +11,15 @@ whole ramp took), then messages, messages/s, p50/p99 latency in ms.
 """
 import argparse
 import asyncio
+import gc
 import json
+import os
 import random
 import time
 
 import websockets
+
+import gclog  # bench/ocpp_load is sys.path[0] when this runs as a script
 
 SAMPLE = [
     {"value": "123456", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
@@ -82,11 +86,19 @@ async def main(args):
                       "handshake_p50_ms": pick_s(handshakes, 0.5), "handshake_p99_ms": pick_s(handshakes, 0.99),
                       "handshake_max_ms": round(handshakes[-1] * 1000, 1) if handshakes else None}), flush=True)
     await asyncio.sleep(args.settle)  # the orchestrator samples the server's RSS now
+    # The generator's own collector must not pause it while it measures (with 5,000
+    # connections its full collections took 0.2 s and showed up as server latency): the
+    # connections are frozen and the collector is off for the measured stretch (the
+    # frames' garbage is freed by reference counting).
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     start = time.monotonic()
     run["stop_at"] = start + args.seconds
     run["gate"].set()
     await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = time.monotonic() - start
+    gc.enable()
     latencies.sort()
 
     def pick(q):
@@ -97,6 +109,7 @@ async def main(args):
 
 
 if __name__ == "__main__":
+    gclog.install("load generator")
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--prefix", default="BENCH-")

@@ -150,7 +150,12 @@ def main() -> None:
     parser.add_argument("--connect-timeout", type=int, default=None,
                         help="daphne --websocket_connect_timeout (default: daphne's, 5 s)")
     parser.add_argument("--server-stderr", action="store_true", help="show daphne's stderr")
+    parser.add_argument("--gc-log", action="store_true",
+                        help="print garbage-collector pauses of 5 ms or more, of the server and the load generator")
     args = parser.parse_args()
+    if args.gc_log:
+        os.environ["BENCH_GC_LOG"] = "1"
+        args.server_stderr = True
     results = {}
     if args.only in ("both", "reference"):
         results["reference"] = bench_reference(args)

@@ -27,10 +27,6 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
     protocol = "ocpp1.6"
     known_actions = frozenset(a.value for a in Action)
 
-    async def touch(self) -> None:
-        await run_service(cp_services.charge_point_touch, charge_point_id=self.pk)
-        await self.consumer.restore_registration()
-
     @on(Action.boot_notification)
     async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **kwargs):
         status, interval = await common.boot(
@@ -44,7 +40,7 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **kwargs):
-        await self.touch()
+        self.touch()
         return call_result.Heartbeat(current_time=common.now())
 
     @on(Action.authorize)

@@ -75,9 +75,6 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     known_actions = frozenset(a.value for a in Action)
     formation_error = FormatViolationError
 
-    async def touch(self) -> None:
-        await run_service(cp_services.charge_point_touch, charge_point_id=self.pk)
-
     # --- OCPP-J 2.0.1 error codes (section 4.3) differ from 1.6 ----------------------------
 
     async def _reject_unparsed(self, text: str, unique_id: str, error: OCPPError) -> None:
@@ -108,7 +105,7 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **kwargs):
-        await self.touch()
+        self.touch()
         return call_result.Heartbeat(current_time=common.now())
 
     @on(Action.status_notification)

@@ -96,3 +96,32 @@ def test_a_cached_check_expires(counted_hasher, settings, monkeypatch):
     monkeypatch.setattr(services, "_clock", lambda: now + 6)
     charge_point_connect(identity="STORM-3", password="pw", protocol="ocpp1.6")
     assert counted_hasher == ["pw", "pw"]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+async def test_frames_and_heartbeats_keep_last_seen_current_and_restore_a_lost_registration(servers, make_charge_point):
+    from chargepoints.models import ChargePoint
+
+    touchy = servers.get("touchy", OCPP_TOUCH_EVERY_SECONDS="0")
+    cp = await sync_to_async(make_charge_point)()
+    async with simulated(touchy, cp.identity) as charger:
+        forget_seen = sync_to_async(ChargePoint.objects.filter(pk=cp.pk).update)
+        # Any frame (here a StatusNotification) records the charger as seen and online, in
+        # the same commit as the frame, so it is visible as soon as the answer arrives.
+        await forget_seen(last_seen_at=None, is_online=False)
+        await sync_to_async(registry.forget)(cp.identity)  # as if Redis had lost the entry
+        await charger.send_status(1, "Available")
+        seen = await sync_to_async(ChargePoint.objects.get)(pk=cp.pk)
+        assert seen.is_online and seen.last_seen_at is not None
+        # The registry entry comes back in the background, and commands reach the charger.
+        for _ in range(50):
+            if await sync_to_async(registry.lookup)(cp.identity) is not None:
+                break
+            await asyncio.sleep(0.1)
+        answer = await commands.send_async(cp.identity, "GetConfiguration", {"key": ["NumberOfConnectors"]}, timeout=10)
+        assert answer["configurationKey"][0]["value"] == "2"
+        # A Heartbeat always counts.
+        await forget_seen(last_seen_at=None)
+        await charger.heartbeat()
+        assert (await sync_to_async(ChargePoint.objects.get)(pk=cp.pk)).last_seen_at is not None

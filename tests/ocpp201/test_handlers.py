@@ -19,12 +19,16 @@ class FakeConsumer:
     def __init__(self) -> None:
         self.sent: list = []
         self.closed: int | None = None
+        self.registry_restores = 0
 
     async def send(self, text_data: str) -> None:
         self.sent.append(json.loads(text_data))
 
     async def close(self, code: int = 1000) -> None:
         self.closed = code
+
+    def restore_registration_soon(self) -> None:
+        self.registry_restores += 1
 
 
 async def station(**fields):
@@ -46,7 +50,12 @@ async def test_boot_heartbeat_and_status_notification():
     assert answer[0] == 3 and answer[2]["status"] == "Accepted" and answer[2]["interval"] > 0
     cp = await sync_to_async(ChargePoint.objects.get)(pk=cp.pk)
     assert (cp.vendor, cp.model, cp.serial_number, cp.iccid) == ("V1", "M1", "S1", "89")
+    await sync_to_async(ChargePoint.objects.filter(pk=cp.pk).update)(last_seen_at=None, is_online=False)
     assert (await call(handler, consumer, "Heartbeat", {}))[2]["currentTime"]
+    # The Heartbeat's last-seen write went in with the frame's group commit, before the answer.
+    cp = await sync_to_async(ChargePoint.objects.get)(pk=cp.pk)
+    assert cp.is_online and cp.last_seen_at is not None
+    assert consumer.registry_restores == 1
     await call(handler, consumer, "StatusNotification", {
         "timestamp": ts(0), "connectorStatus": "Occupied", "evseId": 2, "connectorId": 1})
     connector = await sync_to_async(Connector.objects.select_related("evse").get)(charge_point=cp, evse__evse_id=2)

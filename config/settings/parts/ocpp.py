@@ -21,8 +21,9 @@ OCPP_REQUIRE_PASSWORD = _env.bool("OCPP_REQUIRE_PASSWORD", default=True)
 # ocpp_consumer/registry.py). Use 0 where the Redis offers only one database.
 OCPP_REGISTRY_REDIS_DB = _env.int("OCPP_REGISTRY_REDIS_DB", default=1)
 
-# Young-generation GC threshold set (after gc.freeze) when the first charger connects;
-# 0 leaves the interpreter's defaults. See ocpp_consumer.consumer.tune_gc.
+# Young-generation GC threshold set (after gc.freeze) when the first charger connects, and
+# the connection-aware freezing that goes with it; 0 leaves the interpreter's defaults.
+# See ocpp_consumer/gc_policy.py.
 OCPP_GC_GEN0_THRESHOLD = _env.int("OCPP_GC_GEN0_THRESHOLD", default=50_000)
 # cp.state fan-out of live readings (MeterValues) is coalesced to at most one message per
 # charger connector per this many seconds, always sending the latest; a status change

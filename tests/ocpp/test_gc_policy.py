@@ -1,0 +1,89 @@
+"""The collector policy for many long-lived connections (ocpp_consumer/gc_policy.py)."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from ocpp_consumer import gc_policy
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def policy(monkeypatch, settings):
+    settings.OCPP_GC_GEN0_THRESHOLD = 50_000
+    monkeypatch.setattr(gc_policy, "_state", gc_policy._State())
+    monkeypatch.setattr(gc_policy, "REFREEZE_MIN", 10)
+    monkeypatch.setattr(gc_policy, "STALE_MIN", 20)
+    thresholds = gc.get_threshold()
+    yield gc_policy
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_the_first_connection_freezes_start_up_and_raises_the_young_threshold(policy):
+    policy.connection_opened()
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == 50_000
+    assert policy.stats()["epoch"] == 1
+
+
+def test_connections_are_frozen_as_the_fleet_grows(policy):
+    tokens = [policy.connection_opened() for _ in range(25)]
+    # Frozen at the first connection, then after each further 10 (REFREEZE_MIN).
+    assert policy.stats()["epoch"] == 3
+    assert tokens[0] == 0 and tokens[1] == 1 and tokens[-1] == 3
+    assert policy.stats()["open"] == 25
+
+
+def test_a_closed_connection_that_was_never_frozen_changes_nothing(policy):
+    for _ in range(5):
+        policy.connection_opened()
+    token = policy.connection_opened()
+    policy.connection_closed(token)
+    assert policy.stats()["stale"] == 0 and policy.stats()["open"] == 5
+
+
+def test_garbage_held_back_by_freezing_is_collected_once_enough_frozen_connections_closed(policy):
+    tokens = [policy.connection_opened() for _ in range(60)]
+    # Cyclic garbage made while the connections were open, then frozen with them.
+    garbage = [Cycle() for _ in range(1000)]
+    policy._freeze()
+    del garbage
+    frozen_before = gc.get_freeze_count()
+    for token in tokens[:19]:
+        policy.connection_closed(token)
+    assert policy.stats()["stale"] == 19
+    assert gc.get_freeze_count() == frozen_before  # not yet: 19 < STALE_MIN (20)
+    policy.connection_closed(tokens[19])
+    # Unfrozen, collected (the 1,000 cycles are gone), survivors frozen again.
+    assert policy.stats()["stale"] == 0
+    assert gc.get_freeze_count() <= frozen_before - 1000
+    assert not any(isinstance(o, Cycle) for o in gc.get_objects())
+
+
+def test_threshold_zero_leaves_the_interpreter_alone(policy, settings):
+    settings.OCPP_GC_GEN0_THRESHOLD = 0
+    before = gc.get_freeze_count(), gc.get_threshold()
+    token = policy.connection_opened()
+    policy.connection_closed(token)
+    assert (gc.get_freeze_count(), gc.get_threshold()) == before
+
+
+async def test_a_burst_of_closes_is_collected_once_after_it(policy, monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr(gc_policy, "COLLECT_DELAY", 0.05)
+    tokens = [policy.connection_opened() for _ in range(60)]
+    policy._freeze()
+    epoch = policy.stats()["epoch"]
+    for token in tokens[:50]:
+        policy.connection_closed(token)
+    assert policy.stats()["collect_scheduled"] and policy.stats()["stale"] == 50
+    await asyncio.sleep(0.2)
+    assert policy.stats()["stale"] == 0 and not policy.stats()["collect_scheduled"]
+    assert policy.stats()["epoch"] == epoch + 1  # one collection, then one freeze
