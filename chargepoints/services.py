@@ -151,7 +151,6 @@ def _password_ok(charge_point: ChargePoint, password: str | None) -> bool:
     return True
 
 
-@transaction.atomic
 def charge_point_connect(*, identity: str, password: str | None, protocol: str) -> ChargePoint | None:
     """Decide whether a charger may open a connection; None means refuse.
 
@@ -159,11 +158,32 @@ def charge_point_connect(*, identity: str, password: str | None, protocol: str) 
     CSMS["OCPP_UNKNOWN_CHARGERS"] is "pending", registered as Pending (keeping the
     password it presented, so only it can come back under that id) for an operator.
     """
-    charge_point = ChargePoint.objects.select_for_update().filter(identity=identity).first()
-    if charge_point is not None:
-        if not charge_point.password_hash and not getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
-            return charge_point
-        return charge_point if _password_ok(charge_point, password) else None
+    return charge_point_connect_many(requests=[{"identity": identity, "password": password, "protocol": protocol}])[0]
+
+
+def charge_point_connect_many(*, requests: list[dict]) -> list[ChargePoint | None]:
+    """charge_point_connect for many connections at once (a fleet reconnecting): one
+    query finds the known chargers; each answer is the charger or None, in order.
+    Each request: identity, password, protocol."""
+    known = {cp.identity: cp for cp in ChargePoint.objects.filter(identity__in={r["identity"] for r in requests})}
+    answers: list[ChargePoint | None] = []
+    for request in requests:
+        charge_point = known.get(request["identity"])
+        if charge_point is None:
+            charge_point = _register_unknown(**request)
+        elif not _may_connect(charge_point, request["password"]):
+            charge_point = None
+        answers.append(charge_point)
+    return answers
+
+
+def _may_connect(charge_point: ChargePoint, password: str | None) -> bool:
+    if not charge_point.password_hash and not getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
+        return True
+    return _password_ok(charge_point, password)
+
+
+def _register_unknown(*, identity: str, password: str | None, protocol: str) -> ChargePoint | None:
     if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING:
         return None
     if not password and getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
@@ -175,29 +195,49 @@ def charge_point_connect(*, identity: str, password: str | None, protocol: str) 
                 password_hash=make_password(password) if password else "",
                 heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
             )
+            charge_point_event_add(
+                charge_point_id=charge_point.pk, kind="registered_pending", severity=ChargePointEvent.Severity.WARNING,
+                message="Unknown charger connected and was registered as Pending; accept it to let it charge.",
+            )
     except IntegrityError:  # registered by a concurrent connection a moment ago
         return None
-    charge_point_event_add(
-        charge_point_id=charge_point.pk, kind="registered_pending", severity=ChargePointEvent.Severity.WARNING,
-        message="Unknown charger connected and was registered as Pending; accept it to let it charge.",
-    )
     return charge_point
 
 
-@transaction.atomic
 def charge_point_mark_online(*, charge_point_id: int, protocol: str) -> None:
-    now = timezone.now()
-    ChargePoint.objects.filter(pk=charge_point_id).update(
-        is_online=True, protocol=protocol, last_seen_at=now, updated_at=now)
-    charge_point = ChargePoint.objects.get(pk=charge_point_id)
-    _publish_after_commit(charge_point_state(charge_point))
+    charge_point_mark_online_many(charge_points=[(charge_point_id, protocol)])
 
 
 @transaction.atomic
+def charge_point_mark_online_many(*, charge_points: list[tuple[int, str]]) -> list[None]:
+    """Mark chargers online, each with the protocol it connected with: one UPDATE per
+    protocol and one SELECT for the live states published after the commit."""
+    now = timezone.now()
+    by_protocol: dict[str, set[int]] = {}
+    for pk, protocol in charge_points:
+        by_protocol.setdefault(protocol, set()).add(pk)
+    for protocol, pks in by_protocol.items():
+        ChargePoint.objects.filter(pk__in=sorted(pks)).update(
+            is_online=True, protocol=protocol, last_seen_at=now, updated_at=now)
+    _publish_states({pk for pk, _ in charge_points})
+    return [None] * len(charge_points)
+
+
 def charge_point_mark_offline(*, charge_point_id: int) -> None:
-    ChargePoint.objects.filter(pk=charge_point_id).update(is_online=False, updated_at=timezone.now())
-    charge_point = ChargePoint.objects.filter(pk=charge_point_id).first()
-    if charge_point is not None:  # removed while connected
+    charge_point_mark_offline_many(charge_point_ids=[charge_point_id])
+
+
+@transaction.atomic
+def charge_point_mark_offline_many(*, charge_point_ids: list[int]) -> list[None]:
+    pks = sorted(set(charge_point_ids))
+    ChargePoint.objects.filter(pk__in=pks).update(is_online=False, updated_at=timezone.now())
+    _publish_states(pks)  # (a charger removed while connected has no row, and no state)
+    return [None] * len(charge_point_ids)
+
+
+def _publish_states(pks) -> None:
+    for charge_point in ChargePoint.objects.filter(pk__in=pks).only(
+            "identity", "status", "is_online", "registration_status"):
         _publish_after_commit(charge_point_state(charge_point))
 
 

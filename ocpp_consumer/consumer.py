@@ -19,9 +19,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.conf import settings
 
-from chargepoints.services import charge_point_connect, charge_point_mark_offline, charge_point_mark_online
+from chargepoints.services import (
+    charge_point_connect_many,
+    charge_point_mark_offline_many,
+    charge_point_mark_online_many,
+)
 from ocpp_consumer import gc_policy, registry
-from ocpp_consumer.batching import run_service_batched
+from ocpp_consumer.batching import run_service_many
 from ocpp_consumer.v16.central_system import CentralSystem16
 from ocpp_consumer.v201.central_system import CentralSystem201
 
@@ -105,10 +109,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.warning("%s: Basic-auth user %r does not match the charge point id", self.identity, user)
             await self.close()  # before accept: the handshake fails with HTTP 403
             return
-        # Connect-time database work goes in batches (run_service_batched): one hop for all
-        # the chargers connecting at the same moment instead of one each (a reconnecting
-        # fleet otherwise timed out in daphne's 5 s handshake limit, issue 3).
-        charge_point = await run_service_batched(charge_point_connect, identity=self.identity, password=password, protocol=protocol)
+        # Connect-time database work is set-based and batched (run_service_many): one
+        # query for all the chargers connecting at the same moment instead of a few each
+        # (a reconnecting fleet otherwise timed out in daphne's 5 s handshake limit, issue 3).
+        charge_point = await run_service_many(charge_point_connect_many, "requests",
+                                              {"identity": self.identity, "password": password, "protocol": protocol})
         if charge_point is None:
             logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
             await self.close()
@@ -125,7 +130,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.send(old.channel_name, {"type": "ocpp.replaced"})
             except Exception:
                 logger.warning("%s: could not tell the old connection to close", self.identity, exc_info=True)
-        await run_service_batched(charge_point_mark_online, charge_point_id=charge_point.pk, protocol=protocol)
+        await run_service_many(charge_point_mark_online_many, "charge_points", (charge_point.pk, protocol))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.charge_point is None:
@@ -148,7 +153,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._restoring
         still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
         if still_ours and not self.replaced:
-            await run_service_batched(charge_point_mark_offline, charge_point_id=self.charge_point.pk)
+            await run_service_many(charge_point_mark_offline_many, "charge_point_ids", self.charge_point.pk)
 
     def restore_registration_soon(self) -> None:
         """Re-assert the registry entry (if Redis lost it) without holding up the frame

@@ -59,6 +59,35 @@ def test_unknown_chargers_are_refused_or_registered_pending(settings):
     assert services.charge_point_connect(identity="NEW", password="other", protocol="ocpp1.6") is None
 
 
+def test_a_fleet_connects_with_one_query_and_each_charger_gets_its_own_answer(settings, django_assert_max_num_queries):
+    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "refuse"}
+    fleet = [services.charge_point_add(identity=f"FLEET-{n}", password=f"password-{n}") for n in range(20)]
+    requests = [{"identity": cp.identity, "password": f"password-{n}", "protocol": "ocpp1.6"} for n, cp in enumerate(fleet)]
+    requests[3]["password"] = "wrong"
+    requests.insert(7, {"identity": "STRANGER", "password": "whatever", "protocol": "ocpp1.6"})
+    with django_assert_max_num_queries(1):
+        answers = services.charge_point_connect_many(requests=requests)
+    assert [a.identity if a else None for a in answers] == [
+        None if r["identity"] == "STRANGER" or r["password"] == "wrong" else r["identity"] for r in requests]
+    # Pending registration of an unknown charger still works inside a batch.
+    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    answers = services.charge_point_connect_many(requests=requests[6:9])
+    assert answers[1].identity == "STRANGER" and answers[1].registration_status == "Pending"
+    assert answers[0] is not None and answers[2] is not None
+
+
+def test_online_and_offline_for_many_chargers_with_their_protocols(django_capture_on_commit_callbacks):
+    a, b, c = (services.charge_point_add(identity=f"MANY-{n}") for n in range(3))
+    with django_capture_on_commit_callbacks(execute=False) as published:
+        services.charge_point_mark_online_many(charge_points=[(a.pk, "ocpp1.6"), (b.pk, "ocpp2.0.1"), (c.pk, "ocpp1.6")])
+    assert len(published) == 3  # one live state per charger
+    rows = {cp.identity: (cp.is_online, cp.protocol) for cp in ChargePoint.objects.filter(identity__startswith="MANY-")}
+    assert rows == {"MANY-0": (True, "ocpp1.6"), "MANY-1": (True, "ocpp2.0.1"), "MANY-2": (True, "ocpp1.6")}
+    assert all(cp.last_seen_at for cp in ChargePoint.objects.filter(identity__startswith="MANY-"))
+    services.charge_point_mark_offline_many(charge_point_ids=[a.pk, c.pk, 10**9])  # a removed charger is skipped
+    assert {cp.identity for cp in ChargePoint.objects.filter(is_online=True, identity__startswith="MANY-")} == {"MANY-1"}
+
+
 def test_id_tag_info_reflects_card_and_driver_standing(django_user_model):
     assert selectors.id_tag_info(id_tag="nope") == {"status": "Invalid"}
     IdToken.objects.create(uid="OK", group_uid="FLEET")
