@@ -279,8 +279,13 @@ class OcppMessage(models.Model):
         CALL_ERROR = 4
         UNPARSEABLE = 0
 
-    charge_point = models.ForeignKey(ChargePoint, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
-    charge_point_identity = models.CharField(max_length=48, db_index=True)
+    # No single-column indexes on charge_point or charge_point_identity: (charge_point,
+    # -created_at) below serves the charge point's lookups and deletes, and the identity is
+    # only searched by substring in the admin. Every index is paid on each of the many
+    # inserts (issue 3).
+    charge_point = models.ForeignKey(ChargePoint, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="messages", db_index=False)
+    charge_point_identity = models.CharField(max_length=48)
     direction = models.CharField(max_length=3, choices=Direction.choices)
     message_type = models.PositiveSmallIntegerField(choices=MessageType.choices)
     unique_id = models.CharField(max_length=64, blank=True)

@@ -134,9 +134,12 @@ class ChargeSession(models.Model):
 class MeterSample(models.Model):
     """One sampled value of a MeterValues / TransactionEvent / StopTransaction frame."""
 
-    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="meter_samples")
+    # charge_point and session are indexed by the composite indexes below (they lead
+    # them); a single-column index each would only cost every insert (issue 3).
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="meter_samples", db_index=False)
     connector = models.ForeignKey(Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="meter_samples")
-    session = models.ForeignKey(ChargeSession, null=True, blank=True, on_delete=models.CASCADE, related_name="samples")
+    session = models.ForeignKey(ChargeSession, null=True, blank=True, on_delete=models.CASCADE, related_name="samples",
+                                db_index=False)
     sampled_at = models.DateTimeField()
     measurand = models.CharField(max_length=50, default="Energy.Active.Import.Register")
     phase = models.CharField(max_length=10, blank=True)

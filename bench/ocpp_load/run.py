@@ -103,10 +103,26 @@ def bench_reference(args) -> dict:
         server.wait()
 
 
+def ensure_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database if it does not exist yet."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import psycopg
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}", flush=True)
+
+
 def bench_csms(args) -> dict:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.ocpp_load.settings", "PYTHONPATH": str(ROOT)}
     env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}")
     env.setdefault("CHANNEL_PREFIX", "csms-bench")
+    ensure_database(env["DATABASE_URL"])
     subprocess.run([PY, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
     setup = (
         "from chargepoints.models import *; from sessions_app.models import *;"
