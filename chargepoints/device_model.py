@@ -71,6 +71,15 @@ def connector_address(*, charge_point_id: int, connector_id: int) -> tuple[int, 
     return tuple(row) if row else None
 
 
+def evse_address(*, charge_point_id: int, connector_id: int) -> tuple[int, int]:
+    """(evseId, connectorId) of one of our connector numbers for an OCPP 2.0.1 call:
+    (0, 0) for connector 0 (the station itself), (n, 1) when connector n is not known
+    yet (EVSE n with one connector, the common layout)."""
+    if not connector_id:
+        return 0, 0
+    return connector_address(charge_point_id=charge_point_id, connector_id=connector_id) or (connector_id, 1)
+
+
 # --- NotifyReport ---------------------------------------------------------------------------
 
 def _rows_from_report(charge_point_id: int, report_data: Iterable[dict]) -> list[DeviceVariable]:

@@ -123,10 +123,7 @@ async def answer_back_async(translated: Translated, answer: dict) -> dict:
 # --- helpers -------------------------------------------------------------------------------
 
 def _evse_of(charge_point_id: int, connector_id: int) -> tuple[int, int]:
-    """(evseId, connectorId) of one of our connector numbers; number n is EVSE n when unknown."""
-    if not connector_id:
-        return 0, 0
-    return device_model.connector_address(charge_point_id=charge_point_id, connector_id=connector_id) or (connector_id, 1)
+    return device_model.evse_address(charge_point_id=charge_point_id, connector_id=connector_id)
 
 
 def _id_token(uid: str) -> dict:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from chargepoints import device_model
 from chargepoints.models import ChargePoint, ChargingProfile, OcppVersion
 
 # Our limits get fixed ids, one per connector, so a new limit replaces the previous one
@@ -93,8 +94,12 @@ def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limi
         "recurrencyKind": "Daily",
     }
     if charge_point.protocol == OcppVersion.V201:
+        # 2.0.1 limits an EVSE, which may have several connectors: the EVSE of this
+        # connector, with a profile id per EVSE so its connectors share one profile.
+        evse_id = _evse_id(charge_point, connector_id)
+        profile_id = limit_profile_id(evse_id)
         return "SetChargingProfile", {
-            "evseId": connector_id,
+            "evseId": evse_id,
             "chargingProfile": {"id": profile_id, **profile, "chargingSchedule": [{"id": profile_id, **schedule}]},
         }
     return "SetChargingProfile", {
@@ -103,11 +108,15 @@ def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limi
     }
 
 
+def _evse_id(charge_point: ChargePoint, connector_id: int) -> int:
+    return device_model.evse_address(charge_point_id=charge_point.pk, connector_id=connector_id)[0]
+
+
 def clear_limit_command(*, charge_point: ChargePoint, connector_id: int) -> tuple[str, dict]:
     purpose = str(limit_purpose(protocol=charge_point.protocol, connector_id=connector_id))
     if charge_point.protocol == OcppVersion.V201:
         return "ClearChargingProfile", {
-            "chargingProfileCriteria": {"evseId": connector_id, "chargingProfilePurpose": purpose},
+            "chargingProfileCriteria": {"evseId": _evse_id(charge_point, connector_id), "chargingProfilePurpose": purpose},
         }
     return "ClearChargingProfile", {"connectorId": connector_id, "chargingProfilePurpose": purpose}
 

@@ -127,6 +127,30 @@ def test_set_charging_limit_in_watts_sends_a_daily_constant_profile(client, char
     assert (row.status, row.connector_id, row.charging_rate_unit, row.source) == ("active", 1, "W", "api")
 
 
+def test_a_limit_on_a_201_charger_addresses_the_evse_of_the_connector(client, charger, bus):
+    # One EVSE with two connectors (our connectors 1 and 2 are EVSE 1's connectors 1 and 2).
+    charger.protocol = "ocpp2.0.1"
+    charger.save()
+    evse = charger.evses.get(evse_id=1)
+    charger.connectors.filter(connector_id=2).update(evse=evse, evse_connector_id=2)
+    assert client.get("/API/SetChargingLimit/station42/2/16A").json() == {"status": "Accepted"}
+    (_, action, payload), = bus.calls
+    assert action == "SetChargingProfile" and payload["evseId"] == 1
+    assert payload["chargingProfile"]["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 16.0}]
+    # Connector 1 shares the EVSE, hence the profile: same id, so it replaces, not stacks.
+    client.get("/API/SetChargingLimit/station42/1/10A")
+    assert bus.calls[-1][2]["evseId"] == 1
+    assert bus.calls[-1][2]["chargingProfile"]["id"] == payload["chargingProfile"]["id"]
+    assert client.get("/API/ClearChargingLimit/station42/2").json() == {"status": "Accepted"}
+    assert bus.calls[-1] == ("station42", "ClearChargingProfile", {
+        "chargingProfileCriteria": {"evseId": 1, "chargingProfilePurpose": "TxDefaultProfile"}})
+    # The whole station: EVSE 0.
+    client.get("/API/SetChargingLimit/station42/0/32A")
+    assert bus.calls[-1][2]["evseId"] == 0
+    assert bus.calls[-1][2]["chargingProfile"]["chargingProfilePurpose"] == "ChargingStationMaxProfile"
+
+
 def test_a_limit_on_connector_0_limits_the_whole_charger(client, charger, bus):
     client.get("/API/SetChargingLimit/station42/0/16A")
     (_, _, payload), = bus.calls
