@@ -171,6 +171,8 @@ def charge_point_connect_many(*, requests: list[dict]) -> list[ChargePoint | Non
         charge_point = known.get(request["identity"])
         if charge_point is None:
             charge_point = _register_unknown(**request)
+            if charge_point is not None:  # the same charger again in this batch: its password decides
+                known[charge_point.identity] = charge_point
         elif not _may_connect(charge_point, request["password"]):
             charge_point = None
         answers.append(charge_point)
@@ -213,8 +215,9 @@ def charge_point_mark_online_many(*, charge_points: list[tuple[int, str]]) -> li
     """Mark chargers online, each with the protocol it connected with: one UPDATE per
     protocol and one SELECT for the live states published after the commit."""
     now = timezone.now()
+    latest = dict(charge_points)  # a charger twice in the batch: its later connection's protocol
     by_protocol: dict[str, set[int]] = {}
-    for pk, protocol in charge_points:
+    for pk, protocol in latest.items():
         by_protocol.setdefault(protocol, set()).add(pk)
     for protocol, pks in by_protocol.items():
         ChargePoint.objects.filter(pk__in=sorted(pks)).update(
@@ -257,7 +260,10 @@ def charge_point_offline_sweep(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     missed = settings.CSMS["OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS"]
     stale = []
-    for charge_point in ChargePoint.objects.filter(is_online=True).only("pk", "identity", "last_seen_at", "heartbeat_interval"):
+    # In primary-key order, the order in which the consumer's set-based updates (last seen,
+    # online) lock the same rows, so the two cannot deadlock.
+    for charge_point in ChargePoint.objects.filter(is_online=True).only(
+            "pk", "identity", "last_seen_at", "heartbeat_interval").order_by("pk"):
         deadline = timedelta(seconds=charge_point.heartbeat_interval * missed)
         if charge_point.last_seen_at is None or charge_point.last_seen_at < now - deadline:
             stale.append(charge_point)

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # Subprotocol -> ChargePoint class. The OCPP 2.0.1 handlers register here too.
 PROTOCOLS: dict[str, type] = {"ocpp1.6": CentralSystem16, "ocpp2.0.1": CentralSystem201}
 CLOSE_NO_SUBPROTOCOL = 4002
+RESTORE_WAIT_S = 5.0
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -149,8 +150,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._reply(reply_to, {"result": "offline"})
         if self.charge_point is None or self.registration is None:
             return
-        if self._restoring is not None:
-            await self._restoring
+        if self._restoring is not None:  # (never left behind, never waited for long)
+            await asyncio.wait({self._restoring}, timeout=RESTORE_WAIT_S)
         still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
         if still_ours and not self.replaced:
             await run_service_many(charge_point_mark_offline_many, "charge_point_ids", self.charge_point.pk)

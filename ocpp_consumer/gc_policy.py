@@ -15,7 +15,8 @@ The policy (OCPP_GC_GEN0_THRESHOLD > 0):
   lists: no pause;
 - a frozen object that later becomes cyclic garbage is not collected until unfrozen. When
   connections that were frozen have closed in numbers (a quarter of the fleet at the last
-  freeze, at least STALE_MIN): COLLECT_DELAY seconds later (closes come in bursts),
+  freeze, at least STALE_MIN; a connection that closed before a freeze counts too once that
+  freeze comes, as its garbage may be frozen with it): COLLECT_DELAY seconds later (closes come in bursts),
   gc.unfreeze(), one full collection, and the survivors frozen again. That bounds the
   garbage held back to about a quarter of the fleet's connections, and puts the one long
   pause (about 0.1 ms per connection) where a large part of the fleet has just reconnected.
@@ -45,6 +46,9 @@ class _State:
     open_at_freeze = 0
     opened_since_freeze = 0
     stale = 0  # connections closed since the last full collection whose objects were frozen
+    # Closed before any freeze reached them: garbage the collector may not have reclaimed
+    # yet (generation 2 is rarely collected), which the next freeze would hold back too.
+    closed_unfrozen = 0
     collect_scheduled = False
 
 
@@ -60,6 +64,8 @@ def _freeze() -> None:
     _state.epoch += 1
     _state.open_at_freeze = _state.open
     _state.opened_since_freeze = 0
+    _state.stale += _state.closed_unfrozen
+    _state.closed_unfrozen = 0
 
 
 def connection_opened() -> int:
@@ -77,15 +83,23 @@ def connection_opened() -> int:
         gc.set_threshold(max(settings.OCPP_GC_GEN0_THRESHOLD, gc.get_threshold()[0]), gen1, gen2)
     elif _state.opened_since_freeze >= max(REFREEZE_MIN, _state.open_at_freeze * REFREEZE_GROWTH):
         _freeze()
+        _collect_when_due()
     return epoch
 
 
 def connection_closed(token: int) -> None:
     """Count a closed connection (token: what connection_opened returned)."""
     _state.open = max(0, _state.open - 1)
-    if not _enabled() or token >= _state.epoch:
-        return  # never frozen: the collector reclaims it as usual
+    if not _enabled():
+        return
+    if token >= _state.epoch:
+        _state.closed_unfrozen += 1  # counted as stale if a freeze comes before the collector
+        return
     _state.stale += 1
+    _collect_when_due()
+
+
+def _collect_when_due() -> None:
     if _state.stale < max(STALE_MIN, _state.open_at_freeze * STALE_FRACTION) or _state.collect_scheduled:
         return
     try:
@@ -112,5 +126,6 @@ def _collect_frozen_garbage() -> None:
 
 def stats() -> dict:
     return {"open": _state.open, "epoch": _state.epoch, "open_at_freeze": _state.open_at_freeze,
-            "stale": _state.stale, "collect_scheduled": _state.collect_scheduled,
+            "stale": _state.stale, "closed_unfrozen": _state.closed_unfrozen,
+            "collect_scheduled": _state.collect_scheduled,
             "frozen_objects": gc.get_freeze_count()}

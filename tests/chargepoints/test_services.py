@@ -76,6 +76,21 @@ def test_a_fleet_connects_with_one_query_and_each_charger_gets_its_own_answer(se
     assert answers[0] is not None and answers[2] is not None
 
 
+def test_an_unknown_charger_twice_in_one_batch_is_registered_once_and_checked_by_password(settings):
+    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    request = {"identity": "DUP-1", "password": "pw-123456", "protocol": "ocpp1.6"}
+    first, again, impostor = services.charge_point_connect_many(
+        requests=[request, dict(request), {**request, "password": "not-it"}])
+    assert first is not None and again == first and impostor is None
+    assert ChargePoint.objects.filter(identity="DUP-1").count() == 1
+
+
+def test_a_charger_twice_in_a_mark_online_batch_keeps_its_latest_protocol():
+    a, b = services.charge_point_add(identity="TWICE-A"), services.charge_point_add(identity="TWICE-B")
+    services.charge_point_mark_online_many(charge_points=[(a.pk, "ocpp1.6"), (b.pk, "ocpp2.0.1"), (b.pk, "ocpp1.6")])
+    assert ChargePoint.objects.get(pk=b.pk).protocol == "ocpp1.6"
+
+
 def test_online_and_offline_for_many_chargers_with_their_protocols(django_capture_on_commit_callbacks):
     a, b, c = (services.charge_point_add(identity=f"MANY-{n}") for n in range(3))
     with django_capture_on_commit_callbacks(execute=False) as published:

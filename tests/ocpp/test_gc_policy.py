@@ -87,3 +87,20 @@ async def test_a_burst_of_closes_is_collected_once_after_it(policy, monkeypatch)
     await asyncio.sleep(0.2)
     assert policy.stats()["stale"] == 0 and not policy.stats()["collect_scheduled"]
     assert policy.stats()["epoch"] == epoch + 1  # one collection, then one freeze
+
+
+def test_a_flapping_charger_does_not_pile_up_frozen_garbage(policy, monkeypatch):
+    # A connection that closes before any freeze reached it may still have garbage that a
+    # later freeze holds back: it counts once that freeze comes.
+    collections = []
+    original = policy._collect_frozen_garbage
+    monkeypatch.setattr(policy, "_collect_frozen_garbage", lambda: (collections.append(1), original()))
+    stable = [policy.connection_opened() for _ in range(5)]
+    for _ in range(300):
+        policy.connection_closed(policy.connection_opened())
+    # Every one of the 300 closes counts (not only the tenth whose open triggered a
+    # freeze): about one collection per 20 (STALE_MIN).
+    assert len(collections) >= 10, policy.stats()
+    # bounded: never more than the threshold (20) plus one refreeze step (10) held back
+    assert policy.stats()["stale"] + policy.stats()["closed_unfrozen"] <= 30
+    assert policy.stats()["open"] == len(stable)
