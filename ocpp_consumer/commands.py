@@ -20,6 +20,7 @@ from ocpp.exceptions import OCPPError
 
 from ocpp_consumer import answers, registry, schemas, translate
 from ocpp_consumer.v16.central_system import COMMANDS as COMMANDS_16
+from ocpp_consumer.v201 import items_per_message
 from ocpp_consumer.v201.central_system import COMMANDS as COMMANDS_201
 
 # Subprotocol -> the actions we may send. A 2.0.1 charger also accepts the 1.6 names that
@@ -104,6 +105,44 @@ async def _send_async(charge_point_id: str, action: str, payload: dict, registra
         raise InvalidPayload(f"{action}: {error.description} ({error.details.get('cause', '')})") from None
     if registration is None:
         raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
+    if protocol == "ocpp2.0.1" and items_per_message.splits(action, payload):
+        answer = await _send_in_parts(charge_point_id, registration, action, payload, timeout=timeout)
+    else:
+        answer = await _roundtrip(charge_point_id, registration, action, payload, timeout=timeout)
+    if translated is not None:
+        return await translate.answer_back_async(translated, answer)
+    return answer
+
+
+async def _send_in_parts(charge_point_id: str, registration: registry.Registration, action: str, payload: dict,
+                         *, timeout: float) -> dict:
+    """A 2.0.1 list request (GetVariables, SetVariables) in parts of at most the charger's
+    ItemsPerMessage, asked for first when the device model does not have it yet; one joined
+    answer. The timeout covers all the parts."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    limit, known = await sync_to_async(items_per_message.known_limit)(identity=charge_point_id, action=action)
+    if not known:
+        try:
+            asked = await _roundtrip(charge_point_id, registration, "GetVariables", items_per_message.limit_query(action),
+                                     timeout=timeout)
+        except CallErrorReceived:
+            asked = {}
+        limit = await sync_to_async(items_per_message.remember_limit)(identity=charge_point_id, action=action,
+                                                                        answer=asked)
+    parts = items_per_message.split(action, payload, limit) if limit else [payload]
+    answers = []
+    for part in parts:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s")
+        answers.append(await _roundtrip(charge_point_id, registration, action, part, timeout=remaining))
+    return answers[0] if len(answers) == 1 else items_per_message.join(action, answers)
+
+
+async def _roundtrip(charge_point_id: str, registration: registry.Registration, action: str, payload: dict,
+                     *, timeout: float) -> dict:
+    """One CALL to the consumer holding the charger's socket, and its CALLRESULT payload."""
     layer = get_channel_layer()
     # The default "specific" prefix on purpose: channels_redis serves every process-local
     # channel of one prefix from a single receive loop, but a holder of its receive lock
@@ -122,8 +161,6 @@ async def _send_async(charge_point_id: str, action: str, payload: dict, registra
         raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s") from None
     result = reply.get("result")
     if result == "ok":
-        if translated is not None:
-            return await translate.answer_back_async(translated, reply["payload"])
         return reply["payload"]
     if result == "call_error":
         raise CallErrorReceived(reply.get("code", "GenericError"), reply.get("description", ""), reply.get("details"))

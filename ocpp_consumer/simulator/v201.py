@@ -15,6 +15,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
+from ocpp.exceptions import OccurrenceConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -84,6 +85,7 @@ def default_variables(config) -> dict[tuple[str, str, str], dict]:
         ("ChargingStation", "Model", ""): var(config.model, mutability="ReadOnly", data_type="string"),
         ("ChargingStation", "VendorName", ""): var(config.vendor, mutability="ReadOnly", data_type="string"),
         ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"): var(50, mutability="ReadOnly"),
+        ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"): var(50, mutability="ReadOnly"),
     }
 
 
@@ -388,9 +390,17 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             self.spawn(self.send_status(evse_id, status))
         return call_result.ChangeAvailability(status="Accepted")
 
+    def _check_items_per_message(self, action: str, items: list) -> None:
+        """Like a strict station: more items than ItemsPerMessage[action] is a CALLERROR."""
+        entry = self.state.variables.get(("DeviceDataCtrlr", "ItemsPerMessage", action))
+        if entry is not None and len(items) > int(entry["value"]):
+            raise OccurrenceConstraintViolationError(
+                description=f"{len(items)} items, more than ItemsPerMessage {action} ({entry['value']})")
+
     @on(Action.get_variables)
     def on_get_variables(self, get_variable_data: list, **kwargs):
         self._note("GetVariables")
+        self._check_items_per_message("GetVariables", get_variable_data)
         results = []
         for item in get_variable_data:
             component, variable = item["component"], item["variable"]
@@ -412,6 +422,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
     @on(Action.set_variables)
     def on_set_variables(self, set_variable_data: list, **kwargs):
         self._note("SetVariables")
+        self._check_items_per_message("SetVariables", set_variable_data)
         results = []
         for item in set_variable_data:
             component, variable = item["component"], item["variable"]

@@ -333,3 +333,41 @@ async def test_the_runner_drives_a_201_station_on_its_own(server, make_charge_po
         await asyncio.wait_for(runner, 15)
     anomalies = await sync_to_async(lambda: list(SessionAnomaly.objects.filter(session__charge_point=cp).values_list("kind", flat=True)))()
     assert anomalies == []
+
+
+async def test_list_requests_are_split_by_the_stations_items_per_message(server, make_charge_point):
+    # B06.FR.05: never more GetVariableData per message than ItemsPerMessage[GetVariables];
+    # the station here rejects a longer list with a CALLERROR, as a strict one may.
+    cp = await new_station(make_charge_point)
+    async with simulated201(server, cp.identity) as station:
+        station.state.variables[("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables")]["value"] = "4"
+        station.state.variables[("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables")]["value"] = "2"
+        # Every key of the standard table (more than 4 of them): asked in parts, one answer.
+        answer = await commands.send_async(cp.identity, "GetConfiguration", {}, timeout=10)
+        assert len(answer["configurationKey"]) >= 15
+        assert {"key": "HeartbeatInterval", "readonly": False, "value": "300"} in answer["configurationKey"]
+        gets = await sync_to_async(list)(OcppMessage.objects.filter(
+            charge_point=cp, direction="out", action="GetVariables").order_by("pk").values_list("payload", flat=True))
+        # the first asked for the limit itself, the others carried at most 4 items each
+        assert gets[0]["getVariableData"][0]["variable"] == {"name": "ItemsPerMessage", "instance": "GetVariables"}
+        assert len(gets) > 2 and all(len(p["getVariableData"]) <= 4 for p in gets)
+        assert sum(len(p["getVariableData"]) for p in gets[1:]) == len(answer["configurationKey"]) + len(answer["unknownKey"])
+        # The limit is remembered: the next request (4 known keys, and one we cannot map,
+        # answered without asking) is one message, not preceded by the question.
+        await commands.send_async(cp.identity, "GetConfiguration", {"key": ["HeartbeatInterval", "ConnectionTimeOut",
+                                                                            "ResetRetries", "LocalPreAuthorize", "X"]}, timeout=10)
+        assert await sync_to_async(OcppMessage.objects.filter(
+            charge_point=cp, direction="out", action="GetVariables").count)() == len(gets) + 1
+        # SetVariables in parts of 2, results in request order.
+        data = [{"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "15"},
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}, "attributeValue": "120"},
+                {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}, "attributeValue": "X"}]
+        answer = await commands.send_async(cp.identity, "SetVariables", {"setVariableData": data}, timeout=10)
+        assert [r["attributeStatus"] for r in answer["setVariableResult"]] == ["Accepted", "Accepted", "Rejected"]
+        assert [r["variable"]["name"] for r in answer["setVariableResult"]] == ["TxUpdatedInterval", "HeartbeatInterval", "Model"]
+        assert station.variable("OCPPCommCtrlr", "HeartbeatInterval") == "120"
+        # Straight to the station with too many items: its CALLERROR, which the bus avoids.
+        with pytest.raises(commands.CallErrorReceived) as error:
+            await commands._roundtrip(cp.identity, await sync_to_async(commands.registry.lookup)(cp.identity),
+                                      "SetVariables", {"setVariableData": data}, timeout=10)
+        assert error.value.code == "OccurrenceConstraintViolation"
