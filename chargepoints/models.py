@@ -279,10 +279,11 @@ class OcppMessage(models.Model):
         CALL_ERROR = 4
         UNPARSEABLE = 0
 
-    # No single-column indexes on charge_point or charge_point_identity: the composite
-    # (charge_point, -created_at) and (charge_point_identity, -created_at) below serve the
-    # lookups (newest first), the deletes and the portal's per-charger search. Every index
-    # is paid on each of the many inserts (issue 3).
+    # No single-column indexes on charge_point or charge_point_identity: (charge_point,
+    # -created_at) below serves every per-charger lookup (newest first; they filter by the
+    # charge point, not the identity text, which is kept for display and the admin's
+    # substring search) and the deletes. Every index is paid on each of the many inserts
+    # (issue 3).
     charge_point = models.ForeignKey(ChargePoint, null=True, blank=True, on_delete=models.CASCADE,
                                      related_name="messages", db_index=False)
     charge_point_identity = models.CharField(max_length=48)
@@ -299,7 +300,6 @@ class OcppMessage(models.Model):
         verbose_name = "OCPP message"
         indexes = [
             models.Index(fields=["charge_point", "-created_at"]),
-            models.Index(fields=["charge_point_identity", "-created_at"], name="journal_identity_newest"),
             models.Index(fields=["unique_id"]),
             models.Index(fields=["created_at"]),
             models.Index(fields=["action"]),

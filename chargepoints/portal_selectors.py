@@ -565,7 +565,7 @@ def journal_page(
     offered together with a charger, to keep it on that charger's index."""
     qs = scope.filter(OcppMessage.objects.all(), "charge_point__site__operator_id")
     if identity:
-        qs = qs.filter(charge_point_identity=identity)
+        qs = qs.filter(charge_point__identity=identity)
     if action:
         qs = qs.filter(action=action)
     if direction in {"in", "out"}:

@@ -100,4 +100,4 @@ def id_tag_info(*, id_tag: str, now: datetime | None = None) -> dict:
 
 
 def ocpp_message_list(*, identity: str, limit: int = 100) -> QuerySet[OcppMessage]:
-    return OcppMessage.objects.filter(charge_point_identity=identity).order_by("-created_at", "-id")[:limit]
+    return OcppMessage.objects.filter(charge_point__identity=identity).order_by("-created_at", "-id")[:limit]

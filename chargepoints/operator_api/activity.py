@@ -180,7 +180,7 @@ class JournalApi(OperatorApi):
     def get(self, request, identity: str):
         charge_point = charge_point_or_404(request.user, identity)
         filters = validated(self.FilterSerializer, request.query_params)
-        frames = OcppMessage.objects.filter(charge_point_identity=charge_point.identity)
+        frames = OcppMessage.objects.filter(charge_point=charge_point)
         for name in ("direction", "action", "message_type", "unique_id"):
             if name in filters:
                 frames = frames.filter(**{name: filters[name]})
