@@ -515,7 +515,7 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
         try:
             _append_answer(Payment, payment.pk, provider.order_capture(Payment.objects.get(pk=payment.pk), order_id=order["order_id"]))
         except ProviderError as exc:
-            # The order exists; the poller retries the check (and an operator the capture).
+            # The order exists: the poller's check retries the capture (KlarnaProvider.invoice_check).
             _append_answer(Payment, payment.pk, {"call": "order_capture", "error": str(exc)})
         else:
             payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "finalized"})

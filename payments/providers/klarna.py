@@ -95,6 +95,13 @@ class KlarnaProvider(Provider):
             return Checked(status=Payment.Status.ERROR, answer=kept)
         if captured is not None and captured >= payment.amount:
             return Checked(status=Payment.Status.SUCCESS, paid_amount=captured, answer=kept)
+        if order.get("status") == "AUTHORIZED" and order.get("fraud_status") == "ACCEPTED" and not captured:
+            # Authorised, never captured: the capture right after the authorisation failed
+            # (Klarna or the network down). Retry it on every poll, under the same idempotency
+            # key, so Klarna captures once however often it is repeated; a ProviderError
+            # leaves the payment pending for the next poll.
+            kept["capture"] = self.order_capture(payment, order_id=order_id)
+            return Checked(status=Payment.Status.SUCCESS, paid_amount=payment.amount, answer=kept)
         return Checked(status=Payment.Status.PENDING, paid_amount=captured, answer=kept)
 
     def invoice_cancel(self, payment) -> dict:

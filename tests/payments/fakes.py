@@ -241,8 +241,18 @@ def fake_klarna() -> FakeServer:
                                    "order_amount": request.json["order_amount"], "captured_amount": 0}
         return 200, {"order_id": order_id, "fraud_status": "ACCEPTED", "redirect_url": "https://klarna.test/r"}
 
+    server.failing_captures = 0  # the next this many captures answer 503
+    server.capture_keys = set()
+
     @server.route("POST", "/ordermanagement/v1/orders/([^/]+)/captures")
     def capture(request, order_id):
+        if server.failing_captures:
+            server.failing_captures -= 1
+            return 503, {"error_code": "TEMPORARILY_UNAVAILABLE"}
+        key = request.headers.get("Klarna-Idempotency-Key")
+        if key and key in server.capture_keys:  # Klarna answers a repeated key without a second capture
+            return 201, {}
+        server.capture_keys.add(key)
         order = server.orders[order_id]
         order["captured_amount"] += request.json["captured_amount"]
         order["status"] = "CAPTURED"

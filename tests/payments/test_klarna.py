@@ -8,7 +8,7 @@ import pytest
 
 from billing.models import Purchase
 from payments import services
-from payments.errors import PaymentError
+from payments.errors import PaymentError, ProviderError
 from payments.models import Payment
 from tests.factories import PurchaseFactory
 
@@ -46,3 +46,31 @@ def test_a_refused_authorization_token_marks_the_payment_failed_and_reopens_the_
     assert Payment.objects.get(public_id=answer["invoiceId"]).status == Payment.Status.ERROR
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.OPEN
+
+
+def test_a_failed_capture_is_retried_by_the_poller_and_captures_once(klarna, emitted, django_capture_on_commit_callbacks):
+    purchase = PurchaseFactory(total_price=Decimal("7.50"))
+    answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="KLARNA")
+    klarna.failing_captures = 1  # Klarna is down for the capture right after the authorisation
+    result = services.klarna_authorize(invoice_id=answer["invoiceId"], authorization_token="good-authorization-token")
+    assert result["status"] == "pending"
+    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    assert any(a.get("call") == "order_capture" and "error" in a for a in payment.provider_answers)
+    # Still down at the next poll: the poll fails (the beat task counts it and goes on),
+    # the payment stays pending, nothing lost.
+    klarna.failing_captures = 1
+    with pytest.raises(ProviderError):
+        services.payment_refresh(payment_id=payment.pk)
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
+    # Back: the poll captures, the purchase is paid.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.payment_refresh(payment_id=payment.pk) == "success"
+    order = next(iter(klarna.orders.values()))
+    assert order["captured_amount"] == 750 and order["status"] == "CAPTURED"
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PAID
+    # Every capture attempt carried the same key, so a lost answer cannot capture twice.
+    keys = {r.headers["Klarna-Idempotency-Key"] for r in klarna.calls("POST", "/ordermanagement/v1/orders/") if r.path.endswith("/captures")}
+    assert keys == {f"{payment.idempotency_key}-capture"}
+    assert services.payment_refresh(payment_id=payment.pk) == "success"
+    assert order["captured_amount"] == 750
