@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import random
 import time
 

@@ -6,7 +6,6 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
-from chargepoints import services as cp_services
 from ocpp_consumer import handlers_common as common
 from ocpp_consumer.batching import run_service
 from ocpp_consumer.protocol import CsmsChargePoint

@@ -35,10 +35,14 @@ def _parse(value) -> int | None:
     return limit if limit > 0 else None
 
 
+def _charge_point_id(identity: str) -> int | None:
+    return ChargePoint.objects.values_list("pk", flat=True).filter(identity=identity).first()
+
+
 def known_limit(*, identity: str, action: str) -> tuple[int | None, bool]:
     """(limit, known): the limit from the device model; known is False when the charger
     was never asked (nothing stored), True when it was, even without a usable value."""
-    charge_point_id = ChargePoint.objects.values_list("pk", flat=True).filter(identity=identity).first()
+    charge_point_id = _charge_point_id(identity)
     if charge_point_id is None:
         return None, True
     row = (device_model.device_variable_list(charge_point=charge_point_id, component_name=COMPONENT)
@@ -53,7 +57,7 @@ def remember_limit(*, identity: str, action: str, answer: dict) -> int | None:
     is not asked again) and return the limit."""
     results = answer.get("getVariableResult") or [{}]
     value = results[0].get("attributeValue") if results[0].get("attributeStatus") == "Accepted" else None
-    charge_point_id = ChargePoint.objects.values_list("pk", flat=True).filter(identity=identity).first()
+    charge_point_id = _charge_point_id(identity)
     if charge_point_id is not None:
         device_model.device_variable_set_values(charge_point_id=charge_point_id, results=[{
             "component": {"name": COMPONENT}, "variable": {"name": VARIABLE, "instance": action},
