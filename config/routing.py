@@ -1,5 +1,5 @@
 """WebSocket routes of every area."""
-from accounts.routing import websocket_urlpatterns as driver_event_routes
+from drivers.routing import websocket_urlpatterns as driver_event_routes
 from chargepoints.bluecurrent.routing import websocket_urlpatterns as bluecurrent_routes
 from chargepoints.portal_consumers import websocket_urlpatterns as portal_routes
 from ocpp_consumer.routing import websocket_urlpatterns as ocpp_routes

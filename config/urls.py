@@ -17,7 +17,7 @@ urlpatterns = [
     path("API/Payments/", include("payments.api.urls")),
     path("payments/", include("payments.urls")),
     path("API/", include("chargepoints.operator_api.ocppcore_urls")),
-    path("api/v1/", include("config.api_v1")),
+    path("api/v1/", include("drivers.urls")),
     # Operator portal pages: keep these last, the root include must not shadow the APIs.
     path("", include("sessions_app.urls")),
     path("", include("tariffs.urls")),

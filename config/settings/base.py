@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "billing",
     "payments",
     "ocpp_consumer",
+    # Interface apps: each owns one external contract.
+    "drivers",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,7 @@ import websockets
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import connections
 
-from accounts.charging import charging_events_emit
+from drivers.charging import charging_events_emit
 from accounts.models import AccessToken
 from accounts.services import access_token_issue
 from billing.models import Purchase

@@ -57,7 +57,7 @@ NATS_DRIVER_SECRET = _env.str("NATS_DRIVER_SECRET", default="")
 
 DRIVERS_BEAT_SCHEDULE: dict = {
     "drivers-charging-events": {
-        "task": "accounts.tasks.emit_charging_events",
+        "task": "drivers.tasks.emit_charging_events",
         "schedule": DRIVERS_CHARGING_EVENT_INTERVAL,
         # A tick that is not picked up in time is useless: the next one carries fresher data.
         "options": {"expires": DRIVERS_CHARGING_EVENT_INTERVAL},

@@ -58,7 +58,7 @@ def test_otp_challenges_and_tokens_are_read_only(admin_client):
 
 
 def test_the_nats_users_command_prints_each_drivers_credentials(settings, capsys):
-    from accounts.nats import nats_password
+    from drivers.nats import nats_password
 
     settings.NATS_URL = "nats://csms:pub@127.0.0.1:4222"
     driver = DriverFactory()

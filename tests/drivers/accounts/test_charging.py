@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import charging
+from drivers import charging
 from sessions_app.models import ChargingStateChange
 from tests.factories import ChargeSessionFactory
 
@@ -41,7 +41,7 @@ def test_the_charging_event_carries_energy_waiting_time_and_the_running_amount(m
 
 def test_events_go_to_every_driver_with_an_active_session_only(monkeypatch):
     sent = []
-    monkeypatch.setattr("accounts.events.emit", lambda user_id, kind, data: sent.append((user_id, kind)))
+    monkeypatch.setattr("drivers.events.emit", lambda user_id, kind, data: sent.append((user_id, kind)))
     active = ChargeSessionFactory()
     ChargeSessionFactory(status="completed", stopped_at=timezone.now())
     ChargeSessionFactory(user=None)
@@ -59,7 +59,7 @@ def test_one_failing_session_does_not_stop_the_others(monkeypatch):
 
     sent = []
     monkeypatch.setattr(charging, "charging_event_data", data)
-    monkeypatch.setattr("accounts.events.emit", lambda user_id, kind, payload: sent.append(user_id))
+    monkeypatch.setattr("drivers.events.emit", lambda user_id, kind, payload: sent.append(user_id))
     assert charging.charging_events_emit() == 1
     assert sent == [second.user_id]
 
@@ -74,7 +74,7 @@ def test_beat_emits_charging_events_every_two_to_five_seconds():
 
 
 def test_the_task_runs_the_service(monkeypatch):
-    from accounts.tasks import emit_charging_events
+    from drivers.tasks import emit_charging_events
 
     monkeypatch.setattr(charging, "charging_events_emit", lambda: 3)
     assert emit_charging_events.delay().get() == 3

@@ -9,8 +9,8 @@ from django.db import connections
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from accounts.charging import charging_events_emit
-from accounts.consumers import CLOSE_UNAUTHORIZED
+from drivers.charging import charging_events_emit
+from drivers.consumers import CLOSE_UNAUTHORIZED
 from accounts.models import AccessToken
 from accounts.services import access_token_issue, access_token_revoke
 from accounts.secrets import token_hash

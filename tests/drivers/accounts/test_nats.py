@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import sync_to_async
 
-from accounts import nats as driver_nats
-from accounts.nats import nats_block, nats_password, publish_driver_event, register_publisher
+from drivers import nats as driver_nats
+from drivers.nats import nats_block, nats_password, publish_driver_event, register_publisher
 from payments import events
 
 NATS_URL = "nats://127.0.0.1:4222"

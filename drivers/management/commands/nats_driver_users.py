@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from accounts.events import driver_topic
+from drivers.events import driver_topic
 from accounts.models import User
-from accounts.nats import nats_password, nats_user
+from drivers.nats import nats_password, nats_user
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, ErrorSerializer
-from accounts.charging import driver_charging_finish, driver_charging_start
+from drivers.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, ErrorSerializer
+from drivers.charging import driver_charging_finish, driver_charging_start
 
 TAGS = ["driver: charging"]
 CHARGER_ERRORS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="accounts.tasks.emit_charging_events", ignore_result=True)
+@shared_task(name="drivers.tasks.emit_charging_events", ignore_result=True)
 def emit_charging_events() -> int:
-    from accounts.charging import charging_events_emit
+    from drivers.charging import charging_events_emit
 
     return charging_events_emit()

@@ -8,10 +8,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.api.base import ApiSerializer, ERRORS, DriverAPIView, EmptySerializer, ErrorSerializer, PublicAPIView, client_ip
-from accounts.api.serializers import LoginSerializer, number
-from accounts.devices import driver_login_answer
-from accounts.purchases import driver_replenishment_status, driver_wallet_replenish
+from drivers.api.base import ApiSerializer, ERRORS, DriverAPIView, EmptySerializer, ErrorSerializer, PublicAPIView, client_ip
+from drivers.api.serializers import LoginSerializer, number
+from drivers.devices import driver_login_answer
+from drivers.purchases import driver_replenishment_status, driver_wallet_replenish
 
 TAGS = ["driver: account"]
 RATE_LIMITED = {429: OpenApiResponse(ErrorSerializer, description="Too many requests (see Retry-After)")}

@@ -7,9 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts import purchases
-from accounts.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, EmptySerializer
-from accounts.api.serializers import number
+from drivers import purchases
+from drivers.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, EmptySerializer
+from drivers.api.serializers import number
 
 TAGS = ["driver: purchases"]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.consumers import DriverEventsConsumer
+from drivers.consumers import DriverEventsConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", DriverEventsConsumer.as_asgi()),

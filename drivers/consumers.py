@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import DriverTokenAuthentication
-from accounts.events import driver_topic, event_data
+from drivers.events import driver_topic, event_data
 
 # 4401: the WebSocket counterpart of HTTP 401 (application close codes are 4000-4999).
 CLOSE_UNAUTHORIZED = 4401

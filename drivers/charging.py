@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.devices import device_get, driver_active_session, driver_balance
+from drivers.devices import device_get, driver_active_session, driver_balance
 from accounts.errors import NotFound, ServiceError, parse_id
 from accounts.models import User
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
@@ -313,7 +313,7 @@ def charging_event_data(session: ChargeSession) -> dict:
 
 def charging_events_emit() -> int:
     """Send a CHARGING event to every driver with an active session; answers how many."""
-    from accounts.events import CHARGING, emit
+    from drivers.events import CHARGING, emit
 
     sent = 0
     for session in ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE, user__isnull=False).select_related("charge_point"):

@@ -7,9 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.api.base import ApiSerializer, ERRORS, DriverAPIView
-from accounts.api.serializers import DeviceWithStateSerializer
-from accounts.devices import Box, device_map
+from drivers.api.base import ApiSerializer, ERRORS, DriverAPIView
+from drivers.api.serializers import DeviceWithStateSerializer
+from drivers.devices import Box, device_map
 
 LONGITUDE = {"min_value": Decimal(-180), "max_value": Decimal(180)}
 LATITUDE = {"min_value": Decimal(-90), "max_value": Decimal(90)}

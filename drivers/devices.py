@@ -175,7 +175,7 @@ def driver_profile(*, user: User) -> dict:
 
 def driver_login_answer(*, user: User, token: str) -> dict:
     """What otp-check and me answer: token, profile, active device (if any), NATS block."""
-    from accounts.nats import nats_block
+    from drivers.nats import nats_block
 
     return {
         "token": token,

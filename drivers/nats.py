@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from accounts.events import event_json, event_subject, driver_topic
+from drivers.events import event_json, event_subject, driver_topic
 
 logger = logging.getLogger(__name__)
 
