@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "ocpp_consumer",
     # Interface apps: each owns one external contract.
     "drivers",
+    "operator_api",
 ]
 
 MIDDLEWARE = [

@@ -1,9 +1,6 @@
-"""The OCPP.Core-compatible payment endpoints (seed 004) and provider webhooks.
-
-Create / Confirm / Cancel authenticate with the operator's X-API-Key; the webhooks are
-unauthenticated and trust only a verified signature (Stripe) or a re-check with the
-provider (QPay, Klarna, sandbox).
-"""
+"""OCPP.Core's payment reservation endpoints (seed 004): /API/Payments/Create, Confirm and
+Cancel, authenticated with the operator's X-API-Key. The provider webhooks under
+/API/Payments/Webhook belong to the payments app (payments/webhooks.py)."""
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -84,74 +81,3 @@ class ReservationCancelApi(OperatorApiView):
         except PaymentError as exc:
             return _error(exc)
         return Response(answer)
-
-
-class WebhookApiView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-
-class StripeWebhookApi(WebhookApiView):
-    def post(self, request):
-        try:
-            result = services.stripe_webhook_handle(
-                payload=request.body, signature=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
-            )
-        except PaymentError as exc:
-            return _error(exc)
-        except ProviderError:
-            # Stripe retries non-2xx answers; the event is stored, so the retry is a no-op
-            # and the poller / stale sweep converge instead.
-            return Response({"received": True, "result": "deferred"})
-        return Response({"received": True, "result": result})
-
-
-class ProviderCallbackApi(WebhookApiView):
-    """QPay / Klarna callbacks: which invoice to re-check; the content itself is not trusted."""
-
-    provider = ""
-    event_id_fields: tuple[str, ...] = ()
-
-    def _handle(self, request, public_id):
-        params = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
-        reference = next((str(params[f]) for f in self.event_id_fields if params.get(f)), "")
-        event_id = f"{public_id}:{reference}" if reference else ""
-        try:
-            status = services.provider_callback_handle(
-                provider=self.provider, public_id=public_id, event_id=event_id, payload={k: str(v)[:200] for k, v in params.items()},
-            )
-        except PaymentError as exc:
-            return _error(exc)
-        except ProviderError:
-            return Response({"received": True, "result": "deferred"})
-        return Response({"received": True, "result": status})
-
-    def get(self, request, public_id):
-        return self._handle(request, public_id)
-
-    def post(self, request, public_id):
-        return self._handle(request, public_id)
-
-
-class QPayCallbackApi(ProviderCallbackApi):
-    provider = Provider.QPAY
-    event_id_fields = ("qpay_payment_id", "payment_id")
-
-
-class KlarnaPushApi(ProviderCallbackApi):
-    provider = Provider.KLARNA
-    event_id_fields = ("order_id", "klarna_order_id")
-
-
-class SandboxWebhookApi(WebhookApiView):
-    class InputSerializer(serializers.Serializer):
-        reference = serializers.UUIDField()
-        eventId = serializers.CharField(max_length=200)
-
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = services.sandbox_notification_handle(
-            reference=str(data.validated_data["reference"]), event_id=data.validated_data["eventId"],
-        )
-        return Response({"received": True, "result": result})
