@@ -20,9 +20,6 @@ urlpatterns = [
     path("API/", include("operator_api.ocppcore_urls")),
     path("api/v1/", include("drivers.urls")),
     # Operator portal pages: keep these last, the root include must not shadow the APIs.
-    path("", include("sessions_app.urls")),
-    path("", include("tariffs.urls")),
-    path("", include("billing.urls")),
-    path("", include("chargepoints.urls")),
+    path("", include("portal.urls")),
     path("haserver/", include("chargepoints.bluecurrent.urls")),
 ]

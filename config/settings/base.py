@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     # Interface apps: each owns one external contract.
     "drivers",
     "operator_api",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -68,7 +68,7 @@ def fresh_dashboard_cache(monkeypatch):
     figures must not leak between tests."""
     from django.core.cache.backends.locmem import LocMemCache
 
-    from chargepoints import portal_selectors
+    from portal import selectors as portal_selectors
 
     monkeypatch.setattr(portal_selectors, "cache", LocMemCache("portal-test", {}))
 

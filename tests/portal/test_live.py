@@ -5,7 +5,7 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from chargepoints.portal_consumers import PortalConsumer
+from portal.consumers import PortalConsumer
 from ocpp_consumer.fanout import group_name
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -151,7 +151,7 @@ def test_finished_days_are_cached_but_today_stays_fresh(alpha_client, world):
 
 
 def test_long_lists_count_at_most_the_cap(alpha_client, monkeypatch):
-    from chargepoints import views
+    from portal import views
 
     monkeypatch.setattr(views, "COUNT_CAP", 2)
     monkeypatch.setattr(views, "PAGE_SIZE", 1)

@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from billing.models import Purchase
-from chargepoints import portal_selectors as ps
-from chargepoints.views import page_of, staff_required
+from portal import selectors as ps
+from portal.views import page_of, staff_required
 from payments.models import Payment, Provider
 
 

@@ -6,8 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chargepoints import portal_selectors as ps
-from chargepoints.views import page_of, staff_required
+from portal import selectors as ps
+from portal.views import page_of, staff_required
 from sessions_app.models import ChargeSession
 
 

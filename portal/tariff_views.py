@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from chargepoints import portal_selectors as ps
-from chargepoints.views import staff_required
+from portal import selectors as ps
+from portal.views import staff_required
 from tariffs.models import DEFAULT_MARKET, ElectricityPrice, Tariff
 from tariffs.selectors import electricity_price_list, local_time
 

@@ -22,7 +22,7 @@ MAX_SUBSCRIPTIONS = 5000
 
 @database_sync_to_async
 def _identities(user, wanted: str | None) -> list[str]:
-    from chargepoints.portal_selectors import charge_point_qs, scope_for
+    from portal.selectors import charge_point_qs, scope_for
 
     qs = charge_point_qs(scope=scope_for(user))
     if wanted:

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from chargepoints import portal_selectors as ps
+from portal import selectors as ps
 from chargepoints.models import ChargePoint, OcppMessage
 
 PAGE_SIZE = 50

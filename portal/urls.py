@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chargepoints import views
+from portal import money_views, session_views, tariff_views, views
 
 urlpatterns = [
     path("accounts/login/", views.PortalLoginView.as_view(), name="portal-login"),
@@ -15,4 +15,14 @@ urlpatterns = [
     path("chargers/<str:identity>/live/", views.charger_live, name="portal-charger-live"),
     path("chargers/<str:identity>/command/", views.charger_command, name="portal-charger-command"),
     path("journal/", views.journal, name="portal-journal"),
+    path("sessions/", session_views.session_list, name="portal-sessions"),
+    path("sessions/<id:session_id>/", session_views.session_detail, name="portal-session"),
+    path("drivers/", money_views.driver_list, name="portal-drivers"),
+    path("purchases/", money_views.purchase_list, name="portal-purchases"),
+    path("payments/", money_views.payment_list, name="portal-payments"),
+    path("wallets/", money_views.wallet_list, name="portal-wallets"),
+    path("wallets/<id:wallet_id>/", money_views.wallet_detail, name="portal-wallet"),
+    path("tariffs/", tariff_views.tariff_overview, name="portal-tariffs"),
+    path("tariffs/import/", tariff_views.prices_import, name="portal-prices-import"),
+    path("tariffs/generate/", tariff_views.prices_generate, name="portal-prices-generate"),
 ]
