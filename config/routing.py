@@ -1,6 +1,6 @@
 """WebSocket routes of every area."""
 from drivers.routing import websocket_urlpatterns as driver_event_routes
-from chargepoints.bluecurrent.routing import websocket_urlpatterns as bluecurrent_routes
+from bluecurrent.routing import websocket_urlpatterns as bluecurrent_routes
 from portal.consumers import websocket_urlpatterns as portal_routes
 from ocpp_consumer.routing import websocket_urlpatterns as ocpp_routes
 

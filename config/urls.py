@@ -21,5 +21,5 @@ urlpatterns = [
     path("api/v1/", include("drivers.urls")),
     # Operator portal pages: keep these last, the root include must not shadow the APIs.
     path("", include("portal.urls")),
-    path("haserver/", include("chargepoints.bluecurrent.urls")),
+    path("haserver/", include("bluecurrent.urls")),
 ]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drivers",
     "operator_api",
     "portal",
+    "bluecurrent",
 ]
 
 MIDDLEWARE = [

@@ -9,7 +9,7 @@ import pytest
 from bluecurrent_api import Client
 from bluecurrent_api import websocket as bc_websocket
 
-from chargepoints.bluecurrent import tokens
+from bluecurrent import tokens
 from tests.factories import DriverFactory, IdTokenFactory, SiteFactory
 from tests.ocpp.conftest import eventually, make_charge_point, server, servers, simulated  # noqa: F401
 

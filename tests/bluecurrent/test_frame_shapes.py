@@ -10,8 +10,8 @@ import pytest
 from bluecurrent_api.websocket import Websocket
 from django.utils import timezone
 
-from chargepoints.bluecurrent import frames, selectors, snapshots
-from chargepoints.bluecurrent.selectors import OverrideSchedule
+from bluecurrent import frames, selectors, snapshots
+from bluecurrent.selectors import OverrideSchedule
 from tests.factories import ChargePointFactory, ChargeSessionFactory, ConnectorFactory, IdTokenFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db

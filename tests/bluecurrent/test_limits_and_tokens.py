@@ -9,7 +9,7 @@ from bluecurrent_api import Client
 from bluecurrent_api.exceptions import InvalidApiToken, RequestLimitReached, WebsocketError
 
 from accounts.models import AccessToken
-from chargepoints.bluecurrent import conf, limits, tokens
+from bluecurrent import conf, limits, tokens
 from tests.bluecurrent.conftest import Live, by_object
 from tests.factories import DriverFactory
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from accounts.models import User
-from chargepoints.bluecurrent import conf, frames, selectors, smart
+from bluecurrent import conf, frames, selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile, IdTokenStatus
 
 

@@ -6,22 +6,12 @@ there is no driver web login yet, so today this page serves drivers who have a s
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.template.backends.django import DjangoTemplates
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from chargepoints.bluecurrent import tokens
-
-# This package is not an installed app, so its templates get their own engine.
-_engine = DjangoTemplates({
-    "NAME": "bluecurrent", "DIRS": [Path(__file__).parent / "templates"], "APP_DIRS": False,
-    "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
-})
-
+from bluecurrent import tokens
 
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -35,6 +25,5 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                 pass
             return redirect(request.path)
         new_token = tokens.api_token_create(user=request.user, name=request.POST.get("name", "").strip() or "Home Assistant")
-    template = _engine.get_template("bluecurrent/tokens.html")
     context = {"tokens": tokens.api_token_list(user=request.user), "new_token": new_token}
-    return HttpResponse(template.render(context, request))
+    return render(request, "bluecurrent/tokens.html", context)

@@ -11,7 +11,7 @@ import logging
 from django.db import transaction
 from django.db.models import Max
 
-from chargepoints.bluecurrent import conf, selectors, smart
+from bluecurrent import conf, selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile
 from sessions_app.models import ChargeSession
 

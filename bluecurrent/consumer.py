@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.models import User
-from chargepoints.bluecurrent import conf, frames, limits, selectors, services, smart, snapshots, tokens
+from bluecurrent import conf, frames, limits, selectors, services, smart, snapshots, tokens
 from chargepoints.models import ChargePoint, ChargingProfile
 
 logger = logging.getLogger(__name__)

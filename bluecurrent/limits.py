@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from django.core.cache import cache
 from django.utils import timezone
 
-from chargepoints.bluecurrent import conf
+from bluecurrent import conf
 
 
 def _local_now(now: datetime | None = None) -> datetime:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from chargepoints.bluecurrent import conf
+from bluecurrent import conf
 from chargepoints.models import ChargePoint
 
 WEEK = 7 * 86400

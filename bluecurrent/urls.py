@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargepoints.bluecurrent.views import api_tokens
+from bluecurrent.views import api_tokens
 
 app_name = "bluecurrent"
 urlpatterns = [path("tokens/", api_tokens, name="tokens")]
