@@ -24,6 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from accounts.models import User
 from bluecurrent import conf, frames, limits, selectors, services, smart, snapshots, tokens
 from chargepoints.models import ChargePoint, ChargingProfile
+from ocpp_consumer.fanout import group_name
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +36,6 @@ ACTIONS = {
     "REBOOT": ("Reset", {"type": "Hard"}),
 }
 
-
-def _group_name(identity: str) -> str:
-    try:
-        from ocpp_consumer.fanout import group_name
-    except ImportError:
-        import re
-
-        return "cp." + re.sub(r"[^0-9A-Za-z_.\-]", "_", identity)[:90]
-    return group_name(identity)
 
 
 @database_sync_to_async
@@ -180,7 +172,7 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         identities = await database_sync_to_async(
             lambda: list(selectors.charge_points_for_driver(user=user).values_list("identity", flat=True)))()
         for identity in identities:
-            group = _group_name(identity)
+            group = group_name(identity)
             if group not in self.joined:
                 await self.channel_layer.group_add(group, self.channel_name)
                 self.joined.add(group)

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from billing.selectors import session_running_cost
 from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken, IdTokenStatus
 from sessions_app.models import ChargeSession, MeterSample
 
@@ -108,10 +109,6 @@ def _phase_number(phase: str) -> int | None:
 
 def session_cost(*, session: ChargeSession | None) -> Decimal:
     if session is None:
-        return Decimal("0")
-    try:
-        from billing.selectors import session_running_cost
-    except ImportError:  # billing not deployed here: the client still needs a number
         return Decimal("0")
     try:
         return session_running_cost(session=session)

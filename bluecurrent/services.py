@@ -13,6 +13,7 @@ from django.db.models import Max
 
 from bluecurrent import conf, selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile
+from ocpp_consumer import commands
 from sessions_app.models import ChargeSession
 
 logger = logging.getLogger(__name__)
@@ -24,10 +25,6 @@ async def command(identity: str, action: str, payload: dict, *,
                   source: str = selectors.HOME_API_SOURCE) -> tuple[str, dict]:
     """Send one OCPP command; (reason, answer) with reason "" when the charger accepted.
     The bus records what the answer tells (ocpp_consumer.answers), with `source`."""
-    try:
-        from ocpp_consumer import commands
-    except ImportError:
-        return "UNAVAILABLE", {}
     try:
         answer = await commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"),
                                            source=source)

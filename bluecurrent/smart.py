@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from bluecurrent import conf
 from chargepoints.models import ChargePoint
+from tariffs.models import ElectricityPrice
 
 WEEK = 7 * 86400
 DAY_CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -181,10 +182,6 @@ def next_departure(charge_point: ChargePoint, departure: str, now: datetime) -> 
 
 
 def hourly_prices(start: datetime, end: datetime) -> dict[datetime, Decimal]:
-    try:
-        from tariffs.models import ElectricityPrice
-    except ImportError:
-        return {}
     rows = ElectricityPrice.objects.filter(starts_at__gte=start, starts_at__lt=end).order_by("starts_at")
     prices: dict[datetime, Decimal] = {}
     for row in rows:

@@ -17,11 +17,16 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from drivers.devices import device_get, driver_active_session, driver_balance
 from accounts.errors import NotFound, ServiceError, parse_id
 from accounts.models import User
+from billing import selectors as billing_selectors
+from billing.services import purchase_create_for_session
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
-from sessions_app.models import ChargeSession, ChargingState, SessionAnomaly, StopReason
+from drivers.devices import device_get, driver_active_session, driver_balance
+from ocpp_consumer import commands
+from sessions_app.models import ChargeSession, ChargingState, StopReason
+from sessions_app.services import charge_session_close_by_server
+from sessions_app.transaction_events import remote_start_request_add, remote_start_request_answered
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +40,6 @@ APP_TOKEN_PREFIX = "APP"
 def _command(charge_point: ChargePoint, action: str, payload: dict) -> dict:
     """Send one command and answer the charger's reply, or raise a ServiceError that says
     what went wrong (offline, timeout, error)."""
-    try:
-        from ocpp_consumer import commands
-    except ImportError:
-        raise ServiceError("Remote commands are not available on this server.", code="commands_unavailable", status=503) from None
     try:
         answer = commands.send(charge_point.identity, action, payload, timeout=settings.DRIVERS_COMMAND_TIMEOUT)
     except commands.ChargerOffline:
@@ -58,12 +59,8 @@ def _is_v201(charge_point: ChargePoint) -> bool:
 
 
 def _remote_start_id(charge_point: ChargePoint, connector: Connector, id_token: IdToken) -> int:
-    """OCPP 2.0.1 remoteStartId: a RemoteStartRequest row's pk when sessions_app records
-    them (it links the charger's TransactionEvent back to the driver), else a random id."""
-    try:
-        from sessions_app.transaction_events import remote_start_request_add
-    except ImportError:
-        return secrets.randbelow(2**31 - 1) + 1
+    """OCPP 2.0.1 remoteStartId: a RemoteStartRequest row's pk (it links the charger's
+    TransactionEvent back to the driver)."""
     request = remote_start_request_add(
         charge_point=charge_point, id_token=id_token.uid, id_token_type=id_token.token_type,
         evse_id=connector.evse.evse_id, user_id=id_token.user_id,
@@ -72,10 +69,6 @@ def _remote_start_id(charge_point: ChargePoint, connector: Connector, id_token: 
 
 
 def _remote_start_answered(remote_start_id: int, answer: dict) -> None:
-    try:
-        from sessions_app.transaction_events import remote_start_request_answered
-    except ImportError:
-        return
     remote_start_request_answered(
         remote_start_id=remote_start_id, status=answer.get("status", ""), transaction_id=answer.get("transactionId") or "",
     )
@@ -180,34 +173,11 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
 
 def session_close_by_server(*, session_id: int, reason: str) -> ChargeSession:
     """Close a session the charger never closed: energy from its last meter value, stopped
-    now, closed_by=server, with a closed_by_server anomaly for operators.
-
-    sessions_app's charge_session_close_by_server does it (and requests the purchase);
-    the fallback below only runs where that area is not deployed.
+    now, closed_by=server, with a closed_by_server anomaly for operators (sessions_app's
+    charge_session_close_by_server, which also requests the purchase).
     """
     logger.warning("closing session %s by server: %s", session_id, reason)
-    try:
-        from sessions_app.services import charge_session_close_by_server
-    except ImportError:
-        charge_session_close_by_server = None
-    if charge_session_close_by_server is not None:
-        return charge_session_close_by_server(session_id=session_id, reason=StopReason.REMOTE)
-    with transaction.atomic():
-        session = ChargeSession.objects.select_for_update().get(pk=session_id)
-        if session.status != ChargeSession.Status.ACTIVE:
-            return session
-        last = session.meter_last_wh if session.meter_last_wh is not None else session.meter_start_wh
-        session.meter_stop_wh = max(last, session.meter_start_wh)
-        session.stopped_at = max(timezone.now(), session.started_at)
-        session.status = ChargeSession.Status.COMPLETED
-        session.closed_by = ChargeSession.ClosedBy.SERVER
-        session.stop_reason = StopReason.REMOTE
-        session.save(update_fields=["meter_stop_wh", "stopped_at", "status", "closed_by", "stop_reason", "updated_at"])
-        SessionAnomaly.objects.create(
-            session=session, kind=SessionAnomaly.Kind.CLOSED_BY_SERVER,
-            detail={"reason": reason, "meter_stop_wh": session.meter_stop_wh, "source": "driver finish"},
-        )
-    return session
+    return charge_session_close_by_server(session_id=session_id, reason=StopReason.REMOTE)
 
 
 def _wait_until_closed(session_id: int) -> bool:
@@ -221,15 +191,6 @@ def _wait_until_closed(session_id: int) -> bool:
 
 
 def _purchase_id(session: ChargeSession) -> str:
-    try:
-        from billing.services import purchase_create_for_session
-    except ImportError:
-        from billing.models import Purchase
-
-        purchase = Purchase.objects.filter(session=session).first()
-        if purchase is None:
-            raise ServiceError("Billing is not available; try again later.", code="billing_unavailable", status=503) from None
-        return str(purchase.pk)
     return str(purchase_create_for_session(session_id=session.pk).pk)
 
 
@@ -295,11 +256,7 @@ def session_waiting_minutes(session: ChargeSession, *, now=None) -> int:
 
 
 def session_running_amount(session: ChargeSession) -> Decimal:
-    try:
-        from billing.selectors import session_running_cost
-    except ImportError:
-        return Decimal("0.00")
-    return session_running_cost(session=session)
+    return billing_selectors.session_running_cost(session=session)
 
 
 def charging_event_data(session: ChargeSession) -> dict:

@@ -22,6 +22,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from accounts.errors import parse_id
 from accounts.models import User
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, RegistrationStatus
+from tariffs import selectors as tariff_selectors
 from tariffs.models import ElectricityPrice
 
 logger = logging.getLogger(__name__)
@@ -93,13 +94,8 @@ def device_prices(charge_point: ChargePoint) -> tuple[Decimal, Decimal]:
     """(price per kWh, waiting price per minute) from the tariffs area; NoPrice when the
     tariff's hourly price is missing."""
     try:
-        from tariffs.selectors import PriceUnavailable, charge_point_prices
-    except ImportError:
-        logger.warning("tariffs.selectors.charge_point_prices is missing; prices shown as 0")
-        return ZERO, ZERO
-    try:
-        price, waiting_price = charge_point_prices(charge_point=charge_point)
-    except (PriceUnavailable, ElectricityPrice.DoesNotExist) as exc:
+        price, waiting_price = tariff_selectors.charge_point_prices(charge_point=charge_point)
+    except (tariff_selectors.PriceUnavailable, ElectricityPrice.DoesNotExist) as exc:
         logger.error("no price for charger %s: %s", charge_point.identity, exc)
         raise NoPrice(str(exc)) from exc
     return price or ZERO, waiting_price or ZERO

@@ -124,10 +124,7 @@ def register_publisher() -> bool:
     """Hook the publisher into payments.events when NATS is configured."""
     if not settings.NATS_URL:
         return False
-    try:
-        from payments.events import register
-    except ImportError:  # pragma: no cover - payments always ships events
-        logger.warning("payments.events missing: driver events are not published to NATS")
-        return False
+    from payments.events import register
+
     register(publish_driver_event)
     return True

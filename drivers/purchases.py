@@ -15,14 +15,12 @@ from django.db.models import QuerySet
 from accounts.errors import NotFound, ServiceError, parse_id
 from accounts.models import User
 from billing.models import Purchase
+from payments import services as payment_services
+from payments.selectors import payment_options
 
 
 def _payments():
-    try:
-        from payments import services
-    except ImportError:
-        raise ServiceError("Payments are not available on this server.", code="payments_unavailable", status=503) from None
-    return services
+    return payment_services
 
 
 def _driver_purchases(user: User) -> QuerySet[Purchase]:
@@ -70,10 +68,6 @@ def driver_purchase_payment_status(*, user: User, purchase_id: str, invoice_id: 
 
 
 def driver_payment_options(*, user: User) -> list[dict]:
-    try:
-        from payments.selectors import payment_options
-    except ImportError:
-        raise ServiceError("Payments are not available on this server.", code="payments_unavailable", status=503) from None
     return payment_options(user=user)
 
 

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from chargepoints.models import ChargePoint
+from ocpp_consumer import commands
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,6 @@ class Reply:
 
 
 def _bus():
-    # Imported on use: the bus lives in the OCPP area and pulls in the channel layer.
-    from ocpp_consumer import commands
-
     return commands
 
 
@@ -52,11 +50,7 @@ def call(charge_point: ChargePoint, action: str, payload: dict, *, timeout: floa
     """Send `action` to the charger and wait for its answer (the bus's default timeout,
     60 s, unless `timeout` is given). The bus records what the answer tells (a charging
     profile row with `source`, configuration keys): see ocpp_consumer.answers."""
-    try:
-        bus = _bus()
-    except ImportError:
-        logger.exception("The OCPP command bus is not installed")
-        return Reply(UNAVAILABLE, detail="The OCPP command bus is not available.")
+    bus = _bus()
     try:
         answer = bus.send(charge_point.identity, action, payload, timeout=timeout, source=source)
     except bus.CommandTimeout:

@@ -73,17 +73,10 @@ def parse_timestamp(value: str | None) -> datetime:
 # --- after-commit side effects ---------------------------------------------------------
 
 def _request_purchase(session_id: int) -> None:
-    # Billing belongs to another area and may not be deployed yet: price the session only
-    # when billing.services.purchase_create_for_session exists. Until then a stopped
-    # session simply has no purchase; billing can create the missing ones later.
-    try:
-        from billing import services as billing_services
-    except ImportError:
-        return
-    create = getattr(billing_services, "purchase_create_for_session", None)
-    if create is None:
-        return
-    create(session_id=session_id)
+    # Imported here, not at the top: billing's services import this app's models.
+    from billing import services as billing_services
+
+    billing_services.purchase_create_for_session(session_id=session_id)
 
 
 def _after_stop(session_id: int) -> None:

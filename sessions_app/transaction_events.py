@@ -494,12 +494,10 @@ def _publish(session: ChargeSession) -> None:
 # --- price -------------------------------------------------------------------------------
 
 def session_reprice(*, session_id: int) -> None:
-    """(Re)price a completed session. Billing is another area: a missing or failing billing
-    module must not break the charger's answer, so failures are logged, not raised."""
-    try:
-        from billing.services import purchase_create_for_session
-    except ImportError:
-        return
+    """(Re)price a completed session. A failure in billing must not break the charger's
+    answer, so it is logged, not raised."""
+    from billing.services import purchase_create_for_session
+
     try:
         purchase_create_for_session(session_id=session_id)
     except Exception:
@@ -521,10 +519,8 @@ def transaction_event_costs(*, outcome: TransactionEventOutcome) -> TransactionE
         if purchase is None:
             return outcome
         return replace(outcome, total_cost=purchase.total_price, currency=purchase.currency)
-    try:
-        from billing.selectors import session_running_cost
-    except ImportError:
-        return outcome
+    from billing.selectors import session_running_cost
+
     try:
         cost = session_running_cost(session=session)
     except Exception:

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import DriverTokenAuthentication, IsDriver
 from accounts.errors import ServiceError
+from payments.errors import PaymentError
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -45,10 +46,6 @@ def _first_message(detail) -> str:
 
 
 def _payment_error(exc: Exception) -> Response | None:
-    try:
-        from payments.errors import PaymentError
-    except ImportError:
-        return None
     if not isinstance(exc, PaymentError):
         return None
     return Response({"code": exc.code, "message": exc.message}, status=getattr(exc, "http_status", 400))

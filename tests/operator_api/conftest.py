@@ -5,7 +5,6 @@ tests; the end-to-end tests in test_e2e_*.py talk to real simulated chargers.
 """
 from __future__ import annotations
 
-import sys
 import types
 from dataclasses import dataclass, field
 
@@ -15,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey
 from accounts.secrets import new_token, token_hash
 from chargepoints.models import ChargePoint
-from ocpp_consumer import answers
+from ocpp_consumer import answers, commands
 from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
 
 
@@ -80,23 +79,6 @@ def foreign_charger(other_operator):
     return charge_point
 
 
-def _bus_module():
-    try:
-        from ocpp_consumer import commands
-    except ImportError:
-        # Until the OCPP area's bus exists: a stand-in with its documented errors.
-        commands = types.ModuleType("ocpp_consumer.commands")
-
-        class CommandError(Exception):
-            pass
-
-        for name in ("ChargerOffline", "CommandTimeout", "CallErrorReceived", "InvalidPayload", "UnknownAction"):
-            setattr(commands, name, type(name, (CommandError,), {}))
-        commands.CommandError = CommandError
-        commands.send = None
-    return commands
-
-
 @dataclass
 class FakeBus:
     module: types.ModuleType
@@ -123,11 +105,6 @@ class FakeBus:
 
 @pytest.fixture
 def bus(monkeypatch) -> FakeBus:
-    module = _bus_module()
-    monkeypatch.setitem(sys.modules, "ocpp_consumer.commands", module)
-    import ocpp_consumer
-
-    monkeypatch.setattr(ocpp_consumer, "commands", module, raising=False)
-    fake = FakeBus(module=module)
-    monkeypatch.setattr(module, "send", fake.send)
+    fake = FakeBus(module=commands)
+    monkeypatch.setattr(commands, "send", fake.send)
     return fake

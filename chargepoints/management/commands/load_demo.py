@@ -116,10 +116,8 @@ class Command(BaseCommand):
         TariffAssignment.objects.get_or_create(charge_point=fast, valid_from=epoch, defaults={"tariff": dynamic})
 
     def _prices(self) -> None:
-        try:
-            from tariffs.services import electricity_prices_generate
-        except ImportError:  # the tariffs services are not in this build yet
-            return
+        from tariffs.services import electricity_prices_generate
+
         today = timezone.now().date()
         month_start = date(today.year, today.month, 1)
         next_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
