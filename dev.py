@@ -3,6 +3,7 @@
 
     python3 dev.py run     # venv, install, migrate, demo data; web + worker + beat + simulated chargers
     python3 dev.py test    # venv, install (with test tools), run the whole test suite
+    python3 dev.py lint    # ruff (lint + format check) and import-linter's layer contracts
 
 Both are idempotent: the virtual environment is reused and only reinstalled when the
 requirement files change; migrations and demo data are applied only where missing.
@@ -146,16 +147,32 @@ def command_test(args: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode
 
 
+def command_lint() -> int:
+    bin_dir = Path(sys.executable).parent
+    checks = [
+        [str(bin_dir / "ruff"), "check", "."],
+        [str(bin_dir / "ruff"), "format", "--check", "."],
+        [str(bin_dir / "lint-imports")],
+    ]
+    failed = 0
+    for argv in checks:
+        _say(" ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv)))
+        failed += subprocess.run(argv, cwd=ROOT).returncode != 0
+    return 1 if failed else 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "lint"}:
         print(__doc__)
         return 2
     command = sys.argv[1]
     if not _in_venv():
-        ensure_environment(with_tests=command == "test")
+        ensure_environment(with_tests=command in {"test", "lint"})
         _reexec_in_venv()
     if command == "run":
         return command_run()
+    if command == "lint":
+        return command_lint()
     return command_test(sys.argv[2:])
 
 

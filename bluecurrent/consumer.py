@@ -24,7 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from accounts.models import User
 from bluecurrent import conf, frames, limits, selectors, services, smart, snapshots, tokens
 from chargepoints.models import ChargePoint, ChargingProfile
-from ocpp_consumer.fanout import group_name
+from chargepoints.fanout import group_name
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Writes of charge points, connectors, the frame journal and charger events.
 
 OCPP handlers call these through `sync_to_async`; every write is one transaction, and
-live state goes out to `cp.<identity>` after commit (ocpp_consumer.fanout).
+live state goes out to `cp.<identity>` after commit (chargepoints.fanout).
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from chargepoints.models import (
     Site,
 )
 from chargepoints.selectors import charge_point_password_matches
-from ocpp_consumer.fanout import publish_state, state_message
+from chargepoints.fanout import publish_state, state_message
 
 UNKNOWN_REFUSE = "refuse"
 UNKNOWN_PENDING = "pending"

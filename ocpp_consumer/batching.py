@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
-from ocpp_consumer.fanout import collecting, publish_many_async
+from chargepoints.fanout import collecting, publish_many_async
 
 logger = logging.getLogger(__name__)
 

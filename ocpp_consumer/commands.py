@@ -19,6 +19,14 @@ from django.conf import settings
 from ocpp.exceptions import OCPPError
 
 from ocpp_consumer import answers, registry, schemas, translate
+from ocpp_consumer.command_errors import (  # noqa: F401 - the bus's public error names
+    CallErrorReceived,
+    ChargerOffline,
+    CommandError,
+    CommandTimeout,
+    InvalidPayload,
+    UnknownAction,
+)
 from ocpp_consumer.v16.central_system import COMMANDS as COMMANDS_16
 from ocpp_consumer.v201 import items_per_message
 from ocpp_consumer.v201.central_system import COMMANDS as COMMANDS_201
@@ -28,36 +36,6 @@ from ocpp_consumer.v201.central_system import COMMANDS as COMMANDS_201
 COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": translate.accepted_actions(COMMANDS_201)}
 # Time for the reply to travel back through Redis after the charger answered.
 _REPLY_MARGIN_S = 2.0
-
-
-class CommandError(Exception):
-    """A command could not be carried out."""
-
-
-class ChargerOffline(CommandError):
-    """The charger has no live connection."""
-
-
-class CommandTimeout(CommandError):
-    """The charger did not answer in time (OCPP status `Timeout`)."""
-
-
-class CallErrorReceived(CommandError):
-    """The charger answered with a CALLERROR."""
-
-    def __init__(self, code: str, description: str = "", details: dict | None = None) -> None:
-        super().__init__(f"{code}: {description}" if description else code)
-        self.code = code
-        self.description = description
-        self.details = details or {}
-
-
-class InvalidPayload(CommandError):
-    """The payload breaks the action's request schema (nothing was sent)."""
-
-
-class UnknownAction(CommandError):
-    """Not an action the central system can send to this charger."""
 
 
 async def send_async(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None,

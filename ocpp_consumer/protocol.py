@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -37,8 +37,18 @@ from chargepoints.services import charge_point_touch_many, ocpp_message_store_ma
 from ocpp_consumer import schemas
 from ocpp_consumer.batching import committer
 
-if TYPE_CHECKING:
-    from ocpp_consumer.consumer import OcppConsumer
+
+
+class FrameTransport(Protocol):
+    """What the protocol needs from the socket's owner (the Channels consumer): send a text
+    frame, close, and re-check the charger's registration. A protocol of its own so this
+    module does not import the consumer that imports it."""
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None: ...
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+
+    def restore_registration_soon(self) -> None: ...
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +123,7 @@ class CsmsChargePoint:
     known_actions: frozenset[str] = frozenset()
     formation_error: type[OCPPError] = FormationViolationError
 
-    def __init__(self, identity: str, consumer: "OcppConsumer", charge_point_pk: int, registration_status: str) -> None:
+    def __init__(self, identity: str, consumer: FrameTransport, charge_point_pk: int, registration_status: str) -> None:
         super().__init__(identity, consumer, response_timeout=settings.CSMS["OCPP_COMMAND_TIMEOUT"])
         self.consumer = consumer
         self.pk = charge_point_pk

@@ -100,7 +100,7 @@ async def prepare_async(*, identity: str, action: str, payload: dict) -> Transla
     from asgiref.sync import sync_to_async
     from ocpp.exceptions import OCPPError
 
-    from ocpp_consumer.commands import InvalidPayload, UnknownAction
+    from ocpp_consumer.command_errors import InvalidPayload, UnknownAction
 
     try:
         return await sync_to_async(translate_for_v201)(identity=identity, action=action, payload=payload)

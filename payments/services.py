@@ -31,6 +31,7 @@ from payments.errors import PaymentError, ProviderError
 from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
 from payments.providers import get_provider
 from payments.providers.base import public_url, scrub
+from payments.signals import sandbox_invoice_decided
 from payments.selectors import PROVIDER_OPTION, option_provider, payment_find_for_user
 
 __all__ = [
@@ -465,10 +466,9 @@ def sandbox_invoice_decide(*, reference: uuid.UUID | str, outcome: str) -> Sandb
     changed = SandboxInvoice.objects.filter(pk=invoice.pk, status=SandboxInvoice.Status.PENDING).update(status=targets[outcome])
     invoice.refresh_from_db()
     if changed:
-        from payments import tasks
-
         reference_str, event_id = str(invoice.reference), f"sbx-{invoice.reference.hex}-{invoice.status}"
-        transaction.on_commit(lambda: tasks.sandbox_notify.delay(reference_str, event_id))
+        transaction.on_commit(lambda: sandbox_invoice_decided.send(
+            sender=SandboxInvoice, reference=reference_str, event_id=event_id))
     return invoice
 
 

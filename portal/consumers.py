@@ -36,7 +36,7 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated or not user.is_staff:
             await self.close(code=4403)
             return
-        from ocpp_consumer.fanout import group_name
+        from chargepoints.fanout import group_name
 
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = (query.get("cp") or [None])[0]

@@ -32,7 +32,7 @@ from chargepoints.services import (
     connector_update_status,
     rows_insert,
 )
-from ocpp_consumer.fanout import publish_state
+from chargepoints.fanout import publish_state
 from sessions_app.models import (
     ChargeSession,
     ChargingState,

@@ -482,7 +482,7 @@ def _update_connector_readings(session: ChargeSession) -> None:
 def _publish(session: ChargeSession) -> None:
     """Live state for dashboards and drivers (cp.<identity>), after commit, as for 1.6."""
     from chargepoints.services import connector_state
-    from ocpp_consumer.fanout import publish_state
+    from chargepoints.fanout import publish_state
 
     connector = Connector.objects.select_related("charge_point").get(pk=session.connector_id)
     state = connector_state(connector, connector.charge_point.identity, session_id=session.pk,

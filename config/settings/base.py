@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "operator_api",
     "portal",
     "bluecurrent",
+    # The wiring layer: demo data that spans every app (manage.py load_demo).
+    "config",
 ]
 
 MIDDLEWARE = [

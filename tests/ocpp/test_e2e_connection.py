@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from chargepoints.models import ChargePoint, OcppMessage
-from ocpp_consumer.fanout import group_name
+from chargepoints.fanout import group_name
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from tests.ocpp.conftest import PASSWORD, eventually, simulated
 

@@ -6,7 +6,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from portal.consumers import PortalConsumer
-from ocpp_consumer.fanout import group_name
+from chargepoints.fanout import group_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
