@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -257,7 +258,10 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         self.spawn(self._run_action(command, charge_point, action, payload))
 
     async def _run_action(self, command: str, charge_point: ChargePoint, action: str, payload: dict) -> None:
-        reason, _ = await services.command(charge_point.identity, action, payload)
+        await self._report(command, charge_point, services.command(charge_point.identity, action, payload))
+
+    async def _report(self, command: str, charge_point: ChargePoint, outcome: Awaitable[tuple[str, dict]]) -> None:
+        reason, _ = await outcome
         await self.send_frame(frames.action_status(command, evse_id=charge_point.identity, error_text=reason))
 
     async def start_session(self, command, message, user, charge_point) -> None:
@@ -272,10 +276,14 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             await self.send_frame(frames.received(command, evse_id=charge_point.identity,
                                                   error_text=f"session already active for chargepoint: {charge_point.identity}"))
             return
-        connector_id = await database_sync_to_async(services.free_connector_id)(charge_point=charge_point)
+        connector = await database_sync_to_async(services.free_connector)(charge_point=charge_point)
+        if connector is None:
+            await self.send_frame(frames.received(command, evse_id=charge_point.identity,
+                                                  error_text=f"no connector on chargepoint: {charge_point.identity}"))
+            return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
-        self.spawn(self._run_action(command, charge_point, "RemoteStartTransaction",
-                                    {"connectorId": connector_id, "idTag": card.uid}))
+        self.spawn(self._report(command, charge_point, services.session_start(
+            charge_point=charge_point, connector=connector, id_tag=card.uid)))
 
     async def stop_session(self, command, message, user, charge_point) -> None:
         session = await database_sync_to_async(services.active_session)(charge_point=charge_point)
@@ -284,8 +292,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
                                                   error_text=f"no active session for chargepoint: {charge_point.identity}"))
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
-        transaction_id = int(session.transaction_id) if session.transaction_id.isdigit() else session.transaction_id
-        self.spawn(self._run_action(command, charge_point, "RemoteStopTransaction", {"transactionId": transaction_id}))
+        self.spawn(self._report(command, charge_point, services.session_stop(session=session,
+                                                                             identity=charge_point.identity)))
 
     # --- smart charging -----------------------------------------------------------------
 

@@ -7,13 +7,14 @@ TIMEOUT, OFFLINE, FAILED, UNAVAILABLE (no command bus on this server).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from django.db import transaction
 from django.db.models import Max
 
 from bluecurrent import conf, selectors, smart
-from chargepoints.models import ChargePoint, ChargingProfile
-from ocpp_consumer import commands
+from chargepoints.models import ChargePoint, ChargingProfile, Connector
+from ocpp_consumer import charging_profiles, commands, remote_control
 from sessions_app.models import ChargeSession
 
 logger = logging.getLogger(__name__)
@@ -25,9 +26,27 @@ async def command(identity: str, action: str, payload: dict, *,
                   source: str = selectors.HOME_API_SOURCE) -> tuple[str, dict]:
     """Send one OCPP command; (reason, answer) with reason "" when the charger accepted.
     The bus records what the answer tells (ocpp_consumer.answers), with `source`."""
+    return await outcome(lambda: commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"),
+                                                     source=source), identity=identity, action=action)
+
+
+async def session_start(*, charge_point: ChargePoint, connector: Connector, id_tag: str) -> tuple[str, dict]:
+    return await outcome(lambda: remote_control.remote_start_async(
+        charge_point=charge_point, connector=connector, id_tag=id_tag, timeout=conf.get("COMMAND_TIMEOUT"),
+        source=selectors.HOME_API_SOURCE), identity=charge_point.identity, action="RemoteStartTransaction")
+
+
+async def session_stop(*, session: ChargeSession, identity: str) -> tuple[str, dict]:
+    return await outcome(lambda: remote_control.remote_stop_async(
+        session=session, timeout=conf.get("COMMAND_TIMEOUT"), source=selectors.HOME_API_SOURCE),
+        identity=identity, action="RemoteStopTransaction")
+
+
+async def outcome(send: Callable[[], Awaitable[dict]], *, identity: str, action: str) -> tuple[str, dict]:
+    """(reason, answer) of one command, reason "" when the charger accepted: the Blue Current
+    API's one mapping of the command bus's errors."""
     try:
-        answer = await commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"),
-                                           source=source)
+        answer = await send()
     except commands.ChargerOffline:
         return "OFFLINE", {}
     except commands.CommandTimeout:
@@ -52,14 +71,14 @@ def active_session(*, charge_point: ChargePoint) -> ChargeSession | None:
     return ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE).first()
 
 
-def free_connector_id(*, charge_point: ChargePoint) -> int:
-    connectors = list(charge_point.connectors.order_by("connector_id"))
+def free_connector(*, charge_point: ChargePoint) -> Connector | None:
+    connectors = list(charge_point.connectors.select_related("evse").order_by("connector_id"))
     busy = set(ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE)
                .values_list("connector_id", flat=True))
     for connector in connectors:
         if connector.pk not in busy and connector.status in ("Available", "Preparing", ""):
-            return connector.connector_id
-    return connectors[0].connector_id if connectors else 1
+            return connector
+    return connectors[0] if connectors else None
 
 
 # --- charging profiles ---------------------------------------------------------------------
@@ -99,16 +118,10 @@ def profile_mark(*, profile_pk: int, status: str) -> None:
 
 
 def profile_payload(profile: ChargingProfile) -> dict:
-    body = {
-        "chargingProfileId": profile.profile_id,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": profile.purpose,
-        "chargingProfileKind": profile.kind,
-        "chargingSchedule": smart.for_ocpp16(profile.schedule),
-    }
-    if profile.recurrency_kind:
-        body["recurrencyKind"] = profile.recurrency_kind
-    return {"connectorId": profile.connector_id, "csChargingProfiles": body}
+    return charging_profiles.set_profile_payload(
+        connector_id=profile.connector_id, profile_id=profile.profile_id, stack_level=profile.stack_level,
+        purpose=profile.purpose, kind=profile.kind, charging_schedule=smart.for_ocpp16(profile.schedule),
+        recurrency_kind=profile.recurrency_kind)
 
 
 def override_next_id() -> int:

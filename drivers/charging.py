@@ -1,14 +1,13 @@
 """A driver starts and finishes charging from the app; live CHARGING events while it lasts.
 
-Remote commands go through ocpp_consumer.commands.send (any process, via the channel
-layer). OCPP 1.6 chargers get RemoteStart/RemoteStopTransaction, OCPP 2.0.1 chargers
-RequestStart/RequestStopTransaction.
+Starts and stops go through ocpp_consumer.remote_control (either protocol, any process).
 """
 from __future__ import annotations
 
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,10 +22,9 @@ from billing import selectors as billing_selectors
 from billing.services import purchase_create_for_session
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
 from drivers.devices import device_get, driver_active_session, driver_balance
-from ocpp_consumer import commands
+from ocpp_consumer import commands, remote_control
 from sessions_app.models import ChargeSession, ChargingState, StopReason
 from sessions_app.services import charge_session_close_by_server
-from sessions_app.transaction_events import remote_start_request_add, remote_start_request_answered
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +35,13 @@ APP_TOKEN_PREFIX = "APP"
 
 # --- commands ------------------------------------------------------------------------------
 
-def _command(charge_point: ChargePoint, action: str, payload: dict) -> dict:
-    """Send one command and answer the charger's reply, or raise a ServiceError that says
-    what went wrong (offline, timeout, error)."""
+def _charger_answer(send: Callable[[], dict]) -> dict:
+    """The charger's answer to one command, or a ServiceError that says what went wrong
+    (offline, timeout, error): the driver API's one mapping of the command bus's errors."""
     try:
-        answer = commands.send(charge_point.identity, action, payload, timeout=settings.DRIVERS_COMMAND_TIMEOUT)
+        answer = send()
+    except remote_control.NotStoppable:
+        raise
     except commands.ChargerOffline:
         raise ServiceError("The charger is offline.", code="charger_offline", status=409) from None
     except commands.CommandTimeout:
@@ -52,44 +52,6 @@ def _command(charge_point: ChargePoint, action: str, payload: dict) -> dict:
     if answer.get("status") == "Timeout":
         raise ServiceError("The charger did not answer in time.", code="charger_timeout", status=504)
     return answer
-
-
-def _is_v201(charge_point: ChargePoint) -> bool:
-    return charge_point.protocol == OcppVersion.V201
-
-
-def _remote_start_id(charge_point: ChargePoint, connector: Connector, id_token: IdToken) -> int:
-    """OCPP 2.0.1 remoteStartId: a RemoteStartRequest row's pk (it links the charger's
-    TransactionEvent back to the driver)."""
-    request = remote_start_request_add(
-        charge_point=charge_point, id_token=id_token.uid, id_token_type=id_token.token_type,
-        evse_id=connector.evse.evse_id, user_id=id_token.user_id,
-    )
-    return request.pk
-
-
-def _remote_start_answered(remote_start_id: int, answer: dict) -> None:
-    remote_start_request_answered(
-        remote_start_id=remote_start_id, status=answer.get("status", ""), transaction_id=answer.get("transactionId") or "",
-    )
-
-
-def start_command(charge_point: ChargePoint, connector: Connector, id_token: IdToken) -> tuple[str, dict]:
-    if _is_v201(charge_point):
-        return "RequestStartTransaction", {
-            "idToken": {"idToken": id_token.uid, "type": id_token.token_type},
-            "remoteStartId": _remote_start_id(charge_point, connector, id_token),
-            "evseId": connector.evse.evse_id,
-        }
-    return "RemoteStartTransaction", {"connectorId": connector.connector_id, "idTag": id_token.uid}
-
-
-def stop_command(charge_point: ChargePoint, session: ChargeSession) -> tuple[str, dict] | None:
-    """The stop to send for a session, or None when there is nothing to address it by."""
-    if _is_v201(charge_point) or session.ocpp_version == OcppVersion.V201:
-        return ("RequestStopTransaction", {"transactionId": session.transaction_id}) if session.transaction_id else None
-    transaction_id = parse_id(session.transaction_id)
-    return None if transaction_id is None else ("RemoteStopTransaction", {"transactionId": transaction_id})
 
 
 # --- start ---------------------------------------------------------------------------------
@@ -158,10 +120,10 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
                 f"Top up your wallet to at least {settings.DRIVERS_MIN_WALLET_BALANCE} or add a card to charge.",
                 code="payment_required", status=402,
             )
-        action, payload = start_command(charge_point, connector, driver_app_id_token(user=user))
-        answer = _command(charge_point, action, payload)
-        if "remoteStartId" in payload:
-            _remote_start_answered(payload["remoteStartId"], answer)
+        token = driver_app_id_token(user=user)
+        answer = _charger_answer(lambda: remote_control.remote_start(
+            charge_point=charge_point, connector=connector, id_tag=token.uid, id_token_type=token.token_type,
+            timeout=settings.DRIVERS_COMMAND_TIMEOUT))
         if answer.get("status") != ACCEPTED:
             raise ServiceError("The charger refused to start.", code="start_rejected", status=409)
     finally:
@@ -211,20 +173,16 @@ def driver_charging_finish(*, user: User, device_id: str) -> str:
             raise NotFound("You have no session on this charger.")
         return _purchase_id(recent)
     reason = ""
-    command = stop_command(charge_point, session)
-    if command is None:
+    try:
+        answer = _charger_answer(lambda: remote_control.remote_stop(
+            session=session, timeout=settings.DRIVERS_COMMAND_TIMEOUT))
+    except remote_control.NotStoppable:
         reason = "no usable transaction id"
+    except ServiceError as exc:
+        reason = exc.code
     else:
-        action, payload = command
-        try:
-            answer = _command(charge_point, action, payload)
-        except ServiceError as exc:
-            if exc.code == "commands_unavailable":
-                raise
-            reason = exc.code
-        else:
-            if answer.get("status") != ACCEPTED:
-                reason = "stop_rejected"
+        if answer.get("status") != ACCEPTED:
+            reason = "stop_rejected"
     # Offline or silent chargers cannot report a stop, so only an accepted (or refused:
     # maybe already stopping) stop is worth waiting for.
     if reason in ("", "stop_rejected") and _wait_until_closed(session.pk):

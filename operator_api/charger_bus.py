@@ -7,6 +7,7 @@ from one table instead of catching exceptions in each view.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chargepoints.models import ChargePoint
@@ -50,13 +51,21 @@ def call(charge_point: ChargePoint, action: str, payload: dict, *, timeout: floa
     """Send `action` to the charger and wait for its answer (the bus's default timeout,
     60 s, unless `timeout` is given). The bus records what the answer tells (a charging
     profile row with `source`, configuration keys): see ocpp_consumer.answers."""
+    return reply_of(lambda: _bus().send(charge_point.identity, action, payload, timeout=timeout, source=source),
+                    identity=charge_point.identity, action=action)
+
+
+def reply_of(send: Callable[[], dict], *, identity: str, action: str) -> Reply:
+    """Run one command (`send`: a call of the command bus or of ocpp_consumer.remote_control)
+    and turn its answer or error into a Reply: the operator APIs' one mapping of the bus's
+    errors."""
     bus = _bus()
     try:
-        answer = bus.send(charge_point.identity, action, payload, timeout=timeout, source=source)
+        answer = send()
     except bus.CommandTimeout:
         return Reply(TIMEOUT, {"status": "Timeout"}, "The charger did not answer in time.")
     except bus.ChargerOffline as exc:
-        return Reply(OFFLINE, detail=str(exc) or f"Charge point {charge_point.identity} is not connected.")
+        return Reply(OFFLINE, detail=str(exc) or f"Charge point {identity} is not connected.")
     except bus.CallErrorReceived as exc:
         error = {
             "errorCode": getattr(exc, "error_code", None) or getattr(exc, "code", None) or "",

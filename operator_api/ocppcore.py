@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chargepoints.models import ChargePoint, OcppVersion
+from ocpp_consumer import remote_control
 
 from . import charger_bus, services
 from .access import OCPPCORE_AUTHENTICATION, IsOperator, charge_point_or_404, connector_or_404
@@ -226,18 +227,14 @@ class RemoteStartTransactionApi(OcppCoreApi):
     def get(self, request, charge_point_id: str, connector_id: str, id_tag: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
         connector = connector_or_404(charge_point, parse_connector_id(connector_id))
-        if charge_point.protocol == OcppVersion.V201:
-            if len(id_tag) > 36:
-                return Response({"detail": "An OCPP 2.0.1 idToken has at most 36 characters."},
-                                status=status.HTTP_400_BAD_REQUEST)
-            # A 2.0.1 request, not a 1.6 one to translate: its idToken may be longer than a
-            # 1.6 idTag. The bus gives it our remoteStartId and the token's stored type.
-            action, payload = "RequestStartTransaction", {"idToken": {"idToken": id_tag}, "evseId": connector.evse.evse_id}
-        elif len(id_tag) > 20:
-            return Response({"detail": "An OCPP 1.6 idTag has at most 20 characters."}, status=status.HTTP_400_BAD_REQUEST)
-        else:
-            action, payload = "RemoteStartTransaction", {"connectorId": connector.connector_id, "idTag": id_tag}
-        return render(charger_bus.call(charge_point, action, payload))
+        try:
+            remote_control.id_tag_check(charge_point=charge_point, id_tag=id_tag)
+        except remote_control.InvalidPayload as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return render(charger_bus.reply_of(
+            lambda: remote_control.remote_start(charge_point=charge_point, connector=connector, id_tag=id_tag,
+                                                source=charger_bus.SOURCE),
+            identity=charge_point.identity, action="RemoteStartTransaction"))
 
 
 class RemoteStopTransactionApi(OcppCoreApi):
@@ -254,14 +251,10 @@ class RemoteStopTransactionApi(OcppCoreApi):
                 {"detail": f"No open transaction on connector {connector.connector_id}."},
                 status=status.HTTP_424_FAILED_DEPENDENCY,
             )
-        if charge_point.protocol == OcppVersion.V201:
-            action, payload = "RequestStopTransaction", {"transactionId": session.transaction_id}
-        else:
-            try:
-                action, payload = "RemoteStopTransaction", {"transactionId": int(session.transaction_id)}
-            except ValueError:
-                return Response(
-                    {"detail": f"Transaction {session.transaction_id!r} is not an OCPP 1.6 transaction id."},
-                    status=status.HTTP_424_FAILED_DEPENDENCY,
-                )
-        return render(charger_bus.call(charge_point, action, payload))
+        try:
+            remote_control.stop_request(session=session)
+        except remote_control.NotStoppable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_424_FAILED_DEPENDENCY)
+        return render(charger_bus.reply_of(
+            lambda: remote_control.remote_stop(session=session, source=charger_bus.SOURCE),
+            identity=charge_point.identity, action="RemoteStopTransaction"))

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from chargepoints import device_model
 from chargepoints.models import ChargePoint, ChargingProfile, OcppVersion
+from ocpp_consumer import charging_profiles
 
 # Our limits get fixed ids, one per connector, so a new limit replaces the previous one
 # on the charger (same chargingProfileId) instead of stacking up.
@@ -73,12 +74,8 @@ def _midnight(now: datetime) -> datetime:
 
 def limit_schedule(*, limit: ChargingLimit, now: datetime) -> dict:
     """The chargingSchedule (OCPP 1.6 spelling) of a constant limit for the whole day."""
-    return {
-        "duration": DAY_SECONDS,
-        "startSchedule": _midnight(now).isoformat().replace("+00:00", "Z"),
-        "chargingRateUnit": limit.unit,
-        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(limit.value)}],
-    }
+    return charging_profiles.schedule(duration=DAY_SECONDS, start=_midnight(now), unit=limit.unit,
+                                      periods=[{"startPeriod": 0, "limit": float(limit.value)}])
 
 
 def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limit: ChargingLimit,
@@ -102,10 +99,9 @@ def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limi
             "evseId": evse_id,
             "chargingProfile": {"id": profile_id, **profile, "chargingSchedule": [{"id": profile_id, **schedule}]},
         }
-    return "SetChargingProfile", {
-        "connectorId": connector_id,
-        "csChargingProfiles": {"chargingProfileId": profile_id, **profile, "chargingSchedule": schedule},
-    }
+    return charging_profiles.SET_CHARGING_PROFILE, charging_profiles.set_profile_payload(
+        connector_id=connector_id, profile_id=profile_id, stack_level=STACK_LEVEL, purpose=purpose,
+        kind=ChargingProfile.Kind.RECURRING.value, recurrency_kind="Daily", charging_schedule=schedule)
 
 
 def _evse_id(charge_point: ChargePoint, connector_id: int) -> int:

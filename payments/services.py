@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from billing import wallet as ledger
 from billing.models import PaymentMethod, Purchase, WalletEntry
+from ocpp_consumer.command_errors import ChargerOffline, CommandError, CommandTimeout
+from ocpp_consumer.remote_control import remote_start, remote_stop
 from payments import events
 from payments.errors import PaymentError, ProviderError
 from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
@@ -653,11 +655,9 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
 
 
 def _reservation_remote_start(*, reservation: Reservation) -> dict:
-    from ocpp_consumer.commands import ChargerOffline, CommandError, CommandTimeout, send
-
-    payload = {"connectorId": reservation.connector.connector_id, "idTag": reservation.charge_tag}
     try:
-        answer = send(reservation.charge_point.identity, "RemoteStartTransaction", payload, timeout=None)
+        answer = remote_start(charge_point=reservation.charge_point, connector=reservation.connector,
+                              id_tag=reservation.charge_tag, timeout=None)
     except CommandTimeout:
         # The charger may still start; if no session appears, the stale sweep releases the funds.
         _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": "Timeout"})
@@ -823,13 +823,9 @@ def reservation_check_energy_limit(*, session_id: int) -> bool:
         return False
     if not cache.add(f"payments:reservation-stop:{reservation.pk}", 1, timeout=120):
         return False
-    from ocpp_consumer.commands import ChargerOffline, CommandError, CommandTimeout, send
-
-    transaction_id = session.transaction_id
-    payload = {"transactionId": int(transaction_id) if transaction_id.isdigit() else transaction_id}
     try:
-        answer = send(session.charge_point.identity, "RemoteStopTransaction", payload, timeout=None)
-    except (CommandTimeout, ChargerOffline, CommandError) as exc:
+        answer = remote_stop(session=session, timeout=None)
+    except CommandError as exc:
         logger.warning("session %s: energy limit reached, stop failed (%s); will retry", session_id, exc.__class__.__name__)
         cache.delete(f"payments:reservation-stop:{reservation.pk}")
         return False

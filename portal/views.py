@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from functools import wraps
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chargepoints.models import ChargePoint, OcppMessage
-from ocpp_consumer import commands
+from ocpp_consumer import charging_profiles, commands, remote_control
 from portal import selectors as ps
 
 PAGE_SIZE = 50
@@ -267,20 +268,12 @@ def _payload_limit(data) -> dict:
         raise CommandInputError("limit must be a number.") from None
     if limit < 0:
         raise CommandInputError("limit must not be negative.")
-    return {
-        "connectorId": connector_id,
-        "csChargingProfiles": {
-            "chargingProfileId": LIMIT_PROFILE_BASE_ID + connector_id,
-            "stackLevel": 0,
-            "chargingProfilePurpose": "ChargePointMaxProfile" if connector_id == 0 else "TxDefaultProfile",
-            "chargingProfileKind": "Absolute",
-            "chargingSchedule": {
-                "chargingRateUnit": unit,
-                "startSchedule": _iso_now(),
-                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(limit, 1)}],
-            },
-        },
-    }
+    return charging_profiles.set_profile_payload(
+        connector_id=connector_id, profile_id=LIMIT_PROFILE_BASE_ID + connector_id, stack_level=0,
+        purpose="ChargePointMaxProfile" if connector_id == 0 else "TxDefaultProfile", kind="Absolute",
+        charging_schedule=charging_profiles.schedule(
+            unit=unit, start=_iso_now(), periods=[{"startPeriod": 0, "limit": round(limit, 1)}]),
+    )
 
 
 def _payload_clear_limit(data) -> dict:
@@ -308,7 +301,8 @@ def _payload_remote_start(data) -> dict:
 
 
 def _payload_remote_stop(data) -> dict:
-    return {"transactionId": _int(data, "transactionId")}
+    # Text: an OCPP 2.0.1 transaction id is a string (remote_control makes it an integer for 1.6).
+    return {"transactionId": _text(data, "transactionId")}
 
 
 def _payload_firmware(data) -> dict:
@@ -350,24 +344,51 @@ def command_timeout() -> float:
 
 def run_command(*, identity: str, action: str, payload: dict) -> dict[str, Any]:
     """Send one command and describe the outcome: the charger's answer or a clear error."""
+    return command_outcome(lambda: commands.send(identity, action, payload, timeout=command_timeout(), source=SOURCE))
+
+
+def command_outcome(send: Callable[[], dict]) -> dict[str, Any]:
+    """The charger's answer to one command, or a clear error: the portal's one mapping of the
+    command bus's errors."""
     try:
-        answer = commands.send(identity, action, payload, timeout=command_timeout(), source=SOURCE)
+        answer = send()
     except commands.CommandError as exc:
         return {"ok": False, "error": _describe_error(exc)}
     return {"ok": True, "answer": answer}
 
 
+_ERROR_TITLES: list[tuple[type[Exception], str]] = [
+    (commands.ChargerOffline, "The charger is offline"),
+    (commands.CommandTimeout, "No answer from the charger in time"),
+    (commands.CallErrorReceived, "The charger answered with a CALLERROR"),
+    (commands.InvalidPayload, "The command was not valid"),
+    (remote_control.NotStoppable, "No such transaction"),
+]
+
+
 def _describe_error(exc: Exception) -> str:
-    kind = type(exc).__name__
-    titles = {
-        "ChargerOffline": "The charger is offline",
-        "CommandTimeout": "No answer from the charger in time",
-        "CallErrorReceived": "The charger answered with a CALLERROR",
-        "InvalidPayload": "The command was not valid",
-    }
+    title = next((text for kind, text in _ERROR_TITLES if isinstance(exc, kind)),
+                 f"The command failed ({type(exc).__name__})")
     detail = str(exc).strip()
-    title = titles.get(kind, f"The command failed ({kind})")
     return f"{title}: {detail}" if detail else title
+
+
+def _send_command(charge_point: ChargePoint, command: dict[str, Any], payload: dict) -> dict[str, Any]:
+    """Starts and stops go through ocpp_consumer.remote_control (either protocol); every other
+    command is sent as built (the bus translates 1.6 actions for 2.0.1 chargers)."""
+    if command["id"] == "remote-start":
+        connector = (charge_point.connectors.select_related("evse")
+                     .filter(connector_id=payload["connectorId"]).first())
+        if connector is None:
+            return {"ok": False, "error": f"Not sent: the charger has no connector {payload['connectorId']}."}
+        return command_outcome(lambda: remote_control.remote_start(
+            charge_point=charge_point, connector=connector, id_tag=payload["idTag"], timeout=command_timeout(),
+            source=SOURCE))
+    if command["id"] == "remote-stop":
+        return command_outcome(lambda: remote_control.remote_stop_transaction(
+            charge_point=charge_point, transaction_id=payload["transactionId"], timeout=command_timeout(),
+            source=SOURCE))
+    return run_command(identity=charge_point.identity, action=command["action"], payload=payload)
 
 
 @require_POST
@@ -384,7 +405,7 @@ def charger_command(request: HttpRequest, identity: str) -> HttpResponse:
         outcome = {"ok": False, "error": f"Not sent: {exc}"}
         payload = None
     else:
-        outcome = run_command(identity=charge_point.identity, action=command["action"], payload=payload)
+        outcome = _send_command(charge_point, command, payload)
     request.session["portal_command_answer"] = {
         "identity": identity,
         "label": command["label"],

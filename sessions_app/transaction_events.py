@@ -342,7 +342,7 @@ def _finish(session: ChargeSession, ended: TransactionEvent, stop_token: dict | 
 
 def _apply_in_order(session: ChargeSession, event: TransactionEvent, samples: list[MeterSample]) -> None:
     """Apply an event later (by timestamp and seqNo) than all before it; gives the same
-    session as _derive() would (tests/ocpp201 checks that)."""
+    session as _derive() would (tests/ocpp_consumer/v201 checks that)."""
     info = event.payload.get("transactionInfo", {})
     session.last_seq_no = event.seq_no
     session.offline = session.offline or event.offline

@@ -1,8 +1,14 @@
-"""Shared test set-up: the embedded Redis when no REDIS_URL is given, and helpers."""
+"""Shared test set-up: the embedded Redis when no REDIS_URL is given, the shared fixtures
+(tests/support/fixtures.py) and per-test connection hygiene. Helpers are plain modules
+under tests/support/, imported by name; nothing imports from a conftest."""
 from __future__ import annotations
 
 import pytest
 from django.conf import settings
+
+from tests.support.cache import clear_cache_keys
+
+pytest_plugins = ["tests.support.fixtures"]
 
 
 def pytest_configure(config):
@@ -19,28 +25,6 @@ def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
     return True
-
-
-def clear_cache_keys() -> int:
-    """Delete this run's cache keys only.
-
-    Never use cache.clear() in tests: on Redis it is FLUSHDB, which also wipes the channel
-    layer's queues and the OCPP socket registry that live servers of the same run use."""
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    pattern = f"{settings.CACHES['default']['KEY_PREFIX']}:*"
-    deleted = 0
-    batch = []
-    for key in client.scan_iter(match=pattern, count=500):
-        batch.append(key)
-        if len(batch) >= 500:
-            deleted += client.delete(*batch)
-            batch.clear()
-    if batch:
-        deleted += client.delete(*batch)
-    return deleted
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,13 @@ CSMS["OCPP_UNKNOWN_CHARGERS"] = "refuse"
 
 # Each test run gets its own key space in the shared Redis (several runs may share one
 # server). Exported, so server processes that tests start inherit the same prefix.
+# pytest-xdist workers inherit the controller's environment: each worker gets its own keys
+# (and pytest-django gives each its own test database).
 _run_id = os.environ.setdefault("CSMS_TEST_RUN_ID", str(os.getpid()))
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker:
+    _run_id = f"{_run_id}-{_worker}"
+    os.environ["CHANNEL_PREFIX"] = f"csms-test-{_run_id}"
 os.environ.setdefault("CHANNEL_PREFIX", f"csms-test-{_run_id}")
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["CHANNEL_PREFIX"]
 CACHES["default"]["KEY_PREFIX"] = f"csms-test-{_run_id}"

@@ -194,7 +194,7 @@ class TestSeedPurchaseFunctions:
 @pytest.mark.django_db
 class TestRunningCost:
     def test_it_follows_new_meter_values_and_is_cached_between_them(self, django_assert_max_num_queries):
-        from tests.conftest import clear_cache_keys
+        from tests.support.cache import clear_cache_keys
 
         clear_cache_keys()
         charge_point = make_charge_point()

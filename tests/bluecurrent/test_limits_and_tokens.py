@@ -10,7 +10,7 @@ from bluecurrent_api.exceptions import InvalidApiToken, RequestLimitReached, Web
 
 from accounts.models import AccessToken
 from bluecurrent import conf, limits, tokens
-from tests.bluecurrent.conftest import Live, by_object
+from tests.bluecurrent.frames import Live, by_object
 from tests.factories import DriverFactory
 
 E2E = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

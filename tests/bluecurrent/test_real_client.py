@@ -7,7 +7,7 @@ from bluecurrent_api import Client
 from bluecurrent_api.exceptions import InvalidApiToken, WebsocketError
 
 from chargepoints.models import ChargePoint
-from tests.bluecurrent.conftest import by_object
+from tests.bluecurrent.frames import by_object
 from tests.factories import IdTokenFactory, SiteFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -9,8 +9,8 @@ from bluecurrent_api.types import OverrideCurrentPayload
 
 from chargepoints.models import ChargePoint, ChargingProfile
 from sessions_app.models import ChargeSession
-from tests.bluecurrent.conftest import by_object
-from tests.ocpp.conftest import PASSWORD, eventually, simulated
+from tests.bluecurrent.frames import by_object
+from tests.support.chargers import PASSWORD, eventually, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 from accounts.models import AccessToken
 from accounts.services import access_token_issue
 from chargepoints.models import ConnectorStatus
-from tests.conftest import clear_cache_keys
+from tests.support.cache import clear_cache_keys
+from tests.support.clients import client_for
 from tests.factories import ChargePointFactory, ConnectorFactory, DriverFactory, SiteFactory
 
 
@@ -18,22 +19,6 @@ def _clean_rate_limits():
     # Rate-limit counters live in the shared Redis cache and would leak between tests.
     clear_cache_keys()
     yield
-
-
-@pytest.fixture
-def driver(db):
-    return DriverFactory()
-
-
-@pytest.fixture
-def other_driver(db):
-    return DriverFactory()
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_issue(user=user, kind=AccessToken.Kind.DRIVER)}")
-    return client
 
 
 @pytest.fixture
@@ -63,7 +48,7 @@ class FakeBus:
         self.answers: dict[str, object] = {}
         self.on_call = None
 
-    def send(self, charge_point_id, action, payload, *, timeout=None):
+    def send(self, charge_point_id, action, payload, *, timeout=None, source=""):
         self.calls.append((charge_point_id, action, payload))
         if self.on_call:
             self.on_call(charge_point_id, action, payload)

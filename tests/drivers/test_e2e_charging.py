@@ -19,9 +19,9 @@ from billing.models import Purchase
 from chargepoints.models import ChargePoint
 from chargepoints.services import charge_point_add
 from sessions_app.models import ChargeSession
-from tests.drivers.conftest import client_for
+from tests.support.clients import client_for
 from tests.factories import DriverFactory, SiteFactory
-from tests.ocpp.conftest import PASSWORD, Servers, eventually, simulated
+from tests.support.chargers import PASSWORD, Servers, eventually, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -83,7 +83,7 @@ async def test_a_driver_charges_on_a_real_charger_and_sees_live_events(server):
 
 
 async def test_a_driver_charges_on_a_real_ocpp_201_station(server):
-    from tests.ocpp201.conftest import simulated201
+    from tests.support.chargers import simulated201
 
     cp, driver = await sync_to_async(_setup)()
     api = await sync_to_async(client_for)(driver)

@@ -15,13 +15,9 @@ from accounts.models import ApiKey
 from accounts.secrets import new_token, token_hash
 from chargepoints.models import ChargePoint
 from ocpp_consumer import answers, commands
+from tests.operator_api.tools import OcppCoreTool
+from tests.support.clients import make_api_key
 from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
-
-
-def make_api_key(operator, *, name: str = "tool") -> str:
-    raw = new_token("op")
-    ApiKey.objects.create(operator=operator, name=name, prefix=raw[:10], key_hash=token_hash(raw))
-    return raw
 
 
 @pytest.fixture
@@ -108,3 +104,22 @@ def bus(monkeypatch) -> FakeBus:
     fake = FakeBus(module=commands)
     monkeypatch.setattr(commands, "send", fake.send)
     return fake
+
+
+# --- end-to-end: an operator with a key and chargers on a live server -----------------------
+
+@pytest.fixture
+def operator_setup(make_charge_point):
+    operator = OperatorFactory()
+    site = SiteFactory(operator=operator)
+    key = make_api_key(operator)
+
+    def charger(**fields):
+        return make_charge_point(site=site, **fields)
+
+    return key, charger
+
+
+@pytest.fixture
+async def tool(server, operator_setup):
+    return OcppCoreTool(server, operator_setup[0])

@@ -13,48 +13,11 @@ from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from sessions_app.models import ChargeSession
 from tests.factories import OperatorFactory, SiteFactory
-from tests.ocpp.conftest import PASSWORD, eventually, simulated
-from tests.ocpp.conftest import make_charge_point, server, servers  # noqa: F401 (the OCPP area's e2e fixtures)
-from tests.operator_api.conftest import make_api_key
+from tests.operator_api.tools import OcppCoreTool, http_base
+from tests.support.clients import make_api_key
+from tests.support.chargers import PASSWORD, eventually, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def http_base(ws_url: str) -> str:
-    return ws_url.replace("ws://", "http://").split("/ocpp/")[0]
-
-
-class OcppCoreTool:
-    """What an OCPP.Core client does: GET /API/... with its X-API-Key."""
-
-    def __init__(self, server: str, key: str | None) -> None:
-        self.base = http_base(server)
-        self.headers = {"X-API-Key": key} if key else {}
-
-    async def get(self, path: str) -> requests.Response:
-        return await asyncio.to_thread(requests.get, f"{self.base}/API/{path}", headers=self.headers, timeout=90)
-
-    async def json(self, path: str, expected_status: int = 200):
-        answer = await self.get(path)
-        assert answer.status_code == expected_status, (answer.status_code, answer.text)
-        return answer.json()
-
-
-@pytest.fixture
-def operator_setup(make_charge_point):
-    operator = OperatorFactory()
-    site = SiteFactory(operator=operator)
-    key = make_api_key(operator)
-
-    def charger(**fields):
-        return make_charge_point(site=site, **fields)
-
-    return key, charger
-
-
-@pytest.fixture
-async def tool(server, operator_setup):
-    return OcppCoreTool(server, operator_setup[0])
 
 
 async def _charger(operator_setup, **fields) -> ChargePoint:

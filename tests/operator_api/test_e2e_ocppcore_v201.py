@@ -13,10 +13,8 @@ from asgiref.sync import sync_to_async
 
 from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken
 from sessions_app.models import ChargeSession, RemoteStartRequest
-from tests.ocpp.conftest import eventually
-from tests.ocpp.conftest import make_charge_point, server, servers  # noqa: F401 (the OCPP area's e2e fixtures)
-from tests.ocpp201.conftest import simulated201
-from tests.operator_api.test_e2e_ocppcore import OcppCoreTool, operator_setup, tool  # noqa: F401 (fixtures)
+from tests.support.chargers import eventually
+from tests.support.chargers import simulated201
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from chargepoints.models import ChargingProfile, Connector
+from sessions_app.models import RemoteStartRequest
 from tests.factories import ChargeSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +232,12 @@ def test_remote_start_on_a_201_charger_sends_a_201_request(client, charger, bus)
     charger.save()
     tag = "3f2c9a1e-7b4d-4e8a-9c61-0d5e8f2b7a43"  # longer than a 1.6 idTag
     assert client.get(f"/API/RemoteStartTransaction/station42/2/{tag}").json() == {"status": "Accepted"}
-    assert bus.calls == [("station42", "RequestStartTransaction", {"idToken": {"idToken": tag}, "evseId": 2})]
+    # The request the station receives (ocpp_consumer.remote_control): the token with the type
+    # we know it by, and our remoteStartId, which links its TransactionEvent to this request.
+    [(identity, action, payload)] = bus.calls
+    assert (identity, action) == ("station42", "RequestStartTransaction")
+    assert payload["idToken"] == {"idToken": tag, "type": "Central"} and payload["evseId"] == 2
+    assert RemoteStartRequest.objects.filter(pk=payload["remoteStartId"], id_token=tag, status="accepted").exists()
     assert client.get(f"/API/RemoteStartTransaction/station42/2/{tag}X").status_code == 400
     assert len(bus.calls) == 1
 

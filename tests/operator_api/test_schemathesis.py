@@ -12,7 +12,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from tests.factories import ChargeSessionFactory, ConnectorFactory, PurchaseFactory
-from tests.operator_api.conftest import make_api_key
+from tests.support.clients import make_api_key
 
 app = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app).include(path_regex=r"^/(api/operator|API)/(?!Payments)")

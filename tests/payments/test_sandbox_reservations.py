@@ -22,7 +22,7 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
     from ocpp_consumer import commands
 
     sent = []
-    monkeypatch.setattr(commands, "send", lambda cp, action, payload, timeout=None: sent.append((cp, action, payload)) or {"status": "Accepted"})
+    monkeypatch.setattr(commands, "send", lambda cp, action, payload, timeout=None, source="": sent.append((cp, action, payload)) or {"status": "Accepted"})
     connector = ConnectorFactory(charge_point__identity="station7")
     IdTokenFactory(uid="tag7")
     ApiKey.objects.create(operator=connector.charge_point.site.operator, name="k", prefix="k", key_hash=token_hash("key-7"))

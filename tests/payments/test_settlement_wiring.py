@@ -27,7 +27,7 @@ def charger_answers(monkeypatch):
     from ocpp_consumer import commands
 
     sent = []
-    monkeypatch.setattr(commands, "send", lambda cp, action, payload, timeout=None: sent.append((cp, action, payload)) or {"status": "Accepted"})
+    monkeypatch.setattr(commands, "send", lambda cp, action, payload, timeout=None, source="": sent.append((cp, action, payload)) or {"status": "Accepted"})
     return sent
 
 

@@ -28,7 +28,7 @@ class FakeCommands:
         self.sent: list[tuple[str, str, dict]] = []
         self.answer: dict | Exception = {"status": "Accepted"}
 
-    def send(self, charge_point_id, action, payload, *, timeout=None):
+    def send(self, charge_point_id, action, payload, *, timeout=None, source=""):
         self.sent.append((charge_point_id, action, payload))
         if isinstance(self.answer, Exception):
             raise self.answer

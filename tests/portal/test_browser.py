@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tests.e2e import daphne_start, processes_stop, server_env
+from tests.support.e2e import daphne_start, processes_stop, server_env
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from chargepoints.models import ChargePoint, OcppMessage
 from chargepoints.fanout import group_name
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
-from tests.ocpp.conftest import PASSWORD, eventually, simulated
+from tests.support.chargers import PASSWORD, eventually, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,6 +1,6 @@
 """Real daphne processes for end-to-end tests, sharing the test database and Redis.
 
-Used by the OCPP e2e fixtures (tests/ocpp/conftest.py, reused by the other e2e suites) and
+Used by the e2e fixtures (tests/support/fixtures.py, for every e2e suite) and
 the portal's browser test, which serves another ASGI application."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVER_SETTINGS = "tests.ocpp.server_settings"
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_SETTINGS = "tests.support.server_settings"
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from chargepoints.models import ChargePointEvent
 from sessions_app.models import ChargeSession, ChargingStateChange, MeterSample, SessionAnomaly, TransactionEvent
 from sessions_app.transaction_events import remote_start_request_add, transaction_event_handle
 from tests.factories import ChargePointFactory, IdTokenFactory
-from tests.ocpp201.frames import event, kwargs_of, ts
+from tests.ocpp_consumer.v201.frames import event, kwargs_of, ts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

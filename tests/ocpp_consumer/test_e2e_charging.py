@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 
 from chargepoints.models import ChargePoint, Connector, IdToken, OcppMessage
 from sessions_app.models import ChargeSession, ChargingStateChange, MeterSample
-from tests.ocpp.conftest import eventually, simulated
+from tests.support.chargers import eventually, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

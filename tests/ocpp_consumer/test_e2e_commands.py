@@ -11,7 +11,7 @@ from chargepoints.models import ChargePoint, ChargePointEvent, IdToken, OcppMess
 from ocpp_consumer import commands
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from sessions_app.models import ChargeSession
-from tests.ocpp.conftest import PASSWORD, eventually, simulated
+from tests.support.chargers import PASSWORD, eventually, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

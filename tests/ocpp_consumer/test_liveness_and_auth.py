@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from chargepoints import services
 from chargepoints.services import charge_point_add, charge_point_connect, charge_point_set_password
 from ocpp_consumer import commands, registry
-from tests.ocpp.conftest import simulated
+from tests.support.chargers import simulated
 
 
 @pytest.mark.e2e

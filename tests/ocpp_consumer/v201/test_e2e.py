@@ -14,7 +14,7 @@ from chargepoints.models import ChargePoint, ChargePointEvent, Connector, Device
 from ocpp_consumer import commands
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from sessions_app.models import ChargeSession, ChargingStateChange, RemoteStartRequest, SessionAnomaly, TransactionEvent
-from tests.ocpp201.conftest import eventually, simulated201
+from tests.support.chargers import eventually, simulated201
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,5 +1,6 @@
-"""End-to-end fixtures: real daphne processes on free ports (tests/e2e.py), sharing the
-test database and Redis, and simulated chargers over real sockets."""
+"""End-to-end helpers: real daphne processes on free ports (tests/support/e2e.py), sharing
+the test database and Redis, simulated 1.6 and 2.0.1 chargers over real sockets, and a wait
+that fails loudly. The fixtures built on them are in tests/support/fixtures.py."""
 from __future__ import annotations
 
 import asyncio
@@ -8,13 +9,13 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 
-import pytest
 from asgiref.sync import sync_to_async
 
 from chargepoints.services import charge_point_add
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from ocpp_consumer.simulator.v16 import SimulatedChargePoint16
-from tests.e2e import daphne_start, processes_stop, server_env
+from ocpp_consumer.simulator.v201 import SimState201, SimulatedChargePoint201
+from tests.support.e2e import daphne_start, processes_stop, server_env
 
 PASSWORD = "test-charger-password"
 
@@ -44,25 +45,10 @@ class Servers:
         self.processes.clear()
 
 
-@pytest.fixture(scope="session")
-def servers(django_db_setup, django_db_blocker):
-    running = Servers()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def server(servers, transactional_db) -> str:
-    return servers.get("a")
-
-
-@pytest.fixture
-def make_charge_point(transactional_db):
-    def make(identity: str | None = None, password: str = PASSWORD, connectors: int = 2, **fields):
-        identity = identity or f"E2E-{uuid.uuid4().hex[:10]}"
-        return charge_point_add(identity=identity, password=password, connector_count=connectors, **fields)
-
-    return make
+def charge_point_add_for_e2e(identity: str | None = None, password: str = PASSWORD, connectors: int = 2, **fields):
+    """A charger the simulated chargers can log in as (a random identity unless given)."""
+    identity = identity or f"E2E-{uuid.uuid4().hex[:10]}"
+    return charge_point_add(identity=identity, password=password, connector_count=connectors, **fields)
 
 
 @asynccontextmanager
@@ -83,11 +69,38 @@ async def simulated(url: str, identity: str, password: str | None = PASSWORD, *,
         await ws.close()
 
 
+class WaitTimedOut(AssertionError):
+    """A condition a test waited for never came true."""
+
+
 async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
-    """Poll a sync (ORM) check until it returns something truthy."""
+    """Poll a sync (ORM) check until it returns something truthy, and return that. Fails the
+    test (WaitTimedOut) when the check is still falsy after `timeout` seconds, so a wait
+    never passes silently."""
     deadline = time.monotonic() + timeout
     while True:
         result = await sync_to_async(check)()
-        if result or time.monotonic() > deadline:
+        if result:
             return result
+        if time.monotonic() > deadline:
+            raise WaitTimedOut(f"still {result!r} after {timeout} s: {getattr(check, '__qualname__', check)}")
         await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def simulated201(url: str, identity: str, password: str | None = PASSWORD, *, boot: bool = True,
+                       state: SimState201 | None = None, **config):
+    """A simulated 2.0.1 station connected to `url`, its receive loop running."""
+    cfg = ChargerConfig(identity=identity, base_url=url, password=password, protocol="ocpp2.0.1", **config)
+    ws = await connect(cfg)
+    station = SimulatedChargePoint201(cfg, ws, state=state)
+    receiver = asyncio.get_running_loop().create_task(station.start())
+    try:
+        if boot:
+            assert await station.boot() == "Accepted"
+        yield station
+    finally:
+        receiver.cancel()
+        for task in list(station._tasks):
+            task.cancel()
+        await ws.close()

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 
 from chargepoints.models import ChargingProfile, ConfigurationKey
 from ocpp_consumer import answers, commands
-from tests.ocpp.conftest import simulated
+from tests.support.chargers import simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -101,7 +101,7 @@ PROFILE_201 = {
 
 
 async def test_native_201_profile_answers_create_and_clear_profile_rows(server, make_charge_point):
-    from tests.ocpp201.conftest import simulated201
+    from tests.support.chargers import simulated201
 
     cp = await sync_to_async(make_charge_point)()
     async with simulated201(server, cp.identity):

@@ -10,7 +10,7 @@ from chargepoints.models import ChargePoint, ChargePointEvent, Connector, Device
 from ocpp_consumer.v201.central_system import CentralSystem201
 from sessions_app.models import ChargeSession
 from tests.factories import ChargePointFactory, IdTokenFactory
-from tests.ocpp201.frames import event, ts
+from tests.ocpp_consumer.v201.frames import event, ts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
