@@ -14,6 +14,8 @@ server cannot send, and the token is not known before the first frame anyway).
 """
 from __future__ import annotations
 
+from django.conf import settings
+
 import asyncio
 import json
 import logging
@@ -23,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.models import User
-from bluecurrent import conf, frames, limits, selectors, services, smart, snapshots, tokens
+from bluecurrent import frames, limits, selectors, services, smart, snapshots, tokens
 from chargepoints.models import ChargePoint, ChargingProfile
 from chargepoints.fanout import group_name
 
@@ -180,7 +182,7 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"object": "HELLO", "success": True, "error": ""})
 
     async def keep_claim(self) -> None:
-        interval = max(1.0, conf.get("CONNECTION_CLAIM_SECONDS") / 3)
+        interval = max(1.0, settings.BLUECURRENT_CONNECTION_CLAIM_SECONDS / 3)
         while True:
             await asyncio.sleep(interval)
             await database_sync_to_async(limits.connection_refresh)(

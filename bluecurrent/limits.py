@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from bluecurrent import conf
 
 
 def _local_now(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()).astimezone(ZoneInfo(conf.get("LIMIT_TIME_ZONE")))
+    return (now or timezone.now()).astimezone(ZoneInfo(settings.BLUECURRENT_LIMIT_TIME_ZONE))
 
 
 def seconds_until_reset(now: datetime | None = None) -> int:
@@ -31,7 +31,7 @@ def request_count_hit(*, api_token_id: int, now: datetime | None = None) -> bool
     # Keep the key a little past midnight so a late request of the old day still finds it.
     cache.add(key, 0, timeout=seconds_until_reset(now) + 300)
     count = cache.incr(key)
-    return count <= conf.get("DAILY_REQUEST_LIMIT")
+    return count <= settings.BLUECURRENT_DAILY_REQUEST_LIMIT
 
 
 def request_count_set(*, api_token_id: int, count: int, now: datetime | None = None) -> None:
@@ -46,7 +46,7 @@ def _claim_key(api_token_id: int) -> str:
 def connection_claim(*, api_token_id: int, channel_name: str) -> bool:
     """Claim the token's single long connection; True if it is ours (new or already ours)."""
     key = _claim_key(api_token_id)
-    if cache.add(key, channel_name, timeout=conf.get("CONNECTION_CLAIM_SECONDS")):
+    if cache.add(key, channel_name, timeout=settings.BLUECURRENT_CONNECTION_CLAIM_SECONDS):
         return True
     return cache.get(key) == channel_name
 
@@ -54,7 +54,7 @@ def connection_claim(*, api_token_id: int, channel_name: str) -> bool:
 def connection_refresh(*, api_token_id: int, channel_name: str) -> None:
     key = _claim_key(api_token_id)
     if cache.get(key) == channel_name:
-        cache.set(key, channel_name, timeout=conf.get("CONNECTION_CLAIM_SECONDS"))
+        cache.set(key, channel_name, timeout=settings.BLUECURRENT_CONNECTION_CLAIM_SECONDS)
 
 
 def connection_release(*, api_token_id: int, channel_name: str) -> None:

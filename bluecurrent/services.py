@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from bluecurrent import conf, selectors, smart
+from bluecurrent import selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile, Connector
 from ocpp_consumer import charging_profiles, commands, remote_control
 from sessions_app.models import ChargeSession
@@ -26,19 +27,19 @@ async def command(identity: str, action: str, payload: dict, *,
                   source: str = selectors.HOME_API_SOURCE) -> tuple[str, dict]:
     """Send one OCPP command; (reason, answer) with reason "" when the charger accepted.
     The bus records what the answer tells (ocpp_consumer.answers), with `source`."""
-    return await outcome(lambda: commands.send_async(identity, action, payload, timeout=conf.get("COMMAND_TIMEOUT"),
+    return await outcome(lambda: commands.send_async(identity, action, payload, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT,
                                                      source=source), identity=identity, action=action)
 
 
 async def session_start(*, charge_point: ChargePoint, connector: Connector, id_tag: str) -> tuple[str, dict]:
     return await outcome(lambda: remote_control.remote_start_async(
-        charge_point=charge_point, connector=connector, id_tag=id_tag, timeout=conf.get("COMMAND_TIMEOUT"),
+        charge_point=charge_point, connector=connector, id_tag=id_tag, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT,
         source=selectors.HOME_API_SOURCE), identity=charge_point.identity, action="RemoteStartTransaction")
 
 
 async def session_stop(*, session: ChargeSession, identity: str) -> tuple[str, dict]:
     return await outcome(lambda: remote_control.remote_stop_async(
-        session=session, timeout=conf.get("COMMAND_TIMEOUT"), source=selectors.HOME_API_SOURCE),
+        session=session, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT, source=selectors.HOME_API_SOURCE),
         identity=identity, action="RemoteStopTransaction")
 
 

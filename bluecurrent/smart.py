@@ -19,9 +19,9 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
-from bluecurrent import conf
 from chargepoints.models import ChargePoint
 from tariffs.models import ElectricityPrice
 
@@ -81,7 +81,7 @@ def max_current(charge_point: ChargePoint) -> int:
     if kw is None:
         kws = [c.max_power_kw for c in charge_point.connectors.all() if c.max_power_kw is not None]
         kw = max(kws) if kws else Decimal("11")
-    return max(6, round(Decimal(kw) * 1000 / (3 * conf.get("NOMINAL_VOLTAGE"))))
+    return max(6, round(Decimal(kw) * 1000 / (3 * settings.BLUECURRENT_NOMINAL_VOLTAGE)))
 
 
 def week_start(charge_point: ChargePoint, now: datetime | None = None) -> datetime:
@@ -196,7 +196,7 @@ def price_schedule(charge_point: ChargePoint, *, params: dict, now: datetime | N
     departure = next_departure(charge_point, settings_["expected_departure_time"], now)
     hours = max(1, math.ceil((departure - start).total_seconds() / 3600))
     amps = max_current(charge_point)
-    kw = amps * 3 * conf.get("NOMINAL_VOLTAGE") / 1000
+    kw = amps * 3 * settings.BLUECURRENT_NOMINAL_VOLTAGE / 1000
     battery = float(settings_["battery_size_kwh"])
     current_pct, minimum_pct = float(settings_["current_battery_pct"]), float(settings_["minimum_pct"])
     urgent_kwh = max(0.0, minimum_pct - current_pct) * battery / 100

@@ -1,8 +1,10 @@
 """Domain -> frames: what a driver's charger looks like to the client right now."""
 from __future__ import annotations
 
+from django.conf import settings
+
 from accounts.models import User
-from bluecurrent import conf, frames, selectors, smart
+from bluecurrent import frames, selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile, IdTokenStatus
 
 
@@ -62,7 +64,7 @@ def _phases(connector) -> tuple[tuple, tuple]:
     power = connector.power_w or 0
     if not any(currents) and power > 0:
         # No per-phase readings: spread the reported power over three phases.
-        nominal = conf.get("NOMINAL_VOLTAGE")
+        nominal = settings.BLUECURRENT_NOMINAL_VOLTAGE
         per_phase = power / (3 * (sum(v for v in voltages if v) / len([v for v in voltages if v]) if any(voltages) else nominal))
         currents = (per_phase, per_phase, per_phase)
         if not any(voltages):

@@ -131,7 +131,7 @@ async def publish_many_async(states: list[dict]) -> None:
         return
     from django.conf import settings
 
-    interval = getattr(settings, "OCPP_STATE_FANOUT_INTERVAL", 0.0)
+    interval = settings.OCPP_STATE_FANOUT_INTERVAL
     if interval > 0:
         key = id(asyncio.get_running_loop())
         coalescer = _coalescers.get(key)

@@ -147,8 +147,8 @@ def site_map(request: HttpRequest) -> HttpResponse:
     points = ps.map_points(scope=request.scope)
     return render(request, "portal/map.html", {
         "points": points,
-        "tile_url": getattr(settings, "PORTAL_MAP_TILE_URL", ""),
-        "tile_attribution": getattr(settings, "PORTAL_MAP_TILE_ATTRIBUTION", ""),
+        "tile_url": settings.PORTAL_MAP_TILE_URL,
+        "tile_attribution": settings.PORTAL_MAP_TILE_ATTRIBUTION,
     })
 
 
@@ -339,7 +339,7 @@ COMMANDS_BY_ID = {command["id"]: command for command in COMMANDS}
 
 def command_timeout() -> float:
     # A page request should not hang for the bus's full 60 s default.
-    return float(getattr(settings, "PORTAL_COMMAND_TIMEOUT", 20))
+    return settings.PORTAL_COMMAND_TIMEOUT
 
 
 def run_command(*, identity: str, action: str, payload: dict) -> dict[str, Any]:

@@ -222,9 +222,11 @@ CSMS = {
 # --- Area settings -----------------------------------------------------------------------
 # Each area keeps its settings (and beat entries) in config/settings/parts/<area>.py.
 from .parts.billing import *  # noqa: E402,F401,F403
+from .parts.bluecurrent import *  # noqa: E402,F401,F403
 from .parts.drivers import *  # noqa: E402,F401,F403
 from .parts.ocpp import *  # noqa: E402,F401,F403
 from .parts.payments import *  # noqa: E402,F401,F403
+from .parts.portal import *  # noqa: E402,F401,F403
 from .parts.billing import BILLING_BEAT_SCHEDULE  # noqa: E402
 from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
 from .parts.ocpp import OCPP_BEAT_SCHEDULE  # noqa: E402

@@ -9,7 +9,9 @@ from bluecurrent_api import Client
 from bluecurrent_api.exceptions import InvalidApiToken, RequestLimitReached, WebsocketError
 
 from accounts.models import AccessToken
-from bluecurrent import conf, limits, tokens
+from django.conf import settings as django_settings
+
+from bluecurrent import limits, tokens
 from tests.bluecurrent.frames import Live, by_object
 from tests.factories import DriverFactory
 
@@ -24,7 +26,7 @@ def _token_id(raw: str) -> int:
 @pytest.mark.django_db(transaction=True)
 async def test_over_the_daily_limit_the_client_raises_request_limit_reached(haserver, home):
     token_id = await sync_to_async(_token_id)(home.api_token)
-    await sync_to_async(limits.request_count_set)(api_token_id=token_id, count=conf.get("DAILY_REQUEST_LIMIT"))
+    await sync_to_async(limits.request_count_set)(api_token_id=token_id, count=django_settings.BLUECURRENT_DAILY_REQUEST_LIMIT)
     with pytest.raises(RequestLimitReached):
         await Client().validate_api_token(home.api_token)
 
@@ -35,7 +37,7 @@ async def test_reaching_the_limit_on_a_long_connection_closes_it_with_4001(haser
     client = Client()
     await client.validate_api_token(home.api_token)
     token_id = await sync_to_async(_token_id)(home.api_token)
-    await sync_to_async(limits.request_count_set)(api_token_id=token_id, count=conf.get("DAILY_REQUEST_LIMIT"))
+    await sync_to_async(limits.request_count_set)(api_token_id=token_id, count=django_settings.BLUECURRENT_DAILY_REQUEST_LIMIT)
     live = Live(client)
     with pytest.raises(RequestLimitReached):
         await live.start()
