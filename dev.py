@@ -144,7 +144,12 @@ def command_run() -> int:
 def command_test(args: list[str]) -> int:
     _ensure_embedded_redis_if_needed()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode
+    # In parallel (pytest-xdist), one test file per worker at a time so a file's module
+    # fixtures (e.g. its own server) start once; TEST_WORKERS=0 runs in one process.
+    workers = os.environ.get("TEST_WORKERS", "2")
+    parallel = [] if workers == "0" or any(a == "-n" or a.startswith("-n") for a in args) else [
+        "-n", workers, "--dist", "loadfile"]
+    return subprocess.run([sys.executable, "-m", "pytest", *parallel, *args], env=env, cwd=ROOT).returncode
 
 
 def command_lint() -> int:
