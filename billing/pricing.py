@@ -142,8 +142,14 @@ def idle_seconds(
     """Seconds plugged in but not charging: while SuspendedEV (the car declines), and
     while EVConnected once charging has happened (the car is full or the driver is away).
     SuspendedEVSE is the charger's doing and is never billed; neither is waiting before
-    the first charge."""
-    timeline = sorted((max(at, started_at), state) for at, state in states if at < ended_at)
+    the first charge.
+
+    `states` come in arrival order; changes in the same instant keep it (a stable sort on
+    the time alone: by the state's name, Charging would sort before an EVConnected that
+    the charger reported first in the same second)."""
+    timeline = sorted(
+        ((max(at, started_at), state) for at, state in states if at < ended_at), key=lambda change: change[0],
+    )
     total = timedelta()
     charged = False
     for index, (at, state) in enumerate(timeline):
@@ -312,7 +318,11 @@ def price_session(*, session: ChargeSession, until: datetime | None = None) -> P
         hourly_prices = electricity_prices_for_hours(
             market=tariff.market, start=session.started_at, end=max(last, session.started_at) + timedelta(microseconds=1),
         )
-    states = ChargingStateChange.objects.filter(session=session, at__lt=ended_at).values_list("at", "charging_state")
+    states = (
+        ChargingStateChange.objects.filter(session=session, at__lt=ended_at)
+        .order_by("at", "id")  # arrival order within the same instant
+        .values_list("at", "charging_state")
+    )
     return price_readings(
         tariff=tariff,
         readings=readings,
