@@ -77,6 +77,7 @@ class PricedSession:
     energy_by_hour: dict[datetime, int] = field(default_factory=dict)
     anomalies: list[MeterAnomaly] = field(default_factory=list)
     priced_until: datetime | None = None
+    refused: bool = False  # the CSMS did not authorise the session: nothing to pay
 
 
 # --- energy --------------------------------------------------------------------------------
@@ -173,12 +174,25 @@ def price_readings(
     hourly_prices: Mapping[datetime, tuple[Decimal, str]] | None = None,
     time_zone: str = "UTC",
     currency: str | None = None,
+    refused: bool = False,
+    min_billable_wh: int | None = None,
 ) -> PricedSession:
     """Price readings (Wh, time-ordered, starting with the meter start) under a tariff.
     No database access: `price_session` gathers the inputs. `hourly_prices` is needed for
-    dynamic tariffs ({UTC hour: (price per kWh, currency)})."""
+    dynamic tariffs ({UTC hour: (price per kWh, currency)}).
+
+    A session the CSMS refused has no lines and costs nothing. One that delivered less
+    than `min_billable_wh` (default settings.BILLING_MIN_BILLABLE_WH) pays no session fee."""
     currency = tariff.currency if tariff is not None else (currency or settings.CSMS["PRICE_CURRENCY"])
+    if min_billable_wh is None:
+        min_billable_wh = settings.BILLING_MIN_BILLABLE_WH
     energy, anomalies = meter_energy(readings)
+    if refused:
+        return PricedSession(
+            currency=currency, tariff=tariff, lines=[], subtotal=Decimal("0.00"), vat=Decimal("0.00"),
+            total=Decimal("0.00"), energy_wh=sum(energy.values()), idle_minutes=0, idle_billed_minutes=0,
+            energy_by_hour=energy, anomalies=anomalies, priced_until=ended_at, refused=True,
+        )
     lines: list[PricedLine] = []
     for hour in sorted(energy):
         wh = energy[hour]
@@ -203,7 +217,7 @@ def price_readings(
             quantity=Decimal(idle_billed), unit="min", unit_price=tariff.idle_fee_per_minute,
             amount=Decimal(idle_billed) * tariff.idle_fee_per_minute,
         ))
-    if tariff is not None and tariff.session_fee:
+    if tariff is not None and tariff.session_fee and sum(energy.values()) >= min_billable_wh:
         lines.append(PricedLine(
             kind="session_fee", description="Session fee",
             quantity=Decimal(1), unit="", unit_price=tariff.session_fee, amount=tariff.session_fee,
@@ -211,7 +225,7 @@ def price_readings(
 
     net = sum((line.amount for line in lines), Decimal(0))
     vat_percent = tariff.vat_percent if tariff is not None else Decimal(0)
-    if vat_percent:
+    if vat_percent and net:
         lines.append(PricedLine(
             kind="vat", description=f"VAT {vat_percent.normalize():f}%",
             quantity=net, unit=currency, unit_price=vat_percent / HUNDRED, amount=net * vat_percent / HUNDRED,
@@ -331,4 +345,5 @@ def price_session(*, session: ChargeSession, until: datetime | None = None) -> P
         ended_at=ended_at,
         hourly_prices=hourly_prices,
         time_zone=session_time_zone(session),
+        refused=session.refused,
     )

@@ -80,6 +80,10 @@ class ChargeSession(models.Model):
     stop_reason = models.CharField(max_length=20, choices=StopReason.choices, blank=True)
     stop_id_tag = models.CharField(max_length=36, blank=True)
     closed_by = models.CharField(max_length=10, choices=ClosedBy.choices, blank=True)
+    authorization = models.CharField(
+        max_length=20, blank=True,
+        help_text="The IdTagInfo status the CSMS answered for the session's idTag (blank: not known)",
+    )
     last_seq_no = models.IntegerField(null=True, blank=True, help_text="OCPP 2.0.1: highest seqNo seen")
     offline = models.BooleanField(default=False, help_text="Some events were queued while the charger was offline")
     time_spent_charging_s = models.PositiveIntegerField(null=True, blank=True)
@@ -129,6 +133,12 @@ class ChargeSession(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def refused(self) -> bool:
+        """The CSMS did not authorise the session (Invalid, Blocked, Expired, ConcurrentTx,
+        Unknown ...): the charger was told to stop, and the session costs nothing."""
+        return self.authorization not in ("", "Accepted")
 
 
 class MeterSample(models.Model):

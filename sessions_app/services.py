@@ -226,7 +226,7 @@ def charge_session_start(
             session = ChargeSession.objects.create(
                 charge_point_id=charge_point_id, connector=connector, id_token=token, id_tag=id_tag[:36],
                 user=token.user if token else None, started_at=timestamp, meter_start_wh=meter_start_wh,
-                meter_last_wh=meter_start_wh, charging_state=initial_state,
+                meter_last_wh=meter_start_wh, charging_state=initial_state, authorization=info["status"],
             )
     except IntegrityError:  # the same start, committed by a concurrent connection
         return ChargeSession.objects.get(connector=connector, started_at=timestamp), info

@@ -169,6 +169,7 @@ def transaction_event_record(
     if id_token:
         info = id_token_info_v201(id_token=id_token["idToken"], token_type=id_token.get("type", ""),
                                   charge_point_id=charge_point_id)
+        _note_authorization(session, info=info, trigger_reason=trigger_reason)
 
     existing = TransactionEvent.objects.filter(session=session, seq_no=seq_no).first()
     if existing is not None:
@@ -213,6 +214,15 @@ def transaction_event_record(
         session_id = session.pk
         transaction.on_commit(lambda: session_reprice(session_id=session_id))
     return _outcome(session, duplicate=False, id_token_info=info)
+
+
+def _note_authorization(session: ChargeSession, *, info: dict, trigger_reason: str) -> None:
+    """Remember whether the CSMS authorised the transaction. A token shown to stop it says
+    nothing about the start; once accepted, a session stays accepted."""
+    if trigger_reason == "StopAuthorized" or session.authorization == "Accepted":
+        return
+    session.authorization = info["status"][:20]
+    ChargeSession.objects.filter(pk=session.pk).update(authorization=session.authorization)
 
 
 def _without_offline(payload: dict) -> dict:

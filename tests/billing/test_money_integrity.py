@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 
+from billing.models import Purchase, WalletEntry
 from billing.pricing import price_session
-from billing.services import purchase_create_for_session
+from billing.services import purchase_correct, purchase_create_for_session, purchase_set_paid_date
 from chargepoints.models import IdToken
 from sessions_app import services as sessions
-from tests.billing.factories import add_state, assign, make_charge_point, make_session, make_tariff
+from sessions_app.models import ChargeSession
+from tests.billing.factories import add_state, assign, make_charge_point, make_session, make_tariff, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +77,128 @@ def test_a_dst_night_same_second_start_is_charging_time_too():
     add_state(session, start, "Charging")
     purchase = purchase_create_for_session(session_id=session.pk)
     assert (purchase.idle_minutes, purchase.total_price) == (0, Decimal("7.87"))
+
+
+# --- finding 2: nothing billed that was not delivered --------------------------------------------
+
+def start_and_stop(charge_point, *, id_tag: str, connector_id: int = 1, meter_stop_wh: int = 0,
+                   reason: str = "DeAuthorized", minutes: float = 2):
+    session, info = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=connector_id,
+                                                  id_tag=id_tag, meter_start_wh=0, timestamp=at(0))
+    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=session.transaction_id,
+                                 meter_stop_wh=meter_stop_wh, timestamp=at(minutes), reason=reason)
+    return session, info
+
+
+@pytest.mark.parametrize("card_status", ["Invalid", "Blocked", "Expired", "unknown card"])
+def test_a_start_the_csms_refused_never_gets_a_purchase_to_pay(charge_point, card_status):
+    if card_status != "unknown card":
+        IdToken.objects.create(uid="CARD", status=card_status if card_status != "Expired" else "Accepted",
+                               expires_at=at(-60) if card_status == "Expired" else None)
+    session, info = start_and_stop(charge_point, id_tag="CARD", meter_stop_wh=30)
+    assert info["status"] == ("Invalid" if card_status == "unknown card" else card_status)
+    purchase = purchase_create_for_session(session_id=session.pk)
+    assert purchase.status == Purchase.Status.VOID
+    assert purchase.total_price == Decimal("0.00") and not purchase.lines.exists()
+
+
+def test_a_concurrent_tx_start_costs_nothing_and_the_running_session_is_billed_normally(charge_point):
+    from chargepoints.services import connector_ensure
+
+    connector_ensure(charge_point_id=charge_point.pk, connector_id=2)
+    IdToken.objects.create(uid="CARD")
+    running, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                               meter_start_wh=0, timestamp=at(0))
+    refused, info = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=2, id_tag="CARD",
+                                                  meter_start_wh=0, timestamp=at(1))
+    assert info["status"] == "ConcurrentTx"
+    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=refused.transaction_id,
+                                 meter_stop_wh=0, timestamp=at(2), reason="DeAuthorized")
+    assert purchase_create_for_session(session_id=refused.pk).status == Purchase.Status.VOID
+    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=running.transaction_id,
+                                 meter_stop_wh=1000, timestamp=at(10))
+    # 1 kWh x 0.30 + 0.50 = 0.80 + 21 % = 0.968
+    assert purchase_create_for_session(session_id=running.pk).total_price == Decimal("0.97")
+
+
+def test_a_session_replaced_without_energy_pays_no_session_fee(charge_point):
+    IdToken.objects.create(uid="CARD")
+    first, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                             meter_start_wh=500, timestamp=at(0))
+    sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                  meter_start_wh=500, timestamp=at(5))
+    first.refresh_from_db()
+    assert first.closed_by == "server"
+    purchase = purchase_create_for_session(session_id=first.pk)
+    assert purchase.total_price == Decimal("0.00")
+    assert [line.kind for line in purchase.lines.all()] == []
+
+
+def test_a_2_0_1_transaction_with_a_refused_token_costs_nothing(charge_point, django_capture_on_commit_callbacks):
+    from sessions_app.transaction_events import transaction_event_handle
+    from tests.ocpp201.frames import event, kwargs_of
+
+    for payload in (
+        event("Started", 0, 0, "Authorized", id_token="STOLEN", state="EVConnected", wh=0),
+        event("Ended", 1, 1, "Deauthorized", reason="DeAuthorized", wh=40),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            transaction_event_handle(charge_point_id=charge_point.pk, **kwargs_of(payload))
+    session = ChargeSession.objects.get(charge_point=charge_point, transaction_id="TX-1")
+    assert session.authorization == "Unknown" and session.refused
+    purchase = Purchase.objects.get(session=session)
+    assert (purchase.status, purchase.total_price) == (Purchase.Status.VOID, Decimal("0.00"))
+
+
+@pytest.mark.parametrize(("wh", "fee_lines", "total"), [
+    (0, 0, "0.00"),
+    (99, 0, "0.04"),   # 0.099 kWh x 0.30 = 0.0297 + 21 % = 0.0359 -> 0.04
+    (100, 1, "0.64"),  # 0.03 + 0.50 = 0.53 + 21 % = 0.6413
+])
+def test_an_authorised_session_below_the_minimum_energy_pays_no_session_fee(charge_point, wh, fee_lines, total):
+    IdToken.objects.create(uid="CARD")
+    session, _ = start_and_stop(charge_point, id_tag="CARD", meter_stop_wh=wh, reason="Local")
+    purchase = purchase_create_for_session(session_id=session.pk)
+    assert purchase.lines.filter(kind="session_fee").count() == fee_lines
+    assert purchase.total_price == Decimal(total)
+    assert purchase.status == Purchase.Status.OPEN
+
+
+def test_idle_fees_follow_the_tariff_below_the_minimum_energy(charge_point):
+    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(45), meter_stop_wh=50)
+    add_state(session, at(0), "Charging")
+    add_state(session, at(1), "SuspendedEV")
+    purchase = purchase_create_for_session(session_id=session.pk)
+    # 44 min SuspendedEV - 15 grace = 29 x 0.10 = 2.90; 0.05 kWh x 0.30 = 0.015 -> 2.915 + 21 % = 3.52715
+    assert [line.kind for line in purchase.lines.all()] == ["energy", "idle", "vat"]
+    assert purchase.total_price == Decimal("3.53")
+
+
+def test_the_minimum_billable_energy_is_a_setting(charge_point, settings):
+    settings.BILLING_MIN_BILLABLE_WH = 0
+    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(5), meter_stop_wh=0)
+    assert purchase_create_for_session(session_id=session.pk).total_price == Decimal("0.61")  # 0.50 + 21 %
+
+
+def test_correcting_purchases_reprices_unpaid_ones_and_refunds_paid_ones_with_a_reason(charge_point, settings):
+    settings.BILLING_MIN_BILLABLE_WH = 0  # the old rule: a session fee for nothing
+    user = make_user()
+    unpaid = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(5), meter_stop_wh=0, user=user)
+    paid = make_session(charge_point=charge_point, started_at=at(10), stopped_at=at(15), meter_stop_wh=0, user=user)
+    assert purchase_create_for_session(session_id=unpaid.pk).total_price == Decimal("0.61")
+    paid_purchase = purchase_create_for_session(session_id=paid.pk)
+    purchase_set_paid_date(purchase_id=paid_purchase.pk)
+    settings.BILLING_MIN_BILLABLE_WH = 100
+
+    fixed = purchase_correct(purchase_id=Purchase.objects.get(session=unpaid).pk, reason="issue 15")
+    assert (fixed.action, fixed.purchase.total_price) == ("repriced", Decimal("0.00"))
+
+    refunded = purchase_correct(purchase_id=paid_purchase.pk, reason="session fee without energy")
+    assert (refunded.action, refunded.refund) == ("refunded", Decimal("0.61"))
+    entry = WalletEntry.objects.get(purchase=paid_purchase, kind=WalletEntry.Kind.REFUND)
+    assert entry.amount == Decimal("0.61") and "session fee without energy" in entry.note
+    paid_purchase.refresh_from_db()
+    assert paid_purchase.status == Purchase.Status.PAID and paid_purchase.total_price == Decimal("0.61")  # the record stays
+    # Twice is once.
+    purchase_correct(purchase_id=paid_purchase.pk, reason="again")
+    assert WalletEntry.objects.filter(purchase=paid_purchase, kind=WalletEntry.Kind.REFUND).count() == 1
