@@ -73,6 +73,7 @@ class ChargeSession(models.Model):
     meter_start_wh = models.BigIntegerField(default=0)
     meter_stop_wh = models.BigIntegerField(null=True, blank=True)
     meter_last_wh = models.BigIntegerField(null=True, blank=True, help_text="Latest energy register reading")
+    meter_last_at = models.DateTimeField(null=True, blank=True, help_text="When the latest register reading was taken")
     soc_start_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     soc_percent = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Latest state of charge")
     power_w = models.IntegerField(null=True, blank=True, help_text="Latest active power")
@@ -160,8 +161,16 @@ class MeterSample(models.Model):
 
     class Meta:
         ordering = ["sampled_at", "id"]
+        constraints = [
+            # A replayed MeterValues (a charger resending after a lost answer) is stored
+            # once: inserts skip rows that conflict. It also serves the reads by
+            # (session, measurand, time) the former plain index served.
+            models.UniqueConstraint(
+                fields=["session", "measurand", "sampled_at", "phase", "location", "context"],
+                condition=Q(session__isnull=False), name="meter_sample_unique_per_session",
+            ),
+        ]
         indexes = [
-            models.Index(fields=["session", "measurand", "sampled_at"]),
             models.Index(fields=["charge_point", "-sampled_at"]),
         ]
 

@@ -125,10 +125,11 @@ def charge_session_update_charging_state(
         if session.soc_start_percent is None:
             session.soc_start_percent = soc_percent
     if meter_wh is not None:
-        session.meter_last_wh = meter_wh
+        session.meter_last_wh, session.meter_last_at = meter_wh, at
     if power_w is not None:
         session.power_w = power_w
-    session.save(update_fields=["charging_state", "soc_percent", "soc_start_percent", "meter_last_wh", "power_w", "updated_at"])
+    session.save(update_fields=["charging_state", "soc_percent", "soc_start_percent", "meter_last_wh", "meter_last_at",
+                                "power_w", "updated_at"])
     _publish(session.connector, session.charge_point.identity, session)
     return session
 
@@ -172,6 +173,7 @@ def _close(session: ChargeSession, *, at: datetime, reason: str, closed_by: str,
     if meter_stop_wh is not None:
         session.meter_stop_wh = meter_stop_wh
         session.meter_last_wh = meter_stop_wh
+        session.meter_last_at = session.stopped_at
     session.power_w = 0
     session.time_spent_charging_s = _seconds_charging(session)
     session.save()
@@ -226,7 +228,8 @@ def charge_session_start(
             session = ChargeSession.objects.create(
                 charge_point_id=charge_point_id, connector=connector, id_token=token, id_tag=id_tag[:36],
                 user=token.user if token else None, started_at=timestamp, meter_start_wh=meter_start_wh,
-                meter_last_wh=meter_start_wh, charging_state=initial_state, authorization=info["status"],
+                meter_last_wh=meter_start_wh, meter_last_at=timestamp, charging_state=initial_state,
+                authorization=info["status"],
             )
     except IntegrityError:  # the same start, committed by a concurrent connection
         return ChargeSession.objects.get(connector=connector, started_at=timestamp), info
@@ -322,7 +325,8 @@ def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
                             sampled.get("context") or "Sample.Periodic", value, unit))
             scale = 1000 if unit in {"kWh", "kW"} else 1
             if measurand == ENERGY_REGISTER and not phase and sampled.get("location", "Outlet") in {"Outlet", "Inlet"}:
-                live["meter_wh"], live["at"] = int(value * scale), at
+                if "at" not in live or at >= live["at"]:  # the latest reading, whatever the frame's order
+                    live["meter_wh"], live["at"] = int(value * scale), at
             elif measurand == POWER:
                 if phase:
                     phase_power[phase] = value * scale
@@ -346,13 +350,16 @@ def _store_samples(charge_point_id: int, connector: Connector | None, session: C
     samples, live = _readings(meter_value)
     connector_pk = connector.pk if connector is not None else None
     session_pk = session.pk if session is not None else None
+    if session is not None and session.stopped_at is not None:
+        # A replay after the stop: the frame journal keeps it; it is not the session's.
+        samples = [sample for sample in samples if sample[0] <= session.stopped_at]
     rows = [
         (charge_point_id, connector_pk, session_pk, at, measurand[:50], phase[:10], location[:10], context[:30],
          value, unit[:10])
         for at, measurand, phase, location, context, value, unit in samples
     ]
     if out is None:
-        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=rows)
+        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=rows, ignore_conflicts=True)
     else:
         out += rows
     return live
@@ -381,12 +388,14 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
                 setattr(connector, field, live[field])
         connector._live_changed = True
     if session is not None and session.status == ChargeSession.Status.ACTIVE:
-        if "meter_wh" in live:
+        # An older reading (a replay, a frame overtaken by a newer one) never moves the
+        # last reading back and is no anomaly: only a newer, lower one is.
+        if "meter_wh" in live and (session.meter_last_at is None or live["at"] >= session.meter_last_at):
             if session.meter_last_wh is not None and live["meter_wh"] < session.meter_last_wh:
                 SessionAnomaly.objects.create(
                     session=session, kind=SessionAnomaly.Kind.METER_BACKWARDS,
                     detail={"previous_wh": session.meter_last_wh, "reported_wh": live["meter_wh"]})
-            session.meter_last_wh = live["meter_wh"]
+            session.meter_last_wh, session.meter_last_at = live["meter_wh"], live["at"]
         if "power_w" in live:
             session.power_w = live["power_w"]
         if "soc_percent" in live:
@@ -452,12 +461,13 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         samples: list[tuple] = []
         for frame in frames:
             _apply_frame(frame, connectors, sessions_by_tx, active, samples)
-        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples)
+        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
         _connectors_update_live([c for c in connectors.values() if getattr(c, "_live_changed", False)])
         sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
         for session in sessions.values():
             ChargeSession.objects.filter(pk=session.pk).update(
-                meter_last_wh=session.meter_last_wh, power_w=session.power_w, soc_percent=session.soc_percent,
+                meter_last_wh=session.meter_last_wh, meter_last_at=session.meter_last_at, power_w=session.power_w,
+                soc_percent=session.soc_percent,
                 soc_start_percent=session.soc_start_percent, updated_at=timezone.now())
         by_connector = {s.connector_id: s for s in sessions.values()}
         for connector in connectors.values():

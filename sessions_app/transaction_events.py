@@ -194,7 +194,7 @@ def transaction_event_record(
     samples = samples_from_meter_values(
         charge_point_id=charge_point_id, connector_id=session.connector_id, session_id=session.pk,
         meter_value=meter_value or [], default_context=_default_context(event_type))
-    MeterSample.objects.bulk_create(samples)
+    MeterSample.objects.bulk_create(samples, ignore_conflicts=True)  # a reading repeated by another event: once
 
     in_order = latest is None or (
         timestamp >= latest.timestamp and seq_no > (previous_seq_no if previous_seq_no is not None else -1)
@@ -391,7 +391,8 @@ def _apply_samples(session: ChargeSession, samples: list[MeterSample]) -> None:
         if session.meter_last_wh is None:  # the first reading of the session
             begin = next((s for s in energy if s.context == "Transaction.Begin"), energy[0])
             session.meter_start_wh = _to_base_unit(begin)
-        session.meter_last_wh = _to_base_unit(energy[-1])
+        if session.meter_last_at is None or energy[-1].sampled_at >= session.meter_last_at:
+            session.meter_last_wh, session.meter_last_at = _to_base_unit(energy[-1]), energy[-1].sampled_at
     power = _totals(s for s in ordered if s.measurand == POWER)
     if power:
         session.power_w = _to_base_unit(power[-1])
@@ -426,7 +427,7 @@ def _derive_energy(session: ChargeSession) -> None:
     if energy:
         begin = next((s for s in energy if s.context == "Transaction.Begin"), energy[0])
         session.meter_start_wh = _to_base_unit(begin)
-        session.meter_last_wh = _to_base_unit(energy[-1])
+        session.meter_last_wh, session.meter_last_at = _to_base_unit(energy[-1]), energy[-1].sampled_at
         if session.status == ChargeSession.Status.COMPLETED:
             end = next((s for s in reversed(energy) if s.context == "Transaction.End"), None)
             if end is None:  # readings after the stop (a late Updated) are not billed

@@ -13,7 +13,7 @@ from billing.pricing import price_session
 from billing.services import purchase_correct, purchase_create_for_session, purchase_set_paid_date
 from chargepoints.models import IdToken
 from sessions_app import services as sessions
-from sessions_app.models import ChargeSession
+from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
 from tests.billing.factories import add_state, assign, make_charge_point, make_session, make_tariff, make_user
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +202,84 @@ def test_correcting_purchases_reprices_unpaid_ones_and_refunds_paid_ones_with_a_
     # Twice is once.
     purchase_correct(purchase_id=paid_purchase.pk, reason="again")
     assert WalletEntry.objects.filter(purchase=paid_purchase, kind=WalletEntry.Kind.REFUND).count() == 1
+
+
+# --- finding 5: replays are stored once, never move the meter back, after the stop not priced ------
+
+def meter_value(moment: datetime, wh: int) -> list[dict]:
+    return [{"timestamp": moment.isoformat(), "sampled_value": [
+        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "11", "measurand": "Power.Active.Import", "unit": "kW"},
+    ]}]
+
+
+def record(charge_point, session, frames: list[list[dict]]) -> None:
+    sessions.meter_values_record_many(frames=[
+        {"charge_point_id": charge_point.pk, "identity": charge_point.identity, "connector_id": 1,
+         "transaction_id": session.transaction_id, "meter_value": mv} for mv in frames])
+
+
+@pytest.fixture
+def running(charge_point):
+    IdToken.objects.create(uid="CARD")
+    session, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                               meter_start_wh=0, timestamp=at(0))
+    sessions.status_notification_apply(charge_point_id=charge_point.pk, connector_id=1, status="Charging", timestamp=at(0))
+    return session
+
+
+def test_a_replayed_meter_value_is_stored_once(charge_point, running):
+    record(charge_point, running, [meter_value(at(10), 2000)])
+    record(charge_point, running, [meter_value(at(10), 2000)])  # the answer was lost: resent
+    record(charge_point, running, [meter_value(at(10), 2000), meter_value(at(10), 2000)])  # twice in one batch
+    assert MeterSample.objects.filter(session=running).count() == 2  # energy and power, once each
+
+
+def test_the_database_refuses_a_second_copy_of_a_reading(charge_point, running):
+    from django.db import IntegrityError, transaction
+
+    fields = {"charge_point": charge_point, "session": running, "sampled_at": at(3), "value": Decimal(1), "unit": "Wh"}
+    MeterSample.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MeterSample.objects.create(**fields)
+
+
+def test_an_older_replay_never_moves_the_last_reading_back_and_is_no_anomaly(charge_point, running):
+    record(charge_point, running, [meter_value(at(10), 2000)])
+    record(charge_point, running, [meter_value(at(20), 4000)])
+    record(charge_point, running, [meter_value(at(10), 2000)])  # an old frame, replayed late
+    running.refresh_from_db()
+    assert (running.meter_last_wh, running.meter_last_at) == (4000, at(20))
+    assert not SessionAnomaly.objects.filter(session=running, kind="meter_backwards").exists()
+
+
+def test_a_newer_lower_reading_is_still_a_backwards_meter(charge_point, running):
+    record(charge_point, running, [meter_value(at(10), 2000)])
+    record(charge_point, running, [meter_value(at(20), 1900)])
+    running.refresh_from_db()
+    assert running.meter_last_wh == 1900
+    assert SessionAnomaly.objects.filter(session=running, kind="meter_backwards").count() == 1
+
+
+def test_a_replay_after_the_stop_is_not_stored_as_the_sessions_nor_priced(charge_point, running):
+    record(charge_point, running, [meter_value(at(60), 10_000)])
+    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=running.transaction_id,
+                                 meter_stop_wh=20_000, timestamp=at(120))
+    before = purchase_create_for_session(session_id=running.pk).total_price
+    record(charge_point, running, [meter_value(at(60), 10_000), meter_value(at(125), 20_500)])
+    assert not MeterSample.objects.filter(session=running, sampled_at__gt=at(120)).exists()
+    assert MeterSample.objects.filter(session=running).count() == 2
+    assert price_session(session=ChargeSession.objects.get(pk=running.pk)).total == before == Decimal("7.87")
+
+
+def test_a_2_0_1_reading_repeated_by_a_later_event_is_stored_once(charge_point):
+    from sessions_app.transaction_events import transaction_event_handle
+    from tests.ocpp201.frames import energy, event, kwargs_of
+
+    first = event("Updated", 1, 10, "MeterValuePeriodic", wh=2000)
+    again = event("Updated", 2, 11, "MeterValuePeriodic")
+    again["meterValue"] = energy(2000, 10)
+    for payload in (event("Started", 0, 0, "CablePluggedIn", state="Charging", wh=0), first, again):
+        transaction_event_handle(charge_point_id=charge_point.pk, **kwargs_of(payload))
+    session = ChargeSession.objects.get(charge_point=charge_point, transaction_id="TX-1")
+    assert MeterSample.objects.filter(session=session, sampled_at__gt=session.started_at).count() == 1
