@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from sessions_app.models import ChargeSession, ChargingState, ChargingStateChange, MeterSample
+from sessions_app.timeline import charging_seconds, state_intervals
 from tariffs.models import Tariff
 from tariffs.selectors import (
     PriceUnavailable,
@@ -74,6 +75,7 @@ class PricedSession:
     energy_wh: int
     idle_minutes: int  # all idle minutes (grace included)
     idle_billed_minutes: int
+    charging_seconds: int = 0
     energy_by_hour: dict[datetime, int] = field(default_factory=dict)
     anomalies: list[MeterAnomaly] = field(default_factory=list)
     priced_until: datetime | None = None
@@ -145,20 +147,16 @@ def idle_seconds(
     SuspendedEVSE is the charger's doing and is never billed; neither is waiting before
     the first charge.
 
-    `states` come in arrival order; changes in the same instant keep it (a stable sort on
-    the time alone: by the state's name, Charging would sort before an EVConnected that
+    `states` come in arrival order; changes in the same instant keep it (see
+    sessions_app.timeline: by the state's name, Charging would sort before an EVConnected
     the charger reported first in the same second)."""
-    timeline = sorted(
-        ((max(at, started_at), state) for at, state in states if at < ended_at), key=lambda change: change[0],
-    )
     total = timedelta()
     charged = False
-    for index, (at, state) in enumerate(timeline):
-        until = timeline[index + 1][0] if index + 1 < len(timeline) else ended_at
+    for at, until, state in state_intervals(states, started_at=started_at, ended_at=ended_at):
         if state == ChargingState.CHARGING:
             charged = True
         elif state == ChargingState.SUSPENDED_EV or (state == ChargingState.EV_CONNECTED and charged):
-            total += max(timedelta(), until - at)
+            total += until - at
     return int(total.total_seconds())
 
 
@@ -186,11 +184,14 @@ def price_readings(
     currency = tariff.currency if tariff is not None else (currency or settings.CSMS["PRICE_CURRENCY"])
     if min_billable_wh is None:
         min_billable_wh = settings.BILLING_MIN_BILLABLE_WH
+    states = list(states)
+    charging_s = charging_seconds(states, started_at=started_at, ended_at=ended_at)
     energy, anomalies = meter_energy(readings)
     if refused:
         return PricedSession(
             currency=currency, tariff=tariff, lines=[], subtotal=Decimal("0.00"), vat=Decimal("0.00"),
             total=Decimal("0.00"), energy_wh=sum(energy.values()), idle_minutes=0, idle_billed_minutes=0,
+            charging_seconds=charging_s,
             energy_by_hour=energy, anomalies=anomalies, priced_until=ended_at, refused=True,
         )
     lines: list[PricedLine] = []
@@ -243,6 +244,7 @@ def price_readings(
         energy_wh=sum(energy.values()),
         idle_minutes=idle_total_minutes,
         idle_billed_minutes=idle_billed if tariff is not None and tariff.idle_fee_per_minute else 0,
+        charging_seconds=charging_s,
         energy_by_hour=energy,
         anomalies=anomalies,
         priced_until=ended_at,

@@ -33,6 +33,8 @@ from chargepoints.services import (
     rows_insert,
 )
 from ocpp_consumer.fanout import publish_state
+from sessions_app.selectors import charge_session_state_timeline
+from sessions_app.timeline import charging_seconds
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -181,14 +183,8 @@ def _close(session: ChargeSession, *, at: datetime, reason: str, closed_by: str,
 
 
 def _seconds_charging(session: ChargeSession) -> int:
-    changes = list(ChargingStateChange.objects.filter(session=session).order_by("at", "id"))
-    total = 0.0
-    for change, following in zip(changes, changes[1:] + [None]):
-        if change.charging_state != ChargingState.CHARGING:
-            continue
-        end = following.at if following is not None else session.stopped_at
-        total += max(0.0, (end - change.at).total_seconds())
-    return int(total)
+    states = charge_session_state_timeline(session_id=session.pk).values_list("at", "charging_state")
+    return charging_seconds(states, started_at=session.started_at, ended_at=session.stopped_at)
 
 
 @transaction.atomic

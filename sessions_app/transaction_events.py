@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from chargepoints.device_model import connector_for_evse
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken, OcppVersion
 from chargepoints.selectors import id_tag_info
+from sessions_app.timeline import charging_seconds
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -313,7 +314,6 @@ def _derive(session: ChargeSession) -> None:
 
     timeline = _state_timeline(events)
     session.charging_state = timeline[-1][1] if timeline else session.charging_state
-    _store_timeline(session, timeline)
 
     for event in events:
         info = event.payload.get("transactionInfo", {})
@@ -334,8 +334,24 @@ def _derive(session: ChargeSession) -> None:
             (e.payload["idToken"] for e in reversed(events)
              if e.payload.get("triggerReason") == "StopAuthorized" and e.payload.get("idToken")), None)
         _finish(session, ended, stop_token, state_is_latest=not timeline or timeline[-1][0] <= ended.timestamp)
+        if timeline and timeline[-1][1] != session.charging_state and timeline[-1][0] <= ended.timestamp:
+            timeline.append((ended.timestamp, session.charging_state))  # the state the end implies, as 1.6 records it
+    _store_timeline(session, timeline)
+    if ended is not None:
+        _charging_time(session, ended)
     _derive_energy(session)
     session.save()
+
+
+def _charging_time(session: ChargeSession, ended: TransactionEvent) -> None:
+    """The station's timeSpentCharging at the end when it sent one; otherwise the time in
+    Charging on the state history, as for 1.6."""
+    reported = ended.payload.get("transactionInfo", {}).get("timeSpentCharging")
+    if reported is not None:
+        session.time_spent_charging_s = reported
+        return
+    states = ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state")
+    session.time_spent_charging_s = charging_seconds(states, started_at=session.started_at, ended_at=session.stopped_at)
 
 
 def _finish(session: ChargeSession, ended: TransactionEvent, stop_token: dict | None, *, state_is_latest: bool) -> None:
@@ -377,7 +393,11 @@ def _apply_in_order(session: ChargeSession, event: TransactionEvent, samples: li
                 if earlier.payload.get("idToken"):
                     stop_token = earlier.payload["idToken"]
                     break
+        state_before = session.charging_state
         _finish(session, event, stop_token, state_is_latest=True)
+        if session.charging_state != state_before:  # the state the end implies, as 1.6 records it
+            ChargingStateChange.objects.create(session=session, at=event.timestamp, charging_state=session.charging_state)
+        _charging_time(session, event)
         _derive_energy(session)  # once per session: the stop reading, and nothing after it
     else:
         _apply_samples(session, samples)

@@ -13,7 +13,7 @@ from billing.pricing import price_session
 from billing.services import purchase_correct, purchase_create_for_session, purchase_set_paid_date
 from chargepoints.models import IdToken
 from sessions_app import services as sessions
-from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
+from sessions_app.models import ChargeSession, ChargingStateChange, MeterSample, SessionAnomaly
 from tests.billing.factories import add_state, assign, make_charge_point, make_session, make_tariff, make_user
 
 pytestmark = pytest.mark.django_db
@@ -283,3 +283,50 @@ def test_a_2_0_1_reading_repeated_by_a_later_event_is_stored_once(charge_point):
         transaction_event_handle(charge_point_id=charge_point.pk, **kwargs_of(payload))
     session = ChargeSession.objects.get(charge_point=charge_point, transaction_id="TX-1")
     assert MeterSample.objects.filter(session=session, sampled_at__gt=session.started_at).count() == 1
+
+
+# --- finding 4: a 2.0.1 session ends as consistently as a 1.6 one -----------------------------------
+
+def send_201(charge_point, *payloads) -> ChargeSession:
+    from sessions_app.transaction_events import transaction_event_handle
+    from tests.ocpp201.frames import kwargs_of
+
+    for payload in payloads:
+        transaction_event_handle(charge_point_id=charge_point.pk, **kwargs_of(payload))
+    return ChargeSession.objects.get(charge_point=charge_point, transaction_id="TX-1")
+
+
+def ended_without_state_or_time(events):
+    from tests.ocpp201.frames import event
+
+    return [
+        event("Started", 0, 0, "Authorized", state="EVConnected", wh=0),
+        event("Updated", 1, 2, "ChargingStateChanged", state="Charging"),
+        event("Updated", 2, 50, "ChargingStateChanged", state="SuspendedEV"),
+        event("Ended", 3, 60, "StopAuthorized", reason="Local", wh=10_000),  # no chargingState, no timeSpentCharging
+    ]
+
+
+@pytest.mark.parametrize("order", ["in order", "Ended before the last Updated"])
+def test_a_2_0_1_end_writes_its_final_state_and_the_charging_time(charge_point, order):
+    events = ended_without_state_or_time(None)
+    if order != "in order":
+        events = [events[0], events[1], events[3], events[2]]
+    session = send_201(charge_point, *events)
+    history = list(ChargingStateChange.objects.filter(session=session).order_by("at", "id")
+                   .values_list("charging_state", flat=True))
+    assert session.charging_state == "EVConnected"
+    assert history == ["EVConnected", "Charging", "SuspendedEV", "EVConnected"]
+    assert session.time_spent_charging_s == 48 * 60  # Charging from minute 2 to minute 50
+
+
+def test_a_2_0_1_stations_own_time_spent_charging_wins(charge_point):
+    from tests.ocpp201.frames import event
+
+    ended = event("Ended", 2, 60, "EVCommunicationLost", state="Idle", reason="EVDisconnected", wh=10_000)
+    ended["transactionInfo"]["timeSpentCharging"] = 3000
+    session = send_201(charge_point, event("Started", 0, 0, "Authorized", state="Charging", wh=0),
+                       event("Updated", 1, 30, "MeterValuePeriodic", wh=5000), ended)
+    assert session.time_spent_charging_s == 3000
+    assert session.charging_state == "Idle"
+    assert ChargingStateChange.objects.filter(session=session).order_by("at", "id").last().charging_state == "Idle"
