@@ -319,13 +319,34 @@ def session_time_zone(session: ChargeSession) -> str:
     return site.time_zone if site is not None else "UTC"
 
 
-def price_session(*, session: ChargeSession, until: datetime | None = None) -> PricedSession:
-    """Price a session: finished ones up to their stop, active ones up to `until` (default
-    now). The tariff is the one in force at the charge point when the session started."""
+def _priced_until(session: ChargeSession, until: datetime | None) -> datetime:
     ended_at = session.stopped_at or until or timezone.now()
     if until is not None and until < ended_at:
         ended_at = until
-    ended_at = max(ended_at, session.started_at).astimezone(UTC)
+    return max(ended_at, session.started_at).astimezone(UTC)
+
+
+def session_states(*, session: ChargeSession, ended_at: datetime) -> list[tuple[datetime, str]]:
+    """The session's state changes before `ended_at`, in arrival order."""
+    return list(
+        ChargingStateChange.objects.filter(session=session, at__lt=ended_at)
+        .order_by("at", "id")  # arrival order within the same instant
+        .values_list("at", "charging_state")
+    )
+
+
+def session_idle_minutes(*, session: ChargeSession, until: datetime | None = None) -> int:
+    """Idle minutes so far (grace included): the live CHARGING event's waitingTime. The
+    same definition the purchase is priced with, without pricing the energy."""
+    ended_at = _priced_until(session, until)
+    return idle_seconds(session_states(session=session, ended_at=ended_at),
+                        started_at=session.started_at, ended_at=ended_at) // 60
+
+
+def price_session(*, session: ChargeSession, until: datetime | None = None) -> PricedSession:
+    """Price a session: finished ones up to their stop, active ones up to `until` (default
+    now). The tariff is the one in force at the charge point when the session started."""
+    ended_at = _priced_until(session, until)
     tariff = tariff_for_charge_point(charge_point=session.charge_point, at=session.started_at)
     readings = session_readings(session=session, ended_at=ended_at)
     hourly_prices = None
@@ -334,15 +355,11 @@ def price_session(*, session: ChargeSession, until: datetime | None = None) -> P
         hourly_prices = electricity_prices_for_hours(
             market=tariff.market, start=session.started_at, end=max(last, session.started_at) + timedelta(microseconds=1),
         )
-    states = (
-        ChargingStateChange.objects.filter(session=session, at__lt=ended_at)
-        .order_by("at", "id")  # arrival order within the same instant
-        .values_list("at", "charging_state")
-    )
+    states = session_states(session=session, ended_at=ended_at)
     return price_readings(
         tariff=tariff,
         readings=readings,
-        states=list(states),
+        states=states,
         started_at=session.started_at,
         ended_at=ended_at,
         hourly_prices=hourly_prices,
