@@ -226,6 +226,8 @@ class SessionAnomaly(models.Model):
         METER_RESET = "meter_reset", "Energy register reset"
         CLOSED_BY_SERVER = "closed_by_server", "Closed without a stop from the charger"
         REPLACED = "replaced", "Closed because a new session started on the connector"
+        CLOSED_BY_BACK_OFFICE = "closed_by_backoffice", "Closed by the back office (charger offline or rebooted)"
+        LATE_STOP = "late_stop", "The charger's stop arrived after the back office closed the session"
 
     session = models.ForeignKey(ChargeSession, on_delete=models.CASCADE, related_name="anomalies")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -17,10 +17,13 @@ Each change writes a ChargingStateChange row at the time the charger reported it
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken
@@ -155,6 +158,11 @@ def status_notification_apply(
     session = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
     if session is None or state is None:
         return
+    if status == "Available" and _rebooted_since(session):
+        # The charger booted after the session began and now calls the connector free:
+        # it lost the transaction. Close it now rather than leave the card blocked.
+        _close_orphan(session, why="rebooted")
+        return
     if _set_charging_state(session, state, at):
         if state != ChargingState.CHARGING:
             session.power_w = 0
@@ -261,6 +269,9 @@ def charge_session_stop(
                      "reason": reason, "idTag": id_tag, "transactionData": transaction_data or []})
         return None, info
     if session.status != ChargeSession.Status.ACTIVE:
+        if session.closed_by == ChargeSession.ClosedBy.SERVER:
+            _merge_late_stop(session, meter_stop_wh=meter_stop_wh, timestamp=timestamp, reason=reason, id_tag=id_tag,
+                             transaction_data=transaction_data)
         return session, info
     if transaction_data:
         _store_samples(session.charge_point_id, session.connector, session, transaction_data)
@@ -288,6 +299,108 @@ def charge_session_close_by_server(
                                   detail={"closed_by": closed_by, "reason": reason})
     _publish(session.connector, session.charge_point.identity, session)
     return session
+
+
+# --- orphans: sessions the charger lost ------------------------------------------------------
+
+def _rebooted_since(session: ChargeSession) -> bool:
+    # Both on the server's clock: when we opened the session and when the charger booted.
+    last_boot_at = ChargePoint.objects.values_list("last_boot_at", flat=True).get(pk=session.charge_point_id)
+    return last_boot_at is not None and last_boot_at > session.created_at
+
+
+def _close_orphan(session: ChargeSession, *, why: str) -> None:
+    """Close a session its charger lost, at its last meter reading: nothing after it was
+    measured, so nothing after it is billed. The anomaly tells the operator (and the portal)."""
+    ended_at = session.meter_last_at or session.started_at
+    reason = StopReason.REBOOT if why == "rebooted" else StopReason.OTHER
+    _close(session, at=ended_at, reason=reason, closed_by=ChargeSession.ClosedBy.SERVER, meter_stop_wh=session.meter_last_wh)
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.CLOSED_BY_BACK_OFFICE, detail={
+        "why": why, "closed_at": timezone.now().isoformat(), "stopped_at": session.stopped_at.isoformat(),
+        "meter_stop_wh": session.meter_stop_wh})
+    Connector.objects.filter(pk=session.connector_id).update(power_w=0)
+    connector = Connector.objects.get(pk=session.connector_id)
+    identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=session.charge_point_id)
+    _publish(connector, identity, session)
+
+
+def charge_session_orphans_close(*, now: datetime | None = None) -> list[int]:
+    """The orphan sweep: close active sessions whose charger has been offline longer than
+    SESSIONS_ORPHAN_OFFLINE_SECONDS, or rebooted since and reports the connector Available.
+    Returns the ids closed. Each session is closed in its own transaction."""
+    now = now or timezone.now()
+    offline_since = now - timedelta(seconds=settings.SESSIONS_ORPHAN_OFFLINE_SECONDS)
+    active = ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE)
+    offline = active.filter(charge_point__is_online=False).filter(
+        Q(charge_point__last_seen_at__lt=offline_since)
+        | Q(charge_point__last_seen_at__isnull=True, created_at__lt=offline_since))
+    rebooted = active.filter(charge_point__last_boot_at__gt=F("created_at"), connector__status="Available")
+    closed = []
+    for why, candidates in (("offline", offline), ("rebooted", rebooted)):
+        for session_id in candidates.values_list("pk", flat=True):
+            if charge_session_close_orphan(session_id=session_id, why=why, offline_since=offline_since):
+                closed.append(session_id)
+    return closed
+
+
+@transaction.atomic
+def charge_session_close_orphan(*, session_id: int, why: str, offline_since: datetime | None = None) -> bool:
+    """Close one orphan if it still is one (checked again under the lock)."""
+    session = ChargeSession.objects.select_for_update().get(pk=session_id)
+    if session.status != ChargeSession.Status.ACTIVE:
+        return False
+    if why == "offline":
+        charge_point = ChargePoint.objects.get(pk=session.charge_point_id)
+        if charge_point.is_online or (offline_since is not None and charge_point.last_seen_at is not None
+                                      and charge_point.last_seen_at >= offline_since):
+            return False
+    elif not _rebooted_since(session):
+        return False
+    _close_orphan(session, why=why)
+    return True
+
+
+def _merge_late_stop(session: ChargeSession, *, meter_stop_wh: int, timestamp: datetime, reason: str, id_tag: str,
+                     transaction_data: list[dict] | None) -> None:
+    """The charger's own StopTransaction for a session the back office closed: its data is
+    the truth, so it replaces ours and the session is priced again (billing re-prices an
+    unpaid purchase). A paid one is flagged for the operator, never changed silently."""
+    late = session.anomalies.filter(kind=SessionAnomaly.Kind.LATE_STOP).exists()
+    if late:
+        return  # a repeated late stop
+    closed = {"stopped_at": session.stopped_at.isoformat(), "meter_stop_wh": session.meter_stop_wh,
+              "stop_reason": session.stop_reason}
+    session.stopped_at = max(timestamp, session.started_at)
+    if transaction_data:
+        _store_samples(session.charge_point_id, session.connector, session, transaction_data)
+    session.meter_stop_wh = session.meter_last_wh = meter_stop_wh
+    session.meter_last_at = session.stopped_at
+    session.stop_reason = reason or StopReason.LOCAL
+    session.stop_id_tag = id_tag[:36]
+    session.closed_by = ChargeSession.ClosedBy.CHARGER
+    session.time_spent_charging_s = _seconds_charging(session)
+    session.save()
+    purchase_status = _purchase_status(session)
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.LATE_STOP, detail={
+        "closed_by_back_office": closed, "stopped_at": session.stopped_at.isoformat(), "meter_stop_wh": meter_stop_wh,
+        "purchase_status": purchase_status or ""})
+    if purchase_status not in (None, "open"):
+        charge_point_event_add(
+            charge_point_id=session.charge_point_id, kind="late_stop_after_payment",
+            severity=ChargePointEvent.Severity.WARNING,
+            message=f"Transaction {session.transaction_id}: the charger's stop arrived after the session was "
+                    f"closed and its purchase is {purchase_status}; check the amount by hand.",
+            payload={"sessionId": session.pk, "transactionId": session.transaction_id, **closed,
+                     "meterStop": meter_stop_wh, "timestamp": timestamp.isoformat()})
+    _after_stop(session.pk)
+
+
+def _purchase_status(session: ChargeSession) -> str | None:
+    # Read through the reverse relation: the purchase is billing's; only its status matters here.
+    try:
+        return session.purchase.status
+    except ObjectDoesNotExist:
+        return None
 
 
 # --- MeterValues --------------------------------------------------------------------------
