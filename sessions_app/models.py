@@ -228,6 +228,7 @@ class SessionAnomaly(models.Model):
         REPLACED = "replaced", "Closed because a new session started on the connector"
         CLOSED_BY_BACK_OFFICE = "closed_by_backoffice", "Closed by the back office (charger offline or rebooted)"
         LATE_STOP = "late_stop", "The charger's stop arrived after the back office closed the session"
+        IMPLAUSIBLE_TIME = "implausible_time", "The charger's timestamp was implausible; the server's time was used"
 
     session = models.ForeignKey(ChargeSession, on_delete=models.CASCADE, related_name="anomalies")
     kind = models.CharField(max_length=20, choices=Kind.choices)

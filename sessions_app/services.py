@@ -208,8 +208,14 @@ def charge_session_start(
     """
     connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
     info = id_tag_info(id_tag=id_tag)
-    existing = ChargeSession.objects.filter(connector=connector, started_at=timestamp).first()
-    if existing is not None:
+    sent = timestamp
+    last_boot_at = ChargePoint.objects.values_list("last_boot_at", flat=True).get(pk=charge_point_id)
+    timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=last_boot_at)
+    existing = ChargeSession.objects.filter(connector=connector, started_at=sent).first() or (
+        implausible and ChargeSession.objects.filter(
+            connector=connector, anomalies__kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME,
+            anomalies__detail__sent=sent.isoformat(), anomalies__detail__field="start").first())
+    if existing:
         return existing, info
     if info["status"] == "Accepted":
         busy_elsewhere = ChargeSession.objects.filter(
@@ -240,6 +246,8 @@ def charge_session_start(
     session.transaction_id = str(session.pk)
     session.save(update_fields=["transaction_id"])
     ChargingStateChange.objects.create(session=session, at=timestamp, charging_state=initial_state)
+    if implausible:
+        _note_implausible_time(session, field="start", sent=sent, used=timestamp, why=implausible)
     Connector.objects.filter(pk=connector.pk).update(meter_wh=meter_start_wh)
     connector.meter_wh = meter_start_wh
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
@@ -273,6 +281,10 @@ def charge_session_stop(
             _merge_late_stop(session, meter_stop_wh=meter_stop_wh, timestamp=timestamp, reason=reason, id_tag=id_tag,
                              transaction_data=transaction_data)
         return session, info
+    sent = timestamp
+    timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=session.started_at)
+    if implausible:
+        _note_implausible_time(session, field="stop", sent=sent, used=timestamp, why=implausible)
     if transaction_data:
         _store_samples(session.charge_point_id, session.connector, session, transaction_data)
     # OCPP 1.6: a StopTransaction without a reason means Local.
@@ -299,6 +311,25 @@ def charge_session_close_by_server(
                                   detail={"closed_by": closed_by, "reason": reason})
     _publish(session.connector, session.charge_point.identity, session)
     return session
+
+
+# --- implausible timestamps ---------------------------------------------------------------
+
+def plausible_time(*, sent: datetime, received_at: datetime, not_before: datetime | None) -> tuple[datetime, str]:
+    """The time to use for a charger's timestamp, and why it was not the one sent ("" when
+    it was): more than SESSIONS_MAX_CLOCK_AHEAD_SECONDS in the future ("future"), or before
+    `not_before` (the charger's boot, the session's start: "too_early"), gives the
+    server's receive time."""
+    if sent > received_at + timedelta(seconds=settings.SESSIONS_MAX_CLOCK_AHEAD_SECONDS):
+        return received_at, "future"
+    if not_before is not None and sent < not_before:
+        return received_at, "too_early"
+    return sent, ""
+
+
+def _note_implausible_time(session: ChargeSession, *, field: str, sent: datetime, used: datetime, why: str) -> None:
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME, detail={
+        "field": field, "sent": sent.isoformat(), "used": used.isoformat(), "why": why})
 
 
 # --- orphans: sessions the charger lost ------------------------------------------------------

@@ -147,3 +147,46 @@ def test_the_portal_shows_a_session_closed_by_the_back_office(client, charge_poi
     client.force_login(django_user_model.objects.create_superuser("root", "root-password"))
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert "Closed by the back office" in page
+
+
+# --- finding 7: implausible timestamps are recorded as sent, flagged, priced on the receive time ---
+
+def test_a_start_months_in_the_future_is_flagged_and_priced_from_the_receive_time(charge_point, now):
+    sent = now + timedelta(days=90)
+    session, info = services.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                                  meter_start_wh=0, timestamp=sent)
+    assert info["status"] == "Accepted"
+    assert now <= session.started_at < now + timedelta(minutes=1)
+    anomaly = SessionAnomaly.objects.get(session=session, kind="implausible_time")
+    assert anomaly.detail["sent"] == sent.isoformat() and anomaly.detail["why"] == "future"
+    # The charger retries the same start: the same session, not a second one.
+    again, _ = services.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                             meter_start_wh=0, timestamp=sent)
+    assert again.pk == session.pk and ChargeSession.objects.filter(charge_point=charge_point).count() == 1
+
+
+def test_a_start_a_few_minutes_ahead_is_a_clock_within_tolerance(charge_point, now):
+    sent = now + timedelta(minutes=9)
+    session, _ = services.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                               meter_start_wh=0, timestamp=sent)
+    assert session.started_at == sent and not SessionAnomaly.objects.filter(session=session).exists()
+
+
+def test_a_start_before_the_chargers_boot_is_flagged(charge_point, now):
+    charge_point_boot(charge_point_id=charge_point.pk, vendor="V", model="M")
+    sent = now - timedelta(days=400)  # a charger without a real-time clock after a reboot
+    session, _ = services.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                               meter_start_wh=0, timestamp=sent)
+    assert session.started_at >= now
+    assert SessionAnomaly.objects.get(session=session, kind="implausible_time").detail["why"] == "too_early"
+
+
+def test_a_stop_before_its_start_is_flagged_and_ends_at_the_receive_time(charge_point, now):
+    session, _ = services.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
+                                               meter_start_wh=0, timestamp=now - timedelta(minutes=30))
+    stopped, _ = services.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=session.transaction_id,
+                                              meter_stop_wh=1000, timestamp=now - timedelta(days=3))
+    assert stopped.stopped_at >= now
+    anomaly = SessionAnomaly.objects.get(session=session, kind="implausible_time")
+    assert (anomaly.detail["field"], anomaly.detail["why"]) == ("stop", "too_early")
+    assert purchase_create_for_session(session_id=session.pk).total_price == Decimal("0.30")
