@@ -278,21 +278,25 @@ def _energy_unit_price(
     return price + tariff.markup_per_kwh
 
 
-def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tuple[datetime, int]]:
-    """The session's energy register as (time, Wh), time-ordered: the meter start, the
-    samples between start and end, and the meter stop. Per timestamp the total (no phase)
-    wins; without it the phases are added up. Other measurands are ignored."""
-    rows = (
-        MeterSample.objects.filter(
-            session=session, measurand=ENERGY_MEASURAND,
-            sampled_at__gte=session.started_at, sampled_at__lte=ended_at,
-        )
-        .order_by("sampled_at", "id")
-        .values_list("sampled_at", "value", "unit", "phase")
-    )
+def readings_from_samples(
+    samples: Iterable[tuple[datetime, Decimal, str, str]],
+    *,
+    started_at: datetime,
+    meter_start_wh: int,
+    ended_at: datetime,
+    stop: tuple[datetime, int] | None = None,
+    meter_last_wh: int | None = None,
+) -> list[tuple[datetime, int]]:
+    """The energy register as (time, Wh), time-ordered and one per instant, from energy
+    samples (time, value, unit, phase) in any order, replays included: the meter start,
+    the samples in [start, end], and the stop reading. Per instant the total (no phase)
+    wins; without it the phases are added up (one reading per conductor). Pure: the
+    property tests feed it shuffled, duplicated samples."""
     totals: dict[datetime, Decimal] = {}
     phases: dict[datetime, dict[str, Decimal]] = {}
-    for sampled_at, value, unit, phase in rows.iterator(chunk_size=5000):
+    for sampled_at, value, unit, phase in samples:
+        if not started_at <= sampled_at <= ended_at:
+            continue  # before the start, or after the stop: journaled, never priced
         wh = value * WH_PER_KWH if unit.lower() == "kwh" else value
         if phase:
             # "L1" and "L1-N" are the same conductor; keep one reading per conductor.
@@ -302,16 +306,35 @@ def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tupl
     for sampled_at, by_phase in phases.items():
         totals.setdefault(sampled_at, sum(by_phase.values(), Decimal(0)))
 
-    readings = [(session.started_at, session.meter_start_wh)]
+    readings = [(started_at, meter_start_wh)]
     readings += [
         (at, int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))) for at, wh in sorted(totals.items())
     ]
-    if session.stopped_at is not None and session.meter_stop_wh is not None and session.stopped_at <= ended_at:
-        readings.append((session.stopped_at, session.meter_stop_wh))
-    elif len(readings) == 1 and session.meter_last_wh is not None:
+    if stop is not None and stop[0] <= ended_at:
+        readings.append(stop)
+    elif len(readings) == 1 and meter_last_wh is not None:
         # No samples stored yet: spread the latest register reading up to now.
-        readings.append((ended_at, session.meter_last_wh))
+        readings.append((ended_at, meter_last_wh))
     return readings
+
+
+def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tuple[datetime, int]]:
+    """The session's energy register as (time, Wh), time-ordered (see readings_from_samples)."""
+    rows = (
+        MeterSample.objects.filter(
+            session=session, measurand=ENERGY_MEASURAND,
+            sampled_at__gte=session.started_at, sampled_at__lte=ended_at,
+        )
+        .order_by("sampled_at", "id")
+        .values_list("sampled_at", "value", "unit", "phase")
+    )
+    stop = None
+    if session.stopped_at is not None and session.meter_stop_wh is not None:
+        stop = (session.stopped_at, session.meter_stop_wh)
+    return readings_from_samples(
+        rows.iterator(chunk_size=5000), started_at=session.started_at, meter_start_wh=session.meter_start_wh,
+        ended_at=ended_at, stop=stop, meter_last_wh=session.meter_last_wh,
+    )
 
 
 def session_time_zone(session: ChargeSession) -> str:
