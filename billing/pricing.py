@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from sessions_app.meter import ENERGY_REGISTER
 from sessions_app.models import ChargeSession, ChargingState, ChargingStateChange, MeterSample
 from sessions_app.timeline import charging_seconds, state_intervals
 from tariffs.models import Tariff
@@ -27,7 +28,6 @@ from tariffs.selectors import (
     tariff_for_charge_point,
 )
 
-ENERGY_MEASURAND = "Energy.Active.Import.Register"
 CENTS = Decimal("0.01")
 HUNDRED = Decimal(100)
 WH_PER_KWH = Decimal(1000)
@@ -322,7 +322,7 @@ def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tupl
     """The session's energy register as (time, Wh), time-ordered (see readings_from_samples)."""
     rows = (
         MeterSample.objects.filter(
-            session=session, measurand=ENERGY_MEASURAND,
+            session=session, measurand=ENERGY_REGISTER,
             sampled_at__gte=session.started_at, sampled_at__lte=ended_at,
         )
         .order_by("sampled_at", "id")

@@ -44,6 +44,7 @@ from chargepoints.models import (
     Site,
 )
 from payments.models import Payment
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC
 from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
 
 # --- scoping ---------------------------------------------------------------------------
@@ -425,9 +426,7 @@ def session_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet
     return qs.order_by("-id")
 
 
-POWER = "Power.Active.Import"
-ENERGY = "Energy.Active.Import.Register"
-SOC = "SoC"
+ENERGY = ENERGY_REGISTER
 CHART_POINTS = 1500
 
 

@@ -17,8 +17,8 @@ Each change writes a ChargingStateChange row at the time the charger reported it
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -36,6 +36,7 @@ from chargepoints.services import (
     rows_insert,
 )
 from ocpp_consumer.fanout import publish_state
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, readings_v16
 from sessions_app.selectors import charge_session_state_timeline
 from sessions_app.timeline import charging_seconds
 from sessions_app.models import (
@@ -60,19 +61,6 @@ STATUS_TO_CHARGING_STATE = {
     "Available": ChargingState.IDLE,
 }
 
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-POWER = "Power.Active.Import"
-SOC = "SoC"
-
-
-def parse_timestamp(value: str | None) -> datetime:
-    """An OCPP timestamp as an aware UTC datetime; one without an offset is read as UTC."""
-    if not value:
-        return timezone.now()
-    parsed = datetime.fromisoformat(value.replace("z", "Z").replace(" ", "T"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
-    return parsed.astimezone(dt_timezone.utc)
 
 
 # --- after-commit side effects ---------------------------------------------------------
@@ -436,44 +424,24 @@ def _purchase_status(session: ChargeSession) -> str | None:
 
 # --- MeterValues --------------------------------------------------------------------------
 
-def _to_decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, TypeError, ValueError):
-        return None
-    return value if value.is_finite() else None
-
-
 def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     """Flatten a meterValue list into sample tuples and the latest live readings
     (energy in Wh, power in W, SoC in %)."""
-    samples = []
+    samples = readings_v16(meter_value)
     live: dict = {}
     phase_power: dict[str, Decimal] = {}
-    for entry in meter_value:
-        at = parse_timestamp(entry.get("timestamp"))
-        for sampled in entry.get("sampled_value", ()):
-            if sampled.get("format") == "SignedData":
-                continue  # a signed blob, not a number; the frame journal keeps it
-            value = _to_decimal(sampled.get("value"))
-            if value is None:
-                continue
-            measurand = sampled.get("measurand") or ENERGY_REGISTER
-            phase = sampled.get("phase", "")
-            unit = sampled.get("unit") or ("Wh" if measurand.startswith("Energy") else "")
-            samples.append((at, measurand, phase, sampled.get("location", ""),
-                            sampled.get("context") or "Sample.Periodic", value, unit))
-            scale = 1000 if unit in {"kWh", "kW"} else 1
-            if measurand == ENERGY_REGISTER and not phase and sampled.get("location", "Outlet") in {"Outlet", "Inlet"}:
-                if "at" not in live or at >= live["at"]:  # the latest reading, whatever the frame's order
-                    live["meter_wh"], live["at"] = int(value * scale), at
-            elif measurand == POWER:
-                if phase:
-                    phase_power[phase] = value * scale
-                else:
-                    live["power_w"] = int(value * scale)
-            elif measurand == SOC:
-                live["soc_percent"] = max(0, min(100, int(value)))
+    for at, measurand, phase, location, _context, value, unit in samples:
+        scale = 1000 if unit in {"kWh", "kW"} else 1
+        if measurand == ENERGY_REGISTER and not phase and (location or "Outlet") in {"Outlet", "Inlet"}:
+            if "at" not in live or at >= live["at"]:  # the latest reading, whatever the frame's order
+                live["meter_wh"], live["at"] = int(value * scale), at
+        elif measurand == POWER:
+            if phase:
+                phase_power[phase] = value * scale
+            else:
+                live["power_w"] = int(value * scale)
+        elif measurand == SOC:
+            live["soc_percent"] = max(0, min(100, int(value)))
     if "power_w" not in live and phase_power:
         live["power_w"] = int(sum(v for p, v in phase_power.items() if p.startswith("L") and "-L" not in p))
     return samples, live

@@ -20,18 +20,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from chargepoints.device_model import connector_for_evse
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken, OcppVersion
 from chargepoints.selectors import id_tag_info
-from sessions_app.timeline import charging_seconds
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, parse_timestamp, readings_v201
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -42,13 +40,11 @@ from sessions_app.models import (
     StopReason,
     TransactionEvent,
 )
+from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
 
 STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-POWER = "Power.Active.Import"
-SOC = "SoC"
 # The charging states in which energy flows (or could): a session that ended without
 # telling us its last state cannot still be in one of these.
 _ENERGY_STATES = {ChargingState.CHARGING, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE}
@@ -95,47 +91,20 @@ def id_token_info_v201(*, id_token: str, token_type: str, charge_point_id: int |
 
 # --- meter values -----------------------------------------------------------------------
 
-def _number(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _aware(value: str | datetime) -> datetime:
-    parsed = value if isinstance(value, datetime) else parse_datetime(value)
-    if parsed is None:
-        raise ValueError(f"not a timestamp: {value!r}")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
-    return parsed
-
-
 def samples_from_meter_values(
     *, charge_point_id: int, connector_id: int | None, session_id: int | None, meter_value: Iterable[dict],
     default_context: str = "Sample.Periodic",
 ) -> list[MeterSample]:
     """OCPP 2.0.1 MeterValueType list -> unsaved MeterSample rows. The unit multiplier
     (a power of ten) is applied, so a stored value is in its plain unit (Wh, kWh, W, ...)."""
-    rows = []
-    for reading in meter_value or []:
-        sampled_at = _aware(reading["timestamp"])
-        for sampled in reading.get("sampledValue", []):
-            value = _number(sampled.get("value"))
-            if value is None:
-                continue
-            unit = sampled.get("unitOfMeasure") or {}
-            multiplier = int(unit.get("multiplier", 0) or 0)
-            if multiplier:
-                value = value.scaleb(multiplier)
-            measurand = sampled.get("measurand", ENERGY_REGISTER)
-            rows.append(MeterSample(
-                charge_point_id=charge_point_id, connector_id=connector_id, session_id=session_id,
-                sampled_at=sampled_at, measurand=measurand, phase=sampled.get("phase", ""),
-                location=sampled.get("location", ""), context=sampled.get("context", default_context),
-                value=value, unit=unit.get("unit", "Wh" if measurand.startswith("Energy") else ""),
-            ))
-    return rows
+    return [
+        MeterSample(
+            charge_point_id=charge_point_id, connector_id=connector_id, session_id=session_id,
+            sampled_at=reading.at, measurand=reading.measurand[:50], phase=reading.phase[:10],
+            location=reading.location[:10], context=reading.context[:30], value=reading.value, unit=reading.unit[:10],
+        )
+        for reading in readings_v201(meter_value or [], default_context=default_context)
+    ]
 
 
 def _to_base_unit(sample: MeterSample) -> int:
@@ -162,7 +131,7 @@ def transaction_event_record(
 ) -> TransactionEventOutcome:
     """Store one TransactionEventRequest (camelCase sub-objects as on the wire) and
     re-derive its session. Safe to call twice with the same event."""
-    timestamp = _aware(timestamp)
+    timestamp = parse_timestamp(timestamp)
     transaction_id = str(transaction_info["transactionId"])
     session = _session_for(charge_point_id=charge_point_id, transaction_id=transaction_id,
                            timestamp=timestamp, evse=evse)
