@@ -37,8 +37,6 @@ from chargepoints.services import (
 )
 from ocpp_consumer.fanout import publish_state
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, readings_v16
-from sessions_app.selectors import charge_session_state_timeline
-from sessions_app.timeline import charging_seconds
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -47,6 +45,8 @@ from sessions_app.models import (
     SessionAnomaly,
     StopReason,
 )
+from sessions_app.selectors import charge_session_state_timeline
+from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ STATUS_TO_CHARGING_STATE = {
     "Finishing": ChargingState.IDLE,
     "Available": ChargingState.IDLE,
 }
-
 
 
 # --- after-commit side effects ---------------------------------------------------------
