@@ -1,6 +1,8 @@
 """The error every driver-facing service raises: a message for people, a code for apps."""
 from __future__ import annotations
 
+from config.validation import parse_database_id
+
 
 class ServiceError(Exception):
     """A request we refuse, with the HTTP status the API answers it with."""
@@ -21,10 +23,5 @@ class NotFound(ServiceError):
         super().__init__(message, code="not_found", status=404)
 
 
-def parse_id(raw: str) -> int | None:
-    """A public id as our primary key: plain ASCII digits that fit a bigint, else None
-    (str.isdigit() would accept '²', and PostgreSQL refuses integers past 2**63)."""
-    raw = str(raw)
-    if not (0 < len(raw) <= 18 and raw.isascii() and raw.isdigit()):
-        return None
-    return int(raw)
+# The project's one id parser (config.validation), under the name the driver services use.
+parse_id = parse_database_id

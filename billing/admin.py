@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
 from billing.models import Purchase, PurchaseLine, Wallet, WalletEntry
-from billing.services import purchase_reprice
+from billing.services import purchase_correct, purchase_reprice
 from accounts.admin_scoping import ImmutableAdmin, OperatorScopedAdmin
 
 
@@ -45,7 +45,7 @@ class PurchaseAdmin(OperatorScopedAdmin):
     readonly_fields = ["session", "tariff", "currency", "energy_wh", "idle_minutes", "subtotal", "vat_amount",
                        "total_price", "status", "paid_at", "priced_at", "created_at", "updated_at"]
     inlines = [PurchaseLineInline]
-    actions = ["reprice_selected"]
+    actions = ["reprice_selected", "correct_selected"]
 
     @admin.display(description="kWh", ordering="energy_wh")
     def energy_kwh(self, obj: Purchase) -> Decimal:
@@ -58,6 +58,16 @@ class PurchaseAdmin(OperatorScopedAdmin):
             if purchase_reprice(purchase_id=purchase.pk).total_price != purchase.total_price:
                 changed += 1
         self.message_user(request, f"Re-priced; {changed} total(s) changed. Paid, pending and void purchases were left alone.")
+
+    @admin.action(description="Correct the selected purchases (re-price unpaid ones, refund the overcharge of paid ones)")
+    def correct_selected(self, request: HttpRequest, queryset) -> None:
+        reason = "re-priced under the current billing rules (issue 15: idle time, refused sessions, minimum energy)"
+        counts = {"repriced": 0, "refunded": 0, "unchanged": 0}
+        for purchase_id in queryset.values_list("pk", flat=True):
+            counts[purchase_correct(purchase_id=purchase_id, reason=reason).action] += 1
+        self.message_user(
+            request, f"{counts['repriced']} re-priced, {counts['refunded']} refunded to the wallet, {counts['unchanged']} unchanged.",
+        )
 
 
 class WalletEntryInline(ReadOnlyInline):

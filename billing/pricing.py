@@ -16,7 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from sessions_app.meter import ENERGY_REGISTER
 from sessions_app.models import ChargeSession, ChargingState, ChargingStateChange, MeterSample
+from sessions_app.timeline import charging_seconds, state_intervals
 from tariffs.models import Tariff
 from tariffs.selectors import (
     PriceUnavailable,
@@ -26,7 +28,6 @@ from tariffs.selectors import (
     tariff_for_charge_point,
 )
 
-ENERGY_MEASURAND = "Energy.Active.Import.Register"
 CENTS = Decimal("0.01")
 HUNDRED = Decimal(100)
 WH_PER_KWH = Decimal(1000)
@@ -74,9 +75,11 @@ class PricedSession:
     energy_wh: int
     idle_minutes: int  # all idle minutes (grace included)
     idle_billed_minutes: int
+    charging_seconds: int = 0
     energy_by_hour: dict[datetime, int] = field(default_factory=dict)
     anomalies: list[MeterAnomaly] = field(default_factory=list)
     priced_until: datetime | None = None
+    refused: bool = False  # the CSMS did not authorise the session: nothing to pay
 
 
 # --- energy --------------------------------------------------------------------------------
@@ -142,16 +145,18 @@ def idle_seconds(
     """Seconds plugged in but not charging: while SuspendedEV (the car declines), and
     while EVConnected once charging has happened (the car is full or the driver is away).
     SuspendedEVSE is the charger's doing and is never billed; neither is waiting before
-    the first charge."""
-    timeline = sorted((max(at, started_at), state) for at, state in states if at < ended_at)
+    the first charge.
+
+    `states` come in arrival order; changes in the same instant keep it (see
+    sessions_app.timeline: by the state's name, Charging would sort before an EVConnected
+    the charger reported first in the same second)."""
     total = timedelta()
     charged = False
-    for index, (at, state) in enumerate(timeline):
-        until = timeline[index + 1][0] if index + 1 < len(timeline) else ended_at
+    for at, until, state in state_intervals(states, started_at=started_at, ended_at=ended_at):
         if state == ChargingState.CHARGING:
             charged = True
         elif state == ChargingState.SUSPENDED_EV or (state == ChargingState.EV_CONNECTED and charged):
-            total += max(timedelta(), until - at)
+            total += until - at
     return int(total.total_seconds())
 
 
@@ -167,12 +172,28 @@ def price_readings(
     hourly_prices: Mapping[datetime, tuple[Decimal, str]] | None = None,
     time_zone: str = "UTC",
     currency: str | None = None,
+    refused: bool = False,
+    min_billable_wh: int | None = None,
 ) -> PricedSession:
     """Price readings (Wh, time-ordered, starting with the meter start) under a tariff.
     No database access: `price_session` gathers the inputs. `hourly_prices` is needed for
-    dynamic tariffs ({UTC hour: (price per kWh, currency)})."""
+    dynamic tariffs ({UTC hour: (price per kWh, currency)}).
+
+    A session the CSMS refused has no lines and costs nothing. One that delivered less
+    than `min_billable_wh` (default settings.BILLING_MIN_BILLABLE_WH) pays no session fee."""
     currency = tariff.currency if tariff is not None else (currency or settings.CSMS["PRICE_CURRENCY"])
+    if min_billable_wh is None:
+        min_billable_wh = settings.BILLING_MIN_BILLABLE_WH
+    states = list(states)
+    charging_s = charging_seconds(states, started_at=started_at, ended_at=ended_at)
     energy, anomalies = meter_energy(readings)
+    if refused:
+        return PricedSession(
+            currency=currency, tariff=tariff, lines=[], subtotal=Decimal("0.00"), vat=Decimal("0.00"),
+            total=Decimal("0.00"), energy_wh=sum(energy.values()), idle_minutes=0, idle_billed_minutes=0,
+            charging_seconds=charging_s,
+            energy_by_hour=energy, anomalies=anomalies, priced_until=ended_at, refused=True,
+        )
     lines: list[PricedLine] = []
     for hour in sorted(energy):
         wh = energy[hour]
@@ -197,7 +218,7 @@ def price_readings(
             quantity=Decimal(idle_billed), unit="min", unit_price=tariff.idle_fee_per_minute,
             amount=Decimal(idle_billed) * tariff.idle_fee_per_minute,
         ))
-    if tariff is not None and tariff.session_fee:
+    if tariff is not None and tariff.session_fee and sum(energy.values()) >= min_billable_wh:
         lines.append(PricedLine(
             kind="session_fee", description="Session fee",
             quantity=Decimal(1), unit="", unit_price=tariff.session_fee, amount=tariff.session_fee,
@@ -205,7 +226,7 @@ def price_readings(
 
     net = sum((line.amount for line in lines), Decimal(0))
     vat_percent = tariff.vat_percent if tariff is not None else Decimal(0)
-    if vat_percent:
+    if vat_percent and net:
         lines.append(PricedLine(
             kind="vat", description=f"VAT {vat_percent.normalize():f}%",
             quantity=net, unit=currency, unit_price=vat_percent / HUNDRED, amount=net * vat_percent / HUNDRED,
@@ -223,6 +244,7 @@ def price_readings(
         energy_wh=sum(energy.values()),
         idle_minutes=idle_total_minutes,
         idle_billed_minutes=idle_billed if tariff is not None and tariff.idle_fee_per_minute else 0,
+        charging_seconds=charging_s,
         energy_by_hour=energy,
         anomalies=anomalies,
         priced_until=ended_at,
@@ -256,21 +278,25 @@ def _energy_unit_price(
     return price + tariff.markup_per_kwh
 
 
-def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tuple[datetime, int]]:
-    """The session's energy register as (time, Wh), time-ordered: the meter start, the
-    samples between start and end, and the meter stop. Per timestamp the total (no phase)
-    wins; without it the phases are added up. Other measurands are ignored."""
-    rows = (
-        MeterSample.objects.filter(
-            session=session, measurand=ENERGY_MEASURAND,
-            sampled_at__gte=session.started_at, sampled_at__lte=ended_at,
-        )
-        .order_by("sampled_at", "id")
-        .values_list("sampled_at", "value", "unit", "phase")
-    )
+def readings_from_samples(
+    samples: Iterable[tuple[datetime, Decimal, str, str]],
+    *,
+    started_at: datetime,
+    meter_start_wh: int,
+    ended_at: datetime,
+    stop: tuple[datetime, int] | None = None,
+    meter_last_wh: int | None = None,
+) -> list[tuple[datetime, int]]:
+    """The energy register as (time, Wh), time-ordered and one per instant, from energy
+    samples (time, value, unit, phase) in any order, replays included: the meter start,
+    the samples in [start, end], and the stop reading. Per instant the total (no phase)
+    wins; without it the phases are added up (one reading per conductor). Pure: the
+    property tests feed it shuffled, duplicated samples."""
     totals: dict[datetime, Decimal] = {}
     phases: dict[datetime, dict[str, Decimal]] = {}
-    for sampled_at, value, unit, phase in rows.iterator(chunk_size=5000):
+    for sampled_at, value, unit, phase in samples:
+        if not started_at <= sampled_at <= ended_at:
+            continue  # before the start, or after the stop: journaled, never priced
         wh = value * WH_PER_KWH if unit.lower() == "kwh" else value
         if phase:
             # "L1" and "L1-N" are the same conductor; keep one reading per conductor.
@@ -280,16 +306,35 @@ def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tupl
     for sampled_at, by_phase in phases.items():
         totals.setdefault(sampled_at, sum(by_phase.values(), Decimal(0)))
 
-    readings = [(session.started_at, session.meter_start_wh)]
+    readings = [(started_at, meter_start_wh)]
     readings += [
         (at, int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))) for at, wh in sorted(totals.items())
     ]
-    if session.stopped_at is not None and session.meter_stop_wh is not None and session.stopped_at <= ended_at:
-        readings.append((session.stopped_at, session.meter_stop_wh))
-    elif len(readings) == 1 and session.meter_last_wh is not None:
+    if stop is not None and stop[0] <= ended_at:
+        readings.append(stop)
+    elif len(readings) == 1 and meter_last_wh is not None:
         # No samples stored yet: spread the latest register reading up to now.
-        readings.append((ended_at, session.meter_last_wh))
+        readings.append((ended_at, meter_last_wh))
     return readings
+
+
+def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tuple[datetime, int]]:
+    """The session's energy register as (time, Wh), time-ordered (see readings_from_samples)."""
+    rows = (
+        MeterSample.objects.filter(
+            session=session, measurand=ENERGY_REGISTER,
+            sampled_at__gte=session.started_at, sampled_at__lte=ended_at,
+        )
+        .order_by("sampled_at", "id")
+        .values_list("sampled_at", "value", "unit", "phase")
+    )
+    stop = None
+    if session.stopped_at is not None and session.meter_stop_wh is not None:
+        stop = (session.stopped_at, session.meter_stop_wh)
+    return readings_from_samples(
+        rows.iterator(chunk_size=5000), started_at=session.started_at, meter_start_wh=session.meter_start_wh,
+        ended_at=ended_at, stop=stop, meter_last_wh=session.meter_last_wh,
+    )
 
 
 def session_time_zone(session: ChargeSession) -> str:
@@ -297,13 +342,34 @@ def session_time_zone(session: ChargeSession) -> str:
     return site.time_zone if site is not None else "UTC"
 
 
-def price_session(*, session: ChargeSession, until: datetime | None = None) -> PricedSession:
-    """Price a session: finished ones up to their stop, active ones up to `until` (default
-    now). The tariff is the one in force at the charge point when the session started."""
+def _priced_until(session: ChargeSession, until: datetime | None) -> datetime:
     ended_at = session.stopped_at or until or timezone.now()
     if until is not None and until < ended_at:
         ended_at = until
-    ended_at = max(ended_at, session.started_at).astimezone(UTC)
+    return max(ended_at, session.started_at).astimezone(UTC)
+
+
+def session_states(*, session: ChargeSession, ended_at: datetime) -> list[tuple[datetime, str]]:
+    """The session's state changes before `ended_at`, in arrival order."""
+    return list(
+        ChargingStateChange.objects.filter(session=session, at__lt=ended_at)
+        .order_by("at", "id")  # arrival order within the same instant
+        .values_list("at", "charging_state")
+    )
+
+
+def session_idle_minutes(*, session: ChargeSession, until: datetime | None = None) -> int:
+    """Idle minutes so far (grace included): the live CHARGING event's waitingTime. The
+    same definition the purchase is priced with, without pricing the energy."""
+    ended_at = _priced_until(session, until)
+    return idle_seconds(session_states(session=session, ended_at=ended_at),
+                        started_at=session.started_at, ended_at=ended_at) // 60
+
+
+def price_session(*, session: ChargeSession, until: datetime | None = None) -> PricedSession:
+    """Price a session: finished ones up to their stop, active ones up to `until` (default
+    now). The tariff is the one in force at the charge point when the session started."""
+    ended_at = _priced_until(session, until)
     tariff = tariff_for_charge_point(charge_point=session.charge_point, at=session.started_at)
     readings = session_readings(session=session, ended_at=ended_at)
     hourly_prices = None
@@ -312,13 +378,14 @@ def price_session(*, session: ChargeSession, until: datetime | None = None) -> P
         hourly_prices = electricity_prices_for_hours(
             market=tariff.market, start=session.started_at, end=max(last, session.started_at) + timedelta(microseconds=1),
         )
-    states = ChargingStateChange.objects.filter(session=session, at__lt=ended_at).values_list("at", "charging_state")
+    states = session_states(session=session, ended_at=ended_at)
     return price_readings(
         tariff=tariff,
         readings=readings,
-        states=list(states),
+        states=states,
         started_at=session.started_at,
         ended_at=ended_at,
         hourly_prices=hourly_prices,
         time_zone=session_time_zone(session),
+        refused=session.refused,
     )

@@ -5,6 +5,7 @@ The wallet ledger lives in billing/wallet.py.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -13,9 +14,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import PaymentMethod, Purchase, PurchaseLine
+from billing.models import PaymentMethod, Purchase, PurchaseLine, WalletEntry
 from billing.pricing import PricedSession, price_session
 from billing.signals import purchase_priced
+from billing.wallet import wallet_credit
 from sessions_app.models import ChargeSession, SessionAnomaly
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,38 @@ def purchase_reprice(*, purchase_id: int) -> Purchase:
     return purchase
 
 
+@dataclass(frozen=True)
+class PurchaseCorrection:
+    purchase: Purchase
+    action: str  # "repriced", "refunded", "unchanged"
+    refund: Decimal = Decimal("0.00")
+
+
+def purchase_correct(*, purchase_id: int, reason: str) -> PurchaseCorrection:
+    """Put right a purchase priced under older, wrong rules, never silently: an open one is
+    re-priced (voided when the CSMS had refused its session); a paid one keeps its record
+    and the driver gets the overcharge back as a refund entry in the wallet ledger, with
+    the reason. Pending and void purchases are left alone. Safe to run twice."""
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
+        if purchase.status == Purchase.Status.OPEN:
+            before = purchase.total_price
+            purchase = purchase_reprice(purchase_id=purchase_id)
+            action = "repriced" if purchase.total_price != before or purchase.status != Purchase.Status.OPEN else "unchanged"
+            return PurchaseCorrection(purchase=purchase, action=action)
+        if purchase.status != Purchase.Status.PAID or purchase.user_id is None:
+            return PurchaseCorrection(purchase=purchase, action="unchanged")
+        session = ChargeSession.objects.select_related("charge_point__site").get(pk=purchase.session_id)
+        overcharge = purchase.total_price - price_session(session=session).total
+        if overcharge <= 0:
+            return PurchaseCorrection(purchase=purchase, action="unchanged")
+        entry = wallet_credit(
+            user_id=purchase.user_id, amount=overcharge, kind=WalletEntry.Kind.REFUND, purchase_id=purchase.pk,
+            idempotency_key=f"correction-purchase-{purchase.pk}", note=f"Refund for purchase {purchase.pk}: {reason}",
+        )
+    return PurchaseCorrection(purchase=purchase, action="refunded", refund=entry.amount)
+
+
 def _purchase_price(*, purchase: Purchase, session: ChargeSession) -> None:
     priced = price_session(session=session)
     _purchase_lines_replace(purchase=purchase, priced=priced)
@@ -97,11 +131,14 @@ def _purchase_price(*, purchase: Purchase, session: ChargeSession) -> None:
     purchase.vat_amount = priced.vat
     purchase.total_price = priced.total
     purchase.priced_at = timezone.now()
+    if priced.refused:
+        # The CSMS refused the session: kept for the record, never to be paid.
+        purchase.status = Purchase.Status.VOID
     if purchase.user_id is None and session.user_id is not None:
         purchase.user_id = session.user_id
     purchase.save()
     _session_anomalies_record(session=session, priced=priced)
-    if session.status == ChargeSession.Status.COMPLETED:
+    if session.status == ChargeSession.Status.COMPLETED and not priced.refused:
         purchase_id, session_id = purchase.pk, session.pk
         transaction.on_commit(
             lambda: purchase_priced.send(sender=Purchase, purchase_id=purchase_id, session_id=session_id), robust=True,

@@ -516,23 +516,38 @@ def _aware(value: str | None) -> datetime | None:
 
 # --- the frame journal --------------------------------------------------------------
 
-def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple]) -> None:
+def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], ignore_conflicts: bool = False) -> None:
     """Insert many rows of plain values (`fields` are attnames: charge_point_id, ...).
 
     On PostgreSQL one COPY, whose rows psycopg encodes in C: a bulk_create of the same
     rows spent most of its time quoting array elements in Python (issue 3 profile). JSON
     fields take Python values (encoded here); no model save() or signals run, so use it
-    only for plain append-only rows (the journal, meter samples). Elsewhere bulk_create."""
+    only for plain append-only rows (the journal, meter samples). Elsewhere bulk_create.
+
+    With `ignore_conflicts`, rows that break a unique constraint (a replayed reading) are
+    skipped: on PostgreSQL the COPY goes into a temporary table first, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY itself cannot skip conflicts)."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**dict(zip(fields, row))) for row in rows], batch_size=2000)
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, row))) for row in rows], batch_size=2000, ignore_conflicts=ignore_conflicts,
+        )
         return
     meta = model._meta
     json_at = [i for i, name in enumerate(fields) if meta.get_field(name).get_internal_type() == "JSONField"]
     columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in fields)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+    table = connection.ops.quote_name(meta.db_table)
+    target = table
+    if ignore_conflicts:
+        target = connection.ops.quote_name(f"rows_insert_{meta.db_table}")
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if ignore_conflicts:
+            # One per connection, without constraints, so replays go in; emptied after each
+            # use (a failure rolls its rows back with the transaction).
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} AS SELECT {columns} FROM {table} WITH NO DATA")
+        with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 if json_at:
                     row = list(row)
@@ -540,6 +555,9 @@ def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple]) -> N
                         if row[i] is not None:
                             row[i] = json.dumps(row[i], separators=(",", ":"))
                 copy.write_row(row)
+        if ignore_conflicts:
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING")
+            cursor.execute(f"TRUNCATE {target}")
 
 
 _JOURNAL_FIELDS = ("charge_point_id", "charge_point_identity", "direction", "message_type", "unique_id",

@@ -11,6 +11,17 @@ from rest_framework import serializers
 MAX_DATABASE_INT = 2**63 - 1
 
 
+def parse_database_id(raw: object) -> int | None:
+    """A public id as a primary key: plain ASCII digits that fit a BIGINT, else None
+    (str.isdigit() accepts '²', and int() of it raises; PostgreSQL refuses integers past
+    2**63-1)."""
+    text = str(raw).strip()
+    if not (0 < len(text) <= 18 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value > 0 else None
+
+
 class DatabaseIdConverter:
     """<id:name> in URL patterns: a positive integer that fits a BIGINT column."""
 

@@ -19,11 +19,12 @@ from django.utils import timezone
 from accounts.errors import NotFound, ServiceError, parse_id
 from accounts.models import User
 from billing import selectors as billing_selectors
+from billing.pricing import session_idle_minutes
 from billing.services import purchase_create_for_session
 from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
 from drivers.devices import device_get, driver_active_session, driver_balance
 from ocpp_consumer import commands, remote_control
-from sessions_app.models import ChargeSession, ChargingState, StopReason
+from sessions_app.models import ChargeSession, StopReason
 from sessions_app.services import charge_session_close_by_server
 
 logger = logging.getLogger(__name__)
@@ -194,23 +195,10 @@ def driver_charging_finish(*, user: User, device_id: str) -> str:
 
 # --- live CHARGING events ------------------------------------------------------------------
 
-WAITING_STATES = {ChargingState.EV_CONNECTED, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE, ChargingState.IDLE}
-
-
 def session_waiting_minutes(session: ChargeSession, *, now=None) -> int:
-    """Minutes plugged in but not charging, after charging first began (what the waiting
-    price is charged for)."""
-    now = now or timezone.now()
-    changes = list(session.state_changes.order_by("at", "id").values_list("at", "charging_state"))
-    waiting = 0.0
-    charged = False
-    for index, (at, state) in enumerate(changes):
-        until = changes[index + 1][0] if index + 1 < len(changes) else now
-        if state == ChargingState.CHARGING:
-            charged = True
-        elif charged and state in WAITING_STATES:
-            waiting += max(0.0, (until - at).total_seconds())
-    return int(waiting // 60)
+    """Idle minutes so far, as billing prices them (billing.pricing owns the definition:
+    the live figure and the purchase must never disagree)."""
+    return session_idle_minutes(session=session, until=now)
 
 
 def session_running_amount(session: ChargeSession) -> Decimal:

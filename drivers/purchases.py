@@ -63,8 +63,8 @@ def driver_purchase_pay(*, user: User, purchase_id: str, option: str) -> dict:
 
 
 def driver_purchase_payment_status(*, user: User, purchase_id: str, invoice_id: str) -> dict:
-    driver_purchase_get(user=user, purchase_id=purchase_id)
-    return _payments().payment_status(user_id=user.pk, invoice_id=invoice_id)
+    purchase = driver_purchase_get(user=user, purchase_id=purchase_id)
+    return _payments().payment_status(user_id=user.pk, invoice_id=invoice_id, purchase_id=purchase.pk)
 
 
 def driver_payment_options(*, user: User) -> list[dict]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from config.validation import parse_database_id
 from payments.models import Payment, Provider, Reservation
 from payments.providers import get_provider
 
@@ -51,11 +52,16 @@ def payment_options(*, user=None) -> list[dict]:
     ]
 
 
-def payment_find_for_user(*, user_id: int, invoice_id: str, purpose: str) -> Payment | None:
+def payment_find_for_user(
+    *, user_id: int, invoice_id: str, purpose: str, purchase_id: int | None = None,
+) -> Payment | None:
     """The payment a driver's invoiceId names: our public id, the provider's invoice id, or,
-    for wallet payments, the purchase id."""
+    for wallet payments, the purchase id. With `purchase_id`, only a payment of that
+    purchase: an invoice of another purchase is not found."""
     invoice_id = (invoice_id or "").strip()
     mine = Payment.objects.filter(user_id=user_id, purpose=purpose)
+    if purchase_id is not None:
+        mine = mine.filter(purchase_id=purchase_id)
     if not invoice_id:
         return None
     try:
@@ -65,8 +71,9 @@ def payment_find_for_user(*, user_id: int, invoice_id: str, purpose: str) -> Pay
     except ValueError:
         pass
     found = mine.filter(provider_reference=invoice_id).first()
-    if found is None and invoice_id.isdigit() and purpose == Payment.Purpose.PURCHASE:
-        payments = mine.filter(purchase_id=int(invoice_id))
+    invoice_pk = parse_database_id(invoice_id)
+    if found is None and invoice_pk is not None and purpose == Payment.Purpose.PURCHASE:
+        payments = mine.filter(purchase_id=invoice_pk)
         found = payments.filter(status=Payment.Status.SUCCESS).first() or payments.first()
     return found
 

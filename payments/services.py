@@ -185,12 +185,13 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
     return payment
 
 
-def payment_status(*, user_id: int, invoice_id: str) -> dict:
-    return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.PURCHASE)
+def payment_status(*, user_id: int, invoice_id: str, purchase_id: int | None = None) -> dict:
+    """The status of a driver's payment; with `purchase_id`, only if it pays that purchase."""
+    return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.PURCHASE, purchase_id=purchase_id)
 
 
-def _status_of(*, user_id: int, invoice_id: str, purpose: str) -> dict:
-    payment = payment_find_for_user(user_id=user_id, invoice_id=invoice_id, purpose=purpose)
+def _status_of(*, user_id: int, invoice_id: str, purpose: str, purchase_id: int | None = None) -> dict:
+    payment = payment_find_for_user(user_id=user_id, invoice_id=invoice_id, purpose=purpose, purchase_id=purchase_id)
     if payment is None:
         raise PaymentError("not_found", "No such invoice.", http_status=404)
     if payment.status == Payment.Status.PENDING and payment.provider_reference:

@@ -44,7 +44,8 @@ from chargepoints.models import (
     Site,
 )
 from payments.models import Payment
-from sessions_app.models import ChargeSession, MeterSample
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC
+from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
 
 # --- scoping ---------------------------------------------------------------------------
 
@@ -425,9 +426,7 @@ def session_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet
     return qs.order_by("-id")
 
 
-POWER = "Power.Active.Import"
-ENERGY = "Energy.Active.Import.Register"
-SOC = "SoC"
+ENERGY = ENERGY_REGISTER
 CHART_POINTS = 1500
 
 
@@ -478,6 +477,12 @@ def _downsample(points: list[list], limit: int = CHART_POINTS) -> list[list]:
     picked = [points[int(i * step)] for i in range(limit - 1)]
     picked.append(points[-1])
     return picked
+
+
+def session_anomalies(*, session: ChargeSession) -> list[SessionAnomaly]:
+    """What went wrong with the session, oldest first (closed by the back office, a late
+    stop, meter resets, ...)."""
+    return list(SessionAnomaly.objects.filter(session=session).order_by("created_at", "id"))
 
 
 def session_purchase(*, session: ChargeSession) -> tuple[Purchase | None, list[PurchaseLine], list[Payment]]:

@@ -37,4 +37,5 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "purchase": purchase,
         "lines": lines,
         "payments": payments,
+        "anomalies": ps.session_anomalies(session=session),
     })

@@ -73,6 +73,7 @@ class ChargeSession(models.Model):
     meter_start_wh = models.BigIntegerField(default=0)
     meter_stop_wh = models.BigIntegerField(null=True, blank=True)
     meter_last_wh = models.BigIntegerField(null=True, blank=True, help_text="Latest energy register reading")
+    meter_last_at = models.DateTimeField(null=True, blank=True, help_text="When the latest register reading was taken")
     soc_start_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     soc_percent = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Latest state of charge")
     power_w = models.IntegerField(null=True, blank=True, help_text="Latest active power")
@@ -80,6 +81,10 @@ class ChargeSession(models.Model):
     stop_reason = models.CharField(max_length=20, choices=StopReason.choices, blank=True)
     stop_id_tag = models.CharField(max_length=36, blank=True)
     closed_by = models.CharField(max_length=10, choices=ClosedBy.choices, blank=True)
+    authorization = models.CharField(
+        max_length=20, blank=True,
+        help_text="The IdTagInfo status the CSMS answered for the session's idTag (blank: not known)",
+    )
     last_seq_no = models.IntegerField(null=True, blank=True, help_text="OCPP 2.0.1: highest seqNo seen")
     offline = models.BooleanField(default=False, help_text="Some events were queued while the charger was offline")
     time_spent_charging_s = models.PositiveIntegerField(null=True, blank=True)
@@ -130,6 +135,12 @@ class ChargeSession(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def refused(self) -> bool:
+        """The CSMS did not authorise the session (Invalid, Blocked, Expired, ConcurrentTx,
+        Unknown ...): the charger was told to stop, and the session costs nothing."""
+        return self.authorization not in ("", "Accepted")
+
 
 class MeterSample(models.Model):
     """One sampled value of a MeterValues / TransactionEvent / StopTransaction frame."""
@@ -150,8 +161,16 @@ class MeterSample(models.Model):
 
     class Meta:
         ordering = ["sampled_at", "id"]
+        constraints = [
+            # A replayed MeterValues (a charger resending after a lost answer) is stored
+            # once: inserts skip rows that conflict. It also serves the reads by
+            # (session, measurand, time) the former plain index served.
+            models.UniqueConstraint(
+                fields=["session", "measurand", "sampled_at", "phase", "location", "context"],
+                condition=Q(session__isnull=False), name="meter_sample_unique_per_session",
+            ),
+        ]
         indexes = [
-            models.Index(fields=["session", "measurand", "sampled_at"]),
             models.Index(fields=["charge_point", "-sampled_at"]),
         ]
 
@@ -207,6 +226,9 @@ class SessionAnomaly(models.Model):
         METER_RESET = "meter_reset", "Energy register reset"
         CLOSED_BY_SERVER = "closed_by_server", "Closed without a stop from the charger"
         REPLACED = "replaced", "Closed because a new session started on the connector"
+        CLOSED_BY_BACK_OFFICE = "closed_by_backoffice", "Closed by the back office (charger offline or rebooted)"
+        LATE_STOP = "late_stop", "The charger's stop arrived after the back office closed the session"
+        IMPLAUSIBLE_TIME = "implausible_time", "The charger's timestamp was implausible; the server's time was used"
 
     session = models.ForeignKey(ChargeSession, on_delete=models.CASCADE, related_name="anomalies")
     kind = models.CharField(max_length=20, choices=Kind.choices)

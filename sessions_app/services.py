@@ -17,10 +17,13 @@ Each change writes a ChargingStateChange row at the time the charger reported it
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken
@@ -33,6 +36,7 @@ from chargepoints.services import (
     rows_insert,
 )
 from chargepoints.fanout import publish_state
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, readings_v16
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -41,6 +45,8 @@ from sessions_app.models import (
     SessionAnomaly,
     StopReason,
 )
+from sessions_app.selectors import charge_session_state_timeline
+from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -54,20 +60,6 @@ STATUS_TO_CHARGING_STATE = {
     "Finishing": ChargingState.IDLE,
     "Available": ChargingState.IDLE,
 }
-
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-POWER = "Power.Active.Import"
-SOC = "SoC"
-
-
-def parse_timestamp(value: str | None) -> datetime:
-    """An OCPP timestamp as an aware UTC datetime; one without an offset is read as UTC."""
-    if not value:
-        return timezone.now()
-    parsed = datetime.fromisoformat(value.replace("z", "Z").replace(" ", "T"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
-    return parsed.astimezone(dt_timezone.utc)
 
 
 # --- after-commit side effects ---------------------------------------------------------
@@ -118,10 +110,11 @@ def charge_session_update_charging_state(
         if session.soc_start_percent is None:
             session.soc_start_percent = soc_percent
     if meter_wh is not None:
-        session.meter_last_wh = meter_wh
+        session.meter_last_wh, session.meter_last_at = meter_wh, at
     if power_w is not None:
         session.power_w = power_w
-    session.save(update_fields=["charging_state", "soc_percent", "soc_start_percent", "meter_last_wh", "power_w", "updated_at"])
+    session.save(update_fields=["charging_state", "soc_percent", "soc_start_percent", "meter_last_wh", "meter_last_at",
+                                "power_w", "updated_at"])
     _publish(session.connector, session.charge_point.identity, session)
     return session
 
@@ -145,6 +138,11 @@ def status_notification_apply(
     session = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
     if session is None or state is None:
         return
+    if status == "Available" and _rebooted_since(session):
+        # The charger booted after the session began and now calls the connector free:
+        # it lost the transaction. Close it now rather than leave the card blocked.
+        _close_orphan(session, why="rebooted")
+        return
     if _set_charging_state(session, state, at):
         if state != ChargingState.CHARGING:
             session.power_w = 0
@@ -165,6 +163,7 @@ def _close(session: ChargeSession, *, at: datetime, reason: str, closed_by: str,
     if meter_stop_wh is not None:
         session.meter_stop_wh = meter_stop_wh
         session.meter_last_wh = meter_stop_wh
+        session.meter_last_at = session.stopped_at
     session.power_w = 0
     session.time_spent_charging_s = _seconds_charging(session)
     session.save()
@@ -172,14 +171,8 @@ def _close(session: ChargeSession, *, at: datetime, reason: str, closed_by: str,
 
 
 def _seconds_charging(session: ChargeSession) -> int:
-    changes = list(ChargingStateChange.objects.filter(session=session).order_by("at", "id"))
-    total = 0.0
-    for change, following in zip(changes, changes[1:] + [None]):
-        if change.charging_state != ChargingState.CHARGING:
-            continue
-        end = following.at if following is not None else session.stopped_at
-        total += max(0.0, (end - change.at).total_seconds())
-    return int(total)
+    states = charge_session_state_timeline(session_id=session.pk).values_list("at", "charging_state")
+    return charging_seconds(states, started_at=session.started_at, ended_at=session.stopped_at)
 
 
 @transaction.atomic
@@ -195,8 +188,14 @@ def charge_session_start(
     """
     connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
     info = id_tag_info(id_tag=id_tag)
-    existing = ChargeSession.objects.filter(connector=connector, started_at=timestamp).first()
-    if existing is not None:
+    sent = timestamp
+    last_boot_at = ChargePoint.objects.values_list("last_boot_at", flat=True).get(pk=charge_point_id)
+    timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=last_boot_at)
+    existing = ChargeSession.objects.filter(connector=connector, started_at=sent).first() or (
+        implausible and ChargeSession.objects.filter(
+            connector=connector, anomalies__kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME,
+            anomalies__detail__sent=sent.isoformat(), anomalies__detail__field="start").first())
+    if existing:
         return existing, info
     if info["status"] == "Accepted":
         busy_elsewhere = ChargeSession.objects.filter(
@@ -219,13 +218,16 @@ def charge_session_start(
             session = ChargeSession.objects.create(
                 charge_point_id=charge_point_id, connector=connector, id_token=token, id_tag=id_tag[:36],
                 user=token.user if token else None, started_at=timestamp, meter_start_wh=meter_start_wh,
-                meter_last_wh=meter_start_wh, charging_state=initial_state,
+                meter_last_wh=meter_start_wh, meter_last_at=timestamp, charging_state=initial_state,
+                authorization=info["status"],
             )
     except IntegrityError:  # the same start, committed by a concurrent connection
         return ChargeSession.objects.get(connector=connector, started_at=timestamp), info
     session.transaction_id = str(session.pk)
     session.save(update_fields=["transaction_id"])
     ChargingStateChange.objects.create(session=session, at=timestamp, charging_state=initial_state)
+    if implausible:
+        _note_implausible_time(session, field="start", sent=sent, used=timestamp, why=implausible)
     Connector.objects.filter(pk=connector.pk).update(meter_wh=meter_start_wh)
     connector.meter_wh = meter_start_wh
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
@@ -255,7 +257,14 @@ def charge_session_stop(
                      "reason": reason, "idTag": id_tag, "transactionData": transaction_data or []})
         return None, info
     if session.status != ChargeSession.Status.ACTIVE:
+        if session.closed_by == ChargeSession.ClosedBy.SERVER:
+            _merge_late_stop(session, meter_stop_wh=meter_stop_wh, timestamp=timestamp, reason=reason, id_tag=id_tag,
+                             transaction_data=transaction_data)
         return session, info
+    sent = timestamp
+    timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=session.started_at)
+    if implausible:
+        _note_implausible_time(session, field="stop", sent=sent, used=timestamp, why=implausible)
     if transaction_data:
         _store_samples(session.charge_point_id, session.connector, session, transaction_data)
     # OCPP 1.6: a StopTransaction without a reason means Local.
@@ -284,45 +293,147 @@ def charge_session_close_by_server(
     return session
 
 
-# --- MeterValues --------------------------------------------------------------------------
+# --- implausible timestamps ---------------------------------------------------------------
 
-def _to_decimal(text: str) -> Decimal | None:
+def plausible_time(*, sent: datetime, received_at: datetime, not_before: datetime | None) -> tuple[datetime, str]:
+    """The time to use for a charger's timestamp, and why it was not the one sent ("" when
+    it was): more than SESSIONS_MAX_CLOCK_AHEAD_SECONDS in the future ("future"), or before
+    `not_before` (the charger's boot, the session's start: "too_early"), gives the
+    server's receive time."""
+    if sent > received_at + timedelta(seconds=settings.SESSIONS_MAX_CLOCK_AHEAD_SECONDS):
+        return received_at, "future"
+    if not_before is not None and sent < not_before:
+        return received_at, "too_early"
+    return sent, ""
+
+
+def _note_implausible_time(session: ChargeSession, *, field: str, sent: datetime, used: datetime, why: str) -> None:
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME, detail={
+        "field": field, "sent": sent.isoformat(), "used": used.isoformat(), "why": why})
+
+
+# --- orphans: sessions the charger lost ------------------------------------------------------
+
+def _rebooted_since(session: ChargeSession) -> bool:
+    # Both on the server's clock: when we opened the session and when the charger booted.
+    last_boot_at = ChargePoint.objects.values_list("last_boot_at", flat=True).get(pk=session.charge_point_id)
+    return last_boot_at is not None and last_boot_at > session.created_at
+
+
+def _close_orphan(session: ChargeSession, *, why: str) -> None:
+    """Close a session its charger lost, at its last meter reading: nothing after it was
+    measured, so nothing after it is billed. The anomaly tells the operator (and the portal)."""
+    ended_at = session.meter_last_at or session.started_at
+    reason = StopReason.REBOOT if why == "rebooted" else StopReason.OTHER
+    _close(session, at=ended_at, reason=reason, closed_by=ChargeSession.ClosedBy.SERVER, meter_stop_wh=session.meter_last_wh)
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.CLOSED_BY_BACK_OFFICE, detail={
+        "why": why, "closed_at": timezone.now().isoformat(), "stopped_at": session.stopped_at.isoformat(),
+        "meter_stop_wh": session.meter_stop_wh})
+    Connector.objects.filter(pk=session.connector_id).update(power_w=0)
+    connector = Connector.objects.get(pk=session.connector_id)
+    identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=session.charge_point_id)
+    _publish(connector, identity, session)
+
+
+def charge_session_orphans_close(*, now: datetime | None = None) -> list[int]:
+    """The orphan sweep: close active sessions whose charger has been offline longer than
+    SESSIONS_ORPHAN_OFFLINE_SECONDS, or rebooted since and reports the connector Available.
+    Returns the ids closed. Each session is closed in its own transaction."""
+    now = now or timezone.now()
+    offline_since = now - timedelta(seconds=settings.SESSIONS_ORPHAN_OFFLINE_SECONDS)
+    active = ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE)
+    offline = active.filter(charge_point__is_online=False).filter(
+        Q(charge_point__last_seen_at__lt=offline_since)
+        | Q(charge_point__last_seen_at__isnull=True, created_at__lt=offline_since))
+    rebooted = active.filter(charge_point__last_boot_at__gt=F("created_at"), connector__status="Available")
+    closed = []
+    for why, candidates in (("offline", offline), ("rebooted", rebooted)):
+        for session_id in candidates.values_list("pk", flat=True):
+            if charge_session_close_orphan(session_id=session_id, why=why, offline_since=offline_since):
+                closed.append(session_id)
+    return closed
+
+
+@transaction.atomic
+def charge_session_close_orphan(*, session_id: int, why: str, offline_since: datetime | None = None) -> bool:
+    """Close one orphan if it still is one (checked again under the lock)."""
+    session = ChargeSession.objects.select_for_update().get(pk=session_id)
+    if session.status != ChargeSession.Status.ACTIVE:
+        return False
+    if why == "offline":
+        charge_point = ChargePoint.objects.get(pk=session.charge_point_id)
+        if charge_point.is_online or (offline_since is not None and charge_point.last_seen_at is not None
+                                      and charge_point.last_seen_at >= offline_since):
+            return False
+    elif not _rebooted_since(session):
+        return False
+    _close_orphan(session, why=why)
+    return True
+
+
+def _merge_late_stop(session: ChargeSession, *, meter_stop_wh: int, timestamp: datetime, reason: str, id_tag: str,
+                     transaction_data: list[dict] | None) -> None:
+    """The charger's own StopTransaction for a session the back office closed: its data is
+    the truth, so it replaces ours and the session is priced again (billing re-prices an
+    unpaid purchase). A paid one is flagged for the operator, never changed silently."""
+    late = session.anomalies.filter(kind=SessionAnomaly.Kind.LATE_STOP).exists()
+    if late:
+        return  # a repeated late stop
+    closed = {"stopped_at": session.stopped_at.isoformat(), "meter_stop_wh": session.meter_stop_wh,
+              "stop_reason": session.stop_reason}
+    session.stopped_at = max(timestamp, session.started_at)
+    if transaction_data:
+        _store_samples(session.charge_point_id, session.connector, session, transaction_data)
+    session.meter_stop_wh = session.meter_last_wh = meter_stop_wh
+    session.meter_last_at = session.stopped_at
+    session.stop_reason = reason or StopReason.LOCAL
+    session.stop_id_tag = id_tag[:36]
+    session.closed_by = ChargeSession.ClosedBy.CHARGER
+    session.time_spent_charging_s = _seconds_charging(session)
+    session.save()
+    purchase_status = _purchase_status(session)
+    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.LATE_STOP, detail={
+        "closed_by_back_office": closed, "stopped_at": session.stopped_at.isoformat(), "meter_stop_wh": meter_stop_wh,
+        "purchase_status": purchase_status or ""})
+    if purchase_status not in (None, "open"):
+        charge_point_event_add(
+            charge_point_id=session.charge_point_id, kind="late_stop_after_payment",
+            severity=ChargePointEvent.Severity.WARNING,
+            message=f"Transaction {session.transaction_id}: the charger's stop arrived after the session was "
+                    f"closed and its purchase is {purchase_status}; check the amount by hand.",
+            payload={"sessionId": session.pk, "transactionId": session.transaction_id, **closed,
+                     "meterStop": meter_stop_wh, "timestamp": timestamp.isoformat()})
+    _after_stop(session.pk)
+
+
+def _purchase_status(session: ChargeSession) -> str | None:
+    # Read through the reverse relation: the purchase is billing's; only its status matters here.
     try:
-        value = Decimal(text)
-    except (InvalidOperation, TypeError, ValueError):
+        return session.purchase.status
+    except ObjectDoesNotExist:
         return None
-    return value if value.is_finite() else None
 
+
+# --- MeterValues --------------------------------------------------------------------------
 
 def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     """Flatten a meterValue list into sample tuples and the latest live readings
     (energy in Wh, power in W, SoC in %)."""
-    samples = []
+    samples = readings_v16(meter_value)
     live: dict = {}
     phase_power: dict[str, Decimal] = {}
-    for entry in meter_value:
-        at = parse_timestamp(entry.get("timestamp"))
-        for sampled in entry.get("sampled_value", ()):
-            if sampled.get("format") == "SignedData":
-                continue  # a signed blob, not a number; the frame journal keeps it
-            value = _to_decimal(sampled.get("value"))
-            if value is None:
-                continue
-            measurand = sampled.get("measurand") or ENERGY_REGISTER
-            phase = sampled.get("phase", "")
-            unit = sampled.get("unit") or ("Wh" if measurand.startswith("Energy") else "")
-            samples.append((at, measurand, phase, sampled.get("location", ""),
-                            sampled.get("context") or "Sample.Periodic", value, unit))
-            scale = 1000 if unit in {"kWh", "kW"} else 1
-            if measurand == ENERGY_REGISTER and not phase and sampled.get("location", "Outlet") in {"Outlet", "Inlet"}:
+    for at, measurand, phase, location, _context, value, unit in samples:
+        scale = 1000 if unit in {"kWh", "kW"} else 1
+        if measurand == ENERGY_REGISTER and not phase and (location or "Outlet") in {"Outlet", "Inlet"}:
+            if "at" not in live or at >= live["at"]:  # the latest reading, whatever the frame's order
                 live["meter_wh"], live["at"] = int(value * scale), at
-            elif measurand == POWER:
-                if phase:
-                    phase_power[phase] = value * scale
-                else:
-                    live["power_w"] = int(value * scale)
-            elif measurand == SOC:
-                live["soc_percent"] = max(0, min(100, int(value)))
+        elif measurand == POWER:
+            if phase:
+                phase_power[phase] = value * scale
+            else:
+                live["power_w"] = int(value * scale)
+        elif measurand == SOC:
+            live["soc_percent"] = max(0, min(100, int(value)))
     if "power_w" not in live and phase_power:
         live["power_w"] = int(sum(v for p, v in phase_power.items() if p.startswith("L") and "-L" not in p))
     return samples, live
@@ -339,13 +450,16 @@ def _store_samples(charge_point_id: int, connector: Connector | None, session: C
     samples, live = _readings(meter_value)
     connector_pk = connector.pk if connector is not None else None
     session_pk = session.pk if session is not None else None
+    if session is not None and session.stopped_at is not None:
+        # A replay after the stop: the frame journal keeps it; it is not the session's.
+        samples = [sample for sample in samples if sample[0] <= session.stopped_at]
     rows = [
         (charge_point_id, connector_pk, session_pk, at, measurand[:50], phase[:10], location[:10], context[:30],
          value, unit[:10])
         for at, measurand, phase, location, context, value, unit in samples
     ]
     if out is None:
-        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=rows)
+        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=rows, ignore_conflicts=True)
     else:
         out += rows
     return live
@@ -374,12 +488,14 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
                 setattr(connector, field, live[field])
         connector._live_changed = True
     if session is not None and session.status == ChargeSession.Status.ACTIVE:
-        if "meter_wh" in live:
+        # An older reading (a replay, a frame overtaken by a newer one) never moves the
+        # last reading back and is no anomaly: only a newer, lower one is.
+        if "meter_wh" in live and (session.meter_last_at is None or live["at"] >= session.meter_last_at):
             if session.meter_last_wh is not None and live["meter_wh"] < session.meter_last_wh:
                 SessionAnomaly.objects.create(
                     session=session, kind=SessionAnomaly.Kind.METER_BACKWARDS,
                     detail={"previous_wh": session.meter_last_wh, "reported_wh": live["meter_wh"]})
-            session.meter_last_wh = live["meter_wh"]
+            session.meter_last_wh, session.meter_last_at = live["meter_wh"], live["at"]
         if "power_w" in live:
             session.power_w = live["power_w"]
         if "soc_percent" in live:
@@ -445,12 +561,13 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         samples: list[tuple] = []
         for frame in frames:
             _apply_frame(frame, connectors, sessions_by_tx, active, samples)
-        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples)
+        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
         _connectors_update_live([c for c in connectors.values() if getattr(c, "_live_changed", False)])
         sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
         for session in sessions.values():
             ChargeSession.objects.filter(pk=session.pk).update(
-                meter_last_wh=session.meter_last_wh, power_w=session.power_w, soc_percent=session.soc_percent,
+                meter_last_wh=session.meter_last_wh, meter_last_at=session.meter_last_at, power_w=session.power_w,
+                soc_percent=session.soc_percent,
                 soc_start_percent=session.soc_start_percent, updated_at=timezone.now())
         by_connector = {s.connector_id: s for s in sessions.values()}
         for connector in connectors.values():

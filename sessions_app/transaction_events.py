@@ -20,17 +20,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from chargepoints.device_model import connector_for_evse
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken, OcppVersion
 from chargepoints.selectors import id_tag_info
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, parse_timestamp, readings_v201
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -41,13 +40,11 @@ from sessions_app.models import (
     StopReason,
     TransactionEvent,
 )
+from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
 
 STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-POWER = "Power.Active.Import"
-SOC = "SoC"
 # The charging states in which energy flows (or could): a session that ended without
 # telling us its last state cannot still be in one of these.
 _ENERGY_STATES = {ChargingState.CHARGING, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE}
@@ -94,47 +91,20 @@ def id_token_info_v201(*, id_token: str, token_type: str, charge_point_id: int |
 
 # --- meter values -----------------------------------------------------------------------
 
-def _number(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _aware(value: str | datetime) -> datetime:
-    parsed = value if isinstance(value, datetime) else parse_datetime(value)
-    if parsed is None:
-        raise ValueError(f"not a timestamp: {value!r}")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
-    return parsed
-
-
 def samples_from_meter_values(
     *, charge_point_id: int, connector_id: int | None, session_id: int | None, meter_value: Iterable[dict],
     default_context: str = "Sample.Periodic",
 ) -> list[MeterSample]:
     """OCPP 2.0.1 MeterValueType list -> unsaved MeterSample rows. The unit multiplier
     (a power of ten) is applied, so a stored value is in its plain unit (Wh, kWh, W, ...)."""
-    rows = []
-    for reading in meter_value or []:
-        sampled_at = _aware(reading["timestamp"])
-        for sampled in reading.get("sampledValue", []):
-            value = _number(sampled.get("value"))
-            if value is None:
-                continue
-            unit = sampled.get("unitOfMeasure") or {}
-            multiplier = int(unit.get("multiplier", 0) or 0)
-            if multiplier:
-                value = value.scaleb(multiplier)
-            measurand = sampled.get("measurand", ENERGY_REGISTER)
-            rows.append(MeterSample(
-                charge_point_id=charge_point_id, connector_id=connector_id, session_id=session_id,
-                sampled_at=sampled_at, measurand=measurand, phase=sampled.get("phase", ""),
-                location=sampled.get("location", ""), context=sampled.get("context", default_context),
-                value=value, unit=unit.get("unit", "Wh" if measurand.startswith("Energy") else ""),
-            ))
-    return rows
+    return [
+        MeterSample(
+            charge_point_id=charge_point_id, connector_id=connector_id, session_id=session_id,
+            sampled_at=reading.at, measurand=reading.measurand[:50], phase=reading.phase[:10],
+            location=reading.location[:10], context=reading.context[:30], value=reading.value, unit=reading.unit[:10],
+        )
+        for reading in readings_v201(meter_value or [], default_context=default_context)
+    ]
 
 
 def _to_base_unit(sample: MeterSample) -> int:
@@ -161,7 +131,7 @@ def transaction_event_record(
 ) -> TransactionEventOutcome:
     """Store one TransactionEventRequest (camelCase sub-objects as on the wire) and
     re-derive its session. Safe to call twice with the same event."""
-    timestamp = _aware(timestamp)
+    timestamp = parse_timestamp(timestamp)
     transaction_id = str(transaction_info["transactionId"])
     session = _session_for(charge_point_id=charge_point_id, transaction_id=transaction_id,
                            timestamp=timestamp, evse=evse)
@@ -169,6 +139,7 @@ def transaction_event_record(
     if id_token:
         info = id_token_info_v201(id_token=id_token["idToken"], token_type=id_token.get("type", ""),
                                   charge_point_id=charge_point_id)
+        _note_authorization(session, info=info, trigger_reason=trigger_reason)
 
     existing = TransactionEvent.objects.filter(session=session, seq_no=seq_no).first()
     if existing is not None:
@@ -193,7 +164,7 @@ def transaction_event_record(
     samples = samples_from_meter_values(
         charge_point_id=charge_point_id, connector_id=session.connector_id, session_id=session.pk,
         meter_value=meter_value or [], default_context=_default_context(event_type))
-    MeterSample.objects.bulk_create(samples)
+    MeterSample.objects.bulk_create(samples, ignore_conflicts=True)  # a reading repeated by another event: once
 
     in_order = latest is None or (
         timestamp >= latest.timestamp and seq_no > (previous_seq_no if previous_seq_no is not None else -1)
@@ -213,6 +184,15 @@ def transaction_event_record(
         session_id = session.pk
         transaction.on_commit(lambda: session_reprice(session_id=session_id))
     return _outcome(session, duplicate=False, id_token_info=info)
+
+
+def _note_authorization(session: ChargeSession, *, info: dict, trigger_reason: str) -> None:
+    """Remember whether the CSMS authorised the transaction. A token shown to stop it says
+    nothing about the start; once accepted, a session stays accepted."""
+    if trigger_reason == "StopAuthorized" or session.authorization == "Accepted":
+        return
+    session.authorization = info["status"][:20]
+    ChargeSession.objects.filter(pk=session.pk).update(authorization=session.authorization)
 
 
 def _without_offline(payload: dict) -> dict:
@@ -303,7 +283,6 @@ def _derive(session: ChargeSession) -> None:
 
     timeline = _state_timeline(events)
     session.charging_state = timeline[-1][1] if timeline else session.charging_state
-    _store_timeline(session, timeline)
 
     for event in events:
         info = event.payload.get("transactionInfo", {})
@@ -324,8 +303,24 @@ def _derive(session: ChargeSession) -> None:
             (e.payload["idToken"] for e in reversed(events)
              if e.payload.get("triggerReason") == "StopAuthorized" and e.payload.get("idToken")), None)
         _finish(session, ended, stop_token, state_is_latest=not timeline or timeline[-1][0] <= ended.timestamp)
+        if timeline and timeline[-1][1] != session.charging_state and timeline[-1][0] <= ended.timestamp:
+            timeline.append((ended.timestamp, session.charging_state))  # the state the end implies, as 1.6 records it
+    _store_timeline(session, timeline)
+    if ended is not None:
+        _charging_time(session, ended)
     _derive_energy(session)
     session.save()
+
+
+def _charging_time(session: ChargeSession, ended: TransactionEvent) -> None:
+    """The station's timeSpentCharging at the end when it sent one; otherwise the time in
+    Charging on the state history, as for 1.6."""
+    reported = ended.payload.get("transactionInfo", {}).get("timeSpentCharging")
+    if reported is not None:
+        session.time_spent_charging_s = reported
+        return
+    states = ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state")
+    session.time_spent_charging_s = charging_seconds(states, started_at=session.started_at, ended_at=session.stopped_at)
 
 
 def _finish(session: ChargeSession, ended: TransactionEvent, stop_token: dict | None, *, state_is_latest: bool) -> None:
@@ -367,7 +362,11 @@ def _apply_in_order(session: ChargeSession, event: TransactionEvent, samples: li
                 if earlier.payload.get("idToken"):
                     stop_token = earlier.payload["idToken"]
                     break
+        state_before = session.charging_state
         _finish(session, event, stop_token, state_is_latest=True)
+        if session.charging_state != state_before:  # the state the end implies, as 1.6 records it
+            ChargingStateChange.objects.create(session=session, at=event.timestamp, charging_state=session.charging_state)
+        _charging_time(session, event)
         _derive_energy(session)  # once per session: the stop reading, and nothing after it
     else:
         _apply_samples(session, samples)
@@ -381,7 +380,8 @@ def _apply_samples(session: ChargeSession, samples: list[MeterSample]) -> None:
         if session.meter_last_wh is None:  # the first reading of the session
             begin = next((s for s in energy if s.context == "Transaction.Begin"), energy[0])
             session.meter_start_wh = _to_base_unit(begin)
-        session.meter_last_wh = _to_base_unit(energy[-1])
+        if session.meter_last_at is None or energy[-1].sampled_at >= session.meter_last_at:
+            session.meter_last_wh, session.meter_last_at = _to_base_unit(energy[-1]), energy[-1].sampled_at
     power = _totals(s for s in ordered if s.measurand == POWER)
     if power:
         session.power_w = _to_base_unit(power[-1])
@@ -416,7 +416,7 @@ def _derive_energy(session: ChargeSession) -> None:
     if energy:
         begin = next((s for s in energy if s.context == "Transaction.Begin"), energy[0])
         session.meter_start_wh = _to_base_unit(begin)
-        session.meter_last_wh = _to_base_unit(energy[-1])
+        session.meter_last_wh, session.meter_last_at = _to_base_unit(energy[-1]), energy[-1].sampled_at
         if session.status == ChargeSession.Status.COMPLETED:
             end = next((s for s in reversed(energy) if s.context == "Transaction.End"), None)
             if end is None:  # readings after the stop (a late Updated) are not billed

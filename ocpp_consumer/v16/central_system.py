@@ -10,7 +10,7 @@ from ocpp_consumer import handlers_common as common
 from ocpp_consumer.batching import run_service
 from ocpp_consumer.protocol import CsmsChargePoint
 from sessions_app import services as session_services
-from sessions_app.services import parse_timestamp
+from sessions_app.meter import parse_timestamp
 
 # OCPP 1.6 commands the central system sends (core, firmware, local list, reservation,
 # smart charging, remote trigger profiles). commands.send() accepts exactly these.

@@ -22,7 +22,7 @@ from ocpp_consumer import handlers_common as common
 from ocpp_consumer.batching import committer, run_service
 from ocpp_consumer.protocol import CsmsChargePoint, to_camel
 from sessions_app import transaction_events
-from sessions_app.services import parse_timestamp
+from sessions_app.meter import parse_timestamp, readings_v201
 
 # OCPP 2.0.1 commands the CSMS sends; commands.send() accepts these for a 2.0.1 charger
 # (and translates the 1.6 names it knows, see ocpp_consumer.translate).
@@ -43,21 +43,12 @@ def _money(amount: Decimal) -> float:
 def meter_value_as_v16(meter_value: list[dict]) -> list[dict]:
     """2.0.1 meter values (snake_case, as handed to handlers) in the shape the shared
     MeterValues service reads: unitOfMeasure flattened to a unit, its multiplier applied."""
-    converted = []
-    for entry in meter_value:
-        samples = []
-        for sampled in entry.get("sampled_value", ()):
-            unit = sampled.get("unit_of_measure") or {}
-            value = Decimal(str(sampled["value"]))
-            if unit.get("multiplier"):
-                value = value.scaleb(int(unit["multiplier"]))
-            sample = {k: sampled[k] for k in ("measurand", "phase", "location", "context") if k in sampled}
-            sample["value"] = str(value)
-            if unit.get("unit"):
-                sample["unit"] = unit["unit"]
-            samples.append(sample)
-        converted.append({"timestamp": entry["timestamp"], "sampled_value": samples})
-    return converted
+    return [
+        {"timestamp": reading.at.isoformat(), "sampled_value": [{
+            "value": str(reading.value), "measurand": reading.measurand, "phase": reading.phase,
+            "location": reading.location, "context": reading.context, "unit": reading.unit}]}
+        for reading in readings_v201(meter_value)
+    ]
 
 
 class RpcFrameworkError(OCPPError):

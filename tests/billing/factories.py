@@ -73,10 +73,14 @@ def add_sample(
     session: ChargeSession, at: datetime, value, *, unit: str = "Wh", phase: str = "",
     measurand: str = "Energy.Active.Import.Register",
 ) -> MeterSample:
-    return MeterSample.objects.create(
+    """Store a reading as the OCPP side does: a second reading with the same key (session,
+    measurand, time, phase, location, context) is a replay and is skipped."""
+    sample = MeterSample(
         charge_point=session.charge_point, connector=session.connector, session=session,
         sampled_at=at, measurand=measurand, phase=phase, value=Decimal(str(value)), unit=unit,
     )
+    MeterSample.objects.bulk_create([sample], ignore_conflicts=True)
+    return sample
 
 
 def add_state(session: ChargeSession, at: datetime, state: str) -> ChargingStateChange:

@@ -21,8 +21,20 @@ def _states(session, *changes):
 def test_waiting_time_counts_minutes_plugged_in_after_charging():
     session = ChargeSessionFactory(started_at=timezone.now() - timedelta(minutes=60))
     _states(session, (0, "EVConnected"), (5, "Charging"), (35, "SuspendedEV"), (45, "Charging"), (50, "Idle"))
-    # 10 minutes SuspendedEV + 10 minutes Idle until now; the 5 minutes before charging are free.
-    assert charging.session_waiting_minutes(session) == 20
+    # 10 minutes SuspendedEV; the 5 minutes before charging are free, and Idle (no car
+    # ready, cable out) is not waiting: billing's definition, the only one (issue 15).
+    assert charging.session_waiting_minutes(session) == 10
+
+
+def test_waiting_time_is_the_idle_time_the_purchase_is_priced_with():
+    from billing.pricing import price_session
+
+    session = ChargeSessionFactory(started_at=timezone.now() - timedelta(minutes=60))
+    # The car declined to draw for 50 minutes before charging (live showed 59 s, pricing 50 min),
+    # then the charger paused it (SuspendedEVSE: the charger's doing, never waiting).
+    _states(session, (0, "SuspendedEV"), (50, "Charging"), (55, "SuspendedEVSE"))
+    now = session.started_at + timedelta(minutes=60)
+    assert charging.session_waiting_minutes(session, now=now) == price_session(session=session, until=now).idle_minutes == 50
 
 
 def test_waiting_time_is_zero_before_charging_starts():

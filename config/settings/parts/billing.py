@@ -11,6 +11,10 @@ TARIFFS_GENERATE_MISSING_PRICES = _env.bool("TARIFFS_GENERATE_MISSING_PRICES", d
 # Markets whose upcoming months the beat job fills with generated prices.
 TARIFFS_GENERATED_MARKETS = _env.list("TARIFFS_GENERATED_MARKETS", default=["default"])
 
+# An authorised session that delivered less energy than this (Wh) pays no session fee (a
+# car that never drew, a cable plugged and pulled); idle fees still follow the tariff.
+BILLING_MIN_BILLABLE_WH = _env.int("BILLING_MIN_BILLABLE_WH", default=100)
+
 # Live cost of an active session: cached per session and per meter/state change.
 BILLING_RUNNING_COST_CACHE_SECONDS = _env.int("BILLING_RUNNING_COST_CACHE_SECONDS", default=120)
 

@@ -38,7 +38,18 @@ OCPP_PASSWORD_CACHE_SECONDS = _env.float("OCPP_PASSWORD_CACHE_SECONDS", default=
 # unregistering) counts as offline.
 OCPP_PROCESS_TTL = _env.float("OCPP_PROCESS_TTL", default=30.0)
 
+# An active session whose charger has been offline this long is closed by the back office
+# at its last meter reading (the orphan sweep), so the driver's card is free again. One
+# whose charger rebooted and then reported the connector Available is closed at once.
+SESSIONS_ORPHAN_OFFLINE_SECONDS = _env.int("SESSIONS_ORPHAN_OFFLINE_SECONDS", default=2 * 3600)
+
+# A start or stop timestamp further than this in the future (or before the charger's boot,
+# or a stop before its start) is recorded as sent, flagged, and the server's receive time
+# is used instead.
+SESSIONS_MAX_CLOCK_AHEAD_SECONDS = _env.int("SESSIONS_MAX_CLOCK_AHEAD_SECONDS", default=600)
+
 OCPP_BEAT_SCHEDULE: dict = {
     "ocpp-journal-purge": {"task": "chargepoints.tasks.ocpp_journal_purge", "schedule": 3600.0},
+    "sessions-orphan-sweep": {"task": "sessions_app.tasks.charge_session_orphan_sweep", "schedule": 300.0},
     "ocpp-offline-sweep": {"task": "chargepoints.tasks.charge_point_offline_sweep", "schedule": 60.0},
 }

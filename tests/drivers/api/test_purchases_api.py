@@ -113,3 +113,25 @@ def test_the_list_shows_only_my_purchases_newest_first_with_pages(api, driver, o
 def test_bad_pages_answer_400(api, params):
     response = api.get("/api/v1/purchases", params)
     assert response.status_code == 400 and response.json()["message"]
+
+
+# Issue 15, finding 8: the status of a purchase's payment, for that purchase only, never a 500.
+
+@pytest.mark.parametrize("invoice_id", [str(2**63), "9" * 40, "²", "١٢", "0", "-1", " 7 "])
+def test_a_status_for_an_impossible_invoice_id_answers_404_not_500(api, purchase, invoice_id):
+    response = api.post(f"/api/v1/purchases/{purchase.pk}/status", {"invoiceId": invoice_id}, format="json")
+    assert response.status_code == 404, response.content
+    assert response.json()["message"]
+
+
+def test_a_status_for_an_invoice_of_another_purchase_is_not_answered(api, driver, purchase):
+    paid_elsewhere = PurchaseFactory(session__user=driver, user=driver, total_price=Decimal("9.99"))
+    invoice = api.post(f"/api/v1/purchases/{paid_elsewhere.pk}/pay", {"option": "QPAY"}, format="json").json()["invoiceId"]
+    response = api.post(f"/api/v1/purchases/{purchase.pk}/status", {"invoiceId": invoice}, format="json")
+    assert response.status_code == 404
+    # By the purchase id as invoiceId (wallet payments) too.
+    api.post(f"/api/v1/purchases/{paid_elsewhere.pk}/status", {"invoiceId": invoice}, format="json")
+    response = api.post(f"/api/v1/purchases/{purchase.pk}/status", {"invoiceId": str(paid_elsewhere.pk)}, format="json")
+    assert response.status_code == 404
+    own = api.post(f"/api/v1/purchases/{paid_elsewhere.pk}/status", {"invoiceId": invoice}, format="json")
+    assert own.status_code == 200 and own.json()["amount"] == 9.99
