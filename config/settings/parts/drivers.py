@@ -28,7 +28,10 @@ DRIVERS_TRUST_X_FORWARDED_FOR = _env.bool("DRIVERS_TRUST_X_FORWARDED_FOR", defau
 DRIVERS_TOKEN_TTL_DAYS = _env.int("DRIVERS_TOKEN_TTL_DAYS", default=180)  # 0 = never expires
 
 # --- SMS ---------------------------------------------------------------------------------
-SMS_PROVIDER = _env.str("SMS_PROVIDER", default="console")  # console | http
+# http (a real gateway, SMS_HTTP_*), console (codes in the log: the run command's
+# default, refused in production without ALLOW_CONSOLE_SMS) or disabled (OTP login answers
+# a clear error). Empty means not configured: production refuses to start (config/checks.py).
+SMS_PROVIDER = _env.str("SMS_PROVIDER", default="")
 SMS_HTTP_URL = _env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_TOKEN = _env.str("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_SENDER = _env.str("SMS_HTTP_SENDER", default="CSMS")
