@@ -19,12 +19,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.conf import settings
 
+from accounts.network import scope_client_address
 from chargepoints.services import (
-    charge_point_connect_many,
     charge_point_mark_offline_many,
     charge_point_mark_online_many,
 )
 from ocpp_consumer import gc_policy, registry
+from ocpp_consumer.auth import charger_authenticate
 from ocpp_consumer.batching import run_service_many
 from ocpp_consumer.v16.central_system import CentralSystem16
 from ocpp_consumer.v201.central_system import CentralSystem201
@@ -110,11 +111,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.warning("%s: Basic-auth user %r does not match the charge point id", self.identity, user)
             await self.close()  # before accept: the handshake fails with HTTP 403
             return
-        # Connect-time database work is set-based and batched (run_service_many): one
-        # query for all the chargers connecting at the same moment instead of a few each
-        # (a reconnecting fleet otherwise timed out in daphne's 5 s handshake limit, issue 3).
-        charge_point = await run_service_many(charge_point_connect_many, "requests",
-                                              {"identity": self.identity, "password": password, "protocol": protocol})
+        # Connect-time database work is set-based and batched (one query for all the
+        # chargers connecting at the same moment, issue 3); the password check runs in a
+        # pool of its own, with failed attempts limited (ocpp_consumer/auth.py, issue 16).
+        charge_point = await charger_authenticate(identity=self.identity, password=password, protocol=protocol,
+                                                  address=scope_client_address(self.scope))
         if charge_point is None:
             logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
             await self.close()

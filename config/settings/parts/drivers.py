@@ -21,8 +21,8 @@ DRIVERS_OTP_CHECK_RATE_PER_IP = _env.str("DRIVERS_OTP_CHECK_RATE_PER_IP", defaul
 # Phone numbers without a leading "+" are read in this region (ISO 3166-1 alpha-2); empty
 # means such numbers are refused.
 DRIVERS_DEFAULT_PHONE_REGION = _env.str("DRIVERS_DEFAULT_PHONE_REGION", default="") or None
-# Behind a reverse proxy, take the client address from X-Forwarded-For (its first hop).
-DRIVERS_TRUST_X_FORWARDED_FOR = _env.bool("DRIVERS_TRUST_X_FORWARDED_FOR", default=False)
+# Behind reverse proxies, the client address comes from X-Forwarded-For as far as
+# TRUSTED_PROXY_COUNT (config/settings/parts/security.py) allows.
 
 # --- Tokens ------------------------------------------------------------------------------
 DRIVERS_TOKEN_TTL_DAYS = _env.int("DRIVERS_TOKEN_TTL_DAYS", default=180)  # 0 = never expires
