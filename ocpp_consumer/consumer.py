@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import uuid
 from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
@@ -188,9 +189,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
             reply = {"result": "timeout"}
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            logger.exception("%s: command %s failed", self.identity, event["action"])
-            reply = {"result": "error", "description": str(exc)}
+        except Exception:
+            # The caller (an API client, the portal) gets a reference, never our exception text.
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("%s: command %s failed [error %s]", self.identity, event["action"], reference)
+            reply = {"result": "error", "description": f"Internal error (reference {reference})"}
         else:
             if answer.message_type_id == 3:
                 reply = {"result": "ok", "payload": answer.payload}

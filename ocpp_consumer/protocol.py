@@ -120,6 +120,9 @@ class CsmsChargePoint:
         self.registration_status = registration_status
         self._last_touch = time.monotonic()
         self._staged: list = []
+        # The unique id of our CALL awaiting its answer (one at a time, see call_action).
+        self._awaiting: str | None = None
+        self._strays = 0
 
     # --- journal -----------------------------------------------------------------------
 
@@ -157,6 +160,15 @@ class CsmsChargePoint:
             await self._handle_call_frame(unique_id, frame[2], frame[3])
         elif message_type in (CALL_RESULT, CALL_ERROR):
             await journal_write([self._row("in", message_type, unique_id, payload=frame[2] if message_type == CALL_RESULT else frame[2:])])
+            if unique_id != self._awaiting:
+                # A reply to nothing we are waiting for (never sent, or already timed out):
+                # journaled above and dropped. Queued, it would stay there for good (issue 16:
+                # memory growth, then RecursionError in the library's response matching).
+                self._strays += 1
+                if self._strays in (1, 10, 100) or self._strays % 1000 == 0:
+                    logger.warning("%s: dropped %d repl%s matching no pending call (latest %r)",
+                                   self.id, self._strays, "y" if self._strays == 1 else "ies", unique_id[:64])
+                return
             if message_type == CALL_RESULT:
                 self._response_queue.put_nowait(CallResult(unique_id, frame[2]))
             else:
@@ -272,10 +284,17 @@ class CsmsChargePoint:
         unique_id = str(uuid.uuid4())
         async with asyncio.timeout(timeout):
             async with self._call_lock:
+                # An answer that came after its call's caller gave up must not answer this one.
+                while not self._response_queue.empty():
+                    self._response_queue.get_nowait()
                 frame = [CALL, unique_id, action, payload]
                 await journal_write([self._row("out", CALL, unique_id, action, payload)])
-                await self.consumer.send(text_data=dumps(frame))
-                return await self._get_specific_response(unique_id, timeout)
+                self._awaiting = unique_id
+                try:
+                    await self.consumer.send(text_data=dumps(frame))
+                    return await self._get_specific_response(unique_id, timeout)
+                finally:
+                    self._awaiting = None
 
 
 def _plain(details: Any) -> Any:
