@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chargepoints import charger_secrets
+from chargepoints.identity import identity_is_valid
 from chargepoints.models import (
     ChargePoint,
     ChargePointEvent,
@@ -224,7 +225,7 @@ def charge_point_admit_many(*, requests: list[dict]) -> list[tuple[ChargePoint |
 
 
 def _register_unknown(*, identity: str, password_hash: str, protocol: str) -> ChargePoint | None:
-    if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING:
+    if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING or not identity_is_valid(identity):
         return None
     if not password_hash and settings.OCPP_REQUIRE_PASSWORD:
         return None

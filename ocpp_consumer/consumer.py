@@ -13,7 +13,6 @@ import base64
 import binascii
 import logging
 import uuid
-from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -21,6 +20,7 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 
 from accounts.network import scope_client_address
+from chargepoints.identity import identity_is_valid
 from chargepoints.services import (
     charge_point_mark_offline_many,
     charge_point_mark_online_many,
@@ -93,10 +93,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         _start_keep_alive()
-        self.identity = unquote(self.scope["url_route"]["kwargs"]["charge_point_id"]).strip("/")
+        # The server decoded the path once; decoding again would turn "..%252F" into "../".
+        self.identity = self.scope["url_route"]["kwargs"]["charge_point_id"]
         self.pending_commands: dict[asyncio.Task, str] = {}
         protocol = choose_subprotocol(self.scope.get("subprotocols") or [])
-        if not self.identity or len(self.identity) > 48:
+        if not identity_is_valid(self.identity):
+            logger.warning("refused a connection to an invalid charge point id %r", self.identity[:100])
             await self.close()
             return
         if protocol is None:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from accounts.models import Operator
 from chargepoints import charger_secrets
+from chargepoints.identity import MAX_LENGTH, RULE, validate_identity
 from chargepoints.models import ChargePoint, Connector, OcppVersion, RegistrationStatus, Site
 from config.validation import DatabaseIdField
 
@@ -139,7 +140,8 @@ class ChargePointListApi(OperatorApi):
 
 class ChargePointCreateApi(OperatorApi):
     class InputSerializer(ChargePointInput):
-        identity = serializers.RegexField(r"^[^/\s]{1,48}$", help_text="The OCPP charge point id")
+        identity = serializers.CharField(max_length=MAX_LENGTH, validators=[validate_identity],
+                                         help_text=f"The OCPP charge point id: {RULE}")
 
     class OutputSerializer(ChargePointOutput):
         password = serializers.CharField(required=False, help_text="The generated Basic-auth password, shown only "
