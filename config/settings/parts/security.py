@@ -7,6 +7,8 @@ on for the run command. With SECURITY_FAIL_CLOSED (config/settings/production.py
 system check (config/checks.py) refuses to start while any of them is on without its
 ALLOW_... override below.
 """
+from datetime import timedelta
+
 import environ
 
 _env = environ.Env()
@@ -26,3 +28,14 @@ ALLOW_UNKNOWN_CHARGERS_PENDING = _env.bool("ALLOW_UNKNOWN_CHARGERS_PENDING", def
 # client address is taken that many hops from the right; 0 ignores the header (the
 # socket's peer address is the client).
 TRUSTED_PROXY_COUNT = _env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Staff login throttling (django-axes, accounts/login_throttle.py) --------------------
+# Admin and portal logins: after LOGIN_FAILURE_LIMIT failures for one user name from one
+# address, that pair is locked out (429) for LOGIN_COOLOFF_MINUTES. `manage.py axes_reset`
+# lifts every lock (axes_reset_username NAME / axes_reset_ip ADDRESS for one).
+AXES_FAILURE_LIMIT = _env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.login_throttle.request_client_address"
+AXES_VERBOSE = False
