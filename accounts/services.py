@@ -43,9 +43,13 @@ def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
         raise ServiceError("Phone login is not available on this server: no SMS provider is configured.",
                            code="otp_login_disabled", status=503)
     phone = phone_normalise(phone)
-    rate_limit_hit(scope="otp-request:phone", key=phone, rate=settings.DRIVERS_OTP_RATE_PER_PHONE)
+    # Narrowest first, and a refused request counts no further: someone elsewhere uses up
+    # only their own (phone, address) allowance of a driver's codes, not the driver's.
     if client_ip:
+        rate_limit_hit(scope="otp-request:phone-ip", key=f"{phone}|{client_ip}",
+                       rate=settings.DRIVERS_OTP_RATE_PER_PHONE_AND_IP)
         rate_limit_hit(scope="otp-request:ip", key=client_ip, rate=settings.DRIVERS_OTP_RATE_PER_IP)
+    rate_limit_hit(scope="otp-request:phone", key=phone, rate=settings.DRIVERS_OTP_RATE_PER_PHONE)
     code = _otp_new_code()
     now = timezone.now()
     with transaction.atomic():

@@ -146,6 +146,9 @@ class CsmsChargePoint:
         except ValueError:
             await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is not valid JSON"))
             return
+        except RecursionError:
+            await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is nested too deeply"))
+            return
         if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str) or not frame[1]:
             unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[1] else "-1"
             await self._reject_unparsed(text, unique_id, self.formation_error(
@@ -208,6 +211,10 @@ class CsmsChargePoint:
             result = await self._dispatch(unique_id, action, payload)
         except OCPPError as error:
             await self._answer(in_row, unique_id, error=error)
+        except RecursionError:
+            # Parsed, but too deep for the handlers (or the journal's encoder): keep a note.
+            in_row.update(payload=None, raw=f"[{action} payload nested too deeply]")
+            await self._answer(in_row, unique_id, error=self.formation_error(description="Payload is nested too deeply"))
         except Exception:
             logger.exception("%s: handler for %s failed", self.id, action)
             await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))

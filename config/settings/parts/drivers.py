@@ -15,7 +15,11 @@ DRIVERS_OTP_MAX_ATTEMPTS = _env.int("DRIVERS_OTP_MAX_ATTEMPTS", default=5)
 DRIVERS_OTP_DEV_CODE_ENABLED = _env.bool("DRIVERS_OTP_DEV_CODE_ENABLED", default=False)
 DRIVERS_OTP_DEV_CODE = _env.str("DRIVERS_OTP_DEV_CODE", default="0000")
 # Rate limits, "<count>/<seconds>" fixed windows in the Redis cache.
-DRIVERS_OTP_RATE_PER_PHONE = _env.str("DRIVERS_OTP_RATE_PER_PHONE", default="5/3600")
+# Per (phone, address) is the tight one; per phone is a cap on SMS to one number from
+# everywhere together (set above what one address may send, so a single attacker cannot
+# lock a driver out).
+DRIVERS_OTP_RATE_PER_PHONE_AND_IP = _env.str("DRIVERS_OTP_RATE_PER_PHONE_AND_IP", default="5/3600")
+DRIVERS_OTP_RATE_PER_PHONE = _env.str("DRIVERS_OTP_RATE_PER_PHONE", default="20/3600")
 DRIVERS_OTP_RATE_PER_IP = _env.str("DRIVERS_OTP_RATE_PER_IP", default="30/3600")
 DRIVERS_OTP_CHECK_RATE_PER_IP = _env.str("DRIVERS_OTP_CHECK_RATE_PER_IP", default="60/3600")
 # Phone numbers without a leading "+" are read in this region (ISO 3166-1 alpha-2); empty
