@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
+from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin, ScopedChoices
 from chargepoints import charger_secrets
 from chargepoints.models import (
     ChargePoint, ChargePointEvent, ChargingProfile, ConfigurationKey, Connector, DeviceVariable, Evse, IdToken,
@@ -25,7 +25,7 @@ class SiteAdmin(OperatorScopedAdmin):
     search_fields = ["name", "address", "city", "postal_code"]
 
 
-class ConnectorInline(admin.TabularInline):
+class ConnectorInline(ScopedChoices, admin.TabularInline):
     model = Connector
     extra = 0
     fields = ["connector_id", "evse", "evse_connector_id", "connector_type", "max_power_kw", "status", "error_code", "power_w", "meter_wh", "soc_percent"]
