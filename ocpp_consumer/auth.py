@@ -5,7 +5,7 @@ only looks the charger up (charge_point_admit_many, batched); the password check
 a small thread pool of its own (OCPP_AUTH_THREADS), one check per connection. Failed
 attempts are counted per charger id and per source address (FailureLimiter): past the
 allowance, connects are refused at once, without checking a password, for a lock-out
-that doubles with every further failure. A charger whose password matches its cached
+that doubles with every further failure; and only one check per charger id runs at a time. A charger whose password matches its cached
 successful check still gets in while its id is locked out, so guessing at a known id
 does not lock the real charger out.
 """
@@ -79,6 +79,10 @@ class FailureLimiter:
 limiter = FailureLimiter()
 _pool: ThreadPoolExecutor | None = None
 _waiting = 0
+# Charger ids with a password check in the pool. One at a time per id: attempts arriving
+# together would otherwise all pass the lock-out check (their failures are not counted
+# yet) and queue a slow check each, ahead of other chargers' checks.
+_checking: set[str] = set()
 
 
 def _identity_key(identity: str) -> str:
@@ -134,7 +138,14 @@ async def charger_authenticate(*, identity: str, password: str | None, protocol:
             return charge_point
         logger.warning("%s: refused without a check: too many failed logins for this id", identity)
         return None
-    checked = await _check_in_pool(charge_point, password)
+    if identity in _checking:
+        logger.warning("%s: refused without a check: another login of this id is being checked", identity)
+        return None
+    _checking.add(identity)
+    try:
+        checked = await _check_in_pool(charge_point, password)
+    finally:
+        _checking.discard(identity)
     if checked is None:
         logger.warning("%s: refused: too many password checks waiting", identity)
         return None

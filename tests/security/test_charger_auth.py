@@ -237,3 +237,25 @@ async def test_a_charger_with_an_older_pbkdf2_hash_connects_and_its_hash_is_upgr
     assert stored.startswith("hmac-sha256$") and charger_secrets.matches(PASSWORD, stored)
     async with simulated(url, cp.identity):  # and the upgraded hash lets it in again
         pass
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_attempts_arriving_together_for_one_id_queue_one_check_not_one_each(fresh_auth, settings, monkeypatch):
+    """When a lock-out ends, every waiting attacker would pass the lock check at once and
+    queue a slow check each, ahead of other chargers' (a newcomer then missed daphne's
+    5 s handshake limit)."""
+    settings.OCPP_AUTH_FAILURES_PER_IDENTITY = settings.OCPP_AUTH_FAILURES_PER_ADDRESS = 1000
+    await sync_to_async(charge_point_add)(identity="TOGETHER-1", password="together-password-01")
+    checks = []
+    real = auth.charge_point_password_check
+
+    def slow(**kwargs):
+        checks.append(1)
+        time.sleep(0.2)
+        return real(**kwargs)
+
+    monkeypatch.setattr(auth, "charge_point_password_check", slow)
+    answers = await asyncio.gather(*[
+        auth.charger_authenticate(identity="TOGETHER-1", password=f"guess-{n}", protocol="ocpp1.6", address=f"10.7.0.{n}")
+        for n in range(16)])
+    assert answers == [None] * 16 and len(checks) == 1
