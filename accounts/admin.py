@@ -87,10 +87,10 @@ class OperatorAdmin(OperatorScopedAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(OperatorScopedAdmin):
     operator_path = "operator_id"
-    list_display = ["name", "operator", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "operator", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["operator", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "operator__name"]
-    fields = ["operator", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["operator", "name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

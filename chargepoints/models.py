@@ -90,6 +90,7 @@ class ChargePoint(models.Model):
     class Meta:
         ordering = ["identity"]
         indexes = [models.Index(fields=["is_online", "last_seen_at"])]
+        permissions = [("send_commands", "Can send OCPP commands to charge points")]
 
     def __str__(self) -> str:
         return self.identity

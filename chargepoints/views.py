@@ -377,6 +377,8 @@ def _describe_error(exc: Exception) -> str:
 @staff_required
 def charger_command(request: HttpRequest, identity: str) -> HttpResponse:
     charge_point = _charger_or_404(request, identity)
+    if not request.user.has_perm("chargepoints.send_commands"):
+        raise PermissionDenied("Sending commands needs the send_commands permission (the Operator engineer role).")
     command = COMMANDS_BY_ID.get(request.POST.get("command", ""))
     if command is None:
         messages.error(request, "Unknown command.")

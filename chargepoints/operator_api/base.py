@@ -17,7 +17,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .access import OPERATOR_AUTHENTICATION, IsOperator
+from .access import OPERATOR_AUTHENTICATION, HasOperatorPermission, IsOperator
 from .schema import ViewNamedSchema
 
 TAG_PREFIX = "Operator"
@@ -31,7 +31,7 @@ class Pagination(LimitOffsetPagination):
 class OperatorApi(APIView):
     schema = ViewNamedSchema()
     authentication_classes = OPERATOR_AUTHENTICATION
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, HasOperatorPermission]
 
     def handle_exception(self, exc):
         if isinstance(exc, DjangoValidationError):
