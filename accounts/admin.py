@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services
-from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
+from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin, ScopedChoices
+from accounts.scoping import drivers_of_operator
 from accounts.models import AccessToken, ApiKey, Operator, OtpChallenge, User
 
 
@@ -28,8 +30,13 @@ class DriverOrStaffFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Fields only a superuser may change, on anyone (themselves included): with them a staff
+# member with change_user could make itself superuser or move to another operator.
+PRIVILEGE_FIELDS = ["operator", "is_staff", "is_superuser", "groups", "user_permissions"]
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ScopedChoices, DjangoUserAdmin):
     list_display = ["username", "phone", "name", "email", "operator", "is_staff", "is_active", "date_joined"]
     list_filter = [DriverOrStaffFilter, "is_staff", "is_active", "operator"]
     search_fields = ["username", "phone", "name", "email"]
@@ -42,6 +49,25 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "phone", "password1", "password2")}),)
     actions = ["revoke_tokens"]
+
+    def get_queryset(self, request):
+        """Staff see their operator's staff (not superusers) and its drivers (those who
+        charged at its chargers or hold one of its cards); superusers see everyone."""
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser:
+            return queryset
+        if user.operator_id is None:
+            return queryset.none()
+        drivers = drivers_of_operator(operator_id=user.operator_id).values("pk")
+        return queryset.filter(
+            Q(is_staff=True, is_superuser=False, operator_id=user.operator_id) | Q(pk__in=drivers))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += PRIVILEGE_FIELDS
+        return readonly
 
     @admin.action(description="Revoke all tokens of the selected users")
     def revoke_tokens(self, request, queryset):
@@ -60,10 +86,10 @@ class OperatorAdmin(OperatorScopedAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(OperatorScopedAdmin):
     operator_path = "operator_id"
-    list_display = ["name", "operator", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "operator", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["operator", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "operator__name"]
-    fields = ["operator", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["operator", "name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

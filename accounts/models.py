@@ -82,10 +82,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 class ApiKey(models.Model):
     """An operator's X-API-Key. Only its hash is stored; the raw key is shown once."""
 
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        COMMANDS = "commands", "Read and send commands"
+        FULL = "full", "Full"
+
     operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, help_text="First characters of the key, to recognise it")
     key_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.FULL,
+                             help_text="read: look only; commands: look and send charger commands; full: everything")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +107,14 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, kind: str) -> bool:
+        """Whether this key's scope covers a "read", "command" or "write" operation."""
+        if self.scope == self.Scope.FULL:
+            return True
+        if self.scope == self.Scope.COMMANDS:
+            return kind in ("read", "command")
+        return kind == "read"
 
 
 class AccessToken(models.Model):

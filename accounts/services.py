@@ -15,7 +15,7 @@ from accounts.models import AccessToken, ApiKey, Operator, OtpChallenge, User
 from accounts.phone import phone_normalise
 from accounts.ratelimit import rate_limit_hit
 from accounts.secrets import matches, new_token, short_secret_hash, token_hash
-from accounts.sms import SmsError, get_sms_provider
+from accounts.sms import SmsError, get_sms_provider, sms_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,17 @@ def _otp_new_code() -> str:
 
 def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
     """Send a fresh code to the phone; earlier unused codes of that phone stop working."""
+    if not sms_enabled():
+        raise ServiceError("Phone login is not available on this server: no SMS provider is configured.",
+                           code="otp_login_disabled", status=503)
     phone = phone_normalise(phone)
-    rate_limit_hit(scope="otp-request:phone", key=phone, rate=settings.DRIVERS_OTP_RATE_PER_PHONE)
+    # Narrowest first, and a refused request counts no further: someone elsewhere uses up
+    # only their own (phone, address) allowance of a driver's codes, not the driver's.
     if client_ip:
+        rate_limit_hit(scope="otp-request:phone-ip", key=f"{phone}|{client_ip}",
+                       rate=settings.DRIVERS_OTP_RATE_PER_PHONE_AND_IP)
         rate_limit_hit(scope="otp-request:ip", key=client_ip, rate=settings.DRIVERS_OTP_RATE_PER_IP)
+    rate_limit_hit(scope="otp-request:phone", key=phone, rate=settings.DRIVERS_OTP_RATE_PER_PHONE)
     code = _otp_new_code()
     now = timezone.now()
     with transaction.atomic():

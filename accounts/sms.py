@@ -1,7 +1,8 @@
 """Sending SMS through a pluggable provider.
 
-`console` (the default) writes the message to the log, for development and tests.
-`http` posts JSON {"to", "from", "text"} to SMS_HTTP_URL with a bearer token: the shape most
+`console` writes the message to the log, for development and tests (the run command's
+default; production refuses it without ALLOW_CONSOLE_SMS). `disabled`, or nothing
+configured, turns phone (OTP) login off with a clear error. `http` posts JSON {"to", "from", "text"} to SMS_HTTP_URL with a bearer token: the shape most
 SMS gateways (or a small adapter in front of one) accept.
 """
 from __future__ import annotations
@@ -47,8 +48,17 @@ class HttpSmsProvider:
             raise SmsError(f"SMS provider answered HTTP {response.status_code}")
 
 
+SMS_DISABLED = ("", "disabled")
+
+
+def sms_enabled() -> bool:
+    return settings.SMS_PROVIDER not in SMS_DISABLED
+
+
 def get_sms_provider() -> SmsProvider:
     name = settings.SMS_PROVIDER
+    if name in SMS_DISABLED:
+        raise SmsError("no SMS provider is configured (SMS_PROVIDER)")
     if name == "console":
         return ConsoleSmsProvider()
     if name == "http":

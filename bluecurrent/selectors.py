@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.selectors import session_running_cost
+from chargepoints.identity import identity_is_valid
 from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken, IdTokenStatus
 from sessions_app.models import ChargeSession, MeterSample
 
@@ -35,7 +36,7 @@ def charge_points_for_driver(*, user: User) -> QuerySet[ChargePoint]:
 
 
 def charge_point_for_driver(*, user: User, evse_id: str) -> ChargePoint | None:
-    if not isinstance(evse_id, str) or not evse_id:
+    if not identity_is_valid(evse_id):
         return None
     return charge_points_for_driver(user=user).filter(identity=evse_id).first()
 

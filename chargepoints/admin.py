@@ -7,10 +7,10 @@ what chargers said, not something to edit.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
-from django.contrib.auth.hashers import make_password
+from django.contrib import admin, messages
 
-from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
+from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin, ScopedChoices
+from chargepoints import charger_secrets
 from chargepoints.models import (
     ChargePoint, ChargePointEvent, ChargingProfile, ConfigurationKey, Connector, DeviceVariable, Evse, IdToken,
     OcppMessage, RegistrationStatus, Site,
@@ -25,7 +25,7 @@ class SiteAdmin(OperatorScopedAdmin):
     search_fields = ["name", "address", "city", "postal_code"]
 
 
-class ConnectorInline(admin.TabularInline):
+class ConnectorInline(ScopedChoices, admin.TabularInline):
     model = Connector
     extra = 0
     fields = ["connector_id", "evse", "evse_connector_id", "connector_type", "max_power_kw", "status", "error_code", "power_w", "meter_wh", "soc_percent"]
@@ -35,8 +35,12 @@ class ConnectorInline(admin.TabularInline):
 class ChargePointForm(forms.ModelForm):
     new_password = forms.CharField(
         required=False, widget=forms.PasswordInput(render_value=False), min_length=16,
-        help_text="Sets the Basic-auth password the charger uses (stored hashed). Leave empty to keep it.",
+        help_text="Sets the Basic-auth password the charger uses (stored hashed). Leave empty to keep it; "
+                  "a new charger without one gets a generated password, shown once after saving.",
     )
+    generate_password = forms.BooleanField(
+        required=False, help_text="Replace the password with a new generated one, shown once after saving.")
+    generated_password: str = ""
 
     class Meta:
         model = ChargePoint
@@ -44,8 +48,11 @@ class ChargePointForm(forms.ModelForm):
 
     def save(self, commit=True):
         charge_point = super().save(commit=False)
-        if self.cleaned_data.get("new_password"):
-            charge_point.password_hash = make_password(self.cleaned_data["new_password"])
+        password = self.cleaned_data.get("new_password")
+        if not password and (self.cleaned_data.get("generate_password") or charge_point.pk is None):
+            password = self.generated_password = charger_secrets.generate()
+        if password:
+            charge_point.password_hash = charger_secrets.make_hash(password)
         if commit:
             charge_point.save()
         return charge_point
@@ -62,6 +69,13 @@ class ChargePointAdmin(OperatorScopedAdmin):
     readonly_fields = ["is_online", "last_seen_at", "last_boot_at", "status", "error_code", "firmware_status", "diagnostics_status", "created_at", "updated_at"]
     inlines = [ConnectorInline]
     actions = ["accept_registration", "reject_registration"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.generated_password:
+            self.message_user(request, f"The Basic-auth password of {obj.identity} is {form.generated_password} "
+                                       "— copy it to the charger now: it is stored hashed and not shown again.",
+                              level=messages.WARNING)
 
     @admin.action(description="Accept the selected chargers (BootNotification → Accepted)")
     def accept_registration(self, request, queryset):

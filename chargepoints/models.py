@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Operator, User
+from chargepoints.identity import RULE, identity_is_valid
 
 
 def validate_time_zone(value: str) -> None:
@@ -89,6 +90,7 @@ class ChargePoint(models.Model):
     class Meta:
         ordering = ["identity"]
         indexes = [models.Index(fields=["is_online", "last_seen_at"])]
+        permissions = [("send_commands", "Can send OCPP commands to charge points")]
 
     def __str__(self) -> str:
         return self.identity
@@ -96,6 +98,10 @@ class ChargePoint(models.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.identity
+
+    def clean(self) -> None:
+        if not identity_is_valid(self.identity):
+            raise ValidationError({"identity": f"A charge point id is {RULE}."})
 
 
 class Evse(models.Model):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.hashers import check_password
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from chargepoints import charger_secrets
 from chargepoints.models import (
     ChargePoint,
     Connector,
@@ -36,9 +36,7 @@ def charge_point_list(*, operator_id: int | None = None, site_id: int | None = N
 
 def charge_point_password_matches(*, charge_point: ChargePoint, password: str | None) -> bool:
     """Constant-time check of a charger's Basic-auth password against its stored hash."""
-    if not charge_point.password_hash:
-        return False
-    return check_password(password or "", charge_point.password_hash)
+    return charger_secrets.matches(password, charge_point.password_hash)
 
 
 def connector_list(*, identity: str | None = None) -> QuerySet[Connector]:

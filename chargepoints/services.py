@@ -15,10 +15,11 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from chargepoints import charger_secrets
+from chargepoints.identity import identity_is_valid
 from chargepoints.models import (
     ChargePoint,
     ChargePointEvent,
@@ -75,7 +76,7 @@ def charge_point_add(
         heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
     )
     if password:
-        charge_point.password_hash = make_password(password)
+        charge_point.password_hash = charger_secrets.make_hash(password)
     charge_point.full_clean(exclude=["password_hash"])
     charge_point.save()
     for number in range(1, connector_count + 1):
@@ -100,7 +101,7 @@ def charge_point_update(*, charge_point: ChargePoint, data: dict[str, Any]) -> C
     for field, value in data.items():
         setattr(charge_point, field, value)
     if password:
-        charge_point.password_hash = make_password(password)
+        charge_point.password_hash = charger_secrets.make_hash(password)
     charge_point.full_clean(exclude=["password_hash"])
     charge_point.save()
     _publish_after_commit(charge_point_state(charge_point))
@@ -109,7 +110,7 @@ def charge_point_update(*, charge_point: ChargePoint, data: dict[str, Any]) -> C
 
 @transaction.atomic
 def charge_point_set_password(*, charge_point: ChargePoint, password: str) -> None:
-    charge_point.password_hash = make_password(password)
+    charge_point.password_hash = charger_secrets.make_hash(password)
     charge_point.save(update_fields=["password_hash", "updated_at"])
 
 
@@ -120,10 +121,11 @@ def charge_point_remove(*, identity: str) -> None:
 
 
 # (identity, stored password hash) -> (HMAC of the password that matched it, expiry).
-# The full-cost hasher runs once per charger per OCPP_PASSWORD_CACHE_SECONDS, so a
-# reconnect storm (thousands of chargers after a restart) does not queue on it. Only a
-# keyed digest is kept, never the password; a changed password changes the stored hash,
-# so the old entry no longer applies.
+# A charger's successful check is remembered for OCPP_PASSWORD_CACHE_SECONDS, so a
+# reconnect storm (thousands of chargers after a restart) skips the hasher, and a charger
+# whose id is under attack (locked out by failed attempts, ocpp_consumer/auth.py) still
+# gets in. Only a keyed digest is kept, never the password; a changed password changes
+# the stored hash, so the old entry no longer applies.
 _password_cache: dict[tuple[str, str], tuple[bytes, float]] = {}
 _password_cache_key = secrets.token_bytes(32)
 _clock = time.monotonic
@@ -133,22 +135,46 @@ def _password_digest(password: str) -> bytes:
     return hmac.new(_password_cache_key, password.encode("utf-8"), hashlib.sha256).digest()
 
 
-def _password_ok(charge_point: ChargePoint, password: str | None) -> bool:
-    ttl = getattr(settings, "OCPP_PASSWORD_CACHE_SECONDS", 0)
-    key = (charge_point.identity, charge_point.password_hash)
-    now = _clock()
-    if ttl > 0 and password:
-        cached = _password_cache.get(key)
-        if cached is not None and cached[1] > now and hmac.compare_digest(cached[0], _password_digest(password)):
-            return True
-    if not charge_point_password_matches(charge_point=charge_point, password=password):
+def charge_point_password_cached(*, charge_point: ChargePoint, password: str | None) -> bool:
+    """Whether this password matched this charger's stored hash within the cache time."""
+    if not password or settings.OCPP_PASSWORD_CACHE_SECONDS <= 0:
         return False
+    cached = _password_cache.get((charge_point.identity, charge_point.password_hash))
+    return cached is not None and cached[1] > _clock() and hmac.compare_digest(cached[0], _password_digest(password))
+
+
+def charge_point_password_check(*, charge_point: ChargePoint, password: str | None) -> tuple[bool, str | None]:
+    """(is this the charger's password, the hash to store instead of an older slow one).
+
+    No database access: the OCPP consumer runs it in a thread pool of its own, off the
+    thread that commits the frames (ocpp_consumer/auth.py)."""
+    if charge_point_password_cached(charge_point=charge_point, password=password):
+        return True, None
+    if not charge_point_password_matches(charge_point=charge_point, password=password):
+        return False, None
+    upgraded = None if charger_secrets.is_current(charge_point.password_hash) else charger_secrets.make_hash(password)
+    ttl = settings.OCPP_PASSWORD_CACHE_SECONDS
     if ttl > 0 and password:
+        now = _clock()
         if len(_password_cache) > 100_000:  # a bound, not an LRU: expired entries go first
             for stale in [k for k, (_, until) in _password_cache.items() if until <= now] or list(_password_cache):
                 del _password_cache[stale]
-        _password_cache[key] = (_password_digest(password), now + ttl)
-    return True
+        _password_cache[(charge_point.identity, charge_point.password_hash)] = (_password_digest(password), now + ttl)
+    return True, upgraded
+
+
+def _password_ok(charge_point: ChargePoint, password: str | None) -> bool:
+    ok, upgraded = charge_point_password_check(charge_point=charge_point, password=password)
+    if upgraded:
+        charge_point_password_hash_replace(charge_point_id=charge_point.pk, old_hash=charge_point.password_hash,
+                                           new_hash=upgraded)
+    return ok
+
+
+@transaction.atomic
+def charge_point_password_hash_replace(*, charge_point_id: int, old_hash: str, new_hash: str) -> bool:
+    """Store a charger's upgraded password hash, unless its password changed meanwhile."""
+    return bool(ChargePoint.objects.filter(pk=charge_point_id, password_hash=old_hash).update(password_hash=new_hash))
 
 
 def charge_point_connect(*, identity: str, password: str | None, protocol: str) -> ChargePoint | None:
@@ -162,39 +188,52 @@ def charge_point_connect(*, identity: str, password: str | None, protocol: str) 
 
 
 def charge_point_connect_many(*, requests: list[dict]) -> list[ChargePoint | None]:
-    """charge_point_connect for many connections at once (a fleet reconnecting): one
-    query finds the known chargers; each answer is the charger or None, in order.
-    Each request: identity, password, protocol."""
-    known = {cp.identity: cp for cp in ChargePoint.objects.filter(identity__in={r["identity"] for r in requests})}
+    """charge_point_connect for many connections at once, checking passwords in the calling
+    thread (the OCPP consumer admits with charge_point_admit_many and checks passwords in
+    its own pool instead). Each request: identity, password, protocol."""
+    admitted = charge_point_admit_many(requests=[
+        {"identity": r["identity"], "protocol": r["protocol"],
+         "password_hash": charger_secrets.make_hash(r["password"]) if r["password"] else ""} for r in requests])
     answers: list[ChargePoint | None] = []
+    for request, (charge_point, verified) in zip(requests, admitted):
+        if charge_point is not None and not verified and not _password_ok(charge_point, request["password"]):
+            charge_point = None
+        answers.append(charge_point)
+    return answers
+
+
+def charge_point_admit_many(*, requests: list[dict]) -> list[tuple[ChargePoint | None, bool]]:
+    """The first half of a connect, for many connections at once (a fleet reconnecting):
+    one query finds the known chargers; an unknown one is refused or registered as Pending.
+    Each request: identity, protocol, password_hash (of the password presented, made by the
+    caller, or ""). Each answer, in order: (the charger or None, whether it is already
+    authenticated: registered just now with that password, or needing none). Passwords
+    of known chargers are checked by the caller (charge_point_password_check), so no
+    hashing happens here, on the thread that commits every charger's frames."""
+    known = {cp.identity: cp for cp in ChargePoint.objects.filter(identity__in={r["identity"] for r in requests})}
+    answers: list[tuple[ChargePoint | None, bool]] = []
     for request in requests:
         charge_point = known.get(request["identity"])
         if charge_point is None:
             charge_point = _register_unknown(**request)
             if charge_point is not None:  # the same charger again in this batch: its password decides
                 known[charge_point.identity] = charge_point
-        elif not _may_connect(charge_point, request["password"]):
-            charge_point = None
-        answers.append(charge_point)
+            answers.append((charge_point, charge_point is not None))
+        else:
+            answers.append((charge_point, not charge_point.password_hash and not settings.OCPP_REQUIRE_PASSWORD))
     return answers
 
 
-def _may_connect(charge_point: ChargePoint, password: str | None) -> bool:
-    if not charge_point.password_hash and not getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
-        return True
-    return _password_ok(charge_point, password)
-
-
-def _register_unknown(*, identity: str, password: str | None, protocol: str) -> ChargePoint | None:
-    if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING:
+def _register_unknown(*, identity: str, password_hash: str, protocol: str) -> ChargePoint | None:
+    if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING or not identity_is_valid(identity):
         return None
-    if not password and getattr(settings, "OCPP_REQUIRE_PASSWORD", True):
+    if not password_hash and settings.OCPP_REQUIRE_PASSWORD:
         return None
     try:
         with transaction.atomic():
             charge_point = ChargePoint.objects.create(
                 identity=identity, protocol=protocol, registration_status=RegistrationStatus.PENDING,
-                password_hash=make_password(password) if password else "",
+                password_hash=password_hash,
                 heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
             )
             charge_point_event_add(

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
 
 
-class ConfigConfig(AppConfig):
+class CsmsConfig(AppConfig):
+    """The project package as an app: the wiring layer's demo data (manage.py load_demo)
+    and the project-wide system checks."""
+
     name = "config"
-    verbose_name = "Project wiring"
+    label = "csms_config"
+    verbose_name = "CSMS configuration"
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401 - registers the checks

@@ -12,6 +12,11 @@ from config.routing import websocket_urlpatterns  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 
+from config.checks import raise_unless_fail_closed  # noqa: E402
+
+# daphne runs no system checks: a production start with a demo convenience on stops here.
+raise_unless_fail_closed()
+
 http_app = django_asgi_app
 if settings.DEBUG:
     # The run command serves static files itself; production puts them behind a proxy.

@@ -1,12 +1,16 @@
 """Liveness and readiness: answers 200 only when the database and Redis both answer."""
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
 
 
 def _check_database() -> str:
@@ -34,5 +38,9 @@ def health(request):
             checks[name] = {"status": check(), "ms": round((time.monotonic() - started) * 1000, 1)}
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, and we say which
             healthy = False
-            checks[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+            # Public endpoint: the exception's text (host names, credentials in URLs) goes
+            # to the log under a reference, not into the answer.
+            reference = uuid.uuid4().hex[:12]
+            logger.error("health: %s check failed [error %s]", name, reference, exc_info=True)
+            checks[name] = {"status": "error", "error": f"{type(exc).__name__} (reference {reference})"}
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)

@@ -17,6 +17,10 @@ from drivers.events import driver_topic, event_data
 
 # 4401: the WebSocket counterpart of HTTP 401 (application close codes are 4000-4999).
 CLOSE_UNAUTHORIZED = 4401
+# Invalid JSON (or nested past the recursion limit): 1007 (invalid frame payload data) is
+# the code, but daphne lets applications send only 1000 and 3000-4999, so 4007 mirrors it.
+CLOSE_INVALID_DATA = 4007
+_UNREADABLE = object()
 
 
 def _token_from_scope(scope) -> str | None:
@@ -61,6 +65,20 @@ class DriverEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except (ValueError, RecursionError):
+            return _UNREADABLE
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        content = await self.decode_json(text_data) if text_data else _UNREADABLE
+        if content is _UNREADABLE:
+            await self.close(code=CLOSE_INVALID_DATA)
+            return
+        await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content, **kwargs):
         # The stream is one-way; a ping is answered so apps can check the connection.

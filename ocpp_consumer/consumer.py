@@ -12,19 +12,21 @@ import asyncio
 import base64
 import binascii
 import logging
-from urllib.parse import unquote
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.conf import settings
 
+from accounts.network import scope_client_address
+from chargepoints.identity import identity_is_valid
 from chargepoints.services import (
-    charge_point_connect_many,
     charge_point_mark_offline_many,
     charge_point_mark_online_many,
 )
 from ocpp_consumer import gc_policy, registry
+from ocpp_consumer.auth import charger_authenticate
 from ocpp_consumer.batching import run_service_many
 from ocpp_consumer.v16.central_system import CentralSystem16
 from ocpp_consumer.v201.central_system import CentralSystem201
@@ -91,10 +93,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         _start_keep_alive()
-        self.identity = unquote(self.scope["url_route"]["kwargs"]["charge_point_id"]).strip("/")
+        # The server decoded the path once; decoding again would turn "..%252F" into "../".
+        self.identity = self.scope["url_route"]["kwargs"]["charge_point_id"]
         self.pending_commands: dict[asyncio.Task, str] = {}
         protocol = choose_subprotocol(self.scope.get("subprotocols") or [])
-        if not self.identity or len(self.identity) > 48:
+        if not identity_is_valid(self.identity):
+            logger.warning("refused a connection to an invalid charge point id %r", self.identity[:100])
             await self.close()
             return
         if protocol is None:
@@ -110,11 +114,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.warning("%s: Basic-auth user %r does not match the charge point id", self.identity, user)
             await self.close()  # before accept: the handshake fails with HTTP 403
             return
-        # Connect-time database work is set-based and batched (run_service_many): one
-        # query for all the chargers connecting at the same moment instead of a few each
-        # (a reconnecting fleet otherwise timed out in daphne's 5 s handshake limit, issue 3).
-        charge_point = await run_service_many(charge_point_connect_many, "requests",
-                                              {"identity": self.identity, "password": password, "protocol": protocol})
+        # Connect-time database work is set-based and batched (one query for all the
+        # chargers connecting at the same moment, issue 3); the password check runs in a
+        # pool of its own, with failed attempts limited (ocpp_consumer/auth.py, issue 16).
+        charge_point = await charger_authenticate(identity=self.identity, password=password, protocol=protocol,
+                                                  address=scope_client_address(self.scope))
         if charge_point is None:
             logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
             await self.close()
@@ -187,9 +191,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
             reply = {"result": "timeout"}
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            logger.exception("%s: command %s failed", self.identity, event["action"])
-            reply = {"result": "error", "description": str(exc)}
+        except Exception:
+            # The caller (an API client, the portal) gets a reference, never our exception text.
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("%s: command %s failed [error %s]", self.identity, event["action"], reference)
+            reply = {"result": "error", "description": f"Internal error (reference {reference})"}
         else:
             if answer.message_type_id == 3:
                 reply = {"result": "ok", "payload": answer.payload}

@@ -130,6 +130,9 @@ class CsmsChargePoint:
         self.registration_status = registration_status
         self._last_touch = time.monotonic()
         self._staged: list = []
+        # The unique id of our CALL awaiting its answer (one at a time, see call_action).
+        self._awaiting: str | None = None
+        self._strays = 0
 
     # --- journal -----------------------------------------------------------------------
 
@@ -153,6 +156,9 @@ class CsmsChargePoint:
         except ValueError:
             await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is not valid JSON"))
             return
+        except RecursionError:
+            await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is nested too deeply"))
+            return
         if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str) or not frame[1]:
             unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[1] else "-1"
             await self._reject_unparsed(text, unique_id, self.formation_error(
@@ -167,6 +173,15 @@ class CsmsChargePoint:
             await self._handle_call_frame(unique_id, frame[2], frame[3])
         elif message_type in (CALL_RESULT, CALL_ERROR):
             await journal_write([self._row("in", message_type, unique_id, payload=frame[2] if message_type == CALL_RESULT else frame[2:])])
+            if unique_id != self._awaiting:
+                # A reply to nothing we are waiting for (never sent, or already timed out):
+                # journaled above and dropped. Queued, it would stay there for good (issue 16:
+                # memory growth, then RecursionError in the library's response matching).
+                self._strays += 1
+                if self._strays in (1, 10, 100) or self._strays % 1000 == 0:
+                    logger.warning("%s: dropped %d repl%s matching no pending call (latest %r)",
+                                   self.id, self._strays, "y" if self._strays == 1 else "ies", unique_id[:64])
+                return
             if message_type == CALL_RESULT:
                 self._response_queue.put_nowait(CallResult(unique_id, frame[2]))
             else:
@@ -206,6 +221,10 @@ class CsmsChargePoint:
             result = await self._dispatch(unique_id, action, payload)
         except OCPPError as error:
             await self._answer(in_row, unique_id, error=error)
+        except RecursionError:
+            # Parsed, but too deep for the handlers (or the journal's encoder): keep a note.
+            in_row.update(payload=None, raw=f"[{action} payload nested too deeply]")
+            await self._answer(in_row, unique_id, error=self.formation_error(description="Payload is nested too deeply"))
         except Exception:
             logger.exception("%s: handler for %s failed", self.id, action)
             await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))
@@ -282,10 +301,17 @@ class CsmsChargePoint:
         unique_id = str(uuid.uuid4())
         async with asyncio.timeout(timeout):
             async with self._call_lock:
+                # An answer that came after its call's caller gave up must not answer this one.
+                while not self._response_queue.empty():
+                    self._response_queue.get_nowait()
                 frame = [CALL, unique_id, action, payload]
                 await journal_write([self._row("out", CALL, unique_id, action, payload)])
-                await self.consumer.send(text_data=dumps(frame))
-                return await self._get_specific_response(unique_id, timeout)
+                self._awaiting = unique_id
+                try:
+                    await self.consumer.send(text_data=dumps(frame))
+                    return await self._get_specific_response(unique_id, timeout)
+                finally:
+                    self._awaiting = None
 
 
 def _plain(details: Any) -> Any:

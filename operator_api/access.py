@@ -57,6 +57,64 @@ class IsOperator(permissions.BasePermission):
         return is_operator_caller(request.user)
 
 
+READ, WRITE, COMMAND = "read", "write", "command"
+
+
+def _crud(name: str, model: str) -> dict[str, tuple[str, str]]:
+    """The List/Detail/Create/Update/Delete views of one model and what each needs."""
+    app_label, model_name = model.split(".")
+    return {
+        f"{name}ListApi": (READ, f"{app_label}.view_{model_name}"),
+        f"{name}DetailApi": (READ, f"{app_label}.view_{model_name}"),
+        f"{name}ExportApi": (READ, f"{app_label}.view_{model_name}"),
+        f"{name}CreateApi": (WRITE, f"{app_label}.add_{model_name}"),
+        f"{name}ImportApi": (WRITE, f"{app_label}.add_{model_name}"),
+        f"{name}UpdateApi": (WRITE, f"{app_label}.change_{model_name}"),
+        f"{name}DeleteApi": (WRITE, f"{app_label}.delete_{model_name}"),
+    }
+
+
+SEND_COMMANDS = "chargepoints.send_commands"
+# View class -> (what an API key's scope must cover, the Django permission a staff user
+# needs). A view missing here is refused to everyone but superusers (fail closed).
+REQUIRED: dict[str, tuple[str, str]] = {
+    **_crud("Site", "chargepoints.site"),
+    **_crud("ChargePoint", "chargepoints.chargepoint"),
+    **_crud("Connector", "chargepoints.connector"),
+    **_crud("IdToken", "chargepoints.idtoken"),
+    **_crud("Tariff", "tariffs.tariff"),
+    **_crud("TariffAssignment", "tariffs.tariffassignment"),
+    **_crud("ElectricityPrice", "tariffs.electricityprice"),
+    **_crud("Session", "sessions_app.chargesession"),
+    **_crud("Purchase", "billing.purchase"),
+    "JournalApi": (READ, "chargepoints.view_ocppmessage"),
+    "EnergyPerDayApi": (READ, "sessions_app.view_chargesession"),
+    "UtilisationApi": (READ, "sessions_app.view_chargesession"),
+    "RevenuePerDayApi": (READ, "billing.view_purchase"),
+    "StatusApi": (READ, "chargepoints.view_chargepoint"),
+    "ChargerCommandApi": (COMMAND, SEND_COMMANDS),
+    **{name: (COMMAND, SEND_COMMANDS) for name in (
+        "ResetApi", "UnlockConnectorApi", "SetChargingLimitApi", "ClearChargingLimitApi", "GetConfigurationApi",
+        "ChangeConfigurationApi", "RemoteStartTransactionApi", "RemoteStopTransactionApi")},
+}
+
+
+class HasOperatorPermission(permissions.BasePermission):
+    """An API key's scope covers the operation; a staff user holds its Django permission
+    (issue 16: a staff member without permissions created sites through this API)."""
+
+    message = "Your API key's scope or your account's permissions do not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        kind, permission = REQUIRED.get(type(view).__name__, (WRITE, ""))
+        api_key = getattr(request.user, "api_key", None)
+        if api_key is not None:
+            return api_key.allows(kind) and type(view).__name__ in REQUIRED
+        if request.user.is_superuser:
+            return True
+        return bool(permission) and request.user.has_perm(permission)
+
+
 def scoped(queryset: QuerySet, user, *, operator_path: str) -> QuerySet:
     """`queryset` limited to the caller's operator; `operator_path` leads to the operator id
     (for example "site__operator_id" for charge points)."""

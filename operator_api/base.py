@@ -17,7 +17,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .access import OPERATOR_AUTHENTICATION, IsOperator
+from .access import OPERATOR_AUTHENTICATION, HasOperatorPermission, IsOperator
 from .schema import ViewNamedSchema
 
 TAG_PREFIX = "Operator"
@@ -31,7 +31,7 @@ class Pagination(LimitOffsetPagination):
 class OperatorApi(APIView):
     schema = ViewNamedSchema()
     authentication_classes = OPERATOR_AUTHENTICATION
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, HasOperatorPermission]
 
     def handle_exception(self, exc):
         if isinstance(exc, DjangoValidationError):
@@ -96,13 +96,26 @@ class DateOrDateTimeField(serializers.Field):
         return value.isoformat()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell as spreadsheets will not run it: text starting like a formula gets a leading
+    apostrophe (OWASP CSV injection); numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_response(filename: str, header: list[str], rows: Iterable[list], ) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return response
 
 

@@ -27,7 +27,7 @@ from chargepoints.models import ChargePoint, OcppVersion
 from ocpp_consumer import remote_control
 
 from . import charger_bus, services
-from .access import OCPPCORE_AUTHENTICATION, IsOperator, charge_point_or_404, connector_or_404
+from .access import OCPPCORE_AUTHENTICATION, HasOperatorPermission, IsOperator, charge_point_or_404, connector_or_404
 from .schema import OcppCoreSchema
 from .selectors import ocppcore_status_code, online_charge_points, open_session
 
@@ -89,7 +89,7 @@ def parse_connector_id(raw: str, *, allow_zero: bool = False) -> int:
 class OcppCoreApi(APIView):
     schema = OcppCoreSchema()
     authentication_classes = OCPPCORE_AUTHENTICATION
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, HasOperatorPermission]
     http_method_names = ["get", "post", "options"]
 
     # OCPP.Core's clients use GET; POST is accepted too and documented once, under GET.

@@ -4,7 +4,7 @@ Cancel, authenticated with the operator's X-API-Key. The provider webhooks under
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,9 +23,18 @@ def _operator_id(request) -> int | None:
     return operator.pk if operator is not None else None
 
 
+class KeyMaySendCommands(BasePermission):
+    """Reservations start and stop chargers: a read-only key may not use them."""
+
+    message = "This API key's scope does not allow charger commands."
+
+    def has_permission(self, request, view) -> bool:
+        return request.auth is not None and request.auth.allows("command")
+
+
 class OperatorApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, KeyMaySendCommands]
 
 
 class ReservationCreateApi(OperatorApiView):

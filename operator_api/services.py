@@ -139,10 +139,10 @@ def record_delete(*, instance) -> None:
 @transaction.atomic
 def charge_point_save(*, charge_point: ChargePoint, fields: dict, password: str | None = None) -> ChargePoint:
     """A charge point with its Basic-auth password hashed (the raw one is never stored)."""
-    from django.contrib.auth.hashers import make_password
+    from chargepoints import charger_secrets
 
     if password:
-        charge_point.password_hash = make_password(password)
+        charge_point.password_hash = charger_secrets.make_hash(password)
     return record_save(instance=charge_point, fields=fields)
 
 

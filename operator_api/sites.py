@@ -7,6 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import Operator
+from chargepoints import charger_secrets
+from chargepoints.identity import MAX_LENGTH, RULE, validate_identity
 from chargepoints.models import ChargePoint, Connector, OcppVersion, RegistrationStatus, Site
 from config.validation import DatabaseIdField
 
@@ -108,7 +110,8 @@ class ChargePointInput(serializers.Serializer):
     max_power_kw = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True)
     heartbeat_interval = serializers.IntegerField(min_value=1, max_value=86400, required=False)
     password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128,
-                                     help_text="The charger's Basic-auth password (stored hashed)")
+                                     help_text="The charger's Basic-auth password (stored hashed). On create, "
+                                               "leave it out to have one generated: the answer shows it once.")
 
 
 def _charger_fields(request, data: dict) -> tuple[dict, str | None]:
@@ -137,13 +140,25 @@ class ChargePointListApi(OperatorApi):
 
 class ChargePointCreateApi(OperatorApi):
     class InputSerializer(ChargePointInput):
-        identity = serializers.RegexField(r"^[^/\s]{1,48}$", help_text="The OCPP charge point id")
+        identity = serializers.CharField(max_length=MAX_LENGTH, validators=[validate_identity],
+                                         help_text=f"The OCPP charge point id: {RULE}")
 
-    @extend_schema(tags=[CHARGERS], request=InputSerializer, responses={201: ChargePointOutput})
+    class OutputSerializer(ChargePointOutput):
+        password = serializers.CharField(required=False, help_text="The generated Basic-auth password, shown only "
+                                                                   "here (when none was given)")
+
+        class Meta(ChargePointOutput.Meta):
+            fields = [*ChargePointOutput.Meta.fields, "password"]
+
+    @extend_schema(tags=[CHARGERS], request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
         fields, password = _charger_fields(request, validated(self.InputSerializer, request.data))
-        charge_point = services.charge_point_save(charge_point=ChargePoint(), fields=fields, password=password)
-        return Response(ChargePointOutput(charge_point).data, status=status.HTTP_201_CREATED)
+        generated = "" if password else charger_secrets.generate()
+        charge_point = services.charge_point_save(charge_point=ChargePoint(), fields=fields, password=password or generated)
+        answer = ChargePointOutput(charge_point).data
+        if generated:
+            answer["password"] = generated
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class ChargePointDetailApi(OperatorApi):

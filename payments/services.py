@@ -437,6 +437,14 @@ def _stripe_reservation_event(*, event_type: str, obj: dict, reservation_id: str
         return
     _append_answer(Reservation, reservation.pk, {"call": f"webhook:{event_type}", "id": obj.get("id"), "status": obj.get("status")})
     if event_type == "checkout.session.completed":
+        # A signed event names the reservation only in metadata, which whoever creates a
+        # checkout session chooses: it authorises only the Stripe reservation whose own
+        # checkout session it is.
+        if reservation.provider != Provider.STRIPE or not reservation.checkout_session_id \
+                or obj.get("id") != reservation.checkout_session_id:
+            logger.warning("reservation %s: ignored %s of checkout session %r (not this reservation's)",
+                           reservation.pk, event_type, str(obj.get("id"))[:100])
+            return
         intent = obj.get("payment_intent")
         intent_id = intent.get("id") if isinstance(intent, dict) else intent
         _reservation_authorize(reservation=reservation, payment_intent_id=intent_id or "")

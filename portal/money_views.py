@@ -16,7 +16,7 @@ from payments.models import Payment, Provider
 @staff_required
 def driver_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    page = page_of(request, ps.driver_list(scope=request.scope, query=query))
+    page = page_of(request, ps.driver_list(scope=request.operator_scope, query=query))
     return render(request, "portal/driver_list.html", {"page": page, "q": query})
 
 
@@ -25,7 +25,7 @@ def driver_list(request: HttpRequest) -> HttpResponse:
 def purchase_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = request.GET.get("q", "").strip()
-    page = page_of(request, ps.purchase_list(scope=request.scope, status=status, query=query))
+    page = page_of(request, ps.purchase_list(scope=request.operator_scope, status=status, query=query))
     return render(request, "portal/purchase_list.html", {
         "page": page, "status": status, "q": query, "statuses": Purchase.Status.choices,
     })
@@ -37,7 +37,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     provider = request.GET.get("provider", "")
     query = request.GET.get("q", "").strip()
-    page = page_of(request, ps.payment_list(scope=request.scope, status=status, provider=provider, query=query))
+    page = page_of(request, ps.payment_list(scope=request.operator_scope, status=status, provider=provider, query=query))
     return render(request, "portal/payment_list.html", {
         "page": page, "status": status, "provider": provider, "q": query,
         "statuses": Payment.Status.choices, "providers": Provider.choices,
@@ -48,14 +48,14 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def wallet_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    page = page_of(request, ps.wallet_list(scope=request.scope, query=query))
+    page = page_of(request, ps.wallet_list(scope=request.operator_scope, query=query))
     return render(request, "portal/wallet_list.html", {"page": page, "q": query})
 
 
 @require_GET
 @staff_required
 def wallet_detail(request: HttpRequest, wallet_id: int) -> HttpResponse:
-    wallet = ps.wallet_list(scope=request.scope).filter(pk=wallet_id).first()
+    wallet = ps.wallet_list(scope=request.operator_scope).filter(pk=wallet_id).first()
     if wallet is None:
         raise Http404("No such wallet.")
     return render(request, "portal/wallet_detail.html", {"wallet": wallet, "entries": ps.wallet_entries(wallet=wallet)})

@@ -45,6 +45,7 @@ from chargepoints.models import (
 )
 from payments.models import Payment
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC
+from sessions_app.selectors import driver_of_operator
 from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
 
 # --- scoping ---------------------------------------------------------------------------
@@ -132,14 +133,7 @@ def driver_qs(*, scope: Scope) -> QuerySet[User]:
 
 
 def _driver_of_operator(scope: Scope, user_ref: str) -> Q:
-    """`user_ref` (of the outer query) charged at the operator's chargers or holds one of
-    its cards; evaluated per outer row, so a page of wallets checks only its own rows."""
-    chargers = ChargePoint.objects.filter(site__operator_id=scope.operator_id).values("id")
-    # charge_point IN (...) rather than a join up to the site: PostgreSQL hashes this
-    # EXISTS over all of the operator's sessions either way, and this one skips the joins.
-    charged_here = ChargeSession.objects.filter(user_id=OuterRef(user_ref), charge_point_id__in=chargers)
-    holds_card = IdToken.objects.filter(user_id=OuterRef(user_ref), operator_id=scope.operator_id)
-    return Q(Exists(charged_here)) | Q(Exists(holds_card))
+    return driver_of_operator(operator_id=scope.operator_id, user_ref=user_ref)
 
 
 def charge_point_get(*, scope: Scope, identity: str) -> ChargePoint | None:

@@ -16,7 +16,7 @@ from sessions_app.models import ChargeSession
 def session_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = request.GET.get("q", "").strip()
-    page = page_of(request, ps.session_list(scope=request.scope, status=status, query=query))
+    page = page_of(request, ps.session_list(scope=request.operator_scope, status=status, query=query))
     return render(request, "portal/session_list.html", {
         "page": page, "status": status, "q": query, "statuses": ChargeSession.Status.choices,
     })
@@ -25,7 +25,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = ps.session_get(scope=request.scope, session_id=session_id)
+    session = ps.session_get(scope=request.operator_scope, session_id=session_id)
     if session is None:
         raise Http404("No such session.")
     purchase, lines, payments = ps.session_purchase(session=session)

@@ -34,7 +34,7 @@ def _parse_day(raw: str, default: date) -> date:
 @require_GET
 @staff_required
 def tariff_overview(request: HttpRequest) -> HttpResponse:
-    sites = list(ps.site_list(scope=request.scope).only("id", "name", "time_zone")[:500])
+    sites = list(ps.site_list(scope=request.operator_scope).only("id", "name", "time_zone")[:500])
     site = next((s for s in sites if str(s.id) == request.GET.get("site", "")), sites[0] if sites else None)
     time_zone = site.time_zone if site else "UTC"
     today = local_time(timezone.now(), time_zone).date()
@@ -59,7 +59,7 @@ def tariff_overview(request: HttpRequest) -> HttpResponse:
 
 
 def _tariffs(request: HttpRequest) -> list[Tariff]:
-    return list(request.scope.filter(Tariff.objects.select_related("operator"), "operator_id").order_by("operator__name", "name"))
+    return list(request.operator_scope.filter(Tariff.objects.select_related("operator"), "operator_id").order_by("operator__name", "name"))
 
 
 def _back(request: HttpRequest):

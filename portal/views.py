@@ -42,7 +42,7 @@ def staff_required(view: Callable) -> Callable:
             return redirect_to_login(request.get_full_path(), reverse("portal-login"))
         if not request.user.is_staff:
             raise PermissionDenied("The operator portal is for operator staff.")
-        request.scope = ps.scope_for(request.user)
+        request.operator_scope = ps.scope_for(request.user)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -105,7 +105,7 @@ def page_of(request: HttpRequest, queryset, per_page: int | None = None):
 @require_GET
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    series = ps.daily_series(scope=request.scope)
+    series = ps.daily_series(scope=request.operator_scope)
     charts = {
         "days": [day.isoformat() for day in series.days],
         "energy_kwh": series.energy_kwh,
@@ -122,14 +122,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             (day, series.energy_kwh[i], series.sessions[i], [series.revenue[c][i] for c in currencies])
             for i, day in enumerate(series.days)
         ],
-        "attention": ps.attention_charger_list(scope=request.scope),
+        "attention": ps.attention_charger_list(scope=request.operator_scope),
     })
 
 
 def _live_context(request: HttpRequest) -> dict[str, Any]:
     return {
-        "counts": ps.charger_counts(scope=request.scope),
-        "active_sessions": ps.active_session_list(scope=request.scope),
+        "counts": ps.charger_counts(scope=request.operator_scope),
+        "active_sessions": ps.active_session_list(scope=request.operator_scope),
         "updated_at": timezone.now(),
     }
 
@@ -144,7 +144,7 @@ def dashboard_live(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def site_map(request: HttpRequest) -> HttpResponse:
-    points = ps.map_points(scope=request.scope)
+    points = ps.map_points(scope=request.operator_scope)
     return render(request, "portal/map.html", {
         "points": points,
         "tile_url": settings.PORTAL_MAP_TILE_URL,
@@ -160,14 +160,14 @@ def site_map(request: HttpRequest) -> HttpResponse:
 def charger_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     status = request.GET.get("status", "")
-    page = page_of(request, ps.charge_point_list(scope=request.scope, query=query, status=status))
+    page = page_of(request, ps.charge_point_list(scope=request.operator_scope, query=query, status=status))
     connectors = ps.connector_status_map(charge_point_ids=[cp.id for cp in page.object_list])
     rows = [(cp, connectors.get(cp.id, [])) for cp in page.object_list]
     return render(request, "portal/charger_list.html", {"page": page, "rows": rows, "q": query, "status": status})
 
 
 def _charger_or_404(request: HttpRequest, identity: str) -> ChargePoint:
-    charge_point = ps.charge_point_get(scope=request.scope, identity=identity)
+    charge_point = ps.charge_point_get(scope=request.operator_scope, identity=identity)
     if charge_point is None:
         raise Http404("No such charger.")
     return charge_point
@@ -395,6 +395,8 @@ def _send_command(charge_point: ChargePoint, command: dict[str, Any], payload: d
 @staff_required
 def charger_command(request: HttpRequest, identity: str) -> HttpResponse:
     charge_point = _charger_or_404(request, identity)
+    if not request.user.has_perm("chargepoints.send_commands"):
+        raise PermissionDenied("Sending commands needs the send_commands permission (the Operator engineer role).")
     command = COMMANDS_BY_ID.get(request.POST.get("command", ""))
     if command is None:
         messages.error(request, "Unknown command.")
@@ -435,7 +437,7 @@ def journal(request: HttpRequest) -> HttpResponse:
     }
     before = request.GET.get("before", "")
     frames, next_id = ps.journal_page(
-        scope=request.scope, before_id=int(before) if before.isdigit() else None, **filters,
+        scope=request.operator_scope, before_id=int(before) if before.isdigit() else None, **filters,
     )
     query = {k: v for k, v in filters.items() if v}
     return render(request, "portal/journal.html", {

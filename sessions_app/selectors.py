@@ -1,9 +1,28 @@
 """Reads of charge sessions."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from accounts.models import User
+from chargepoints.models import ChargePoint, IdToken
 from sessions_app.models import ChargeSession, ChargingStateChange, MeterSample
+
+
+def driver_of_operator(*, operator_id: int, user_ref: str) -> Q:
+    """`user_ref` (of the outer query) is one of the operator's drivers: charged at its
+    chargers or holds one of its cards (drivers are shared by all operators). Evaluated per
+    outer row, so a page of wallets checks only its own rows."""
+    chargers = ChargePoint.objects.filter(site__operator_id=operator_id).values("id")
+    # charge_point IN (...) rather than a join up to the site: PostgreSQL hashes this
+    # EXISTS over all of the operator's sessions either way, and this one skips the joins.
+    charged_here = ChargeSession.objects.filter(user_id=OuterRef(user_ref), charge_point_id__in=chargers)
+    holds_card = IdToken.objects.filter(user_id=OuterRef(user_ref), operator_id=operator_id)
+    return Q(Exists(charged_here)) | Q(Exists(holds_card))
+
+
+def drivers_of_operator(*, operator_id: int) -> QuerySet[User]:
+    return User.objects.filter(is_staff=False, phone__isnull=False).filter(
+        driver_of_operator(operator_id=operator_id, user_ref="pk"))
 
 
 def charge_session_get(*, session_id: int) -> ChargeSession | None:

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 
-from accounts.admin_scoping import OperatorScopedAdmin
+from accounts.admin_scoping import OperatorScopedAdmin, ScopedChoices
 from tariffs.currencies import currency_validate
 from tariffs.models import DEFAULT_MARKET, ElectricityPrice, Tariff, TariffAssignment
 from tariffs.services import electricity_prices_generate, electricity_prices_import_csv
@@ -21,7 +21,8 @@ from tariffs.services import electricity_prices_generate, electricity_prices_imp
 class TariffForm(forms.ModelForm):
     class Meta:
         model = Tariff
-        fields = "__all__"
+        fields = ["operator", "name", "currency", "kind", "energy_price_per_kwh", "market", "markup_per_kwh",
+                  "vat_percent", "session_fee", "idle_fee_per_minute", "idle_grace_minutes"]
 
     def clean_currency(self):
         try:
@@ -30,7 +31,7 @@ class TariffForm(forms.ModelForm):
             raise forms.ValidationError(exc.messages) from None
 
 
-class TariffAssignmentInline(admin.TabularInline):
+class TariffAssignmentInline(ScopedChoices, admin.TabularInline):
     model = TariffAssignment
     extra = 0
     # raw ids: the charge point admin belongs to another area and may lack search fields.

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
+from accounts import permissions
 from accounts.models import Operator, User
 from billing.models import Purchase, Wallet
 from chargepoints.models import ChargePoint, Connector, Evse, IdToken, Site
@@ -38,11 +40,26 @@ class DriverFactory(factory.django.DjangoModelFactory):
 class StaffFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"staff{n}")
     is_staff = True
     operator = factory.SubFactory(OperatorFactory)
     password = factory.LazyFunction(lambda: make_password("staff-password"))
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        """Staff are their operator's admins (the "Operator admin" group) unless a test
+        names another role, or role="" for none."""
+        if not create:
+            return
+        name = permissions.ADMIN if extracted is None else extracted
+        if name:
+            group = Group.objects.filter(name=name).first()
+            if group is None:  # a transactional test's flush removed the migration's groups
+                permissions.operator_groups_ensure(Group, Permission)
+                group = Group.objects.get(name=name)
+            self.groups.add(group)
 
 
 class SiteFactory(factory.django.DjangoModelFactory):

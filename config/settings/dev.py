@@ -4,3 +4,7 @@ from .base import CSMS, env
 
 DEBUG = env.bool("DEBUG", default=True)
 CSMS["OCPP_UNKNOWN_CHARGERS"] = env.str("OCPP_UNKNOWN_CHARGERS", default="pending")
+# The run command's demo conveniences (off in base and production, see parts/security.py).
+PAYMENTS_SANDBOX_ENABLED = env.bool("PAYMENTS_SANDBOX_ENABLED", default=True)
+QPAY_FALLBACK_TO_SANDBOX = env.bool("QPAY_FALLBACK_TO_SANDBOX", default=True)
+SMS_PROVIDER = env.str("SMS_PROVIDER", default="console")

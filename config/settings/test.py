@@ -10,6 +10,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CSMS["OCPP_UNKNOWN_CHARGERS"] = "refuse"
+# The offline providers the tests drive (off by default everywhere but the run command).
+PAYMENTS_SANDBOX_ENABLED = True
+QPAY_FALLBACK_TO_SANDBOX = True
+SMS_PROVIDER = "console"
 
 # Each test run gets its own key space in the shared Redis (several runs may share one
 # server). Exported, so server processes that tests start inherit the same prefix.

@@ -84,13 +84,9 @@ class PublicAPIView(DriverAPIView):
 
 
 def client_ip(request) -> str | None:
-    from django.conf import settings
+    from accounts.network import client_address
 
-    if settings.DRIVERS_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(peer=request.META.get("REMOTE_ADDR"), forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
 class ApiSerializer(serializers.Serializer):

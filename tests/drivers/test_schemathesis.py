@@ -35,6 +35,7 @@ def keep_test_connection():
 def driver_headers(db, settings, bus, keep_test_connection):
     # Rate limits would turn later examples into 429s; they are tested on their own.
     settings.DRIVERS_OTP_RATE_PER_PHONE = settings.DRIVERS_OTP_RATE_PER_IP = "100000/60"
+    settings.DRIVERS_OTP_RATE_PER_PHONE_AND_IP = "100000/60"
     settings.DRIVERS_OTP_CHECK_RATE_PER_IP = "100000/60"
     settings.DRIVERS_FINISH_WAIT_SECONDS = 0
     token = access_token_issue(user=DriverFactory(), kind=AccessToken.Kind.DRIVER)

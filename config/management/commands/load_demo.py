@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, Operator, User
 from accounts.secrets import token_hash
 from billing.models import Wallet, WalletEntry
+from chargepoints import charger_secrets
 from chargepoints.models import ChargePoint, Connector, ConnectorType, Evse, IdToken, IdTokenType, Site
 from tariffs.models import Tariff, TariffAssignment
 
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             defaults={
                 "site": site, "name": f"Demo charger {identity[5:]}", "vendor": "Simulated",
                 "model": "SIM-22", "serial_number": f"SN-{identity}", "max_power_kw": max_kw * connectors,
-                "password_hash": make_password(DEMO_CHARGER_PASSWORD),
+                "password_hash": charger_secrets.make_hash(DEMO_CHARGER_PASSWORD),
             },
         )
         if not created and charge_point.site_id is None:

@@ -15,20 +15,27 @@ DRIVERS_OTP_MAX_ATTEMPTS = _env.int("DRIVERS_OTP_MAX_ATTEMPTS", default=5)
 DRIVERS_OTP_DEV_CODE_ENABLED = _env.bool("DRIVERS_OTP_DEV_CODE_ENABLED", default=False)
 DRIVERS_OTP_DEV_CODE = _env.str("DRIVERS_OTP_DEV_CODE", default="0000")
 # Rate limits, "<count>/<seconds>" fixed windows in the Redis cache.
-DRIVERS_OTP_RATE_PER_PHONE = _env.str("DRIVERS_OTP_RATE_PER_PHONE", default="5/3600")
+# Per (phone, address) is the tight one; per phone is a cap on SMS to one number from
+# everywhere together (set above what one address may send, so a single attacker cannot
+# lock a driver out).
+DRIVERS_OTP_RATE_PER_PHONE_AND_IP = _env.str("DRIVERS_OTP_RATE_PER_PHONE_AND_IP", default="5/3600")
+DRIVERS_OTP_RATE_PER_PHONE = _env.str("DRIVERS_OTP_RATE_PER_PHONE", default="20/3600")
 DRIVERS_OTP_RATE_PER_IP = _env.str("DRIVERS_OTP_RATE_PER_IP", default="30/3600")
 DRIVERS_OTP_CHECK_RATE_PER_IP = _env.str("DRIVERS_OTP_CHECK_RATE_PER_IP", default="60/3600")
 # Phone numbers without a leading "+" are read in this region (ISO 3166-1 alpha-2); empty
 # means such numbers are refused.
 DRIVERS_DEFAULT_PHONE_REGION = _env.str("DRIVERS_DEFAULT_PHONE_REGION", default="") or None
-# Behind a reverse proxy, take the client address from X-Forwarded-For (its first hop).
-DRIVERS_TRUST_X_FORWARDED_FOR = _env.bool("DRIVERS_TRUST_X_FORWARDED_FOR", default=False)
+# Behind reverse proxies, the client address comes from X-Forwarded-For as far as
+# TRUSTED_PROXY_COUNT (config/settings/parts/security.py) allows.
 
 # --- Tokens ------------------------------------------------------------------------------
 DRIVERS_TOKEN_TTL_DAYS = _env.int("DRIVERS_TOKEN_TTL_DAYS", default=180)  # 0 = never expires
 
 # --- SMS ---------------------------------------------------------------------------------
-SMS_PROVIDER = _env.str("SMS_PROVIDER", default="console")  # console | http
+# http (a real gateway, SMS_HTTP_*), console (codes in the log: the run command's
+# default, refused in production without ALLOW_CONSOLE_SMS) or disabled (OTP login answers
+# a clear error). Empty means not configured: production refuses to start (config/checks.py).
+SMS_PROVIDER = _env.str("SMS_PROVIDER", default="")
 SMS_HTTP_URL = _env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_TOKEN = _env.str("SMS_HTTP_TOKEN", default="")
 SMS_HTTP_SENDER = _env.str("SMS_HTTP_SENDER", default="CSMS")

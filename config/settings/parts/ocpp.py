@@ -33,6 +33,25 @@ OCPP_STATE_FANOUT_INTERVAL = _env.float("OCPP_STATE_FANOUT_INTERVAL", default=1.
 # A charger's successful Basic-auth check is remembered in-process (as a keyed digest, for
 # that charger and stored hash) this long, so a reconnect storm skips the slow hasher.
 OCPP_PASSWORD_CACHE_SECONDS = _env.float("OCPP_PASSWORD_CACHE_SECONDS", default=300.0)
+# The HMAC key of stored charger passwords (chargepoints/charger_secrets.py). Empty: a key
+# derived from SECRET_KEY, so rotating SECRET_KEY then locks every charger out; set this
+# to keep charger passwords independent of SECRET_KEY.
+OCPP_PASSWORD_KEY = _env.str("OCPP_PASSWORD_KEY", default="")
+# Basic-auth checks run in a small thread pool of their own, never on the database thread
+# that commits every charger's frames; more than OCPP_AUTH_MAX_WAITING checks queued at
+# once are refused at once (the charger retries).
+OCPP_AUTH_THREADS = _env.int("OCPP_AUTH_THREADS", default=2)
+OCPP_AUTH_MAX_WAITING = _env.int("OCPP_AUTH_MAX_WAITING", default=200)
+# Failed Basic-auth attempts, counted in-process per charger id and per source address:
+# past the allowance each further failure doubles a lock-out (from OCPP_AUTH_BACKOFF_SECONDS
+# up to OCPP_AUTH_BACKOFF_MAX_SECONDS) during which connects are refused without checking
+# a password, except a charger whose password matches its cached successful check.
+# Counts are forgotten OCPP_AUTH_FAILURE_WINDOW_SECONDS after the last failure.
+OCPP_AUTH_FAILURES_PER_IDENTITY = _env.int("OCPP_AUTH_FAILURES_PER_IDENTITY", default=5)
+OCPP_AUTH_FAILURES_PER_ADDRESS = _env.int("OCPP_AUTH_FAILURES_PER_ADDRESS", default=20)
+OCPP_AUTH_BACKOFF_SECONDS = _env.float("OCPP_AUTH_BACKOFF_SECONDS", default=1.0)
+OCPP_AUTH_BACKOFF_MAX_SECONDS = _env.float("OCPP_AUTH_BACKOFF_MAX_SECONDS", default=300.0)
+OCPP_AUTH_FAILURE_WINDOW_SECONDS = _env.float("OCPP_AUTH_FAILURE_WINDOW_SECONDS", default=900.0)
 # Each web process keeps a liveness key in Redis with this TTL (refreshed every third of
 # it); a charger registered by a process whose key expired (the process died without
 # unregistering) counts as offline.

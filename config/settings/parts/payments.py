@@ -17,7 +17,10 @@ PAYMENTS_HTTP_TIMEOUT = _env.float("PAYMENTS_HTTP_TIMEOUT", default=15.0)
 PAYMENTS_CURRENCY = _env.str("PAYMENTS_CURRENCY", default="EUR")
 
 # --- Sandbox (offline, our own pay page) ------------------------------------------------
-PAYMENTS_SANDBOX_ENABLED = _env.bool("PAYMENTS_SANDBOX_ENABLED", default=True)
+# Off unless enabled: the sandbox pay page "pays" anything (free wallet top-ups). The run
+# command (config/settings/dev.py) turns it on; production refuses it without
+# ALLOW_PAYMENTS_SANDBOX (config/checks.py).
+PAYMENTS_SANDBOX_ENABLED = _env.bool("PAYMENTS_SANDBOX_ENABLED", default=False)
 
 # --- QPay (invoice URL) ---------------------------------------------------------------
 QPAY_BASE_URL = _env.str("QPAY_BASE_URL", default="https://merchant.qpay.mn")
@@ -25,8 +28,9 @@ QPAY_CLIENT_ID = _env.str("QPAY_CLIENT_ID", default="")
 QPAY_CLIENT_SECRET = _env.str("QPAY_CLIENT_SECRET", default="")
 QPAY_INVOICE_CODE = _env.str("QPAY_INVOICE_CODE", default="")
 # The driver app only knows "QPAY". Without QPay keys the option can be served by the
-# sandbox pay page, so the app works offline in the demo.
-QPAY_FALLBACK_TO_SANDBOX = _env.bool("QPAY_FALLBACK_TO_SANDBOX", default=True)
+# sandbox pay page, so the app works offline in the demo (on in config/settings/dev.py;
+# production refuses it without ALLOW_QPAY_FALLBACK_TO_SANDBOX).
+QPAY_FALLBACK_TO_SANDBOX = _env.bool("QPAY_FALLBACK_TO_SANDBOX", default=False)
 
 # --- Stripe (pre-authorisation with manual capture, and card checkout) ----------------
 STRIPE_API_BASE = _env.str("STRIPE_API_BASE", default="https://api.stripe.com")

@@ -73,6 +73,6 @@ def test_the_client_address_comes_from_the_proxy_only_when_trusted(sms, settings
     client = APIClient()
     client.post("/api/v1/user/otp-request", {"phone": "+31612345678"}, format="json", HTTP_X_FORWARDED_FOR="1.2.3.4")
     assert OtpChallenge.objects.latest("id").client_ip == "127.0.0.1"
-    settings.DRIVERS_TRUST_X_FORWARDED_FOR = True
+    settings.TRUSTED_PROXY_COUNT = 2  # (was DRIVERS_TRUST_X_FORWARDED_FOR, which trusted the left-most entry)
     client.post("/api/v1/user/otp-request", {"phone": "+31612345678"}, format="json", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1")
     assert OtpChallenge.objects.latest("id").client_ip == "1.2.3.4"
