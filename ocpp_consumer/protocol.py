@@ -34,7 +34,7 @@ from ocpp.exceptions import (
 from ocpp.messages import CallError, CallResult
 
 from chargepoints.services import charge_point_touch_many, ocpp_message_store_many
-from ocpp_consumer import schemas
+from ocpp_consumer import library, schemas
 from ocpp_consumer.batching import committer
 
 
@@ -183,10 +183,10 @@ class CsmsChargePoint:
                                    self.id, self._strays, "y" if self._strays == 1 else "ies", unique_id[:64])
                 return
             if message_type == CALL_RESULT:
-                self._response_queue.put_nowait(CallResult(unique_id, frame[2]))
+                library.deliver_reply(self, CallResult(unique_id, frame[2]))
             else:
                 code, description, details = (list(frame[2:]) + ["", "", {}])[:3]
-                self._response_queue.put_nowait(CallError(unique_id, code, description, details))
+                library.deliver_reply(self, CallError(unique_id, code, description, details))
         else:
             await self._reject_unparsed(text, unique_id, PropertyConstraintViolationError(
                 description=f"MessageTypeId {message_type!r} is not 2, 3 or 4"))
@@ -237,8 +237,8 @@ class CsmsChargePoint:
             self._staged = []
 
     async def _dispatch(self, unique_id: str, action: str, payload: Any) -> dict:
-        handlers = self.route_map.get(action)
-        if handlers is None or "_on_action" not in handlers:
+        handler = library.handler_for(self, action)
+        if handler is None:
             if action in self.known_actions:
                 raise NotSupportedError(description=f"{action} is not supported by this central system")
             raise OcppNotImplemented(description=f"Unknown action {action}")
@@ -246,7 +246,7 @@ class CsmsChargePoint:
         if action != "BootNotification" and self.registration_status != "Accepted":
             self._check_allowed_before_acceptance(action)
         kwargs = to_snake(payload)
-        response = await handlers["_on_action"](**kwargs)
+        response = await handler(**kwargs)
         answer = to_camel(remove_nones(serialize_as_dict(response)))
         schemas.check(self.protocol, action, answer, response=True)
         if action != "Heartbeat" and time.monotonic() - self._last_touch > settings.OCPP_TOUCH_EVERY_SECONDS:
@@ -300,16 +300,15 @@ class CsmsChargePoint:
         direction, so commands to the same charger queue on the lock (within the timeout)."""
         unique_id = str(uuid.uuid4())
         async with asyncio.timeout(timeout):
-            async with self._call_lock:
+            async with library.call_lock(self):
                 # An answer that came after its call's caller gave up must not answer this one.
-                while not self._response_queue.empty():
-                    self._response_queue.get_nowait()
+                library.drop_stale_replies(self)
                 frame = [CALL, unique_id, action, payload]
                 await journal_write([self._row("out", CALL, unique_id, action, payload)])
                 self._awaiting = unique_id
                 try:
                     await self.consumer.send(text_data=dumps(frame))
-                    return await self._get_specific_response(unique_id, timeout)
+                    return await library.wait_for_reply(self, unique_id, timeout)
                 finally:
                     self._awaiting = None
 

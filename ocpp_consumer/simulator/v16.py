@@ -16,6 +16,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
+from ocpp_consumer import library
 from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
 
 logger = logging.getLogger("simulator")
@@ -326,7 +327,7 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         for connector_id in list(self.transactions):
             await self.stop_transaction(connector_id, reason)
         await asyncio.sleep(0.1)
-        await self._connection.close()  # the runner reconnects and boots again
+        await library.connection_of(self).close()  # the runner reconnects and boots again
 
     @on(Action.send_local_list)
     def on_send_local_list(self, list_version: int, update_type: str, **kwargs):

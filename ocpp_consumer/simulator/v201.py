@@ -20,6 +20,7 @@ from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
+from ocpp_consumer import library
 from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
 
 logger = logging.getLogger("simulator")
@@ -366,7 +367,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
                 await self.stop_transaction(evse, "ImmediateReset", trigger_reason="ResetCommand")
         if evse_id is None:
             await asyncio.sleep(0.1)
-            await self._connection.close()  # the runner reconnects and boots again
+            await library.connection_of(self).close()  # the runner reconnects and boots again
 
     @on(Action.unlock_connector)
     def on_unlock_connector(self, evse_id: int, connector_id: int, **kwargs):
