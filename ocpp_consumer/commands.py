@@ -38,7 +38,7 @@ COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": tran
 _REPLY_MARGIN_S = 2.0
 
 
-async def send_async(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None,
+async def send_async(identity: str, action: str, payload: dict, *, timeout: float | None = None,
                      source: str = "") -> dict:
     """Send `action` with `payload` (camelCase, as on the wire) and return the charger's
     CALLRESULT payload. Raises ChargerOffline, CommandTimeout, CallErrorReceived,
@@ -50,30 +50,30 @@ async def send_async(charge_point_id: str, action: str, payload: dict, *, timeou
         timeout = settings.CSMS["OCPP_COMMAND_TIMEOUT"]
     if not any(action in actions for actions in COMMANDS.values()):
         raise UnknownAction(f"{action} is not a command the central system sends")
-    registration = await sync_to_async(registry.lookup, thread_sensitive=False)(charge_point_id)
-    protocol = registration.protocol if registration else await _stored_protocol(charge_point_id)
+    registration = await sync_to_async(registry.lookup, thread_sensitive=False)(identity)
+    protocol = registration.protocol if registration else await _stored_protocol(identity)
     try:
-        answer = await _send_async(charge_point_id, action, payload, registration, protocol, timeout=timeout)
+        answer = await _send_async(identity, action, payload, registration, protocol, timeout=timeout)
     except CommandTimeout:
-        await answers.record(charge_point_id, action, payload, None, source=source, protocol=protocol)
+        await answers.record(identity, action, payload, None, source=source, protocol=protocol)
         raise
     except CallErrorReceived:
         if action == "SetChargingProfile":  # not taken: the charger's previous profile stays
-            await answers.record(charge_point_id, action, payload, answers.REJECTED, source=source, protocol=protocol)
+            await answers.record(identity, action, payload, answers.REJECTED, source=source, protocol=protocol)
         raise
-    await answers.record(charge_point_id, action, payload, answer, source=source, protocol=protocol)
+    await answers.record(identity, action, payload, answer, source=source, protocol=protocol)
     return answer
 
 
-async def _send_async(charge_point_id: str, action: str, payload: dict, registration: registry.Registration | None,
+async def _send_async(identity: str, action: str, payload: dict, registration: registry.Registration | None,
                       protocol: str, *, timeout: float) -> dict:
     if action not in COMMANDS.get(protocol, ()):
         raise UnknownAction(f"{action} is not a {protocol} command")
     translated = None
     if protocol == "ocpp2.0.1":
         if registration is None:  # before translating: a remote start must not be recorded for nothing
-            raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
-        translated = await translate.prepare_async(identity=charge_point_id, action=action, payload=payload)
+            raise ChargerOffline(f"Charge point {identity} is not connected")
+        translated = await translate.prepare_async(identity=identity, action=action, payload=payload)
         if translated.local_answer is not None:
             return translated.local_answer
         action, payload = translated.action, translated.payload
@@ -82,43 +82,43 @@ async def _send_async(charge_point_id: str, action: str, payload: dict, registra
     except OCPPError as error:
         raise InvalidPayload(f"{action}: {error.description} ({error.details.get('cause', '')})") from None
     if registration is None:
-        raise ChargerOffline(f"Charge point {charge_point_id} is not connected")
+        raise ChargerOffline(f"Charge point {identity} is not connected")
     if protocol == "ocpp2.0.1" and items_per_message.splits(action, payload):
-        answer = await _send_in_parts(charge_point_id, registration, action, payload, timeout=timeout)
+        answer = await _send_in_parts(identity, registration, action, payload, timeout=timeout)
     else:
-        answer = await _roundtrip(charge_point_id, registration, action, payload, timeout=timeout)
+        answer = await _roundtrip(identity, registration, action, payload, timeout=timeout)
     if translated is not None:
         return await translate.answer_back_async(translated, answer)
     return answer
 
 
-async def _send_in_parts(charge_point_id: str, registration: registry.Registration, action: str, payload: dict,
+async def _send_in_parts(identity: str, registration: registry.Registration, action: str, payload: dict,
                          *, timeout: float) -> dict:
     """A 2.0.1 list request (GetVariables, SetVariables) in parts of at most the charger's
     ItemsPerMessage, asked for first when the device model does not have it yet; one joined
     answer. The timeout covers all the parts."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    limit, known = await sync_to_async(items_per_message.known_limit)(identity=charge_point_id, action=action)
+    limit, known = await sync_to_async(items_per_message.known_limit)(identity=identity, action=action)
     if not known:
         try:
-            asked = await _roundtrip(charge_point_id, registration, "GetVariables", items_per_message.limit_query(action),
+            asked = await _roundtrip(identity, registration, "GetVariables", items_per_message.limit_query(action),
                                      timeout=timeout)
         except CallErrorReceived:
             asked = {}
-        limit = await sync_to_async(items_per_message.remember_limit)(identity=charge_point_id, action=action,
+        limit = await sync_to_async(items_per_message.remember_limit)(identity=identity, action=action,
                                                                         answer=asked)
     parts = items_per_message.split(action, payload, limit) if limit else [payload]
     answers = []
     for part in parts:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s")
-        answers.append(await _roundtrip(charge_point_id, registration, action, part, timeout=remaining))
+            raise CommandTimeout(f"No answer from {identity} within {timeout:g} s")
+        answers.append(await _roundtrip(identity, registration, action, part, timeout=remaining))
     return answers[0] if len(answers) == 1 else items_per_message.join(action, answers)
 
 
-async def _roundtrip(charge_point_id: str, registration: registry.Registration, action: str, payload: dict,
+async def _roundtrip(identity: str, registration: registry.Registration, action: str, payload: dict,
                      *, timeout: float) -> dict:
     """One CALL to the consumer holding the charger's socket, and its CALLRESULT payload."""
     layer = get_channel_layer()
@@ -136,27 +136,27 @@ async def _roundtrip(charge_point_id: str, registration: registry.Registration, 
             reply = await layer.receive(reply_channel)
     except TimeoutError:
         # Nobody answered at all: the process holding the socket is gone or overloaded.
-        raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s") from None
+        raise CommandTimeout(f"No answer from {identity} within {timeout:g} s") from None
     result = reply.get("result")
     if result == "ok":
         return reply["payload"]
     if result == "call_error":
         raise CallErrorReceived(reply.get("code", "GenericError"), reply.get("description", ""), reply.get("details"))
     if result == "timeout":
-        raise CommandTimeout(f"No answer from {charge_point_id} within {timeout:g} s")
+        raise CommandTimeout(f"No answer from {identity} within {timeout:g} s")
     if result == "offline":
-        raise ChargerOffline(f"Charge point {charge_point_id} disconnected before answering")
+        raise ChargerOffline(f"Charge point {identity} disconnected before answering")
     raise CommandError(reply.get("description", "command failed"))
 
 
-async def _stored_protocol(charge_point_id: str) -> str:
+async def _stored_protocol(identity: str) -> str:
     """The protocol a charger last connected with (for one that is offline now)."""
     from chargepoints.models import ChargePoint
 
-    stored = await ChargePoint.objects.filter(identity=charge_point_id).values_list("protocol", flat=True).afirst()
+    stored = await ChargePoint.objects.filter(identity=identity).values_list("protocol", flat=True).afirst()
     return stored or next(iter(COMMANDS))
 
 
-def send(charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None, source: str = "") -> dict:
+def send(identity: str, action: str, payload: dict, *, timeout: float | None = None, source: str = "") -> dict:
     """Synchronous send_async(), for views, Celery tasks, admin actions and shells."""
-    return async_to_sync(send_async)(charge_point_id, action, payload, timeout=timeout, source=source)
+    return async_to_sync(send_async)(identity, action, payload, timeout=timeout, source=source)

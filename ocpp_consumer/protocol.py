@@ -147,7 +147,7 @@ class CsmsChargePoint:
     # --- frames in ---------------------------------------------------------------------
 
     async def route_frame(self, text: str) -> None:
-        limit = settings.OCPP_MAX_FRAME_BYTES
+        limit = settings.OCPP_MAX_FRAME_CHARS
         if len(text) > limit:
             await self._too_large(text, limit)
             return
@@ -244,7 +244,7 @@ class CsmsChargePoint:
             raise OcppNotImplemented(description=f"Unknown action {action}")
         schemas.check(self.protocol, action, payload)
         if action != "BootNotification" and self.registration_status != "Accepted":
-            self._check_allowed_before_acceptance(action)
+            self._refuse_before_acceptance()
         kwargs = to_snake(payload)
         response = await handler(**kwargs)
         answer = to_camel(remove_nones(serialize_as_dict(response)))
@@ -253,7 +253,8 @@ class CsmsChargePoint:
             self.touch()
         return answer
 
-    def _check_allowed_before_acceptance(self, action: str) -> None:
+    def _refuse_before_acceptance(self) -> None:
+        """Only BootNotification is answered until the charger is Accepted (OCPP 1.6 4.2.1)."""
         from ocpp.exceptions import SecurityError
 
         raise SecurityError(description=f"Charge point is {self.registration_status}; send BootNotification and wait for Accepted")

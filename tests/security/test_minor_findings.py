@@ -18,7 +18,7 @@ from operator_api.base import csv_response
 from tests.support.e2e import ROOT
 from tests.support.chargers import simulated
 
-DEEP = "[" * 30_000 + "]" * 30_000  # under OCPP_MAX_FRAME_BYTES, far past the recursion limit
+DEEP = "[" * 30_000 + "]" * 30_000  # under OCPP_MAX_FRAME_CHARS, far past the recursion limit
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ _env = environ.Env()
 
 # Subprotocols in order of preference (only those with handlers are offered back).
 OCPP_SUBPROTOCOLS = _env.list("OCPP_SUBPROTOCOLS", default=["ocpp2.0.1", "ocpp1.6"])
-# Frames longer than this get a CALLERROR (or a 1009 close when no unique id can be read).
-OCPP_MAX_FRAME_BYTES = _env.int("OCPP_MAX_FRAME_BYTES", default=65536)
+# Frames longer than this many characters (of the decoded text) get a CALLERROR, or a 1009
+# close when no unique id can be read. OCPP_MAX_FRAME_BYTES is its former, misleading name.
+OCPP_MAX_FRAME_CHARS = _env.int("OCPP_MAX_FRAME_CHARS", default=_env.int("OCPP_MAX_FRAME_BYTES", default=65536))
 # last_seen_at is written at most this often for frames other than Heartbeat.
 OCPP_TOUCH_EVERY_SECONDS = _env.float("OCPP_TOUCH_EVERY_SECONDS", default=60.0)
 
