@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from accounts.errors import NotFound, ServiceError, parse_id
+from accounts.errors import NotFound, parse_id
 from accounts.models import User
 from billing.models import Purchase
 from payments import services as payment_services

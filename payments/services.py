@@ -29,7 +29,8 @@ from billing.models import PaymentMethod, Purchase, WalletEntry
 from ocpp_consumer.command_errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_consumer.remote_control import remote_start, remote_stop
 from payments import events
-from payments.errors import PaymentError, ProviderError
+from accounts.errors import Conflict, InvalidRequest, NotAllowed, NotFound, PaymentRequired, Unavailable, UpstreamFailed
+from payments.errors import ProviderError
 from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
 from payments.providers import get_provider
 from payments.providers.base import public_url, scrub
@@ -37,7 +38,6 @@ from payments.signals import sandbox_invoice_decided
 from payments.selectors import PROVIDER_OPTION, option_provider, payment_find_for_user
 
 __all__ = [
-    "PaymentError",
     "purchase_pay",
     "payment_status",
     "wallet_replenish",
@@ -94,7 +94,7 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
     option = (option or "").upper()
     provider_name = option_provider(option)
     if provider_name is None:
-        raise PaymentError("option_disabled", f"The payment option {option or '(none)'} is not available.")
+        raise InvalidRequest(f"The payment option {option or '(none)'} is not available.", code="option_disabled")
     if provider_name == Provider.WALLET:
         return _purchase_pay_from_wallet(purchase_id=purchase_id, user_id=user_id)
 
@@ -122,13 +122,13 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
 def _lock_payable_purchase(*, purchase_id: int, user_id: int) -> Purchase:
     purchase = Purchase.objects.select_for_update().filter(pk=purchase_id, user_id=user_id).first()
     if purchase is None:
-        raise PaymentError("not_found", "No such purchase.", http_status=404)
+        raise NotFound("No such purchase.")
     if purchase.status == Purchase.Status.PAID:
-        raise PaymentError("already_paid", "This purchase is already paid.", http_status=409)
+        raise Conflict("This purchase is already paid.", code="already_paid")
     if purchase.status == Purchase.Status.VOID:
-        raise PaymentError("not_payable", "This purchase was voided.", http_status=409)
+        raise Conflict("This purchase was voided.", code="not_payable")
     if purchase.priced_at is None and purchase.total_price <= 0:
-        raise PaymentError("not_payable", "This purchase is not priced yet.", http_status=409)
+        raise Conflict("This purchase is not priced yet.", code="not_payable")
     return purchase
 
 
@@ -154,10 +154,10 @@ def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> dict:
         try:
             new_balance = ledger.wallet_debit_for_purchase(user_id=user_id, purchase_id=purchase.pk, payment_id=payment.pk)
         except ledger.InsufficientBalance as exc:
-            raise PaymentError("insufficient_balance", exc.message, http_status=402) from None
+            raise PaymentRequired(exc.message, code="insufficient_balance") from None
         except ledger.WalletError as exc:
             code = "already_paid" if exc.code == "already_debited" else exc.code
-            raise PaymentError(code, exc.message, http_status=409) from None
+            raise Conflict(exc.message, code=code) from None
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "wallet_debit"})
     return {"option": "EVM", "invoiceId": str(purchase.pk), "newBalance": new_balance}
 
@@ -171,7 +171,7 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
         logger.warning("payment %s: %s could not create the invoice: %s", payment.pk, payment.provider, exc)
         _append_answer(Payment, payment.pk, {"call": "invoice_create", "error": str(exc), **exc.answer})
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason=f"Provider unavailable: {exc}"[:300])
-        raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+        raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
     try:
         Payment.objects.filter(pk=payment.pk).update(
             provider_reference=created.reference, checkout_url=created.url, client_token=created.client_token,
@@ -179,7 +179,7 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
     except IntegrityError:
         # The provider handed back an invoice another payment already holds: never share it.
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Duplicate provider reference")
-        raise PaymentError("provider_error", "The payment provider answered inconsistently.", http_status=502) from None
+        raise UpstreamFailed("The payment provider answered inconsistently.", code="provider_error") from None
     _append_answer(Payment, payment.pk, {"call": "invoice_create", **created.answer})
     payment.refresh_from_db()
     return payment
@@ -192,7 +192,7 @@ def payment_status(*, user_id: int, invoice_id: str) -> dict:
 def _status_of(*, user_id: int, invoice_id: str, purpose: str) -> dict:
     payment = payment_find_for_user(user_id=user_id, invoice_id=invoice_id, purpose=purpose)
     if payment is None:
-        raise PaymentError("not_found", "No such invoice.", http_status=404)
+        raise NotFound("No such invoice.")
     if payment.status == Payment.Status.PENDING and payment.provider_reference:
         # The driver asks because they think they paid: ask the provider now.
         try:
@@ -211,11 +211,11 @@ def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> dict:
     if not isinstance(amount, Decimal):
         amount = Decimal(str(amount))
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise PaymentError("invalid_amount", "The amount must be positive, with at most two decimals.")
+        raise InvalidRequest("The amount must be positive, with at most two decimals.", code="invalid_amount")
     option = (option or "").upper()
     provider_name = option_provider(option)
     if provider_name is None or provider_name == Provider.WALLET:
-        raise PaymentError("option_disabled", f"The payment option {option or '(none)'} cannot top up a wallet.")
+        raise InvalidRequest(f"The payment option {option or '(none)'} cannot top up a wallet.", code="option_disabled")
     wallet = ledger.wallet_get_or_create(user_id=user_id)
     payment = Payment.objects.create(
         provider=provider_name, purpose=Payment.Purpose.TOP_UP, user_id=user_id, amount=amount, currency=wallet.currency,
@@ -375,7 +375,7 @@ def provider_callback_handle(*, provider: str, public_id: uuid.UUID | str, event
     which invoice to re-check with the provider, and each event id is applied once."""
     payment = Payment.objects.filter(public_id=public_id, provider=provider).first()
     if payment is None:
-        raise PaymentError("not_found", "Unknown invoice.", http_status=404)
+        raise NotFound("Unknown invoice.")
     event = webhook_record(provider=provider, event_id=event_id or f"callback-{uuid.uuid4().hex}", event_type="callback", payload=payload)
     if event is None:
         return "duplicate"
@@ -386,22 +386,22 @@ def provider_callback_handle(*, provider: str, public_id: uuid.UUID | str, event
 
 def stripe_webhook_handle(*, payload: bytes, signature: str) -> str:
     """Verify the Stripe-Signature (HMAC-SHA256 over "t.payload", tolerance window), store
-    the event once, and apply it. Raises PaymentError("bad_signature") on a bad signature."""
+    the event once, and apply it. Raises InvalidRequest (code "bad_signature") on a bad signature."""
     import stripe
 
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        raise PaymentError("not_configured", "Stripe webhooks are not configured.", http_status=503)
+        raise Unavailable("Stripe webhooks are not configured.", code="not_configured")
     text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
     try:
         stripe.WebhookSignature.verify_header(text, signature or "", secret, settings.STRIPE_WEBHOOK_TOLERANCE)
     except stripe.SignatureVerificationError:
-        raise PaymentError("bad_signature", "Invalid Stripe signature.", http_status=400) from None
+        raise InvalidRequest("Invalid Stripe signature.", code="bad_signature") from None
     try:
         event = json.loads(text)
         event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
     except (ValueError, KeyError, TypeError):
-        raise PaymentError("bad_payload", "Malformed Stripe event.", http_status=400) from None
+        raise InvalidRequest("Malformed Stripe event.", code="bad_payload") from None
     record = webhook_record(provider=Provider.STRIPE, event_id=event_id, event_type=event_type, payload=event)
     if record is None:
         return "duplicate"
@@ -457,14 +457,14 @@ def sandbox_invoice_decide(*, reference: uuid.UUID | str, outcome: str) -> Sandb
     Then the sandbox "provider" notifies us, like a real provider's webhook."""
     invoice = SandboxInvoice.objects.filter(reference=reference).first()
     if invoice is None:
-        raise PaymentError("not_found", "Unknown sandbox invoice.", http_status=404)
+        raise NotFound("Unknown sandbox invoice.")
     targets = {
         "pay": SandboxInvoice.Status.AUTHORIZED if invoice.kind == SandboxInvoice.Kind.HOLD else SandboxInvoice.Status.PAID,
         "decline": SandboxInvoice.Status.DECLINED,
         "cancel": SandboxInvoice.Status.CANCELED,
     }
     if outcome not in targets:
-        raise PaymentError("invalid", "Unknown outcome.")
+        raise InvalidRequest("Unknown outcome.")
     changed = SandboxInvoice.objects.filter(pk=invoice.pk, status=SandboxInvoice.Status.PENDING).update(status=targets[outcome])
     invoice.refresh_from_db()
     if changed:
@@ -496,11 +496,11 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
     (Klarna's "finalize") so the payment is really paid."""
     payment = Payment.objects.filter(public_id=invoice_id, provider=Provider.KLARNA).first()
     if payment is None:
-        raise PaymentError("not_found", "Unknown invoice.", http_status=404)
+        raise NotFound("Unknown invoice.")
     if payment.status == Payment.Status.SUCCESS:
         return {"status": payment.status, "amount": payment.amount}
     if payment.status != Payment.Status.PENDING:
-        raise PaymentError("invalid_state", f"This invoice is {payment.status}.", http_status=409)
+        raise Conflict(f"This invoice is {payment.status}.", code="invalid_state")
     provider = get_provider(Provider.KLARNA)
     description = "Wallet top-up" if payment.purpose == Payment.Purpose.TOP_UP else f"Charging, purchase {payment.purchase_id}"
     try:
@@ -509,7 +509,7 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
         _append_answer(Payment, payment.pk, {"call": "order_create", "error": str(exc), **exc.answer})
         if not exc.retryable:
             payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna refused the order")
-        raise PaymentError("provider_error", "Klarna could not create the order.", http_status=502) from None
+        raise UpstreamFailed("Klarna could not create the order.", code="provider_error") from None
     _append_answer(Payment, payment.pk, order)
     if order.get("fraud_status") == "REJECTED":
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna rejected the order")
@@ -533,7 +533,7 @@ def _reservation_provider_name() -> str:
         return Provider.STRIPE
     if get_provider(Provider.SANDBOX).is_configured():
         return Provider.SANDBOX
-    raise PaymentError("option_disabled", "Payments are not enabled.", http_status=503)
+    raise Unavailable("Payments are not enabled.", code="option_disabled")
 
 
 def reservation_answer(reservation: Reservation) -> dict:
@@ -558,16 +558,16 @@ def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: s
         charge_points = charge_points.filter(site__operator_id=operator_id)
     charge_point = charge_points.first()
     if charge_point is None:
-        raise PaymentError("not_found", "Unknown charge point.", http_status=404)
+        raise NotFound("Unknown charge point.")
     connector = Connector.objects.filter(charge_point=charge_point, connector_id=connector_id).first()
     if connector is None:
-        raise PaymentError("not_found", "Unknown connector.", http_status=404)
+        raise NotFound("Unknown connector.")
     charge_tag = (charge_tag or "").strip()
     if not charge_tag or len(charge_tag) > 36:
-        raise PaymentError("invalid", "chargeTagId must be 1 to 36 characters.")
+        raise InvalidRequest("chargeTagId must be 1 to 36 characters.")
     id_token = IdToken.objects.filter(uid=charge_tag).first()
     if id_token is not None and id_token.status != IdTokenStatus.ACCEPTED:
-        raise PaymentError("invalid", f"The charge tag is {id_token.status}.", http_status=403)
+        raise NotAllowed(f"The charge tag is {id_token.status}.", code="invalid")
     provider_name = _reservation_provider_name()
     currency = settings.STRIPE_CURRENCY.upper() if provider_name == Provider.STRIPE else settings.PAYMENTS_CURRENCY
     reservation = Reservation.objects.create(
@@ -584,7 +584,7 @@ def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: s
     except ProviderError as exc:
         Reservation.objects.filter(pk=reservation.pk).update(status=Reservation.Status.FAILED, cancel_reason="provider_error")
         _append_answer(Reservation, reservation.pk, {"call": "hold_create", "error": str(exc), **exc.answer})
-        raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+        raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
     Reservation.objects.filter(pk=reservation.pk).update(checkout_session_id=created.reference, checkout_url=created.url)
     _append_answer(Reservation, reservation.pk, {"call": "hold_create", **created.answer})
     reservation.refresh_from_db()
@@ -595,12 +595,12 @@ def _reservation_get(reservation_id, operator_id: int | None = None) -> Reservat
     try:
         qs = Reservation.objects.select_related("charge_point", "connector").filter(pk=uuid.UUID(str(reservation_id)))
     except ValueError:
-        raise PaymentError("not_found", "Unknown reservation.", http_status=404) from None
+        raise NotFound("Unknown reservation.") from None
     if operator_id is not None:
         qs = qs.filter(charge_point__site__operator_id=operator_id)
     reservation = qs.first()
     if reservation is None:
-        raise PaymentError("not_found", "Unknown reservation.", http_status=404)
+        raise NotFound("Unknown reservation.")
     return reservation
 
 
@@ -632,25 +632,25 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
     with the charger's outcome. Confirming twice never starts twice."""
     reservation = _reservation_get(reservation_id, operator_id)
     if not checkout_session_id or checkout_session_id != reservation.checkout_session_id:
-        raise PaymentError("invalid", "checkoutSessionId does not belong to this reservation.")
+        raise InvalidRequest("checkoutSessionId does not belong to this reservation.")
     if reservation.status == Reservation.Status.PENDING:
         try:
             status = _reservation_refresh(reservation=reservation)
         except ProviderError:
-            raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+            raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
         if status == Reservation.Status.PENDING:
-            raise PaymentError("payment_pending", "The payment is not authorised yet.", http_status=402)
+            raise PaymentRequired("The payment is not authorised yet.", code="payment_pending")
         reservation.refresh_from_db()
     if reservation.status == Reservation.Status.STARTED:
         return {"status": "Accepted"}
     if reservation.status != Reservation.Status.AUTHORIZED:
-        raise PaymentError("invalid_state", f"The reservation is {reservation.status}.", http_status=409)
+        raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     # Claim the start, so two confirmations cannot both send a RemoteStart.
     if not _reservation_move(reservation, [Reservation.Status.AUTHORIZED], Reservation.Status.STARTED):
         reservation.refresh_from_db()
         if reservation.status == Reservation.Status.STARTED:
             return {"status": "Accepted"}
-        raise PaymentError("invalid_state", f"The reservation is {reservation.status}.", http_status=409)
+        raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     return _reservation_remote_start(reservation=reservation)
 
 
@@ -664,10 +664,10 @@ def _reservation_remote_start(*, reservation: Reservation) -> dict:
         return {"status": "Timeout"}
     except ChargerOffline:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
-        raise PaymentError("charger_offline", "The charge point is offline; try again when it is back.", http_status=503) from None
+        raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline") from None
     except CommandError as exc:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
-        raise PaymentError("command_error", f"The remote start failed: {exc}", http_status=502) from None
+        raise UpstreamFailed(f"The remote start failed: {exc}", code="command_error") from None
     status = (answer or {}).get("status") or "Rejected"
     _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
     if status != "Accepted":
@@ -694,7 +694,7 @@ def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: in
     if reservation.status in (Reservation.Status.CANCELED, Reservation.Status.RELEASED, Reservation.Status.FAILED):
         return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
     if reservation.session_id is not None or reservation.status == Reservation.Status.CAPTURED:
-        raise PaymentError("invalid_state", "A session already runs on this reservation; stop the session instead.", http_status=409)
+        raise Conflict("A session already runs on this reservation; stop the session instead.", code="invalid_state")
     released = _reservation_release(
         reservation=reservation, reason=reason or "canceled",
         from_states=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
@@ -702,7 +702,7 @@ def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: in
     if not released:
         reservation.refresh_from_db()
         if reservation.status not in (Reservation.Status.CANCELED, Reservation.Status.RELEASED):
-            raise PaymentError("provider_error", "The payment provider could not release the funds; please retry.", http_status=502)
+            raise UpstreamFailed("The payment provider could not release the funds; please retry.", code="provider_error")
     reservation.refresh_from_db()
     return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
 
