@@ -17,12 +17,27 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.errors import (
-    Conflict, DomainError, NotFound, PaymentRequired, UpstreamFailed, UpstreamTimeout, parse_id,
+    Conflict,
+    DomainError,
+    NotFound,
+    PaymentRequired,
+    UpstreamFailed,
+    UpstreamTimeout,
+    parse_id,
 )
 from accounts.models import User
 from billing import selectors as billing_selectors
 from billing.services import purchase_create_for_session
-from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
+from chargepoints.models import (
+    ChargePoint,
+    Connector,
+    ConnectorStatus,
+    IdToken,
+    IdTokenStatus,
+    IdTokenType,
+    OcppVersion,
+    RegistrationStatus,
+)
 from drivers.devices import device_get, driver_active_session, driver_balance
 from ocpp_consumer import commands, remote_control
 from sessions_app.models import ChargeSession, ChargingState, StopReason

@@ -12,8 +12,16 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from accounts.errors import (
-    Conflict, DomainError, InvalidRequest, NotAllowed, NotFound, PaymentRequired, RateLimited, Unavailable,
-    UpstreamFailed, UpstreamTimeout,
+    Conflict,
+    DomainError,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    PaymentRequired,
+    RateLimited,
+    Unavailable,
+    UpstreamFailed,
+    UpstreamTimeout,
 )
 
 HTTP_STATUS: dict[type[DomainError], int] = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,12 +25,12 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.errors import Conflict, InvalidRequest, NotAllowed, NotFound, PaymentRequired, Unavailable, UpstreamFailed
 from billing import wallet as ledger
 from billing.models import PaymentMethod, Purchase, WalletEntry
 from ocpp_consumer.command_errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_consumer.remote_control import remote_start, remote_stop
 from payments import events
-from accounts.errors import Conflict, InvalidRequest, NotAllowed, NotFound, PaymentRequired, Unavailable, UpstreamFailed
 from payments.errors import ProviderError
 from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
 from payments.providers import get_provider
@@ -78,14 +79,31 @@ def _append_answer(model, pk, answer: dict) -> None:
 # --- paying a purchase ------------------------------------------------------------------
 
 
-def _invoice_answer(option: str, payment: Payment) -> dict:
-    answer = {"option": option, "invoiceId": str(payment.public_id), "url": payment.checkout_url}
-    if payment.client_token:
-        answer["clientToken"] = payment.client_token
-    return answer
+@dataclass(frozen=True)
+class Invoice:
+    """What a driver pays with: a provider's invoice (url, and Klarna's widget token), or for
+    the wallet (and a free purchase) the purchase itself, with the wallet's new balance."""
+
+    option: str
+    invoice_id: str
+    url: str | None = None
+    client_token: str | None = None
+    new_balance: Decimal | None = None
 
 
-def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
+@dataclass(frozen=True)
+class PaymentState:
+    status: str
+    amount: Decimal
+
+
+def _invoice(option: str, payment: Payment) -> Invoice:
+    return Invoice(
+        option=option, invoice_id=str(payment.public_id), url=payment.checkout_url, client_token=payment.client_token or None,
+    )
+
+
+def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> Invoice:
     """Pay one of the driver's purchases with an option of payment_options().
 
     EVM answers at once with the new balance; the other options answer with an invoice URL
@@ -108,7 +126,7 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
             .first()
         )
         if reusable is not None:
-            return _invoice_answer(option, reusable)
+            return _invoice(option, reusable)
         payment = Payment.objects.create(
             provider=provider_name, purpose=Payment.Purpose.PURCHASE, purchase=purchase, user_id=user_id,
             amount=purchase.total_price, currency=purchase.currency,
@@ -116,7 +134,7 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
         )
         Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.OPEN).update(status=Purchase.Status.PENDING)
     payment = _payment_open_at_provider(payment=payment, description=f"Charging, purchase {purchase.pk}")
-    return _invoice_answer(option, payment)
+    return _invoice(option, payment)
 
 
 def _lock_payable_purchase(*, purchase_id: int, user_id: int) -> Purchase:
@@ -132,17 +150,15 @@ def _lock_payable_purchase(*, purchase_id: int, user_id: int) -> Purchase:
     return purchase
 
 
-def _purchase_mark_free(*, purchase: Purchase, option: str) -> dict:
+def _purchase_mark_free(*, purchase: Purchase, option: str) -> Invoice:
     Purchase.objects.filter(pk=purchase.pk).update(status=Purchase.Status.PAID, paid_at=_now(), payment_method=option)
     user_id = purchase.user_id
     transaction.on_commit(lambda: events.emit(user_id, events.PAYMENT, {"status": "success", "amount": Decimal("0.00")}))
-    answer = {"option": option, "invoiceId": str(purchase.pk)}
-    if option == "EVM":
-        answer["newBalance"] = ledger.wallet_balance(user_id=user_id)
-    return answer
+    new_balance = ledger.wallet_balance(user_id=user_id) if option == "EVM" else None
+    return Invoice(option=option, invoice_id=str(purchase.pk), new_balance=new_balance)
 
 
-def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> dict:
+def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> Invoice:
     with transaction.atomic():
         purchase = _lock_payable_purchase(purchase_id=purchase_id, user_id=user_id)
         if purchase.total_price <= 0:
@@ -159,7 +175,7 @@ def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> dict:
             code = "already_paid" if exc.code == "already_debited" else exc.code
             raise Conflict(exc.message, code=code) from None
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "wallet_debit"})
-    return {"option": "EVM", "invoiceId": str(purchase.pk), "newBalance": new_balance}
+    return Invoice(option="EVM", invoice_id=str(purchase.pk), new_balance=new_balance)
 
 
 def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
@@ -185,11 +201,11 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
     return payment
 
 
-def payment_status(*, user_id: int, invoice_id: str) -> dict:
+def payment_status(*, user_id: int, invoice_id: str) -> PaymentState:
     return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.PURCHASE)
 
 
-def _status_of(*, user_id: int, invoice_id: str, purpose: str) -> dict:
+def _status_of(*, user_id: int, invoice_id: str, purpose: str) -> PaymentState:
     payment = payment_find_for_user(user_id=user_id, invoice_id=invoice_id, purpose=purpose)
     if payment is None:
         raise NotFound("No such invoice.")
@@ -200,13 +216,13 @@ def _status_of(*, user_id: int, invoice_id: str, purpose: str) -> dict:
         except ProviderError:
             pass
         payment.refresh_from_db()
-    return {"status": payment.status, "amount": payment.amount}
+    return PaymentState(status=payment.status, amount=payment.amount)
 
 
 # --- wallet top-up ----------------------------------------------------------------------
 
 
-def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> dict:
+def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> Invoice:
     """Open an invoice that, once paid, adds `amount` to the driver's wallet."""
     if not isinstance(amount, Decimal):
         amount = Decimal(str(amount))
@@ -222,10 +238,10 @@ def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> dict:
         idempotency_key=f"{provider_name}-topup-{user_id}-{uuid.uuid4().hex[:12]}",
     )
     payment = _payment_open_at_provider(payment=payment, description="Wallet top-up")
-    return _invoice_answer(option, payment)
+    return _invoice(option, payment)
 
 
-def replenishment_status(*, user_id: int, invoice_id: str) -> dict:
+def replenishment_status(*, user_id: int, invoice_id: str) -> PaymentState:
     return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.TOP_UP)
 
 
@@ -491,14 +507,14 @@ def sandbox_notification_handle(*, reference: str, event_id: str) -> str:
     return result
 
 
-def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
+def klarna_authorize(*, invoice_id: str, authorization_token: str) -> PaymentState:
     """The Klarna widget authorised the payment: create the order, then capture it
     (Klarna's "finalize") so the payment is really paid."""
     payment = Payment.objects.filter(public_id=invoice_id, provider=Provider.KLARNA).first()
     if payment is None:
         raise NotFound("Unknown invoice.")
     if payment.status == Payment.Status.SUCCESS:
-        return {"status": payment.status, "amount": payment.amount}
+        return PaymentState(status=payment.status, amount=payment.amount)
     if payment.status != Payment.Status.PENDING:
         raise Conflict(f"This invoice is {payment.status}.", code="invalid_state")
     provider = get_provider(Provider.KLARNA)
@@ -522,7 +538,7 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
         else:
             payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "finalized"})
     payment.refresh_from_db()
-    return {"status": payment.status, "amount": payment.amount}
+    return PaymentState(status=payment.status, amount=payment.amount)
 
 
 # --- pre-authorisation reservations (seed 004) -------------------------------------------
@@ -536,21 +552,8 @@ def _reservation_provider_name() -> str:
     raise Unavailable("Payments are not enabled.", code="option_disabled")
 
 
-def reservation_answer(reservation: Reservation) -> dict:
-    from payments.money import to_minor_units
-
-    return {
-        "status": "Redirect",
-        "checkoutUrl": reservation.checkout_url,
-        "reservationId": str(reservation.pk),
-        "currency": reservation.currency.lower(),
-        "maxAmountCents": to_minor_units(reservation.max_amount, reservation.currency),
-        "maxEnergyKwh": reservation.max_energy_wh // 1000,
-    }
-
-
-def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None) -> dict:
-    """Reserve funds before a remote start: a checkout for the maximum amount."""
+def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None) -> Reservation:
+    """Reserve funds before a remote start: a checkout (checkout_url) for the maximum amount."""
     from chargepoints.models import ChargePoint, Connector, IdToken, IdTokenStatus
 
     charge_points = ChargePoint.objects.filter(identity=charge_point_id)
@@ -588,7 +591,7 @@ def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: s
     Reservation.objects.filter(pk=reservation.pk).update(checkout_session_id=created.reference, checkout_url=created.url)
     _append_answer(Reservation, reservation.pk, {"call": "hold_create", **created.answer})
     reservation.refresh_from_db()
-    return reservation_answer(reservation)
+    return reservation
 
 
 def _reservation_get(reservation_id, operator_id: int | None = None) -> Reservation:
@@ -627,9 +630,10 @@ def _reservation_refresh(*, reservation: Reservation) -> str:
     return Reservation.objects.values_list("status", flat=True).get(pk=reservation.pk)
 
 
-def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operator_id: int | None = None) -> dict:
-    """After the checkout: check the authorisation, then issue the remote start and answer
-    with the charger's outcome. Confirming twice never starts twice."""
+def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operator_id: int | None = None) -> str:
+    """After the checkout: check the authorisation, then issue the remote start and return
+    the charger's answer ("Accepted", "Rejected", or "Timeout"). Confirming twice never
+    starts twice."""
     reservation = _reservation_get(reservation_id, operator_id)
     if not checkout_session_id or checkout_session_id != reservation.checkout_session_id:
         raise InvalidRequest("checkoutSessionId does not belong to this reservation.")
@@ -642,26 +646,26 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
             raise PaymentRequired("The payment is not authorised yet.", code="payment_pending")
         reservation.refresh_from_db()
     if reservation.status == Reservation.Status.STARTED:
-        return {"status": "Accepted"}
+        return "Accepted"
     if reservation.status != Reservation.Status.AUTHORIZED:
         raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     # Claim the start, so two confirmations cannot both send a RemoteStart.
     if not _reservation_move(reservation, [Reservation.Status.AUTHORIZED], Reservation.Status.STARTED):
         reservation.refresh_from_db()
         if reservation.status == Reservation.Status.STARTED:
-            return {"status": "Accepted"}
+            return "Accepted"
         raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     return _reservation_remote_start(reservation=reservation)
 
 
-def _reservation_remote_start(*, reservation: Reservation) -> dict:
+def _reservation_remote_start(*, reservation: Reservation) -> str:
     try:
         answer = remote_start(charge_point=reservation.charge_point, connector=reservation.connector,
                               id_tag=reservation.charge_tag, timeout=None)
     except CommandTimeout:
         # The charger may still start; if no session appears, the stale sweep releases the funds.
         _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": "Timeout"})
-        return {"status": "Timeout"}
+        return "Timeout"
     except ChargerOffline:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
         raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline") from None
@@ -673,7 +677,7 @@ def _reservation_remote_start(*, reservation: Reservation) -> dict:
     if status != "Accepted":
         # The charger refused: nothing will be charged, so give the money back now.
         _reservation_release(reservation=reservation, reason="remote_start_rejected", from_states=[Reservation.Status.STARTED])
-    return {"status": status}
+    return status
 
 
 def _reservation_release(*, reservation: Reservation, reason: str, from_states: list[str]) -> bool:
@@ -688,11 +692,11 @@ def _reservation_release(*, reservation: Reservation, reason: str, from_states: 
     return _reservation_move(reservation, from_states, target, cancel_reason=reason[:100])
 
 
-def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: int | None = None) -> dict:
+def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: int | None = None) -> Reservation:
     """Cancel a reservation that has not led to a session; authorised funds are released."""
     reservation = _reservation_get(reservation_id, operator_id)
     if reservation.status in (Reservation.Status.CANCELED, Reservation.Status.RELEASED, Reservation.Status.FAILED):
-        return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
+        return reservation
     if reservation.session_id is not None or reservation.status == Reservation.Status.CAPTURED:
         raise Conflict("A session already runs on this reservation; stop the session instead.", code="invalid_state")
     released = _reservation_release(
@@ -704,7 +708,7 @@ def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: in
         if reservation.status not in (Reservation.Status.CANCELED, Reservation.Status.RELEASED):
             raise UpstreamFailed("The payment provider could not release the funds; please retry.", code="provider_error")
     reservation.refresh_from_db()
-    return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
+    return reservation
 
 
 def _reservation_link_session(*, session_id: int) -> Reservation | None:
@@ -734,14 +738,15 @@ def _reservation_link_session(*, session_id: int) -> Reservation | None:
     return Reservation.objects.filter(session_id=session_id).first()
 
 
-def reservation_settle_for_session(*, session_id: int) -> dict | None:
+def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
     """Capture the priced amount of a finished session (never more than reserved) and
-    release the rest. Safe to call again; None when there is nothing to settle (yet)."""
+    release the rest; returns the reservation (status, captured_amount). Safe to call
+    again; None when there is nothing to settle (yet)."""
     reservation = _reservation_link_session(session_id=session_id)
     if reservation is None:
         return None
     if reservation.status not in (Reservation.Status.STARTED, Reservation.Status.AUTHORIZED):
-        return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+        return reservation
     purchase = Purchase.objects.filter(session_id=session_id).first()
     if purchase is None or purchase.priced_at is None:
         return None
@@ -749,7 +754,7 @@ def reservation_settle_for_session(*, session_id: int) -> dict | None:
         # Settled some other way (or voided): capturing would charge the driver twice.
         _reservation_release(reservation=reservation, reason=f"purchase_{purchase.status}", from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED])
         reservation.refresh_from_db()
-        return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+        return reservation
     amount = min(purchase.total_price, reservation.max_amount)
     if purchase.total_price > reservation.max_amount:
         logger.warning("reservation %s: purchase %s costs %s, capturing the reserved %s", reservation.pk, purchase.pk, purchase.total_price, reservation.max_amount)
@@ -772,7 +777,7 @@ def reservation_settle_for_session(*, session_id: int) -> dict | None:
             if _reservation_move(reservation, [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], Reservation.Status.CAPTURED, captured_amount=amount):
                 _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=amount)
     reservation.refresh_from_db()
-    return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+    return reservation
 
 
 def _purchase_settle_by_reservation(*, purchase: Purchase, reservation: Reservation, amount: Decimal) -> None:
