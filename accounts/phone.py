@@ -17,5 +17,7 @@ def phone_normalise(raw: str) -> str:
             "Not a phone number; use the international format, e.g. +976 8666 1488.", code="invalid_phone",
         ) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidRequest("This phone number does not exist; check the country code and digits.", code="invalid_phone")
+        raise InvalidRequest(
+            "This phone number does not exist; check the country code and digits.", code="invalid_phone",
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -53,7 +53,9 @@ def operator_exception_handler(exc: Exception, context: dict) -> Response | None
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_errors(exc))
     elif isinstance(exc, ProtectedError):
-        return Response({"detail": "Still in use by other records; remove those first."}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"detail": "Still in use by other records; remove those first."}, status=status.HTTP_409_CONFLICT,
+        )
     return exception_handler(exc, context)
 
 

@@ -99,7 +99,8 @@ class PaymentState:
 
 def _invoice(option: str, payment: Payment) -> Invoice:
     return Invoice(
-        option=option, invoice_id=str(payment.public_id), url=payment.checkout_url, client_token=payment.client_token or None,
+        option=option, invoice_id=str(payment.public_id), url=payment.checkout_url,
+        client_token=payment.client_token or None,
     )
 
 
@@ -641,7 +642,9 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
         try:
             status = _reservation_refresh(reservation=reservation)
         except ProviderError:
-            raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
+            raise UpstreamFailed(
+                "The payment provider is unavailable; please try again.", code="provider_error",
+            ) from None
         if status == Reservation.Status.PENDING:
             raise PaymentRequired("The payment is not authorised yet.", code="payment_pending")
         reservation.refresh_from_db()
@@ -706,7 +709,9 @@ def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: in
     if not released:
         reservation.refresh_from_db()
         if reservation.status not in (Reservation.Status.CANCELED, Reservation.Status.RELEASED):
-            raise UpstreamFailed("The payment provider could not release the funds; please retry.", code="provider_error")
+            raise UpstreamFailed(
+                "The payment provider could not release the funds; please retry.", code="provider_error",
+            )
     reservation.refresh_from_db()
     return reservation
 

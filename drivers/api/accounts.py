@@ -109,7 +109,9 @@ class ReplenishApi(DriverAPIView):
         option = serializers.CharField()
         invoiceId = serializers.CharField(source="invoice_id")
         url = serializers.CharField(required=False, help_text="Open it to pay")
-        clientToken = serializers.CharField(source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget")
+        clientToken = serializers.CharField(
+            source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget",
+        )
 
     @extend_schema(
         operation_id="customer_replenish", tags=TAGS, request=InputSerializer,

@@ -38,7 +38,9 @@ class PurchasePayApi(DriverAPIView):
         invoiceId = serializers.CharField(source="invoice_id")
         newBalance = number(source="new_balance", required=False, help_text="EVM: the wallet balance after paying")
         url = serializers.CharField(required=False, help_text="QPAY and other invoice options: open it to pay")
-        clientToken = serializers.CharField(source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget")
+        clientToken = serializers.CharField(
+            source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget",
+        )
 
     @extend_schema(
         operation_id="purchase_pay", tags=TAGS, request=InputSerializer,

@@ -52,8 +52,9 @@ class LoginSerializer(serializers.Serializer):
 
 
 class InvoiceSerializer(ApiSerializer):
-    """Base of the answers built from a payments Invoice: what the invoice does not have
-    (a URL for the wallet, a balance for QPay) is left out, never sent as null."""
+    # Base of the answers built from a payments Invoice: what the invoice does not have (a URL
+    # for the wallet, a balance for QPay) is left out, never sent as null. A comment, not a
+    # docstring: drf-spectacular would publish a docstring as each answer's description.
 
     def to_representation(self, instance):
         return {key: value for key, value in super().to_representation(instance).items() if value is not None}

@@ -45,4 +45,6 @@ def test_unconfigured_stripe_webhooks_answer_503(client, settings):
     settings.STRIPE_WEBHOOK_SECRET = ""
     response = client.post("/API/Payments/Webhook", data="{}", content_type="application/json")
     assert response.status_code == 503
-    assert response.json() == {"status": "Error", "code": "not_configured", "message": "Stripe webhooks are not configured."}
+    assert response.json() == {
+        "status": "Error", "code": "not_configured", "message": "Stripe webhooks are not configured.",
+    }
