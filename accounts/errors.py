@@ -64,6 +64,18 @@ class UpstreamTimeout(DomainError):
     """A party we depend on did not answer in time (a charger)."""
 
 
+KINDS: tuple[type[DomainError], ...] = (
+    InvalidRequest, NotAllowed, NotFound, Conflict, PaymentRequired, RateLimited, Unavailable, UpstreamFailed,
+    UpstreamTimeout,
+)
+
+
+def kind_of(error: DomainError) -> type[DomainError]:
+    """The kind an error belongs to (a finer subclass maps like its kind); DomainError itself
+    when it was raised without one."""
+    return next((cls for cls in type(error).__mro__ if cls in KINDS), DomainError)
+
+
 def parse_id(raw: str) -> int | None:
     """A public id as our primary key: plain ASCII digits that fit a bigint, else None
     (str.isdigit() would accept '²', and PostgreSQL refuses integers past 2**63)."""

@@ -22,9 +22,11 @@ from accounts.errors import (
     Unavailable,
     UpstreamFailed,
     UpstreamTimeout,
+    kind_of,
 )
 
 HTTP_STATUS: dict[type[DomainError], int] = {
+    DomainError: 400,
     InvalidRequest: 400,
     PaymentRequired: 402,
     NotAllowed: 403,
@@ -37,11 +39,6 @@ HTTP_STATUS: dict[type[DomainError], int] = {
 }
 
 
-def http_status(exc: DomainError) -> int:
-    """The status of the nearest kind in the error's class hierarchy; 400 for a bare DomainError."""
-    return next((HTTP_STATUS[kind] for kind in type(exc).__mro__ if kind in HTTP_STATUS), 400)
-
-
 def _headers(exc: DomainError) -> dict | None:
     return {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
 
@@ -49,7 +46,8 @@ def _headers(exc: DomainError) -> dict | None:
 def operator_exception_handler(exc: Exception, context: dict) -> Response | None:
     """/api/operator/: DRF's shapes, with model validation as 400 and protected rows as 409."""
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.message, "code": exc.code}, status=http_status(exc), headers=_headers(exc))
+        body = {"detail": exc.message, "code": exc.code}
+        return Response(body, status=HTTP_STATUS[kind_of(exc)], headers=_headers(exc))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_errors(exc))
     elif isinstance(exc, ProtectedError):
@@ -63,7 +61,7 @@ def payments_exception_handler(exc: Exception, context: dict) -> Response | None
     """/API/Payments/*: seed 004's {"status": "Error", "code", "message"}; DRF's own errors
     (authentication, invalid input) keep DRF's shape."""
     if isinstance(exc, DomainError):
-        return Response({"status": "Error", **exc.as_dict()}, status=http_status(exc), headers=_headers(exc))
+        return Response({"status": "Error", **exc.as_dict()}, status=HTTP_STATUS[kind_of(exc)], headers=_headers(exc))
     return exception_handler(exc, context)
 
 

@@ -19,6 +19,7 @@ from accounts.errors import (
     Unavailable,
     UpstreamFailed,
     UpstreamTimeout,
+    kind_of,
 )
 from payments import services
 from payments.errors import ProviderError
@@ -27,6 +28,7 @@ from payments.models import Provider
 # The webhook endpoints' one mapping of domain errors to HTTP (they answer seed 004's
 # {"status": "Error", "code", "message"}; a provider reads only the status).
 HTTP_STATUS: dict[type[DomainError], int] = {
+    DomainError: 400,
     InvalidRequest: 400,
     PaymentRequired: 402,
     NotAllowed: 403,
@@ -41,8 +43,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
 
 def webhook_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        status = next((HTTP_STATUS[kind] for kind in type(exc).__mro__ if kind in HTTP_STATUS), 400)
-        return Response({"status": "Error", **exc.as_dict()}, status=status)
+        return Response({"status": "Error", **exc.as_dict()}, status=HTTP_STATUS[kind_of(exc)])
     return exception_handler(exc, context)
 
 

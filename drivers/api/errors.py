@@ -22,9 +22,11 @@ from accounts.errors import (
     Unavailable,
     UpstreamFailed,
     UpstreamTimeout,
+    kind_of,
 )
 
 HTTP_STATUS: dict[type[DomainError], int] = {
+    DomainError: 400,
     InvalidRequest: 400,
     PaymentRequired: 402,
     NotAllowed: 403,
@@ -35,11 +37,6 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     Unavailable: 503,
     UpstreamTimeout: 504,
 }
-
-
-def http_status(exc: DomainError) -> int:
-    """The status of the nearest kind in the error's class hierarchy; 400 for a bare DomainError."""
-    return next((HTTP_STATUS[kind] for kind in type(exc).__mro__ if kind in HTTP_STATUS), 400)
 
 
 def _first_message(detail) -> str:
@@ -55,7 +52,7 @@ def _first_message(detail) -> str:
 def driver_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return Response(exc.as_dict(), status=http_status(exc), headers=headers)
+        return Response(exc.as_dict(), status=HTTP_STATUS[kind_of(exc)], headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     response = exception_handler(exc, context)

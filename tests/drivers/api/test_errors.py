@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.errors import (
+    KINDS,
     Conflict,
     DomainError,
     InvalidRequest,
@@ -16,11 +17,12 @@ from accounts.errors import (
     UpstreamFailed,
     UpstreamTimeout,
 )
+from drivers.api.errors import HTTP_STATUS
 from tests.factories import PurchaseFactory
 
 pytestmark = pytest.mark.django_db
 
-KINDS = [
+EXPECTED = [
     (InvalidRequest, 400), (PaymentRequired, 402), (NotAllowed, 403), (NotFound, 404), (Conflict, 409),
     (RateLimited, 429), (UpstreamFailed, 502), (Unavailable, 503), (UpstreamTimeout, 504),
 ]
@@ -33,7 +35,7 @@ def _pay_raises(monkeypatch, error: DomainError) -> None:
     monkeypatch.setattr("drivers.purchases.driver_purchase_pay", raise_it)
 
 
-@pytest.mark.parametrize(("kind", "status"), KINDS)
+@pytest.mark.parametrize(("kind", "status"), EXPECTED)
 def test_each_error_kind_answers_its_status_with_code_and_message(api, driver, monkeypatch, kind, status):
     purchase = PurchaseFactory(session__user=driver, user=driver, total_price=Decimal("3.50"))
     _pay_raises(monkeypatch, kind("Something went wrong.", code="some_code"))
@@ -57,3 +59,8 @@ def test_a_rate_limit_answers_429_with_retry_after(api, driver, monkeypatch):
     response = api.post(f"/api/v1/purchases/{purchase.pk}/pay", {"option": "EVM"}, format="json")
     assert response.status_code == 429 and response["Retry-After"] == "60"
     assert response.json() == {"code": "rate_limited", "message": "Too many requests; try again later."}
+
+
+def test_every_error_kind_has_a_status():
+    assert set(HTTP_STATUS) == {DomainError, *KINDS}
+    assert HTTP_STATUS[DomainError] == 400
