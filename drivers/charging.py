@@ -28,16 +28,7 @@ from accounts.errors import (
 from accounts.models import User
 from billing import selectors as billing_selectors
 from billing.services import purchase_create_for_session
-from chargepoints.models import (
-    ChargePoint,
-    Connector,
-    ConnectorStatus,
-    IdToken,
-    IdTokenStatus,
-    IdTokenType,
-    OcppVersion,
-    RegistrationStatus,
-)
+from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
 from drivers.devices import device_get, driver_active_session, driver_balance
 from ocpp_consumer import commands, remote_control
 from sessions_app.models import ChargeSession, ChargingState, StopReason
