@@ -4,7 +4,7 @@ from __future__ import annotations
 import phonenumbers
 from django.conf import settings
 
-from accounts.errors import ServiceError
+from accounts.errors import InvalidRequest
 
 
 def phone_normalise(raw: str) -> str:
@@ -13,9 +13,11 @@ def phone_normalise(raw: str) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise ServiceError(
+        raise InvalidRequest(
             "Not a phone number; use the international format, e.g. +976 8666 1488.", code="invalid_phone",
         ) from None
     if not phonenumbers.is_valid_number(number):
-        raise ServiceError("This phone number does not exist; check the country code and digits.", code="invalid_phone")
+        raise InvalidRequest(
+            "This phone number does not exist; check the country code and digits.", code="invalid_phone",
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

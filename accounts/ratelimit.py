@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-from accounts.errors import ServiceError
+from accounts.errors import RateLimited
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -12,7 +12,7 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def rate_limit_hit(*, scope: str, key: str, rate: str) -> None:
-    """Count one hit; raise a 429 ServiceError once the window's allowance is used up."""
+    """Count one hit; raise RateLimited once the window's allowance is used up."""
     limit, window = parse_rate(rate)
     cache_key = f"ratelimit:{scope}:{key}"
     # add() only sets a missing key, so the window starts at the first hit and is not
@@ -24,6 +24,4 @@ def rate_limit_hit(*, scope: str, key: str, rate: str) -> None:
         cache.set(cache_key, 1, timeout=window)
         count = 1
     if count > limit:
-        raise ServiceError(
-            "Too many requests; try again later.", code="rate_limited", status=429, retry_after=window,
-        )
+        raise RateLimited("Too many requests; try again later.", code="rate_limited", retry_after=window)

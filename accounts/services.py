@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import ServiceError
+from accounts.errors import DomainError, InvalidRequest, NotAllowed, Unavailable, UpstreamFailed
 from accounts.models import AccessToken, ApiKey, Operator, OtpChallenge, User
 from accounts.phone import phone_normalise
 from accounts.ratelimit import rate_limit_hit
@@ -40,8 +40,8 @@ def _otp_new_code() -> str:
 def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
     """Send a fresh code to the phone; earlier unused codes of that phone stop working."""
     if not sms_enabled():
-        raise ServiceError("Phone login is not available on this server: no SMS provider is configured.",
-                           code="otp_login_disabled", status=503)
+        raise Unavailable("Phone login is not available on this server: no SMS provider is configured.",
+                          code="otp_login_disabled")
     phone = phone_normalise(phone)
     # Narrowest first, and a refused request counts no further: someone elsewhere uses up
     # only their own (phone, address) allowance of a driver's codes, not the driver's.
@@ -66,7 +66,7 @@ def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
     except SmsError as exc:
         logger.error("OTP SMS to %s failed: %s", phone, exc)
         OtpChallenge.objects.filter(pk=challenge.pk).update(expires_at=timezone.now())
-        raise ServiceError("We could not send the SMS; try again in a moment.", code="sms_failed", status=502) from exc
+        raise UpstreamFailed("We could not send the SMS; try again in a moment.", code="sms_failed") from exc
     return challenge
 
 
@@ -82,7 +82,7 @@ def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
     if client_ip:
         rate_limit_hit(scope="otp-check:ip", key=client_ip, rate=settings.DRIVERS_OTP_CHECK_RATE_PER_IP)
     now = timezone.now()
-    failure: ServiceError | None = None
+    failure: DomainError | None = None
     login: Login | None = None
     # The attempt counter must be saved even when the code is wrong, so the failure is
     # raised only after the transaction committed.
@@ -95,9 +95,9 @@ def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
         )
         max_attempts = settings.DRIVERS_OTP_MAX_ATTEMPTS
         if challenge is None:
-            failure = ServiceError("No valid code for this phone number; request a new one.", code="code_expired")
+            failure = InvalidRequest("No valid code for this phone number; request a new one.", code="code_expired")
         elif challenge.attempts >= max_attempts:
-            failure = ServiceError("Too many wrong codes; request a new one.", code="too_many_attempts")
+            failure = InvalidRequest("Too many wrong codes; request a new one.", code="too_many_attempts")
         else:
             challenge.attempts += 1
             correct = matches(code, stored_hash=challenge.code_hash, salt=_otp_salt(challenge))
@@ -107,12 +107,12 @@ def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
             if correct:
                 user = _driver_get_or_create(phone=phone)
                 if not user.is_active:
-                    failure = ServiceError("This account is disabled.", code="account_disabled", status=403)
+                    failure = NotAllowed("This account is disabled.", code="account_disabled")
                 else:
                     login = Login(user=user, token=access_token_issue(user=user, kind=AccessToken.Kind.DRIVER))
             else:
                 left = max_attempts - challenge.attempts
-                failure = ServiceError(
+                failure = InvalidRequest(
                     f"Wrong code; {left} attempt{'s' if left != 1 else ''} left." if left else "Wrong code; request a new one.",
                     code="wrong_code",
                 )

@@ -16,7 +16,15 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import NotFound, ServiceError, parse_id
+from accounts.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PaymentRequired,
+    UpstreamFailed,
+    UpstreamTimeout,
+    parse_id,
+)
 from accounts.models import User
 from billing import selectors as billing_selectors
 from billing.pricing import session_idle_minutes
@@ -37,21 +45,21 @@ APP_TOKEN_PREFIX = "APP"
 # --- commands ------------------------------------------------------------------------------
 
 def _charger_answer(send: Callable[[], dict]) -> dict:
-    """The charger's answer to one command, or a ServiceError that says what went wrong
+    """The charger's answer to one command, or a domain error that says what went wrong
     (offline, timeout, error): the driver API's one mapping of the command bus's errors."""
     try:
         answer = send()
     except remote_control.NotStoppable:
         raise
     except commands.ChargerOffline:
-        raise ServiceError("The charger is offline.", code="charger_offline", status=409) from None
+        raise Conflict("The charger is offline.", code="charger_offline") from None
     except commands.CommandTimeout:
-        raise ServiceError("The charger did not answer in time.", code="charger_timeout", status=504) from None
+        raise UpstreamTimeout("The charger did not answer in time.", code="charger_timeout") from None
     except commands.CommandError as exc:
-        raise ServiceError(f"The charger answered with an error: {exc}", code="charger_error", status=502) from None
+        raise UpstreamFailed(f"The charger answered with an error: {exc}", code="charger_error") from None
     answer = answer or {}
     if answer.get("status") == "Timeout":
-        raise ServiceError("The charger did not answer in time.", code="charger_timeout", status=504)
+        raise UpstreamTimeout("The charger did not answer in time.", code="charger_timeout")
     return answer
 
 
@@ -105,28 +113,28 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
     lock = f"drivers:start:{user.pk}"
     # One start at a time per driver, even across web processes.
     if not cache.add(lock, 1, timeout=int(settings.DRIVERS_COMMAND_TIMEOUT) + 10):
-        raise ServiceError("A start is already in progress.", code="start_in_progress", status=409)
+        raise Conflict("A start is already in progress.", code="start_in_progress")
     try:
         if driver_active_session(user=user) is not None:
-            raise ServiceError("You are already charging; finish that session first.", code="session_active", status=409)
+            raise Conflict("You are already charging; finish that session first.", code="session_active")
         if not charge_point.is_operative or charge_point.registration_status != RegistrationStatus.ACCEPTED:
-            raise ServiceError("This charger is out of service.", code="charger_unavailable", status=409)
+            raise Conflict("This charger is out of service.", code="charger_unavailable")
         if not charge_point.is_online:
-            raise ServiceError("The charger is offline.", code="charger_offline", status=409)
+            raise Conflict("The charger is offline.", code="charger_offline")
         connector = _free_connector(charge_point)
         if connector is None:
-            raise ServiceError("No free connector on this charger.", code="charger_busy", status=409)
+            raise Conflict("No free connector on this charger.", code="charger_busy")
         if not _can_pay(user=user, charge_point=charge_point):
-            raise ServiceError(
+            raise PaymentRequired(
                 f"Top up your wallet to at least {settings.DRIVERS_MIN_WALLET_BALANCE} or add a card to charge.",
-                code="payment_required", status=402,
+                code="payment_required",
             )
         token = driver_app_id_token(user=user)
         answer = _charger_answer(lambda: remote_control.remote_start(
             charge_point=charge_point, connector=connector, id_tag=token.uid, id_token_type=token.token_type,
             timeout=settings.DRIVERS_COMMAND_TIMEOUT))
         if answer.get("status") != ACCEPTED:
-            raise ServiceError("The charger refused to start.", code="start_rejected", status=409)
+            raise Conflict("The charger refused to start.", code="start_rejected")
     finally:
         cache.delete(lock)
     return {"status": ACCEPTED, "connectorId": connector.connector_id}
@@ -179,7 +187,7 @@ def driver_charging_finish(*, user: User, device_id: str) -> str:
             session=session, timeout=settings.DRIVERS_COMMAND_TIMEOUT))
     except remote_control.NotStoppable:
         reason = "no usable transaction id"
-    except ServiceError as exc:
+    except DomainError as exc:
         reason = exc.code
     else:
         if answer.get("status") != ACCEPTED:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from accounts.errors import NotFound, ServiceError, parse_id
+from accounts.errors import NotFound, parse_id
 from accounts.models import User
 from billing.models import Purchase
 from payments import services as payment_services
@@ -57,12 +57,12 @@ def driver_purchase_feedback(*, user: User, purchase_id: str, score: int, descri
     return purchase
 
 
-def driver_purchase_pay(*, user: User, purchase_id: str, option: str) -> dict:
+def driver_purchase_pay(*, user: User, purchase_id: str, option: str) -> payment_services.Invoice:
     purchase = driver_purchase_get(user=user, purchase_id=purchase_id)
     return _payments().purchase_pay(purchase_id=purchase.pk, user_id=user.pk, option=option)
 
 
-def driver_purchase_payment_status(*, user: User, purchase_id: str, invoice_id: str) -> dict:
+def driver_purchase_payment_status(*, user: User, purchase_id: str, invoice_id: str) -> payment_services.PaymentState:
     purchase = driver_purchase_get(user=user, purchase_id=purchase_id)
     return _payments().payment_status(user_id=user.pk, invoice_id=invoice_id, purchase_id=purchase.pk)
 
@@ -71,9 +71,9 @@ def driver_payment_options(*, user: User) -> list[dict]:
     return payment_options(user=user)
 
 
-def driver_wallet_replenish(*, user: User, amount: Decimal, option: str) -> dict:
+def driver_wallet_replenish(*, user: User, amount: Decimal, option: str) -> payment_services.Invoice:
     return _payments().wallet_replenish(user_id=user.pk, amount=amount, option=option)
 
 
-def driver_replenishment_status(*, user: User, invoice_id: str) -> dict:
+def driver_replenishment_status(*, user: User, invoice_id: str) -> payment_services.PaymentState:
     return _payments().replenishment_status(user_id=user.pk, invoice_id=invoice_id)

@@ -1,23 +1,22 @@
 """What every /api/operator/ view shares: authentication, the operator permission,
-validation errors as 400, pagination and CSV rendering."""
+its error mapping (operator_api.errors), pagination and CSV rendering."""
 from __future__ import annotations
 
 import csv
 from datetime import UTC, date, datetime, time
 from typing import Iterable
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import ProtectedError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .access import OPERATOR_AUTHENTICATION, HasOperatorPermission, IsOperator
+from .errors import operator_exception_handler
 from .schema import ViewNamedSchema
 
 TAG_PREFIX = "Operator"
@@ -33,28 +32,13 @@ class OperatorApi(APIView):
     authentication_classes = OPERATOR_AUTHENTICATION
     permission_classes = [IsOperator, HasOperatorPermission]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, DjangoValidationError):
-            exc = exceptions.ValidationError(_django_errors(exc))
-        elif isinstance(exc, ProtectedError):
-            return Response(
-                {"detail": "Still in use by other records; remove those first."}, status=status.HTTP_409_CONFLICT,
-            )
-        return super().handle_exception(exc)
+    def get_exception_handler(self):
+        return operator_exception_handler
 
     def paginate(self, queryset, serializer_class) -> Response:
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-def _django_errors(exc: DjangoValidationError):
-    if hasattr(exc, "error_dict"):
-        return {
-            ("non_field_errors" if field == "__all__" else field): [str(m) for e in errors for m in e.messages]
-            for field, errors in exc.error_dict.items()
-        }
-    return {"non_field_errors": exc.messages}
 
 
 def paginated(name: str, item):

@@ -10,12 +10,22 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 from payments import services
-from payments.errors import PaymentError, ProviderError
-from payments.models import Provider
+from payments.models import Reservation
+from payments.money import to_minor_units
+
+from .errors import payments_exception_handler
 
 
-def _error(exc: PaymentError) -> Response:
-    return Response({"status": "Error", "code": exc.code, "message": exc.message}, status=exc.http_status)
+def _reservation_answer(reservation: Reservation) -> dict:
+    """Seed 004's answer to Create: where to pay, and what the reservation allows."""
+    return {
+        "status": "Redirect",
+        "checkoutUrl": reservation.checkout_url,
+        "reservationId": str(reservation.pk),
+        "currency": reservation.currency.lower(),
+        "maxAmountCents": to_minor_units(reservation.max_amount, reservation.currency),
+        "maxEnergyKwh": reservation.max_energy_wh // 1000,
+    }
 
 
 def _operator_id(request) -> int | None:
@@ -36,6 +46,9 @@ class OperatorApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated, KeyMaySendCommands]
 
+    def get_exception_handler(self):
+        return payments_exception_handler
+
 
 class ReservationCreateApi(OperatorApiView):
     class InputSerializer(serializers.Serializer):
@@ -46,14 +59,11 @@ class ReservationCreateApi(OperatorApiView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            answer = services.reservation_create(
-                charge_point_id=data.validated_data["chargePointId"], connector_id=data.validated_data["connectorId"],
-                charge_tag=data.validated_data["chargeTagId"], operator_id=_operator_id(request),
-            )
-        except PaymentError as exc:
-            return _error(exc)
-        return Response(answer)
+        reservation = services.reservation_create(
+            charge_point_id=data.validated_data["chargePointId"], connector_id=data.validated_data["connectorId"],
+            charge_tag=data.validated_data["chargeTagId"], operator_id=_operator_id(request),
+        )
+        return Response(_reservation_answer(reservation))
 
 
 class ReservationConfirmApi(OperatorApiView):
@@ -64,14 +74,11 @@ class ReservationConfirmApi(OperatorApiView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            answer = services.reservation_confirm(
-                reservation_id=data.validated_data["reservationId"],
-                checkout_session_id=data.validated_data["checkoutSessionId"], operator_id=_operator_id(request),
-            )
-        except PaymentError as exc:
-            return _error(exc)
-        return Response(answer)
+        charger_status = services.reservation_confirm(
+            reservation_id=data.validated_data["reservationId"],
+            checkout_session_id=data.validated_data["checkoutSessionId"], operator_id=_operator_id(request),
+        )
+        return Response({"status": charger_status})
 
 
 class ReservationCancelApi(OperatorApiView):
@@ -82,11 +89,8 @@ class ReservationCancelApi(OperatorApiView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            answer = services.reservation_cancel(
-                reservation_id=data.validated_data["reservationId"], reason=data.validated_data.get("reason", ""),
-                operator_id=_operator_id(request),
-            )
-        except PaymentError as exc:
-            return _error(exc)
-        return Response(answer)
+        reservation = services.reservation_cancel(
+            reservation_id=data.validated_data["reservationId"], reason=data.validated_data.get("reason", ""),
+            operator_id=_operator_id(request),
+        )
+        return Response({"status": reservation.get_status_display(), "reservationId": str(reservation.pk)})

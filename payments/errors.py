@@ -1,21 +1,10 @@
+"""Errors of the payments area. A refused or failed payment request is one of the domain
+error kinds of accounts.errors, with a stable code: not_found, already_paid, not_payable,
+insufficient_balance, option_disabled, invalid_amount, invalid, provider_error,
+invalid_state, payment_pending, charger_offline, command_error, not_configured,
+bad_signature, bad_payload. A provider's own failure is a ProviderError, handled inside
+this app."""
 from __future__ import annotations
-
-
-class PaymentError(Exception):
-    """A payment request we refuse or could not carry out, with a stable machine code.
-
-    Codes: not_found, already_paid, not_payable, insufficient_balance, option_disabled,
-    invalid_amount, provider_error, invalid_state, charger_offline.
-    """
-
-    def __init__(self, code: str, message: str, *, http_status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.http_status = http_status
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
 
 
 class ProviderError(Exception):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,12 +25,13 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.errors import Conflict, InvalidRequest, NotAllowed, NotFound, PaymentRequired, Unavailable, UpstreamFailed
 from billing import wallet as ledger
 from billing.models import PaymentMethod, Purchase, WalletEntry
 from ocpp_consumer.command_errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_consumer.remote_control import remote_start, remote_stop
 from payments import events
-from payments.errors import PaymentError, ProviderError
+from payments.errors import ProviderError
 from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
 from payments.providers import get_provider
 from payments.providers.base import public_url, scrub
@@ -37,7 +39,6 @@ from payments.signals import sandbox_invoice_decided
 from payments.selectors import PROVIDER_OPTION, option_provider, payment_find_for_user
 
 __all__ = [
-    "PaymentError",
     "purchase_pay",
     "payment_status",
     "wallet_replenish",
@@ -78,14 +79,32 @@ def _append_answer(model, pk, answer: dict) -> None:
 # --- paying a purchase ------------------------------------------------------------------
 
 
-def _invoice_answer(option: str, payment: Payment) -> dict:
-    answer = {"option": option, "invoiceId": str(payment.public_id), "url": payment.checkout_url}
-    if payment.client_token:
-        answer["clientToken"] = payment.client_token
-    return answer
+@dataclass(frozen=True)
+class Invoice:
+    """What a driver pays with: a provider's invoice (url, and Klarna's widget token), or for
+    the wallet (and a free purchase) the purchase itself, with the wallet's new balance."""
+
+    option: str
+    invoice_id: str
+    url: str | None = None
+    client_token: str | None = None
+    new_balance: Decimal | None = None
 
 
-def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
+@dataclass(frozen=True)
+class PaymentState:
+    status: str
+    amount: Decimal
+
+
+def _invoice(option: str, payment: Payment) -> Invoice:
+    return Invoice(
+        option=option, invoice_id=str(payment.public_id), url=payment.checkout_url,
+        client_token=payment.client_token or None,
+    )
+
+
+def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> Invoice:
     """Pay one of the driver's purchases with an option of payment_options().
 
     EVM answers at once with the new balance; the other options answer with an invoice URL
@@ -94,7 +113,7 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
     option = (option or "").upper()
     provider_name = option_provider(option)
     if provider_name is None:
-        raise PaymentError("option_disabled", f"The payment option {option or '(none)'} is not available.")
+        raise InvalidRequest(f"The payment option {option or '(none)'} is not available.", code="option_disabled")
     if provider_name == Provider.WALLET:
         return _purchase_pay_from_wallet(purchase_id=purchase_id, user_id=user_id)
 
@@ -108,7 +127,7 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
             .first()
         )
         if reusable is not None:
-            return _invoice_answer(option, reusable)
+            return _invoice(option, reusable)
         payment = Payment.objects.create(
             provider=provider_name, purpose=Payment.Purpose.PURCHASE, purchase=purchase, user_id=user_id,
             amount=purchase.total_price, currency=purchase.currency,
@@ -116,33 +135,31 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> dict:
         )
         Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.OPEN).update(status=Purchase.Status.PENDING)
     payment = _payment_open_at_provider(payment=payment, description=f"Charging, purchase {purchase.pk}")
-    return _invoice_answer(option, payment)
+    return _invoice(option, payment)
 
 
 def _lock_payable_purchase(*, purchase_id: int, user_id: int) -> Purchase:
     purchase = Purchase.objects.select_for_update().filter(pk=purchase_id, user_id=user_id).first()
     if purchase is None:
-        raise PaymentError("not_found", "No such purchase.", http_status=404)
+        raise NotFound("No such purchase.")
     if purchase.status == Purchase.Status.PAID:
-        raise PaymentError("already_paid", "This purchase is already paid.", http_status=409)
+        raise Conflict("This purchase is already paid.", code="already_paid")
     if purchase.status == Purchase.Status.VOID:
-        raise PaymentError("not_payable", "This purchase was voided.", http_status=409)
+        raise Conflict("This purchase was voided.", code="not_payable")
     if purchase.priced_at is None and purchase.total_price <= 0:
-        raise PaymentError("not_payable", "This purchase is not priced yet.", http_status=409)
+        raise Conflict("This purchase is not priced yet.", code="not_payable")
     return purchase
 
 
-def _purchase_mark_free(*, purchase: Purchase, option: str) -> dict:
+def _purchase_mark_free(*, purchase: Purchase, option: str) -> Invoice:
     Purchase.objects.filter(pk=purchase.pk).update(status=Purchase.Status.PAID, paid_at=_now(), payment_method=option)
     user_id = purchase.user_id
     transaction.on_commit(lambda: events.emit(user_id, events.PAYMENT, {"status": "success", "amount": Decimal("0.00")}))
-    answer = {"option": option, "invoiceId": str(purchase.pk)}
-    if option == "EVM":
-        answer["newBalance"] = ledger.wallet_balance(user_id=user_id)
-    return answer
+    new_balance = ledger.wallet_balance(user_id=user_id) if option == "EVM" else None
+    return Invoice(option=option, invoice_id=str(purchase.pk), new_balance=new_balance)
 
 
-def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> dict:
+def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> Invoice:
     with transaction.atomic():
         purchase = _lock_payable_purchase(purchase_id=purchase_id, user_id=user_id)
         if purchase.total_price <= 0:
@@ -154,12 +171,12 @@ def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> dict:
         try:
             new_balance = ledger.wallet_debit_for_purchase(user_id=user_id, purchase_id=purchase.pk, payment_id=payment.pk)
         except ledger.InsufficientBalance as exc:
-            raise PaymentError("insufficient_balance", exc.message, http_status=402) from None
+            raise PaymentRequired(exc.message, code="insufficient_balance") from None
         except ledger.WalletError as exc:
             code = "already_paid" if exc.code == "already_debited" else exc.code
-            raise PaymentError(code, exc.message, http_status=409) from None
+            raise Conflict(exc.message, code=code) from None
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "wallet_debit"})
-    return {"option": "EVM", "invoiceId": str(purchase.pk), "newBalance": new_balance}
+    return Invoice(option="EVM", invoice_id=str(purchase.pk), new_balance=new_balance)
 
 
 def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
@@ -171,7 +188,7 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
         logger.warning("payment %s: %s could not create the invoice: %s", payment.pk, payment.provider, exc)
         _append_answer(Payment, payment.pk, {"call": "invoice_create", "error": str(exc), **exc.answer})
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason=f"Provider unavailable: {exc}"[:300])
-        raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+        raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
     try:
         Payment.objects.filter(pk=payment.pk).update(
             provider_reference=created.reference, checkout_url=created.url, client_token=created.client_token,
@@ -179,21 +196,21 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
     except IntegrityError:
         # The provider handed back an invoice another payment already holds: never share it.
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Duplicate provider reference")
-        raise PaymentError("provider_error", "The payment provider answered inconsistently.", http_status=502) from None
+        raise UpstreamFailed("The payment provider answered inconsistently.", code="provider_error") from None
     _append_answer(Payment, payment.pk, {"call": "invoice_create", **created.answer})
     payment.refresh_from_db()
     return payment
 
 
-def payment_status(*, user_id: int, invoice_id: str, purchase_id: int | None = None) -> dict:
+def payment_status(*, user_id: int, invoice_id: str, purchase_id: int | None = None) -> PaymentState:
     """The status of a driver's payment; with `purchase_id`, only if it pays that purchase."""
     return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.PURCHASE, purchase_id=purchase_id)
 
 
-def _status_of(*, user_id: int, invoice_id: str, purpose: str, purchase_id: int | None = None) -> dict:
+def _status_of(*, user_id: int, invoice_id: str, purpose: str, purchase_id: int | None = None) -> PaymentState:
     payment = payment_find_for_user(user_id=user_id, invoice_id=invoice_id, purpose=purpose, purchase_id=purchase_id)
     if payment is None:
-        raise PaymentError("not_found", "No such invoice.", http_status=404)
+        raise NotFound("No such invoice.")
     if payment.status == Payment.Status.PENDING and payment.provider_reference:
         # The driver asks because they think they paid: ask the provider now.
         try:
@@ -201,32 +218,32 @@ def _status_of(*, user_id: int, invoice_id: str, purpose: str, purchase_id: int 
         except ProviderError:
             pass
         payment.refresh_from_db()
-    return {"status": payment.status, "amount": payment.amount}
+    return PaymentState(status=payment.status, amount=payment.amount)
 
 
 # --- wallet top-up ----------------------------------------------------------------------
 
 
-def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> dict:
+def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> Invoice:
     """Open an invoice that, once paid, adds `amount` to the driver's wallet."""
     if not isinstance(amount, Decimal):
         amount = Decimal(str(amount))
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise PaymentError("invalid_amount", "The amount must be positive, with at most two decimals.")
+        raise InvalidRequest("The amount must be positive, with at most two decimals.", code="invalid_amount")
     option = (option or "").upper()
     provider_name = option_provider(option)
     if provider_name is None or provider_name == Provider.WALLET:
-        raise PaymentError("option_disabled", f"The payment option {option or '(none)'} cannot top up a wallet.")
+        raise InvalidRequest(f"The payment option {option or '(none)'} cannot top up a wallet.", code="option_disabled")
     wallet = ledger.wallet_get_or_create(user_id=user_id)
     payment = Payment.objects.create(
         provider=provider_name, purpose=Payment.Purpose.TOP_UP, user_id=user_id, amount=amount, currency=wallet.currency,
         idempotency_key=f"{provider_name}-topup-{user_id}-{uuid.uuid4().hex[:12]}",
     )
     payment = _payment_open_at_provider(payment=payment, description="Wallet top-up")
-    return _invoice_answer(option, payment)
+    return _invoice(option, payment)
 
 
-def replenishment_status(*, user_id: int, invoice_id: str) -> dict:
+def replenishment_status(*, user_id: int, invoice_id: str) -> PaymentState:
     return _status_of(user_id=user_id, invoice_id=invoice_id, purpose=Payment.Purpose.TOP_UP)
 
 
@@ -376,7 +393,7 @@ def provider_callback_handle(*, provider: str, public_id: uuid.UUID | str, event
     which invoice to re-check with the provider, and each event id is applied once."""
     payment = Payment.objects.filter(public_id=public_id, provider=provider).first()
     if payment is None:
-        raise PaymentError("not_found", "Unknown invoice.", http_status=404)
+        raise NotFound("Unknown invoice.")
     event = webhook_record(provider=provider, event_id=event_id or f"callback-{uuid.uuid4().hex}", event_type="callback", payload=payload)
     if event is None:
         return "duplicate"
@@ -387,22 +404,22 @@ def provider_callback_handle(*, provider: str, public_id: uuid.UUID | str, event
 
 def stripe_webhook_handle(*, payload: bytes, signature: str) -> str:
     """Verify the Stripe-Signature (HMAC-SHA256 over "t.payload", tolerance window), store
-    the event once, and apply it. Raises PaymentError("bad_signature") on a bad signature."""
+    the event once, and apply it. Raises InvalidRequest (code "bad_signature") on a bad signature."""
     import stripe
 
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        raise PaymentError("not_configured", "Stripe webhooks are not configured.", http_status=503)
+        raise Unavailable("Stripe webhooks are not configured.", code="not_configured")
     text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
     try:
         stripe.WebhookSignature.verify_header(text, signature or "", secret, settings.STRIPE_WEBHOOK_TOLERANCE)
     except stripe.SignatureVerificationError:
-        raise PaymentError("bad_signature", "Invalid Stripe signature.", http_status=400) from None
+        raise InvalidRequest("Invalid Stripe signature.", code="bad_signature") from None
     try:
         event = json.loads(text)
         event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
     except (ValueError, KeyError, TypeError):
-        raise PaymentError("bad_payload", "Malformed Stripe event.", http_status=400) from None
+        raise InvalidRequest("Malformed Stripe event.", code="bad_payload") from None
     record = webhook_record(provider=Provider.STRIPE, event_id=event_id, event_type=event_type, payload=event)
     if record is None:
         return "duplicate"
@@ -466,14 +483,14 @@ def sandbox_invoice_decide(*, reference: uuid.UUID | str, outcome: str) -> Sandb
     Then the sandbox "provider" notifies us, like a real provider's webhook."""
     invoice = SandboxInvoice.objects.filter(reference=reference).first()
     if invoice is None:
-        raise PaymentError("not_found", "Unknown sandbox invoice.", http_status=404)
+        raise NotFound("Unknown sandbox invoice.")
     targets = {
         "pay": SandboxInvoice.Status.AUTHORIZED if invoice.kind == SandboxInvoice.Kind.HOLD else SandboxInvoice.Status.PAID,
         "decline": SandboxInvoice.Status.DECLINED,
         "cancel": SandboxInvoice.Status.CANCELED,
     }
     if outcome not in targets:
-        raise PaymentError("invalid", "Unknown outcome.")
+        raise InvalidRequest("Unknown outcome.")
     changed = SandboxInvoice.objects.filter(pk=invoice.pk, status=SandboxInvoice.Status.PENDING).update(status=targets[outcome])
     invoice.refresh_from_db()
     if changed:
@@ -500,16 +517,16 @@ def sandbox_notification_handle(*, reference: str, event_id: str) -> str:
     return result
 
 
-def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
+def klarna_authorize(*, invoice_id: str, authorization_token: str) -> PaymentState:
     """The Klarna widget authorised the payment: create the order, then capture it
     (Klarna's "finalize") so the payment is really paid."""
     payment = Payment.objects.filter(public_id=invoice_id, provider=Provider.KLARNA).first()
     if payment is None:
-        raise PaymentError("not_found", "Unknown invoice.", http_status=404)
+        raise NotFound("Unknown invoice.")
     if payment.status == Payment.Status.SUCCESS:
-        return {"status": payment.status, "amount": payment.amount}
+        return PaymentState(status=payment.status, amount=payment.amount)
     if payment.status != Payment.Status.PENDING:
-        raise PaymentError("invalid_state", f"This invoice is {payment.status}.", http_status=409)
+        raise Conflict(f"This invoice is {payment.status}.", code="invalid_state")
     provider = get_provider(Provider.KLARNA)
     description = "Wallet top-up" if payment.purpose == Payment.Purpose.TOP_UP else f"Charging, purchase {payment.purchase_id}"
     try:
@@ -518,7 +535,7 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
         _append_answer(Payment, payment.pk, {"call": "order_create", "error": str(exc), **exc.answer})
         if not exc.retryable:
             payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna refused the order")
-        raise PaymentError("provider_error", "Klarna could not create the order.", http_status=502) from None
+        raise UpstreamFailed("Klarna could not create the order.", code="provider_error") from None
     _append_answer(Payment, payment.pk, order)
     if order.get("fraud_status") == "REJECTED":
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna rejected the order")
@@ -531,7 +548,7 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> dict:
         else:
             payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "finalized"})
     payment.refresh_from_db()
-    return {"status": payment.status, "amount": payment.amount}
+    return PaymentState(status=payment.status, amount=payment.amount)
 
 
 # --- pre-authorisation reservations (seed 004) -------------------------------------------
@@ -542,24 +559,11 @@ def _reservation_provider_name() -> str:
         return Provider.STRIPE
     if get_provider(Provider.SANDBOX).is_configured():
         return Provider.SANDBOX
-    raise PaymentError("option_disabled", "Payments are not enabled.", http_status=503)
+    raise Unavailable("Payments are not enabled.", code="option_disabled")
 
 
-def reservation_answer(reservation: Reservation) -> dict:
-    from payments.money import to_minor_units
-
-    return {
-        "status": "Redirect",
-        "checkoutUrl": reservation.checkout_url,
-        "reservationId": str(reservation.pk),
-        "currency": reservation.currency.lower(),
-        "maxAmountCents": to_minor_units(reservation.max_amount, reservation.currency),
-        "maxEnergyKwh": reservation.max_energy_wh // 1000,
-    }
-
-
-def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None) -> dict:
-    """Reserve funds before a remote start: a checkout for the maximum amount."""
+def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None) -> Reservation:
+    """Reserve funds before a remote start: a checkout (checkout_url) for the maximum amount."""
     from chargepoints.models import ChargePoint, Connector, IdToken, IdTokenStatus
 
     charge_points = ChargePoint.objects.filter(identity=charge_point_id)
@@ -567,16 +571,16 @@ def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: s
         charge_points = charge_points.filter(site__operator_id=operator_id)
     charge_point = charge_points.first()
     if charge_point is None:
-        raise PaymentError("not_found", "Unknown charge point.", http_status=404)
+        raise NotFound("Unknown charge point.")
     connector = Connector.objects.filter(charge_point=charge_point, connector_id=connector_id).first()
     if connector is None:
-        raise PaymentError("not_found", "Unknown connector.", http_status=404)
+        raise NotFound("Unknown connector.")
     charge_tag = (charge_tag or "").strip()
     if not charge_tag or len(charge_tag) > 36:
-        raise PaymentError("invalid", "chargeTagId must be 1 to 36 characters.")
+        raise InvalidRequest("chargeTagId must be 1 to 36 characters.")
     id_token = IdToken.objects.filter(uid=charge_tag).first()
     if id_token is not None and id_token.status != IdTokenStatus.ACCEPTED:
-        raise PaymentError("invalid", f"The charge tag is {id_token.status}.", http_status=403)
+        raise NotAllowed(f"The charge tag is {id_token.status}.", code="invalid")
     provider_name = _reservation_provider_name()
     currency = settings.STRIPE_CURRENCY.upper() if provider_name == Provider.STRIPE else settings.PAYMENTS_CURRENCY
     reservation = Reservation.objects.create(
@@ -593,23 +597,23 @@ def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: s
     except ProviderError as exc:
         Reservation.objects.filter(pk=reservation.pk).update(status=Reservation.Status.FAILED, cancel_reason="provider_error")
         _append_answer(Reservation, reservation.pk, {"call": "hold_create", "error": str(exc), **exc.answer})
-        raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+        raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
     Reservation.objects.filter(pk=reservation.pk).update(checkout_session_id=created.reference, checkout_url=created.url)
     _append_answer(Reservation, reservation.pk, {"call": "hold_create", **created.answer})
     reservation.refresh_from_db()
-    return reservation_answer(reservation)
+    return reservation
 
 
 def _reservation_get(reservation_id, operator_id: int | None = None) -> Reservation:
     try:
         qs = Reservation.objects.select_related("charge_point", "connector").filter(pk=uuid.UUID(str(reservation_id)))
     except ValueError:
-        raise PaymentError("not_found", "Unknown reservation.", http_status=404) from None
+        raise NotFound("Unknown reservation.") from None
     if operator_id is not None:
         qs = qs.filter(charge_point__site__operator_id=operator_id)
     reservation = qs.first()
     if reservation is None:
-        raise PaymentError("not_found", "Unknown reservation.", http_status=404)
+        raise NotFound("Unknown reservation.")
     return reservation
 
 
@@ -636,53 +640,56 @@ def _reservation_refresh(*, reservation: Reservation) -> str:
     return Reservation.objects.values_list("status", flat=True).get(pk=reservation.pk)
 
 
-def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operator_id: int | None = None) -> dict:
-    """After the checkout: check the authorisation, then issue the remote start and answer
-    with the charger's outcome. Confirming twice never starts twice."""
+def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operator_id: int | None = None) -> str:
+    """After the checkout: check the authorisation, then issue the remote start and return
+    the charger's answer ("Accepted", "Rejected", or "Timeout"). Confirming twice never
+    starts twice."""
     reservation = _reservation_get(reservation_id, operator_id)
     if not checkout_session_id or checkout_session_id != reservation.checkout_session_id:
-        raise PaymentError("invalid", "checkoutSessionId does not belong to this reservation.")
+        raise InvalidRequest("checkoutSessionId does not belong to this reservation.")
     if reservation.status == Reservation.Status.PENDING:
         try:
             status = _reservation_refresh(reservation=reservation)
         except ProviderError:
-            raise PaymentError("provider_error", "The payment provider is unavailable; please try again.", http_status=502) from None
+            raise UpstreamFailed(
+                "The payment provider is unavailable; please try again.", code="provider_error",
+            ) from None
         if status == Reservation.Status.PENDING:
-            raise PaymentError("payment_pending", "The payment is not authorised yet.", http_status=402)
+            raise PaymentRequired("The payment is not authorised yet.", code="payment_pending")
         reservation.refresh_from_db()
     if reservation.status == Reservation.Status.STARTED:
-        return {"status": "Accepted"}
+        return "Accepted"
     if reservation.status != Reservation.Status.AUTHORIZED:
-        raise PaymentError("invalid_state", f"The reservation is {reservation.status}.", http_status=409)
+        raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     # Claim the start, so two confirmations cannot both send a RemoteStart.
     if not _reservation_move(reservation, [Reservation.Status.AUTHORIZED], Reservation.Status.STARTED):
         reservation.refresh_from_db()
         if reservation.status == Reservation.Status.STARTED:
-            return {"status": "Accepted"}
-        raise PaymentError("invalid_state", f"The reservation is {reservation.status}.", http_status=409)
+            return "Accepted"
+        raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     return _reservation_remote_start(reservation=reservation)
 
 
-def _reservation_remote_start(*, reservation: Reservation) -> dict:
+def _reservation_remote_start(*, reservation: Reservation) -> str:
     try:
         answer = remote_start(charge_point=reservation.charge_point, connector=reservation.connector,
                               id_tag=reservation.charge_tag, timeout=None)
     except CommandTimeout:
         # The charger may still start; if no session appears, the stale sweep releases the funds.
         _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": "Timeout"})
-        return {"status": "Timeout"}
+        return "Timeout"
     except ChargerOffline:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
-        raise PaymentError("charger_offline", "The charge point is offline; try again when it is back.", http_status=503) from None
+        raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline") from None
     except CommandError as exc:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
-        raise PaymentError("command_error", f"The remote start failed: {exc}", http_status=502) from None
+        raise UpstreamFailed(f"The remote start failed: {exc}", code="command_error") from None
     status = (answer or {}).get("status") or "Rejected"
     _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
     if status != "Accepted":
         # The charger refused: nothing will be charged, so give the money back now.
         _reservation_release(reservation=reservation, reason="remote_start_rejected", from_states=[Reservation.Status.STARTED])
-    return {"status": status}
+    return status
 
 
 def _reservation_release(*, reservation: Reservation, reason: str, from_states: list[str]) -> bool:
@@ -697,13 +704,13 @@ def _reservation_release(*, reservation: Reservation, reason: str, from_states: 
     return _reservation_move(reservation, from_states, target, cancel_reason=reason[:100])
 
 
-def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: int | None = None) -> dict:
+def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: int | None = None) -> Reservation:
     """Cancel a reservation that has not led to a session; authorised funds are released."""
     reservation = _reservation_get(reservation_id, operator_id)
     if reservation.status in (Reservation.Status.CANCELED, Reservation.Status.RELEASED, Reservation.Status.FAILED):
-        return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
+        return reservation
     if reservation.session_id is not None or reservation.status == Reservation.Status.CAPTURED:
-        raise PaymentError("invalid_state", "A session already runs on this reservation; stop the session instead.", http_status=409)
+        raise Conflict("A session already runs on this reservation; stop the session instead.", code="invalid_state")
     released = _reservation_release(
         reservation=reservation, reason=reason or "canceled",
         from_states=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
@@ -711,9 +718,11 @@ def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: in
     if not released:
         reservation.refresh_from_db()
         if reservation.status not in (Reservation.Status.CANCELED, Reservation.Status.RELEASED):
-            raise PaymentError("provider_error", "The payment provider could not release the funds; please retry.", http_status=502)
+            raise UpstreamFailed(
+                "The payment provider could not release the funds; please retry.", code="provider_error",
+            )
     reservation.refresh_from_db()
-    return {"status": reservation.get_status_display(), "reservationId": str(reservation.pk)}
+    return reservation
 
 
 def _reservation_link_session(*, session_id: int) -> Reservation | None:
@@ -743,14 +752,15 @@ def _reservation_link_session(*, session_id: int) -> Reservation | None:
     return Reservation.objects.filter(session_id=session_id).first()
 
 
-def reservation_settle_for_session(*, session_id: int) -> dict | None:
+def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
     """Capture the priced amount of a finished session (never more than reserved) and
-    release the rest. Safe to call again; None when there is nothing to settle (yet)."""
+    release the rest; returns the reservation (status, captured_amount). Safe to call
+    again; None when there is nothing to settle (yet)."""
     reservation = _reservation_link_session(session_id=session_id)
     if reservation is None:
         return None
     if reservation.status not in (Reservation.Status.STARTED, Reservation.Status.AUTHORIZED):
-        return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+        return reservation
     purchase = Purchase.objects.filter(session_id=session_id).first()
     if purchase is None or purchase.priced_at is None:
         return None
@@ -758,7 +768,7 @@ def reservation_settle_for_session(*, session_id: int) -> dict | None:
         # Settled some other way (or voided): capturing would charge the driver twice.
         _reservation_release(reservation=reservation, reason=f"purchase_{purchase.status}", from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED])
         reservation.refresh_from_db()
-        return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+        return reservation
     amount = min(purchase.total_price, reservation.max_amount)
     if purchase.total_price > reservation.max_amount:
         logger.warning("reservation %s: purchase %s costs %s, capturing the reserved %s", reservation.pk, purchase.pk, purchase.total_price, reservation.max_amount)
@@ -781,7 +791,7 @@ def reservation_settle_for_session(*, session_id: int) -> dict | None:
             if _reservation_move(reservation, [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], Reservation.Status.CAPTURED, captured_amount=amount):
                 _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=amount)
     reservation.refresh_from_db()
-    return {"reservationId": str(reservation.pk), "status": reservation.status, "capturedAmount": reservation.captured_amount}
+    return reservation
 
 
 def _purchase_settle_by_reservation(*, purchase: Purchase, reservation: Reservation, amount: Decimal) -> None:

@@ -50,15 +50,17 @@ def sandbox_notify(reference: str, event_id: str) -> str:
 
 
 @shared_task(bind=True, max_retries=10, default_retry_delay=60)
-def settle_reservation_for_session(self, session_id: int) -> dict | None:
-    """Capture a finished pre-paid session. Billing queues this after pricing it."""
+def settle_reservation_for_session(self, session_id: int) -> str | None:
+    """Capture a finished pre-paid session. Billing queues this after pricing it.
+    Returns the reservation's status, None when there is nothing to settle (yet)."""
     try:
-        return services.reservation_settle_for_session(session_id=session_id)
+        reservation = services.reservation_settle_for_session(session_id=session_id)
     except ProviderError as exc:
         if exc.retryable:
             raise self.retry(exc=exc)
         logger.error("session %s: capture refused by the provider: %s", session_id, exc)
         return None
+    return reservation.status if reservation is not None else None
 
 
 @shared_task

@@ -5,8 +5,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.errors import DomainError
 from payments import services
-from payments.errors import PaymentError
 from payments.models import Payment, Provider, SandboxInvoice
 
 
@@ -18,7 +18,7 @@ def sandbox_pay(request: HttpRequest, reference) -> HttpResponse:
     if request.method == "POST":
         try:
             invoice = services.sandbox_invoice_decide(reference=reference, outcome=request.POST.get("outcome", ""))
-        except PaymentError as exc:
+        except DomainError as exc:
             return render(request, "payments/sandbox_pay.html", {"invoice": invoice, "error": exc.message}, status=400)
         return redirect("payments:sandbox-pay", reference=invoice.reference)
     return render(request, "payments/sandbox_pay.html", {"invoice": invoice})
@@ -37,7 +37,7 @@ def klarna_pay(request: HttpRequest, public_id) -> HttpResponse:
         else:
             try:
                 services.klarna_authorize(invoice_id=str(payment.public_id), authorization_token=token)
-            except PaymentError as exc:
+            except DomainError as exc:
                 context["error"] = exc.message
             payment.refresh_from_db()
     return render(request, "payments/klarna_pay.html", context)

@@ -6,20 +6,53 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
+from accounts.errors import (
+    Conflict,
+    DomainError,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    PaymentRequired,
+    RateLimited,
+    Unavailable,
+    UpstreamFailed,
+    UpstreamTimeout,
+    kind_of,
+)
 from payments import services
-from payments.errors import PaymentError, ProviderError
+from payments.errors import ProviderError
 from payments.models import Provider
 
+# The webhook endpoints' one mapping of domain errors to HTTP (they answer seed 004's
+# {"status": "Error", "code", "message"}; a provider reads only the status).
+HTTP_STATUS: dict[type[DomainError], int] = {
+    DomainError: 400,
+    InvalidRequest: 400,
+    PaymentRequired: 402,
+    NotAllowed: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
+    UpstreamFailed: 502,
+    Unavailable: 503,
+    UpstreamTimeout: 504,
+}
 
-def _error(exc: PaymentError) -> Response:
-    return Response({"status": "Error", "code": exc.code, "message": exc.message}, status=exc.http_status)
+
+def webhook_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response({"status": "Error", **exc.as_dict()}, status=HTTP_STATUS[kind_of(exc)])
+    return exception_handler(exc, context)
 
 
 class WebhookApiView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def get_exception_handler(self):
+        return webhook_exception_handler
 
 
 class StripeWebhookApi(WebhookApiView):
@@ -28,8 +61,6 @@ class StripeWebhookApi(WebhookApiView):
             result = services.stripe_webhook_handle(
                 payload=request.body, signature=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
             )
-        except PaymentError as exc:
-            return _error(exc)
         except ProviderError:
             # Stripe retries non-2xx answers; the event is stored, so the retry is a no-op
             # and the poller / stale sweep converge instead.
@@ -51,8 +82,6 @@ class ProviderCallbackApi(WebhookApiView):
             status = services.provider_callback_handle(
                 provider=self.provider, public_id=public_id, event_id=event_id, payload={k: str(v)[:200] for k, v in params.items()},
             )
-        except PaymentError as exc:
-            return _error(exc)
         except ProviderError:
             return Response({"received": True, "result": "deferred"})
         return Response({"received": True, "result": status})

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts import services
 from drivers.api.base import ApiSerializer, ERRORS, DriverAPIView, EmptySerializer, ErrorSerializer, PublicAPIView, client_ip
-from drivers.api.serializers import LoginSerializer, number
+from drivers.api.serializers import InvoiceSerializer, LoginSerializer, number
 from drivers.devices import driver_login_answer
 from drivers.purchases import driver_replenishment_status, driver_wallet_replenish
 
@@ -105,11 +105,13 @@ class ReplenishApi(DriverAPIView):
         amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("1000000"))
         option = serializers.CharField(max_length=20, help_text="A payment option, e.g. QPAY")
 
-    class OutputSerializer(ApiSerializer):
+    class OutputSerializer(InvoiceSerializer):
         option = serializers.CharField()
-        invoiceId = serializers.CharField()
+        invoiceId = serializers.CharField(source="invoice_id")
         url = serializers.CharField(required=False, help_text="Open it to pay")
-        clientToken = serializers.CharField(required=False, help_text="KLARNA: the token for the Klarna widget")
+        clientToken = serializers.CharField(
+            source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget",
+        )
 
     @extend_schema(
         operation_id="customer_replenish", tags=TAGS, request=InputSerializer,

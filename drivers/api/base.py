@@ -1,21 +1,15 @@
-"""What every driver API view shares: authentication, and one error shape.
-
-Errors always answer {"code": "...", "message": "..."} (plus "errors" per field for bad
-input), whatever raised them: DRF, a service (ServiceError) or payments (PaymentError).
-"""
+"""What every driver API view shares: authentication, and one error shape
+(drivers.api.errors)."""
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import DriverTokenAuthentication, IsDriver
-from accounts.errors import ServiceError
-from payments.errors import PaymentError
+from drivers.api.errors import driver_exception_handler
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -35,45 +29,14 @@ ERRORS = {
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Unknown id, or not the driver's")}
 
 
-def _first_message(detail) -> str:
-    if isinstance(detail, dict):
-        for field, value in detail.items():
-            message = _first_message(value)
-            return message if field == "non_field_errors" else f"{field}: {message}"
-    if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    return str(detail)
-
-
-def _payment_error(exc: Exception) -> Response | None:
-    if not isinstance(exc, PaymentError):
-        return None
-    return Response({"code": exc.code, "message": exc.message}, status=getattr(exc, "http_status", 400))
-
-
 class DriverAPIView(APIView):
     authentication_classes = [DriverTokenAuthentication]
     permission_classes = [IsDriver]
     # The app sends JSON; plain forms are accepted for curl users. No multipart: nothing uploads files.
     parser_classes = [JSONParser, FormParser]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, ServiceError):
-            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-            return Response(exc.as_dict(), status=exc.status, headers=headers)
-        payment = _payment_error(exc)
-        if payment is not None:
-            return payment
-        if isinstance(exc, Http404):
-            exc = exceptions.NotFound("Not found.")
-        response = super().handle_exception(exc)
-        if isinstance(exc, exceptions.ValidationError):
-            response.data = {"code": "invalid", "message": _first_message(exc.detail), "errors": exc.detail}
-        elif isinstance(exc, exceptions.APIException):
-            detail = exc.detail
-            code = getattr(detail, "code", None) or exc.default_code
-            response.data = {"code": str(code), "message": _first_message(detail)}
-        return response
+    def get_exception_handler(self):
+        return driver_exception_handler
 
 
 class PublicAPIView(DriverAPIView):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from drivers import purchases
 from drivers.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, EmptySerializer
-from drivers.api.serializers import number
+from drivers.api.serializers import InvoiceSerializer, number
 
 TAGS = ["driver: purchases"]
 
@@ -33,12 +33,14 @@ class PurchasePayApi(DriverAPIView):
     class InputSerializer(ApiSerializer):
         option = serializers.CharField(max_length=20, help_text="EVM (wallet), QPAY (invoice URL), ...")
 
-    class OutputSerializer(ApiSerializer):
+    class OutputSerializer(InvoiceSerializer):
         option = serializers.CharField()
-        invoiceId = serializers.CharField()
-        newBalance = number(required=False, help_text="EVM: the wallet balance after paying")
+        invoiceId = serializers.CharField(source="invoice_id")
+        newBalance = number(source="new_balance", required=False, help_text="EVM: the wallet balance after paying")
         url = serializers.CharField(required=False, help_text="QPAY and other invoice options: open it to pay")
-        clientToken = serializers.CharField(required=False, help_text="KLARNA: the token for the Klarna widget")
+        clientToken = serializers.CharField(
+            source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget",
+        )
 
     @extend_schema(
         operation_id="purchase_pay", tags=TAGS, request=InputSerializer,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from drivers.api.base import ApiSerializer
+
 
 def number(**kwargs) -> serializers.DecimalField:
     # The seed's app reads money and coordinates as JSON numbers: Decimal up to the JSON
@@ -47,3 +49,12 @@ class LoginSerializer(serializers.Serializer):
     profile = ProfileSerializer()
     device = DeviceSerializer(allow_null=True, required=False, help_text="The charger of the active session, if any")
     nats = NatsSerializer(allow_null=True, help_text="null when the server has no NATS")
+
+
+class InvoiceSerializer(ApiSerializer):
+    # Base of the answers built from a payments Invoice: what the invoice does not have (a URL
+    # for the wallet, a balance for QPay) is left out, never sent as null. A comment, not a
+    # docstring: drf-spectacular would publish a docstring as each answer's description.
+
+    def to_representation(self, instance):
+        return {key: value for key, value in super().to_representation(instance).items() if value is not None}

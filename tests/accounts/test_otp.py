@@ -5,7 +5,7 @@ import time_machine
 from django.utils import timezone
 
 from accounts import services
-from accounts.errors import ServiceError
+from accounts.errors import DomainError, NotAllowed, RateLimited, UpstreamFailed
 from accounts.models import AccessToken, OtpChallenge, User
 from accounts.secrets import token_hash
 
@@ -57,7 +57,7 @@ def test_a_code_works_only_once(sent):
     services.otp_request(phone=PHONE, client_ip=None)
     code = _code(sent)
     services.otp_check(phone=PHONE, code=code, client_ip=None)
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_check(phone=PHONE, code=code, client_ip=None)
     assert error.value.code == "code_expired"
 
@@ -65,7 +65,7 @@ def test_a_code_works_only_once(sent):
 def test_it_expires_codes_after_five_minutes(sent):
     services.otp_request(phone=PHONE, client_ip=None)
     with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=1)):
-        with pytest.raises(ServiceError) as error:
+        with pytest.raises(DomainError) as error:
             services.otp_check(phone=PHONE, code=_code(sent), client_ip=None)
     assert error.value.code == "code_expired"
 
@@ -75,11 +75,11 @@ def test_it_allows_five_tries_and_counts_wrong_ones(sent):
     code = _code(sent)
     wrong = "000000" if code != "000000" else "111111"
     for left in (4, 3, 2, 1, 0):
-        with pytest.raises(ServiceError) as error:
+        with pytest.raises(DomainError) as error:
             services.otp_check(phone=PHONE, code=wrong, client_ip=None)
         assert error.value.code == "wrong_code"
     assert OtpChallenge.objects.get().attempts == 5
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_check(phone=PHONE, code=code, client_ip=None)
     assert error.value.code == "too_many_attempts"
 
@@ -90,7 +90,7 @@ def test_a_new_code_replaces_the_previous_one(sent):
     services.otp_request(phone=PHONE, client_ip=None)
     second = _code(sent)
     if first != second:
-        with pytest.raises(ServiceError):
+        with pytest.raises(DomainError):
             services.otp_check(phone=PHONE, code=first, client_ip=None)
     assert services.otp_check(phone=PHONE, code=second, client_ip=None).user.phone == E164
 
@@ -99,9 +99,9 @@ def test_it_rate_limits_per_phone(sent, settings):
     settings.DRIVERS_OTP_RATE_PER_PHONE = "3/600"
     for _ in range(3):
         services.otp_request(phone=PHONE, client_ip=None)
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_request(phone=PHONE, client_ip=None)
-    assert error.value.status == 429 and error.value.retry_after == 600
+    assert isinstance(error.value, RateLimited) and error.value.retry_after == 600
     services.otp_request(phone="+31612345678", client_ip=None)  # another phone is unaffected
 
 
@@ -109,26 +109,26 @@ def test_it_rate_limits_per_client_address(sent, settings):
     settings.DRIVERS_OTP_RATE_PER_IP = "2/600"
     services.otp_request(phone="+31612345671", client_ip="10.1.1.1")
     services.otp_request(phone="+31612345672", client_ip="10.1.1.1")
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_request(phone="+31612345673", client_ip="10.1.1.1")
-    assert error.value.status == 429
+    assert isinstance(error.value, RateLimited)
     services.otp_request(phone="+31612345673", client_ip="10.1.1.2")
 
 
 def test_it_rate_limits_code_checks_per_client_address(sent, settings):
     settings.DRIVERS_OTP_CHECK_RATE_PER_IP = "2/600"
     for _ in range(2):
-        with pytest.raises(ServiceError):
+        with pytest.raises(DomainError):
             services.otp_check(phone=PHONE, code="1", client_ip="10.2.2.2")
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_check(phone=PHONE, code="1", client_ip="10.2.2.2")
-    assert error.value.status == 429
+    assert isinstance(error.value, RateLimited)
 
 
 def test_the_dev_code_works_only_when_enabled(sent, settings):
     services.otp_request(phone=PHONE, client_ip=None)
     if _code(sent) != "000000":
-        with pytest.raises(ServiceError):
+        with pytest.raises(DomainError):
             services.otp_check(phone=PHONE, code="0000", client_ip=None)
     settings.DRIVERS_OTP_DEV_CODE_ENABLED = True
     services.otp_request(phone=PHONE, client_ip=None)
@@ -139,9 +139,9 @@ def test_the_dev_code_works_only_when_enabled(sent, settings):
 def test_a_disabled_driver_cannot_log_in(sent):
     User.objects.create_user(username=E164, phone=E164, is_active=False)
     services.otp_request(phone=PHONE, client_ip=None)
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_check(phone=PHONE, code=_code(sent), client_ip=None)
-    assert error.value.status == 403
+    assert isinstance(error.value, NotAllowed)
 
 
 def test_an_sms_failure_is_reported_and_the_code_voided(monkeypatch):
@@ -152,9 +152,9 @@ def test_an_sms_failure_is_reported_and_the_code_voided(monkeypatch):
             raise SmsError("down")
 
     monkeypatch.setattr(services, "get_sms_provider", lambda: Broken())
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         services.otp_request(phone=PHONE, client_ip=None)
-    assert error.value.status == 502
+    assert isinstance(error.value, UpstreamFailed)
     assert not OtpChallenge.objects.filter(expires_at__gt=timezone.now()).exists()
 
 

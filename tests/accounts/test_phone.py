@@ -1,6 +1,6 @@
 import pytest
 
-from accounts.errors import ServiceError
+from accounts.errors import DomainError
 from accounts.phone import phone_normalise
 
 
@@ -15,7 +15,7 @@ def test_it_normalises_phone_numbers_to_e164(raw, e164):
 
 @pytest.mark.parametrize("raw", ["", "hello", "12345", "+1 555", "+999 1234 5678", "0612345678"])
 def test_it_refuses_what_is_not_a_valid_number(raw):
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(DomainError) as error:
         phone_normalise(raw)
     assert error.value.code == "invalid_phone"
 

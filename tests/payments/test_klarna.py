@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.errors import DomainError
 from billing.models import Purchase
 from payments import services
-from payments.errors import PaymentError, ProviderError
+from payments.errors import ProviderError
 from payments.models import Payment
 from tests.factories import PurchaseFactory
 
@@ -18,16 +19,16 @@ pytestmark = pytest.mark.django_db
 def test_klarna_session_order_and_capture_pay_the_purchase(klarna, client, emitted, django_capture_on_commit_callbacks):
     purchase = PurchaseFactory(total_price=Decimal("12.34"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="KLARNA")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
-    assert payment.provider_reference == "klarna-session-1" and answer["clientToken"] == "client-token-1"
+    payment = Payment.objects.get(public_id=answer.invoice_id)
+    assert payment.provider_reference == "klarna-session-1" and answer.client_token == "client-token-1"
     assert klarna.last_session_body["order_amount"] == 1234
     assert klarna.calls("POST", "/payments/v1/sessions")[0].headers["Klarna-Idempotency-Key"] == payment.idempotency_key
 
-    page = client.get(re.sub(r"^https?://[^/]+", "", answer["url"]))
+    page = client.get(re.sub(r"^https?://[^/]+", "", answer.url))
     assert page.status_code == 200 and b"client-token-1" in page.content
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.klarna_authorize(invoice_id=answer["invoiceId"], authorization_token="good-authorization-token")
-    assert result == {"status": "success", "amount": Decimal("12.34")}
+        result = services.klarna_authorize(invoice_id=answer.invoice_id, authorization_token="good-authorization-token")
+    assert result == services.PaymentState(status="success", amount=Decimal("12.34"))
     capture = klarna.calls("POST", "/ordermanagement/v1/orders/")[0]
     assert capture.json["captured_amount"] == 1234
     purchase.refresh_from_db()
@@ -41,9 +42,9 @@ def test_klarna_session_order_and_capture_pay_the_purchase(klarna, client, emitt
 def test_a_refused_authorization_token_marks_the_payment_failed_and_reopens_the_purchase(klarna):
     purchase = PurchaseFactory(total_price=Decimal("5.00"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="KLARNA")
-    with pytest.raises(PaymentError):
-        services.klarna_authorize(invoice_id=answer["invoiceId"], authorization_token="forged")
-    assert Payment.objects.get(public_id=answer["invoiceId"]).status == Payment.Status.ERROR
+    with pytest.raises(DomainError):
+        services.klarna_authorize(invoice_id=answer.invoice_id, authorization_token="forged")
+    assert Payment.objects.get(public_id=answer.invoice_id).status == Payment.Status.ERROR
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.OPEN
 
@@ -52,9 +53,9 @@ def test_a_failed_capture_is_retried_by_the_poller_and_captures_once(klarna, emi
     purchase = PurchaseFactory(total_price=Decimal("7.50"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="KLARNA")
     klarna.failing_captures = 1  # Klarna is down for the capture right after the authorisation
-    result = services.klarna_authorize(invoice_id=answer["invoiceId"], authorization_token="good-authorization-token")
-    assert result["status"] == "pending"
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    result = services.klarna_authorize(invoice_id=answer.invoice_id, authorization_token="good-authorization-token")
+    assert result.status == "pending"
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     assert any(a.get("call") == "order_capture" and "error" in a for a in payment.provider_answers)
     # Still down at the next poll: the poll fails (the beat task counts it and goes on),
     # the payment stays pending, nothing lost.

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.errors import DomainError, UpstreamFailed
 from billing import wallet
 from billing.models import Purchase
 from payments import services, tasks
-from payments.errors import PaymentError
 from payments.models import Payment, WebhookEvent
 from tests.factories import DriverFactory, PurchaseFactory
 
@@ -22,9 +22,9 @@ def _callback_path(payment: Payment) -> str:
 def test_it_creates_an_invoice_in_whole_units_with_an_idempotency_key(qpay):
     purchase = PurchaseFactory(total_price=Decimal("4500.00"), currency="MNT")
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     assert payment.provider == "qpay" and payment.provider_reference == "qpay-inv-1"
-    assert answer == {"option": "QPAY", "invoiceId": str(payment.public_id), "url": "https://s.qpay.test/qpay-inv-1"}
+    assert answer == services.Invoice(option="QPAY", invoice_id=str(payment.public_id), url="https://s.qpay.test/qpay-inv-1")
     create = qpay.calls("POST", "/v2/invoice")[0]
     assert create.json["amount"] == 4500 and isinstance(create.json["amount"], int)
     assert create.headers["Idempotency-Key"] == payment.idempotency_key
@@ -35,7 +35,7 @@ def test_it_creates_an_invoice_in_whole_units_with_an_idempotency_key(qpay):
 def test_secrets_never_reach_the_stored_answers(qpay):
     purchase = PurchaseFactory(total_price=Decimal("100"), currency="MNT")
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     stored = str(payment.provider_answers)
     assert "qpay-access-token" not in stored and "merchant-secret" not in stored
 
@@ -43,7 +43,7 @@ def test_secrets_never_reach_the_stored_answers(qpay):
 def test_a_callback_is_checked_with_qpay_and_applied_once(qpay, client, emitted, django_capture_on_commit_callbacks):
     purchase = PurchaseFactory(total_price=Decimal("4500"), currency="MNT")
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
 
     # A callback before the money arrived changes nothing.
     assert client.get(_callback_path(payment), {"qpay_payment_id": "early"}).json()["result"] == "pending"
@@ -62,7 +62,7 @@ def test_a_callback_is_checked_with_qpay_and_applied_once(qpay, client, emitted,
 def test_polling_finds_a_paid_qpay_invoice(qpay, emitted, django_capture_on_commit_callbacks):
     driver = DriverFactory()
     answer = services.wallet_replenish(user_id=driver.pk, amount=Decimal("10000"), option="QPAY")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.poll_pending_payments()["final"] == 0
         qpay.pay(payment.provider_reference)
@@ -75,9 +75,9 @@ def test_polling_finds_a_paid_qpay_invoice(qpay, emitted, django_capture_on_comm
 def test_a_partial_payment_is_not_a_success(qpay):
     purchase = PurchaseFactory(total_price=Decimal("4500"), currency="MNT")
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     qpay.pay(payment.provider_reference, amount=4000)
-    assert services.payment_status(user_id=purchase.user_id, invoice_id=answer["invoiceId"])["status"] == "pending"
+    assert services.payment_status(user_id=purchase.user_id, invoice_id=answer.invoice_id).status == "pending"
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PENDING
 
@@ -85,29 +85,29 @@ def test_a_partial_payment_is_not_a_success(qpay):
 def test_qpay_down_leaves_the_purchase_payable_with_a_clear_status(qpay, emitted, django_capture_on_commit_callbacks):
     qpay.down = True
     purchase = PurchaseFactory(total_price=Decimal("4500"), currency="MNT")
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(PaymentError) as error:
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(DomainError) as error:
         services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    assert error.value.code == "provider_error" and error.value.http_status == 502
+    assert error.value.code == "provider_error" and isinstance(error.value, UpstreamFailed)
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.OPEN and purchase.paid_at is None
     payment = Payment.objects.get()
     assert payment.status == Payment.Status.ERROR and "Provider unavailable" in payment.failure_reason
     qpay.down = False
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    assert answer["url"]
+    assert answer.url
 
 
 def test_an_unreachable_qpay_is_a_provider_error(settings, qpay):
     settings.QPAY_BASE_URL = "http://127.0.0.1:9"
     purchase = PurchaseFactory(total_price=Decimal("4500"), currency="MNT")
-    with pytest.raises(PaymentError) as error:
+    with pytest.raises(DomainError) as error:
         services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
     assert error.value.code == "provider_error"
 
 
 def test_a_fractional_amount_is_refused_rather_than_rounded(qpay):
     purchase = PurchaseFactory(total_price=Decimal("4500.50"), currency="MNT")
-    with pytest.raises(PaymentError):
+    with pytest.raises(DomainError):
         services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
     assert not qpay.calls("POST", "/v2/invoice")
     purchase.refresh_from_db()

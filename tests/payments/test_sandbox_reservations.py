@@ -46,7 +46,7 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
                                    stopped_at=timezone.now(), meter_stop_wh=5000)
     purchase = PurchaseFactory(session=session, user=session.user, total_price=Decimal("4.10"), priced_at=timezone.now())
     result = services.reservation_settle_for_session(session_id=session.pk)
-    assert result["status"] == "captured" and result["capturedAmount"] == Decimal("4.10")
+    assert result.status == "captured" and result.captured_amount == Decimal("4.10")
     invoice = SandboxInvoice.objects.get(reference=reservation.checkout_session_id)
     assert invoice.status == "captured" and invoice.captured_amount == Decimal("4.10")
     purchase.refresh_from_db()

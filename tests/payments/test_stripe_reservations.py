@@ -242,8 +242,8 @@ def test_out_of_order_webhooks_do_not_resurrect_a_released_reservation(api, stri
 def test_webhooks_for_card_checkouts_pay_purchases(stripe_api, client, emitted, django_capture_on_commit_callbacks):
     purchase = PurchaseFactory(total_price=Decimal("12.34"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="STRIPE")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
-    assert answer["url"].startswith("https://checkout.stripe.test/")
+    payment = Payment.objects.get(public_id=answer.invoice_id)
+    assert answer.url.startswith("https://checkout.stripe.test/")
     stripe_api.complete(payment.provider_reference)
     event = {"id": "evt_9", "type": "checkout.session.completed", "data": {"object": {
         "id": payment.provider_reference, "object": "checkout.session", "metadata": {"payment_id": str(payment.public_id)},
@@ -279,8 +279,8 @@ def test_settling_captures_less_than_reserved_and_releases_the_rest(api, stripe_
     with django_capture_on_commit_callbacks(execute=True):
         result = tasks.settle_reservation_for_session(session.pk)
         again = services.reservation_settle_for_session(session_id=session.pk)
-    assert result["status"] == "captured" and result["capturedAmount"] == Decimal("12.34")
-    assert again["status"] == "captured"
+    assert result == "captured"
+    assert again.status == "captured" and again.captured_amount == Decimal("12.34")
     captures = stripe_api.calls("POST", f"/v1/payment_intents/{reservation.payment_intent_id}/capture")
     assert len(captures) == 1 and captures[0].form["amount_to_capture"] == "1234"
     assert captures[0].headers["Idempotency-Key"] == f"reservation-{reservation.pk}-capture"
@@ -339,7 +339,7 @@ def test_a_purchase_already_paid_otherwise_releases_the_hold_instead_of_capturin
     PurchaseFactory(session=session, user=session.user, total_price=Decimal("5.00"), priced_at=timezone.now(),
                     status=Purchase.Status.PAID, paid_at=timezone.now())
     result = services.reservation_settle_for_session(session_id=session.pk)
-    assert result["status"] == "released"
+    assert result.status == "released"
     assert not stripe_api.calls("POST", f"/v1/payment_intents/{reservation.payment_intent_id}/capture")
     assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
 

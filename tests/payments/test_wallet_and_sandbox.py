@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.errors import DomainError
 from billing import wallet
 from billing.models import Purchase, WalletEntry
 from payments import services, tasks
-from payments.errors import PaymentError
 from payments.models import Payment, SandboxInvoice
 from payments.selectors import payment_options
 from tests.factories import DriverFactory, PurchaseFactory
@@ -41,18 +41,18 @@ def test_evm_pays_from_the_wallet_and_emits_payment(emitted, django_capture_on_c
     wallet.wallet_top_up(user_id=purchase.user_id, amount=Decimal("10.00"), idempotency_key="t")
     with django_capture_on_commit_callbacks(execute=True):
         answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="EVM")
-    assert answer == {"option": "EVM", "invoiceId": str(purchase.pk), "newBalance": Decimal("6.50")}
+    assert answer == services.Invoice(option="EVM", invoice_id=str(purchase.pk), new_balance=Decimal("6.50"))
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PAID and purchase.paid_at and purchase.payment_method == "EVM"
     assert emitted == [(purchase.user_id, "PAYMENT", {"status": "success", "amount": Decimal("3.50")})]
     status = services.payment_status(user_id=purchase.user_id, invoice_id=str(purchase.pk))
-    assert status == {"status": "success", "amount": Decimal("3.50")}
+    assert status == services.PaymentState(status="success", amount=Decimal("3.50"))
 
 
 def test_evm_with_too_little_balance_changes_nothing(emitted):
     purchase = PurchaseFactory(total_price=Decimal("3.50"))
     wallet.wallet_top_up(user_id=purchase.user_id, amount=Decimal("1.00"), idempotency_key="t")
-    with pytest.raises(PaymentError) as error:
+    with pytest.raises(DomainError) as error:
         services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="EVM")
     assert error.value.code == "insufficient_balance"
     purchase.refresh_from_db()
@@ -67,7 +67,7 @@ def test_it_refuses_to_pay_a_paid_purchase_twice():
     wallet.wallet_top_up(user_id=purchase.user_id, amount=Decimal("10.00"), idempotency_key="t")
     services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="EVM")
     for option in ("EVM", "QPAY"):
-        with pytest.raises(PaymentError) as error:
+        with pytest.raises(DomainError) as error:
             services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option=option)
         assert error.value.code == "already_paid"
     assert wallet.wallet_balance(user_id=purchase.user_id) == Decimal("6.50")
@@ -75,11 +75,11 @@ def test_it_refuses_to_pay_a_paid_purchase_twice():
 
 def test_it_refuses_a_disabled_option_and_someone_elses_purchase():
     purchase = PurchaseFactory()
-    with pytest.raises(PaymentError) as error:
+    with pytest.raises(DomainError) as error:
         services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="STRIPE")
     assert error.value.code == "option_disabled"
     other = PurchaseFactory()
-    with pytest.raises(PaymentError) as error:
+    with pytest.raises(DomainError) as error:
         services.purchase_pay(purchase_id=other.pk, user_id=purchase.user_id, option="EVM")
     assert error.value.code == "not_found"
 
@@ -87,20 +87,20 @@ def test_it_refuses_a_disabled_option_and_someone_elses_purchase():
 def test_sandbox_invoice_paid_on_the_hosted_page(client, emitted, django_capture_on_commit_callbacks):
     purchase = PurchaseFactory(total_price=Decimal("7.25"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
-    assert answer["option"] == "QPAY" and answer["url"]
+    assert answer.option == "QPAY" and answer.url
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PENDING
-    assert services.payment_status(user_id=purchase.user_id, invoice_id=answer["invoiceId"])["status"] == "pending"
+    assert services.payment_status(user_id=purchase.user_id, invoice_id=answer.invoice_id).status == "pending"
 
-    page = client.get(_path(answer["url"]))
+    page = client.get(_path(answer.url))
     assert page.status_code == 200 and b"7.25" in page.content
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(_path(answer["url"]), {"outcome": "pay"})
+        client.post(_path(answer.url), {"outcome": "pay"})
 
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PAID and purchase.payment_method == "SANDBOX"
-    status = services.payment_status(user_id=purchase.user_id, invoice_id=answer["invoiceId"])
-    assert status == {"status": "success", "amount": Decimal("7.25")}
+    status = services.payment_status(user_id=purchase.user_id, invoice_id=answer.invoice_id)
+    assert status == services.PaymentState(status="success", amount=Decimal("7.25"))
     assert emitted == [(purchase.user_id, "PAYMENT", {"status": "success", "amount": Decimal("7.25")})]
 
 
@@ -108,13 +108,13 @@ def test_a_declined_sandbox_payment_leaves_the_purchase_payable_again(client, em
     purchase = PurchaseFactory(total_price=Decimal("7.25"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(_path(answer["url"]), {"outcome": "decline"})
+        client.post(_path(answer.url), {"outcome": "decline"})
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.OPEN and purchase.paid_at is None
-    assert services.payment_status(user_id=purchase.user_id, invoice_id=answer["invoiceId"])["status"] == "error"
+    assert services.payment_status(user_id=purchase.user_id, invoice_id=answer.invoice_id).status == "error"
     assert emitted[-1][1:] == ("PAYMENT", {"status": "fail", "amount": Decimal("7.25")})
     again = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
-    assert again["invoiceId"] != answer["invoiceId"]
+    assert again.invoice_id != answer.invoice_id
 
 
 def test_asking_twice_for_the_same_option_reuses_the_open_invoice():
@@ -128,7 +128,7 @@ def test_asking_twice_for_the_same_option_reuses_the_open_invoice():
 def test_a_replayed_sandbox_notification_changes_nothing(emitted, django_capture_on_commit_callbacks):
     purchase = PurchaseFactory(total_price=Decimal("2.00"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     SandboxInvoice.objects.filter(reference=payment.provider_reference).update(status="paid")
     with django_capture_on_commit_callbacks(execute=True):
         assert services.sandbox_notification_handle(reference=payment.provider_reference, event_id="e1") == "success"
@@ -140,7 +140,7 @@ def test_a_replayed_sandbox_notification_changes_nothing(emitted, django_capture
 def test_polling_finds_a_paid_invoice_without_any_webhook(emitted, django_capture_on_commit_callbacks):
     purchase = PurchaseFactory(total_price=Decimal("2.00"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     SandboxInvoice.objects.filter(reference=payment.provider_reference).update(status="paid")  # no notification sent
     with django_capture_on_commit_callbacks(execute=True):
         result = tasks.poll_pending_payments()
@@ -155,7 +155,7 @@ def test_a_second_invoice_paid_after_the_first_is_credited_to_the_wallet():
     first = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
     wallet.wallet_top_up(user_id=purchase.user_id, amount=Decimal("5.00"), idempotency_key="t")
     services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="EVM")
-    payment = Payment.objects.get(public_id=first["invoiceId"])
+    payment = Payment.objects.get(public_id=first.invoice_id)
     SandboxInvoice.objects.filter(reference=payment.provider_reference).update(status="paid")
     services.payment_refresh(payment_id=payment.pk)
     payment.refresh_from_db()
@@ -171,7 +171,7 @@ def test_a_stale_unpaid_invoice_is_canceled_and_the_purchase_reopened(settings):
     purchase = PurchaseFactory(total_price=Decimal("2.00"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
     tasks.poll_pending_payments()
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     assert payment.status == Payment.Status.CANCELED
     assert SandboxInvoice.objects.get(reference=payment.provider_reference).status == "canceled"
     purchase.refresh_from_db()
@@ -181,7 +181,7 @@ def test_a_stale_unpaid_invoice_is_canceled_and_the_purchase_reopened(settings):
 def test_a_late_success_overrides_a_cancellation_so_no_money_is_lost(settings):
     purchase = PurchaseFactory(total_price=Decimal("2.00"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
-    payment = Payment.objects.get(public_id=answer["invoiceId"])
+    payment = Payment.objects.get(public_id=answer.invoice_id)
     services.payment_apply_result(payment_id=payment.pk, status=Payment.Status.CANCELED)
     assert services.payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS) is True
     assert services.payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR) is False
@@ -192,21 +192,21 @@ def test_a_late_success_overrides_a_cancellation_so_no_money_is_lost(settings):
 def test_wallet_top_up_through_the_sandbox_emits_replenishment(client, emitted, django_capture_on_commit_callbacks):
     driver = DriverFactory()
     answer = services.wallet_replenish(user_id=driver.pk, amount=Decimal("20.00"), option="QPAY")
-    assert set(answer) == {"option", "invoiceId", "url"}
+    assert answer.option == "QPAY" and answer.url and answer.client_token is None and answer.new_balance is None
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(_path(answer["url"]), {"outcome": "pay"})
+        client.post(_path(answer.url), {"outcome": "pay"})
     assert wallet.wallet_balance(user_id=driver.pk) == Decimal("20.00")
-    status = services.replenishment_status(user_id=driver.pk, invoice_id=answer["invoiceId"])
-    assert status == {"status": "success", "amount": Decimal("20.00")}
+    status = services.replenishment_status(user_id=driver.pk, invoice_id=answer.invoice_id)
+    assert status == services.PaymentState(status="success", amount=Decimal("20.00"))
     assert emitted == [(driver.pk, "REPLENISHMENT", {"status": "success", "amount": Decimal("20.00")})]
-    with pytest.raises(PaymentError):
-        services.replenishment_status(user_id=DriverFactory().pk, invoice_id=answer["invoiceId"])
+    with pytest.raises(DomainError):
+        services.replenishment_status(user_id=DriverFactory().pk, invoice_id=answer.invoice_id)
 
 
 def test_top_up_refuses_bad_amounts_and_the_wallet_itself():
     driver = DriverFactory()
     for amount in (Decimal("0"), Decimal("-1"), Decimal("1.001")):
-        with pytest.raises(PaymentError):
+        with pytest.raises(DomainError):
             services.wallet_replenish(user_id=driver.pk, amount=amount, option="QPAY")
-    with pytest.raises(PaymentError):
+    with pytest.raises(DomainError):
         services.wallet_replenish(user_id=driver.pk, amount=Decimal("5"), option="EVM")
