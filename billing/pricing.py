@@ -181,7 +181,7 @@ def price_readings(
 
     A session the CSMS refused has no lines and costs nothing. One that delivered less
     than `min_billable_wh` (default settings.BILLING_MIN_BILLABLE_WH) pays no session fee."""
-    currency = tariff.currency if tariff is not None else (currency or settings.CSMS["PRICE_CURRENCY"])
+    currency = tariff.currency if tariff is not None else (currency or settings.PRICE_CURRENCY)
     if min_billable_wh is None:
         min_billable_wh = settings.BILLING_MIN_BILLABLE_WH
     states = list(states)

@@ -34,7 +34,7 @@ class InsufficientBalance(WalletError):
 def _default_currency() -> str:
     from django.conf import settings
 
-    return settings.CSMS.get("PRICE_CURRENCY", "EUR")
+    return settings.PRICE_CURRENCY
 
 
 def wallet_get_or_create(*, user_id: int, currency: str | None = None) -> Wallet:

@@ -73,7 +73,7 @@ def charge_point_add(
     charge_point = ChargePoint(
         identity=identity, site=site, name=name, vendor=vendor, model=model,
         serial_number=serial_number, registration_status=registration_status, max_power_kw=max_power_kw,
-        heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
+        heartbeat_interval=settings.OCPP_HEARTBEAT_INTERVAL,
     )
     if password:
         charge_point.password_hash = charger_secrets.make_hash(password)
@@ -181,7 +181,7 @@ def charge_point_connect(*, identity: str, password: str | None, protocol: str) 
     """Decide whether a charger may open a connection; None means refuse.
 
     A known charger must present its own password. An unknown one is refused, or, when
-    CSMS["OCPP_UNKNOWN_CHARGERS"] is "pending", registered as Pending (keeping the
+    OCPP_UNKNOWN_CHARGERS is "pending", registered as Pending (keeping the
     password it presented, so only it can come back under that id) for an operator.
     """
     return charge_point_connect_many(requests=[{"identity": identity, "password": password, "protocol": protocol}])[0]
@@ -225,7 +225,7 @@ def charge_point_admit_many(*, requests: list[dict]) -> list[tuple[ChargePoint |
 
 
 def _register_unknown(*, identity: str, password_hash: str, protocol: str) -> ChargePoint | None:
-    if settings.CSMS["OCPP_UNKNOWN_CHARGERS"] != UNKNOWN_PENDING or not identity_is_valid(identity):
+    if settings.OCPP_UNKNOWN_CHARGERS != UNKNOWN_PENDING or not identity_is_valid(identity):
         return None
     if not password_hash and settings.OCPP_REQUIRE_PASSWORD:
         return None
@@ -234,7 +234,7 @@ def _register_unknown(*, identity: str, password_hash: str, protocol: str) -> Ch
             charge_point = ChargePoint.objects.create(
                 identity=identity, protocol=protocol, registration_status=RegistrationStatus.PENDING,
                 password_hash=password_hash,
-                heartbeat_interval=settings.CSMS["OCPP_HEARTBEAT_INTERVAL"],
+                heartbeat_interval=settings.OCPP_HEARTBEAT_INTERVAL,
             )
             charge_point_event_add(
                 charge_point_id=charge_point.pk, kind="registered_pending", severity=ChargePointEvent.Severity.WARNING,
@@ -297,7 +297,7 @@ def charge_point_offline_sweep(*, now: datetime | None = None) -> list[str]:
     """Mark chargers offline whose heartbeats stopped (several intervals missed).
     Returns the identities marked offline."""
     now = now or timezone.now()
-    missed = settings.CSMS["OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS"]
+    missed = settings.OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS
     stale = []
     # In primary-key order, the order in which the consumer's set-based updates (last seen,
     # online) lock the same rows, so the two cannot deadlock.

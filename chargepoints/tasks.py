@@ -12,7 +12,7 @@ from chargepoints import services
 
 @shared_task
 def ocpp_journal_purge() -> int:
-    days = settings.CSMS["OCPP_JOURNAL_RETENTION_DAYS"]
+    days = settings.OCPP_JOURNAL_RETENTION_DAYS
     return services.ocpp_message_purge(older_than=timezone.now() - timedelta(days=days))
 
 

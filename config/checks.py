@@ -26,7 +26,7 @@ def _conveniences() -> list[tuple[str, bool, tuple[str, bool], str]]:
         ("DRIVERS_OTP_DEV_CODE_ENABLED is on: every OTP login code is the fixed DRIVERS_OTP_DEV_CODE",
          settings.DRIVERS_OTP_DEV_CODE_ENABLED, ("ALLOW_OTP_DEV_CODE", settings.ALLOW_OTP_DEV_CODE), "unset DRIVERS_OTP_DEV_CODE_ENABLED"),
         ("OCPP_UNKNOWN_CHARGERS=pending: any charger id that connects is registered",
-         settings.CSMS["OCPP_UNKNOWN_CHARGERS"] == "pending", ("ALLOW_UNKNOWN_CHARGERS_PENDING", settings.ALLOW_UNKNOWN_CHARGERS_PENDING),
+         settings.OCPP_UNKNOWN_CHARGERS == "pending", ("ALLOW_UNKNOWN_CHARGERS_PENDING", settings.ALLOW_UNKNOWN_CHARGERS_PENDING),
          "set OCPP_UNKNOWN_CHARGERS=refuse"),
     ]
 

@@ -47,7 +47,7 @@ async def send_async(identity: str, action: str, payload: dict, *, timeout: floa
     place that does, with `source` naming the caller on a charging profile row ("api",
     "portal", "home-api:...")."""
     if timeout is None:
-        timeout = settings.CSMS["OCPP_COMMAND_TIMEOUT"]
+        timeout = settings.OCPP_COMMAND_TIMEOUT
     if not any(action in actions for actions in COMMANDS.values()):
         raise UnknownAction(f"{action} is not a command the central system sends")
     registration = await sync_to_async(registry.lookup, thread_sensitive=False)(identity)

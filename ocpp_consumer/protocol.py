@@ -124,7 +124,7 @@ class CsmsChargePoint:
     formation_error: type[OCPPError] = FormationViolationError
 
     def __init__(self, identity: str, consumer: FrameTransport, charge_point_pk: int, registration_status: str) -> None:
-        super().__init__(identity, consumer, response_timeout=settings.CSMS["OCPP_COMMAND_TIMEOUT"])
+        super().__init__(identity, consumer, response_timeout=settings.OCPP_COMMAND_TIMEOUT)
         self.consumer = consumer
         self.pk = charge_point_pk
         self.registration_status = registration_status

@@ -531,7 +531,7 @@ def transaction_event_costs(*, outcome: TransactionEventOutcome) -> TransactionE
     from django.conf import settings
 
     amount, currency = (cost if isinstance(cost, tuple) else (getattr(cost, "amount", cost), getattr(cost, "currency", "")))
-    return replace(outcome, running_cost=Decimal(amount), currency=currency or settings.CSMS.get("PRICE_CURRENCY", ""))
+    return replace(outcome, running_cost=Decimal(amount), currency=currency or settings.PRICE_CURRENCY)
 
 
 def _purchase_of(session: ChargeSession):

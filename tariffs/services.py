@@ -30,15 +30,10 @@ def month_bounds(month_start: date) -> tuple[datetime, datetime]:
     return first, following
 
 
-def _generation_settings() -> dict:
-    return settings.CSMS
-
-
 def _generation_band(minimum, maximum) -> tuple[Decimal, Decimal]:
-    config = _generation_settings()
     try:
-        low = Decimal(str(minimum if minimum is not None else config["PRICE_GENERATION_MIN"]))
-        high = Decimal(str(maximum if maximum is not None else config["PRICE_GENERATION_MAX"]))
+        low = Decimal(str(minimum if minimum is not None else settings.PRICE_GENERATION_MIN))
+        high = Decimal(str(maximum if maximum is not None else settings.PRICE_GENERATION_MAX))
     except InvalidOperation as exc:
         raise ValidationError("The price band must be decimal numbers.") from exc
     if low < 0 or high < 0:
@@ -65,9 +60,9 @@ def electricity_prices_generate(
     Returns how many hours were created.
     """
     low, high = _generation_band(minimum, maximum)
-    currency = currency_validate(_generation_settings()["PRICE_CURRENCY"])
+    currency = currency_validate(settings.PRICE_CURRENCY)
     if seed is None or seed == "":
-        seed = _generation_settings()["PRICE_GENERATION_SEED"] or None
+        seed = settings.PRICE_GENERATION_SEED or None
     first, following = month_bounds(month_start)
     rng = random.Random(f"{seed}:{market}:{first:%Y-%m}") if seed is not None else random.SystemRandom()
 

@@ -12,7 +12,7 @@ pytest_plugins = ["tests.support.fixtures"]
 
 
 def pytest_configure(config):
-    if getattr(settings, "EMBEDDED_REDIS", False):
+    if settings.EMBEDDED_REDIS:
         from config.embedded_redis import ensure_running
 
         ensure_running(settings.EMBEDDED_REDIS_SOCKET)

@@ -214,21 +214,6 @@ LOGGING = {
     },
 }
 
-# --- Domain settings -----------------------------------------------------------------
-CSMS = {
-    # OCPP
-    "OCPP_UNKNOWN_CHARGERS": env.str("OCPP_UNKNOWN_CHARGERS", default="refuse"),  # or "pending"
-    "OCPP_HEARTBEAT_INTERVAL": env.int("OCPP_HEARTBEAT_INTERVAL", default=300),
-    "OCPP_COMMAND_TIMEOUT": env.float("OCPP_COMMAND_TIMEOUT", default=60.0),
-    "OCPP_JOURNAL_RETENTION_DAYS": env.int("OCPP_JOURNAL_RETENTION_DAYS", default=90),
-    "OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS": env.int("OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS", default=3),
-    # Prices: the band and seed of generated hourly prices (per kWh), so demos repeat.
-    "PRICE_CURRENCY": env.str("PRICE_CURRENCY", default="EUR"),
-    "PRICE_GENERATION_MIN": env.str("PRICE_GENERATION_MIN", default="0.05"),
-    "PRICE_GENERATION_MAX": env.str("PRICE_GENERATION_MAX", default="0.35"),
-    "PRICE_GENERATION_SEED": env.str("PRICE_GENERATION_SEED", default=""),
-}
-
 # --- Area settings -----------------------------------------------------------------------
 # Each area keeps its settings (and beat entries) in config/settings/parts/<area>.py.
 from .parts.billing import *  # noqa: E402,F401,F403
@@ -238,6 +223,7 @@ from .parts.ocpp import *  # noqa: E402,F401,F403
 from .parts.payments import *  # noqa: E402,F401,F403
 from .parts.portal import *  # noqa: E402,F401,F403
 from .parts.security import *  # noqa: E402,F401,F403
+from .parts.tariffs import *  # noqa: E402,F401,F403
 from .parts.billing import BILLING_BEAT_SCHEDULE  # noqa: E402
 from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
 from .parts.ocpp import OCPP_BEAT_SCHEDULE  # noqa: E402

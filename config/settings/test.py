@@ -2,14 +2,14 @@
 import os
 
 from .base import *  # noqa: F401,F403
-from .base import CACHES, CHANNEL_LAYERS, CSMS, DATABASES, VAR_DIR, env
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, VAR_DIR, env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
-CSMS["OCPP_UNKNOWN_CHARGERS"] = "refuse"
+OCPP_UNKNOWN_CHARGERS = "refuse"
 # The offline providers the tests drive (off by default everywhere but the run command).
 PAYMENTS_SANDBOX_ENABLED = True
 QPAY_FALLBACK_TO_SANDBOX = True

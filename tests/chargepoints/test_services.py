@@ -50,9 +50,9 @@ def test_connector_zero_is_the_charge_point_itself():
 
 
 def test_unknown_chargers_are_refused_or_registered_pending(settings):
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "refuse"}
+    settings.OCPP_UNKNOWN_CHARGERS = "refuse"
     assert services.charge_point_connect(identity="NEW", password="pw-123456", protocol="ocpp1.6") is None
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    settings.OCPP_UNKNOWN_CHARGERS = "pending"
     cp = services.charge_point_connect(identity="NEW", password="pw-123456", protocol="ocpp1.6")
     assert cp.registration_status == "Pending"
     assert services.charge_point_connect(identity="NEW", password="pw-123456", protocol="ocpp1.6") == cp
@@ -60,7 +60,7 @@ def test_unknown_chargers_are_refused_or_registered_pending(settings):
 
 
 def test_a_fleet_connects_with_one_query_and_each_charger_gets_its_own_answer(settings, django_assert_max_num_queries):
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "refuse"}
+    settings.OCPP_UNKNOWN_CHARGERS = "refuse"
     fleet = [services.charge_point_add(identity=f"FLEET-{n}", password=f"password-{n}") for n in range(20)]
     requests = [{"identity": cp.identity, "password": f"password-{n}", "protocol": "ocpp1.6"} for n, cp in enumerate(fleet)]
     requests[3]["password"] = "wrong"
@@ -70,14 +70,14 @@ def test_a_fleet_connects_with_one_query_and_each_charger_gets_its_own_answer(se
     assert [a.identity if a else None for a in answers] == [
         None if r["identity"] == "STRANGER" or r["password"] == "wrong" else r["identity"] for r in requests]
     # Pending registration of an unknown charger still works inside a batch.
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    settings.OCPP_UNKNOWN_CHARGERS = "pending"
     answers = services.charge_point_connect_many(requests=requests[6:9])
     assert answers[1].identity == "STRANGER" and answers[1].registration_status == "Pending"
     assert answers[0] is not None and answers[2] is not None
 
 
 def test_an_unknown_charger_twice_in_one_batch_is_registered_once_and_checked_by_password(settings):
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    settings.OCPP_UNKNOWN_CHARGERS = "pending"
     request = {"identity": "DUP-1", "password": "pw-123456", "protocol": "ocpp1.6"}
     first, again, impostor = services.charge_point_connect_many(
         requests=[request, dict(request), {**request, "password": "not-it"}])

@@ -27,7 +27,7 @@ PROBE = (
     "import django, json; from django.conf import settings; django.setup();"
     "print(json.dumps({'sandbox': settings.PAYMENTS_SANDBOX_ENABLED, 'qpay_fallback': settings.QPAY_FALLBACK_TO_SANDBOX,"
     " 'sms': settings.SMS_PROVIDER, 'dev_code': settings.DRIVERS_OTP_DEV_CODE_ENABLED,"
-    " 'unknown': settings.CSMS['OCPP_UNKNOWN_CHARGERS']}))"
+    " 'unknown': settings.OCPP_UNKNOWN_CHARGERS}))"
 )
 
 
@@ -103,7 +103,7 @@ def test_pending_registration_of_unknown_chargers_is_an_error_in_production_unle
     settings.SECURITY_FAIL_CLOSED = True
     settings.PAYMENTS_SANDBOX_ENABLED = settings.QPAY_FALLBACK_TO_SANDBOX = False
     settings.SMS_PROVIDER = "http"
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    settings.OCPP_UNKNOWN_CHARGERS = "pending"
     [error] = checks.demo_conveniences_are_off()
     assert "OCPP_UNKNOWN_CHARGERS=pending" in error.msg
     settings.ALLOW_UNKNOWN_CHARGERS_PENDING = True

@@ -37,7 +37,7 @@ def test_invalid_identities(identity):
 @pytest.mark.django_db
 @pytest.mark.parametrize("identity", ["../../admin", "a b", "x" * 49, "<img src=x onerror=alert(1)>"])
 def test_pending_registration_refuses_an_invalid_identity(settings, identity):
-    settings.CSMS = {**settings.CSMS, "OCPP_UNKNOWN_CHARGERS": "pending"}
+    settings.OCPP_UNKNOWN_CHARGERS = "pending"
     assert charge_point_connect(identity=identity, password="a-password-0123456789", protocol="ocpp1.6") is None
     assert not ChargePoint.objects.exists()
 

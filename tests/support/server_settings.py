@@ -1,10 +1,10 @@
 """Settings of the daphne processes the end-to-end tests start: the test settings, plus
 what a test needs to vary through the environment."""
 from config.settings.test import *  # noqa: F401,F403
-from config.settings.test import CSMS, env
+from config.settings.test import env
 
-CSMS["OCPP_UNKNOWN_CHARGERS"] = env.str("OCPP_UNKNOWN_CHARGERS", default="refuse")
-CSMS["OCPP_COMMAND_TIMEOUT"] = env.float("OCPP_COMMAND_TIMEOUT", default=60.0)
+OCPP_UNKNOWN_CHARGERS = env.str("OCPP_UNKNOWN_CHARGERS", default="refuse")
+OCPP_COMMAND_TIMEOUT = env.float("OCPP_COMMAND_TIMEOUT", default=60.0)
 # Charger passwords stored by Django's PBKDF2 hasher before issue 16 (upgraded at login)
 # must still verify in servers of the security tests.
 if env.bool("TEST_PBKDF2_HASHER", default=False):

@@ -63,7 +63,7 @@ def test_generation_rejects_a_bad_band(band):
 
 
 def test_generation_rejects_an_unknown_currency(settings):
-    settings.CSMS = {**settings.CSMS, "PRICE_CURRENCY": "XXY"}
+    settings.PRICE_CURRENCY = "XXY"
     with pytest.raises(ValidationError, match="XXY"):
         electricity_prices_generate(month_start=date(2025, 1, 1))
 

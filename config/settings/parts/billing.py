@@ -4,7 +4,7 @@ import environ
 _env = environ.Env()
 
 # When an hour has no electricity price (dynamic tariffs, the current-price look-up), the
-# month is generated from CSMS["PRICE_GENERATION_*"], as the seed does. Turn this off in
+# month is generated from PRICE_GENERATION_* (parts/tariffs.py), as the seed does. Turn this off in
 # production once real day-ahead prices are imported: a missing hour then fails loudly
 # instead of being invented.
 TARIFFS_GENERATE_MISSING_PRICES = _env.bool("TARIFFS_GENERATE_MISSING_PRICES", default=True)

@@ -1,11 +1,19 @@
-"""Settings of the ocpp area. Owned by that area; read from the environment.
-
-The CSMS dict in base.py holds OCPP_UNKNOWN_CHARGERS, OCPP_HEARTBEAT_INTERVAL,
-OCPP_COMMAND_TIMEOUT, OCPP_JOURNAL_RETENTION_DAYS and OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS.
-"""
+"""Settings of the ocpp area. Owned by that area; read from the environment."""
 import environ
 
 _env = environ.Env()
+
+# A charger id we do not know: "refuse" it, or register it as "pending" for an operator to
+# accept (production refuses to start with "pending" unless ALLOW_UNKNOWN_CHARGERS_PENDING).
+OCPP_UNKNOWN_CHARGERS = _env.str("OCPP_UNKNOWN_CHARGERS", default="refuse")
+# Seconds, sent in the BootNotification answer.
+OCPP_HEARTBEAT_INTERVAL = _env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
+# Seconds a command waits for the charger's answer (OCPP.Core's 60 s).
+OCPP_COMMAND_TIMEOUT = _env.float("OCPP_COMMAND_TIMEOUT", default=60.0)
+# Journal frames older than this are purged.
+OCPP_JOURNAL_RETENTION_DAYS = _env.int("OCPP_JOURNAL_RETENTION_DAYS", default=90)
+# A charger that missed this many heartbeats is marked offline by the sweep.
+OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS = _env.int("OCPP_OFFLINE_AFTER_MISSED_HEARTBEATS", default=3)
 
 # Subprotocols in order of preference (only those with handlers are offered back).
 OCPP_SUBPROTOCOLS = _env.list("OCPP_SUBPROTOCOLS", default=["ocpp2.0.1", "ocpp1.6"])
