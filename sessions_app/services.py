@@ -47,6 +47,7 @@ from sessions_app.models import (
 )
 from sessions_app.selectors import charge_session_state_timeline
 from sessions_app.timeline import charging_seconds
+from sessions_app.signals import session_completed
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,7 @@ STATUS_TO_CHARGING_STATE = {
 # --- after-commit side effects ---------------------------------------------------------
 
 def _request_purchase(session_id: int) -> None:
-    # Imported here, not at the top: billing's services import this app's models.
-    from billing import services as billing_services
-
-    billing_services.purchase_create_for_session(session_id=session_id)
+    session_completed.send(sender=ChargeSession, session_id=session_id)
 
 
 def _after_stop(session_id: int) -> None:

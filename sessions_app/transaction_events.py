@@ -41,6 +41,7 @@ from sessions_app.models import (
     TransactionEvent,
 )
 from sessions_app.timeline import charging_seconds
+from sessions_app.signals import running_cost, session_completed
 
 logger = logging.getLogger(__name__)
 
@@ -496,10 +497,8 @@ def _publish(session: ChargeSession) -> None:
 def session_reprice(*, session_id: int) -> None:
     """(Re)price a completed session. A failure in billing must not break the charger's
     answer, so it is logged, not raised."""
-    from billing.services import purchase_create_for_session
-
     try:
-        purchase_create_for_session(session_id=session_id)
+        session_completed.send(sender=ChargeSession, session_id=session_id)
     except Exception:
         logger.exception("pricing session %s failed", session_id)
 
@@ -519,10 +518,8 @@ def transaction_event_costs(*, outcome: TransactionEventOutcome) -> TransactionE
         if purchase is None:
             return outcome
         return replace(outcome, total_cost=purchase.total_price, currency=purchase.currency)
-    from billing.selectors import session_running_cost
-
     try:
-        cost = session_running_cost(session=session)
+        cost = running_cost(session=session)
     except Exception:
         logger.exception("running cost of session %s failed", session.pk)
         return outcome
