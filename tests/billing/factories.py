@@ -1,45 +1,43 @@
-"""Small builders for tariff and billing tests (plain functions: explicit over clever)."""
+"""Builders for tariff and billing tests: keyword helpers over the factory_boy factories
+in tests/factories.py (one factory style), with the defaults these tests read by hand
+(UTC sites, one connector per charger, sessions by start and stop)."""
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import Operator, User
-from chargepoints.models import ChargePoint, Connector, Evse, Site
+from chargepoints.models import ChargePoint, Site
 from sessions_app.models import ChargeSession, ChargingStateChange, MeterSample
 from tariffs.models import Tariff, TariffAssignment
-
-_counter = itertools.count(1)
+from tests.factories import (
+    ChargePointFactory,
+    ChargeSessionFactory,
+    ConnectorFactory,
+    DriverFactory,
+    OperatorFactory,
+    SiteFactory,
+    TariffFactory,
+)
 
 
 def make_operator() -> Operator:
-    n = next(_counter)
-    return Operator.objects.create(name=f"Operator {n}", slug=f"operator-{n}")
+    return OperatorFactory()
 
 
 def make_site(*, operator: Operator | None = None, time_zone: str = "UTC") -> Site:
-    n = next(_counter)
-    return Site.objects.create(
-        operator=operator or make_operator(), name=f"Site {n}", latitude=Decimal("52.37"),
-        longitude=Decimal("4.89"), time_zone=time_zone,
-    )
+    return SiteFactory(operator=operator or OperatorFactory(), latitude=Decimal("52.37"), longitude=Decimal("4.89"),
+                       time_zone=time_zone)
 
 
 def make_charge_point(*, site: Site | None = None, time_zone: str = "UTC") -> ChargePoint:
-    n = next(_counter)
-    site = site or make_site(time_zone=time_zone)
-    charge_point = ChargePoint.objects.create(identity=f"CP{n:04d}", site=site)
-    evse = Evse.objects.create(charge_point=charge_point, evse_id=1)
-    Connector.objects.create(charge_point=charge_point, evse=evse, connector_id=1)
+    charge_point = ChargePointFactory(site=site or make_site(time_zone=time_zone))
+    ConnectorFactory(charge_point=charge_point, connector_id=1)
     return charge_point
 
 
 def make_tariff(*, operator: Operator | None = None, **fields) -> Tariff:
-    n = next(_counter)
-    fields.setdefault("name", f"Tariff {n}")
-    fields.setdefault("energy_price_per_kwh", Decimal("0.30"))
-    return Tariff.objects.create(operator=operator or make_operator(), **fields)
+    return TariffFactory(operator=operator or OperatorFactory(), **fields)
 
 
 def assign(tariff: Tariff, *, site=None, charge_point=None, valid_from: datetime) -> TariffAssignment:
@@ -47,8 +45,7 @@ def assign(tariff: Tariff, *, site=None, charge_point=None, valid_from: datetime
 
 
 def make_user() -> User:
-    n = next(_counter)
-    return User.objects.create_user(f"driver{n}", phone=f"+3161234{n:04d}")
+    return DriverFactory()
 
 
 def make_session(
@@ -60,12 +57,10 @@ def make_session(
     meter_stop_wh: int | None = None,
     user: User | None = None,
 ) -> ChargeSession:
-    connector = charge_point.connectors.first()
-    return ChargeSession.objects.create(
-        charge_point=charge_point, connector=connector, user=user, started_at=started_at,
-        stopped_at=stopped_at, meter_start_wh=meter_start_wh, meter_stop_wh=meter_stop_wh,
+    return ChargeSessionFactory(
+        connector=charge_point.connectors.first(), user=user, started_at=started_at, stopped_at=stopped_at,
+        meter_start_wh=meter_start_wh, meter_stop_wh=meter_stop_wh,
         status=ChargeSession.Status.COMPLETED if stopped_at else ChargeSession.Status.ACTIVE,
-        transaction_id=str(next(_counter)),
     )
 
 
