@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin, ScopedChoices
-from accounts.scoping import drivers_of_operator
 from accounts.models import AccessToken, ApiKey, Operator, OtpChallenge, User
+from accounts.scoping import drivers_of_operator
 
 
 class DriverOrStaffFilter(admin.SimpleListFilter):

@@ -8,9 +8,9 @@ from django.db.models import DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from accounts.admin_scoping import ImmutableAdmin, OperatorScopedAdmin
 from billing.models import Purchase, PurchaseLine, Wallet, WalletEntry
 from billing.services import purchase_correct, purchase_reprice
-from accounts.admin_scoping import ImmutableAdmin, OperatorScopedAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):

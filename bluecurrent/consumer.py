@@ -14,8 +14,6 @@ server cannot send, and the token is not known before the first frame anyway).
 """
 from __future__ import annotations
 
-from django.conf import settings
-
 import asyncio
 import json
 import logging
@@ -23,11 +21,12 @@ from collections.abc import Awaitable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from accounts.models import User
 from bluecurrent import frames, limits, selectors, services, smart, snapshots, tokens
-from chargepoints.models import ChargePoint, ChargingProfile
 from chargepoints.fanout import group_name
+from chargepoints.models import ChargePoint, ChargingProfile
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ Rules the client imposes (it raises KeyError/ValueError otherwise and drops the 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -56,7 +56,7 @@ ACTIVITY = {
 def timestamp(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(dt_timezone.utc).strftime("%Y%m%d %H:%M:%S+00:00")
+    return moment.astimezone(UTC).strftime("%Y%m%d %H:%M:%S+00:00")
 
 
 def number(value: Any, places: int = 2) -> float | int:

@@ -10,7 +10,6 @@ from django.core.cache import cache
 from django.utils import timezone
 
 
-
 def _local_now(now: datetime | None = None) -> datetime:
     return (now or timezone.now()).astimezone(ZoneInfo(settings.BLUECURRENT_LIMIT_TIME_ZONE))
 

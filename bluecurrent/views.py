@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from bluecurrent import tokens
 
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:

@@ -12,8 +12,17 @@ from django.contrib import admin, messages
 from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin, ScopedChoices
 from chargepoints import charger_secrets
 from chargepoints.models import (
-    ChargePoint, ChargePointEvent, ChargingProfile, ConfigurationKey, Connector, DeviceVariable, Evse, IdToken,
-    OcppMessage, RegistrationStatus, Site,
+    ChargePoint,
+    ChargePointEvent,
+    ChargingProfile,
+    ConfigurationKey,
+    Connector,
+    DeviceVariable,
+    Evse,
+    IdToken,
+    OcppMessage,
+    RegistrationStatus,
+    Site,
 )
 
 

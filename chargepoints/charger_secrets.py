@@ -32,7 +32,7 @@ def _server_key() -> bytes:
 
 
 def _digest(password: str, salt: str) -> str:
-    return hmac.new(_server_key(), f"{salt}${password}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_server_key(), f"{salt}${password}".encode(), hashlib.sha256).hexdigest()
 
 
 def generate() -> str:

@@ -8,7 +8,7 @@ turn configuration keys into component/variable pairs.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet

@@ -14,8 +14,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer

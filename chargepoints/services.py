@@ -10,15 +10,17 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chargepoints import charger_secrets
+from chargepoints.fanout import publish_state, state_message
 from chargepoints.identity import identity_is_valid
 from chargepoints.models import (
     ChargePoint,
@@ -34,7 +36,6 @@ from chargepoints.models import (
     Site,
 )
 from chargepoints.selectors import charge_point_password_matches
-from chargepoints.fanout import publish_state, state_message
 
 UNKNOWN_REFUSE = "refuse"
 UNKNOWN_PENDING = "pending"

@@ -7,12 +7,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-
-from config.routing import websocket_urlpatterns  # noqa: E402
-
 from django.conf import settings  # noqa: E402
 
 from config.checks import raise_unless_fail_closed  # noqa: E402
+from config.routing import websocket_urlpatterns  # noqa: E402
 
 # daphne runs no system checks: a production start with a demo convenience on stops here.
 raise_unless_fail_closed()

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.errors import (
@@ -23,13 +22,20 @@ from accounts.errors import (
     PaymentRequired,
     UpstreamFailed,
     UpstreamTimeout,
-    parse_id,
 )
 from accounts.models import User
 from billing import selectors as billing_selectors
 from billing.pricing import session_idle_minutes
 from billing.services import purchase_create_for_session
-from chargepoints.models import ChargePoint, Connector, ConnectorStatus, IdToken, IdTokenStatus, IdTokenType, OcppVersion, RegistrationStatus
+from chargepoints.models import (
+    ChargePoint,
+    Connector,
+    ConnectorStatus,
+    IdToken,
+    IdTokenStatus,
+    IdTokenType,
+    RegistrationStatus,
+)
 from drivers.devices import device_get, driver_active_session, driver_balance
 from ocpp_consumer import commands, remote_control
 from sessions_app.models import ChargeSession, StopReason

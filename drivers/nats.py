@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from drivers.events import event_json, event_subject, driver_topic
+from drivers.events import driver_topic, event_json, event_subject
 
 logger = logging.getLogger(__name__)
 

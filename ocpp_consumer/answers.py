@@ -18,7 +18,8 @@ A failure here is logged: the charger's answer still counts.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
 

@@ -15,8 +15,9 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -26,17 +27,18 @@ from ocpp.exceptions import (
     FormationViolationError,
     FormatViolationError,
     InternalError,
-    NotImplementedError as OcppNotImplemented,
     NotSupportedError,
     OCPPError,
     PropertyConstraintViolationError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplemented,
 )
 from ocpp.messages import CallError, CallResult
 
 from chargepoints.services import charge_point_touch_many, ocpp_message_store_many
 from ocpp_consumer import library, schemas
 from ocpp_consumer.batching import committer
-
 
 
 class FrameTransport(Protocol):

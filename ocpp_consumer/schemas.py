@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import fastjsonschema
 import ocpp
@@ -55,7 +55,7 @@ def _schema_path(protocol: str, action: str, response: bool) -> Path:
     return _SCHEMA_ROOT / directory / "schemas" / name
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(protocol: str, action: str, response: bool) -> Callable[[object], object] | None:
     """The compiled validator of one action's request (or response), None if unknown."""
     path = _schema_path(protocol, action, response)

@@ -12,8 +12,8 @@ the charger's NotifyReport data.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from chargepoints import device_model
 from chargepoints.models import DeviceVariable, IdToken

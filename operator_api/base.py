@@ -3,8 +3,8 @@ its error mapping (operator_api.errors), pagination and CSV rendering."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
-from typing import Iterable
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt

@@ -3,7 +3,7 @@ each command endpoint documents exactly the payload the charger will get."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import ocpp
@@ -46,7 +46,7 @@ def _inline(node, definitions: dict, depth: int = 0):
     return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def openapi_schema(version: str, action: str, *, response: bool = False) -> dict:
     path = _file(version, action, response=response)
     if not path.exists():

@@ -4,7 +4,7 @@ Cancel, authenticated with the operator's X-API-Key. The provider webhooks under
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 

@@ -6,8 +6,8 @@ every registered hook (e.g. a NATS publisher). Call it after commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 logger = logging.getLogger(__name__)
 

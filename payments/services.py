@@ -35,8 +35,8 @@ from payments.errors import ProviderError
 from payments.models import Payment, Provider, Reservation, SandboxInvoice, WebhookEvent
 from payments.providers import get_provider
 from payments.providers.base import public_url, scrub
-from payments.signals import sandbox_invoice_decided
 from payments.selectors import PROVIDER_OPTION, option_provider, payment_find_for_user
+from payments.signals import sandbox_invoice_decided
 
 __all__ = [
     "purchase_pay",

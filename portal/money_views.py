@@ -7,9 +7,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from billing.models import Purchase
+from payments.models import Payment, Provider
 from portal import selectors as ps
 from portal.views import page_of, staff_required
-from payments.models import Payment, Provider
 
 
 @require_GET

@@ -17,7 +17,6 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
-    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -39,14 +38,13 @@ from chargepoints.models import (
     Connector,
     ConnectorStatus,
     DeviceVariable,
-    IdToken,
     OcppMessage,
     Site,
 )
 from payments.models import Payment
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC
-from sessions_app.selectors import driver_of_operator
 from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
+from sessions_app.selectors import driver_of_operator
 
 # --- scoping ---------------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ command bus (writes to a charger), and renders a template."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings

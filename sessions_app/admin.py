@@ -6,7 +6,12 @@ from django.contrib import admin
 
 from accounts.admin_scoping import OperatorScopedAdmin, ReadOnlyAdmin
 from sessions_app.models import (
-    ChargeSession, ChargingStateChange, MeterSample, RemoteStartRequest, SessionAnomaly, TransactionEvent,
+    ChargeSession,
+    ChargingStateChange,
+    MeterSample,
+    RemoteStartRequest,
+    SessionAnomaly,
+    TransactionEvent,
 )
 
 

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from chargepoints.fanout import publish_state
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken
 from chargepoints.selectors import id_tag_info
 from chargepoints.services import (
@@ -35,7 +36,6 @@ from chargepoints.services import (
     connector_update_status,
     rows_insert,
 )
-from chargepoints.fanout import publish_state
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, readings_v16
 from sessions_app.models import (
     ChargeSession,
@@ -46,8 +46,8 @@ from sessions_app.models import (
     StopReason,
 )
 from sessions_app.selectors import charge_session_state_timeline
-from sessions_app.timeline import charging_seconds
 from sessions_app.signals import session_completed
+from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
 

@@ -18,10 +18,11 @@ session's energy and the session is re-priced after commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,8 +41,8 @@ from sessions_app.models import (
     StopReason,
     TransactionEvent,
 )
-from sessions_app.timeline import charging_seconds
 from sessions_app.signals import running_cost, session_completed
+from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -482,8 +483,8 @@ def _update_connector_readings(session: ChargeSession) -> None:
 
 def _publish(session: ChargeSession) -> None:
     """Live state for dashboards and drivers (cp.<identity>), after commit, as for 1.6."""
-    from chargepoints.services import connector_state
     from chargepoints.fanout import publish_state
+    from chargepoints.services import connector_state
 
     connector = Connector.objects.select_related("charge_point").get(pk=session.connector_id)
     state = connector_state(connector, connector.charge_point.identity, session_id=session.pk,

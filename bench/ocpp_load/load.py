@@ -16,9 +16,8 @@ import json
 import random
 import time
 
-import websockets
-
 import gclog  # bench/ocpp_load is sys.path[0] when this runs as a script
+import websockets
 
 SAMPLE = [
     {"value": "123456", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},

@@ -1,7 +1,7 @@
 """The bare reference: the `ocpp` package + `websockets`, no database, as shipped."""
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import websockets
 from ocpp.routing import on
@@ -16,7 +16,7 @@ class Reference(ChargePoint):
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **kwargs):
-        return call_result.Heartbeat(current_time=datetime.now(timezone.utc).isoformat())
+        return call_result.Heartbeat(current_time=datetime.now(UTC).isoformat())
 
 
 async def handler(ws):

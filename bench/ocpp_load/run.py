@@ -107,8 +107,9 @@ def ensure_database(url: str) -> None:
     """Create the benchmark's PostgreSQL database if it does not exist yet."""
     if not url.startswith(("postgres://", "postgresql://")):
         return
-    import psycopg
     from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")

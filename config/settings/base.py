@@ -217,17 +217,17 @@ LOGGING = {
 # --- Area settings -----------------------------------------------------------------------
 # Each area keeps its settings (and beat entries) in config/settings/parts/<area>.py.
 from .parts.billing import *  # noqa: E402,F401,F403
+from .parts.billing import BILLING_BEAT_SCHEDULE  # noqa: E402
 from .parts.bluecurrent import *  # noqa: E402,F401,F403
 from .parts.drivers import *  # noqa: E402,F401,F403
+from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
 from .parts.ocpp import *  # noqa: E402,F401,F403
+from .parts.ocpp import OCPP_BEAT_SCHEDULE  # noqa: E402
 from .parts.payments import *  # noqa: E402,F401,F403
+from .parts.payments import PAYMENTS_BEAT_SCHEDULE  # noqa: E402
 from .parts.portal import *  # noqa: E402,F401,F403
 from .parts.security import *  # noqa: E402,F401,F403
 from .parts.tariffs import *  # noqa: E402,F401,F403
-from .parts.billing import BILLING_BEAT_SCHEDULE  # noqa: E402
-from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
-from .parts.ocpp import OCPP_BEAT_SCHEDULE  # noqa: E402
-from .parts.payments import PAYMENTS_BEAT_SCHEDULE  # noqa: E402
 
 for _schedule in (BILLING_BEAT_SCHEDULE, DRIVERS_BEAT_SCHEDULE, OCPP_BEAT_SCHEDULE, PAYMENTS_BEAT_SCHEDULE):
     CELERY_BEAT_SCHEDULE.update(_schedule)

@@ -8,7 +8,15 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import services
-from drivers.api.base import ApiSerializer, ERRORS, DriverAPIView, EmptySerializer, ErrorSerializer, PublicAPIView, client_ip
+from drivers.api.base import (
+    ERRORS,
+    ApiSerializer,
+    DriverAPIView,
+    EmptySerializer,
+    ErrorSerializer,
+    PublicAPIView,
+    client_ip,
+)
 from drivers.api.serializers import InvoiceSerializer, LoginSerializer, number
 from drivers.devices import driver_login_answer
 from drivers.purchases import driver_replenishment_status, driver_wallet_replenish

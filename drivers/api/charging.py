@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from drivers.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, ErrorSerializer
+from drivers.api.base import ERRORS, NOT_FOUND, ApiSerializer, DriverAPIView, ErrorSerializer
 from drivers.charging import driver_charging_finish, driver_charging_start
 
 TAGS = ["driver: charging"]

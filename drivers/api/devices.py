@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from drivers.api.base import ApiSerializer, ERRORS, DriverAPIView
+from drivers.api.base import ERRORS, ApiSerializer, DriverAPIView
 from drivers.api.serializers import DeviceWithStateSerializer
 from drivers.devices import Box, device_map
 

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from drivers import purchases
-from drivers.api.base import ApiSerializer, ERRORS, NOT_FOUND, DriverAPIView, EmptySerializer
+from drivers.api.base import ERRORS, NOT_FOUND, ApiSerializer, DriverAPIView, EmptySerializer
 from drivers.api.serializers import InvoiceSerializer, number
 
 TAGS = ["driver: purchases"]

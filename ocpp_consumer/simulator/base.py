@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from types import ModuleType
-from typing import Awaitable, Callable
 
 from ocpp.routing import on
 
@@ -20,7 +20,7 @@ TRIGGER_DELAY_S = 0.05
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def schedule_limit_w(schedule: dict) -> float | None:

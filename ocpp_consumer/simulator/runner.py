@@ -75,5 +75,5 @@ async def run_charger(config: ChargerConfig, stop: asyncio.Event | None = None) 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass

@@ -185,7 +185,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             return None
         try:
             response = await self.call(request)
-        except (ConnectionError, OSError, asyncio.TimeoutError, RuntimeError) as exc:
+        except (TimeoutError, ConnectionError, OSError, RuntimeError) as exc:
             # Lost on the way: keep it for the replay, marked as sent while offline.
             logger.info("%s: queueing TransactionEvent #%s (%s)", self.id, request.seq_no, exc)
             request.offline = True

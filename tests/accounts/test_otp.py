@@ -74,7 +74,7 @@ def test_it_allows_five_tries_and_counts_wrong_ones(sent):
     services.otp_request(phone=PHONE, client_ip=None)
     code = _code(sent)
     wrong = "000000" if code != "000000" else "111111"
-    for left in (4, 3, 2, 1, 0):
+    for _left in (4, 3, 2, 1, 0):
         with pytest.raises(DomainError) as error:
             services.otp_check(phone=PHONE, code=wrong, client_ip=None)
         assert error.value.code == "wrong_code"

@@ -2,7 +2,6 @@
 pointed at its /haserver, and a driver with a charger, a card and an API token."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import pytest

@@ -10,7 +10,7 @@ import pytest
 from bluecurrent_api.websocket import Websocket
 from django.utils import timezone
 
-from bluecurrent import frames, selectors, snapshots
+from bluecurrent import frames, snapshots
 from bluecurrent.selectors import OverrideSchedule
 from tests.factories import ChargePointFactory, ChargeSessionFactory, ConnectorFactory, IdTokenFactory, SiteFactory
 

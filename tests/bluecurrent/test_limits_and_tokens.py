@@ -1,16 +1,15 @@
 """Request limit, one connection per token, revocation, and the token page."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
 from bluecurrent_api import Client
 from bluecurrent_api.exceptions import InvalidApiToken, RequestLimitReached, WebsocketError
-
-from accounts.models import AccessToken
 from django.conf import settings as django_settings
 
+from accounts.models import AccessToken
 from bluecurrent import limits, tokens
 from tests.bluecurrent.frames import Live, by_object
 from tests.factories import DriverFactory
@@ -69,8 +68,8 @@ async def test_a_revoked_token_no_longer_validates(haserver, home):
 
 def test_the_counter_resets_at_midnight_amsterdam(settings):
     settings.BLUECURRENT_DAILY_REQUEST_LIMIT = 2
-    before = datetime(2026, 3, 10, 22, 59, tzinfo=timezone.utc)  # 23:59 in Amsterdam
-    after = datetime(2026, 3, 10, 23, 0, 30, tzinfo=timezone.utc)  # 00:00:30 the next day
+    before = datetime(2026, 3, 10, 22, 59, tzinfo=UTC)  # 23:59 in Amsterdam
+    after = datetime(2026, 3, 10, 23, 0, 30, tzinfo=UTC)  # 00:00:30 the next day
     token_id = 987654321
     assert limits.request_count_hit(api_token_id=token_id, now=before)
     assert limits.request_count_hit(api_token_id=token_id, now=before)

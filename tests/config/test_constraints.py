@@ -15,8 +15,14 @@ from payments.models import Payment, Reservation
 from sessions_app.models import ChargeSession, TransactionEvent
 from tariffs.models import ElectricityPrice, TariffAssignment
 from tests.factories import (
-    ChargePointFactory, ChargeSessionFactory, ConnectorFactory, DriverFactory, PurchaseFactory, SiteFactory,
-    TariffFactory, WalletFactory,
+    ChargePointFactory,
+    ChargeSessionFactory,
+    ConnectorFactory,
+    DriverFactory,
+    PurchaseFactory,
+    SiteFactory,
+    TariffFactory,
+    WalletFactory,
 )
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import AccessToken
-from accounts.services import access_token_issue
 from chargepoints.models import ConnectorStatus
+from tests.factories import ChargePointFactory, ConnectorFactory, SiteFactory
 from tests.support.cache import clear_cache_keys
 from tests.support.clients import client_for
-from tests.factories import ChargePointFactory, ConnectorFactory, DriverFactory, SiteFactory
 
 
 @pytest.fixture(autouse=True)

@@ -5,16 +5,16 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import connections
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
+from accounts.models import AccessToken
+from accounts.secrets import token_hash
+from accounts.services import access_token_issue, access_token_revoke
+from config.routing import websocket_urlpatterns
 from drivers.charging import charging_events_emit
 from drivers.consumers import CLOSE_UNAUTHORIZED
-from accounts.models import AccessToken
-from accounts.services import access_token_issue, access_token_revoke
-from accounts.secrets import token_hash
-from config.routing import websocket_urlpatterns
 from payments.events import emit
 from tests.factories import ChargeSessionFactory, DriverFactory
 

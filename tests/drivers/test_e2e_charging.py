@@ -12,16 +12,16 @@ import websockets
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import connections
 
-from drivers.charging import charging_events_emit
 from accounts.models import AccessToken
 from accounts.services import access_token_issue
 from billing.models import Purchase
 from chargepoints.models import ChargePoint
 from chargepoints.services import charge_point_add
+from drivers.charging import charging_events_emit
 from sessions_app.models import ChargeSession
-from tests.support.clients import client_for
 from tests.factories import DriverFactory, SiteFactory
 from tests.support.chargers import PASSWORD, Servers, eventually, simulated
+from tests.support.clients import client_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

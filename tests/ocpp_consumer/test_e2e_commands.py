@@ -81,7 +81,7 @@ async def test_every_command_is_answered_by_the_charger(server, make_charge_poin
 async def test_remote_start_and_stop_run_a_session(server, make_charge_point):
     cp = await sync_to_async(make_charge_point)()
     await sync_to_async(IdToken.objects.create)(uid="CARD-R")
-    async with simulated(server, cp.identity, meter_interval=0.3) as charger:
+    async with simulated(server, cp.identity, meter_interval=0.3):
         assert await commands.send_async(cp.identity, "RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-R"}) == {"status": "Accepted"}
         session = await eventually(lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first())
         assert session is not None

@@ -10,10 +10,10 @@ import websockets
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from chargepoints.models import ChargePoint, OcppMessage
 from chargepoints.fanout import group_name
+from chargepoints.models import ChargePoint, OcppMessage
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
-from tests.support.chargers import PASSWORD, eventually, simulated
+from tests.support.chargers import PASSWORD, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey
-from accounts.secrets import new_token, token_hash
 from chargepoints.models import ChargePoint
 from ocpp_consumer import answers, commands
+from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
 from tests.operator_api.tools import OcppCoreTool
 from tests.support.clients import make_api_key
-from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
 
 
 @pytest.fixture

@@ -6,16 +6,15 @@ import asyncio
 import json
 
 import pytest
-import requests
 from asgiref.sync import sync_to_async
 
 from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
 from sessions_app.models import ChargeSession
 from tests.factories import OperatorFactory, SiteFactory
-from tests.operator_api.tools import OcppCoreTool, http_base
-from tests.support.clients import make_api_key
+from tests.operator_api.tools import OcppCoreTool
 from tests.support.chargers import PASSWORD, eventually, simulated
+from tests.support.clients import make_api_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -13,8 +13,7 @@ from asgiref.sync import sync_to_async
 
 from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken
 from sessions_app.models import ChargeSession, RemoteStartRequest
-from tests.support.chargers import eventually
-from tests.support.chargers import simulated201
+from tests.support.chargers import eventually, simulated201
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

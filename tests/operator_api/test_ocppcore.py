@@ -39,8 +39,9 @@ def test_it_answers_401_without_a_key(anonymous, charger, path):
 def test_it_answers_401_with_a_wrong_or_revoked_key(anonymous, charger, api_key):
     anonymous.credentials(HTTP_X_API_KEY="op_wrong")
     assert anonymous.get("/API/Status").status_code == 401
-    from accounts.models import ApiKey
     from django.utils import timezone
+
+    from accounts.models import ApiKey
 
     ApiKey.objects.update(revoked_at=timezone.now())
     anonymous.credentials(HTTP_X_API_KEY=api_key)

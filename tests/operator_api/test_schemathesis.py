@@ -3,11 +3,12 @@ schema, in process, with an operator's API key: whatever schemathesis sends, no 
 answers that match the documented status codes. Chargers are not connected, so commands
 end in 404/409 (or 400 for payloads the OCPP schema refuses) without waiting."""
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from django.db import close_old_connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 

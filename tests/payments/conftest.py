@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.cache import cache
 
+from accounts.models import ApiKey
+from accounts.secrets import token_hash
 from payments import events
+from tests.factories import ConnectorFactory, IdTokenFactory
 from tests.payments.fakes import fake_klarna, fake_qpay, fake_stripe
 
 
@@ -61,3 +66,28 @@ def no_real_providers(settings):
     settings.KLARNA_USERNAME = settings.KLARNA_PASSWORD = ""
     settings.PAYMENTS_SANDBOX_ENABLED = True
     settings.QPAY_FALLBACK_TO_SANDBOX = True
+
+
+# --- /API/Payments/ as an operator's tool calls it ---------------------------------------
+
+API_KEY = "op_test_key_1234567890"
+
+
+@pytest.fixture
+def connector():
+    return ConnectorFactory(charge_point__identity="station42", connector_id=1)
+
+
+@pytest.fixture
+def api(client, connector):
+    ApiKey.objects.create(operator=connector.charge_point.site.operator, name="test", prefix=API_KEY[:8], key_hash=token_hash(API_KEY))
+
+    def post(path, body):
+        return client.post(f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY=API_KEY)
+
+    return post
+
+
+@pytest.fixture
+def tag(connector):
+    return IdTokenFactory(uid="tag1234")

@@ -40,7 +40,7 @@ class FakeServer:
             return handler
         return register
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -11,16 +11,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import ApiKey
-from accounts.secrets import token_hash
 from billing.models import Purchase
 from payments import services, tasks
 from payments.models import Payment, Reservation, WebhookEvent
-from tests.factories import ConnectorFactory, IdTokenFactory, PurchaseFactory
+from tests.factories import ConnectorFactory, PurchaseFactory
 
 pytestmark = pytest.mark.django_db
 
-API_KEY = "op_test_key_1234567890"
 
 
 class FakeCommands:
@@ -42,26 +39,6 @@ def commands(monkeypatch):
     fake = FakeCommands()
     monkeypatch.setattr(module, "send", fake.send)
     return fake
-
-
-@pytest.fixture
-def connector():
-    return ConnectorFactory(charge_point__identity="station42", connector_id=1)
-
-
-@pytest.fixture
-def api(client, connector):
-    ApiKey.objects.create(operator=connector.charge_point.site.operator, name="test", prefix=API_KEY[:8], key_hash=token_hash(API_KEY))
-
-    def post(path, body):
-        return client.post(f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY=API_KEY)
-
-    return post
-
-
-@pytest.fixture
-def tag(connector):
-    return IdTokenFactory(uid="tag1234")
 
 
 def _signed(payload: str, secret: str = "whsec_test_secret", at: int | None = None) -> str:

@@ -66,18 +66,17 @@ def simulator():
 
 
 def seed() -> dict:
+    from billing.models import PurchaseLine, WalletEntry
     from chargepoints.services import charge_point_add
     from sessions_app.models import MeterSample
+    from tariffs.services import electricity_prices_generate
     from tests.factories import (
-        ChargeSessionFactory,
         PurchaseFactory,
         SiteFactory,
         StaffFactory,
         TariffFactory,
         WalletFactory,
     )
-    from billing.models import PurchaseLine, WalletEntry
-    from tariffs.services import electricity_prices_generate
 
     staff = StaffFactory(username="browser-staff")
     staff.set_password(STAFF_PASSWORD)

@@ -5,8 +5,8 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from portal.consumers import PortalConsumer
 from chargepoints.fanout import group_name
+from portal.consumers import PortalConsumer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

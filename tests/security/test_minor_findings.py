@@ -9,14 +9,13 @@ import io
 import json
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
 from accounts import services as account_services
 from accounts.errors import DomainError, RateLimited
 from operator_api.base import csv_response
-from tests.support.e2e import ROOT
 from tests.support.chargers import simulated
+from tests.support.e2e import ROOT
 
 DEEP = "[" * 30_000 + "]" * 30_000  # under OCPP_MAX_FRAME_CHARS, far past the recursion limit
 
@@ -83,9 +82,9 @@ async def test_json_nested_past_the_recursion_limit_answers_formation_violation_
 async def test_the_events_socket_closes_4007_on_unreadable_json():
     from channels.testing import WebsocketCommunicator
 
-    from drivers.consumers import CLOSE_INVALID_DATA, DriverEventsConsumer
     from accounts.models import AccessToken
     from accounts.services import access_token_issue
+    from drivers.consumers import CLOSE_INVALID_DATA, DriverEventsConsumer
     from tests.factories import DriverFactory
 
     token = await sync_to_async(lambda: access_token_issue(user=DriverFactory(), kind=AccessToken.Kind.DRIVER))()

@@ -13,10 +13,10 @@ from rest_framework.test import APIClient
 from accounts import permissions
 from accounts.models import ApiKey
 from accounts.secrets import new_token, token_hash
+from ocpp_consumer import commands
 from operator_api.access import REQUIRED
 from operator_api.base import OperatorApi
 from operator_api.ocppcore import OcppCoreApi
-from ocpp_consumer import commands
 from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db

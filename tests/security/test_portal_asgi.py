@@ -4,7 +4,6 @@ and /sessions/ answered 500, and a portal 404 became a 500."""
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from tests.factories import StaffFactory
 from tests.portal.conftest import seed_operator

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chargepoints.models import ChargePointEvent, IdToken
 from chargepoints.services import charge_point_add
 from sessions_app import selectors, services
-from sessions_app.models import ChargeSession, ChargingStateChange, MeterSample, SessionAnomaly
+from sessions_app.models import ChargingStateChange, MeterSample, SessionAnomaly
 
 pytestmark = pytest.mark.django_db(transaction=True)
-T0 = datetime(2024, 5, 1, 10, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from drivers.events import driver_topic
 from accounts.models import User
+from drivers.events import driver_topic
 from drivers.nats import nats_password, nats_user
 
 

@@ -98,8 +98,8 @@ def test_it_needs_a_login(client):
 
 
 def test_a_charger_whose_price_cannot_be_found_is_not_shown_as_free(api, driver, monkeypatch):
-    from tests.factories import ChargeSessionFactory
     from tariffs.selectors import PriceUnavailable
+    from tests.factories import ChargeSessionFactory
 
     def unavailable(**kwargs):
         raise PriceUnavailable("no prices")

@@ -1,9 +1,9 @@
 """Builders of OCPP 2.0.1 TransactionEventRequest payloads for tests."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def ts(minutes: float) -> str:

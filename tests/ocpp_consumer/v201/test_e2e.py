@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from ocpp.v201 import call
 

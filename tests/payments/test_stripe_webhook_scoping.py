@@ -1,20 +1,12 @@
 """A signed Stripe checkout.session.completed authorises only the Stripe reservation whose
-checkout session it is (issue 16, minor): the reservation id in metadata is chosen by
+checkout session it is (issue 16, minor; a payments test, so it lives with them): the reservation id in metadata is chosen by
 whoever creates a checkout session on the account, so it alone proves nothing."""
 from __future__ import annotations
 
 import pytest
 
 from payments.models import Provider, Reservation
-from tests.payments.conftest import stripe_api  # noqa: F401
-from tests.payments.test_stripe_reservations import (  # noqa: F401
-    _completed_event,
-    _create,
-    _webhook,
-    api,
-    connector,
-    tag,
-)
+from tests.payments.test_stripe_reservations import _completed_event, _create, _webhook
 
 pytestmark = pytest.mark.django_db
 
