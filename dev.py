@@ -8,6 +8,7 @@
 Both are idempotent: the virtual environment is reused and only reinstalled when the
 requirement files change; migrations and demo data are applied only where missing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -97,9 +98,21 @@ def command_run() -> int:
     start("beat", [str(bin_dir / "celery"), "-A", "config", "beat", "-l", "info"])
     if int(chargers) > 0:
         time.sleep(2)  # let daphne bind before the chargers knock
-        simulate = [sys.executable, str(ROOT / "manage.py"), "simulate_chargers", "--url", f"ws://{host}:{port}/ocpp/",
-                    "--password", "demo-charger-password", "--id-tag", "DEMOCARD01", "--rfid-every", "90",
-                    "--meter-interval", "10"]
+        simulate = [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "simulate_chargers",
+            "--url",
+            f"ws://{host}:{port}/ocpp/",
+            "--password",
+            "demo-charger-password",
+            "--id-tag",
+            "DEMOCARD01",
+            "--rfid-every",
+            "90",
+            "--meter-interval",
+            "10",
+        ]
         start("chargers-1.6", [*simulate, "--count", chargers, "--protocol", "ocpp1.6", "--prefix", "DEMO-CP-"])
         start("chargers-2.0.1", [*simulate, "--count", "1", "--protocol", "ocpp2.0.1", "--prefix", "DEMO-201-"])
 
@@ -147,8 +160,11 @@ def command_test(args: list[str]) -> int:
     # In parallel (pytest-xdist), one test file per worker at a time so a file's module
     # fixtures (e.g. its own server) start once; TEST_WORKERS=0 runs in one process.
     workers = os.environ.get("TEST_WORKERS", "2")
-    parallel = [] if workers == "0" or any(a == "-n" or a.startswith("-n") for a in args) else [
-        "-n", workers, "--dist", "loadfile"]
+    parallel = (
+        []
+        if workers == "0" or any(a == "-n" or a.startswith("-n") for a in args)
+        else ["-n", workers, "--dist", "loadfile"]
+    )
     return subprocess.run([sys.executable, "-m", "pytest", *parallel, *args], env=env, cwd=ROOT).returncode
 
 

@@ -2,6 +2,7 @@
 
 Secrets are never shown: API keys display their raw value once, right after creation.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -60,8 +61,7 @@ class UserAdmin(ScopedChoices, DjangoUserAdmin):
         if user.operator_id is None:
             return queryset.none()
         drivers = drivers_of_operator(operator_id=user.operator_id).values("pk")
-        return queryset.filter(
-            Q(is_staff=True, is_superuser=False, operator_id=user.operator_id) | Q(pk__in=drivers))
+        return queryset.filter(Q(is_staff=True, is_superuser=False, operator_id=user.operator_id) | Q(pk__in=drivers))
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -110,7 +110,9 @@ class ApiKeyAdmin(OperatorScopedAdmin):
         obj.pk = key.pk
         obj.prefix, obj.key_hash, obj.created_at = key.prefix, key.key_hash, key.created_at
         self.message_user(
-            request, f"API key created: {raw} — copy it now, it is not shown again.", level=messages.WARNING,
+            request,
+            f"API key created: {raw} — copy it now, it is not shown again.",
+            level=messages.WARNING,
         )
 
     @admin.action(description="Revoke the selected API keys")

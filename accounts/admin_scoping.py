@@ -3,6 +3,7 @@
 Staff who belong to an operator see only that operator's objects, and forms offer (and
 accept) only those as choices; superusers see all.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin

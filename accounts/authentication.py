@@ -3,6 +3,7 @@
 Both look the secret up by its SHA-256 (see accounts.secrets), so no secret is ever compared
 byte by byte and nothing raw is stored.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -47,11 +48,7 @@ class DriverTokenAuthentication(authentication.BaseAuthentication):
         return self.authenticate_token(raw)
 
     def authenticate_token(self, raw: str):
-        token = (
-            AccessToken.objects.select_related("user")
-            .filter(key_hash=token_hash(raw), kind__in=self.kinds)
-            .first()
-        )
+        token = AccessToken.objects.select_related("user").filter(key_hash=token_hash(raw), kind__in=self.kinds).first()
         if token is None or not token.is_usable():
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         if not token.user.is_active:

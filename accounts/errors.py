@@ -5,6 +5,7 @@ for people. The kind says what happened (the input is wrong, the thing is missin
 state forbids it, a charger or provider failed); each interface maps kinds to its own
 answer (an HTTP status, a page) once, in its exception handler.
 """
+
 from __future__ import annotations
 
 from config.validation import parse_database_id
@@ -67,7 +68,14 @@ class UpstreamTimeout(DomainError):
 
 
 KINDS: tuple[type[DomainError], ...] = (
-    InvalidRequest, NotAllowed, NotFound, Conflict, PaymentRequired, RateLimited, Unavailable, UpstreamFailed,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    Conflict,
+    PaymentRequired,
+    RateLimited,
+    Unavailable,
+    UpstreamFailed,
     UpstreamTimeout,
 )
 

@@ -4,6 +4,7 @@ Failed logins are counted per (user name, client address); past LOGIN_FAILURE_LI
 pair is locked for LOGIN_COOLOFF_MINUTES (429), so a guesser elsewhere cannot lock a staff
 member out. `manage.py axes_reset` (or axes_reset_username / axes_reset_ip) lifts locks.
 """
+
 from __future__ import annotations
 
 from axes.backends import AxesStandaloneBackend

@@ -53,7 +53,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(blank=True)
     notification_token = models.CharField(max_length=512, blank=True, help_text="Push (FCM) token of the driver's app")
     operator = models.ForeignKey(
-        Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="staff",
+        Operator,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
         help_text="For staff: the operator whose data they see.",
     )
     is_staff = models.BooleanField(default=False)
@@ -68,7 +72,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(phone__isnull=True) | Q(phone__regex=r"^\+[1-9][0-9]{6,14}$"), name="user_phone_e164"),
+            models.CheckConstraint(
+                condition=Q(phone__isnull=True) | Q(phone__regex=r"^\+[1-9][0-9]{6,14}$"), name="user_phone_e164"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,8 +97,12 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, help_text="First characters of the key, to recognise it")
     key_hash = models.CharField(max_length=64, unique=True)
-    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.FULL,
-                             help_text="read: look only; commands: look and send charger commands; full: everything")
+    scope = models.CharField(
+        max_length=10,
+        choices=Scope.choices,
+        default=Scope.FULL,
+        help_text="read: look only; commands: look and send charger commands; full: everything",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

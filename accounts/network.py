@@ -4,6 +4,7 @@ Each proxy appends the address it received the request from to X-Forwarded-For, 
 the right-most TRUSTED_PROXY_COUNT entries were written by our own proxies; anything left
 of them is whatever the client sent. With TRUSTED_PROXY_COUNT = 0 the header is ignored.
 """
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -6,6 +6,7 @@ Staff of an operator get one of these groups; their operator still limits which 
 they see (accounts/admin_scoping.py, the portal's and the operator API's scoping), the
 groups limit what they may do with them. Superusers hold every permission.
 """
+
 from __future__ import annotations
 
 # Apps whose objects an operator manages.
@@ -21,25 +22,38 @@ def _role_permissions(permissions: list[tuple[str, str]]) -> dict[str, set[tuple
     """(app label, codename) pairs of each role, from all the permissions there are."""
     operator = [(app, code) for app, code in permissions if app in OPERATOR_APPS]
     viewer = {(app, code) for app, code in operator if code.startswith("view_")} | {("accounts", "view_user")}
-    engineer = viewer | {("chargepoints", "send_commands"), ("chargepoints", "change_chargepoint"),
-                         ("chargepoints", "change_connector"), ("chargepoints", "add_chargingprofile"),
-                         ("chargepoints", "change_chargingprofile"), ("chargepoints", "delete_chargingprofile")}
+    engineer = viewer | {
+        ("chargepoints", "send_commands"),
+        ("chargepoints", "change_chargepoint"),
+        ("chargepoints", "change_connector"),
+        ("chargepoints", "add_chargingprofile"),
+        ("chargepoints", "change_chargingprofile"),
+        ("chargepoints", "delete_chargingprofile"),
+    }
     # What an operator's admin edits; platform data (market prices, wallets and their
     # ledger, payments, webhooks, the journal) stays read-only for operators.
     managed = [("chargepoints", m) for m in ("site", "chargepoint", "connector", "evse", "idtoken", "chargingprofile")]
     managed += [("tariffs", "tariff"), ("tariffs", "tariffassignment")]
-    admin = engineer | {(app, f"{action}_{model}") for app, model in managed for action in ("add", "change", "delete")} | {
-        ("accounts", "view_user"), ("accounts", "change_user"),
-        ("accounts", "add_apikey"), ("accounts", "view_apikey"), ("accounts", "change_apikey"),
-    }
+    admin = (
+        engineer
+        | {(app, f"{action}_{model}") for app, model in managed for action in ("add", "change", "delete")}
+        | {
+            ("accounts", "view_user"),
+            ("accounts", "change_user"),
+            ("accounts", "add_apikey"),
+            ("accounts", "view_apikey"),
+            ("accounts", "change_apikey"),
+        }
+    )
     return {VIEWER: viewer, ENGINEER: engineer, ADMIN: admin}
 
 
 def operator_groups_ensure(group_model, permission_model) -> None:
     """Create or update the three groups (model classes passed in, so a migration can use
     its historical models)."""
-    permissions = {(p.content_type.app_label, p.codename): p
-                   for p in permission_model.objects.select_related("content_type")}
+    permissions = {
+        (p.content_type.app_label, p.codename): p for p in permission_model.objects.select_related("content_type")
+    }
     for name, wanted in _role_permissions(list(permissions)).items():
         group, _ = group_model.objects.get_or_create(name=name)
         group.permissions.set([permissions[key] for key in sorted(wanted) if key in permissions])

@@ -1,4 +1,5 @@
 """Phone numbers are stored and compared in E.164 only."""
+
 from __future__ import annotations
 
 import phonenumbers
@@ -14,10 +15,12 @@ def phone_normalise(raw: str) -> str:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         raise InvalidRequest(
-            "Not a phone number; use the international format, e.g. +976 8666 1488.", code="invalid_phone",
+            "Not a phone number; use the international format, e.g. +976 8666 1488.",
+            code="invalid_phone",
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidRequest(
-            "This phone number does not exist; check the country code and digits.", code="invalid_phone",
+            "This phone number does not exist; check the country code and digits.",
+            code="invalid_phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,4 +1,5 @@
 """Fixed-window rate limits in the shared Redis cache, so every web process counts together."""
+
 from __future__ import annotations
 
 from django.core.cache import cache

@@ -2,6 +2,7 @@
 by all operators; an operator's are those who charged at its chargers or hold its cards).
 sessions_app registers it when it loads (sessions_app.apps), so accounts (the admin's
 user list) asks without importing upwards."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

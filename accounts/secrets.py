@@ -4,6 +4,7 @@ Tokens carry 256 bits of randomness, so a fast SHA-256 lookup is safe: nobody ca
 brute-force the preimage, and lookups by hash never compare secrets byte by byte.
 Short secrets (OTP codes) are salted and compared in constant time.
 """
+
 from __future__ import annotations
 
 import hashlib

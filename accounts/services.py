@@ -1,4 +1,5 @@
 """Writes of the accounts area: OTP login, access tokens, API keys, driver profile."""
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ API_KEY_PREFIX = "csk"
 
 # --- OTP ---------------------------------------------------------------------------------
 
+
 def _otp_salt(challenge: OtpChallenge) -> str:
     # The row id makes every challenge's hash unique even for the same code and phone.
     return f"otp:{challenge.pk}:{challenge.phone}"
@@ -34,20 +36,22 @@ def _otp_new_code() -> str:
     if settings.DRIVERS_OTP_DEV_CODE_ENABLED:
         return settings.DRIVERS_OTP_DEV_CODE
     length = settings.DRIVERS_OTP_LENGTH
-    return f"{secrets.randbelow(10 ** length):0{length}d}"
+    return f"{secrets.randbelow(10**length):0{length}d}"
 
 
 def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
     """Send a fresh code to the phone; earlier unused codes of that phone stop working."""
     if not sms_enabled():
-        raise Unavailable("Phone login is not available on this server: no SMS provider is configured.",
-                          code="otp_login_disabled")
+        raise Unavailable(
+            "Phone login is not available on this server: no SMS provider is configured.", code="otp_login_disabled"
+        )
     phone = phone_normalise(phone)
     # Narrowest first, and a refused request counts no further: someone elsewhere uses up
     # only their own (phone, address) allowance of a driver's codes, not the driver's.
     if client_ip:
-        rate_limit_hit(scope="otp-request:phone-ip", key=f"{phone}|{client_ip}",
-                       rate=settings.DRIVERS_OTP_RATE_PER_PHONE_AND_IP)
+        rate_limit_hit(
+            scope="otp-request:phone-ip", key=f"{phone}|{client_ip}", rate=settings.DRIVERS_OTP_RATE_PER_PHONE_AND_IP
+        )
         rate_limit_hit(scope="otp-request:ip", key=client_ip, rate=settings.DRIVERS_OTP_RATE_PER_IP)
     rate_limit_hit(scope="otp-request:phone", key=phone, rate=settings.DRIVERS_OTP_RATE_PER_PHONE)
     code = _otp_new_code()
@@ -55,7 +59,10 @@ def otp_request(*, phone: str, client_ip: str | None) -> OtpChallenge:
     with transaction.atomic():
         OtpChallenge.objects.filter(phone=phone, consumed_at__isnull=True, expires_at__gt=now).update(expires_at=now)
         challenge = OtpChallenge.objects.create(
-            phone=phone, code_hash="", client_ip=client_ip, created_at=now,
+            phone=phone,
+            code_hash="",
+            client_ip=client_ip,
+            created_at=now,
             expires_at=now + timedelta(seconds=settings.DRIVERS_OTP_TTL_SECONDS),
         )
         challenge.code_hash = short_secret_hash(code, salt=_otp_salt(challenge))
@@ -113,7 +120,9 @@ def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
             else:
                 left = max_attempts - challenge.attempts
                 failure = InvalidRequest(
-                    f"Wrong code; {left} attempt{'s' if left != 1 else ''} left." if left else "Wrong code; request a new one.",
+                    f"Wrong code; {left} attempt{'s' if left != 1 else ''} left."
+                    if left
+                    else "Wrong code; request a new one.",
                     code="wrong_code",
                 )
     if failure is not None:
@@ -134,14 +143,21 @@ def _driver_get_or_create(*, phone: str) -> User:
 
 # --- Access tokens -----------------------------------------------------------------------
 
-def access_token_issue(*, user: User, kind: str, name: str = "", parent: AccessToken | None = None,
-                       ttl: timedelta | None = None) -> str:
+
+def access_token_issue(
+    *, user: User, kind: str, name: str = "", parent: AccessToken | None = None, ttl: timedelta | None = None
+) -> str:
     """Create a token and return the raw value: the only time it exists outside the client."""
     if ttl is None and kind == AccessToken.Kind.DRIVER and settings.DRIVERS_TOKEN_TTL_DAYS:
         ttl = timedelta(days=settings.DRIVERS_TOKEN_TTL_DAYS)
     raw = new_token(DRIVER_TOKEN_PREFIX if kind == AccessToken.Kind.DRIVER else kind.replace("_", ""))
     AccessToken.objects.create(
-        user=user, kind=kind, name=name, prefix=raw[:12], key_hash=token_hash(raw), parent=parent,
+        user=user,
+        kind=kind,
+        name=name,
+        prefix=raw[:12],
+        key_hash=token_hash(raw),
+        parent=parent,
         expires_at=timezone.now() + ttl if ttl else None,
     )
     return raw
@@ -163,6 +179,7 @@ def access_tokens_revoke_for_user(*, user: User, kind: str | None = None) -> int
 
 # --- API keys ----------------------------------------------------------------------------
 
+
 def api_key_create(*, operator: Operator, name: str) -> tuple[ApiKey, str]:
     raw = new_token(API_KEY_PREFIX)
     key = ApiKey.objects.create(operator=operator, name=name, prefix=raw[:12], key_hash=token_hash(raw))
@@ -174,6 +191,7 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 
 
 # --- Driver profile ----------------------------------------------------------------------
+
 
 def driver_update_info(*, user: User, name: str, email: str) -> User:
     user.name = name

@@ -5,6 +5,7 @@ default; production refuses it without ALLOW_CONSOLE_SMS). `disabled`, or nothin
 configured, turns phone (OTP) login off with a clear error. `http` posts JSON {"to", "from", "text"} to SMS_HTTP_URL with a bearer token: the shape most
 SMS gateways (or a small adapter in front of one) accept.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,10 @@ class HttpSmsProvider:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             response = requests.post(
-                self.url, json={"to": to, "from": self.sender, "text": text}, headers=headers, timeout=self.timeout,
+                self.url,
+                json={"to": to, "from": self.sender, "text": text},
+                headers=headers,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise SmsError(f"SMS provider unreachable: {type(exc).__name__}") from exc
@@ -65,7 +69,9 @@ def get_sms_provider() -> SmsProvider:
         if not settings.SMS_HTTP_URL:
             raise SmsError("SMS_PROVIDER=http needs SMS_HTTP_URL")
         return HttpSmsProvider(
-            url=settings.SMS_HTTP_URL, token=settings.SMS_HTTP_TOKEN,
-            sender=settings.SMS_HTTP_SENDER, timeout=settings.SMS_HTTP_TIMEOUT,
+            url=settings.SMS_HTTP_URL,
+            token=settings.SMS_HTTP_TOKEN,
+            sender=settings.SMS_HTTP_SENDER,
+            timeout=settings.SMS_HTTP_TIMEOUT,
         )
     raise SmsError(f"unknown SMS_PROVIDER {name!r}")

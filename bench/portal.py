@@ -8,6 +8,7 @@ inserts, then requests every portal page with Django's test client as an operato
 member and as a superuser, printing the median time and the number of queries per page.
 The scratch database is dropped afterwards unless --keep is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,33 +56,66 @@ def seed(*, chargers: int, sessions: int, frames: int, drivers: int) -> dict:
     password = make_password("bench-password")
     staff = User.objects.create(username="bench-staff", is_staff=True, operator=operator, password=password)
     root = User.objects.create(username="bench-root", is_staff=True, is_superuser=True, password=password)
-    Tariff.objects.create(operator=operator, name="Standard", energy_price_per_kwh=Decimal("0.30"), vat_percent=Decimal("21"))
+    Tariff.objects.create(
+        operator=operator, name="Standard", energy_price_per_kwh=Decimal("0.30"), vat_percent=Decimal("21")
+    )
 
-    sites = Site.objects.bulk_create([
-        Site(operator=operator if i < 45 else other, name=f"Site {i}", latitude=Decimal("52.0") + Decimal(rng.randint(0, 90000)) / 100000,
-             longitude=Decimal("4.5") + Decimal(rng.randint(0, 150000)) / 100000, time_zone="Europe/Amsterdam")
-        for i in range(50)
-    ])
+    sites = Site.objects.bulk_create(
+        [
+            Site(
+                operator=operator if i < 45 else other,
+                name=f"Site {i}",
+                latitude=Decimal("52.0") + Decimal(rng.randint(0, 90000)) / 100000,
+                longitude=Decimal("4.5") + Decimal(rng.randint(0, 150000)) / 100000,
+                time_zone="Europe/Amsterdam",
+            )
+            for i in range(50)
+        ]
+    )
     statuses = ["Available"] * 6 + ["Charging"] * 3 + ["Faulted", "Unavailable"]
-    cps = ChargePoint.objects.bulk_create([
-        ChargePoint(identity=f"BENCH-{i:05d}", site=sites[i % 50], name=f"Charger {i}", vendor="Bench", model="B-22",
-                    protocol="ocpp1.6", is_online=rng.random() < 0.9, last_seen_at=now)
-        for i in range(chargers)
-    ], batch_size=BATCH)
+    cps = ChargePoint.objects.bulk_create(
+        [
+            ChargePoint(
+                identity=f"BENCH-{i:05d}",
+                site=sites[i % 50],
+                name=f"Charger {i}",
+                vendor="Bench",
+                model="B-22",
+                protocol="ocpp1.6",
+                is_online=rng.random() < 0.9,
+                last_seen_at=now,
+            )
+            for i in range(chargers)
+        ],
+        batch_size=BATCH,
+    )
     evses = Evse.objects.bulk_create([Evse(charge_point=cp, evse_id=n) for cp in cps for n in (1, 2)], batch_size=BATCH)
-    connectors = Connector.objects.bulk_create([
-        Connector(charge_point_id=evse.charge_point_id, evse=evse, connector_id=evse.evse_id,
-                  status=rng.choice(statuses), power_w=rng.randint(0, 22000))
-        for evse in evses
-    ], batch_size=BATCH)
+    connectors = Connector.objects.bulk_create(
+        [
+            Connector(
+                charge_point_id=evse.charge_point_id,
+                evse=evse,
+                connector_id=evse.evse_id,
+                status=rng.choice(statuses),
+                power_w=rng.randint(0, 22000),
+            )
+            for evse in evses
+        ],
+        batch_size=BATCH,
+    )
 
-    users = User.objects.bulk_create([
-        User(username=f"+3162{i:07d}", phone=f"+3162{i:07d}", name=f"Driver {i}") for i in range(drivers)
-    ], batch_size=BATCH)
+    users = User.objects.bulk_create(
+        [User(username=f"+3162{i:07d}", phone=f"+3162{i:07d}", name=f"Driver {i}") for i in range(drivers)],
+        batch_size=BATCH,
+    )
     wallets = Wallet.objects.bulk_create([Wallet(user=u) for u in users], batch_size=BATCH)
-    WalletEntry.objects.bulk_create([
-        WalletEntry(wallet=w, kind="top_up", amount=Decimal("50.00"), idempotency_key=f"bench-{w.pk}") for w in wallets
-    ], batch_size=BATCH)
+    WalletEntry.objects.bulk_create(
+        [
+            WalletEntry(wallet=w, kind="top_up", amount=Decimal("50.00"), idempotency_key=f"bench-{w.pk}")
+            for w in wallets
+        ],
+        batch_size=BATCH,
+    )
 
     # Sessions spread over a year; the newest on some connectors are still active.
     active_connectors = set(rng.sample(range(len(connectors)), k=min(300, len(connectors))))
@@ -93,56 +127,132 @@ def seed(*, chargers: int, sessions: int, frames: int, drivers: int) -> dict:
         started = now - age - timedelta(minutes=10)
         active = age.total_seconds() < 3600 and (i % len(connectors)) in active_connectors
         energy = rng.randint(2000, 40000)
-        rows.append(ChargeSession(
-            charge_point_id=connector.charge_point_id, connector=connector, user=users[i % len(users)],
-            transaction_id=str(i + 1), started_at=started, meter_start_wh=0, status="active" if active else "completed",
-            stopped_at=None if active else started + timedelta(minutes=50), meter_stop_wh=None if active else energy,
-            meter_last_wh=energy, power_w=rng.randint(0, 22000) if active else None, soc_percent=rng.randint(10, 90),
-        ))
+        rows.append(
+            ChargeSession(
+                charge_point_id=connector.charge_point_id,
+                connector=connector,
+                user=users[i % len(users)],
+                transaction_id=str(i + 1),
+                started_at=started,
+                meter_start_wh=0,
+                status="active" if active else "completed",
+                stopped_at=None if active else started + timedelta(minutes=50),
+                meter_stop_wh=None if active else energy,
+                meter_last_wh=energy,
+                power_w=rng.randint(0, 22000) if active else None,
+                soc_percent=rng.randint(10, 90),
+            )
+        )
     created = ChargeSession.objects.bulk_create(rows, batch_size=BATCH)
     completed = [s for s in created if s.status == "completed"]
-    purchases = Purchase.objects.bulk_create([
-        Purchase(session=s, user_id=s.user_id, energy_wh=s.meter_stop_wh, subtotal=Decimal("5.00"), vat_amount=Decimal("1.05"),
-                 total_price=Decimal("6.05"), status="paid", paid_at=s.stopped_at, created_at=s.stopped_at, payment_method="EVM")
-        for s in completed
-    ], batch_size=BATCH)
-    PurchaseLine.objects.bulk_create([
-        PurchaseLine(purchase=p, kind="energy", description="Energy", quantity=Decimal("10"), unit="kWh",
-                     unit_price=Decimal("0.30"), amount=Decimal("3.00"))
-        for p in purchases
-    ], batch_size=BATCH)
-    Payment.objects.bulk_create([
-        Payment(provider="wallet", purpose="purchase", purchase=p, user_id=p.user_id, amount=p.total_price, status="success",
-                idempotency_key=f"bench-pay-{p.pk}", created_at=p.created_at)
-        for p in purchases
-    ], batch_size=BATCH)
+    purchases = Purchase.objects.bulk_create(
+        [
+            Purchase(
+                session=s,
+                user_id=s.user_id,
+                energy_wh=s.meter_stop_wh,
+                subtotal=Decimal("5.00"),
+                vat_amount=Decimal("1.05"),
+                total_price=Decimal("6.05"),
+                status="paid",
+                paid_at=s.stopped_at,
+                created_at=s.stopped_at,
+                payment_method="EVM",
+            )
+            for s in completed
+        ],
+        batch_size=BATCH,
+    )
+    PurchaseLine.objects.bulk_create(
+        [
+            PurchaseLine(
+                purchase=p,
+                kind="energy",
+                description="Energy",
+                quantity=Decimal("10"),
+                unit="kWh",
+                unit_price=Decimal("0.30"),
+                amount=Decimal("3.00"),
+            )
+            for p in purchases
+        ],
+        batch_size=BATCH,
+    )
+    Payment.objects.bulk_create(
+        [
+            Payment(
+                provider="wallet",
+                purpose="purchase",
+                purchase=p,
+                user_id=p.user_id,
+                amount=p.total_price,
+                status="success",
+                idempotency_key=f"bench-pay-{p.pk}",
+                created_at=p.created_at,
+            )
+            for p in purchases
+        ],
+        batch_size=BATCH,
+    )
 
     # One long session with a sample every 10 s for 4 hours (1,440 per measurand).
     chart_session = completed[0]
     samples = []
     for k in range(1440):
         at = chart_session.started_at + timedelta(seconds=10 * k)
-        for measurand, value, unit in (("Power.Active.Import", 11000, "W"),
-                                       ("Energy.Active.Import.Register", 30 * k, "Wh"), ("SoC", 20 + k // 24, "Percent")):
-            samples.append(MeterSample(charge_point_id=chart_session.charge_point_id, connector_id=chart_session.connector_id,
-                                       session=chart_session, sampled_at=at, measurand=measurand, value=Decimal(value), unit=unit))
+        for measurand, value, unit in (
+            ("Power.Active.Import", 11000, "W"),
+            ("Energy.Active.Import.Register", 30 * k, "Wh"),
+            ("SoC", 20 + k // 24, "Percent"),
+        ):
+            samples.append(
+                MeterSample(
+                    charge_point_id=chart_session.charge_point_id,
+                    connector_id=chart_session.connector_id,
+                    session=chart_session,
+                    sampled_at=at,
+                    measurand=measurand,
+                    value=Decimal(value),
+                    unit=unit,
+                )
+            )
     MeterSample.objects.bulk_create(samples, batch_size=BATCH)
 
     actions = ["Heartbeat", "StatusNotification", "MeterValues", "BootNotification"]
-    OcppMessage.objects.bulk_create([
-        OcppMessage(charge_point=cps[i % len(cps)], charge_point_identity=cps[i % len(cps)].identity, direction="in",
-                    message_type=2, unique_id=f"m{i}", action=actions[i % 4], payload={"connectorId": 1, "n": i},
-                    created_at=now - timedelta(seconds=frames - i))
-        for i in range(frames)
-    ], batch_size=BATCH)
+    OcppMessage.objects.bulk_create(
+        [
+            OcppMessage(
+                charge_point=cps[i % len(cps)],
+                charge_point_identity=cps[i % len(cps)].identity,
+                direction="in",
+                message_type=2,
+                unique_id=f"m{i}",
+                action=actions[i % 4],
+                payload={"connectorId": 1, "n": i},
+                created_at=now - timedelta(seconds=frames - i),
+            )
+            for i in range(frames)
+        ],
+        batch_size=BATCH,
+    )
 
-    ElectricityPrice.objects.bulk_create([
-        ElectricityPrice(starts_at=(now - timedelta(days=20)).replace(minute=0, second=0) + timedelta(hours=h),
-                         price_per_kwh=Decimal("0.10") + Decimal(h % 24) / 100)
-        for h in range(24 * 40)
-    ], batch_size=BATCH)
-    return {"staff": staff, "root": root, "charger": cps[0].identity, "session": chart_session.pk,
-            "wallet": wallets[0].pk}
+    ElectricityPrice.objects.bulk_create(
+        [
+            ElectricityPrice(
+                starts_at=(now - timedelta(days=20)).replace(minute=0, second=0) + timedelta(hours=h),
+                price_per_kwh=Decimal("0.10") + Decimal(h % 24) / 100,
+            )
+            for h in range(24 * 40)
+        ],
+        batch_size=BATCH,
+    )
+    return {
+        "staff": staff,
+        "root": root,
+        "charger": cps[0].identity,
+        "session": chart_session.pk,
+        "wallet": wallets[0].pk,
+    }
 
 
 def measure(client: Client, url: str, runs: int) -> tuple[float, float, int, int]:
@@ -182,32 +292,50 @@ def main() -> int:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-        print(f"seeded {args.chargers} chargers, {2 * args.chargers} connectors, {args.sessions} sessions "
-              f"(+ purchases, lines, payments), {args.frames} journal frames, {args.drivers} drivers/wallets "
-              f"in {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"seeded {args.chargers} chargers, {2 * args.chargers} connectors, {args.sessions} sessions "
+            f"(+ purchases, lines, payments), {args.frames} journal frames, {args.drivers} drivers/wallets "
+            f"in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         pages = [
-            ("dashboard", "/"), ("dashboard live fragment", "/dashboard/live/"), ("map", "/map/"),
-            ("chargers", "/chargers/"), ("chargers, page 10", "/chargers/?page=10"),
+            ("dashboard", "/"),
+            ("dashboard live fragment", "/dashboard/live/"),
+            ("map", "/map/"),
+            ("chargers", "/chargers/"),
+            ("chargers, page 10", "/chargers/?page=10"),
             ("chargers, faulted", "/chargers/?status=faulted"),
-            ("charger detail", f"/chargers/{data['charger']}/"), ("charger live fragment", f"/chargers/{data['charger']}/live/"),
-            ("sessions", "/sessions/"), ("sessions, page 500", "/sessions/?page=500"), ("sessions, active", "/sessions/?status=active"),
+            ("charger detail", f"/chargers/{data['charger']}/"),
+            ("charger live fragment", f"/chargers/{data['charger']}/live/"),
+            ("sessions", "/sessions/"),
+            ("sessions, page 500", "/sessions/?page=500"),
+            ("sessions, active", "/sessions/?status=active"),
             ("session detail (4,320 samples)", f"/sessions/{data['session']}/"),
-            ("tariffs", "/tariffs/"), ("drivers", "/drivers/"), ("drivers, search", "/drivers/?q=Driver 99"),
-            ("purchases", "/purchases/"), ("payments", "/payments/"), ("wallets", "/wallets/"),
+            ("tariffs", "/tariffs/"),
+            ("drivers", "/drivers/"),
+            ("drivers, search", "/drivers/?q=Driver 99"),
+            ("purchases", "/purchases/"),
+            ("payments", "/payments/"),
+            ("wallets", "/wallets/"),
             ("wallet detail", f"/wallets/{data['wallet']}/"),
-            ("journal", "/journal/"), ("journal, one charger", f"/journal/?identity={data['charger']}"),
+            ("journal", "/journal/"),
+            ("journal, one charger", f"/journal/?identity={data['charger']}"),
             ("journal, action", "/journal/?action=BootNotification"),
             ("journal, text in one charger", f"/journal/?identity={data['charger']}&text=connectorId"),
         ]
-        print(f"\nmachine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"database {connection.vendor}; median of {args.runs} requests; load average "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+        print(
+            f"\nmachine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"database {connection.vendor}; median of {args.runs} requests; load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+        )
         # One anonymous request first, so that "first ms" of the first page measures its
         # cold caches (templates, the dashboard's finished days), not the process warming up
         # (URL conf, middleware, template engine, database connection: ~400 ms).
         started = time.perf_counter()
         Client().get("/accounts/login/")
-        print(f"process warm-up (GET /accounts/login/, not counted below): {(time.perf_counter() - started) * 1000:.0f} ms\n")
+        print(
+            f"process warm-up (GET /accounts/login/, not counted below): {(time.perf_counter() - started) * 1000:.0f} ms\n"
+        )
         for who in ("staff", "root"):
             client = Client()
             client.force_login(data[who])

@@ -7,6 +7,7 @@ tariff so every hour needs its own price. Prints the median of several runs of t
 `price_session` (loading samples, states and prices from the database, then pricing) and of
 the pure pricing step alone, plus one `purchase_create_for_session` (pricing + storing lines).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,32 +47,49 @@ def _session(samples: int, every_seconds: int):
     evse = Evse.objects.create(charge_point=charge_point, evse_id=1)
     connector = Connector.objects.create(charge_point=charge_point, evse=evse, connector_id=1)
     tariff = Tariff.objects.create(
-        operator=operator, name="Dynamic", kind=Tariff.Kind.DYNAMIC, markup_per_kwh=Decimal("0.08"),
-        vat_percent=Decimal("21"), session_fee=Decimal("0.35"), idle_fee_per_minute=Decimal("0.10"), idle_grace_minutes=30,
+        operator=operator,
+        name="Dynamic",
+        kind=Tariff.Kind.DYNAMIC,
+        markup_per_kwh=Decimal("0.08"),
+        vat_percent=Decimal("21"),
+        session_fee=Decimal("0.35"),
+        idle_fee_per_minute=Decimal("0.10"),
+        idle_grace_minutes=30,
     )
     TariffAssignment.objects.create(tariff=tariff, site=site, valid_from=start - timedelta(days=1))
     for month in (datetime(2025, 10, 1), datetime(2025, 11, 1)):
         electricity_prices_generate(month_start=month.date(), seed="bench")
     end = start + timedelta(seconds=every_seconds * (samples + 1))
     session = ChargeSession.objects.create(
-        charge_point=charge_point, connector=connector, started_at=start, stopped_at=end + timedelta(minutes=45),
-        meter_start_wh=1_234_567, meter_stop_wh=1_234_567 + 7 * (samples + 1), status="completed", transaction_id="1",
+        charge_point=charge_point,
+        connector=connector,
+        started_at=start,
+        stopped_at=end + timedelta(minutes=45),
+        meter_start_wh=1_234_567,
+        meter_stop_wh=1_234_567 + 7 * (samples + 1),
+        status="completed",
+        transaction_id="1",
     )
     MeterSample.objects.bulk_create(
         [
             MeterSample(
-                charge_point=charge_point, connector=connector, session=session,
+                charge_point=charge_point,
+                connector=connector,
+                session=session,
                 sampled_at=start + timedelta(seconds=every_seconds * (i + 1)),
-                value=Decimal(1_234_567 + 7 * (i + 1)) / 1000, unit="kWh",
+                value=Decimal(1_234_567 + 7 * (i + 1)) / 1000,
+                unit="kWh",
             )
             for i in range(samples)
         ],
         batch_size=2000,
     )
-    ChargingStateChange.objects.bulk_create([
-        ChargingStateChange(session=session, at=start, charging_state="Charging"),
-        ChargingStateChange(session=session, at=end, charging_state="EVConnected"),
-    ])
+    ChargingStateChange.objects.bulk_create(
+        [
+            ChargingStateChange(session=session, at=start, charging_state="Charging"),
+            ChargingStateChange(session=session, at=end, charging_state="EVConnected"),
+        ]
+    )
     return session
 
 
@@ -109,18 +127,30 @@ def main() -> None:
     readings = session_readings(session=session, ended_at=session.stopped_at)
     prices = electricity_prices_for_hours(market=tariff.market, start=session.started_at, end=session.stopped_at)
     states = list(session.state_changes.values_list("at", "charging_state"))
-    pure = _median_ms(lambda: price_readings(
-        tariff=tariff, readings=readings, states=states, started_at=session.started_at, ended_at=session.stopped_at,
-        hourly_prices=prices, time_zone="Europe/Amsterdam",
-    ), args.runs)
+    pure = _median_ms(
+        lambda: price_readings(
+            tariff=tariff,
+            readings=readings,
+            states=states,
+            started_at=session.started_at,
+            ended_at=session.stopped_at,
+            hourly_prices=prices,
+            time_zone="Europe/Amsterdam",
+        ),
+        args.runs,
+    )
     began = time.perf_counter()
     purchase = purchase_create_for_session(session_id=session.pk)
     store = (time.perf_counter() - began) * 1000
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite in memory")
-    print(f"session: {args.samples} samples every {args.every} s over {(session.stopped_at - session.started_at)}, "
-          f"{len([line for line in priced.lines if line.kind == 'energy'])} hourly energy lines, "
-          f"{priced.energy_wh} Wh, total {priced.total} {priced.currency}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite in memory"
+    )
+    print(
+        f"session: {args.samples} samples every {args.every} s over {(session.stopped_at - session.started_at)}, "
+        f"{len([line for line in priced.lines if line.kind == 'energy'])} hourly energy lines, "
+        f"{priced.energy_wh} Wh, total {priced.total} {priced.currency}"
+    )
     print(f"price_session (load + price), median of {args.runs}: {full:.1f} ms")
     print(f"pricing alone (no database), median of {args.runs}: {pure:.1f} ms")
     print(f"purchase_create_for_session (price + store {purchase.lines.count()} lines), once: {store:.1f} ms")

@@ -1,4 +1,5 @@
 """Admin for purchases (with their lines) and wallets (with their ledger, read-only)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -34,16 +35,47 @@ class PurchaseLineInline(ReadOnlyInline):
 @admin.register(Purchase)
 class PurchaseAdmin(OperatorScopedAdmin):
     operator_path = "session__charge_point__site__operator_id"
-    list_display = ["id", "session", "user", "total_price", "currency", "energy_kwh", "idle_minutes", "status",
-                    "payment_method", "created_at", "paid_at"]
+    list_display = [
+        "id",
+        "session",
+        "user",
+        "total_price",
+        "currency",
+        "energy_kwh",
+        "idle_minutes",
+        "status",
+        "payment_method",
+        "created_at",
+        "paid_at",
+    ]
     list_filter = ["status", "payment_method", "currency", "created_at"]
-    search_fields = ["id", "user__username", "user__phone", "user__name", "session__transaction_id", "session__charge_point__identity"]
+    search_fields = [
+        "id",
+        "user__username",
+        "user__phone",
+        "user__name",
+        "session__transaction_id",
+        "session__charge_point__identity",
+    ]
     list_select_related = ["session", "session__charge_point", "user"]
     date_hierarchy = "created_at"
     raw_id_fields = ["session", "user", "tariff"]
     # Amounts come from the pricing function; change them through the services only.
-    readonly_fields = ["session", "tariff", "currency", "energy_wh", "idle_minutes", "subtotal", "vat_amount",
-                       "total_price", "status", "paid_at", "priced_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "session",
+        "tariff",
+        "currency",
+        "energy_wh",
+        "idle_minutes",
+        "subtotal",
+        "vat_amount",
+        "total_price",
+        "status",
+        "paid_at",
+        "priced_at",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [PurchaseLineInline]
     actions = ["reprice_selected", "correct_selected"]
 
@@ -57,16 +89,21 @@ class PurchaseAdmin(OperatorScopedAdmin):
         for purchase in queryset.filter(status=Purchase.Status.OPEN).select_related(None):
             if purchase_reprice(purchase_id=purchase.pk).total_price != purchase.total_price:
                 changed += 1
-        self.message_user(request, f"Re-priced; {changed} total(s) changed. Paid, pending and void purchases were left alone.")
+        self.message_user(
+            request, f"Re-priced; {changed} total(s) changed. Paid, pending and void purchases were left alone."
+        )
 
-    @admin.action(description="Correct the selected purchases (re-price unpaid ones, refund the overcharge of paid ones)")
+    @admin.action(
+        description="Correct the selected purchases (re-price unpaid ones, refund the overcharge of paid ones)"
+    )
     def correct_selected(self, request: HttpRequest, queryset) -> None:
         reason = "re-priced under the current billing rules (issue 15: idle time, refused sessions, minimum energy)"
         counts = {"repriced": 0, "refunded": 0, "unchanged": 0}
         for purchase_id in queryset.values_list("pk", flat=True):
             counts[purchase_correct(purchase_id=purchase_id, reason=reason).action] += 1
         self.message_user(
-            request, f"{counts['repriced']} re-priced, {counts['refunded']} refunded to the wallet, {counts['unchanged']} unchanged.",
+            request,
+            f"{counts['repriced']} re-priced, {counts['refunded']} refunded to the wallet, {counts['unchanged']} unchanged.",
         )
 
 

@@ -48,9 +48,14 @@ class Purchase(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(feedback_score__isnull=True) | Q(feedback_score__gte=1, feedback_score__lte=5), name="purchase_feedback_score_1_to_5"),
+            models.CheckConstraint(
+                condition=Q(feedback_score__isnull=True) | Q(feedback_score__gte=1, feedback_score__lte=5),
+                name="purchase_feedback_score_1_to_5",
+            ),
             models.CheckConstraint(condition=Q(total_price__gte=0), name="purchase_total_not_negative"),
-            models.CheckConstraint(condition=~Q(status="paid") | Q(paid_at__isnull=False), name="purchase_paid_has_paid_at"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False), name="purchase_paid_has_paid_at"
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"]),
@@ -77,7 +82,9 @@ class PurchaseLine(models.Model):
     quantity = models.DecimalField(max_digits=14, decimal_places=4)
     unit = models.CharField(max_length=10, blank=True)
     unit_price = models.DecimalField(max_digits=12, decimal_places=6)
-    amount = models.DecimalField(max_digits=12, decimal_places=6, help_text="Unrounded; the purchase total is rounded once")
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=6, help_text="Unrounded; the purchase total is rounded once"
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -108,8 +115,12 @@ class WalletEntry(models.Model):
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Signed: debits are negative")
-    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="wallet_entries")
-    payment = models.ForeignKey("payments.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="wallet_entries")
+    purchase = models.ForeignKey(
+        Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="wallet_entries"
+    )
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="wallet_entries"
+    )
     idempotency_key = models.CharField(max_length=100, unique=True)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -125,7 +136,9 @@ class WalletEntry(models.Model):
                 name="wallet_entry_negative_only_for_debits",
             ),
             models.CheckConstraint(condition=~Q(kind="debit") | Q(amount__lt=0), name="wallet_entry_debit_is_negative"),
-            models.UniqueConstraint(fields=["purchase"], condition=Q(kind="debit"), name="wallet_entry_one_debit_per_purchase"),
+            models.UniqueConstraint(
+                fields=["purchase"], condition=Q(kind="debit"), name="wallet_entry_one_debit_per_purchase"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ is integer Wh: the energy of each interval between two readings is spread over i
 duration, split at UTC hour boundaries and shared out in whole Wh (largest remainder), so
 the hours always add up to exactly the metered energy.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -84,6 +85,7 @@ class PricedSession:
 
 # --- energy --------------------------------------------------------------------------------
 
+
 def _spread(energy: dict[datetime, int], delta: int, start: datetime, end: datetime) -> None:
     """Add `delta` Wh used evenly over [start, end) to the UTC hours it touches."""
     if delta == 0:
@@ -139,8 +141,12 @@ def meter_energy(readings: list[tuple[datetime, int]]) -> tuple[dict[datetime, i
 
 # --- idle ----------------------------------------------------------------------------------
 
+
 def idle_seconds(
-    states: Iterable[tuple[datetime, str]], *, started_at: datetime, ended_at: datetime,
+    states: Iterable[tuple[datetime, str]],
+    *,
+    started_at: datetime,
+    ended_at: datetime,
 ) -> int:
     """Seconds plugged in but not charging: while SuspendedEV (the car declines), and
     while EVConnected once charging has happened (the car is full or the driver is away).
@@ -161,6 +167,7 @@ def idle_seconds(
 
 
 # --- the pricing function ------------------------------------------------------------------
+
 
 def price_readings(
     *,
@@ -189,10 +196,20 @@ def price_readings(
     energy, anomalies = meter_energy(readings)
     if refused:
         return PricedSession(
-            currency=currency, tariff=tariff, lines=[], subtotal=Decimal("0.00"), vat=Decimal("0.00"),
-            total=Decimal("0.00"), energy_wh=sum(energy.values()), idle_minutes=0, idle_billed_minutes=0,
+            currency=currency,
+            tariff=tariff,
+            lines=[],
+            subtotal=Decimal("0.00"),
+            vat=Decimal("0.00"),
+            total=Decimal("0.00"),
+            energy_wh=sum(energy.values()),
+            idle_minutes=0,
+            idle_billed_minutes=0,
             charging_seconds=charging_s,
-            energy_by_hour=energy, anomalies=anomalies, priced_until=ended_at, refused=True,
+            energy_by_hour=energy,
+            anomalies=anomalies,
+            priced_until=ended_at,
+            refused=True,
         )
     lines: list[PricedLine] = []
     for hour in sorted(energy):
@@ -201,36 +218,58 @@ def price_readings(
             continue
         unit_price = _energy_unit_price(tariff, hour, hourly_prices)
         kwh = Decimal(wh) / WH_PER_KWH
-        lines.append(PricedLine(
-            kind="energy",
-            description=f"Energy {_local_hour(hour, time_zone)}",
-            quantity=kwh, unit="kWh", unit_price=unit_price, amount=kwh * unit_price,
-            period_start=hour, period_end=hour + HOUR,
-        ))
+        lines.append(
+            PricedLine(
+                kind="energy",
+                description=f"Energy {_local_hour(hour, time_zone)}",
+                quantity=kwh,
+                unit="kWh",
+                unit_price=unit_price,
+                amount=kwh * unit_price,
+                period_start=hour,
+                period_end=hour + HOUR,
+            )
+        )
 
     idle_total_minutes = idle_seconds(states, started_at=started_at, ended_at=ended_at) // 60
     grace = tariff.idle_grace_minutes if tariff is not None else 0
     idle_billed = max(0, idle_total_minutes - grace)
     if tariff is not None and idle_billed and tariff.idle_fee_per_minute:
-        lines.append(PricedLine(
-            kind="idle",
-            description=f"Idle time after {grace} min grace",
-            quantity=Decimal(idle_billed), unit="min", unit_price=tariff.idle_fee_per_minute,
-            amount=Decimal(idle_billed) * tariff.idle_fee_per_minute,
-        ))
+        lines.append(
+            PricedLine(
+                kind="idle",
+                description=f"Idle time after {grace} min grace",
+                quantity=Decimal(idle_billed),
+                unit="min",
+                unit_price=tariff.idle_fee_per_minute,
+                amount=Decimal(idle_billed) * tariff.idle_fee_per_minute,
+            )
+        )
     if tariff is not None and tariff.session_fee and sum(energy.values()) >= min_billable_wh:
-        lines.append(PricedLine(
-            kind="session_fee", description="Session fee",
-            quantity=Decimal(1), unit="", unit_price=tariff.session_fee, amount=tariff.session_fee,
-        ))
+        lines.append(
+            PricedLine(
+                kind="session_fee",
+                description="Session fee",
+                quantity=Decimal(1),
+                unit="",
+                unit_price=tariff.session_fee,
+                amount=tariff.session_fee,
+            )
+        )
 
     net = sum((line.amount for line in lines), Decimal(0))
     vat_percent = tariff.vat_percent if tariff is not None else Decimal(0)
     if vat_percent and net:
-        lines.append(PricedLine(
-            kind="vat", description=f"VAT {vat_percent.normalize():f}%",
-            quantity=net, unit=currency, unit_price=vat_percent / HUNDRED, amount=net * vat_percent / HUNDRED,
-        ))
+        lines.append(
+            PricedLine(
+                kind="vat",
+                description=f"VAT {vat_percent.normalize():f}%",
+                quantity=net,
+                unit=currency,
+                unit_price=vat_percent / HUNDRED,
+                amount=net * vat_percent / HUNDRED,
+            )
+        )
     # The single rounding: the exact sum of all lines, to cents.
     total = sum((line.amount for line in lines), Decimal(0)).quantize(CENTS, rounding=ROUND_HALF_UP)
     subtotal = net.quantize(CENTS, rounding=ROUND_HALF_UP)
@@ -261,7 +300,9 @@ def _local_hour(hour: datetime, time_zone: str) -> str:
 
 
 def _energy_unit_price(
-    tariff: Tariff | None, hour: datetime, hourly_prices: Mapping[datetime, tuple[Decimal, str]] | None,
+    tariff: Tariff | None,
+    hour: datetime,
+    hourly_prices: Mapping[datetime, tuple[Decimal, str]] | None,
 ) -> Decimal:
     if tariff is None:
         return Decimal(0)
@@ -307,9 +348,7 @@ def readings_from_samples(
         totals.setdefault(sampled_at, sum(by_phase.values(), Decimal(0)))
 
     readings = [(started_at, meter_start_wh)]
-    readings += [
-        (at, int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))) for at, wh in sorted(totals.items())
-    ]
+    readings += [(at, int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))) for at, wh in sorted(totals.items())]
     if stop is not None and stop[0] <= ended_at:
         readings.append(stop)
     elif len(readings) == 1 and meter_last_wh is not None:
@@ -322,8 +361,10 @@ def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tupl
     """The session's energy register as (time, Wh), time-ordered (see readings_from_samples)."""
     rows = (
         MeterSample.objects.filter(
-            session=session, measurand=ENERGY_REGISTER,
-            sampled_at__gte=session.started_at, sampled_at__lte=ended_at,
+            session=session,
+            measurand=ENERGY_REGISTER,
+            sampled_at__gte=session.started_at,
+            sampled_at__lte=ended_at,
         )
         .order_by("sampled_at", "id")
         .values_list("sampled_at", "value", "unit", "phase")
@@ -332,8 +373,12 @@ def session_readings(*, session: ChargeSession, ended_at: datetime) -> list[tupl
     if session.stopped_at is not None and session.meter_stop_wh is not None:
         stop = (session.stopped_at, session.meter_stop_wh)
     return readings_from_samples(
-        rows.iterator(chunk_size=5000), started_at=session.started_at, meter_start_wh=session.meter_start_wh,
-        ended_at=ended_at, stop=stop, meter_last_wh=session.meter_last_wh,
+        rows.iterator(chunk_size=5000),
+        started_at=session.started_at,
+        meter_start_wh=session.meter_start_wh,
+        ended_at=ended_at,
+        stop=stop,
+        meter_last_wh=session.meter_last_wh,
     )
 
 
@@ -362,8 +407,12 @@ def session_idle_minutes(*, session: ChargeSession, until: datetime | None = Non
     """Idle minutes so far (grace included): the live CHARGING event's waitingTime. The
     same definition the purchase is priced with, without pricing the energy."""
     ended_at = _priced_until(session, until)
-    return idle_seconds(session_states(session=session, ended_at=ended_at),
-                        started_at=session.started_at, ended_at=ended_at) // 60
+    return (
+        idle_seconds(
+            session_states(session=session, ended_at=ended_at), started_at=session.started_at, ended_at=ended_at
+        )
+        // 60
+    )
 
 
 def price_session(*, session: ChargeSession, until: datetime | None = None) -> PricedSession:
@@ -376,7 +425,9 @@ def price_session(*, session: ChargeSession, until: datetime | None = None) -> P
     if tariff is not None and tariff.kind == Tariff.Kind.DYNAMIC:
         last = readings[-1][0] if len(readings) > 1 else ended_at
         hourly_prices = electricity_prices_for_hours(
-            market=tariff.market, start=session.started_at, end=max(last, session.started_at) + timedelta(microseconds=1),
+            market=tariff.market,
+            start=session.started_at,
+            end=max(last, session.started_at) + timedelta(microseconds=1),
         )
     states = session_states(session=session, ended_at=ended_at)
     return price_readings(

@@ -1,4 +1,5 @@
 """How billing reacts to sessions_app (which may not import billing: it sits below it)."""
+
 from __future__ import annotations
 
 from django.dispatch import receiver

@@ -1,4 +1,5 @@
 """Reads of the billing app: purchases and the running cost of an active session."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -25,7 +26,11 @@ def purchase_get(*, purchase_id: int, user: User | None = None) -> Purchase:
 
 def purchase_list_for_user(*, user: User) -> QuerySet[Purchase]:
     """A driver's purchases, newest first (the seed's getTransactionsForUser)."""
-    return Purchase.objects.filter(user=user).select_related("session", "session__charge_point").order_by("-created_at", "-id")
+    return (
+        Purchase.objects.filter(user=user)
+        .select_related("session", "session__charge_point")
+        .order_by("-created_at", "-id")
+    )
 
 
 def purchase_get_for_session(*, session_id: int) -> Purchase | None:

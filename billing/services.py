@@ -2,6 +2,7 @@
 
 The wallet ledger lives in billing/wallet.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,10 @@ REPRICEABLE = (Purchase.Status.OPEN,)
 
 
 def purchase_add(
-    *, session: ChargeSession, user: User | None = None, payment_method: str = "",
+    *,
+    session: ChargeSession,
+    user: User | None = None,
+    payment_method: str = "",
 ) -> Purchase:
     """Create the (not yet priced) purchase of a session, e.g. when it starts (the seed's
     addTransaction). A session has one purchase; adding it again returns the existing one."""
@@ -66,13 +70,23 @@ def purchase_create_for_session(*, session_id: int) -> Purchase:
     with transaction.atomic():
         # Locking the session serialises concurrent calls (duplicate stops, retries) on
         # PostgreSQL; SQLite serialises writers anyway (IMMEDIATE transactions).
-        session = ChargeSession.objects.select_for_update(of=("self",)).select_related("charge_point__site").get(pk=session_id)
+        session = (
+            ChargeSession.objects.select_for_update(of=("self",))
+            .select_related("charge_point__site")
+            .get(pk=session_id)
+        )
         purchase, created = _purchase_get_or_create(session=session)
         if purchase.status not in REPRICEABLE:
             return purchase
         _purchase_price(purchase=purchase, session=session)
     if created:
-        logger.info("purchase %s created for session %s: %s %s", purchase.pk, session_id, purchase.total_price, purchase.currency)
+        logger.info(
+            "purchase %s created for session %s: %s %s",
+            purchase.pk,
+            session_id,
+            purchase.total_price,
+            purchase.currency,
+        )
     return purchase
 
 
@@ -105,7 +119,9 @@ def purchase_correct(*, purchase_id: int, reason: str) -> PurchaseCorrection:
         if purchase.status == Purchase.Status.OPEN:
             before = purchase.total_price
             purchase = purchase_reprice(purchase_id=purchase_id)
-            action = "repriced" if purchase.total_price != before or purchase.status != Purchase.Status.OPEN else "unchanged"
+            action = (
+                "repriced" if purchase.total_price != before or purchase.status != Purchase.Status.OPEN else "unchanged"
+            )
             return PurchaseCorrection(purchase=purchase, action=action)
         if purchase.status != Purchase.Status.PAID or purchase.user_id is None:
             return PurchaseCorrection(purchase=purchase, action="unchanged")
@@ -114,8 +130,12 @@ def purchase_correct(*, purchase_id: int, reason: str) -> PurchaseCorrection:
         if overcharge <= 0:
             return PurchaseCorrection(purchase=purchase, action="unchanged")
         entry = wallet_credit(
-            user_id=purchase.user_id, amount=overcharge, kind=WalletEntry.Kind.REFUND, purchase_id=purchase.pk,
-            idempotency_key=f"correction-purchase-{purchase.pk}", note=f"Refund for purchase {purchase.pk}: {reason}",
+            user_id=purchase.user_id,
+            amount=overcharge,
+            kind=WalletEntry.Kind.REFUND,
+            purchase_id=purchase.pk,
+            idempotency_key=f"correction-purchase-{purchase.pk}",
+            note=f"Refund for purchase {purchase.pk}: {reason}",
         )
     return PurchaseCorrection(purchase=purchase, action="refunded", refund=entry.amount)
 
@@ -141,29 +161,32 @@ def _purchase_price(*, purchase: Purchase, session: ChargeSession) -> None:
     if session.status == ChargeSession.Status.COMPLETED and not priced.refused:
         purchase_id, session_id = purchase.pk, session.pk
         transaction.on_commit(
-            lambda: purchase_priced.send(sender=Purchase, purchase_id=purchase_id, session_id=session_id), robust=True,
+            lambda: purchase_priced.send(sender=Purchase, purchase_id=purchase_id, session_id=session_id),
+            robust=True,
         )
 
 
 def _purchase_lines_replace(*, purchase: Purchase, priced: PricedSession) -> None:
     purchase.lines.all().delete()
-    PurchaseLine.objects.bulk_create([
-        PurchaseLine(
-            purchase=purchase,
-            kind=line.kind,
-            description=line.description[:200],
-            period_start=line.period_start,
-            period_end=line.period_end,
-            # Stored at the columns' precision for display; the total was computed from
-            # the exact amounts.
-            quantity=line.quantity.quantize(QUANTITY_PLACES, rounding=ROUND_HALF_UP),
-            unit=line.unit,
-            unit_price=line.unit_price.quantize(LINE_PLACES, rounding=ROUND_HALF_UP),
-            amount=line.amount.quantize(LINE_PLACES, rounding=ROUND_HALF_UP),
-            position=position,
-        )
-        for position, line in enumerate(priced.lines)
-    ])
+    PurchaseLine.objects.bulk_create(
+        [
+            PurchaseLine(
+                purchase=purchase,
+                kind=line.kind,
+                description=line.description[:200],
+                period_start=line.period_start,
+                period_end=line.period_end,
+                # Stored at the columns' precision for display; the total was computed from
+                # the exact amounts.
+                quantity=line.quantity.quantize(QUANTITY_PLACES, rounding=ROUND_HALF_UP),
+                unit=line.unit,
+                unit_price=line.unit_price.quantize(LINE_PLACES, rounding=ROUND_HALF_UP),
+                amount=line.amount.quantize(LINE_PLACES, rounding=ROUND_HALF_UP),
+                position=position,
+            )
+            for position, line in enumerate(priced.lines)
+        ]
+    )
 
 
 def _session_anomalies_record(*, session: ChargeSession, priced: PricedSession) -> None:
@@ -173,7 +196,8 @@ def _session_anomalies_record(*, session: ChargeSession, priced: PricedSession) 
     known = {
         (kind, detail.get("at"), detail.get("value_wh"))
         for kind, detail in SessionAnomaly.objects.filter(
-            session=session, kind__in=[SessionAnomaly.Kind.METER_BACKWARDS, SessionAnomaly.Kind.METER_RESET],
+            session=session,
+            kind__in=[SessionAnomaly.Kind.METER_BACKWARDS, SessionAnomaly.Kind.METER_RESET],
         ).values_list("kind", "detail")
     }
     new = []
@@ -187,7 +211,9 @@ def _session_anomalies_record(*, session: ChargeSession, priced: PricedSession) 
 
 def _payment_method_validate(payment_method: str) -> str:
     if payment_method not in PaymentMethod.values:
-        raise ValidationError(f"{payment_method!r} is not a payment method; choose one of {', '.join(PaymentMethod.values)}.")
+        raise ValidationError(
+            f"{payment_method!r} is not a payment method; choose one of {', '.join(PaymentMethod.values)}."
+        )
     return payment_method
 
 
@@ -205,7 +231,10 @@ def purchase_update_payment_method(*, purchase_id: int, payment_method: str) -> 
 
 @transaction.atomic
 def purchase_set_paid_date(
-    *, purchase_id: int, paid_at: datetime | None = None, payment_method: str | None = None,
+    *,
+    purchase_id: int,
+    paid_at: datetime | None = None,
+    payment_method: str | None = None,
 ) -> Purchase:
     """Mark a purchase paid at `paid_at` (default now; the seed's updatepaidDate). Marking
     it paid again is answered with the purchase as it is: the first paid date stays."""

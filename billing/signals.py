@@ -1,4 +1,5 @@
 """Signals billing sends, so other areas react to pricing without billing knowing them."""
+
 from django.dispatch import Signal
 
 # Sent after commit when the purchase of a finished session has been priced (or re-priced).

@@ -1,4 +1,5 @@
 """Celery tasks of the billing app: thin, id-based, safe to run twice."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -12,7 +13,9 @@ from sessions_app.models import ChargeSession
 
 @shared_task(
     name="billing.tasks.purchase_create_for_session",
-    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
 )
 def purchase_create_for_session_task(session_id: int) -> int:
     """Enqueue with transaction.on_commit(lambda: purchase_create_for_session_task.delay(id))."""
@@ -21,7 +24,9 @@ def purchase_create_for_session_task(session_id: int) -> int:
 
 @shared_task(
     name="billing.tasks.purchase_reprice",
-    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
 )
 def purchase_reprice_task(purchase_id: int) -> int:
     return purchase_reprice(purchase_id=purchase_id).pk
@@ -30,9 +35,11 @@ def purchase_reprice_task(purchase_id: int) -> int:
 @shared_task(name="billing.tasks.reprice_stale_purchases")
 def reprice_stale_purchases(limit: int = 500) -> int:
     """Open purchases whose session changed after they were priced (late samples)."""
-    stale = Purchase.objects.filter(status=Purchase.Status.OPEN).filter(
-        Q(priced_at__isnull=True) | Q(session__updated_at__gt=F("priced_at"))
-    ).values_list("id", flat=True)[:limit]
+    stale = (
+        Purchase.objects.filter(status=Purchase.Status.OPEN)
+        .filter(Q(priced_at__isnull=True) | Q(session__updated_at__gt=F("priced_at")))
+        .values_list("id", flat=True)[:limit]
+    )
     for purchase_id in stale:
         purchase_reprice(purchase_id=purchase_id)
     return len(stale)
@@ -42,7 +49,8 @@ def reprice_stale_purchases(limit: int = 500) -> int:
 def create_missing_purchases(limit: int = 500) -> int:
     """Completed sessions that never got their purchase (a lost task)."""
     missing = ChargeSession.objects.filter(
-        status=ChargeSession.Status.COMPLETED, purchase__isnull=True,
+        status=ChargeSession.Status.COMPLETED,
+        purchase__isnull=True,
     ).values_list("id", flat=True)[:limit]
     ids = list(missing)
     for session_id in ids:

@@ -5,6 +5,7 @@ Debits lock the wallet row first (SELECT ... FOR UPDATE), so two debits racing o
 wallet are serialised and never overdraw it. (SQLite has no row locks, but our SQLite
 connections begin IMMEDIATE transactions, which serialise writers the same way.)
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -77,8 +78,13 @@ def wallet_credit(
     try:
         with transaction.atomic():
             return WalletEntry.objects.create(
-                wallet=wallet, kind=kind, amount=amount, payment_id=payment_id, purchase_id=purchase_id,
-                idempotency_key=idempotency_key, note=note[:200],
+                wallet=wallet,
+                kind=kind,
+                amount=amount,
+                payment_id=payment_id,
+                purchase_id=purchase_id,
+                idempotency_key=idempotency_key,
+                note=note[:200],
             )
     except IntegrityError:
         # A concurrent call with the same key won; its entry is the answer.
@@ -89,11 +95,20 @@ def wallet_credit(
 
 
 def wallet_top_up(
-    *, user_id: int, amount: Decimal, idempotency_key: str, payment_id: int | None = None, note: str = "",
+    *,
+    user_id: int,
+    amount: Decimal,
+    idempotency_key: str,
+    payment_id: int | None = None,
+    note: str = "",
 ) -> WalletEntry:
     return wallet_credit(
-        user_id=user_id, amount=amount, idempotency_key=idempotency_key, kind=WalletEntry.Kind.TOP_UP,
-        payment_id=payment_id, note=note or "Top-up",
+        user_id=user_id,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        kind=WalletEntry.Kind.TOP_UP,
+        payment_id=payment_id,
+        note=note or "Top-up",
     )
 
 
@@ -110,7 +125,9 @@ def wallet_debit_for_purchase(*, user_id: int, purchase_id: int, payment_id: int
         raise WalletError("invalid_amount", "Nothing to debit for a purchase of zero.")
     wallet = wallet_get_or_create(user_id=user_id, currency=purchase.currency)
     if wallet.currency != purchase.currency:
-        raise WalletError("currency_mismatch", f"The wallet is in {wallet.currency}, the purchase in {purchase.currency}.")
+        raise WalletError(
+            "currency_mismatch", f"The wallet is in {wallet.currency}, the purchase in {purchase.currency}."
+        )
     # The lock: concurrent debits of this wallet wait here until we commit.
     Wallet.objects.select_for_update().filter(pk=wallet.pk).get()
     if WalletEntry.objects.filter(purchase_id=purchase_id, kind=WalletEntry.Kind.DEBIT).exists():
@@ -119,7 +136,12 @@ def wallet_debit_for_purchase(*, user_id: int, purchase_id: int, payment_id: int
     if balance < amount:
         raise InsufficientBalance(balance=balance, needed=amount)
     WalletEntry.objects.create(
-        wallet=wallet, kind=WalletEntry.Kind.DEBIT, amount=-amount, purchase_id=purchase_id, payment_id=payment_id,
-        idempotency_key=f"debit-purchase-{purchase_id}", note=f"Purchase {purchase_id}",
+        wallet=wallet,
+        kind=WalletEntry.Kind.DEBIT,
+        amount=-amount,
+        purchase_id=purchase_id,
+        payment_id=payment_id,
+        idempotency_key=f"debit-purchase-{purchase_id}",
+        note=f"Purchase {purchase_id}",
     )
     return balance - amount

@@ -12,6 +12,7 @@ Only one long connection per API token: the second gets an ERROR "Already connec
 closed (the client's AlreadyConnected exception needs an HTTP reject header, which an ASGI
 server cannot send, and the token is not known before the first frame anyway).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,6 @@ ACTIONS = {
     "SOFT_RESET": ("Reset", {"type": "Soft"}),
     "REBOOT": ("Reset", {"type": "Hard"}),
 }
-
 
 
 @database_sync_to_async
@@ -67,7 +67,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.claimed_token_id is not None:
             await database_sync_to_async(limits.connection_release)(
-                api_token_id=self.claimed_token_id, channel_name=self.channel_name)
+                api_token_id=self.claimed_token_id, channel_name=self.channel_name
+            )
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -138,7 +139,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             await self.override_clear(message, user)
         elif command in CHARGER_COMMANDS:
             charge_point = await database_sync_to_async(selectors.charge_point_for_driver)(
-                user=user, evse_id=message.get("evse_id") or message.get("evseid"))
+                user=user, evse_id=message.get("evse_id") or message.get("evseid")
+            )
             if charge_point is None:
                 await self.send_frame(frames.error(frames.NOT_AUTHORIZED, "Not authorized"))
                 return
@@ -158,13 +160,21 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             await self.send_frame(frames.error(frames.REQUEST_LIMIT_REACHED, "Request limit reached"))
             await self.close(code=frames.CLOSE_REQUEST_LIMIT, reason="Request limit reached")
             return
-        await self.send_frame({"object": "VALIDATE_API_TOKEN", "success": True, "token": session_token,
-                               "customer_id": customer_id, "error": ""})
+        await self.send_frame(
+            {
+                "object": "VALIDATE_API_TOKEN",
+                "success": True,
+                "token": session_token,
+                "customer_id": customer_id,
+                "error": "",
+            }
+        )
 
     async def hello(self, user: User, session: tokens.HomeSession) -> None:
         if self.claimed_token_id is None:
             claimed = await database_sync_to_async(limits.connection_claim)(
-                api_token_id=session.api_token_id, channel_name=self.channel_name)
+                api_token_id=session.api_token_id, channel_name=self.channel_name
+            )
             if not claimed:
                 await self.send_frame(frames.error(ALREADY_CONNECTED, "Already connected"))
                 await self.close(code=frames.CLOSE_ALREADY_CONNECTED, reason="Already connected")
@@ -172,7 +182,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             self.claimed_token_id = session.api_token_id
             self.spawn(self.keep_claim())
         identities = await database_sync_to_async(
-            lambda: list(selectors.charge_points_for_driver(user=user).values_list("identity", flat=True)))()
+            lambda: list(selectors.charge_points_for_driver(user=user).values_list("identity", flat=True))
+        )()
         for identity in identities:
             group = group_name(identity)
             if group not in self.joined:
@@ -185,7 +196,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(interval)
             await database_sync_to_async(limits.connection_refresh)(
-                api_token_id=self.claimed_token_id, channel_name=self.channel_name)
+                api_token_id=self.claimed_token_id, channel_name=self.channel_name
+            )
 
     # --- pushes -----------------------------------------------------------------------
 
@@ -229,13 +241,25 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         value = message.get("value")
         field = "public_charging" if command == "SET_PUBLIC_CHARGING" else "plug_and_charge"
         if not isinstance(value, bool):
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity, error_text="value must be true or false"))
-            await self.send_frame(frames.setting_status(command, evse_id=charge_point.identity,
-                                                        value=getattr(charge_point, field), error_text="INVALID_VALUE"))
+            await self.send_frame(
+                frames.received(command, evse_id=charge_point.identity, error_text="value must be true or false")
+            )
+            await self.send_frame(
+                frames.setting_status(
+                    command,
+                    evse_id=charge_point.identity,
+                    value=getattr(charge_point, field),
+                    error_text="INVALID_VALUE",
+                )
+            )
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
-        updated = await database_sync_to_async(services.flag_set)(charge_point_id=charge_point.pk, field=field, value=value)
-        await self.send_frame(frames.setting_status(command, evse_id=charge_point.identity, value=getattr(updated, field)))
+        updated = await database_sync_to_async(services.flag_set)(
+            charge_point_id=charge_point.pk, field=field, value=value
+        )
+        await self.send_frame(
+            frames.setting_status(command, evse_id=charge_point.identity, value=getattr(updated, field))
+        )
 
     async def set_operative(self, command, message, user, charge_point) -> None:
         operative = command == "SET_OPERATIVE"
@@ -243,11 +267,15 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         self.spawn(self._set_operative(command, charge_point, operative))
 
     async def _set_operative(self, command: str, charge_point: ChargePoint, operative: bool) -> None:
-        reason, _ = await services.command(charge_point.identity, "ChangeAvailability",
-                                           {"connectorId": 0, "type": "Operative" if operative else "Inoperative"})
+        reason, _ = await services.command(
+            charge_point.identity,
+            "ChangeAvailability",
+            {"connectorId": 0, "type": "Operative" if operative else "Inoperative"},
+        )
         if reason == "":
             charge_point = await database_sync_to_async(services.flag_set)(
-                charge_point_id=charge_point.pk, field="is_operative", value=operative)
+                charge_point_id=charge_point.pk, field="is_operative", value=operative
+            )
         await self.send_frame(frames.action_status(command, evse_id=charge_point.identity, error_text=reason))
         await self.send_status(charge_point)
 
@@ -267,34 +295,61 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
 
     async def start_session(self, command, message, user, charge_point) -> None:
         card = await database_sync_to_async(selectors.charge_card_for_driver)(
-            user=user, uid=message.get("session_token") or message.get("card_uid") or "")
+            user=user, uid=message.get("session_token") or message.get("card_uid") or ""
+        )
         if card is None:
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity,
-                                                  error_text=f"unknown charge card for chargepoint: {charge_point.identity}"))
+            await self.send_frame(
+                frames.received(
+                    command,
+                    evse_id=charge_point.identity,
+                    error_text=f"unknown charge card for chargepoint: {charge_point.identity}",
+                )
+            )
             return
         busy = await database_sync_to_async(services.active_session)(charge_point=charge_point)
         if busy is not None:
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity,
-                                                  error_text=f"session already active for chargepoint: {charge_point.identity}"))
+            await self.send_frame(
+                frames.received(
+                    command,
+                    evse_id=charge_point.identity,
+                    error_text=f"session already active for chargepoint: {charge_point.identity}",
+                )
+            )
             return
         connector = await database_sync_to_async(services.free_connector)(charge_point=charge_point)
         if connector is None:
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity,
-                                                  error_text=f"no connector on chargepoint: {charge_point.identity}"))
+            await self.send_frame(
+                frames.received(
+                    command,
+                    evse_id=charge_point.identity,
+                    error_text=f"no connector on chargepoint: {charge_point.identity}",
+                )
+            )
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
-        self.spawn(self._report(command, charge_point, services.session_start(
-            charge_point=charge_point, connector=connector, id_tag=card.uid)))
+        self.spawn(
+            self._report(
+                command,
+                charge_point,
+                services.session_start(charge_point=charge_point, connector=connector, id_tag=card.uid),
+            )
+        )
 
     async def stop_session(self, command, message, user, charge_point) -> None:
         session = await database_sync_to_async(services.active_session)(charge_point=charge_point)
         if session is None or not session.transaction_id:
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity,
-                                                  error_text=f"no active session for chargepoint: {charge_point.identity}"))
+            await self.send_frame(
+                frames.received(
+                    command,
+                    evse_id=charge_point.identity,
+                    error_text=f"no active session for chargepoint: {charge_point.identity}",
+                )
+            )
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
-        self.spawn(self._report(command, charge_point, services.session_stop(session=session,
-                                                                             identity=charge_point.identity)))
+        self.spawn(
+            self._report(command, charge_point, services.session_stop(session=session, identity=charge_point.identity))
+        )
 
     # --- smart charging -----------------------------------------------------------------
 
@@ -306,20 +361,24 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         """SET_DELAYED_CHARGING / SET_PRICE_BASED_CHARGING {value}: switch that profile on or off."""
         value = message.get("value")
         if not isinstance(value, bool):
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity, error_text="value must be true or false"))
+            await self.send_frame(
+                frames.received(command, evse_id=charge_point.identity, error_text="value must be true or false")
+            )
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
         kind = "delayed" if command == "SET_DELAYED_CHARGING" else "price"
         self.spawn(self._switch_profile(command, charge_point, kind, value))
 
-    async def _switch_profile(self, command: str, charge_point: ChargePoint, kind: str, enabled: bool | None,
-                              schedule: dict | None = None) -> None:
+    async def _switch_profile(
+        self, command: str, charge_point: ChargePoint, kind: str, enabled: bool | None, schedule: dict | None = None
+    ) -> None:
         """enabled None: keep the profile on or off as it is, with the new schedule."""
         async with self.smart_lock:
             await self._switch_profile_locked(command, charge_point, kind, enabled, schedule)
 
-    async def _switch_profile_locked(self, command: str, charge_point: ChargePoint, kind: str, enabled: bool | None,
-                                     schedule: dict | None) -> None:
+    async def _switch_profile_locked(
+        self, command: str, charge_point: ChargePoint, kind: str, enabled: bool | None, schedule: dict | None
+    ) -> None:
         latest = await database_sync_to_async(selectors.home_profile_latest)(charge_point=charge_point, kind=kind)
         if enabled is None:
             enabled = selectors.home_profile_enabled(latest)
@@ -327,7 +386,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         if schedule is None:
             schedule = await database_sync_to_async(self._build_schedule)(charge_point, kind, params)
         profile = await database_sync_to_async(services.profile_save)(
-            charge_point=charge_point, kind=kind, schedule=schedule, enabled=enabled)
+            charge_point=charge_point, kind=kind, schedule=schedule, enabled=enabled
+        )
         if enabled:
             profile.charge_point = charge_point
             reason = await services.profile_send(profile)
@@ -340,9 +400,12 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
     @staticmethod
     def _build_schedule(charge_point: ChargePoint, kind: str, params: dict) -> dict:
         if kind == "delayed":
-            return smart.delayed_schedule(charge_point, days=params.get("days", []),
-                                          start_time=params.get("startTime") or "00:00",
-                                          end_time=params.get("endTime") or "00:00")
+            return smart.delayed_schedule(
+                charge_point,
+                days=params.get("days", []),
+                start_time=params.get("startTime") or "00:00",
+                end_time=params.get("endTime") or "00:00",
+            )
         return smart.price_schedule(charge_point, params={k: params.get(k) for k in smart.PRICE_DEFAULTS})
 
     async def save_delayed_schedule(self, command, message, user, charge_point) -> None:
@@ -355,7 +418,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
         schedule = await database_sync_to_async(smart.delayed_schedule)(
-            charge_point, days=days, start_time=message["start_time"], end_time=message["end_time"])
+            charge_point, days=days, start_time=message["start_time"], end_time=message["end_time"]
+        )
         self.spawn(self._switch_profile(command, charge_point, "delayed", None, schedule))
 
     async def patch_price_settings(self, command, message, user, charge_point) -> None:
@@ -366,16 +430,20 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             for key in ("current_battery_pct", "minimum_pct"):
                 if key in updates and not (isinstance(updates[key], (int, float)) and 0 <= updates[key] <= 100):
                     raise smart.ScheduleError(f"{key} must be 0 to 100")
-            if "battery_size_kwh" in updates and not (isinstance(updates["battery_size_kwh"], (int, float))
-                                                      and 0 < updates["battery_size_kwh"] <= 500):
+            if "battery_size_kwh" in updates and not (
+                isinstance(updates["battery_size_kwh"], (int, float)) and 0 < updates["battery_size_kwh"] <= 500
+            ):
                 raise smart.ScheduleError("battery_size_kwh must be 1 to 500")
         except smart.ScheduleError as exc:
             await self.send_frame(frames.received(command, evse_id=charge_point.identity, error_text=str(exc)))
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
         latest = await database_sync_to_async(selectors.home_profile_latest)(charge_point=charge_point, kind="price")
-        params = {k: v for k, v in ((latest.schedule or {}).get("customData", {}) if latest else {}).items()
-                  if k in smart.PRICE_DEFAULTS}
+        params = {
+            k: v
+            for k, v in ((latest.schedule or {}).get("customData", {}) if latest else {}).items()
+            if k in smart.PRICE_DEFAULTS
+        }
         schedule = await database_sync_to_async(smart.price_schedule)(charge_point, params={**params, **updates})
         self.spawn(self._switch_profile(command, charge_point, "price", None, schedule))
 
@@ -385,13 +453,18 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         false = put the profile back."""
         value = message.get("value")
         if not isinstance(value, bool):
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity, error_text="value must be true or false"))
+            await self.send_frame(
+                frames.received(command, evse_id=charge_point.identity, error_text="value must be true or false")
+            )
             return
         kind = "price" if command == "OVERRIDE_CHARGING_PROFILES" else "delayed"
         latest = await database_sync_to_async(selectors.home_profile_latest)(charge_point=charge_point, kind=kind)
         if latest is None or latest.status == ChargingProfile.Status.CLEARED:
-            await self.send_frame(frames.received(command, evse_id=charge_point.identity,
-                                                  error_text="smart charging profile is not enabled"))
+            await self.send_frame(
+                frames.received(
+                    command, evse_id=charge_point.identity, error_text="smart charging profile is not enabled"
+                )
+            )
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
         self.spawn(self._override(command, charge_point, latest, value))
@@ -400,15 +473,17 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         async with self.smart_lock:
             await self._override_locked(command, charge_point, profile, lift)
 
-    async def _override_locked(self, command: str, charge_point: ChargePoint, profile: ChargingProfile,
-                               lift: bool) -> None:
+    async def _override_locked(
+        self, command: str, charge_point: ChargePoint, profile: ChargingProfile, lift: bool
+    ) -> None:
         profile.charge_point = charge_point
         if lift:
             reason = await services.profile_clear(identity=charge_point.identity, profile_id=profile.profile_id)
             if reason == "":
                 # Still enabled, but not on the charger: "pending" until put back.
-                await database_sync_to_async(services.profile_mark)(profile_pk=profile.pk,
-                                                                    status=ChargingProfile.Status.PENDING)
+                await database_sync_to_async(services.profile_mark)(
+                    profile_pk=profile.pk, status=ChargingProfile.Status.PENDING
+                )
         else:
             reason = await services.profile_send(profile)
         await self._smart_result(command, charge_point, reason)
@@ -442,7 +517,9 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             except (TypeError, ValueError):
                 await self.send_frame(frames.received(command, error_text="unknown schedule"))
                 return
-            old_rows = await database_sync_to_async(lambda: list(services.override_rows(user=user, schedule_id=schedule_id)))()
+            old_rows = await database_sync_to_async(
+                lambda: list(services.override_rows(user=user, schedule_id=schedule_id))
+            )()
             if not old_rows:
                 await self.send_frame(frames.received(command, error_text="unknown schedule"))
                 return
@@ -451,22 +528,36 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             for row in old_rows:
                 if row.charge_point.identity not in kept:
                     await services.profile_clear(identity=row.charge_point.identity, profile_id=schedule_id)
-                    await database_sync_to_async(services.profile_mark)(profile_pk=row.pk, status=ChargingProfile.Status.CLEARED)
+                    await database_sync_to_async(services.profile_mark)(
+                        profile_pk=row.pk, status=ChargingProfile.Status.CLEARED
+                    )
         else:
             schedule_id = await database_sync_to_async(services.override_next_id)()
         await self.send_frame(frames.received(command))
         for cp in charge_points:
             schedule = await database_sync_to_async(smart.override_schedule)(
-                cp, start_days=start_days, start_time=message["overridestarttime"], stop_days=stop_days,
-                stop_time=message["overridestoptime"], current=current, schedule_id=schedule_id)
+                cp,
+                start_days=start_days,
+                start_time=message["overridestarttime"],
+                stop_days=stop_days,
+                stop_time=message["overridestoptime"],
+                current=current,
+                schedule_id=schedule_id,
+            )
             profile = await database_sync_to_async(services.profile_save)(
-                charge_point=cp, kind="override", schedule=schedule, enabled=True, profile_id=schedule_id)
+                charge_point=cp, kind="override", schedule=schedule, enabled=True, profile_id=schedule_id
+            )
             profile.charge_point = cp
             self.spawn(services.profile_send(profile))
         schedule = selectors.OverrideSchedule(
-            schedule_id=schedule_id, charge_points=[cp.identity for cp in charge_points],
-            start_time=message["overridestarttime"], stop_time=message["overridestoptime"],
-            start_days=start_days, stop_days=stop_days, current=current)
+            schedule_id=schedule_id,
+            charge_points=[cp.identity for cp in charge_points],
+            start_time=message["overridestarttime"],
+            stop_time=message["overridestoptime"],
+            start_days=start_days,
+            stop_days=stop_days,
+            current=current,
+        )
         await self.send_frame(frames.override_result(command, schedule))
 
     async def override_clear(self, message: dict, user: User) -> None:
@@ -478,7 +569,9 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
             return
         rows = await database_sync_to_async(lambda: list(services.override_rows(user=user, schedule_id=schedule_id)))()
         for row in rows:
-            await database_sync_to_async(services.profile_mark)(profile_pk=row.pk, status=ChargingProfile.Status.CLEARED)
+            await database_sync_to_async(services.profile_mark)(
+                profile_pk=row.pk, status=ChargingProfile.Status.CLEARED
+            )
             self.spawn(services.profile_clear(identity=row.charge_point.identity, profile_id=schedule_id))
         await self.send_frame(frames.override_cleared(schedule_id))
 

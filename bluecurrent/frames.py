@@ -9,6 +9,7 @@ Rules the client imposes (it raises KeyError/ValueError otherwise and drops the 
 - STATUS_* of actions carry "error" (a reason like "REJECTED", or "") and "evse_id";
 - override schedules carry comma-joined day codes.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -81,10 +82,21 @@ def charge_points(entries: list[dict]) -> dict:
     return {"object": "CHARGE_POINTS", "data": entries}
 
 
-def charge_point_entry(*, evse_id: str, name: str, model_type: str, chargepoint_type: str, activity: str,
-                       public_charging: bool, plug_and_charge: bool, smart_charging: bool,
-                       delayed_charging: dict, price_based_charging: dict,
-                       latitude: float | None, longitude: float | None) -> dict:
+def charge_point_entry(
+    *,
+    evse_id: str,
+    name: str,
+    model_type: str,
+    chargepoint_type: str,
+    activity: str,
+    public_charging: bool,
+    plug_and_charge: bool,
+    smart_charging: bool,
+    delayed_charging: dict,
+    price_based_charging: dict,
+    latitude: float | None,
+    longitude: float | None,
+) -> dict:
     return {
         "evse_id": evse_id,
         "name": name,
@@ -103,9 +115,22 @@ def charge_point_entry(*, evse_id: str, name: str, model_type: str, chargepoint_
     }
 
 
-def ch_status(*, evse_id: str, voltages: tuple, currents: tuple, activity: str, vehicle_status: str,
-              actual_kwh: Any, total_cost: Any, max_usage: int, smartcharging_max_usage: int, max_offline: int,
-              start: datetime | None, stop: datetime | None, offline_since: datetime | None) -> dict:
+def ch_status(
+    *,
+    evse_id: str,
+    voltages: tuple,
+    currents: tuple,
+    activity: str,
+    vehicle_status: str,
+    actual_kwh: Any,
+    total_cost: Any,
+    max_usage: int,
+    smartcharging_max_usage: int,
+    max_offline: int,
+    start: datetime | None,
+    stop: datetime | None,
+    offline_since: datetime | None,
+) -> dict:
     v1, v2, v3 = (number(v, 1) for v in voltages)
     p1, p2, p3 = (number(p, 1) for p in currents)
     return {
@@ -113,8 +138,12 @@ def ch_status(*, evse_id: str, voltages: tuple, currents: tuple, activity: str, 
         "evse_id": evse_id,
         "data": {
             "evse_id": evse_id,
-            "actual_v1": v1, "actual_v2": v2, "actual_v3": v3,
-            "actual_p1": p1, "actual_p2": p2, "actual_p3": p3,
+            "actual_v1": v1,
+            "actual_v2": v2,
+            "actual_v3": v3,
+            "actual_p1": p1,
+            "actual_p2": p2,
+            "actual_p3": p3,
             "activity": activity,
             "vehicle_status": vehicle_status if vehicle_status in "ABCDEF" and vehicle_status else "A",
             "actual_kwh": number(actual_kwh, 2),
@@ -129,9 +158,18 @@ def ch_status(*, evse_id: str, voltages: tuple, currents: tuple, activity: str, 
     }
 
 
-def ch_settings(*, evse_id: str, name: str, model_type: str, chargepoint_type: str, public_charging: bool,
-                plug_and_charge: bool, smart_charging: bool, delayed_charging: dict,
-                price_based_charging: dict) -> dict:
+def ch_settings(
+    *,
+    evse_id: str,
+    name: str,
+    model_type: str,
+    chargepoint_type: str,
+    public_charging: bool,
+    plug_and_charge: bool,
+    smart_charging: bool,
+    delayed_charging: dict,
+    price_based_charging: dict,
+) -> dict:
     return {
         "object": "CH_SETTINGS",
         "evse_id": evse_id,
@@ -157,7 +195,9 @@ def grid_status(*, evse_id: str, currents: tuple, max_install: int, max_reserved
         "evse_id": evse_id,
         "data": {
             "id": f"GRID-{evse_id}",
-            "grid_actual_p1": p1, "grid_actual_p2": p2, "grid_actual_p3": p3,
+            "grid_actual_p1": p1,
+            "grid_actual_p2": p2,
+            "grid_actual_p3": p3,
             "grid_max_install": int(max_install or 0),
             "grid_max_reserved": int(max_reserved or 0),
         },

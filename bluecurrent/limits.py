@@ -1,5 +1,6 @@
 """Per-API-token daily request limit and the one-long-connection-per-token claim, in the
 shared cache (Redis), so they hold across server processes."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta

@@ -7,6 +7,7 @@ means: the household's cards are issued under the operator that runs the home ch
 Cards without an operator (roaming cards) give no charger access. Swap
 `charge_points_for_driver` when an explicit ownership link exists.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -62,8 +63,9 @@ def main_connector(*, charge_point: ChargePoint) -> Connector | None:
     if not connectors:
         return None
     active = set(
-        ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE)
-        .values_list("connector_id", flat=True)
+        ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE).values_list(
+            "connector_id", flat=True
+        )
     )
     for connector in connectors:
         if connector.pk in active:
@@ -83,8 +85,9 @@ def phase_readings(*, connector: Connector) -> dict[str, dict[int, float]]:
     """Latest recent per-phase voltage and current: {"Voltage": {1: 230.1, ...}, "Current.Import": {...}}."""
     since = timezone.now() - READING_MAX_AGE
     rows = (
-        MeterSample.objects.filter(connector=connector, sampled_at__gte=since,
-                                   measurand__in=["Voltage", "Current.Import"])
+        MeterSample.objects.filter(
+            connector=connector, sampled_at__gte=since, measurand__in=["Voltage", "Current.Import"]
+        )
         .exclude(phase="")
         .order_by("-sampled_at", "-id")
         .values_list("measurand", "phase", "value")[:60]
@@ -122,9 +125,9 @@ def session_cost(*, session: ChargeSession | None) -> Decimal:
 
 def home_profiles(*, charge_point: ChargePoint, kind: str) -> QuerySet[ChargingProfile]:
     """Charging profiles this API set, newest first. `kind` is delayed, price or override."""
-    return ChargingProfile.objects.filter(
-        charge_point=charge_point, source=f"{HOME_API_SOURCE}:{kind}"
-    ).order_by("-created_at", "-id")
+    return ChargingProfile.objects.filter(charge_point=charge_point, source=f"{HOME_API_SOURCE}:{kind}").order_by(
+        "-created_at", "-id"
+    )
 
 
 def home_profile_latest(*, charge_point: ChargePoint, kind: str) -> ChargingProfile | None:
@@ -148,20 +151,27 @@ class OverrideSchedule:
 
 def override_schedules_for_driver(*, user: User) -> list[OverrideSchedule]:
     """Live override-current schedules on the driver's chargers, grouped by schedule id."""
-    rows = ChargingProfile.objects.filter(
-        charge_point__in=charge_points_for_driver(user=user),
-        source=f"{HOME_API_SOURCE}:override",
-        status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
-    ).select_related("charge_point").order_by("profile_id", "charge_point__identity")
+    rows = (
+        ChargingProfile.objects.filter(
+            charge_point__in=charge_points_for_driver(user=user),
+            source=f"{HOME_API_SOURCE}:override",
+            status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
+        )
+        .select_related("charge_point")
+        .order_by("profile_id", "charge_point__identity")
+    )
     schedules: dict[int, OverrideSchedule] = {}
     for row in rows:
         params = (row.schedule or {}).get("customData", {})
         schedule = schedules.get(row.profile_id)
         if schedule is None:
             schedule = schedules[row.profile_id] = OverrideSchedule(
-                schedule_id=row.profile_id, start_time=params.get("startTime", ""),
-                stop_time=params.get("stopTime", ""), start_days=list(params.get("startDays", [])),
-                stop_days=list(params.get("stopDays", [])), current=params.get("current", 0),
+                schedule_id=row.profile_id,
+                start_time=params.get("startTime", ""),
+                stop_time=params.get("stopTime", ""),
+                start_days=list(params.get("startDays", [])),
+                stop_days=list(params.get("stopDays", [])),
+                current=params.get("current", 0),
             )
         schedule.charge_points.append(row.charge_point.identity)
     return list(schedules.values())

@@ -4,6 +4,7 @@ Commands go to chargers through ocpp_consumer.commands (OCPP 1.6 actions; 2.0.1 
 them translated there). Outcomes are short reasons the client shows: "" (done), REJECTED,
 TIMEOUT, OFFLINE, FAILED, UNAVAILABLE (no command bus on this server).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,24 +24,42 @@ logger = logging.getLogger(__name__)
 ACCEPTED = {"Accepted", "Scheduled"}
 
 
-async def command(identity: str, action: str, payload: dict, *,
-                  source: str = selectors.HOME_API_SOURCE) -> tuple[str, dict]:
+async def command(
+    identity: str, action: str, payload: dict, *, source: str = selectors.HOME_API_SOURCE
+) -> tuple[str, dict]:
     """Send one OCPP command; (reason, answer) with reason "" when the charger accepted.
     The bus records what the answer tells (ocpp_consumer.answers), with `source`."""
-    return await outcome(lambda: commands.send_async(identity, action, payload, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT,
-                                                     source=source), identity=identity, action=action)
+    return await outcome(
+        lambda: commands.send_async(
+            identity, action, payload, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT, source=source
+        ),
+        identity=identity,
+        action=action,
+    )
 
 
 async def session_start(*, charge_point: ChargePoint, connector: Connector, id_tag: str) -> tuple[str, dict]:
-    return await outcome(lambda: remote_control.remote_start_async(
-        charge_point=charge_point, connector=connector, id_tag=id_tag, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT,
-        source=selectors.HOME_API_SOURCE), identity=charge_point.identity, action="RemoteStartTransaction")
+    return await outcome(
+        lambda: remote_control.remote_start_async(
+            charge_point=charge_point,
+            connector=connector,
+            id_tag=id_tag,
+            timeout=settings.BLUECURRENT_COMMAND_TIMEOUT,
+            source=selectors.HOME_API_SOURCE,
+        ),
+        identity=charge_point.identity,
+        action="RemoteStartTransaction",
+    )
 
 
 async def session_stop(*, session: ChargeSession, identity: str) -> tuple[str, dict]:
-    return await outcome(lambda: remote_control.remote_stop_async(
-        session=session, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT, source=selectors.HOME_API_SOURCE),
-        identity=identity, action="RemoteStopTransaction")
+    return await outcome(
+        lambda: remote_control.remote_stop_async(
+            session=session, timeout=settings.BLUECURRENT_COMMAND_TIMEOUT, source=selectors.HOME_API_SOURCE
+        ),
+        identity=identity,
+        action="RemoteStopTransaction",
+    )
 
 
 async def outcome(send: Callable[[], Awaitable[dict]], *, identity: str, action: str) -> tuple[str, dict]:
@@ -74,8 +93,11 @@ def active_session(*, charge_point: ChargePoint) -> ChargeSession | None:
 
 def free_connector(*, charge_point: ChargePoint) -> Connector | None:
     connectors = list(charge_point.connectors.select_related("evse").order_by("connector_id"))
-    busy = set(ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE)
-               .values_list("connector_id", flat=True))
+    busy = set(
+        ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE).values_list(
+            "connector_id", flat=True
+        )
+    )
     for connector in connectors:
         if connector.pk not in busy and connector.status in ("Available", "Preparing", ""):
             return connector
@@ -91,8 +113,9 @@ KIND_PURPOSE = {
 
 
 @transaction.atomic
-def profile_save(*, charge_point: ChargePoint, kind: str, schedule: dict, enabled: bool,
-                 profile_id: int | None = None) -> ChargingProfile:
+def profile_save(
+    *, charge_point: ChargePoint, kind: str, schedule: dict, enabled: bool, profile_id: int | None = None
+) -> ChargingProfile:
     """Record the profile we are about to send (pending) or only its settings (cleared).
     The row holds this API's settings (schedule customData) whatever the charger says; the
     charger's answer to the send then updates its status (ocpp_consumer.answers). A live
@@ -102,13 +125,20 @@ def profile_save(*, charge_point: ChargePoint, kind: str, schedule: dict, enable
     )
     profile_id = profile_id or default_id
     ChargingProfile.objects.filter(
-        charge_point=charge_point, profile_id=profile_id,
+        charge_point=charge_point,
+        profile_id=profile_id,
         status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
     ).update(status=ChargingProfile.Status.CLEARED)
     return ChargingProfile.objects.create(
-        charge_point=charge_point, connector_id=0, profile_id=profile_id, stack_level=stack, purpose=purpose,
-        kind=profile_kind, recurrency_kind="Weekly" if profile_kind == ChargingProfile.Kind.RECURRING else "",
-        charging_rate_unit="A", schedule=schedule,
+        charge_point=charge_point,
+        connector_id=0,
+        profile_id=profile_id,
+        stack_level=stack,
+        purpose=purpose,
+        kind=profile_kind,
+        recurrency_kind="Weekly" if profile_kind == ChargingProfile.Kind.RECURRING else "",
+        charging_rate_unit="A",
+        schedule=schedule,
         status=ChargingProfile.Status.PENDING if enabled else ChargingProfile.Status.CLEARED,
         source=f"{selectors.HOME_API_SOURCE}:{kind}",
     )
@@ -120,9 +150,14 @@ def profile_mark(*, profile_pk: int, status: str) -> None:
 
 def profile_payload(profile: ChargingProfile) -> dict:
     return charging_profiles.set_profile_payload(
-        connector_id=profile.connector_id, profile_id=profile.profile_id, stack_level=profile.stack_level,
-        purpose=profile.purpose, kind=profile.kind, charging_schedule=smart.for_ocpp16(profile.schedule),
-        recurrency_kind=profile.recurrency_kind)
+        connector_id=profile.connector_id,
+        profile_id=profile.profile_id,
+        stack_level=profile.stack_level,
+        purpose=profile.purpose,
+        kind=profile.kind,
+        charging_schedule=smart.for_ocpp16(profile.schedule),
+        recurrency_kind=profile.recurrency_kind,
+    )
 
 
 def override_next_id() -> int:
@@ -132,7 +167,8 @@ def override_next_id() -> int:
 
 def override_rows(*, user, schedule_id: int):
     return ChargingProfile.objects.filter(
-        charge_point__in=selectors.charge_points_for_driver(user=user), profile_id=schedule_id,
+        charge_point__in=selectors.charge_points_for_driver(user=user),
+        profile_id=schedule_id,
         source=f"{selectors.HOME_API_SOURCE}:override",
         status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
     ).select_related("charge_point")
@@ -141,8 +177,9 @@ def override_rows(*, user, schedule_id: int):
 async def profile_send(profile: ChargingProfile) -> str:
     """Send a pending profile. The bus turns the row active or rejected from the charger's
     answer; offline or without an answer it stays pending (still switched on)."""
-    reason, _ = await command(profile.charge_point.identity, "SetChargingProfile", profile_payload(profile),
-                              source=profile.source)
+    reason, _ = await command(
+        profile.charge_point.identity, "SetChargingProfile", profile_payload(profile), source=profile.source
+    )
     return reason
 
 

@@ -11,6 +11,7 @@
 Schedules are in amperes; weeks start Monday 00:00 local time (DST shifts within a week are
 not compensated).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,7 @@ class ScheduleError(ValueError):
 
 
 def parse_time(value: object) -> int:
-    """"HH:MM" -> seconds after midnight."""
+    """ "HH:MM" -> seconds after midnight."""
     match = _TIME.match(value) if isinstance(value, str) else None
     if not match:
         raise ScheduleError(f"invalid time {value!r}, expected HH:MM")
@@ -133,9 +134,11 @@ def delayed_schedule(charge_point: ChargePoint, *, days: list[int], start_time: 
     for day in days:
         base = (day - 1) * 86400
         windows.append((base + start, base + end + (86400 if end <= start else 0)))
-    periods = _periods(windows, inside=float(max_current(charge_point)), outside=0.0) if days else [
-        {"startPeriod": 0, "limit": float(max_current(charge_point))}
-    ]
+    periods = (
+        _periods(windows, inside=float(max_current(charge_point)), outside=0.0)
+        if days
+        else [{"startPeriod": 0, "limit": float(max_current(charge_point))}]
+    )
     return {
         "duration": WEEK,
         "startSchedule": _iso(week_start(charge_point)),
@@ -145,8 +148,16 @@ def delayed_schedule(charge_point: ChargePoint, *, days: list[int], start_time: 
     }
 
 
-def override_schedule(charge_point: ChargePoint, *, start_days: list[str], start_time: str, stop_days: list[str],
-                      stop_time: str, current: float, schedule_id: int) -> dict:
+def override_schedule(
+    charge_point: ChargePoint,
+    *,
+    start_days: list[str],
+    start_time: str,
+    stop_days: list[str],
+    stop_time: str,
+    current: float,
+    schedule_id: int,
+) -> dict:
     start, stop = parse_time(start_time), parse_time(stop_time)
     windows = []
     for index, code in enumerate(start_days):
@@ -162,14 +173,23 @@ def override_schedule(charge_point: ChargePoint, *, start_days: list[str], start
         "chargingRateUnit": "A",
         "chargingSchedulePeriod": _periods(windows, inside=float(current), outside=float(max_current(charge_point))),
         "customData": {
-            "vendorId": "csms.home-api", "scheduleId": schedule_id, "startDays": start_days, "startTime": start_time,
-            "stopDays": stop_days, "stopTime": stop_time, "current": current,
+            "vendorId": "csms.home-api",
+            "scheduleId": schedule_id,
+            "startDays": start_days,
+            "startTime": start_time,
+            "stopDays": stop_days,
+            "stopTime": stop_time,
+            "current": current,
         },
     }
 
 
-PRICE_DEFAULTS = {"expected_departure_time": "07:00", "current_battery_pct": 20, "minimum_pct": 20,
-                  "battery_size_kwh": 60}
+PRICE_DEFAULTS = {
+    "expected_departure_time": "07:00",
+    "current_battery_pct": 20,
+    "minimum_pct": 20,
+    "battery_size_kwh": 60,
+}
 
 
 def next_departure(charge_point: ChargePoint, departure: str, now: datetime) -> datetime:

@@ -1,4 +1,5 @@
 """Domain -> frames: what a driver's charger looks like to the client right now."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -45,13 +46,22 @@ def charge_points_frame(*, user: User) -> dict:
         connector = selectors.main_connector(charge_point=cp)
         smart_on, delayed, price = _smart(cp)
         model_type, vendor = _model(cp)
-        entries.append(frames.charge_point_entry(
-            evse_id=cp.identity, name=cp.name, model_type=model_type, chargepoint_type=vendor,
-            activity=_activity(cp, connector.status if connector else cp.status),
-            public_charging=cp.public_charging, plug_and_charge=cp.plug_and_charge, smart_charging=smart_on,
-            delayed_charging=delayed, price_based_charging=price,
-            latitude=cp.site.latitude if cp.site_id else None, longitude=cp.site.longitude if cp.site_id else None,
-        ))
+        entries.append(
+            frames.charge_point_entry(
+                evse_id=cp.identity,
+                name=cp.name,
+                model_type=model_type,
+                chargepoint_type=vendor,
+                activity=_activity(cp, connector.status if connector else cp.status),
+                public_charging=cp.public_charging,
+                plug_and_charge=cp.plug_and_charge,
+                smart_charging=smart_on,
+                delayed_charging=delayed,
+                price_based_charging=price,
+                latitude=cp.site.latitude if cp.site_id else None,
+                longitude=cp.site.longitude if cp.site_id else None,
+            )
+        )
     return frames.charge_points(entries)
 
 
@@ -65,7 +75,9 @@ def _phases(connector) -> tuple[tuple, tuple]:
     if not any(currents) and power > 0:
         # No per-phase readings: spread the reported power over three phases.
         nominal = settings.BLUECURRENT_NOMINAL_VOLTAGE
-        per_phase = power / (3 * (sum(v for v in voltages if v) / len([v for v in voltages if v]) if any(voltages) else nominal))
+        per_phase = power / (
+            3 * (sum(v for v in voltages if v) / len([v for v in voltages if v]) if any(voltages) else nominal)
+        )
         currents = (per_phase, per_phase, per_phase)
         if not any(voltages):
             voltages = (nominal, nominal, nominal)
@@ -74,7 +86,8 @@ def _phases(connector) -> tuple[tuple, tuple]:
 
 def _smartcharging_limit(charge_point: ChargePoint, rated: int) -> int:
     override = ChargingProfile.objects.filter(
-        charge_point=charge_point, source=f"{selectors.HOME_API_SOURCE}:override",
+        charge_point=charge_point,
+        source=f"{selectors.HOME_API_SOURCE}:override",
         status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
     ).first()
     if override is None:
@@ -91,12 +104,16 @@ def status_frame(*, charge_point: ChargePoint) -> dict:
     rated = smart.max_current(charge_point)
     active = session is not None and session.is_active
     return frames.ch_status(
-        evse_id=charge_point.identity, voltages=voltages, currents=currents,
+        evse_id=charge_point.identity,
+        voltages=voltages,
+        currents=currents,
         activity=_activity(charge_point, status),
         vehicle_status=frames.VEHICLE_STATUS.get(status, "A") if charge_point.is_online else "A",
         actual_kwh=(session.energy_wh / 1000) if session else 0,
         total_cost=selectors.session_cost(session=session),
-        max_usage=rated, smartcharging_max_usage=_smartcharging_limit(charge_point, rated), max_offline=rated,
+        max_usage=rated,
+        smartcharging_max_usage=_smartcharging_limit(charge_point, rated),
+        max_offline=rated,
         start=session.started_at if session else None,
         stop=None if active or session is None else session.stopped_at,
         offline_since=None if charge_point.is_online else charge_point.last_seen_at,
@@ -107,9 +124,15 @@ def settings_frame(*, charge_point: ChargePoint) -> dict:
     smart_on, delayed, price = _smart(charge_point)
     model_type, vendor = _model(charge_point)
     return frames.ch_settings(
-        evse_id=charge_point.identity, name=charge_point.name, model_type=model_type, chargepoint_type=vendor,
-        public_charging=charge_point.public_charging, plug_and_charge=charge_point.plug_and_charge,
-        smart_charging=smart_on, delayed_charging=delayed, price_based_charging=price,
+        evse_id=charge_point.identity,
+        name=charge_point.name,
+        model_type=model_type,
+        chargepoint_type=vendor,
+        public_charging=charge_point.public_charging,
+        plug_and_charge=charge_point.plug_and_charge,
+        smart_charging=smart_on,
+        delayed_charging=delayed,
+        price_based_charging=price,
     )
 
 
@@ -123,19 +146,31 @@ def grid_frame(*, charge_point: ChargePoint) -> dict:
             for index, value in enumerate(currents):
                 totals[index] += value or 0
     capacity = charge_point.site.grid_capacity_amps if charge_point.site_id else None
-    return frames.grid_status(evse_id=charge_point.identity, currents=tuple(totals),
-                              max_install=capacity or 0, max_reserved=capacity or 0)
+    return frames.grid_status(
+        evse_id=charge_point.identity, currents=tuple(totals), max_install=capacity or 0, max_reserved=capacity or 0
+    )
 
 
 def cards_frame(*, user: User, limit: int) -> dict:
     cards = selectors.charge_cards_for_driver(user=user, limit=limit)
-    return frames.charge_cards([
-        {"uid": card.uid, "id": card.uid, "name": card.name, "customer_name": user.name or user.username,
-         "valid": card.status == IdTokenStatus.ACCEPTED}
-        for card in cards
-    ])
+    return frames.charge_cards(
+        [
+            {
+                "uid": card.uid,
+                "id": card.uid,
+                "name": card.name,
+                "customer_name": user.name or user.username,
+                "valid": card.status == IdTokenStatus.ACCEPTED,
+            }
+            for card in cards
+        ]
+    )
 
 
 def account_frame(*, user: User) -> dict:
-    return {"object": "ACCOUNT", "login": user.email or user.username, "full_name": user.name,
-            "customer_id": str(user.pk)}
+    return {
+        "object": "ACCOUNT",
+        "login": user.email or user.username,
+        "full_name": user.name,
+        "customer_id": str(user.pk),
+    }

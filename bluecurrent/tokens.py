@@ -4,6 +4,7 @@ VALIDATE_API_TOKEN hands out for it (sent back as "Authorization: Token <session
 Issuing and revoking go through accounts.services (hashed storage, revocation cascades to
 the session tokens issued under an API token).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,9 +53,11 @@ def api_token_revoke(*, user: User, token_id: int) -> bool:
 def _usable_api_token(raw: str) -> AccessToken | None:
     if not isinstance(raw, str) or not raw or len(raw) > 200:
         return None
-    token = AccessToken.objects.select_related("user").filter(
-        key_hash=token_hash(raw), kind=AccessToken.Kind.HOME_API
-    ).first()
+    token = (
+        AccessToken.objects.select_related("user")
+        .filter(key_hash=token_hash(raw), kind=AccessToken.Kind.HOME_API)
+        .first()
+    )
     if token is None or not token.is_usable() or not token.user.is_active:
         return None
     return token
@@ -70,7 +73,10 @@ def session_token_issue(*, api_token: AccessToken) -> str:
 
     AccessToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
     return access_token_issue(
-        user=api_token.user, kind=AccessToken.Kind.HOME_SESSION, name=api_token.name, parent=api_token,
+        user=api_token.user,
+        kind=AccessToken.Kind.HOME_SESSION,
+        name=api_token.name,
+        parent=api_token,
     )
 
 

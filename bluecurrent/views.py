@@ -4,6 +4,7 @@ Login: Django session login (login_required). Drivers log in by phone OTP in the
 there is no driver web login yet, so today this page serves drivers who have a session
 (e.g. set up by an operator or a future OTP web login).
 """
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -25,6 +26,8 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             except ValueError:
                 pass
             return redirect(request.path)
-        new_token = tokens.api_token_create(user=request.user, name=request.POST.get("name", "").strip() or "Home Assistant")
+        new_token = tokens.api_token_create(
+            user=request.user, name=request.POST.get("name", "").strip() or "Home Assistant"
+        )
     context = {"tokens": tokens.api_token_list(user=request.user), "new_token": new_token}
     return render(request, "bluecurrent/tokens.html", context)

@@ -4,6 +4,7 @@ Staff who belong to an operator see only that operator's objects; superusers see
 The journal, the device model and operator events are read-only: they are records of
 what chargers said, not something to edit.
 """
+
 from __future__ import annotations
 
 from django import forms
@@ -37,18 +38,32 @@ class SiteAdmin(OperatorScopedAdmin):
 class ConnectorInline(ScopedChoices, admin.TabularInline):
     model = Connector
     extra = 0
-    fields = ["connector_id", "evse", "evse_connector_id", "connector_type", "max_power_kw", "status", "error_code", "power_w", "meter_wh", "soc_percent"]
+    fields = [
+        "connector_id",
+        "evse",
+        "evse_connector_id",
+        "connector_type",
+        "max_power_kw",
+        "status",
+        "error_code",
+        "power_w",
+        "meter_wh",
+        "soc_percent",
+    ]
     readonly_fields = ["status", "error_code", "power_w", "meter_wh", "soc_percent"]
 
 
 class ChargePointForm(forms.ModelForm):
     new_password = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), min_length=16,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        min_length=16,
         help_text="Sets the Basic-auth password the charger uses (stored hashed). Leave empty to keep it; "
-                  "a new charger without one gets a generated password, shown once after saving.",
+        "a new charger without one gets a generated password, shown once after saving.",
     )
     generate_password = forms.BooleanField(
-        required=False, help_text="Replace the password with a new generated one, shown once after saving.")
+        required=False, help_text="Replace the password with a new generated one, shown once after saving."
+    )
     generated_password: str = ""
 
     class Meta:
@@ -71,20 +86,45 @@ class ChargePointForm(forms.ModelForm):
 class ChargePointAdmin(OperatorScopedAdmin):
     form = ChargePointForm
     operator_path = "site__operator_id"
-    list_display = ["identity", "name", "site", "protocol", "registration_status", "is_online", "last_seen_at", "status", "firmware_version", "vendor", "model"]
+    list_display = [
+        "identity",
+        "name",
+        "site",
+        "protocol",
+        "registration_status",
+        "is_online",
+        "last_seen_at",
+        "status",
+        "firmware_version",
+        "vendor",
+        "model",
+    ]
     list_filter = ["is_online", "registration_status", "protocol", "site__operator", "site", "vendor"]
     search_fields = ["identity", "name", "serial_number", "vendor", "model"]
     list_select_related = ["site"]
-    readonly_fields = ["is_online", "last_seen_at", "last_boot_at", "status", "error_code", "firmware_status", "diagnostics_status", "created_at", "updated_at"]
+    readonly_fields = [
+        "is_online",
+        "last_seen_at",
+        "last_boot_at",
+        "status",
+        "error_code",
+        "firmware_status",
+        "diagnostics_status",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [ConnectorInline]
     actions = ["accept_registration", "reject_registration"]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if form.generated_password:
-            self.message_user(request, f"The Basic-auth password of {obj.identity} is {form.generated_password} "
-                                       "— copy it to the charger now: it is stored hashed and not shown again.",
-                              level=messages.WARNING)
+            self.message_user(
+                request,
+                f"The Basic-auth password of {obj.identity} is {form.generated_password} "
+                "— copy it to the charger now: it is stored hashed and not shown again.",
+                level=messages.WARNING,
+            )
 
     @admin.action(description="Accept the selected chargers (BootNotification → Accepted)")
     def accept_registration(self, request, queryset):
@@ -108,7 +148,17 @@ class EvseAdmin(OperatorScopedAdmin):
 @admin.register(Connector)
 class ConnectorAdmin(OperatorScopedAdmin):
     operator_path = "charge_point__site__operator_id"
-    list_display = ["charge_point", "connector_id", "evse", "connector_type", "max_power_kw", "status", "error_code", "power_w", "status_updated_at"]
+    list_display = [
+        "charge_point",
+        "connector_id",
+        "evse",
+        "connector_type",
+        "max_power_kw",
+        "status",
+        "error_code",
+        "power_w",
+        "status_updated_at",
+    ]
     list_filter = ["status", "connector_type", "charge_point__site"]
     search_fields = ["charge_point__identity"]
     list_select_related = ["charge_point", "evse"]
@@ -137,7 +187,17 @@ class IdTokenAdmin(OperatorScopedAdmin):
 @admin.register(ChargingProfile)
 class ChargingProfileAdmin(OperatorScopedAdmin):
     operator_path = "charge_point__site__operator_id"
-    list_display = ["charge_point", "connector_id", "profile_id", "purpose", "stack_level", "charging_rate_unit", "status", "source", "created_at"]
+    list_display = [
+        "charge_point",
+        "connector_id",
+        "profile_id",
+        "purpose",
+        "stack_level",
+        "charging_rate_unit",
+        "status",
+        "source",
+        "created_at",
+    ]
     list_filter = ["status", "purpose", "charging_rate_unit", "source"]
     search_fields = ["charge_point__identity"]
     list_select_related = ["charge_point"]
@@ -167,7 +227,17 @@ class ConfigurationKeyAdmin(ReadOnlyAdmin):
 @admin.register(DeviceVariable)
 class DeviceVariableAdmin(ReadOnlyAdmin):
     operator_path = "charge_point__site__operator_id"
-    list_display = ["charge_point", "component_name", "component_instance", "evse_id", "variable_name", "variable_instance", "attribute_type", "value", "mutability"]
+    list_display = [
+        "charge_point",
+        "component_name",
+        "component_instance",
+        "evse_id",
+        "variable_name",
+        "variable_instance",
+        "attribute_type",
+        "value",
+        "mutability",
+    ]
     list_filter = ["component_name", "attribute_type", "mutability"]
     search_fields = ["charge_point__identity", "component_name", "variable_name", "value"]
     list_select_related = ["charge_point"]
@@ -190,4 +260,7 @@ class ChargePointEventAdmin(OperatorScopedAdmin):
     def acknowledge(self, request, queryset):
         from django.utils import timezone
 
-        self.message_user(request, f"{queryset.filter(acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())} event(s) acknowledged.")
+        self.message_user(
+            request,
+            f"{queryset.filter(acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())} event(s) acknowledged.",
+        )

@@ -9,6 +9,7 @@ constant time. Hashes made earlier by Django's password hashers (PBKDF2) still v
 is_current() tells them apart, and the connect path replaces one after the next
 successful login.
 """
+
 from __future__ import annotations
 
 import hashlib

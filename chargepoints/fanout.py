@@ -7,6 +7,7 @@ else (admin, Celery, API views) they are sent at once.
 
 group_send is only used for this fan-out; commands to chargers use a direct channel send.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,12 +31,23 @@ def group_name(identity: str) -> str:
 
 
 def state_message(
-    *, identity: str, connector_id: int, status: str, power_w: int | None = None,
-    meter_wh: int | None = None, soc: int | None = None, **extra,
+    *,
+    identity: str,
+    connector_id: int,
+    status: str,
+    power_w: int | None = None,
+    meter_wh: int | None = None,
+    soc: int | None = None,
+    **extra,
 ) -> dict:
     return {
-        "identity": identity, "connector_id": connector_id, "status": status,
-        "power_w": power_w, "meter_wh": meter_wh, "soc": soc, **extra,
+        "identity": identity,
+        "connector_id": connector_id,
+        "status": status,
+        "power_w": power_w,
+        "meter_wh": meter_wh,
+        "soc": soc,
+        **extra,
     }
 
 

@@ -7,6 +7,7 @@ characters, and not "." or ".." (it is the last segment of the charger's URL and
 portal's). The OCPP URL is percent-decoded once, by the server (daphne's scope["path"]);
 nothing decodes it again, so "..%252F" stays the literal "..%2F".
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,7 @@ RULE = "1-48 printable ASCII characters without '/', whitespace or control chara
 
 
 def identity_is_valid(identity: object) -> bool:
-    return (isinstance(identity, str) and _IDENTITY.fullmatch(identity) is not None
-            and identity not in (".", ".."))
+    return isinstance(identity, str) and _IDENTITY.fullmatch(identity) is not None and identity not in (".", "..")
 
 
 def validate_identity(identity: object) -> None:

@@ -29,8 +29,12 @@ class Site(models.Model):
     city = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
-    latitude = models.DecimalField(max_digits=9, decimal_places=6, validators=[MinValueValidator(-90), MaxValueValidator(90)])
-    longitude = models.DecimalField(max_digits=9, decimal_places=6, validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    latitude = models.DecimalField(
+        max_digits=9, decimal_places=6, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.DecimalField(
+        max_digits=9, decimal_places=6, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     grid_capacity_amps = models.PositiveIntegerField(null=True, blank=True, help_text="Per phase, for load balancing")
     created_at = models.DateTimeField(default=timezone.now)
@@ -70,7 +74,9 @@ class ChargePoint(models.Model):
     meter_serial_number = models.CharField(max_length=25, blank=True)
     protocol = models.CharField(max_length=12, choices=OcppVersion.choices, blank=True)
     password_hash = models.CharField(max_length=128, blank=True, help_text="Basic-auth password, hashed")
-    registration_status = models.CharField(max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED)
+    registration_status = models.CharField(
+        max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
+    )
     is_online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
@@ -290,8 +296,9 @@ class OcppMessage(models.Model):
     # charge point, not the identity text, which is kept for display and the admin's
     # substring search) and the deletes. Every index is paid on each of the many inserts
     # (issue 3).
-    charge_point = models.ForeignKey(ChargePoint, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="messages", db_index=False)
+    charge_point = models.ForeignKey(
+        ChargePoint, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     charge_point_identity = models.CharField(max_length=48)
     direction = models.CharField(max_length=3, choices=Direction.choices)
     message_type = models.PositiveSmallIntegerField(choices=MessageType.choices)
@@ -358,8 +365,14 @@ class DeviceVariable(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=[
-                    "charge_point", "component_name", "component_instance", "evse_id", "connector_id",
-                    "variable_name", "variable_instance", "attribute_type",
+                    "charge_point",
+                    "component_name",
+                    "component_instance",
+                    "evse_id",
+                    "connector_id",
+                    "variable_name",
+                    "variable_instance",
+                    "attribute_type",
                 ],
                 name="device_variable_unique",
             ),

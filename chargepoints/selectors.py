@@ -1,4 +1,5 @@
 """Reads of charge points, connectors (the seed's "chargers"), id tokens and the journal."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,9 @@ def charge_point_get(*, identity: str) -> ChargePoint | None:
     return ChargePoint.objects.filter(identity=identity).first()
 
 
-def charge_point_list(*, operator_id: int | None = None, site_id: int | None = None,
-                      is_online: bool | None = None) -> QuerySet[ChargePoint]:
+def charge_point_list(
+    *, operator_id: int | None = None, site_id: int | None = None, is_online: bool | None = None
+) -> QuerySet[ChargePoint]:
     qs = ChargePoint.objects.select_related("site").all()
     if operator_id is not None:
         qs = qs.filter(site__operator_id=operator_id)
@@ -52,9 +54,7 @@ def connector_get(*, identity: str, connector_id: int) -> Connector | None:
 
 def connector_get_by_serial_number(*, serial_number: str, connector_id: int = 1) -> Connector | None:
     """The connector of the charger with this serial number (its first one by default)."""
-    return (
-        connector_list().filter(charge_point__serial_number=serial_number, connector_id=connector_id).first()
-    )
+    return connector_list().filter(charge_point__serial_number=serial_number, connector_id=connector_id).first()
 
 
 def connector_list_available(*, operator_id: int | None = None, online_only: bool = False) -> QuerySet[Connector]:
@@ -62,8 +62,7 @@ def connector_list_available(*, operator_id: int | None = None, online_only: boo
     if operator_id is not None:
         qs = qs.filter(charge_point__site__operator_id=operator_id)
     if online_only:
-        qs = qs.filter(charge_point__is_online=True,
-                       charge_point__registration_status=RegistrationStatus.ACCEPTED)
+        qs = qs.filter(charge_point__is_online=True, charge_point__registration_status=RegistrationStatus.ACCEPTED)
     return qs
 
 

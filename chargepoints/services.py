@@ -3,6 +3,7 @@
 OCPP handlers call these through `sync_to_async`; every write is one transaction, and
 live state goes out to `cp.<identity>` after commit (chargepoints.fanout).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,18 +44,26 @@ UNKNOWN_PENDING = "pending"
 
 # --- state fan-out ------------------------------------------------------------------
 
+
 def connector_state(connector: Connector, identity: str, **extra) -> dict:
     return state_message(
-        identity=identity, connector_id=connector.connector_id, status=connector.status,
-        power_w=connector.power_w, meter_wh=connector.meter_wh, soc=connector.soc_percent, **extra,
+        identity=identity,
+        connector_id=connector.connector_id,
+        status=connector.status,
+        power_w=connector.power_w,
+        meter_wh=connector.meter_wh,
+        soc=connector.soc_percent,
+        **extra,
     )
 
 
 def charge_point_state(charge_point: ChargePoint) -> dict:
     return state_message(
-        identity=charge_point.identity, connector_id=0,
+        identity=charge_point.identity,
+        connector_id=0,
         status=charge_point.status or ("Online" if charge_point.is_online else "Offline"),
-        online=charge_point.is_online, registration_status=charge_point.registration_status,
+        online=charge_point.is_online,
+        registration_status=charge_point.registration_status,
     )
 
 
@@ -64,16 +73,30 @@ def _publish_after_commit(state: dict) -> None:
 
 # --- charge points ------------------------------------------------------------------
 
+
 @transaction.atomic
 def charge_point_add(
-    *, identity: str, password: str | None = None, site: Site | None = None, name: str = "",
-    vendor: str = "", model: str = "", serial_number: str = "",
-    registration_status: str = RegistrationStatus.ACCEPTED, connector_count: int = 0,
+    *,
+    identity: str,
+    password: str | None = None,
+    site: Site | None = None,
+    name: str = "",
+    vendor: str = "",
+    model: str = "",
+    serial_number: str = "",
+    registration_status: str = RegistrationStatus.ACCEPTED,
+    connector_count: int = 0,
     max_power_kw: Decimal | None = None,
 ) -> ChargePoint:
     charge_point = ChargePoint(
-        identity=identity, site=site, name=name, vendor=vendor, model=model,
-        serial_number=serial_number, registration_status=registration_status, max_power_kw=max_power_kw,
+        identity=identity,
+        site=site,
+        name=name,
+        vendor=vendor,
+        model=model,
+        serial_number=serial_number,
+        registration_status=registration_status,
+        max_power_kw=max_power_kw,
         heartbeat_interval=settings.OCPP_HEARTBEAT_INTERVAL,
     )
     if password:
@@ -86,8 +109,18 @@ def charge_point_add(
 
 
 _UPDATABLE = {
-    "site", "name", "vendor", "model", "serial_number", "firmware_version", "registration_status",
-    "heartbeat_interval", "public_charging", "plug_and_charge", "is_operative", "max_power_kw",
+    "site",
+    "name",
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "registration_status",
+    "heartbeat_interval",
+    "public_charging",
+    "plug_and_charge",
+    "is_operative",
+    "max_power_kw",
 }
 
 
@@ -167,8 +200,9 @@ def charge_point_password_check(*, charge_point: ChargePoint, password: str | No
 def _password_ok(charge_point: ChargePoint, password: str | None) -> bool:
     ok, upgraded = charge_point_password_check(charge_point=charge_point, password=password)
     if upgraded:
-        charge_point_password_hash_replace(charge_point_id=charge_point.pk, old_hash=charge_point.password_hash,
-                                           new_hash=upgraded)
+        charge_point_password_hash_replace(
+            charge_point_id=charge_point.pk, old_hash=charge_point.password_hash, new_hash=upgraded
+        )
     return ok
 
 
@@ -192,9 +226,16 @@ def charge_point_connect_many(*, requests: list[dict]) -> list[ChargePoint | Non
     """charge_point_connect for many connections at once, checking passwords in the calling
     thread (the OCPP consumer admits with charge_point_admit_many and checks passwords in
     its own pool instead). Each request: identity, password, protocol."""
-    admitted = charge_point_admit_many(requests=[
-        {"identity": r["identity"], "protocol": r["protocol"],
-         "password_hash": charger_secrets.make_hash(r["password"]) if r["password"] else ""} for r in requests])
+    admitted = charge_point_admit_many(
+        requests=[
+            {
+                "identity": r["identity"],
+                "protocol": r["protocol"],
+                "password_hash": charger_secrets.make_hash(r["password"]) if r["password"] else "",
+            }
+            for r in requests
+        ]
+    )
     answers: list[ChargePoint | None] = []
     for request, (charge_point, verified) in zip(requests, admitted):
         if charge_point is not None and not verified and not _password_ok(charge_point, request["password"]):
@@ -233,12 +274,16 @@ def _register_unknown(*, identity: str, password_hash: str, protocol: str) -> Ch
     try:
         with transaction.atomic():
             charge_point = ChargePoint.objects.create(
-                identity=identity, protocol=protocol, registration_status=RegistrationStatus.PENDING,
+                identity=identity,
+                protocol=protocol,
+                registration_status=RegistrationStatus.PENDING,
                 password_hash=password_hash,
                 heartbeat_interval=settings.OCPP_HEARTBEAT_INTERVAL,
             )
             charge_point_event_add(
-                charge_point_id=charge_point.pk, kind="registered_pending", severity=ChargePointEvent.Severity.WARNING,
+                charge_point_id=charge_point.pk,
+                kind="registered_pending",
+                severity=ChargePointEvent.Severity.WARNING,
                 message="Unknown charger connected and was registered as Pending; accept it to let it charge.",
             )
     except IntegrityError:  # registered by a concurrent connection a moment ago
@@ -261,7 +306,8 @@ def charge_point_mark_online_many(*, charge_points: list[tuple[int, str]]) -> li
         by_protocol.setdefault(protocol, set()).add(pk)
     for protocol, pks in by_protocol.items():
         ChargePoint.objects.filter(pk__in=sorted(pks)).update(
-            is_online=True, protocol=protocol, last_seen_at=now, updated_at=now)
+            is_online=True, protocol=protocol, last_seen_at=now, updated_at=now
+        )
     _publish_states({pk for pk, _ in charge_points})
     return [None] * len(charge_points)
 
@@ -280,7 +326,8 @@ def charge_point_mark_offline_many(*, charge_point_ids: list[int]) -> list[None]
 
 def _publish_states(pks) -> None:
     for charge_point in ChargePoint.objects.filter(pk__in=pks).only(
-            "identity", "status", "is_online", "registration_status"):
+        "identity", "status", "is_online", "registration_status"
+    ):
         _publish_after_commit(charge_point_state(charge_point))
 
 
@@ -302,15 +349,19 @@ def charge_point_offline_sweep(*, now: datetime | None = None) -> list[str]:
     stale = []
     # In primary-key order, the order in which the consumer's set-based updates (last seen,
     # online) lock the same rows, so the two cannot deadlock.
-    for charge_point in ChargePoint.objects.filter(is_online=True).only(
-            "pk", "identity", "last_seen_at", "heartbeat_interval").order_by("pk"):
+    for charge_point in (
+        ChargePoint.objects.filter(is_online=True)
+        .only("pk", "identity", "last_seen_at", "heartbeat_interval")
+        .order_by("pk")
+    ):
         deadline = timedelta(seconds=charge_point.heartbeat_interval * missed)
         if charge_point.last_seen_at is None or charge_point.last_seen_at < now - deadline:
             stale.append(charge_point)
     for charge_point in stale:
         # Conditional update: a charger heard from meanwhile stays online.
         updated = ChargePoint.objects.filter(pk=charge_point.pk, last_seen_at=charge_point.last_seen_at).update(
-            is_online=False, updated_at=now)
+            is_online=False, updated_at=now
+        )
         if updated:
             charge_point.is_online = False
             _publish_after_commit(charge_point_state(charge_point))
@@ -319,8 +370,16 @@ def charge_point_offline_sweep(*, now: datetime | None = None) -> list[str]:
 
 @transaction.atomic
 def charge_point_boot(
-    *, charge_point_id: int, vendor: str, model: str, serial_number: str = "", firmware_version: str = "",
-    iccid: str = "", imsi: str = "", meter_type: str = "", meter_serial_number: str = "",
+    *,
+    charge_point_id: int,
+    vendor: str,
+    model: str,
+    serial_number: str = "",
+    firmware_version: str = "",
+    iccid: str = "",
+    imsi: str = "",
+    meter_type: str = "",
+    meter_serial_number: str = "",
 ) -> ChargePoint:
     """Record a BootNotification; the charger's registration status decides the answer."""
     charge_point = ChargePoint.objects.select_for_update().get(pk=charge_point_id)
@@ -334,61 +393,97 @@ def charge_point_boot(
     charge_point.is_online = True
     charge_point.save()
     if charge_point.registration_status == RegistrationStatus.REJECTED:
-        charge_point_event_add(charge_point_id=charge_point.pk, kind="boot_rejected",
-                               severity=ChargePointEvent.Severity.WARNING,
-                               message="BootNotification rejected: the charger is not allowed to register.")
+        charge_point_event_add(
+            charge_point_id=charge_point.pk,
+            kind="boot_rejected",
+            severity=ChargePointEvent.Severity.WARNING,
+            message="BootNotification rejected: the charger is not allowed to register.",
+        )
     _publish_after_commit(charge_point_state(charge_point))
     return charge_point
 
 
 @transaction.atomic
 def charge_point_event_add(
-    *, charge_point_id: int, kind: str, message: str = "", payload: dict | None = None,
+    *,
+    charge_point_id: int,
+    kind: str,
+    message: str = "",
+    payload: dict | None = None,
     severity: str = ChargePointEvent.Severity.INFO,
 ) -> ChargePointEvent:
     return ChargePointEvent.objects.create(
-        charge_point_id=charge_point_id, kind=kind, severity=severity, message=message[:500], payload=payload or {})
+        charge_point_id=charge_point_id, kind=kind, severity=severity, message=message[:500], payload=payload or {}
+    )
 
 
 @transaction.atomic
 def charge_point_firmware_status_update(*, charge_point_id: int, status: str) -> None:
     ChargePoint.objects.filter(pk=charge_point_id).update(firmware_status=status, updated_at=timezone.now())
-    severity = ChargePointEvent.Severity.ERROR if status in {"DownloadFailed", "InstallationFailed"} else ChargePointEvent.Severity.INFO
-    charge_point_event_add(charge_point_id=charge_point_id, kind="firmware_status", severity=severity,
-                           message=f"Firmware: {status}", payload={"status": status})
+    severity = (
+        ChargePointEvent.Severity.ERROR
+        if status in {"DownloadFailed", "InstallationFailed"}
+        else ChargePointEvent.Severity.INFO
+    )
+    charge_point_event_add(
+        charge_point_id=charge_point_id,
+        kind="firmware_status",
+        severity=severity,
+        message=f"Firmware: {status}",
+        payload={"status": status},
+    )
 
 
 @transaction.atomic
 def charge_point_diagnostics_status_update(*, charge_point_id: int, status: str) -> None:
     ChargePoint.objects.filter(pk=charge_point_id).update(diagnostics_status=status, updated_at=timezone.now())
     severity = ChargePointEvent.Severity.ERROR if status == "UploadFailed" else ChargePointEvent.Severity.INFO
-    charge_point_event_add(charge_point_id=charge_point_id, kind="diagnostics_status", severity=severity,
-                           message=f"Diagnostics: {status}", payload={"status": status})
+    charge_point_event_add(
+        charge_point_id=charge_point_id,
+        kind="diagnostics_status",
+        severity=severity,
+        message=f"Diagnostics: {status}",
+        payload={"status": status},
+    )
 
 
 @transaction.atomic
-def charge_point_data_transfer_record(*, charge_point_id: int, vendor_id: str, message_id: str = "",
-                                      data: str | None = None) -> str:
+def charge_point_data_transfer_record(
+    *, charge_point_id: int, vendor_id: str, message_id: str = "", data: str | None = None
+) -> str:
     """Keep a charger's DataTransfer for an operator. We know no vendor extensions, so the
     answer is UnknownVendorId (OCPP 1.6 section 4.3)."""
-    charge_point_event_add(charge_point_id=charge_point_id, kind="data_transfer",
-                           message=f"DataTransfer from vendor {vendor_id} {message_id}".strip(),
-                           payload={"vendorId": vendor_id, "messageId": message_id, "data": data})
+    charge_point_event_add(
+        charge_point_id=charge_point_id,
+        kind="data_transfer",
+        message=f"DataTransfer from vendor {vendor_id} {message_id}".strip(),
+        payload={"vendorId": vendor_id, "messageId": message_id, "data": data},
+    )
     return "UnknownVendorId"
 
 
 # --- connectors (the seed's "chargers") -------------------------------------------
 
+
 @transaction.atomic
 def connector_add(
-    *, charge_point: ChargePoint, connector_id: int, connector_type: str = ConnectorType.TYPE2,
+    *,
+    charge_point: ChargePoint,
+    connector_id: int,
+    connector_type: str = ConnectorType.TYPE2,
     max_power_kw: Decimal = Decimal("22"),
 ) -> Connector:
     """A new connector is Available (as the seed's addCharger); its EVSE has the same number."""
     evse, _ = Evse.objects.get_or_create(charge_point=charge_point, evse_id=connector_id)
-    connector = Connector(charge_point=charge_point, evse=evse, connector_id=connector_id,
-                          connector_type=connector_type, max_power_kw=max_power_kw,
-                          status=ConnectorStatus.AVAILABLE, status_updated_at=timezone.now())
+    connector = Connector(
+        charge_point=charge_point,
+        evse=evse,
+        connector_id=connector_id,
+        connector_type=connector_type,
+        max_power_kw=max_power_kw,
+        status=ConnectorStatus.AVAILABLE,
+        status_updated_at=timezone.now(),
+    )
     connector.full_clean()
     connector.save()
     return connector
@@ -409,21 +504,34 @@ def connector_ensure(*, charge_point_id: int, connector_id: int) -> Connector:
     try:
         with transaction.atomic():
             evse, _ = Evse.objects.get_or_create(charge_point_id=charge_point_id, evse_id=connector_id)
-            return Connector.objects.create(charge_point_id=charge_point_id, evse=evse, connector_id=connector_id,
-                                            status=ConnectorStatus.AVAILABLE, status_updated_at=timezone.now())
+            return Connector.objects.create(
+                charge_point_id=charge_point_id,
+                evse=evse,
+                connector_id=connector_id,
+                status=ConnectorStatus.AVAILABLE,
+                status_updated_at=timezone.now(),
+            )
     except IntegrityError:
         return Connector.objects.get(charge_point_id=charge_point_id, connector_id=connector_id)
 
 
 @transaction.atomic
 def connector_update_status(
-    *, charge_point_id: int, connector_id: int, status: str, error_code: str = "NoError", info: str = "",
-    vendor_error_code: str = "", at: datetime | None = None,
+    *,
+    charge_point_id: int,
+    connector_id: int,
+    status: str,
+    error_code: str = "NoError",
+    info: str = "",
+    vendor_error_code: str = "",
+    at: datetime | None = None,
 ) -> Connector | None:
     """Apply a StatusNotification. Connector 0 is the charger as a whole (returns None)."""
     at = at or timezone.now()
     if connector_id == 0:
-        ChargePoint.objects.filter(pk=charge_point_id).update(status=status, error_code=error_code, updated_at=timezone.now())
+        ChargePoint.objects.filter(pk=charge_point_id).update(
+            status=status, error_code=error_code, updated_at=timezone.now()
+        )
         charge_point = ChargePoint.objects.get(pk=charge_point_id)
         _publish_after_commit(charge_point_state(charge_point))
         return None
@@ -441,6 +549,7 @@ def connector_update_status(
 
 # --- what chargers answered to commands (ocpp_consumer.answers) ---------------------
 
+
 @transaction.atomic
 def configuration_keys_store(*, identity: str, keys: list[dict], unknown: list[str]) -> int:
     """Store a GetConfiguration answer: each reported key with its value and readonly
@@ -455,8 +564,10 @@ def configuration_keys_store(*, identity: str, keys: list[dict], unknown: list[s
             continue
         value = entry.get("value")
         ConfigurationKey.objects.update_or_create(
-            charge_point=charge_point, key=name,
-            defaults={"value": None if value is None else str(value)[:500], "readonly": bool(entry.get("readonly"))})
+            charge_point=charge_point,
+            key=name,
+            defaults={"value": None if value is None else str(value)[:500], "readonly": bool(entry.get("readonly"))},
+        )
         stored += 1
     if unknown:
         ConfigurationKey.objects.filter(charge_point=charge_point, key__in=[str(k)[:50] for k in unknown]).delete()
@@ -476,8 +587,9 @@ _PROFILE_STATUS = {"Accepted": ChargingProfile.Status.ACTIVE}
 
 
 @transaction.atomic
-def charging_profile_record_answer(*, identity: str, connector_id: int, profile: dict, answer_status: str | None,
-                                   source: str) -> ChargingProfile | None:
+def charging_profile_record_answer(
+    *, identity: str, connector_id: int, profile: dict, answer_status: str | None, source: str
+) -> ChargingProfile | None:
     """Record a SetChargingProfile (csChargingProfiles field names; for 2.0.1 the connector
     is the evseId and chargingSchedule may be a list) and the charger's answer.
 
@@ -495,18 +607,29 @@ def charging_profile_record_answer(*, identity: str, connector_id: int, profile:
     else:
         status = _PROFILE_STATUS.get(answer_status, ChargingProfile.Status.REJECTED)
     live = ChargingProfile.objects.select_for_update().filter(
-        charge_point=charge_point, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE])
+        charge_point=charge_point, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE]
+    )
     same_id = [row for row in live if row.profile_id == profile["chargingProfileId"]]
     pending = next((row for row in same_id if row.status == ChargingProfile.Status.PENDING), None)
     if status == ChargingProfile.Status.ACTIVE:
-        replaced = [row.pk for row in live if row is not pending and (
-            row.profile_id == profile["chargingProfileId"] or (
-                row.connector_id == connector_id and row.purpose == profile.get("chargingProfilePurpose")
-                and row.stack_level == profile.get("stackLevel")))]
+        replaced = [
+            row.pk
+            for row in live
+            if row is not pending
+            and (
+                row.profile_id == profile["chargingProfileId"]
+                or (
+                    row.connector_id == connector_id
+                    and row.purpose == profile.get("chargingProfilePurpose")
+                    and row.stack_level == profile.get("stackLevel")
+                )
+            )
+        ]
         ChargingProfile.objects.filter(pk__in=replaced).update(status=ChargingProfile.Status.CLEARED)
     elif status == ChargingProfile.Status.PENDING:
         ChargingProfile.objects.filter(pk__in=[row.pk for row in same_id if row is not pending]).update(
-            status=ChargingProfile.Status.CLEARED)
+            status=ChargingProfile.Status.CLEARED
+        )
     if pending is not None:
         pending.status = status
         pending.save(update_fields=["status", "updated_at"])
@@ -514,12 +637,18 @@ def charging_profile_record_answer(*, identity: str, connector_id: int, profile:
     schedule = profile.get("chargingSchedule") or {}
     first_schedule = (schedule[0] if schedule else {}) if isinstance(schedule, list) else schedule
     return ChargingProfile.objects.create(
-        charge_point=charge_point, connector_id=connector_id, profile_id=profile["chargingProfileId"],
-        stack_level=profile.get("stackLevel", 0), purpose=profile.get("chargingProfilePurpose", ""),
+        charge_point=charge_point,
+        connector_id=connector_id,
+        profile_id=profile["chargingProfileId"],
+        stack_level=profile.get("stackLevel", 0),
+        purpose=profile.get("chargingProfilePurpose", ""),
         kind=profile.get("chargingProfileKind", ChargingProfile.Kind.ABSOLUTE),
         recurrency_kind=profile.get("recurrencyKind", ""),
-        valid_from=_aware(profile.get("validFrom")), valid_to=_aware(profile.get("validTo")),
-        charging_rate_unit=first_schedule.get("chargingRateUnit", "A"), schedule=schedule, status=status,
+        valid_from=_aware(profile.get("validFrom")),
+        valid_to=_aware(profile.get("validTo")),
+        charging_rate_unit=first_schedule.get("chargingRateUnit", "A"),
+        schedule=schedule,
+        status=status,
         source=source[:30],
     )
 
@@ -530,7 +659,8 @@ def charging_profiles_record_cleared(*, identity: str, criteria: dict) -> int:
     connectorId, chargingProfilePurpose, stackLevel; none = all; ocpp_consumer.answers puts
     a 2.0.1 one in these names): mark the matching live profiles cleared. Returns how many."""
     rows = ChargingProfile.objects.filter(
-        charge_point__identity=identity, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE])
+        charge_point__identity=identity, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE]
+    )
     if criteria.get("id") is not None:
         rows = rows.filter(profile_id=criteria["id"])
     else:
@@ -556,6 +686,7 @@ def _aware(value: str | None) -> datetime | None:
 
 # --- the frame journal --------------------------------------------------------------
 
+
 def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], ignore_conflicts: bool = False) -> None:
     """Insert many rows of plain values (`fields` are attnames: charge_point_id, ...).
 
@@ -571,7 +702,9 @@ def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], igno
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_create(
-            [model(**dict(zip(fields, row))) for row in rows], batch_size=2000, ignore_conflicts=ignore_conflicts,
+            [model(**dict(zip(fields, row))) for row in rows],
+            batch_size=2000,
+            ignore_conflicts=ignore_conflicts,
         )
         return
     meta = model._meta
@@ -586,7 +719,8 @@ def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], igno
             # One per connection, without constraints, so replays go in; emptied after each
             # use (a failure rolls its rows back with the transaction).
             cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} AS SELECT {columns} FROM {table} WITH NO DATA")
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} AS SELECT {columns} FROM {table} WITH NO DATA"
+            )
         with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 if json_at:
@@ -600,8 +734,17 @@ def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], igno
             cursor.execute(f"TRUNCATE {target}")
 
 
-_JOURNAL_FIELDS = ("charge_point_id", "charge_point_identity", "direction", "message_type", "unique_id",
-                   "action", "payload", "raw", "created_at")
+_JOURNAL_FIELDS = (
+    "charge_point_id",
+    "charge_point_identity",
+    "direction",
+    "message_type",
+    "unique_id",
+    "action",
+    "payload",
+    "raw",
+    "created_at",
+)
 
 
 def ocpp_message_store_many(*, rows: list[dict]) -> None:
@@ -610,9 +753,17 @@ def ocpp_message_store_many(*, rows: list[dict]) -> None:
     # No savepoint of its own: inside the group commit a failure fails the whole batch,
     # which batching.GroupCommitter then retries item by item.
     with transaction.atomic(savepoint=False):
-        rows_insert(model=OcppMessage, fields=_JOURNAL_FIELDS,
-                    rows=[tuple(row.get(name, "") if name not in ("charge_point_id", "payload") else row.get(name)
-                                for name in _JOURNAL_FIELDS) for row in rows])
+        rows_insert(
+            model=OcppMessage,
+            fields=_JOURNAL_FIELDS,
+            rows=[
+                tuple(
+                    row.get(name, "") if name not in ("charge_point_id", "payload") else row.get(name)
+                    for name in _JOURNAL_FIELDS
+                )
+                for row in rows
+            ],
+        )
 
 
 def ocpp_message_purge(*, older_than: datetime, batch_size: int = 10_000) -> int:

@@ -1,4 +1,5 @@
 """Beat jobs of the OCPP area: journal retention and the offline sweep."""
+
 from __future__ import annotations
 
 from datetime import timedelta

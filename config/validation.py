@@ -4,6 +4,7 @@ SQLite and PostgreSQL integers stop at 2**63-1. Django's <int:...> converter and
 IntegerField accept any size, so an oversized id in a URL or query would reach the
 database and fail with a 500 instead of a clean 404/400.
 """
+
 from __future__ import annotations
 
 from rest_framework import serializers

@@ -2,6 +2,7 @@
 
 Starts and stops go through ocpp_consumer.remote_control (either protocol, any process).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,6 +51,7 @@ APP_TOKEN_PREFIX = "APP"
 
 # --- commands ------------------------------------------------------------------------------
 
+
 def _charger_answer(send: Callable[[], dict]) -> dict:
     """The charger's answer to one command, or a domain error that says what went wrong
     (offline, timeout, error): the driver API's one mapping of the command bus's errors."""
@@ -71,6 +73,7 @@ def _charger_answer(send: Callable[[], dict]) -> dict:
 
 # --- start ---------------------------------------------------------------------------------
 
+
 def driver_app_id_token(*, user: User) -> IdToken:
     """The driver's app token (type Central): what a remote start authorises with."""
     token = (
@@ -80,8 +83,10 @@ def driver_app_id_token(*, user: User) -> IdToken:
     )
     if token is None:
         token = IdToken.objects.create(
-            uid=f"{APP_TOKEN_PREFIX}{secrets.token_hex(8).upper()}", token_type=IdTokenType.CENTRAL,
-            name=f"App of {user.phone or user.username}", user=user,
+            uid=f"{APP_TOKEN_PREFIX}{secrets.token_hex(8).upper()}",
+            token_type=IdTokenType.CENTRAL,
+            name=f"App of {user.phone or user.username}",
+            user=user,
         )
     return token
 
@@ -107,7 +112,10 @@ def _can_pay(*, user: User, charge_point: ChargePoint) -> bool:
     from payments.models import Reservation
 
     return Reservation.objects.filter(
-        user=user, charge_point=charge_point, status=Reservation.Status.AUTHORIZED, session__isnull=True,
+        user=user,
+        charge_point=charge_point,
+        status=Reservation.Status.AUTHORIZED,
+        session__isnull=True,
     ).exists()
 
 
@@ -136,9 +144,15 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
                 code="payment_required",
             )
         token = driver_app_id_token(user=user)
-        answer = _charger_answer(lambda: remote_control.remote_start(
-            charge_point=charge_point, connector=connector, id_tag=token.uid, id_token_type=token.token_type,
-            timeout=settings.DRIVERS_COMMAND_TIMEOUT))
+        answer = _charger_answer(
+            lambda: remote_control.remote_start(
+                charge_point=charge_point,
+                connector=connector,
+                id_tag=token.uid,
+                id_token_type=token.token_type,
+                timeout=settings.DRIVERS_COMMAND_TIMEOUT,
+            )
+        )
         if answer.get("status") != ACCEPTED:
             raise Conflict("The charger refused to start.", code="start_rejected")
     finally:
@@ -147,6 +161,7 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
 
 
 # --- finish --------------------------------------------------------------------------------
+
 
 def session_close_by_server(*, session_id: int, reason: str) -> ChargeSession:
     """Close a session the charger never closed: energy from its last meter value, stopped
@@ -176,21 +191,27 @@ def driver_charging_finish(*, user: User, device_id: str) -> str:
     charge_point = device_get(device_id=device_id)
     if charge_point is None:
         raise NotFound("No charger with this id.")
-    session = ChargeSession.objects.filter(user=user, charge_point=charge_point, status=ChargeSession.Status.ACTIVE).first()
+    session = ChargeSession.objects.filter(
+        user=user, charge_point=charge_point, status=ChargeSession.Status.ACTIVE
+    ).first()
     if session is None:
         # The charger may have stopped on its own (cable pulled): answer that session's purchase.
         since = timezone.now() - timedelta(seconds=settings.DRIVERS_FINISH_GRACE_SECONDS)
         recent = (
-            ChargeSession.objects.filter(user=user, charge_point=charge_point, status=ChargeSession.Status.COMPLETED, stopped_at__gte=since)
-            .order_by("-stopped_at").first()
+            ChargeSession.objects.filter(
+                user=user, charge_point=charge_point, status=ChargeSession.Status.COMPLETED, stopped_at__gte=since
+            )
+            .order_by("-stopped_at")
+            .first()
         )
         if recent is None:
             raise NotFound("You have no session on this charger.")
         return _purchase_id(recent)
     reason = ""
     try:
-        answer = _charger_answer(lambda: remote_control.remote_stop(
-            session=session, timeout=settings.DRIVERS_COMMAND_TIMEOUT))
+        answer = _charger_answer(
+            lambda: remote_control.remote_stop(session=session, timeout=settings.DRIVERS_COMMAND_TIMEOUT)
+        )
     except remote_control.NotStoppable:
         reason = "no usable transaction id"
     except DomainError as exc:
@@ -208,6 +229,7 @@ def driver_charging_finish(*, user: User, device_id: str) -> str:
 
 
 # --- live CHARGING events ------------------------------------------------------------------
+
 
 def session_waiting_minutes(session: ChargeSession, *, now=None) -> int:
     """Idle minutes so far, as billing prices them (billing.pricing owns the definition:
@@ -233,7 +255,9 @@ def charging_events_emit() -> int:
     from drivers.events import CHARGING, emit
 
     sent = 0
-    for session in ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE, user__isnull=False).select_related("charge_point"):
+    for session in ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE, user__isnull=False).select_related(
+        "charge_point"
+    ):
         try:
             emit(session.user_id, CHARGING, charging_event_data(session))
             sent += 1

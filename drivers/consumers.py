@@ -4,6 +4,7 @@ Each connection joins the group `driver.<user id>`; payments.events.emit sends
 {"type": "driver.event", "kind", "data"} there, and the app receives
 {"topic": "<topic>.<KIND>", "data": {...}} - the same subject and body as on NATS.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -86,7 +87,9 @@ class DriverEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def driver_event(self, message):
-        await self.send_json({
-            "topic": f"{driver_topic(self.user_id)}.{message['kind']}",
-            "data": event_data(message.get("data") or {}),
-        })
+        await self.send_json(
+            {
+                "topic": f"{driver_topic(self.user_id)}.{message['kind']}",
+                "data": event_data(message.get("data") or {}),
+            }
+        )

@@ -11,6 +11,7 @@ State, from the charger and its connectors (first rule that applies):
           charging: the driver standing there starts on it from the app)
   Busy    otherwise (charging, suspended, finishing, reserved, occupied)
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,7 +57,9 @@ def device_list_in_box(*, box: Box) -> list[ChargePoint]:
     east of its right edge spans the antimeridian."""
     longitude = Q(site__longitude__gte=box.bottom_left_longitude, site__longitude__lte=box.upper_right_longitude)
     if box.bottom_left_longitude > box.upper_right_longitude:
-        longitude = Q(site__longitude__gte=box.bottom_left_longitude) | Q(site__longitude__lte=box.upper_right_longitude)
+        longitude = Q(site__longitude__gte=box.bottom_left_longitude) | Q(
+            site__longitude__lte=box.upper_right_longitude
+        )
     return list(
         _driver_visible()
         .filter(longitude, site__latitude__gte=box.bottom_left_latitude, site__latitude__lte=box.upper_right_latitude)
@@ -133,6 +136,7 @@ def device_map(*, box: Box) -> list[dict]:
 
 
 # --- the driver ------------------------------------------------------------------------
+
 
 def driver_active_session(*, user: User):
     from sessions_app.models import ChargeSession

@@ -4,6 +4,7 @@ Events are sent with payments.events.emit (the Channels group of the driver plus
 registered hooks, e.g. NATS). The channel layer carries Decimals as strings; the seed's
 app expects numbers, so both transports turn money and measurements back into numbers here.
 """
+
 from __future__ import annotations
 
 import json

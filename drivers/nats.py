@@ -10,6 +10,7 @@ configuration (see `python manage.py nats_driver_users`, which prints an authori
 block that lets each driver subscribe only to `<prefix>.<own id>.>`). Rotating the secret
 rotates every driver's password.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -96,7 +97,10 @@ class NatsPublisher:
                 await self._client.close()
             self._client = await nats.connect(
                 servers=[u.strip() for u in url.split(",") if u.strip()],
-                connect_timeout=2, allow_reconnect=True, max_reconnect_attempts=-1, name="csms-drivers",
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                name="csms-drivers",
                 error_cb=_log_error,
             )
             self._url = url
@@ -105,7 +109,8 @@ class NatsPublisher:
 
     def publish(self, subject: str, payload: bytes) -> None:
         future = asyncio.run_coroutine_threadsafe(
-            self._publish(settings.NATS_URL, subject, payload), self._event_loop(),
+            self._publish(settings.NATS_URL, subject, payload),
+            self._event_loop(),
         )
         future.result(PUBLISH_TIMEOUT)
 

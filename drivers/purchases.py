@@ -5,6 +5,7 @@ driver's purchase is "not found", never "forbidden", so ids cannot be probed. Pa
 topping up are the payments area's work (payments.services); this module only guards and
 forwards.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ def _driver_purchases(user: User) -> QuerySet[Purchase]:
 
 def driver_purchase_get(*, user: User, purchase_id: str) -> Purchase:
     pk = parse_id(purchase_id)
-    purchase = None if pk is None else (
-        _driver_purchases(user).select_related("session__charge_point").filter(pk=pk).first()
+    purchase = (
+        None if pk is None else (_driver_purchases(user).select_related("session__charge_point").filter(pk=pk).first())
     )
     if purchase is None:
         raise NotFound("No purchase with this id.")
@@ -46,7 +47,7 @@ class Page:
 def driver_purchase_list(*, user: User, page: int, page_size: int) -> Page:
     purchases = _driver_purchases(user).select_related("session__charge_point").order_by("-created_at", "-pk")
     start = (page - 1) * page_size
-    return Page(items=list(purchases[start:start + page_size]), total=purchases.count())
+    return Page(items=list(purchases[start : start + page_size]), total=purchases.count())
 
 
 def driver_purchase_feedback(*, user: User, purchase_id: str, score: int, description: str) -> Purchase:

@@ -1,4 +1,5 @@
 """Celery tasks of the accounts area (driver events)."""
+
 from __future__ import annotations
 
 from celery import shared_task

@@ -1,4 +1,5 @@
 """The driver app's REST API (seed 002), mounted at /api/v1/ by config/urls.py."""
+
 from django.urls import path
 
 from drivers.api import accounts, charging, devices, purchases
@@ -8,8 +9,11 @@ urlpatterns = [
     path("user/otp-check", accounts.OtpCheckApi.as_view(), name="driver-otp-check"),
     path("user/me", accounts.MeApi.as_view(), name="driver-me"),
     path("user/logout", accounts.LogoutApi.as_view(), name="driver-logout"),
-    path("customer/update-notification-token", accounts.UpdateNotificationTokenApi.as_view(),
-         name="driver-update-notification-token"),
+    path(
+        "customer/update-notification-token",
+        accounts.UpdateNotificationTokenApi.as_view(),
+        name="driver-update-notification-token",
+    ),
     path("customer/update-info", accounts.UpdateInfoApi.as_view(), name="driver-update-info"),
     path("customer/replenish", accounts.ReplenishApi.as_view(), name="driver-replenish"),
     path("customer/replenishment/", accounts.ReplenishmentStatusApi.as_view(), name="driver-replenishment-status"),
@@ -22,6 +26,7 @@ urlpatterns = [
     path("purchases", purchases.PurchaseListApi.as_view(), name="driver-purchases"),
     path("purchases/<str:purchase_id>/pay", purchases.PurchasePayApi.as_view(), name="driver-purchase-pay"),
     path("purchases/<str:purchase_id>/status", purchases.PurchaseStatusApi.as_view(), name="driver-purchase-status"),
-    path("purchases/<str:purchase_id>/feedback", purchases.PurchaseFeedbackApi.as_view(),
-         name="driver-purchase-feedback"),
+    path(
+        "purchases/<str:purchase_id>/feedback", purchases.PurchaseFeedbackApi.as_view(), name="driver-purchase-feedback"
+    ),
 ]

@@ -15,6 +15,7 @@ OCPP 2.0.1 ones (evseId, chargingProfile with a chargingSchedule list). Configur
 are 1.6 only: a 2.0.1 charger's answers feed its device model (ocpp_consumer.v201).
 A failure here is logged: the charger's answer still counts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,9 @@ Recorder = Callable[[str, dict, "dict | None", str], Any]
 
 def _get_configuration(identity: str, payload: dict, answer: dict | None, source: str) -> None:
     if answer and ("configurationKey" in answer or "unknownKey" in answer):
-        services.configuration_keys_store(identity=identity, keys=answer.get("configurationKey") or [],
-                                          unknown=answer.get("unknownKey") or [])
+        services.configuration_keys_store(
+            identity=identity, keys=answer.get("configurationKey") or [], unknown=answer.get("unknownKey") or []
+        )
 
 
 def _change_configuration(identity: str, payload: dict, answer: dict | None, source: str) -> None:
@@ -53,7 +55,14 @@ def _profile_from_201(profile: dict) -> dict:
     schedules = profile.get("chargingSchedule") or []
     schedule: dict | list = schedules[0] if len(schedules) == 1 else schedules
     converted = {"chargingProfileId": profile.get("id"), "chargingSchedule": schedule}
-    for key in ("stackLevel", "chargingProfilePurpose", "chargingProfileKind", "recurrencyKind", "validFrom", "validTo"):
+    for key in (
+        "stackLevel",
+        "chargingProfilePurpose",
+        "chargingProfileKind",
+        "recurrencyKind",
+        "validFrom",
+        "validTo",
+    ):
         if key in profile:
             converted[key] = profile[key]
     return converted
@@ -70,8 +79,9 @@ def _set_charging_profile(identity: str, payload: dict, answer: dict | None, sou
     status = None if answer is None else answer.get("status")
     if answer is not None and not status:
         return None
-    return services.charging_profile_record_answer(identity=identity, connector_id=int(connector_id),
-                                                   profile=profile, answer_status=status, source=source)
+    return services.charging_profile_record_answer(
+        identity=identity, connector_id=int(connector_id), profile=profile, answer_status=status, source=source
+    )
 
 
 def _clear_criteria_from_201(payload: dict) -> dict:
@@ -80,8 +90,11 @@ def _clear_criteria_from_201(payload: dict) -> dict:
     if payload.get("chargingProfileId") is not None:
         return {"id": payload["chargingProfileId"]}
     criteria = payload.get("chargingProfileCriteria") or {}
-    converted = {"connectorId": criteria.get("evseId"), "chargingProfilePurpose": criteria.get("chargingProfilePurpose"),
-                 "stackLevel": criteria.get("stackLevel")}
+    converted = {
+        "connectorId": criteria.get("evseId"),
+        "chargingProfilePurpose": criteria.get("chargingProfilePurpose"),
+        "stackLevel": criteria.get("stackLevel"),
+    }
     return {key: value for key, value in converted.items() if value is not None}
 
 
@@ -109,8 +122,9 @@ def records(action: str, *, protocol: str = V16) -> bool:
     return action in RECORDERS and (protocol == V16 or action in RECORDED_FOR_201)
 
 
-def record_sync(identity: str, action: str, payload: dict, answer: dict | None, *, source: str = "",
-                protocol: str = V16) -> Any:
+def record_sync(
+    identity: str, action: str, payload: dict, answer: dict | None, *, source: str = "", protocol: str = V16
+) -> Any:
     """Record what `answer` (None: none in time) tells about the charger. Returns what the
     recorder stored: for SetChargingProfile the ChargingProfile row, for ClearChargingProfile
     how many rows were cleared; None when nothing was recorded."""
@@ -125,9 +139,11 @@ def record_sync(identity: str, action: str, payload: dict, answer: dict | None, 
         return None
 
 
-async def record(identity: str, action: str, payload: dict, answer: dict | None, *, source: str = "",
-                 protocol: str = V16) -> Any:
+async def record(
+    identity: str, action: str, payload: dict, answer: dict | None, *, source: str = "", protocol: str = V16
+) -> Any:
     if records(action, protocol=protocol):
-        return await database_sync_to_async(record_sync)(identity, action, payload, answer, source=source,
-                                                         protocol=protocol)
+        return await database_sync_to_async(record_sync)(
+            identity, action, payload, answer, source=source, protocol=protocol
+        )
     return None

@@ -9,6 +9,7 @@ that doubles with every further failure; and only one check per charger id runs 
 successful check still gets in while its id is locked out, so guessing at a known id
 does not lock the real charger out.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -111,13 +112,15 @@ async def _check_in_pool(charge_point: ChargePoint, password: str | None) -> tup
     _waiting += 1
     try:
         return await asyncio.get_running_loop().run_in_executor(
-            _pool, lambda: charge_point_password_check(charge_point=charge_point, password=password))
+            _pool, lambda: charge_point_password_check(charge_point=charge_point, password=password)
+        )
     finally:
         _waiting -= 1
 
 
-async def charger_authenticate(*, identity: str, password: str | None, protocol: str,
-                               address: str | None) -> ChargePoint | None:
+async def charger_authenticate(
+    *, identity: str, password: str | None, protocol: str, address: str | None
+) -> ChargePoint | None:
     """The charger that may open this connection, or None to refuse it."""
     address_key = _address_key(address)
     if address_key is not None and limiter.locked(address_key):
@@ -127,7 +130,10 @@ async def charger_authenticate(*, identity: str, password: str | None, protocol:
     # so the database thread does no hashing.
     password_hash = charger_secrets.make_hash(password) if password else ""
     charge_point, authenticated = await run_service_many(
-        charge_point_admit_many, "requests", {"identity": identity, "protocol": protocol, "password_hash": password_hash})
+        charge_point_admit_many,
+        "requests",
+        {"identity": identity, "protocol": protocol, "password_hash": password_hash},
+    )
     if charge_point is None:
         _failed(None, address)
         return None
@@ -156,6 +162,10 @@ async def charger_authenticate(*, identity: str, password: str | None, protocol:
     limiter.forget(_identity_key(identity))
     if upgraded:
         # An older (slow) hash matched: store the fast one, so the next check is cheap.
-        await run_service(charge_point_password_hash_replace, charge_point_id=charge_point.pk,
-                          old_hash=charge_point.password_hash, new_hash=upgraded)
+        await run_service(
+            charge_point_password_hash_replace,
+            charge_point_id=charge_point.pk,
+            old_hash=charge_point.password_hash,
+            new_hash=upgraded,
+        )
     return charge_point

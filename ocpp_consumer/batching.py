@@ -5,6 +5,7 @@ next one. Every submitter waits for the commit of the flush holding its item, so
 is answered (acknowledged to a charger) before it is stored, yet under load one
 transaction carries hundreds of frames.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -156,8 +157,7 @@ class BatchedCall:
             except Exception as exc:
                 if len(items) == 1:
                     return [(False, exc)], states
-                logger.warning("%s for %d items failed; retrying one by one", self._name, len(items),
-                               exc_info=True)
+                logger.warning("%s for %d items failed; retrying one by one", self._name, len(items), exc_info=True)
         outcomes: list[tuple[bool, Any]] = []
         with collecting() as states:
             for item in items:

@@ -5,6 +5,7 @@ for 2.0.1 chargers (ocpp_consumer.translate) and records the profile it sets
 (ocpp_consumer.answers). The operator APIs' daily limits also have a native 2.0.1 form that
 addresses the connector's EVSE (operator_api.services).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,8 +13,9 @@ from datetime import datetime
 SET_CHARGING_PROFILE = "SetChargingProfile"
 
 
-def schedule(*, unit: str, periods: list[dict], start: datetime | str | None = None,
-             duration: int | None = None) -> dict:
+def schedule(
+    *, unit: str, periods: list[dict], start: datetime | str | None = None, duration: int | None = None
+) -> dict:
     """A chargingSchedule: rate unit ("W" or "A"), periods ({"startPeriod", "limit"}, ...)."""
     body: dict = {}
     if duration is not None:
@@ -25,8 +27,9 @@ def schedule(*, unit: str, periods: list[dict], start: datetime | str | None = N
     return body
 
 
-def profile_body(*, profile_id: int, stack_level: int, purpose: str, kind: str, charging_schedule: dict,
-                 recurrency_kind: str = "") -> dict:
+def profile_body(
+    *, profile_id: int, stack_level: int, purpose: str, kind: str, charging_schedule: dict, recurrency_kind: str = ""
+) -> dict:
     """A csChargingProfiles object (1.6 field names)."""
     body = {
         "chargingProfileId": profile_id,
@@ -40,11 +43,25 @@ def profile_body(*, profile_id: int, stack_level: int, purpose: str, kind: str, 
     return body
 
 
-def set_profile_payload(*, connector_id: int, profile_id: int, stack_level: int, purpose: str, kind: str,
-                        charging_schedule: dict, recurrency_kind: str = "") -> dict:
+def set_profile_payload(
+    *,
+    connector_id: int,
+    profile_id: int,
+    stack_level: int,
+    purpose: str,
+    kind: str,
+    charging_schedule: dict,
+    recurrency_kind: str = "",
+) -> dict:
     """The SetChargingProfile payload (1.6 spelling) for `connector_id` (0: the whole charger)."""
     return {
         "connectorId": connector_id,
-        "csChargingProfiles": profile_body(profile_id=profile_id, stack_level=stack_level, purpose=purpose, kind=kind,
-                                           charging_schedule=charging_schedule, recurrency_kind=recurrency_kind),
+        "csChargingProfiles": profile_body(
+            profile_id=profile_id,
+            stack_level=stack_level,
+            purpose=purpose,
+            kind=kind,
+            charging_schedule=charging_schedule,
+            recurrency_kind=recurrency_kind,
+        ),
     }

@@ -3,6 +3,7 @@
 They live apart from ocpp_consumer.commands so that the translation layer it uses can raise
 them without importing the bus (no import cycle). Callers catch them as
 `commands.CommandError` and its subclasses; commands re-exports every name."""
+
 from __future__ import annotations
 
 

@@ -9,6 +9,7 @@ The command goes to the channel name of the consumer holding the charger's socke
 (registered in Redis when it connected; a direct channel send, not group_send), which
 makes the OCPP call as a task and sends the answer to this caller's reply channel.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,9 @@ COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": tran
 _REPLY_MARGIN_S = 2.0
 
 
-async def send_async(identity: str, action: str, payload: dict, *, timeout: float | None = None,
-                     source: str = "") -> dict:
+async def send_async(
+    identity: str, action: str, payload: dict, *, timeout: float | None = None, source: str = ""
+) -> dict:
     """Send `action` with `payload` (camelCase, as on the wire) and return the charger's
     CALLRESULT payload. Raises ChargerOffline, CommandTimeout, CallErrorReceived,
     InvalidPayload or UnknownAction. What the answer tells about the charger
@@ -65,8 +67,15 @@ async def send_async(identity: str, action: str, payload: dict, *, timeout: floa
     return answer
 
 
-async def _send_async(identity: str, action: str, payload: dict, registration: registry.Registration | None,
-                      protocol: str, *, timeout: float) -> dict:
+async def _send_async(
+    identity: str,
+    action: str,
+    payload: dict,
+    registration: registry.Registration | None,
+    protocol: str,
+    *,
+    timeout: float,
+) -> dict:
     if action not in COMMANDS.get(protocol, ()):
         raise UnknownAction(f"{action} is not a {protocol} command")
     translated = None
@@ -92,8 +101,9 @@ async def _send_async(identity: str, action: str, payload: dict, registration: r
     return answer
 
 
-async def _send_in_parts(identity: str, registration: registry.Registration, action: str, payload: dict,
-                         *, timeout: float) -> dict:
+async def _send_in_parts(
+    identity: str, registration: registry.Registration, action: str, payload: dict, *, timeout: float
+) -> dict:
     """A 2.0.1 list request (GetVariables, SetVariables) in parts of at most the charger's
     ItemsPerMessage, asked for first when the device model does not have it yet; one joined
     answer. The timeout covers all the parts."""
@@ -102,12 +112,12 @@ async def _send_in_parts(identity: str, registration: registry.Registration, act
     limit, known = await sync_to_async(items_per_message.known_limit)(identity=identity, action=action)
     if not known:
         try:
-            asked = await _roundtrip(identity, registration, "GetVariables", items_per_message.limit_query(action),
-                                     timeout=timeout)
+            asked = await _roundtrip(
+                identity, registration, "GetVariables", items_per_message.limit_query(action), timeout=timeout
+            )
         except CallErrorReceived:
             asked = {}
-        limit = await sync_to_async(items_per_message.remember_limit)(identity=identity, action=action,
-                                                                        answer=asked)
+        limit = await sync_to_async(items_per_message.remember_limit)(identity=identity, action=action, answer=asked)
     parts = items_per_message.split(action, payload, limit) if limit else [payload]
     answers = []
     for part in parts:
@@ -118,8 +128,9 @@ async def _send_in_parts(identity: str, registration: registry.Registration, act
     return answers[0] if len(answers) == 1 else items_per_message.join(action, answers)
 
 
-async def _roundtrip(identity: str, registration: registry.Registration, action: str, payload: dict,
-                     *, timeout: float) -> dict:
+async def _roundtrip(
+    identity: str, registration: registry.Registration, action: str, payload: dict, *, timeout: float
+) -> dict:
     """One CALL to the consumer holding the charger's socket, and its CALLRESULT payload."""
     layer = get_channel_layer()
     # The default "specific" prefix on purpose: channels_redis serves every process-local
@@ -128,9 +139,16 @@ async def _roundtrip(identity: str, registration: registry.Registration, action:
     # process that also runs consumers (a Blue Current or portal socket sending a command),
     # could sit unread behind a consumer's receive until that consumer got a message.
     reply_channel = await layer.new_channel()
-    await layer.send(registration.channel_name, {
-        "type": "ocpp.command", "action": action, "payload": payload, "reply_to": reply_channel, "timeout": timeout,
-    })
+    await layer.send(
+        registration.channel_name,
+        {
+            "type": "ocpp.command",
+            "action": action,
+            "payload": payload,
+            "reply_to": reply_channel,
+            "timeout": timeout,
+        },
+    )
     try:
         async with asyncio.timeout(timeout + _REPLY_MARGIN_S):
             reply = await layer.receive(reply_channel)

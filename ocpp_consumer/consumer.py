@@ -6,6 +6,7 @@ commands, and feeds frames to the version's ChargePoint (ocpp_consumer.protocol)
 Commands from the channel layer run as tasks: the consumer never waits for a charger's
 answer inside a handler, so frames keep flowing while a command is outstanding.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -106,7 +107,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # Code 4002 mirrors 1002 (protocol error): daphne lets applications send only
             # 1000 and 3000-4999.
             await self.accept()
-            await self.close(code=CLOSE_NO_SUBPROTOCOL, reason=f"No supported OCPP subprotocol offered; this server speaks {', '.join(p for p in settings.OCPP_SUBPROTOCOLS if p in PROTOCOLS)}")
+            await self.close(
+                code=CLOSE_NO_SUBPROTOCOL,
+                reason=f"No supported OCPP subprotocol offered; this server speaks {', '.join(p for p in settings.OCPP_SUBPROTOCOLS if p in PROTOCOLS)}",
+            )
             return
         credentials = basic_auth(self.scope.get("headers") or [])
         user, password = credentials if credentials else (None, None)
@@ -117,8 +121,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Connect-time database work is set-based and batched (one query for all the
         # chargers connecting at the same moment, issue 3); the password check runs in a
         # pool of its own, with failed attempts limited (ocpp_consumer/auth.py, issue 16).
-        charge_point = await charger_authenticate(identity=self.identity, password=password, protocol=protocol,
-                                                  address=scope_client_address(self.scope))
+        charge_point = await charger_authenticate(
+            identity=self.identity, password=password, protocol=protocol, address=scope_client_address(self.scope)
+        )
         if charge_point is None:
             logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
             await self.close()
@@ -200,8 +205,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
             if answer.message_type_id == 3:
                 reply = {"result": "ok", "payload": answer.payload}
             else:
-                reply = {"result": "call_error", "code": answer.error_code, "description": answer.error_description,
-                         "details": answer.error_details}
+                reply = {
+                    "result": "call_error",
+                    "code": answer.error_code,
+                    "description": answer.error_description,
+                    "details": answer.error_details,
+                }
         await self._reply(event["reply_to"], reply)
 
     async def _reply(self, reply_to: str, reply: dict) -> None:

@@ -21,6 +21,7 @@ The policy (OCPP_GC_GEN0_THRESHOLD > 0):
   garbage held back to about a quarter of the fleet's connections, and puts the one long
   pause (about 0.1 ms per connection) where a large part of the fleet has just reconnected.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -120,12 +121,21 @@ def _collect_frozen_garbage() -> None:
     _freeze()
     _state.stale = 0
     _state.collect_scheduled = False
-    logger.info("full garbage collection after %d frozen connections closed: %d objects, %.0f ms",
-                closed, collected, (time.perf_counter() - started) * 1000)
+    logger.info(
+        "full garbage collection after %d frozen connections closed: %d objects, %.0f ms",
+        closed,
+        collected,
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 def stats() -> dict:
-    return {"open": _state.open, "epoch": _state.epoch, "open_at_freeze": _state.open_at_freeze,
-            "stale": _state.stale, "closed_unfrozen": _state.closed_unfrozen,
-            "collect_scheduled": _state.collect_scheduled,
-            "frozen_objects": gc.get_freeze_count()}
+    return {
+        "open": _state.open,
+        "epoch": _state.epoch,
+        "open_at_freeze": _state.open_at_freeze,
+        "stale": _state.stale,
+        "closed_unfrozen": _state.closed_unfrozen,
+        "collect_scheduled": _state.collect_scheduled,
+        "frozen_objects": gc.get_freeze_count(),
+    }

@@ -1,6 +1,7 @@
 """What the OCPP 1.6 and 2.0.1 handlers do alike, once. Each version keeps its own
 `@on(Action...)` methods (their arguments and call_result classes differ) and calls these
 for the shared part: the service call and the rule around it."""
+
 from __future__ import annotations
 
 from django.utils import timezone
@@ -37,8 +38,12 @@ async def boot(handler, **fields) -> tuple[str, int]:
 async def data_transfer(handler, vendor_id: str, kwargs: dict) -> str:
     """Record a DataTransfer from the charger; returns the status to answer."""
     return await run_service(
-        cp_services.charge_point_data_transfer_record, charge_point_id=handler.pk, vendor_id=vendor_id,
-        message_id=kwargs.get("message_id", ""), data=kwargs.get("data"))
+        cp_services.charge_point_data_transfer_record,
+        charge_point_id=handler.pk,
+        vendor_id=vendor_id,
+        message_id=kwargs.get("message_id", ""),
+        data=kwargs.get("data"),
+    )
 
 
 async def firmware_status(handler, status: str) -> None:

@@ -6,6 +6,7 @@ lock, its wait for a specific reply, the handler table its @on decorators fill, 
 connection object. Nothing else in the project touches them; tests/ocpp_consumer/
 test_library.py fails loudly if a new release of the pinned package changes them.
 """
+
 from __future__ import annotations
 
 import asyncio

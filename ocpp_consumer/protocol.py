@@ -7,6 +7,7 @@ through `consumer.send()`. The routing is our own, around the package's route ma
 every bad frame with the right CALLERROR (the package only logs unparseable ones), and
 (c) validate fast (compiled fastjsonschema validators instead of jsonschema in a thread).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,11 +47,14 @@ class FrameTransport(Protocol):
     frame, close, and re-check the charger's registration. A protocol of its own so this
     module does not import the consumer that imports it."""
 
-    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None: ...
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None: ...
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None: ...
 
     def restore_registration_soon(self) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +142,25 @@ class CsmsChargePoint:
 
     # --- journal -----------------------------------------------------------------------
 
-    def _row(self, direction: str, message_type: int, unique_id: str = "", action: str = "",
-             payload: Any = None, raw: str = "") -> dict:
+    def _row(
+        self,
+        direction: str,
+        message_type: int,
+        unique_id: str = "",
+        action: str = "",
+        payload: Any = None,
+        raw: str = "",
+    ) -> dict:
         return {
-            "charge_point_id": self.pk, "charge_point_identity": self.id, "direction": direction,
-            "message_type": message_type, "unique_id": unique_id[:64], "action": action[:64],
-            "payload": payload, "raw": raw, "created_at": timezone.now(),
+            "charge_point_id": self.pk,
+            "charge_point_identity": self.id,
+            "direction": direction,
+            "message_type": message_type,
+            "unique_id": unique_id[:64],
+            "action": action[:64],
+            "payload": payload,
+            "raw": raw,
+            "created_at": timezone.now(),
         }
 
     # --- frames in ---------------------------------------------------------------------
@@ -162,27 +179,46 @@ class CsmsChargePoint:
             await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is nested too deeply"))
             return
         if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str) or not frame[1]:
-            unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[1] else "-1"
-            await self._reject_unparsed(text, unique_id, self.formation_error(
-                description="Frame is not an OCPP-J message: [MessageTypeId, UniqueId, ...]"))
+            unique_id = (
+                frame[1]
+                if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[1]
+                else "-1"
+            )
+            await self._reject_unparsed(
+                text,
+                unique_id,
+                self.formation_error(description="Frame is not an OCPP-J message: [MessageTypeId, UniqueId, ...]"),
+            )
             return
         message_type, unique_id = frame[0], frame[1]
         if message_type == CALL:
             if len(frame) != 4 or not isinstance(frame[2], str):
-                await self._reject_unparsed(text, unique_id, self.formation_error(
-                    description="A CALL is [2, UniqueId, Action, Payload]"))
+                await self._reject_unparsed(
+                    text, unique_id, self.formation_error(description="A CALL is [2, UniqueId, Action, Payload]")
+                )
                 return
             await self._handle_call_frame(unique_id, frame[2], frame[3])
         elif message_type in (CALL_RESULT, CALL_ERROR):
-            await journal_write([self._row("in", message_type, unique_id, payload=frame[2] if message_type == CALL_RESULT else frame[2:])])
+            await journal_write(
+                [
+                    self._row(
+                        "in", message_type, unique_id, payload=frame[2] if message_type == CALL_RESULT else frame[2:]
+                    )
+                ]
+            )
             if unique_id != self._awaiting:
                 # A reply to nothing we are waiting for (never sent, or already timed out):
                 # journaled above and dropped. Queued, it would stay there for good (issue 16:
                 # memory growth, then RecursionError in the library's response matching).
                 self._strays += 1
                 if self._strays in (1, 10, 100) or self._strays % 1000 == 0:
-                    logger.warning("%s: dropped %d repl%s matching no pending call (latest %r)",
-                                   self.id, self._strays, "y" if self._strays == 1 else "ies", unique_id[:64])
+                    logger.warning(
+                        "%s: dropped %d repl%s matching no pending call (latest %r)",
+                        self.id,
+                        self._strays,
+                        "y" if self._strays == 1 else "ies",
+                        unique_id[:64],
+                    )
                 return
             if message_type == CALL_RESULT:
                 library.deliver_reply(self, CallResult(unique_id, frame[2]))
@@ -190,15 +226,26 @@ class CsmsChargePoint:
                 code, description, details = (list(frame[2:]) + ["", "", {}])[:3]
                 library.deliver_reply(self, CallError(unique_id, code, description, details))
         else:
-            await self._reject_unparsed(text, unique_id, PropertyConstraintViolationError(
-                description=f"MessageTypeId {message_type!r} is not 2, 3 or 4"))
+            await self._reject_unparsed(
+                text,
+                unique_id,
+                PropertyConstraintViolationError(description=f"MessageTypeId {message_type!r} is not 2, 3 or 4"),
+            )
 
     async def _too_large(self, text: str, limit: int) -> None:
         match = _UNIQUE_ID.match(text[:200])
-        row = self._row("in", 0, match.group(1) if match else "", raw=text[:2000] + f"... [{len(text)} characters, over the {limit} limit]")
+        row = self._row(
+            "in",
+            0,
+            match.group(1) if match else "",
+            raw=text[:2000] + f"... [{len(text)} characters, over the {limit} limit]",
+        )
         if match:
-            await self._answer(row, match.group(1), error=self.formation_error(
-                description=f"Frame of {len(text)} characters exceeds the limit of {limit}"))
+            await self._answer(
+                row,
+                match.group(1),
+                error=self.formation_error(description=f"Frame of {len(text)} characters exceeds the limit of {limit}"),
+            )
         else:
             await journal_write([row])
             # Nothing to address a CALLERROR to: close. 4009 mirrors 1009 (message too big),
@@ -206,7 +253,9 @@ class CsmsChargePoint:
             await self.consumer.close(code=CLOSE_TOO_LARGE, reason=f"Frame exceeds {limit} characters")
 
     async def _reject_unparsed(self, text: str, unique_id: str, error: OCPPError) -> None:
-        await self._answer(self._row("in", 0, unique_id if unique_id != "-1" else "", raw=text[:10000]), unique_id, error=error)
+        await self._answer(
+            self._row("in", 0, unique_id if unique_id != "-1" else "", raw=text[:10000]), unique_id, error=error
+        )
 
     def stage(self, flush: Callable[[list], Any], item: Any) -> None:
         """Have `flush([item, ...])` run in the same transaction as the journal rows of the
@@ -226,7 +275,9 @@ class CsmsChargePoint:
         except RecursionError:
             # Parsed, but too deep for the handlers (or the journal's encoder): keep a note.
             in_row.update(payload=None, raw=f"[{action} payload nested too deeply]")
-            await self._answer(in_row, unique_id, error=self.formation_error(description="Payload is nested too deeply"))
+            await self._answer(
+                in_row, unique_id, error=self.formation_error(description="Payload is nested too deeply")
+            )
         except Exception:
             logger.exception("%s: handler for %s failed", self.id, action)
             await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))
@@ -259,7 +310,9 @@ class CsmsChargePoint:
         """Only BootNotification is answered until the charger is Accepted (OCPP 1.6 4.2.1)."""
         from ocpp.exceptions import SecurityError
 
-        raise SecurityError(description=f"Charge point is {self.registration_status}; send BootNotification and wait for Accepted")
+        raise SecurityError(
+            description=f"Charge point is {self.registration_status}; send BootNotification and wait for Accepted"
+        )
 
     def touch(self) -> None:
         """Keep last-seen current (a Heartbeat, or any frame once per OCPP_TOUCH_EVERY_SECONDS):
@@ -270,16 +323,25 @@ class CsmsChargePoint:
         self.stage(_touch_flush, self.pk)
         self.consumer.restore_registration_soon()
 
-    def _answer_frame(self, in_row: dict, unique_id: str, action: str, result: dict | None,
-                      error: OCPPError | None) -> tuple[list, dict]:
+    def _answer_frame(
+        self, in_row: dict, unique_id: str, action: str, result: dict | None, error: OCPPError | None
+    ) -> tuple[list, dict]:
         if error is not None:
             frame = [CALL_ERROR, unique_id, error.code, error.description or "", _plain(error.details or {})]
             return frame, self._row("out", CALL_ERROR, unique_id, action=in_row["action"], payload=frame[2:])
         frame = [CALL_RESULT, unique_id, result]
         return frame, self._row("out", CALL_RESULT, unique_id, action=action, payload=result)
 
-    async def _answer(self, in_row: dict, unique_id: str, *, action: str = "", result: dict | None = None,
-                      error: OCPPError | None = None, staged: list | tuple = ()) -> None:
+    async def _answer(
+        self,
+        in_row: dict,
+        unique_id: str,
+        *,
+        action: str = "",
+        result: dict | None = None,
+        error: OCPPError | None = None,
+        staged: list | tuple = (),
+    ) -> None:
         frame, out_row = self._answer_frame(in_row, unique_id, action, result, error)
         # The incoming frame, our answer and the handler's staged writes are stored (and
         # committed) before the answer leaves.
@@ -291,8 +353,9 @@ class CsmsChargePoint:
             # The staged write failed on its own (the group commit retries items one by
             # one): the charger gets an InternalError, and the frame is still journalled.
             logger.exception("%s: storing %s failed", self.id, in_row["action"])
-            frame, out_row = self._answer_frame(in_row, unique_id, action, None, InternalError(
-                description=f"{in_row['action']} could not be processed"))
+            frame, out_row = self._answer_frame(
+                in_row, unique_id, action, None, InternalError(description=f"{in_row['action']} could not be processed")
+            )
             await journal_write([in_row, out_row])
         await self.consumer.send(text_data=dumps(frame))
 

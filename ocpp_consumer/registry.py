@@ -8,6 +8,7 @@ logical database (settings.OCPP_REGISTRY_REDIS_DB) so a cache.clear() (FLUSHDB) 
 make every charger look offline. Consumers also restore a missing registration on each
 Heartbeat, which covers a Redis restart.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,9 @@ class Registration:
     process: str = PROCESS_ID
 
     def encode(self) -> str:
-        return json.dumps({"channel": self.channel_name, "protocol": self.protocol, "process": self.process},
-                          separators=(",", ":"))
+        return json.dumps(
+            {"channel": self.channel_name, "protocol": self.protocol, "process": self.process}, separators=(",", ":")
+        )
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ The one place that builds these requests (OCPP 1.6 RemoteStart/RemoteStopTransac
 interface (driver API, /API/, payment reservations, Blue Current, portal) calls these; each
 maps the bus's errors (ocpp_consumer.command_errors) to its own answers once.
 """
+
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
@@ -36,8 +37,9 @@ def id_tag_check(*, charge_point: ChargePoint, id_tag: str) -> None:
         raise InvalidPayload(f"An {protocol} has 1 to {limit} characters.")
 
 
-def start_request(*, charge_point: ChargePoint, connector: Connector, id_tag: str,
-                  id_token_type: str | None = None) -> tuple[str, dict]:
+def start_request(
+    *, charge_point: ChargePoint, connector: Connector, id_tag: str, id_token_type: str | None = None
+) -> tuple[str, dict]:
     """The request that starts a transaction on `connector` for `id_tag`.
 
     For OCPP 2.0.1 a RemoteStartRequest row is written first: its pk is the remoteStartId
@@ -48,8 +50,13 @@ def start_request(*, charge_point: ChargePoint, connector: Connector, id_tag: st
     token = IdToken.objects.filter(uid=id_tag).only("token_type", "user_id").first()
     token_type = id_token_type or (token.token_type if token is not None else "Central")
     evse_id = connector.evse.evse_id
-    request = remote_start_request_add(charge_point=charge_point, id_token=id_tag, id_token_type=token_type,
-                                       evse_id=evse_id, user_id=token.user_id if token is not None else None)
+    request = remote_start_request_add(
+        charge_point=charge_point,
+        id_token=id_tag,
+        id_token_type=token_type,
+        evse_id=evse_id,
+        user_id=token.user_id if token is not None else None,
+    )
     return "RequestStartTransaction", {
         "idToken": {"idToken": id_tag, "type": token_type},
         "remoteStartId": request.pk,
@@ -60,8 +67,11 @@ def start_request(*, charge_point: ChargePoint, connector: Connector, id_tag: st
 def stop_request(*, session: ChargeSession) -> tuple[str, dict]:
     """The request that stops `session`: by its string id for OCPP 2.0.1, its integer id for
     1.6. NotStoppable when the session has no id its charger knows."""
-    return stop_request_for(charge_point=session.charge_point, transaction_id=session.transaction_id or "",
-                            v201=session.ocpp_version == OcppVersion.V201)
+    return stop_request_for(
+        charge_point=session.charge_point,
+        transaction_id=session.transaction_id or "",
+        v201=session.ocpp_version == OcppVersion.V201,
+    )
 
 
 def stop_request_for(*, charge_point: ChargePoint, transaction_id: str, v201: bool = False) -> tuple[str, dict]:
@@ -83,16 +93,27 @@ def _start_answered(payload: dict, answer: dict | None, error: CommandError | No
     if "remoteStartId" not in payload or isinstance(error, CommandTimeout):
         return
     status = "NotSent" if error is not None else (answer or {}).get("status", "")
-    remote_start_request_answered(remote_start_id=payload["remoteStartId"], status=status,
-                                  transaction_id=(answer or {}).get("transactionId") or "")
+    remote_start_request_answered(
+        remote_start_id=payload["remoteStartId"],
+        status=status,
+        transaction_id=(answer or {}).get("transactionId") or "",
+    )
 
 
-def remote_start(*, charge_point: ChargePoint, connector: Connector, id_tag: str, id_token_type: str | None = None,
-                 timeout: float | None = None, source: str = "") -> dict:
+def remote_start(
+    *,
+    charge_point: ChargePoint,
+    connector: Connector,
+    id_tag: str,
+    id_token_type: str | None = None,
+    timeout: float | None = None,
+    source: str = "",
+) -> dict:
     """Ask the charger to start; the charger's answer (its `status` says whether it will).
     Raises the bus's errors (ChargerOffline, CommandTimeout, CallErrorReceived, ...)."""
-    action, payload = start_request(charge_point=charge_point, connector=connector, id_tag=id_tag,
-                                    id_token_type=id_token_type)
+    action, payload = start_request(
+        charge_point=charge_point, connector=connector, id_tag=id_tag, id_token_type=id_token_type
+    )
     try:
         answer = commands.send(charge_point.identity, action, payload, timeout=timeout, source=source)
     except CommandError as error:
@@ -102,12 +123,20 @@ def remote_start(*, charge_point: ChargePoint, connector: Connector, id_tag: str
     return answer
 
 
-async def remote_start_async(*, charge_point: ChargePoint, connector: Connector, id_tag: str,
-                             id_token_type: str | None = None, timeout: float | None = None, source: str = "") -> dict:
+async def remote_start_async(
+    *,
+    charge_point: ChargePoint,
+    connector: Connector,
+    id_tag: str,
+    id_token_type: str | None = None,
+    timeout: float | None = None,
+    source: str = "",
+) -> dict:
     """remote_start for async callers (WebSocket consumers): the database work in the ORM
     thread, the wait for the charger on the event loop."""
     action, payload = await database_sync_to_async(start_request)(
-        charge_point=charge_point, connector=connector, id_tag=id_tag, id_token_type=id_token_type)
+        charge_point=charge_point, connector=connector, id_tag=id_tag, id_token_type=id_token_type
+    )
     try:
         answer = await commands.send_async(charge_point.identity, action, payload, timeout=timeout, source=source)
     except CommandError as error:
@@ -124,8 +153,9 @@ def remote_stop(*, session: ChargeSession, timeout: float | None = None, source:
     return commands.send(session.charge_point.identity, action, payload, timeout=timeout, source=source)
 
 
-def remote_stop_transaction(*, charge_point: ChargePoint, transaction_id: str, timeout: float | None = None,
-                            source: str = "") -> dict:
+def remote_stop_transaction(
+    *, charge_point: ChargePoint, transaction_id: str, timeout: float | None = None, source: str = ""
+) -> dict:
     """Ask the charger to stop the transaction it knows as `transaction_id` (an operator's
     tool: the charger may know a transaction we do not)."""
     action, payload = stop_request_for(charge_point=charge_point, transaction_id=transaction_id)

@@ -1,4 +1,5 @@
 """WebSocket routes of the OCPP area: /ocpp/<charge point id> (a trailing slash tolerated)."""
+
 from django.urls import re_path
 
 from ocpp_consumer.consumer import OcppConsumer

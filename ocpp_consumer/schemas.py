@@ -10,6 +10,7 @@ Two deliberate differences from the raw schema files:
 - `date-time` accepts a timestamp without an offset (read as UTC): many 1.6 chargers send
   one, and the `ocpp` package does not check formats at all.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,7 @@ from ocpp.exceptions import (
 )
 
 _SCHEMA_ROOT = Path(ocpp.__file__).resolve().parent
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?$")
 
 # Which OCPP versions we speak, by subprotocol.
 SCHEMA_DIRS = {"ocpp1.6": "v16", "ocpp2.0.1": "v201"}
@@ -64,9 +63,7 @@ def validator(protocol: str, action: str, response: bool) -> Callable[[object], 
     schema = json.loads(path.read_text(encoding="utf-8-sig"))
     schema.pop("$id", None)
     schema = _strip_multiple_of(schema)
-    return fastjsonschema.compile(
-        schema, formats={"date-time": _DATE_TIME.pattern}, use_default=False
-    )
+    return fastjsonschema.compile(schema, formats={"date-time": _DATE_TIME.pattern}, use_default=False)
 
 
 def has_schema(protocol: str, action: str) -> bool:

@@ -10,6 +10,7 @@ Configuration keys map onto the device model: a standard table for the well-know
 `Component.Variable` for anything else, and otherwise a variable of that name found in
 the charger's NotifyReport data.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -65,8 +66,9 @@ class NotTranslatable(ValueError):
     """The payload is neither valid 2.0.1 nor a 1.6 request we know how to translate."""
 
 
-def translate_for_v201(*, action: str, payload: dict, identity: str | None = None,
-                       charge_point_id: int | None = None) -> Translated:
+def translate_for_v201(
+    *, action: str, payload: dict, identity: str | None = None, charge_point_id: int | None = None
+) -> Translated:
     """The 2.0.1 request for `action`/`payload` to the charger known by `identity` (or
     pk). Sync: it reads the device model and records remote start requests."""
     if charge_point_id is None:
@@ -122,6 +124,7 @@ async def answer_back_async(translated: Translated, answer: dict) -> dict:
 
 # --- helpers -------------------------------------------------------------------------------
 
+
 def _evse_of(charge_point_id: int, connector_id: int) -> tuple[int, int]:
     return device_model.evse_address(charge_point_id=charge_point_id, connector_id=connector_id)
 
@@ -148,7 +151,9 @@ def _profile(profile16: dict) -> dict:
     profile = {
         "id": profile16["chargingProfileId"],
         "stackLevel": profile16["stackLevel"],
-        "chargingProfilePurpose": _PURPOSES.get(profile16["chargingProfilePurpose"], profile16["chargingProfilePurpose"]),
+        "chargingProfilePurpose": _PURPOSES.get(
+            profile16["chargingProfilePurpose"], profile16["chargingProfilePurpose"]
+        ),
         "chargingProfileKind": profile16["chargingProfileKind"],
         "chargingSchedule": [schedule],
     }
@@ -164,6 +169,7 @@ def _status(mapping: dict[str, str] | None = None, default: str | None = None) -
     def back(answer: dict) -> dict:
         status = answer.get("status", "Rejected")
         return {"status": (mapping or {}).get(status, status if default is None else default)}
+
     return back
 
 
@@ -173,8 +179,11 @@ def _variable_for_key(charge_point_id: int, key: str) -> tuple[str, str, str] | 
     if "." in key:
         component, _, variable = key.partition(".")
         return component, variable, ""
-    found = list(DeviceVariable.objects.filter(charge_point_id=charge_point_id, variable_name=key, attribute_type="Actual")
-                 .values_list("component_name", "variable_instance").distinct()[:2])
+    found = list(
+        DeviceVariable.objects.filter(charge_point_id=charge_point_id, variable_name=key, attribute_type="Actual")
+        .values_list("component_name", "variable_instance")
+        .distinct()[:2]
+    )
     if len(found) == 1:
         return found[0][0], key, found[0][1]
     return None
@@ -189,21 +198,25 @@ def _component_variable(component: str, variable: str, instance: str) -> dict:
 
 # Variables OCPP 2.0.1 (part 2, appendix 3) defines as ReadOnly: what `readonly` says for
 # them before the charger's own report (NotifyReport mutability) tells us otherwise.
-READ_ONLY_VARIABLES: frozenset[tuple[str, str]] = frozenset({
-    ("SmartChargingCtrlr", "ProfileStackLevel"),
-    ("SmartChargingCtrlr", "RateUnit"),
-    ("SmartChargingCtrlr", "PeriodsPerSchedule"),
-    ("SmartChargingCtrlr", "Entries"),
-    ("DeviceDataCtrlr", "ItemsPerMessage"),
-    ("DeviceDataCtrlr", "BytesPerMessage"),
-    ("ChargingStation", "Model"),
-    ("ChargingStation", "VendorName"),
-    ("ChargingStation", "SerialNumber"),
-})
+READ_ONLY_VARIABLES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("SmartChargingCtrlr", "ProfileStackLevel"),
+        ("SmartChargingCtrlr", "RateUnit"),
+        ("SmartChargingCtrlr", "PeriodsPerSchedule"),
+        ("SmartChargingCtrlr", "Entries"),
+        ("DeviceDataCtrlr", "ItemsPerMessage"),
+        ("DeviceDataCtrlr", "BytesPerMessage"),
+        ("ChargingStation", "Model"),
+        ("ChargingStation", "VendorName"),
+        ("ChargingStation", "SerialNumber"),
+    }
+)
 
 
 def _readonly(charge_point_id: int, component: str, variable: str) -> bool:
-    row = device_model.device_variable_find(charge_point_id=charge_point_id, component_name=component, variable_name=variable)
+    row = device_model.device_variable_find(
+        charge_point_id=charge_point_id, component_name=component, variable_name=variable
+    )
     if row is None or not row.mutability:
         return (component, variable) in READ_ONLY_VARIABLES
     return row.mutability == "ReadOnly"
@@ -211,13 +224,17 @@ def _readonly(charge_point_id: int, component: str, variable: str) -> bool:
 
 # --- one translator per 1.6 action -------------------------------------------------------------
 
+
 def _get_configuration(charge_point_id: int, payload: dict) -> Translated:
     keys = payload.get("key")
     if keys:
         wanted = [(key, _variable_for_key(charge_point_id, key)) for key in keys]
     else:  # everything: the charger's own device model when we have it, else the standard keys
-        rows = (DeviceVariable.objects.filter(charge_point_id=charge_point_id, attribute_type="Actual", evse_id=0)
-                .values_list("component_name", "variable_name", "variable_instance").distinct())
+        rows = (
+            DeviceVariable.objects.filter(charge_point_id=charge_point_id, attribute_type="Actual", evse_id=0)
+            .values_list("component_name", "variable_name", "variable_instance")
+            .distinct()
+        )
         wanted = [(f"{c}.{v}", (c, v, i)) for c, v, i in rows] or [(k, cv) for k, cv in CONFIGURATION_KEYS.items()]
     unknown = [key for key, cv in wanted if cv is None]
     known = [(key, cv) for key, cv in wanted if cv is not None]
@@ -242,8 +259,11 @@ def _get_configuration(charge_point_id: int, payload: dict) -> Translated:
     return Translated("GetVariables", {"getVariableData": data}, answer_back=back)
 
 
-_SET_STATUS = {"UnknownComponent": "NotSupported", "UnknownVariable": "NotSupported",
-               "NotSupportedAttributeType": "NotSupported"}
+_SET_STATUS = {
+    "UnknownComponent": "NotSupported",
+    "UnknownVariable": "NotSupported",
+    "NotSupportedAttributeType": "NotSupported",
+}
 
 
 def _change_configuration(charge_point_id: int, payload: dict) -> Translated:
@@ -256,8 +276,9 @@ def _change_configuration(charge_point_id: int, payload: dict) -> Translated:
         result = (answer.get("setVariableResult") or [{}])[0]
         status = result.get("attributeStatus", "Rejected")
         if status in {"Accepted", "RebootRequired"}:
-            device_model.device_variable_set_values(charge_point_id=charge_point_id, results=[{
-                **_component_variable(*cv), "value": payload["value"]}])
+            device_model.device_variable_set_values(
+                charge_point_id=charge_point_id, results=[{**_component_variable(*cv), "value": payload["value"]}]
+            )
         return {"status": _SET_STATUS.get(status, status)}
 
     return Translated("SetVariables", {"setVariableData": [data]}, answer_back=back)
@@ -273,8 +294,13 @@ def _request_start(charge_point_id: int, id_token: dict, evse_id: int | None, pr
     from sessions_app.transaction_events import remote_start_request_add, remote_start_request_answered
 
     user_id = IdToken.objects.filter(uid=id_token["idToken"]).values_list("user_id", flat=True).first()
-    request = remote_start_request_add(charge_point=_charge_point(charge_point_id), id_token=id_token["idToken"],
-                                       id_token_type=id_token["type"], evse_id=evse_id, user_id=user_id)
+    request = remote_start_request_add(
+        charge_point=_charge_point(charge_point_id),
+        id_token=id_token["idToken"],
+        id_token_type=id_token["type"],
+        evse_id=evse_id,
+        user_id=user_id,
+    )
     payload: dict = {"idToken": id_token, "remoteStartId": request.pk}
     if evse_id:
         payload["evseId"] = evse_id
@@ -282,8 +308,9 @@ def _request_start(charge_point_id: int, id_token: dict, evse_id: int | None, pr
         payload["chargingProfile"] = profile
 
     def answered(answer: dict) -> None:
-        remote_start_request_answered(remote_start_id=request.pk, status=answer.get("status", ""),
-                                      transaction_id=answer.get("transactionId", ""))
+        remote_start_request_answered(
+            remote_start_id=request.pk, status=answer.get("status", ""), transaction_id=answer.get("transactionId", "")
+        )
 
     return Translated("RequestStartTransaction", payload, answer_back=lambda a: (answered(a), a)[1])
 
@@ -323,8 +350,11 @@ def _remote_stop(charge_point_id: int, payload: dict) -> Translated:
 
 def _unlock(charge_point_id: int, payload: dict) -> Translated:
     evse_id, connector_id = _evse_of(charge_point_id, payload["connectorId"])
-    return Translated("UnlockConnector", {"evseId": evse_id, "connectorId": connector_id}, answer_back=_status(
-        {"OngoingAuthorizedTransaction": "UnlockFailed", "UnknownConnector": "NotSupported"}))
+    return Translated(
+        "UnlockConnector",
+        {"evseId": evse_id, "connectorId": connector_id},
+        answer_back=_status({"OngoingAuthorizedTransaction": "UnlockFailed", "UnknownConnector": "NotSupported"}),
+    )
 
 
 def _change_availability(charge_point_id: int, payload: dict) -> Translated:
@@ -337,8 +367,11 @@ def _change_availability(charge_point_id: int, payload: dict) -> Translated:
 
 def _set_charging_profile(charge_point_id: int, payload: dict) -> Translated:
     evse_id = _evse_of(charge_point_id, payload["connectorId"])[0]
-    return Translated("SetChargingProfile", {"evseId": evse_id, "chargingProfile": _profile(payload["csChargingProfiles"])},
-                      answer_back=_status())
+    return Translated(
+        "SetChargingProfile",
+        {"evseId": evse_id, "chargingProfile": _profile(payload["csChargingProfiles"])},
+        answer_back=_status(),
+    )
 
 
 def _clear_charging_profile(charge_point_id: int, payload: dict) -> Translated:
@@ -349,7 +382,9 @@ def _clear_charging_profile(charge_point_id: int, payload: dict) -> Translated:
     if "connectorId" in payload:
         criteria["evseId"] = _evse_of(charge_point_id, payload["connectorId"])[0]
     if "chargingProfilePurpose" in payload:
-        criteria["chargingProfilePurpose"] = _PURPOSES.get(payload["chargingProfilePurpose"], payload["chargingProfilePurpose"])
+        criteria["chargingProfilePurpose"] = _PURPOSES.get(
+            payload["chargingProfilePurpose"], payload["chargingProfilePurpose"]
+        )
     if "stackLevel" in payload:
         criteria["stackLevel"] = payload["stackLevel"]
     if criteria:
@@ -366,9 +401,15 @@ def _composite_schedule(charge_point_id: int, payload: dict) -> Translated:
         result = {"status": answer.get("status", "Rejected")}
         schedule = answer.get("schedule")
         if schedule:
-            result.update(connectorId=payload["connectorId"], scheduleStart=schedule["scheduleStart"],
-                          chargingSchedule={"duration": schedule["duration"], "chargingRateUnit": schedule["chargingRateUnit"],
-                                            "chargingSchedulePeriod": schedule["chargingSchedulePeriod"]})
+            result.update(
+                connectorId=payload["connectorId"],
+                scheduleStart=schedule["scheduleStart"],
+                chargingSchedule={
+                    "duration": schedule["duration"],
+                    "chargingRateUnit": schedule["chargingRateUnit"],
+                    "chargingSchedulePeriod": schedule["chargingSchedulePeriod"],
+                },
+            )
         return result
 
     return Translated("GetCompositeSchedule", out, answer_back=back)
@@ -389,8 +430,10 @@ def _request_id() -> int:
 
 
 def _update_firmware(charge_point_id: int, payload: dict) -> Translated:
-    out: dict = {"requestId": _request_id(), "firmware": {"location": payload["location"],
-                                                          "retrieveDateTime": payload["retrieveDate"]}}
+    out: dict = {
+        "requestId": _request_id(),
+        "firmware": {"location": payload["location"], "retrieveDateTime": payload["retrieveDate"]},
+    }
     for key in ("retries", "retryInterval"):
         if key in payload:
             out[key] = payload[key]
@@ -407,7 +450,9 @@ def _get_diagnostics(charge_point_id: int, payload: dict) -> Translated:
     for key in ("retries", "retryInterval"):
         if key in payload:
             out[key] = payload[key]
-    return Translated("GetLog", out, answer_back=lambda answer: {"fileName": answer["filename"]} if answer.get("filename") else {})
+    return Translated(
+        "GetLog", out, answer_back=lambda answer: {"fileName": answer["filename"]} if answer.get("filename") else {}
+    )
 
 
 def _send_local_list(charge_point_id: int, payload: dict) -> Translated:
@@ -430,7 +475,11 @@ def _send_local_list(charge_point_id: int, payload: dict) -> Translated:
 
 
 def _reserve_now(charge_point_id: int, payload: dict) -> Translated:
-    out: dict = {"id": payload["reservationId"], "expiryDateTime": payload["expiryDate"], "idToken": _id_token(payload["idTag"])}
+    out: dict = {
+        "id": payload["reservationId"],
+        "expiryDateTime": payload["expiryDate"],
+        "idToken": _id_token(payload["idTag"]),
+    }
     if payload.get("connectorId"):
         out["evseId"] = _evse_of(charge_point_id, payload["connectorId"])[0]
     if payload.get("parentIdTag"):

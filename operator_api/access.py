@@ -5,6 +5,7 @@ account; a superuser sees every operator. Everything else is scoped through
 `operator_id`: objects of another operator are simply not found (404), never 403, so a
 caller cannot even learn that a charger id exists elsewhere.
 """
+
 from __future__ import annotations
 
 from django.db.models import QuerySet
@@ -93,9 +94,19 @@ REQUIRED: dict[str, tuple[str, str]] = {
     "RevenuePerDayApi": (READ, "billing.view_purchase"),
     "StatusApi": (READ, "chargepoints.view_chargepoint"),
     "ChargerCommandApi": (COMMAND, SEND_COMMANDS),
-    **{name: (COMMAND, SEND_COMMANDS) for name in (
-        "ResetApi", "UnlockConnectorApi", "SetChargingLimitApi", "ClearChargingLimitApi", "GetConfigurationApi",
-        "ChangeConfigurationApi", "RemoteStartTransactionApi", "RemoteStopTransactionApi")},
+    **{
+        name: (COMMAND, SEND_COMMANDS)
+        for name in (
+            "ResetApi",
+            "UnlockConnectorApi",
+            "SetChargingLimitApi",
+            "ClearChargingLimitApi",
+            "GetConfigurationApi",
+            "ChangeConfigurationApi",
+            "RemoteStartTransactionApi",
+            "RemoteStopTransactionApi",
+        )
+    },
 }
 
 
@@ -133,7 +144,9 @@ def charge_point_or_404(user, identity: str) -> ChargePoint:
 
 
 def connector_or_404(charge_point: ChargePoint, connector_id: int) -> Connector:
-    return get_object_or_404(Connector.objects.select_related("evse"), charge_point=charge_point, connector_id=connector_id)
+    return get_object_or_404(
+        Connector.objects.select_related("evse"), charge_point=charge_point, connector_id=connector_id
+    )
 
 
 def operator_for_write(user, requested: Operator | None) -> Operator:

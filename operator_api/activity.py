@@ -1,4 +1,5 @@
 """Sessions and purchases (with filters and CSV export) and the OCPP frame journal."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet
@@ -22,13 +23,19 @@ CSV = OpenApiResponse(OpenApiTypes.STR, description="text/csv")
 
 
 def sessions_of(user) -> QuerySet[ChargeSession]:
-    return scoped(ChargeSession.objects.select_related("charge_point", "connector", "user"), user,
-                  operator_path="charge_point__site__operator_id")
+    return scoped(
+        ChargeSession.objects.select_related("charge_point", "connector", "user"),
+        user,
+        operator_path="charge_point__site__operator_id",
+    )
 
 
 def purchases_of(user) -> QuerySet[Purchase]:
-    return scoped(Purchase.objects.select_related("session__charge_point", "session__connector", "user"), user,
-                  operator_path="session__charge_point__site__operator_id")
+    return scoped(
+        Purchase.objects.select_related("session__charge_point", "session__connector", "user"),
+        user,
+        operator_path="session__charge_point__site__operator_id",
+    )
 
 
 class ActivityFilter(serializers.Serializer):
@@ -62,14 +69,20 @@ class PurchaseFilter(ActivityFilter):
 
 def filtered_sessions(request) -> QuerySet[ChargeSession]:
     filters = validated(SessionFilter, request.query_params)
-    return _filter(sessions_of(request.user), filters, charge_point="charge_point__identity", user="user_id",
-                   moment="started_at")
+    return _filter(
+        sessions_of(request.user), filters, charge_point="charge_point__identity", user="user_id", moment="started_at"
+    )
 
 
 def filtered_purchases(request) -> QuerySet[Purchase]:
     filters = validated(PurchaseFilter, request.query_params)
-    return _filter(purchases_of(request.user), filters, charge_point="session__charge_point__identity",
-                   user="user_id", moment="session__started_at")
+    return _filter(
+        purchases_of(request.user),
+        filters,
+        charge_point="session__charge_point__identity",
+        user="user_id",
+        moment="session__started_at",
+    )
 
 
 class SessionOutput(serializers.ModelSerializer):
@@ -81,19 +94,57 @@ class SessionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ChargeSession
-        fields = ["id", "charge_point", "connector", "transaction_id", "ocpp_version", "id_tag", "driver", "state",
-                  "charging_state", "started_at", "stopped_at", "meter_start_wh", "meter_stop_wh", "energy_wh",
-                  "power_w", "soc_percent", "stop_reason", "closed_by"]
+        fields = [
+            "id",
+            "charge_point",
+            "connector",
+            "transaction_id",
+            "ocpp_version",
+            "id_tag",
+            "driver",
+            "state",
+            "charging_state",
+            "started_at",
+            "stopped_at",
+            "meter_start_wh",
+            "meter_stop_wh",
+            "energy_wh",
+            "power_w",
+            "soc_percent",
+            "stop_reason",
+            "closed_by",
+        ]
 
 
-SESSION_CSV = ["id", "charge_point", "connector", "transaction_id", "id_tag", "driver", "state", "started_at",
-               "stopped_at", "energy_wh", "stop_reason"]
+SESSION_CSV = [
+    "id",
+    "charge_point",
+    "connector",
+    "transaction_id",
+    "id_tag",
+    "driver",
+    "state",
+    "started_at",
+    "stopped_at",
+    "energy_wh",
+    "stop_reason",
+]
 
 
 def _session_row(session: ChargeSession) -> list:
-    return [session.pk, session.charge_point.identity, session.connector.connector_id, session.transaction_id,
-            session.id_tag, session.user_id, session.status, session.started_at.isoformat(),
-            session.stopped_at.isoformat() if session.stopped_at else None, session.energy_wh, session.stop_reason]
+    return [
+        session.pk,
+        session.charge_point.identity,
+        session.connector.connector_id,
+        session.transaction_id,
+        session.id_tag,
+        session.user_id,
+        session.status,
+        session.started_at.isoformat(),
+        session.stopped_at.isoformat() if session.stopped_at else None,
+        session.energy_wh,
+        session.stop_reason,
+    ]
 
 
 class SessionListApi(OperatorApi):
@@ -123,24 +174,64 @@ class PurchaseOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Purchase
-        fields = ["id", "session", "charge_point", "driver", "state", "currency", "energy_wh", "idle_minutes",
-                  "subtotal", "vat_amount", "total_price", "payment_method", "priced_at", "paid_at", "created_at"]
+        fields = [
+            "id",
+            "session",
+            "charge_point",
+            "driver",
+            "state",
+            "currency",
+            "energy_wh",
+            "idle_minutes",
+            "subtotal",
+            "vat_amount",
+            "total_price",
+            "payment_method",
+            "priced_at",
+            "paid_at",
+            "created_at",
+        ]
 
 
-PURCHASE_CSV = ["id", "session", "charge_point", "driver", "state", "currency", "energy_wh", "subtotal",
-                "vat_amount", "total_price", "payment_method", "paid_at", "created_at"]
+PURCHASE_CSV = [
+    "id",
+    "session",
+    "charge_point",
+    "driver",
+    "state",
+    "currency",
+    "energy_wh",
+    "subtotal",
+    "vat_amount",
+    "total_price",
+    "payment_method",
+    "paid_at",
+    "created_at",
+]
 
 
 def _purchase_row(purchase: Purchase) -> list:
-    return [purchase.pk, purchase.session_id, purchase.session.charge_point.identity, purchase.user_id,
-            purchase.status, purchase.currency, purchase.energy_wh, purchase.subtotal, purchase.vat_amount,
-            purchase.total_price, purchase.payment_method,
-            purchase.paid_at.isoformat() if purchase.paid_at else None, purchase.created_at.isoformat()]
+    return [
+        purchase.pk,
+        purchase.session_id,
+        purchase.session.charge_point.identity,
+        purchase.user_id,
+        purchase.status,
+        purchase.currency,
+        purchase.energy_wh,
+        purchase.subtotal,
+        purchase.vat_amount,
+        purchase.total_price,
+        purchase.payment_method,
+        purchase.paid_at.isoformat() if purchase.paid_at else None,
+        purchase.created_at.isoformat(),
+    ]
 
 
 class PurchaseListApi(OperatorApi):
-    @extend_schema(tags=[SESSIONS], parameters=[PurchaseFilter],
-                   responses=paginated("PaginatedPurchases", PurchaseOutput))
+    @extend_schema(
+        tags=[SESSIONS], parameters=[PurchaseFilter], responses=paginated("PaginatedPurchases", PurchaseOutput)
+    )
     def get(self, request):
         return self.paginate(filtered_purchases(request).order_by("-created_at", "-id"), PurchaseOutput)
 
@@ -149,8 +240,9 @@ class PurchaseExportApi(OperatorApi):
     @extend_schema(tags=[SESSIONS], parameters=[PurchaseFilter], responses={(200, "text/csv"): CSV})
     def get(self, request):
         purchases = filtered_purchases(request).order_by("created_at", "id")
-        return csv_response("purchases.csv", PURCHASE_CSV,
-                            (_purchase_row(p) for p in purchases.iterator(chunk_size=500)))
+        return csv_response(
+            "purchases.csv", PURCHASE_CSV, (_purchase_row(p) for p in purchases.iterator(chunk_size=500))
+        )
 
 
 class PurchaseDetailApi(OperatorApi):
@@ -160,6 +252,7 @@ class PurchaseDetailApi(OperatorApi):
 
 
 # --- The frame journal --------------------------------------------------------------------
+
 
 class JournalApi(OperatorApi):
     class FilterSerializer(serializers.Serializer):
@@ -175,8 +268,9 @@ class JournalApi(OperatorApi):
             model = OcppMessage
             fields = ["id", "created_at", "direction", "message_type", "unique_id", "action", "payload", "raw"]
 
-    @extend_schema(tags=[JOURNAL], parameters=[FilterSerializer],
-                   responses=paginated("PaginatedJournal", OutputSerializer))
+    @extend_schema(
+        tags=[JOURNAL], parameters=[FilterSerializer], responses=paginated("PaginatedJournal", OutputSerializer)
+    )
     def get(self, request, identity: str):
         charge_point = charge_point_or_404(request.user, identity)
         filters = validated(self.FilterSerializer, request.query_params)

@@ -1,5 +1,6 @@
 """What every /api/operator/ view shares: authentication, the operator permission,
 its error mapping (operator_api.errors), pagination and CSV rendering."""
+
 from __future__ import annotations
 
 import csv
@@ -43,12 +44,15 @@ class OperatorApi(APIView):
 
 def paginated(name: str, item):
     """The schema of a paginated list of `item`."""
-    return inline_serializer(name, {
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": item(many=True),
-    })
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
 
 
 def start_of(value: date | datetime | None) -> datetime | None:
@@ -93,7 +97,11 @@ def csv_cell(value):
     return value
 
 
-def csv_response(filename: str, header: list[str], rows: Iterable[list], ) -> HttpResponse:
+def csv_response(
+    filename: str,
+    header: list[str],
+    rows: Iterable[list],
+) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
@@ -107,8 +115,6 @@ def validated(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
 
 
 @csrf_exempt

@@ -4,6 +4,7 @@
 outcome becomes a `Reply` with a plain `kind`, so every API decides its own HTTP answer
 from one table instead of catching exceptions in each view.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,13 +47,17 @@ def _bus():
 SOURCE = "api"
 
 
-def call(charge_point: ChargePoint, action: str, payload: dict, *, timeout: float | None = None,
-         source: str = SOURCE) -> Reply:
+def call(
+    charge_point: ChargePoint, action: str, payload: dict, *, timeout: float | None = None, source: str = SOURCE
+) -> Reply:
     """Send `action` to the charger and wait for its answer (the bus's default timeout,
     60 s, unless `timeout` is given). The bus records what the answer tells (a charging
     profile row with `source`, configuration keys): see ocpp_consumer.answers."""
-    return reply_of(lambda: _bus().send(charge_point.identity, action, payload, timeout=timeout, source=source),
-                    identity=charge_point.identity, action=action)
+    return reply_of(
+        lambda: _bus().send(charge_point.identity, action, payload, timeout=timeout, source=source),
+        identity=charge_point.identity,
+        action=action,
+    )
 
 
 def reply_of(send: Callable[[], dict], *, identity: str, action: str) -> Reply:

@@ -8,6 +8,7 @@ charger's own reply. The command bus validates the payload against the OCPP sche
 sending (400 with the schema error). A 1.6 command sent to a 2.0.1 charger is translated by
 the bus where a translation exists (GetConfiguration, Reset, RemoteStartTransaction, ...).
 """
+
 from __future__ import annotations
 
 from rest_framework import status
@@ -20,17 +21,52 @@ from .ocpp_schemas import openapi_schema
 from .schema import ViewNamedSchema
 
 COMMANDS_16 = (
-    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
-    "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
-    "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
-    "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+    "CancelReservation",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
 )
 COMMANDS_201 = (
-    "CancelReservation", "ChangeAvailability", "ClearCache", "ClearChargingProfile", "CostUpdated", "DataTransfer",
-    "GetBaseReport", "GetChargingProfiles", "GetCompositeSchedule", "GetLocalListVersion", "GetLog", "GetReport",
-    "GetTransactionStatus", "GetVariables", "RequestStartTransaction", "RequestStopTransaction", "ReserveNow",
-    "Reset", "SendLocalList", "SetChargingProfile", "SetNetworkProfile", "SetVariables", "TriggerMessage",
-    "UnlockConnector", "UpdateFirmware",
+    "CancelReservation",
+    "ChangeAvailability",
+    "ClearCache",
+    "ClearChargingProfile",
+    "CostUpdated",
+    "DataTransfer",
+    "GetBaseReport",
+    "GetChargingProfiles",
+    "GetCompositeSchedule",
+    "GetLocalListVersion",
+    "GetLog",
+    "GetReport",
+    "GetTransactionStatus",
+    "GetVariables",
+    "RequestStartTransaction",
+    "RequestStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "SetNetworkProfile",
+    "SetVariables",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
 )
 VERSIONS = {"v16": ("OCPP 1.6", COMMANDS_16), "v201": ("OCPP 2.0.1", COMMANDS_201)}
 
@@ -45,8 +81,12 @@ _HTTP_STATUS = {
 _STATUS_WORD = {charger_bus.TIMEOUT: "Timeout", charger_bus.OFFLINE: "Offline", charger_bus.CALL_ERROR: "CallError"}
 _ERROR = {
     "type": "object",
-    "properties": {"detail": {"type": "string"}, "status": {"type": "string"},
-                   "errorCode": {"type": "string"}, "errorDescription": {"type": "string"}},
+    "properties": {
+        "detail": {"type": "string"},
+        "status": {"type": "string"},
+        "errorCode": {"type": "string"},
+        "errorDescription": {"type": "string"},
+    },
 }
 
 
@@ -69,9 +109,11 @@ class CommandSchema(ViewNamedSchema):
         return f"{self.view.action_name} ({VERSIONS[self.view.ocpp_version][0]})"
 
     def get_description(self):
-        return (f"Sends {self.view.action_name} to the charger and answers with its reply. 409 when the charger "
-                "is not connected, 504 {\"status\": \"Timeout\"} when it does not answer in time, 502 for a "
-                "CALLERROR, 400 for a payload the OCPP schema refuses.")
+        return (
+            f"Sends {self.view.action_name} to the charger and answers with its reply. 409 when the charger "
+            'is not connected, 504 {"status": "Timeout"} when it does not answer in time, 502 for a '
+            "CALLERROR, 400 for a payload the OCPP schema refuses."
+        )
 
     def get_operation_id(self):
         return f"operator_command_{self.view.ocpp_version}_{self.view.action_name}"
@@ -82,7 +124,14 @@ class CommandSchema(ViewNamedSchema):
     def get_response_serializers(self):
         return {
             200: openapi_schema(self.view.ocpp_version, self.view.action_name, response=True),
-            400: _ERROR, 401: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR, 502: _ERROR, 503: _ERROR, 504: _ERROR,
+            400: _ERROR,
+            401: _ERROR,
+            403: _ERROR,
+            404: _ERROR,
+            409: _ERROR,
+            502: _ERROR,
+            503: _ERROR,
+            504: _ERROR,
         }
 
 
@@ -97,6 +146,7 @@ class ChargerCommandApi(OperatorApi):
         charge_point = charge_point_or_404(request.user, identity)
         payload = request.data if isinstance(request.data, dict) else None
         if payload is None:
-            return Response({"detail": "The body must be a JSON object (the OCPP payload)."},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": "The body must be a JSON object (the OCPP payload)."}, status=status.HTTP_400_BAD_REQUEST
+            )
         return render(charger_bus.call(charge_point, self.action_name, dict(payload)))

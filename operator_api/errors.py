@@ -3,6 +3,7 @@
 Two contracts, one table: /api/operator/ answers DRF's {"detail": "..."} shape; OCPP.Core's
 /API/Payments/* (seed 004) answers {"status": "Error", "code": "...", "message": "..."}.
 """
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -52,7 +53,8 @@ def operator_exception_handler(exc: Exception, context: dict) -> Response | None
         exc = exceptions.ValidationError(_django_errors(exc))
     elif isinstance(exc, ProtectedError):
         return Response(
-            {"detail": "Still in use by other records; remove those first."}, status=status.HTTP_409_CONFLICT,
+            {"detail": "Still in use by other records; remove those first."},
+            status=status.HTTP_409_CONFLICT,
         )
     return exception_handler(exc, context)
 

@@ -1,5 +1,6 @@
 """The OCPP JSON schemas shipped with the `ocpp` package, made fit for OpenAPI 3.0, so
 each command endpoint documents exactly the payload the charger will get."""
+
 from __future__ import annotations
 
 import json

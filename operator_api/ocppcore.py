@@ -13,6 +13,7 @@ OCPP 2.0.1 chargers (GetConfiguration, ChangeConfiguration, RemoteStartTransacti
 others are built here for the charger's version, so that the charger's 2.0.1 answer
 (Scheduled, OngoingAuthorizedTransaction, UnknownConnector) reaches the caller unchanged.
 """
+
 from __future__ import annotations
 
 from django.http import Http404
@@ -34,9 +35,11 @@ from .selectors import ocppcore_status_code, online_charge_points, open_session
 TAG = "OCPP.Core API (/API/)"
 
 _STATUS_ANSWER = inline_serializer("OcppCoreStatusAnswer", {"status": serializers.CharField()})
-_ERROR = inline_serializer("OcppCoreError", {"detail": serializers.CharField(), "status": serializers.CharField(required=False)})
+_ERROR = inline_serializer(
+    "OcppCoreError", {"detail": serializers.CharField(), "status": serializers.CharField(required=False)}
+)
 _COMMON_RESPONSES = {
-    200: OpenApiResponse(_STATUS_ANSWER, description="The charger's answer, or {\"status\": \"Timeout\"}."),
+    200: OpenApiResponse(_STATUS_ANSWER, description='The charger\'s answer, or {"status": "Timeout"}.'),
     400: OpenApiResponse(_ERROR, description="Malformed parameter."),
     401: OpenApiResponse(_ERROR, description="Missing or invalid X-API-Key."),
     404: OpenApiResponse(_ERROR, description="Unknown, foreign or disconnected charger, or unknown connector."),
@@ -115,8 +118,10 @@ class StatusApi(OcppCoreApi):
         protocol = serializers.CharField()
         OnlineConnectors = serializers.DictField(child=serializers.JSONField())
 
-    @_schema("Every connected charger of the key's operator with its connectors",
-             responses={200: OutputSerializer(many=True), 401: _ERROR})
+    @_schema(
+        "Every connected charger of the key's operator with its connectors",
+        responses={200: OutputSerializer(many=True), 401: _ERROR},
+    )
     def get(self, request):
         return Response([_charger_status(cp) for cp in online_charge_points(request.user)])
 
@@ -181,7 +186,10 @@ class SetChargingLimitApi(OcppCoreApi):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         now = timezone.now()
         action, payload = services.charging_limit_command(
-            charge_point=charge_point, connector_id=number, limit=parsed, now=now,
+            charge_point=charge_point,
+            connector_id=number,
+            limit=parsed,
+            now=now,
         )
         # The bus records the limit as a ChargingProfile row (source "api"): active, rejected,
         # or pending when the charger did not answer in time.
@@ -200,15 +208,20 @@ class ClearChargingLimitApi(OcppCoreApi):
         return render(charger_bus.call(charge_point, action, payload))
 
 
-_CONFIGURATION = inline_serializer("OcppCoreConfiguration", {
-    "configurationKey": serializers.ListField(child=serializers.DictField()),
-    "unknownKey": serializers.ListField(child=serializers.CharField()),
-})
+_CONFIGURATION = inline_serializer(
+    "OcppCoreConfiguration",
+    {
+        "configurationKey": serializers.ListField(child=serializers.DictField()),
+        "unknownKey": serializers.ListField(child=serializers.CharField()),
+    },
+)
 
 
 class GetConfigurationApi(OcppCoreApi):
-    @_schema("Read all configuration keys, or one: the charger's raw GetConfiguration answer",
-             responses={**_COMMON_RESPONSES, 200: _CONFIGURATION})
+    @_schema(
+        "Read all configuration keys, or one: the charger's raw GetConfiguration answer",
+        responses={**_COMMON_RESPONSES, 200: _CONFIGURATION},
+    )
     def get(self, request, charge_point_id: str, key: str | None = None):
         charge_point = charge_point_or_404(request.user, charge_point_id)
         payload = {"key": [key]} if key else {}
@@ -231,16 +244,24 @@ class RemoteStartTransactionApi(OcppCoreApi):
             remote_control.id_tag_check(charge_point=charge_point, id_tag=id_tag)
         except remote_control.InvalidPayload as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return render(charger_bus.reply_of(
-            lambda: remote_control.remote_start(charge_point=charge_point, connector=connector, id_tag=id_tag,
-                                                source=charger_bus.SOURCE),
-            identity=charge_point.identity, action="RemoteStartTransaction"))
+        return render(
+            charger_bus.reply_of(
+                lambda: remote_control.remote_start(
+                    charge_point=charge_point, connector=connector, id_tag=id_tag, source=charger_bus.SOURCE
+                ),
+                identity=charge_point.identity,
+                action="RemoteStartTransaction",
+            )
+        )
 
 
 class RemoteStopTransactionApi(OcppCoreApi):
     @_schema(
         "Stop the open transaction of a connector: Accepted or Rejected; 424 without one",
-        responses={**_COMMON_RESPONSES, 424: OpenApiResponse(_ERROR, description="No open transaction on the connector.")},
+        responses={
+            **_COMMON_RESPONSES,
+            424: OpenApiResponse(_ERROR, description="No open transaction on the connector."),
+        },
     )
     def get(self, request, charge_point_id: str, connector_id: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
@@ -255,6 +276,10 @@ class RemoteStopTransactionApi(OcppCoreApi):
             remote_control.stop_request(session=session)
         except remote_control.NotStoppable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_424_FAILED_DEPENDENCY)
-        return render(charger_bus.reply_of(
-            lambda: remote_control.remote_stop(session=session, source=charger_bus.SOURCE),
-            identity=charge_point.identity, action="RemoteStopTransaction"))
+        return render(
+            charger_bus.reply_of(
+                lambda: remote_control.remote_stop(session=session, source=charger_bus.SOURCE),
+                identity=charge_point.identity,
+                action="RemoteStopTransaction",
+            )
+        )

@@ -1,6 +1,7 @@
 """OCPP.Core's payment reservation endpoints (seed 004): /API/Payments/Create, Confirm and
 Cancel, authenticated with the operator's X-API-Key. The provider webhooks under
 /API/Payments/Webhook belong to the payments app (payments/webhooks.py)."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -60,8 +61,10 @@ class ReservationCreateApi(OperatorApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reservation = services.reservation_create(
-            charge_point_id=data.validated_data["chargePointId"], connector_id=data.validated_data["connectorId"],
-            charge_tag=data.validated_data["chargeTagId"], operator_id=_operator_id(request),
+            charge_point_id=data.validated_data["chargePointId"],
+            connector_id=data.validated_data["connectorId"],
+            charge_tag=data.validated_data["chargeTagId"],
+            operator_id=_operator_id(request),
         )
         return Response(_reservation_answer(reservation))
 
@@ -76,7 +79,8 @@ class ReservationConfirmApi(OperatorApiView):
         data.is_valid(raise_exception=True)
         charger_status = services.reservation_confirm(
             reservation_id=data.validated_data["reservationId"],
-            checkout_session_id=data.validated_data["checkoutSessionId"], operator_id=_operator_id(request),
+            checkout_session_id=data.validated_data["checkoutSessionId"],
+            operator_id=_operator_id(request),
         )
         return Response({"status": charger_status})
 
@@ -90,7 +94,8 @@ class ReservationCancelApi(OperatorApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reservation = services.reservation_cancel(
-            reservation_id=data.validated_data["reservationId"], reason=data.validated_data.get("reason", ""),
+            reservation_id=data.validated_data["reservationId"],
+            reason=data.validated_data.get("reason", ""),
             operator_id=_operator_id(request),
         )
         return Response({"status": reservation.get_status_display(), "reservationId": str(reservation.pk)})

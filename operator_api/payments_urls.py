@@ -1,4 +1,5 @@
 """OCPP.Core's /API/Payments/ reservation endpoints (seed 004), wired by config/urls.py."""
+
 from django.urls import path
 
 from operator_api import payments

@@ -1,4 +1,5 @@
 """Id tokens (charge cards), tariffs, tariff assignments and electricity prices."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -33,23 +34,39 @@ def tariffs_of(user):
 
 
 def assignments_of(user):
-    return scoped(TariffAssignment.objects.select_related("tariff", "site", "charge_point"), user,
-                  operator_path="tariff__operator_id")
+    return scoped(
+        TariffAssignment.objects.select_related("tariff", "site", "charge_point"),
+        user,
+        operator_path="tariff__operator_id",
+    )
 
 
 # --- Id tokens ----------------------------------------------------------------------------
 
+
 class IdTokenOutput(serializers.ModelSerializer):
     class Meta:
         model = IdToken
-        fields = ["id", "uid", "token_type", "name", "user", "operator", "group_uid", "status", "expires_at", "created_at"]
+        fields = [
+            "id",
+            "uid",
+            "token_type",
+            "name",
+            "user",
+            "operator",
+            "group_uid",
+            "status",
+            "expires_at",
+            "created_at",
+        ]
 
 
 class IdTokenInput(serializers.Serializer):
     token_type = serializers.ChoiceField(IdTokenType.choices, required=False)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True,
-                                              help_text="The driver the card belongs to")
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True, help_text="The driver the card belongs to"
+    )
     group_uid = serializers.CharField(max_length=36, required=False, allow_blank=True)
     status = serializers.ChoiceField(IdTokenStatus.choices, required=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -61,7 +78,9 @@ class IdTokenListApi(OperatorApi):
         user = DatabaseIdField(required=False)
         status = serializers.ChoiceField(IdTokenStatus.choices, required=False)
 
-    @extend_schema(tags=[TOKENS], parameters=[FilterSerializer], responses=paginated("PaginatedIdTokens", IdTokenOutput))
+    @extend_schema(
+        tags=[TOKENS], parameters=[FilterSerializer], responses=paginated("PaginatedIdTokens", IdTokenOutput)
+    )
     def get(self, request):
         filters = validated(self.FilterSerializer, request.query_params)
         tokens = id_tokens_of(request.user)
@@ -113,11 +132,25 @@ class IdTokenDeleteApi(OperatorApi):
 
 # --- Tariffs ------------------------------------------------------------------------------
 
+
 class TariffOutput(serializers.ModelSerializer):
     class Meta:
         model = Tariff
-        fields = ["id", "operator", "name", "currency", "kind", "energy_price_per_kwh", "market", "markup_per_kwh",
-                  "vat_percent", "session_fee", "idle_fee_per_minute", "idle_grace_minutes", "created_at"]
+        fields = [
+            "id",
+            "operator",
+            "name",
+            "currency",
+            "kind",
+            "energy_price_per_kwh",
+            "market",
+            "markup_per_kwh",
+            "vat_percent",
+            "session_fee",
+            "idle_fee_per_minute",
+            "idle_grace_minutes",
+            "created_at",
+        ]
 
 
 class TariffInput(serializers.Serializer):
@@ -207,12 +240,20 @@ class TariffAssignmentCreateApi(OperatorApi):
         tariff = get_object_or_404(tariffs_of(request.user), pk=data["tariff"])
         site = get_object_or_404(sites_of(request.user), pk=data["site"]) if "site" in data else None
         charge_point = charge_point_or_404(request.user, data["charge_point"]) if "charge_point" in data else None
-        if site is not None and site.operator_id != tariff.operator_id or (
-            charge_point is not None and (charge_point.site is None or charge_point.site.operator_id != tariff.operator_id)
+        if (
+            site is not None
+            and site.operator_id != tariff.operator_id
+            or (
+                charge_point is not None
+                and (charge_point.site is None or charge_point.site.operator_id != tariff.operator_id)
+            )
         ):
             raise serializers.ValidationError({"tariff": "The tariff and its target belong to different operators."})
         assignment = tariff_services.tariff_assign(
-            tariff=tariff, site=site, charge_point=charge_point, valid_from=data.get("valid_from"),
+            tariff=tariff,
+            site=site,
+            charge_point=charge_point,
+            valid_from=data.get("valid_from"),
         )
         return Response(TariffAssignmentOutput(assignment).data, status=status.HTTP_201_CREATED)
 
@@ -227,6 +268,7 @@ class TariffAssignmentDeleteApi(OperatorApi):
 # --- Electricity prices -------------------------------------------------------------------
 # Hourly prices are market data shared by every operator: everyone reads them, only
 # superusers change them.
+
 
 class ElectricityPriceOutput(serializers.ModelSerializer):
     class Meta:
@@ -245,8 +287,11 @@ class ElectricityPriceListApi(OperatorApi):
         since = DateOrDateTimeField(required=False)
         until = DateOrDateTimeField(required=False)
 
-    @extend_schema(tags=[PRICES], parameters=[FilterSerializer],
-                   responses=paginated("PaginatedElectricityPrices", ElectricityPriceOutput))
+    @extend_schema(
+        tags=[PRICES],
+        parameters=[FilterSerializer],
+        responses=paginated("PaginatedElectricityPrices", ElectricityPriceOutput),
+    )
     def get(self, request):
         filters = validated(self.FilterSerializer, request.query_params)
         prices = ElectricityPrice.objects.filter(market=filters["market"]).order_by("starts_at")
@@ -322,9 +367,16 @@ class ElectricityPriceImportApi(OperatorApi):
         _require_superuser(request)
         data = validated(self.InputSerializer, request.data)
         result = tariff_services.electricity_prices_import_csv(
-            file=data["file"], market=data["market"], unit=data.get("unit"), currency=data.get("currency"),
+            file=data["file"],
+            market=data["market"],
+            unit=data.get("unit"),
+            currency=data.get("currency"),
             time_zone=data.get("time_zone"),
         )
-        body = {"rows": result.rows, "created": result.created, "updated": result.updated,
-                "errors": [str(error) for error in result.errors]}
+        body = {
+            "rows": result.rows,
+            "created": result.created,
+            "updated": result.updated,
+            "errors": [str(error) for error in result.errors],
+        }
         return Response(body, status=status.HTTP_400_BAD_REQUEST if result.errors else status.HTTP_200_OK)

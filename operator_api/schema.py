@@ -1,6 +1,7 @@
 """OpenAPI naming for views that nest their InputSerializer/OutputSerializer: components
 and operation ids are named after the view, so the many nested "InputSerializer"s do not
 collide."""
+
 from __future__ import annotations
 
 import re
@@ -29,10 +30,13 @@ class ViewNamedSchema(AutoSchema):
         bodies = super()._get_response_bodies(direction)
         codes = list(COMMON_ERRORS) + ([409] if self.method in ("DELETE", "PATCH", "POST") else [])
         for code in codes:
-            bodies.setdefault(str(code), {
-                "description": "Error",
-                "content": {"application/json": {"schema": ERROR_SCHEMA}},
-            })
+            bodies.setdefault(
+                str(code),
+                {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                },
+            )
         return bodies
 
     def get_operation_id(self):
@@ -45,9 +49,8 @@ class OcppCoreSchema(ViewNamedSchema):
 
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "What went wrong: {\"detail\": ...}, or field names with their messages.",
+    "description": 'What went wrong: {"detail": ...}, or field names with their messages.',
     "additionalProperties": True,
 }
 # Every operator endpoint can refuse the caller or the input; say so in the schema.
 COMMON_ERRORS = (400, 401, 403, 404)
-

@@ -1,4 +1,5 @@
 """Reads of the operator APIs."""
+
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
@@ -30,8 +31,10 @@ def ocppcore_status_code(status: str) -> int:
 
 
 def online_charge_points(user) -> QuerySet[ChargePoint]:
-    return charge_points_of(user).filter(is_online=True).prefetch_related(
-        Prefetch("connectors", queryset=Connector.objects.order_by("connector_id"))
+    return (
+        charge_points_of(user)
+        .filter(is_online=True)
+        .prefetch_related(Prefetch("connectors", queryset=Connector.objects.order_by("connector_id")))
     )
 
 

@@ -6,6 +6,7 @@ OCPP.Core's "simple daily schedule". Connector 0 limits the whole charger
 (ChargePointMaxProfile, ChargingStationMaxProfile in 2.0.1); a connector limits that
 connector's transactions (TxDefaultProfile).
 """
+
 from __future__ import annotations
 
 import re
@@ -74,12 +75,17 @@ def _midnight(now: datetime) -> datetime:
 
 def limit_schedule(*, limit: ChargingLimit, now: datetime) -> dict:
     """The chargingSchedule (OCPP 1.6 spelling) of a constant limit for the whole day."""
-    return charging_profiles.schedule(duration=DAY_SECONDS, start=_midnight(now), unit=limit.unit,
-                                      periods=[{"startPeriod": 0, "limit": float(limit.value)}])
+    return charging_profiles.schedule(
+        duration=DAY_SECONDS,
+        start=_midnight(now),
+        unit=limit.unit,
+        periods=[{"startPeriod": 0, "limit": float(limit.value)}],
+    )
 
 
-def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limit: ChargingLimit,
-                           now: datetime) -> tuple[str, dict]:
+def charging_limit_command(
+    *, charge_point: ChargePoint, connector_id: int, limit: ChargingLimit, now: datetime
+) -> tuple[str, dict]:
     """The SetChargingProfile call (action, payload) for the charger's OCPP version."""
     profile_id = limit_profile_id(connector_id)
     purpose = limit_purpose(protocol=charge_point.protocol, connector_id=connector_id)
@@ -100,8 +106,14 @@ def charging_limit_command(*, charge_point: ChargePoint, connector_id: int, limi
             "chargingProfile": {"id": profile_id, **profile, "chargingSchedule": [{"id": profile_id, **schedule}]},
         }
     return charging_profiles.SET_CHARGING_PROFILE, charging_profiles.set_profile_payload(
-        connector_id=connector_id, profile_id=profile_id, stack_level=STACK_LEVEL, purpose=purpose,
-        kind=ChargingProfile.Kind.RECURRING.value, recurrency_kind="Daily", charging_schedule=schedule)
+        connector_id=connector_id,
+        profile_id=profile_id,
+        stack_level=STACK_LEVEL,
+        purpose=purpose,
+        kind=ChargingProfile.Kind.RECURRING.value,
+        recurrency_kind="Daily",
+        charging_schedule=schedule,
+    )
 
 
 def _evse_id(charge_point: ChargePoint, connector_id: int) -> int:
@@ -112,12 +124,16 @@ def clear_limit_command(*, charge_point: ChargePoint, connector_id: int) -> tupl
     purpose = str(limit_purpose(protocol=charge_point.protocol, connector_id=connector_id))
     if charge_point.protocol == OcppVersion.V201:
         return "ClearChargingProfile", {
-            "chargingProfileCriteria": {"evseId": _evse_id(charge_point, connector_id), "chargingProfilePurpose": purpose},
+            "chargingProfileCriteria": {
+                "evseId": _evse_id(charge_point, connector_id),
+                "chargingProfilePurpose": purpose,
+            },
         }
     return "ClearChargingProfile", {"connectorId": connector_id, "chargingProfilePurpose": purpose}
 
 
 # --- Plain records an operator edits -----------------------------------------------------
+
 
 @transaction.atomic
 def record_save(*, instance, fields: dict):

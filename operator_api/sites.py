@@ -1,4 +1,5 @@
 """Sites, charge points and connectors: one view per operation."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -28,8 +29,20 @@ def sites_of(user):
 class SiteOutput(serializers.ModelSerializer):
     class Meta:
         model = Site
-        fields = ["id", "operator", "name", "address", "city", "postal_code", "country", "latitude", "longitude",
-                  "time_zone", "grid_capacity_amps", "created_at"]
+        fields = [
+            "id",
+            "operator",
+            "name",
+            "address",
+            "city",
+            "postal_code",
+            "country",
+            "latitude",
+            "longitude",
+            "time_zone",
+            "grid_capacity_amps",
+            "created_at",
+        ]
 
 
 class SiteInput(serializers.Serializer):
@@ -52,8 +65,9 @@ class SiteListApi(OperatorApi):
 
 class SiteCreateApi(OperatorApi):
     class InputSerializer(SiteInput):
-        operator = serializers.PrimaryKeyRelatedField(queryset=Operator.objects.all(), required=False,
-                                                      help_text="Superusers only: the owning operator")
+        operator = serializers.PrimaryKeyRelatedField(
+            queryset=Operator.objects.all(), required=False, help_text="Superusers only: the owning operator"
+        )
 
     @extend_schema(tags=[SITES], request=InputSerializer, responses={201: SiteOutput})
     def post(self, request):
@@ -89,12 +103,31 @@ class SiteDeleteApi(OperatorApi):
 
 # --- Charge points ------------------------------------------------------------------------
 
+
 class ChargePointOutput(serializers.ModelSerializer):
     class Meta:
         model = ChargePoint
-        fields = ["identity", "site", "name", "vendor", "model", "serial_number", "firmware_version", "protocol",
-                  "registration_status", "is_online", "last_seen_at", "last_boot_at", "status", "error_code",
-                  "public_charging", "is_operative", "max_power_kw", "heartbeat_interval", "created_at"]
+        fields = [
+            "identity",
+            "site",
+            "name",
+            "vendor",
+            "model",
+            "serial_number",
+            "firmware_version",
+            "protocol",
+            "registration_status",
+            "is_online",
+            "last_seen_at",
+            "last_boot_at",
+            "status",
+            "error_code",
+            "public_charging",
+            "is_operative",
+            "max_power_kw",
+            "heartbeat_interval",
+            "created_at",
+        ]
 
 
 class ChargePointInput(serializers.Serializer):
@@ -107,11 +140,18 @@ class ChargePointInput(serializers.Serializer):
     registration_status = serializers.ChoiceField(RegistrationStatus.choices, required=False)
     public_charging = serializers.BooleanField(required=False)
     is_operative = serializers.BooleanField(required=False)
-    max_power_kw = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True)
+    max_power_kw = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
     heartbeat_interval = serializers.IntegerField(min_value=1, max_value=86400, required=False)
-    password = serializers.CharField(write_only=True, required=False, min_length=8, max_length=128,
-                                     help_text="The charger's Basic-auth password (stored hashed). On create, "
-                                               "leave it out to have one generated: the answer shows it once.")
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=8,
+        max_length=128,
+        help_text="The charger's Basic-auth password (stored hashed). On create, "
+        "leave it out to have one generated: the answer shows it once.",
+    )
 
 
 def _charger_fields(request, data: dict) -> tuple[dict, str | None]:
@@ -126,8 +166,9 @@ class ChargePointListApi(OperatorApi):
         site = DatabaseIdField(required=False)
         is_online = serializers.BooleanField(required=False, allow_null=True, default=None)
 
-    @extend_schema(tags=[CHARGERS], parameters=[FilterSerializer],
-                   responses=paginated("PaginatedChargePoints", ChargePointOutput))
+    @extend_schema(
+        tags=[CHARGERS], parameters=[FilterSerializer], responses=paginated("PaginatedChargePoints", ChargePointOutput)
+    )
     def get(self, request):
         filters = validated(self.FilterSerializer, request.query_params)
         charge_points = charge_points_of(request.user)
@@ -140,12 +181,14 @@ class ChargePointListApi(OperatorApi):
 
 class ChargePointCreateApi(OperatorApi):
     class InputSerializer(ChargePointInput):
-        identity = serializers.CharField(max_length=MAX_LENGTH, validators=[validate_identity],
-                                         help_text=f"The OCPP charge point id: {RULE}")
+        identity = serializers.CharField(
+            max_length=MAX_LENGTH, validators=[validate_identity], help_text=f"The OCPP charge point id: {RULE}"
+        )
 
     class OutputSerializer(ChargePointOutput):
-        password = serializers.CharField(required=False, help_text="The generated Basic-auth password, shown only "
-                                                                   "here (when none was given)")
+        password = serializers.CharField(
+            required=False, help_text="The generated Basic-auth password, shown only here (when none was given)"
+        )
 
         class Meta(ChargePointOutput.Meta):
             fields = [*ChargePointOutput.Meta.fields, "password"]
@@ -154,7 +197,9 @@ class ChargePointCreateApi(OperatorApi):
     def post(self, request):
         fields, password = _charger_fields(request, validated(self.InputSerializer, request.data))
         generated = "" if password else charger_secrets.generate()
-        charge_point = services.charge_point_save(charge_point=ChargePoint(), fields=fields, password=password or generated)
+        charge_point = services.charge_point_save(
+            charge_point=ChargePoint(), fields=fields, password=password or generated
+        )
         answer = ChargePointOutput(charge_point).data
         if generated:
             answer["password"] = generated
@@ -188,13 +233,27 @@ class ChargePointDeleteApi(OperatorApi):
 
 # --- Connectors ---------------------------------------------------------------------------
 
+
 class ConnectorOutput(serializers.ModelSerializer):
     evse_id = serializers.IntegerField(source="evse.evse_id")
 
     class Meta:
         model = Connector
-        fields = ["connector_id", "evse_id", "evse_connector_id", "connector_type", "max_power_kw", "status",
-                  "error_code", "vendor_error_code", "info", "status_updated_at", "power_w", "meter_wh", "soc_percent"]
+        fields = [
+            "connector_id",
+            "evse_id",
+            "evse_connector_id",
+            "connector_type",
+            "max_power_kw",
+            "status",
+            "error_code",
+            "vendor_error_code",
+            "info",
+            "status_updated_at",
+            "power_w",
+            "meter_wh",
+            "soc_percent",
+        ]
 
 
 class ConnectorInput(serializers.Serializer):
@@ -213,15 +272,18 @@ class ConnectorListApi(OperatorApi):
 class ConnectorCreateApi(OperatorApi):
     class InputSerializer(ConnectorInput):
         connector_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
-        evse_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
-                                           help_text="OCPP 2.0.1 EVSE; defaults to the connector id")
+        evse_id = serializers.IntegerField(
+            min_value=1, max_value=2**31 - 1, required=False, help_text="OCPP 2.0.1 EVSE; defaults to the connector id"
+        )
 
     @extend_schema(tags=[CONNECTORS], request=InputSerializer, responses={201: ConnectorOutput})
     def post(self, request, identity: str):
         charge_point = charge_point_or_404(request.user, identity)
         data = validated(self.InputSerializer, request.data)
         evse_id = data.pop("evse_id", None)
-        connector = services.connector_save(connector=Connector(charge_point=charge_point), fields=data, evse_id=evse_id)
+        connector = services.connector_save(
+            connector=Connector(charge_point=charge_point), fields=data, evse_id=evse_id
+        )
         return Response(ConnectorOutput(connector).data, status=status.HTTP_201_CREATED)
 
 

@@ -3,6 +3,7 @@
 Days are calendar days in the time zone the caller names (default UTC); sessions count on
 the day they started, purchases on the day their session started.
 """
+
 from __future__ import annotations
 
 import zoneinfo
@@ -71,7 +72,9 @@ def _days(since: date, until: date):
         day += timedelta(days=1)
 
 
-_ENERGY_WH = Greatest(Coalesce(F("meter_stop_wh"), F("meter_last_wh"), F("meter_start_wh")) - F("meter_start_wh"), Value(0))
+_ENERGY_WH = Greatest(
+    Coalesce(F("meter_stop_wh"), F("meter_last_wh"), F("meter_start_wh")) - F("meter_start_wh"), Value(0)
+)
 
 
 class EnergyPerDayApi(OperatorApi):
@@ -88,29 +91,43 @@ class EnergyPerDayApi(OperatorApi):
             sessions = sessions.filter(charge_point__identity=filters["charge_point"])
         rows = (
             sessions.annotate(day=TruncDate("started_at", tzinfo=filters["zone"]))
-            .values("day").annotate(energy=Sum(_ENERGY_WH), count=Count("id")).order_by("day")
+            .values("day")
+            .annotate(energy=Sum(_ENERGY_WH), count=Count("id"))
+            .order_by("day")
         )
         by_day = {row["day"]: row for row in rows}
-        return Response([
-            {"date": day, "energy_wh": int((by_day.get(day) or {}).get("energy") or 0),
-             "sessions": (by_day.get(day) or {}).get("count", 0)}
-            for day in _days(filters["since"], filters["until"])
-        ])
+        return Response(
+            [
+                {
+                    "date": day,
+                    "energy_wh": int((by_day.get(day) or {}).get("energy") or 0),
+                    "sessions": (by_day.get(day) or {}).get("count", 0),
+                }
+                for day in _days(filters["since"], filters["until"])
+            ]
+        )
 
 
 class RevenuePerDayApi(OperatorApi):
     class OutputSerializer(serializers.Serializer):
         date = serializers.DateField()
         currency = serializers.CharField()
-        revenue = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Total of non-void purchases, VAT included")
+        revenue = serializers.DecimalField(
+            max_digits=14, decimal_places=2, help_text="Total of non-void purchases, VAT included"
+        )
         paid = serializers.DecimalField(max_digits=14, decimal_places=2)
         purchases = serializers.IntegerField()
 
     @extend_schema(tags=[STATISTICS], parameters=[StatisticsFilter], responses=OutputSerializer(many=True))
     def get(self, request):
         filters = validated(StatisticsFilter, request.query_params)
-        purchases = purchases_of(request.user).exclude(status=Purchase.Status.VOID).filter(
-            session__started_at__gte=filters["start"], session__started_at__lt=filters["end"],
+        purchases = (
+            purchases_of(request.user)
+            .exclude(status=Purchase.Status.VOID)
+            .filter(
+                session__started_at__gte=filters["start"],
+                session__started_at__lt=filters["end"],
+            )
         )
         if "charge_point" in filters:
             purchases = purchases.filter(session__charge_point__identity=filters["charge_point"])
@@ -124,11 +141,19 @@ class RevenuePerDayApi(OperatorApi):
             )
             .order_by("day", "currency")
         )
-        serializer = self.OutputSerializer([
-            {"date": row["day"], "currency": row["currency"], "revenue": row["revenue"], "paid": row["paid"],
-             "purchases": row["count"]}
-            for row in rows
-        ], many=True)
+        serializer = self.OutputSerializer(
+            [
+                {
+                    "date": row["day"],
+                    "currency": row["currency"],
+                    "revenue": row["revenue"],
+                    "paid": row["paid"],
+                    "purchases": row["count"],
+                }
+                for row in rows
+            ],
+            many=True,
+        )
         return Response(serializer.data)
 
 
@@ -149,9 +174,13 @@ class UtilisationApi(OperatorApi):
         charge_points = charge_points_of(request.user).annotate(connector_count=Count("connectors"))
         if "charge_point" in filters:
             charge_points = charge_points.filter(identity=filters["charge_point"])
-        sessions = sessions_of(request.user).filter(started_at__lt=end).filter(
-            Q(stopped_at__isnull=True) | Q(stopped_at__gt=start)
-        ).annotate(energy=_ENERGY_WH).values("charge_point_id", "started_at", "stopped_at", "energy")
+        sessions = (
+            sessions_of(request.user)
+            .filter(started_at__lt=end)
+            .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=start))
+            .annotate(energy=_ENERGY_WH)
+            .values("charge_point_id", "started_at", "stopped_at", "energy")
+        )
         busy, energy, count = defaultdict(float), defaultdict(int), defaultdict(int)
         for session in sessions.iterator(chunk_size=1000):
             opened = max(session["started_at"], start)
@@ -163,12 +192,14 @@ class UtilisationApi(OperatorApi):
         rows = []
         for charge_point in charge_points:
             capacity = period * max(1, charge_point.connector_count)
-            rows.append({
-                "charge_point": charge_point.identity,
-                "connectors": charge_point.connector_count,
-                "sessions": count[charge_point.pk],
-                "energy_wh": energy[charge_point.pk],
-                "busy_seconds": int(busy[charge_point.pk]),
-                "utilisation_percent": round(min(100.0, 100 * busy[charge_point.pk] / capacity), 2),
-            })
+            rows.append(
+                {
+                    "charge_point": charge_point.identity,
+                    "connectors": charge_point.connector_count,
+                    "sessions": count[charge_point.pk],
+                    "energy_wh": energy[charge_point.pk],
+                    "busy_seconds": int(busy[charge_point.pk]),
+                    "utilisation_percent": round(min(100.0, 100 * busy[charge_point.pk] / capacity), 2),
+                }
+            )
         return Response(rows)

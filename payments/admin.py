@@ -8,7 +8,17 @@ from payments.models import Payment, Reservation, SandboxInvoice, WebhookEvent
 class PaymentAdmin(OperatorScopedAdmin):
     # Purchase payments belong to the charger's operator; wallet top-ups to no operator.
     operator_path = "purchase__session__charge_point__site__operator_id"
-    list_display = ("public_id", "provider", "purpose", "user", "purchase", "amount", "currency", "status", "created_at")
+    list_display = (
+        "public_id",
+        "provider",
+        "purpose",
+        "user",
+        "purchase",
+        "amount",
+        "currency",
+        "status",
+        "created_at",
+    )
     list_filter = ("provider", "purpose", "status")
     search_fields = ("public_id", "provider_reference", "user__username", "user__phone")
     # Money state only changes through services (webhooks, polling); the admin just shows it.
@@ -26,7 +36,17 @@ class PaymentAdmin(OperatorScopedAdmin):
 @admin.register(Reservation)
 class ReservationAdmin(OperatorScopedAdmin):
     operator_path = "charge_point__site__operator_id"
-    list_display = ("id", "charge_point", "connector", "charge_tag", "provider", "max_amount", "captured_amount", "status", "created_at")
+    list_display = (
+        "id",
+        "charge_point",
+        "connector",
+        "charge_tag",
+        "provider",
+        "max_amount",
+        "captured_amount",
+        "status",
+        "created_at",
+    )
     list_filter = ("provider", "status")
     search_fields = ("id", "charge_tag", "checkout_session_id", "payment_intent_id", "charge_point__identity")
     readonly_fields = [f.name for f in Reservation._meta.fields]

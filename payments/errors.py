@@ -4,6 +4,7 @@ insufficient_balance, option_disabled, invalid_amount, invalid, provider_error,
 invalid_state, payment_pending, charger_offline, command_error, not_configured,
 bad_signature, bad_payload. A provider's own failure is a ProviderError, handled inside
 this app."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 `emit` sends a Channels message to the driver's group (the driver event stream) and calls
 every registered hook (e.g. a NATS publisher). Call it after commit.
 """
+
 from __future__ import annotations
 
 import logging

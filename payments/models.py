@@ -42,7 +42,9 @@ class Payment(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    provider_reference = models.CharField(max_length=200, null=True, blank=True, help_text="Invoice / order / session id at the provider")
+    provider_reference = models.CharField(
+        max_length=200, null=True, blank=True, help_text="Invoice / order / session id at the provider"
+    )
     idempotency_key = models.CharField(max_length=100, unique=True)
     checkout_url = models.URLField(max_length=1000, blank=True)
     client_token = models.TextField(blank=True, help_text="Klarna client_token for the widget")
@@ -55,11 +57,19 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["provider", "provider_reference"], condition=Q(provider_reference__isnull=False), name="payment_provider_reference_unique"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                condition=Q(provider_reference__isnull=False),
+                name="payment_provider_reference_unique",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
-            models.CheckConstraint(condition=~Q(purpose="purchase") | Q(purchase__isnull=False), name="payment_purchase_needs_purchase"),
+            models.CheckConstraint(
+                condition=~Q(purpose="purchase") | Q(purchase__isnull=False), name="payment_purchase_needs_purchase"
+            ),
             # At most one successful payment per purchase.
-            models.UniqueConstraint(fields=["purchase"], condition=Q(status="success"), name="payment_one_success_per_purchase"),
+            models.UniqueConstraint(
+                fields=["purchase"], condition=Q(status="success"), name="payment_one_success_per_purchase"
+            ),
         ]
         indexes = [models.Index(fields=["status", "provider"]), models.Index(fields=["user", "-created_at"])]
 
@@ -94,7 +104,9 @@ class Reservation(models.Model):
     checkout_session_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
     payment_intent_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
     checkout_url = models.URLField(max_length=1000, blank=True)
-    session = models.OneToOneField(ChargeSession, null=True, blank=True, on_delete=models.PROTECT, related_name="reservation")
+    session = models.OneToOneField(
+        ChargeSession, null=True, blank=True, on_delete=models.PROTECT, related_name="reservation"
+    )
     cancel_reason = models.CharField(max_length=100, blank=True)
     provider_answers = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

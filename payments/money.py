@@ -1,4 +1,5 @@
 """Decimal amounts inside, integer minor units at provider boundaries. Never floats."""
+
 from __future__ import annotations
 
 from decimal import Decimal

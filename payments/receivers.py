@@ -1,4 +1,5 @@
 """How payments reacts to other areas' signals."""
+
 from __future__ import annotations
 
 from django.dispatch import receiver

@@ -1,4 +1,5 @@
 """Reads of the payments area."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -17,8 +18,11 @@ _TITLES = {
     "SANDBOX": "Test payment (sandbox)",
 }
 PROVIDER_OPTION = {
-    Provider.WALLET: "EVM", Provider.QPAY: "QPAY", Provider.KLARNA: "KLARNA",
-    Provider.STRIPE: "STRIPE", Provider.SANDBOX: "SANDBOX",
+    Provider.WALLET: "EVM",
+    Provider.QPAY: "QPAY",
+    Provider.KLARNA: "KLARNA",
+    Provider.STRIPE: "STRIPE",
+    Provider.SANDBOX: "SANDBOX",
 }
 
 
@@ -53,7 +57,11 @@ def payment_options(*, user=None) -> list[dict]:
 
 
 def payment_find_for_user(
-    *, user_id: int, invoice_id: str, purpose: str, purchase_id: int | None = None,
+    *,
+    user_id: int,
+    invoice_id: str,
+    purpose: str,
+    purchase_id: int | None = None,
 ) -> Payment | None:
     """The payment a driver's invoiceId names: our public id, the provider's invoice id, or,
     for wallet payments, the purchase id. With `purchase_id`, only a payment of that
@@ -67,7 +75,9 @@ def payment_find_for_user(
     try:
         import uuid
 
-        return mine.filter(public_id=uuid.UUID(invoice_id)).first() or mine.filter(provider_reference=invoice_id).first()
+        return (
+            mine.filter(public_id=uuid.UUID(invoice_id)).first() or mine.filter(provider_reference=invoice_id).first()
+        )
     except ValueError:
         pass
     found = mine.filter(provider_reference=invoice_id).first()

@@ -10,6 +10,7 @@ Order of payment states: pending -> error | canceled -> success. A failure never
 overrides a success; a success reported by the provider (money really moved) overrides an
 earlier failure or cancellation, because otherwise the driver's money would be lost.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,7 @@ def _now():
 def _append_answer(model, pk, answer: dict) -> None:
     """Keep a provider answer (secrets removed) for operators; bounded in length."""
     row = model.objects.filter(pk=pk).values_list("provider_answers", flat=True).first()
-    answers = list(row or [])[-(MAX_ANSWERS - 1):] + [scrub({"at": _now().isoformat(), **answer})]
+    answers = list(row or [])[-(MAX_ANSWERS - 1) :] + [scrub({"at": _now().isoformat(), **answer})]
     model.objects.filter(pk=pk).update(provider_answers=answers)
 
 
@@ -99,7 +100,9 @@ class PaymentState:
 
 def _invoice(option: str, payment: Payment) -> Invoice:
     return Invoice(
-        option=option, invoice_id=str(payment.public_id), url=payment.checkout_url,
+        option=option,
+        invoice_id=str(payment.public_id),
+        url=payment.checkout_url,
         client_token=payment.client_token or None,
     )
 
@@ -129,8 +132,12 @@ def purchase_pay(*, purchase_id: int, user_id: int, option: str) -> Invoice:
         if reusable is not None:
             return _invoice(option, reusable)
         payment = Payment.objects.create(
-            provider=provider_name, purpose=Payment.Purpose.PURCHASE, purchase=purchase, user_id=user_id,
-            amount=purchase.total_price, currency=purchase.currency,
+            provider=provider_name,
+            purpose=Payment.Purpose.PURCHASE,
+            purchase=purchase,
+            user_id=user_id,
+            amount=purchase.total_price,
+            currency=purchase.currency,
             idempotency_key=f"{provider_name}-purchase-{purchase.pk}-{uuid.uuid4().hex[:12]}",
         )
         Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.OPEN).update(status=Purchase.Status.PENDING)
@@ -154,7 +161,9 @@ def _lock_payable_purchase(*, purchase_id: int, user_id: int) -> Purchase:
 def _purchase_mark_free(*, purchase: Purchase, option: str) -> Invoice:
     Purchase.objects.filter(pk=purchase.pk).update(status=Purchase.Status.PAID, paid_at=_now(), payment_method=option)
     user_id = purchase.user_id
-    transaction.on_commit(lambda: events.emit(user_id, events.PAYMENT, {"status": "success", "amount": Decimal("0.00")}))
+    transaction.on_commit(
+        lambda: events.emit(user_id, events.PAYMENT, {"status": "success", "amount": Decimal("0.00")})
+    )
     new_balance = ledger.wallet_balance(user_id=user_id) if option == "EVM" else None
     return Invoice(option=option, invoice_id=str(purchase.pk), new_balance=new_balance)
 
@@ -165,11 +174,18 @@ def _purchase_pay_from_wallet(*, purchase_id: int, user_id: int) -> Invoice:
         if purchase.total_price <= 0:
             return _purchase_mark_free(purchase=purchase, option="EVM")
         payment = Payment.objects.create(
-            provider=Provider.WALLET, purpose=Payment.Purpose.PURCHASE, purchase=purchase, user_id=user_id,
-            amount=purchase.total_price, currency=purchase.currency, idempotency_key=f"wallet-purchase-{purchase.pk}",
+            provider=Provider.WALLET,
+            purpose=Payment.Purpose.PURCHASE,
+            purchase=purchase,
+            user_id=user_id,
+            amount=purchase.total_price,
+            currency=purchase.currency,
+            idempotency_key=f"wallet-purchase-{purchase.pk}",
         )
         try:
-            new_balance = ledger.wallet_debit_for_purchase(user_id=user_id, purchase_id=purchase.pk, payment_id=payment.pk)
+            new_balance = ledger.wallet_debit_for_purchase(
+                user_id=user_id, purchase_id=purchase.pk, payment_id=payment.pk
+            )
         except ledger.InsufficientBalance as exc:
             raise PaymentRequired(exc.message, code="insufficient_balance") from None
         except ledger.WalletError as exc:
@@ -187,11 +203,15 @@ def _payment_open_at_provider(*, payment: Payment, description: str) -> Payment:
     except ProviderError as exc:
         logger.warning("payment %s: %s could not create the invoice: %s", payment.pk, payment.provider, exc)
         _append_answer(Payment, payment.pk, {"call": "invoice_create", "error": str(exc), **exc.answer})
-        payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason=f"Provider unavailable: {exc}"[:300])
+        payment_apply_result(
+            payment_id=payment.pk, status=Payment.Status.ERROR, reason=f"Provider unavailable: {exc}"[:300]
+        )
         raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
     try:
         Payment.objects.filter(pk=payment.pk).update(
-            provider_reference=created.reference, checkout_url=created.url, client_token=created.client_token,
+            provider_reference=created.reference,
+            checkout_url=created.url,
+            client_token=created.client_token,
         )
     except IntegrityError:
         # The provider handed back an invoice another payment already holds: never share it.
@@ -236,7 +256,11 @@ def wallet_replenish(*, user_id: int, amount: Decimal, option: str) -> Invoice:
         raise InvalidRequest(f"The payment option {option or '(none)'} cannot top up a wallet.", code="option_disabled")
     wallet = ledger.wallet_get_or_create(user_id=user_id)
     payment = Payment.objects.create(
-        provider=provider_name, purpose=Payment.Purpose.TOP_UP, user_id=user_id, amount=amount, currency=wallet.currency,
+        provider=provider_name,
+        purpose=Payment.Purpose.TOP_UP,
+        user_id=user_id,
+        amount=amount,
+        currency=wallet.currency,
         idempotency_key=f"{provider_name}-topup-{user_id}-{uuid.uuid4().hex[:12]}",
     )
     payment = _payment_open_at_provider(payment=payment, description="Wallet top-up")
@@ -261,7 +285,12 @@ def _emit_after_commit(payment: Payment, status: str) -> None:
 
 @transaction.atomic
 def payment_apply_result(
-    *, payment_id: int, status: str, answer: dict | None = None, reason: str = "", paid_amount: Decimal | None = None,
+    *,
+    payment_id: int,
+    status: str,
+    answer: dict | None = None,
+    reason: str = "",
+    paid_amount: Decimal | None = None,
 ) -> bool:
     """Move a payment to a result, at most once. Returns True when something changed."""
     payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -274,7 +303,9 @@ def payment_apply_result(
     if status != Payment.Status.SUCCESS:
         raise ValueError(f"unknown payment status {status!r}")
     if paid_amount is not None and paid_amount < payment.amount:
-        logger.warning("payment %s: provider reports %s of %s paid; still pending", payment.pk, paid_amount, payment.amount)
+        logger.warning(
+            "payment %s: provider reports %s of %s paid; still pending", payment.pk, paid_amount, payment.amount
+        )
         return False
     if payment.purpose == Payment.Purpose.TOP_UP:
         return _payment_succeed_top_up(payment=payment)
@@ -283,25 +314,37 @@ def payment_apply_result(
 
 def _payment_fail(*, payment: Payment, status: str, reason: str) -> bool:
     changed = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
-        status=status, failure_reason=reason[:300], completed_at=_now(),
+        status=status,
+        failure_reason=reason[:300],
+        completed_at=_now(),
     )
     if not changed:
         return False
-    if payment.purchase_id and not Payment.objects.filter(purchase_id=payment.purchase_id, status=Payment.Status.PENDING).exists():
+    if (
+        payment.purchase_id
+        and not Payment.objects.filter(purchase_id=payment.purchase_id, status=Payment.Status.PENDING).exists()
+    ):
         # Nothing else in flight: the purchase is payable again.
-        Purchase.objects.filter(pk=payment.purchase_id, status=Purchase.Status.PENDING).update(status=Purchase.Status.OPEN)
+        Purchase.objects.filter(pk=payment.purchase_id, status=Purchase.Status.PENDING).update(
+            status=Purchase.Status.OPEN
+        )
     _emit_after_commit(payment, "fail")
     return True
 
 
 def _payment_succeed_top_up(*, payment: Payment) -> bool:
     changed = Payment.objects.filter(pk=payment.pk, status__in=[Payment.Status.PENDING, *FINAL_FAILURES]).update(
-        status=Payment.Status.SUCCESS, failure_reason="", completed_at=_now(),
+        status=Payment.Status.SUCCESS,
+        failure_reason="",
+        completed_at=_now(),
     )
     if not changed:
         return False
     ledger.wallet_top_up(
-        user_id=payment.user_id, amount=payment.amount, idempotency_key=f"topup-payment-{payment.pk}", payment_id=payment.pk,
+        user_id=payment.user_id,
+        amount=payment.amount,
+        idempotency_key=f"topup-payment-{payment.pk}",
+        payment_id=payment.pk,
     )
     _emit_after_commit(payment, "success")
     return True
@@ -313,23 +356,32 @@ def _payment_succeed_purchase(*, payment: Payment) -> bool:
         # Money arrived for a purchase that is already settled (two invoices both paid):
         # keep it for the driver as wallet credit rather than losing it.
         changed = Payment.objects.filter(pk=payment.pk, status__in=[Payment.Status.PENDING, *FINAL_FAILURES]).update(
-            status=Payment.Status.ERROR, completed_at=_now(),
+            status=Payment.Status.ERROR,
+            completed_at=_now(),
             failure_reason="Paid after the purchase was settled; the amount was credited to the wallet.",
         )
         if changed:
             ledger.wallet_credit(
-                user_id=payment.user_id, amount=payment.amount, kind=WalletEntry.Kind.REFUND,
-                idempotency_key=f"refund-payment-{payment.pk}", payment_id=payment.pk, purchase_id=purchase.pk,
+                user_id=payment.user_id,
+                amount=payment.amount,
+                kind=WalletEntry.Kind.REFUND,
+                idempotency_key=f"refund-payment-{payment.pk}",
+                payment_id=payment.pk,
+                purchase_id=purchase.pk,
                 note=f"Second payment of purchase {purchase.pk}",
             )
         return bool(changed)
     changed = Payment.objects.filter(pk=payment.pk, status__in=[Payment.Status.PENDING, *FINAL_FAILURES]).update(
-        status=Payment.Status.SUCCESS, failure_reason="", completed_at=_now(),
+        status=Payment.Status.SUCCESS,
+        failure_reason="",
+        completed_at=_now(),
     )
     if not changed:
         return False
     Purchase.objects.filter(pk=purchase.pk).exclude(status=Purchase.Status.PAID).update(
-        status=Purchase.Status.PAID, paid_at=_now(), payment_method=PROVIDER_OPTION[payment.provider],
+        status=Purchase.Status.PAID,
+        paid_at=_now(),
+        payment_method=PROVIDER_OPTION[payment.provider],
     )
     _emit_after_commit(payment, "success")
     return True
@@ -342,7 +394,9 @@ def payment_refresh(*, payment_id: int) -> str:
         return payment.status
     checked = get_provider(payment.provider).invoice_check(payment)
     payment_apply_result(
-        payment_id=payment.pk, status=checked.status, paid_amount=checked.paid_amount,
+        payment_id=payment.pk,
+        status=checked.status,
+        paid_amount=checked.paid_amount,
         answer={"call": "invoice_check", **checked.answer} if checked.status != Payment.Status.PENDING else None,
         reason=f"{payment.provider} reports {checked.status}",
     )
@@ -362,7 +416,9 @@ def payment_expire_stale(*, payment_id: int) -> str:
         logger.info("payment %s: could not cancel at %s (%s); will try again", payment.pk, payment.provider, exc)
         return Payment.Status.PENDING
     payment_apply_result(
-        payment_id=payment.pk, status=Payment.Status.CANCELED, answer={"call": "invoice_cancel", **answer},
+        payment_id=payment.pk,
+        status=Payment.Status.CANCELED,
+        answer={"call": "invoice_cancel", **answer},
         reason="Not paid in time",
     )
     return Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
@@ -378,10 +434,15 @@ def webhook_record(*, provider: str, event_id: str, event_type: str, payload: di
     try:
         with transaction.atomic():
             return WebhookEvent.objects.create(
-                provider=provider, event_id=event_id[:200], event_type=event_type[:100], payload=scrub(payload),
+                provider=provider,
+                event_id=event_id[:200],
+                event_type=event_type[:100],
+                payload=scrub(payload),
             )
     except IntegrityError:
-        return WebhookEvent.objects.filter(provider=provider, event_id=event_id[:200], processed_at__isnull=True).first()
+        return WebhookEvent.objects.filter(
+            provider=provider, event_id=event_id[:200], processed_at__isnull=True
+        ).first()
 
 
 def _webhook_done(event: WebhookEvent) -> None:
@@ -394,7 +455,9 @@ def provider_callback_handle(*, provider: str, public_id: uuid.UUID | str, event
     payment = Payment.objects.filter(public_id=public_id, provider=provider).first()
     if payment is None:
         raise NotFound("Unknown invoice.")
-    event = webhook_record(provider=provider, event_id=event_id or f"callback-{uuid.uuid4().hex}", event_type="callback", payload=payload)
+    event = webhook_record(
+        provider=provider, event_id=event_id or f"callback-{uuid.uuid4().hex}", event_type="callback", payload=payload
+    )
     if event is None:
         return "duplicate"
     status = payment_refresh(payment_id=payment.pk)
@@ -452,25 +515,38 @@ def _stripe_reservation_event(*, event_type: str, obj: dict, reservation_id: str
         return
     if reservation is None:
         return
-    _append_answer(Reservation, reservation.pk, {"call": f"webhook:{event_type}", "id": obj.get("id"), "status": obj.get("status")})
+    _append_answer(
+        Reservation, reservation.pk, {"call": f"webhook:{event_type}", "id": obj.get("id"), "status": obj.get("status")}
+    )
     if event_type == "checkout.session.completed":
         # A signed event names the reservation only in metadata, which whoever creates a
         # checkout session chooses: it authorises only the Stripe reservation whose own
         # checkout session it is.
-        if reservation.provider != Provider.STRIPE or not reservation.checkout_session_id \
-                or obj.get("id") != reservation.checkout_session_id:
-            logger.warning("reservation %s: ignored %s of checkout session %r (not this reservation's)",
-                           reservation.pk, event_type, str(obj.get("id"))[:100])
+        if (
+            reservation.provider != Provider.STRIPE
+            or not reservation.checkout_session_id
+            or obj.get("id") != reservation.checkout_session_id
+        ):
+            logger.warning(
+                "reservation %s: ignored %s of checkout session %r (not this reservation's)",
+                reservation.pk,
+                event_type,
+                str(obj.get("id"))[:100],
+            )
             return
         intent = obj.get("payment_intent")
         intent_id = intent.get("id") if isinstance(intent, dict) else intent
         _reservation_authorize(reservation=reservation, payment_intent_id=intent_id or "")
     elif event_type == "checkout.session.expired":
-        _reservation_move(reservation, [Reservation.Status.PENDING], Reservation.Status.CANCELED, cancel_reason="checkout_expired")
+        _reservation_move(
+            reservation, [Reservation.Status.PENDING], Reservation.Status.CANCELED, cancel_reason="checkout_expired"
+        )
     elif event_type == "payment_intent.canceled":
         _reservation_move(
-            reservation, [Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
-            Reservation.Status.RELEASED, cancel_reason=obj.get("cancellation_reason") or "authorization_canceled",
+            reservation,
+            [Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
+            Reservation.Status.RELEASED,
+            cancel_reason=obj.get("cancellation_reason") or "authorization_canceled",
         )
 
 
@@ -485,24 +561,31 @@ def sandbox_invoice_decide(*, reference: uuid.UUID | str, outcome: str) -> Sandb
     if invoice is None:
         raise NotFound("Unknown sandbox invoice.")
     targets = {
-        "pay": SandboxInvoice.Status.AUTHORIZED if invoice.kind == SandboxInvoice.Kind.HOLD else SandboxInvoice.Status.PAID,
+        "pay": SandboxInvoice.Status.AUTHORIZED
+        if invoice.kind == SandboxInvoice.Kind.HOLD
+        else SandboxInvoice.Status.PAID,
         "decline": SandboxInvoice.Status.DECLINED,
         "cancel": SandboxInvoice.Status.CANCELED,
     }
     if outcome not in targets:
         raise InvalidRequest("Unknown outcome.")
-    changed = SandboxInvoice.objects.filter(pk=invoice.pk, status=SandboxInvoice.Status.PENDING).update(status=targets[outcome])
+    changed = SandboxInvoice.objects.filter(pk=invoice.pk, status=SandboxInvoice.Status.PENDING).update(
+        status=targets[outcome]
+    )
     invoice.refresh_from_db()
     if changed:
         reference_str, event_id = str(invoice.reference), f"sbx-{invoice.reference.hex}-{invoice.status}"
-        transaction.on_commit(lambda: sandbox_invoice_decided.send(
-            sender=SandboxInvoice, reference=reference_str, event_id=event_id))
+        transaction.on_commit(
+            lambda: sandbox_invoice_decided.send(sender=SandboxInvoice, reference=reference_str, event_id=event_id)
+        )
     return invoice
 
 
 def sandbox_notification_handle(*, reference: str, event_id: str) -> str:
     """What the sandbox "provider" delivers after a decision: re-check and apply once."""
-    event = webhook_record(provider=Provider.SANDBOX, event_id=event_id, event_type="notification", payload={"reference": reference})
+    event = webhook_record(
+        provider=Provider.SANDBOX, event_id=event_id, event_type="notification", payload={"reference": reference}
+    )
     if event is None:
         return "duplicate"
     payment = Payment.objects.filter(provider=Provider.SANDBOX, provider_reference=reference).first()
@@ -528,7 +611,9 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> PaymentSta
     if payment.status != Payment.Status.PENDING:
         raise Conflict(f"This invoice is {payment.status}.", code="invalid_state")
     provider = get_provider(Provider.KLARNA)
-    description = "Wallet top-up" if payment.purpose == Payment.Purpose.TOP_UP else f"Charging, purchase {payment.purchase_id}"
+    description = (
+        "Wallet top-up" if payment.purpose == Payment.Purpose.TOP_UP else f"Charging, purchase {payment.purchase_id}"
+    )
     try:
         order = provider.order_create(payment, authorization_token=authorization_token, description=description)
     except ProviderError as exc:
@@ -541,7 +626,11 @@ def klarna_authorize(*, invoice_id: str, authorization_token: str) -> PaymentSta
         payment_apply_result(payment_id=payment.pk, status=Payment.Status.ERROR, reason="Klarna rejected the order")
     elif order.get("fraud_status") in (None, "ACCEPTED"):
         try:
-            _append_answer(Payment, payment.pk, provider.order_capture(Payment.objects.get(pk=payment.pk), order_id=order["order_id"]))
+            _append_answer(
+                Payment,
+                payment.pk,
+                provider.order_capture(Payment.objects.get(pk=payment.pk), order_id=order["order_id"]),
+            )
         except ProviderError as exc:
             # The order exists: the poller's check retries the capture (KlarnaProvider.invoice_check).
             _append_answer(Payment, payment.pk, {"call": "order_capture", "error": str(exc)})
@@ -562,7 +651,9 @@ def _reservation_provider_name() -> str:
     raise Unavailable("Payments are not enabled.", code="option_disabled")
 
 
-def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None) -> Reservation:
+def reservation_create(
+    *, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None
+) -> Reservation:
     """Reserve funds before a remote start: a checkout (checkout_url) for the maximum amount."""
     from chargepoints.models import ChargePoint, Connector, IdToken, IdTokenStatus
 
@@ -584,21 +675,34 @@ def reservation_create(*, charge_point_id: str, connector_id: int, charge_tag: s
     provider_name = _reservation_provider_name()
     currency = settings.STRIPE_CURRENCY.upper() if provider_name == Provider.STRIPE else settings.PAYMENTS_CURRENCY
     reservation = Reservation.objects.create(
-        charge_point=charge_point, connector=connector, id_token=id_token, charge_tag=charge_tag,
-        user=id_token.user if id_token else None, provider=provider_name, currency=currency,
-        max_amount=settings.STRIPE_RESERVATION_MAX_AMOUNT, max_energy_wh=settings.STRIPE_RESERVATION_MAX_ENERGY_KWH * 1000,
+        charge_point=charge_point,
+        connector=connector,
+        id_token=id_token,
+        charge_tag=charge_tag,
+        user=id_token.user if id_token else None,
+        provider=provider_name,
+        currency=currency,
+        max_amount=settings.STRIPE_RESERVATION_MAX_AMOUNT,
+        max_energy_wh=settings.STRIPE_RESERVATION_MAX_ENERGY_KWH * 1000,
         expires_at=_now() + timedelta(minutes=settings.PAYMENTS_RESERVATION_TTL_MINUTES),
     )
     return_base = public_url(reverse("payments:reservation-return"))
-    success_url = settings.STRIPE_SUCCESS_URL or f"{return_base}?reservationId={reservation.pk}&session_id={{CHECKOUT_SESSION_ID}}"
+    success_url = (
+        settings.STRIPE_SUCCESS_URL
+        or f"{return_base}?reservationId={reservation.pk}&session_id={{CHECKOUT_SESSION_ID}}"
+    )
     cancel_url = settings.STRIPE_CANCEL_URL or f"{return_base}?reservationId={reservation.pk}&canceled=1"
     try:
         created = get_provider(provider_name).hold_create(reservation, success_url=success_url, cancel_url=cancel_url)
     except ProviderError as exc:
-        Reservation.objects.filter(pk=reservation.pk).update(status=Reservation.Status.FAILED, cancel_reason="provider_error")
+        Reservation.objects.filter(pk=reservation.pk).update(
+            status=Reservation.Status.FAILED, cancel_reason="provider_error"
+        )
         _append_answer(Reservation, reservation.pk, {"call": "hold_create", "error": str(exc), **exc.answer})
         raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error") from None
-    Reservation.objects.filter(pk=reservation.pk).update(checkout_session_id=created.reference, checkout_url=created.url)
+    Reservation.objects.filter(pk=reservation.pk).update(
+        checkout_session_id=created.reference, checkout_url=created.url
+    )
     _append_answer(Reservation, reservation.pk, {"call": "hold_create", **created.answer})
     reservation.refresh_from_db()
     return reservation
@@ -636,7 +740,9 @@ def _reservation_refresh(*, reservation: Reservation) -> str:
     if checked.authorized:
         _reservation_authorize(reservation=reservation, payment_intent_id=checked.payment_intent_id)
     elif checked.failed:
-        _reservation_move(reservation, [Reservation.Status.PENDING], Reservation.Status.CANCELED, cancel_reason="checkout_failed")
+        _reservation_move(
+            reservation, [Reservation.Status.PENDING], Reservation.Status.CANCELED, cancel_reason="checkout_failed"
+        )
     return Reservation.objects.values_list("status", flat=True).get(pk=reservation.pk)
 
 
@@ -652,7 +758,8 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
             status = _reservation_refresh(reservation=reservation)
         except ProviderError:
             raise UpstreamFailed(
-                "The payment provider is unavailable; please try again.", code="provider_error",
+                "The payment provider is unavailable; please try again.",
+                code="provider_error",
             ) from None
         if status == Reservation.Status.PENDING:
             raise PaymentRequired("The payment is not authorised yet.", code="payment_pending")
@@ -672,8 +779,12 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
 
 def _reservation_remote_start(*, reservation: Reservation) -> str:
     try:
-        answer = remote_start(charge_point=reservation.charge_point, connector=reservation.connector,
-                              id_tag=reservation.charge_tag, timeout=None)
+        answer = remote_start(
+            charge_point=reservation.charge_point,
+            connector=reservation.connector,
+            id_tag=reservation.charge_tag,
+            timeout=None,
+        )
     except CommandTimeout:
         # The charger may still start; if no session appears, the stale sweep releases the funds.
         _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": "Timeout"})
@@ -688,7 +799,9 @@ def _reservation_remote_start(*, reservation: Reservation) -> str:
     _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
     if status != "Accepted":
         # The charger refused: nothing will be charged, so give the money back now.
-        _reservation_release(reservation=reservation, reason="remote_start_rejected", from_states=[Reservation.Status.STARTED])
+        _reservation_release(
+            reservation=reservation, reason="remote_start_rejected", from_states=[Reservation.Status.STARTED]
+        )
     return status
 
 
@@ -700,7 +813,9 @@ def _reservation_release(*, reservation: Reservation, reason: str, from_states: 
         logger.warning("reservation %s: release failed (%s); the stale sweep retries", reservation.pk, exc)
         return False
     _append_answer(Reservation, reservation.pk, {"call": "hold_release", **answer})
-    target = Reservation.Status.CANCELED if reservation.status == Reservation.Status.PENDING else Reservation.Status.RELEASED
+    target = (
+        Reservation.Status.CANCELED if reservation.status == Reservation.Status.PENDING else Reservation.Status.RELEASED
+    )
     return _reservation_move(reservation, from_states, target, cancel_reason=reason[:100])
 
 
@@ -712,14 +827,16 @@ def reservation_cancel(*, reservation_id: str, reason: str = "", operator_id: in
     if reservation.session_id is not None or reservation.status == Reservation.Status.CAPTURED:
         raise Conflict("A session already runs on this reservation; stop the session instead.", code="invalid_state")
     released = _reservation_release(
-        reservation=reservation, reason=reason or "canceled",
+        reservation=reservation,
+        reason=reason or "canceled",
         from_states=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
     )
     if not released:
         reservation.refresh_from_db()
         if reservation.status not in (Reservation.Status.CANCELED, Reservation.Status.RELEASED):
             raise UpstreamFailed(
-                "The payment provider could not release the funds; please retry.", code="provider_error",
+                "The payment provider could not release the funds; please retry.",
+                code="provider_error",
             )
     reservation.refresh_from_db()
     return reservation
@@ -738,17 +855,24 @@ def _reservation_link_session(*, session_id: int) -> Reservation | None:
         return None
     candidate = (
         Reservation.objects.filter(
-            connector_id=session.connector_id, charge_tag=session.id_tag, session__isnull=True,
-            status__in=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], created_at__lte=session.started_at,
+            connector_id=session.connector_id,
+            charge_tag=session.id_tag,
+            session__isnull=True,
+            status__in=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+            created_at__lte=session.started_at,
         )
         .order_by("-created_at")
         .first()
     )
     if candidate is None:
         return None
-    if Reservation.objects.filter(pk=candidate.pk, session__isnull=True).update(session_id=session_id, status=Reservation.Status.STARTED):
+    if Reservation.objects.filter(pk=candidate.pk, session__isnull=True).update(
+        session_id=session_id, status=Reservation.Status.STARTED
+    ):
         # The session may use no more energy than the reservation paid for.
-        ChargeSession.objects.filter(pk=session_id, max_energy_wh__isnull=True).update(max_energy_wh=candidate.max_energy_wh)
+        ChargeSession.objects.filter(pk=session_id, max_energy_wh__isnull=True).update(
+            max_energy_wh=candidate.max_energy_wh
+        )
     return Reservation.objects.filter(session_id=session_id).first()
 
 
@@ -766,16 +890,32 @@ def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
         return None
     if purchase.status in (Purchase.Status.PAID, Purchase.Status.VOID):
         # Settled some other way (or voided): capturing would charge the driver twice.
-        _reservation_release(reservation=reservation, reason=f"purchase_{purchase.status}", from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED])
+        _reservation_release(
+            reservation=reservation,
+            reason=f"purchase_{purchase.status}",
+            from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+        )
         reservation.refresh_from_db()
         return reservation
     amount = min(purchase.total_price, reservation.max_amount)
     if purchase.total_price > reservation.max_amount:
-        logger.warning("reservation %s: purchase %s costs %s, capturing the reserved %s", reservation.pk, purchase.pk, purchase.total_price, reservation.max_amount)
+        logger.warning(
+            "reservation %s: purchase %s costs %s, capturing the reserved %s",
+            reservation.pk,
+            purchase.pk,
+            purchase.total_price,
+            reservation.max_amount,
+        )
     provider = get_provider(reservation.provider)
     if amount <= 0:
-        _reservation_release(reservation=reservation, reason="nothing_to_capture", from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED])
-        Reservation.objects.filter(pk=reservation.pk, captured_amount__isnull=True).update(captured_amount=Decimal("0.00"))
+        _reservation_release(
+            reservation=reservation,
+            reason="nothing_to_capture",
+            from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+        )
+        Reservation.objects.filter(pk=reservation.pk, captured_amount__isnull=True).update(
+            captured_amount=Decimal("0.00")
+        )
         _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=Decimal("0.00"))
     else:
         try:
@@ -784,11 +924,21 @@ def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
             _append_answer(Reservation, reservation.pk, {"call": "hold_capture", "error": str(exc), **exc.answer})
             if not exc.retryable:
                 # e.g. the authorisation expired: the purchase stays open for another way to pay.
-                _reservation_move(reservation, [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], Reservation.Status.FAILED, cancel_reason="capture_failed")
+                _reservation_move(
+                    reservation,
+                    [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+                    Reservation.Status.FAILED,
+                    cancel_reason="capture_failed",
+                )
             raise
         _append_answer(Reservation, reservation.pk, {"call": "hold_capture", **answer})
         with transaction.atomic():
-            if _reservation_move(reservation, [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED], Reservation.Status.CAPTURED, captured_amount=amount):
+            if _reservation_move(
+                reservation,
+                [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+                Reservation.Status.CAPTURED,
+                captured_amount=amount,
+            ):
                 _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=amount)
     reservation.refresh_from_db()
     return reservation
@@ -800,16 +950,24 @@ def _purchase_settle_by_reservation(*, purchase: Purchase, reservation: Reservat
         payment, _ = Payment.objects.get_or_create(
             idempotency_key=f"reservation-{reservation.pk}-capture",
             defaults={
-                "provider": reservation.provider, "purpose": Payment.Purpose.PURCHASE, "purchase": purchase,
-                "user_id": user_id, "amount": amount, "currency": reservation.currency,
+                "provider": reservation.provider,
+                "purpose": Payment.Purpose.PURCHASE,
+                "purchase": purchase,
+                "user_id": user_id,
+                "amount": amount,
+                "currency": reservation.currency,
                 "provider_reference": reservation.payment_intent_id or None,
             },
         )
-        payment_apply_result(payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "reservation_capture"})
+        payment_apply_result(
+            payment_id=payment.pk, status=Payment.Status.SUCCESS, answer={"call": "reservation_capture"}
+        )
     else:
         # A zero total, or an anonymous charge tag (no driver to hold a payment row).
         Purchase.objects.filter(pk=purchase.pk).exclude(status=Purchase.Status.PAID).update(
-            status=Purchase.Status.PAID, paid_at=_now(), payment_method=PaymentMethod.STRIPE if reservation.provider == Provider.STRIPE else PaymentMethod.SANDBOX,
+            status=Purchase.Status.PAID,
+            paid_at=_now(),
+            payment_method=PaymentMethod.STRIPE if reservation.provider == Provider.STRIPE else PaymentMethod.SANDBOX,
         )
 
 
@@ -824,7 +982,9 @@ def reservation_enforce_energy_limits() -> int:
     sessions = ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE).filter(
         Q(reservation__status=Reservation.Status.STARTED) | Q(connector_id__in=unlinked.values("connector_id"))
     )
-    return sum(reservation_check_energy_limit(session_id=session_id) for session_id in sessions.values_list("id", flat=True))
+    return sum(
+        reservation_check_energy_limit(session_id=session_id) for session_id in sessions.values_list("id", flat=True)
+    )
 
 
 def reservation_check_energy_limit(*, session_id: int) -> bool:
@@ -845,7 +1005,9 @@ def reservation_check_energy_limit(*, session_id: int) -> bool:
     try:
         answer = remote_stop(session=session, timeout=None)
     except CommandError as exc:
-        logger.warning("session %s: energy limit reached, stop failed (%s); will retry", session_id, exc.__class__.__name__)
+        logger.warning(
+            "session %s: energy limit reached, stop failed (%s); will retry", session_id, exc.__class__.__name__
+        )
         cache.delete(f"payments:reservation-stop:{reservation.pk}")
         return False
     _append_answer(Reservation, reservation.pk, {"call": "remote_stop", "status": (answer or {}).get("status")})
@@ -857,7 +1019,9 @@ def _reservation_adopt_session(*, reservation: Reservation) -> bool:
     from sessions_app.models import ChargeSession
 
     session = (
-        ChargeSession.objects.filter(connector_id=reservation.connector_id, id_tag=reservation.charge_tag, started_at__gte=reservation.created_at)
+        ChargeSession.objects.filter(
+            connector_id=reservation.connector_id, id_tag=reservation.charge_tag, started_at__gte=reservation.created_at
+        )
         .order_by("started_at")
         .first()
     )
@@ -868,7 +1032,8 @@ def reservation_release_stale() -> int:
     """Release reservations that never led to a session before they expired."""
     released = 0
     stale = Reservation.objects.filter(
-        session__isnull=True, expires_at__lt=_now(),
+        session__isnull=True,
+        expires_at__lt=_now(),
         status__in=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
     )
     for reservation in stale[:100]:
@@ -881,7 +1046,8 @@ def reservation_release_stale() -> int:
                 continue
             reservation.refresh_from_db()
         if reservation.session_id is None and _reservation_release(
-            reservation=reservation, reason="expired",
+            reservation=reservation,
+            reason="expired",
             from_states=[Reservation.Status.PENDING, Reservation.Status.AUTHORIZED, Reservation.Status.STARTED],
         ):
             released += 1

@@ -1,4 +1,5 @@
 """Signals payments sends, so its services never import its tasks (no import cycle)."""
+
 from django.dispatch import Signal
 
 # Sent after commit when a decision on the sandbox pay page changed an invoice. Keyword

@@ -1,4 +1,5 @@
 """Celery tasks: thin wrappers that take ids, call one service, and are safe to run twice."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Pages of the payments area: the sandbox pay page, the Klarna widget page, return pages."""
+
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -48,8 +49,12 @@ def payment_return(request: HttpRequest) -> HttpResponse:
 
 
 def reservation_return(request: HttpRequest) -> HttpResponse:
-    return render(request, "payments/reservation_return.html", {
-        "reservation_id": request.GET.get("reservationId", ""),
-        "checkout_session_id": request.GET.get("session_id", ""),
-        "canceled": bool(request.GET.get("canceled")),
-    })
+    return render(
+        request,
+        "payments/reservation_return.html",
+        {
+            "reservation_id": request.GET.get("reservationId", ""),
+            "checkout_session_id": request.GET.get("session_id", ""),
+            "canceled": bool(request.GET.get("canceled")),
+        },
+    )

@@ -1,4 +1,5 @@
 """Provider webhooks under /API/Payments/ (wired by config/urls.py)."""
+
 from django.urls import path
 
 from payments import webhooks

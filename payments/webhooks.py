@@ -1,6 +1,7 @@
 """Webhooks the payment providers call, under /API/Payments/Webhook (seed 004's Stripe path
 and our QPay, Klarna and sandbox callbacks). Unauthenticated: they trust only a verified
 signature (Stripe) or a re-check with the provider (QPay, Klarna, sandbox)."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -59,7 +60,8 @@ class StripeWebhookApi(WebhookApiView):
     def post(self, request):
         try:
             result = services.stripe_webhook_handle(
-                payload=request.body, signature=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
+                payload=request.body,
+                signature=request.META.get("HTTP_STRIPE_SIGNATURE", ""),
             )
         except ProviderError:
             # Stripe retries non-2xx answers; the event is stored, so the retry is a no-op
@@ -80,7 +82,10 @@ class ProviderCallbackApi(WebhookApiView):
         event_id = f"{public_id}:{reference}" if reference else ""
         try:
             status = services.provider_callback_handle(
-                provider=self.provider, public_id=public_id, event_id=event_id, payload={k: str(v)[:200] for k, v in params.items()},
+                provider=self.provider,
+                public_id=public_id,
+                event_id=event_id,
+                payload={k: str(v)[:200] for k, v in params.items()},
             )
         except ProviderError:
             return Response({"received": True, "result": "deferred"})
@@ -112,6 +117,7 @@ class SandboxWebhookApi(WebhookApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.sandbox_notification_handle(
-            reference=str(data.validated_data["reference"]), event_id=data.validated_data["eventId"],
+            reference=str(data.validated_data["reference"]),
+            event_id=data.validated_data["eventId"],
         )
         return Response({"received": True, "result": result})

@@ -5,6 +5,7 @@ operator's, or the one named by `?cp=<identity>`) and forwards every `cp.state` 
 as JSON. Pages re-fetch their live fragment when told something changed, so the socket
 carries only small notices and the database stays the single source of truth.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs

@@ -1,5 +1,6 @@
 """Operator portal pages: drivers, purchases, payments and wallets (read-only lists;
 changes go through the Django admin and the services behind it)."""
+
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,9 +27,16 @@ def purchase_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = request.GET.get("q", "").strip()
     page = page_of(request, ps.purchase_list(scope=request.operator_scope, status=status, query=query))
-    return render(request, "portal/purchase_list.html", {
-        "page": page, "status": status, "q": query, "statuses": Purchase.Status.choices,
-    })
+    return render(
+        request,
+        "portal/purchase_list.html",
+        {
+            "page": page,
+            "status": status,
+            "q": query,
+            "statuses": Purchase.Status.choices,
+        },
+    )
 
 
 @require_GET
@@ -37,11 +45,21 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     provider = request.GET.get("provider", "")
     query = request.GET.get("q", "").strip()
-    page = page_of(request, ps.payment_list(scope=request.operator_scope, status=status, provider=provider, query=query))
-    return render(request, "portal/payment_list.html", {
-        "page": page, "status": status, "provider": provider, "q": query,
-        "statuses": Payment.Status.choices, "providers": Provider.choices,
-    })
+    page = page_of(
+        request, ps.payment_list(scope=request.operator_scope, status=status, provider=provider, query=query)
+    )
+    return render(
+        request,
+        "portal/payment_list.html",
+        {
+            "page": page,
+            "status": status,
+            "provider": provider,
+            "q": query,
+            "statuses": Payment.Status.choices,
+            "providers": Provider.choices,
+        },
+    )
 
 
 @require_GET

@@ -4,6 +4,7 @@ aggregates of the dashboard, map, lists and detail pages.
 Every query here is bounded (a page, a fixed window, or one row per status/day) so page
 times stay flat as the database grows; callers never iterate relations per row.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -156,7 +157,8 @@ CHARGING_STATUSES = [ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV, Con
 def charger_counts(*, scope: Scope) -> dict[str, int]:
     """Chargers online/offline, and connectors charging/faulted: two aggregate queries."""
     chargers = charge_point_qs(scope=scope).aggregate(
-        total=Count("id"), online=Count("id", filter=Q(is_online=True)),
+        total=Count("id"),
+        online=Count("id", filter=Q(is_online=True)),
     )
     connectors = scope.filter(Connector.objects.all(), "charge_point__site__operator_id").aggregate(
         charging=Count("id", filter=Q(status__in=CHARGING_STATUSES, charge_point__is_online=True)),
@@ -318,19 +320,22 @@ def map_points(*, scope: Scope) -> list[dict]:
     statuses: dict[int, set[str]] = {}
     for cp_id, status in (
         scope.filter(Connector.objects.all(), "charge_point__site__operator_id")
-        .values_list("charge_point_id", "status").distinct()
+        .values_list("charge_point_id", "status")
+        .distinct()
     ):
         statuses.setdefault(cp_id, set()).add(status)
     points = []
     for row in chargers:
-        points.append({
-            "identity": row["identity"],
-            "name": row["name"] or row["identity"],
-            "site": row["site__name"],
-            "lat": float(row["site__latitude"]),
-            "lng": float(row["site__longitude"]),
-            "status": summary_status(is_online=row["is_online"], connector_statuses=statuses.get(row["id"], set())),
-        })
+        points.append(
+            {
+                "identity": row["identity"],
+                "name": row["name"] or row["identity"],
+                "site": row["site__name"],
+                "lat": float(row["site__latitude"]),
+                "lng": float(row["site__longitude"]),
+                "status": summary_status(is_online=row["is_online"], connector_statuses=statuses.get(row["id"], set())),
+            }
+        )
     return points
 
 
@@ -368,7 +373,9 @@ def charge_point_list(*, scope: Scope, query: str = "", status: str = "") -> Que
 def connector_status_map(*, charge_point_ids: list[int]) -> dict[int, list[Connector]]:
     """Connectors of a page of chargers in one query."""
     result: dict[int, list[Connector]] = {}
-    for connector in Connector.objects.filter(charge_point_id__in=charge_point_ids).order_by("charge_point_id", "connector_id"):
+    for connector in Connector.objects.filter(charge_point_id__in=charge_point_ids).order_by(
+        "charge_point_id", "connector_id"
+    ):
         result.setdefault(connector.charge_point_id, []).append(connector)
     return result
 
@@ -386,17 +393,26 @@ class ChargerDetail:
 
 def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: int = 300) -> ChargerDetail:
     device_variables = DeviceVariable.objects.filter(charge_point=charge_point).order_by(
-        "component_name", "component_instance", "evse_id", "connector_id", "variable_name", "attribute_type",
+        "component_name",
+        "component_instance",
+        "evse_id",
+        "connector_id",
+        "variable_name",
+        "attribute_type",
     )
     return ChargerDetail(
-        connectors=list(Connector.objects.filter(charge_point=charge_point).select_related("evse").order_by("connector_id")),
+        connectors=list(
+            Connector.objects.filter(charge_point=charge_point).select_related("evse").order_by("connector_id")
+        ),
         frames=list(OcppMessage.objects.filter(charge_point=charge_point).order_by("-created_at", "-id")[:frames]),
         configuration=list(ConfigurationKey.objects.filter(charge_point=charge_point).order_by("key")),
         device_variables=list(device_variables[:variables]),
         device_variable_total=device_variables.count(),
         events=list(ChargePointEvent.objects.filter(charge_point=charge_point).order_by("-created_at")[:10]),
         recent_sessions=list(
-            ChargeSession.objects.filter(charge_point=charge_point).select_related("connector", "user").order_by("-started_at")[:10]
+            ChargeSession.objects.filter(charge_point=charge_point)
+            .select_related("connector", "user")
+            .order_by("-started_at")[:10]
         ),
     )
 
@@ -410,7 +426,9 @@ def session_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet
         qs = qs.filter(status=status)
     if query:
         qs = qs.filter(
-            Q(charge_point__identity__iexact=query) | Q(id_tag__iexact=query) | Q(transaction_id=query)
+            Q(charge_point__identity__iexact=query)
+            | Q(id_tag__iexact=query)
+            | Q(transaction_id=query)
             | Q(user__phone=query)
         )
     # Newest recorded first: the primary key walks an index where started_at would sort
@@ -512,8 +530,10 @@ def payment_list(*, scope: Scope, status: str = "", provider: str = "", query: s
 def _balance_subquery():
     return Coalesce(
         Subquery(
-            WalletEntry.objects.filter(wallet_id=OuterRef("pk")).values("wallet_id")
-            .annotate(total=Sum("amount")).values("total")[:1],
+            WalletEntry.objects.filter(wallet_id=OuterRef("pk"))
+            .values("wallet_id")
+            .annotate(total=Sum("amount"))
+            .values("total")[:1],
             output_field=DecimalField(max_digits=14, decimal_places=2),
         ),
         Value(Decimal("0")),
@@ -528,7 +548,9 @@ def driver_list(*, scope: Scope, query: str = "") -> QuerySet[User]:
     return qs.annotate(
         session_count=Subquery(
             scope.filter(ChargeSession.objects.filter(user_id=OuterRef("pk")), "charge_point__site__operator_id")
-            .values("user_id").annotate(n=Count("id")).values("n")[:1]
+            .values("user_id")
+            .annotate(n=Count("id"))
+            .values("n")[:1]
         ),
     ).order_by("-id")
 
@@ -554,8 +576,15 @@ def wallet_entries(*, wallet: Wallet, limit: int = 50) -> list[WalletEntry]:
 
 
 def journal_page(
-    *, scope: Scope, identity: str = "", action: str = "", direction: str = "", unique_id: str = "",
-    text: str = "", before_id: int | None = None, limit: int = 50,
+    *,
+    scope: Scope,
+    identity: str = "",
+    action: str = "",
+    direction: str = "",
+    unique_id: str = "",
+    text: str = "",
+    before_id: int | None = None,
+    limit: int = 50,
 ) -> tuple[list[OcppMessage], int | None]:
     """A page of frames, newest first, and the id to continue from (keyset pagination: no
     COUNT over a journal of millions of rows). Free text searches payloads and is only

@@ -1,5 +1,6 @@
 """Operator portal pages for charge sessions: the list and one session with its chart,
 priced lines and payments."""
+
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,9 +18,16 @@ def session_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = request.GET.get("q", "").strip()
     page = page_of(request, ps.session_list(scope=request.operator_scope, status=status, query=query))
-    return render(request, "portal/session_list.html", {
-        "page": page, "status": status, "q": query, "statuses": ChargeSession.Status.choices,
-    })
+    return render(
+        request,
+        "portal/session_list.html",
+        {
+            "page": page,
+            "status": status,
+            "q": query,
+            "statuses": ChargeSession.Status.choices,
+        },
+    )
 
 
 @require_GET
@@ -30,12 +38,16 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         raise Http404("No such session.")
     purchase, lines, payments = ps.session_purchase(session=session)
     site = session.charge_point.site
-    return render(request, "portal/session_detail.html", {
-        "s": session,
-        "chart": ps.session_chart(session=session),
-        "time_zone": site.time_zone if site else "UTC",
-        "purchase": purchase,
-        "lines": lines,
-        "payments": payments,
-        "anomalies": ps.session_anomalies(session=session),
-    })
+    return render(
+        request,
+        "portal/session_detail.html",
+        {
+            "s": session,
+            "chart": ps.session_chart(session=session),
+            "time_zone": site.time_zone if site else "UTC",
+            "purchase": purchase,
+            "lines": lines,
+            "payments": payments,
+            "anomalies": ps.session_anomalies(session=session),
+        },
+    )

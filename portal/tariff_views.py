@@ -1,5 +1,6 @@
 """Operator portal: the operator's tariffs, the hourly price curve of a chosen day in a
 site's time zone, CSV import and generating a month of prices."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -46,20 +47,40 @@ def tariff_overview(request: HttpRequest) -> HttpResponse:
         markets.append(market)
     prices = list(electricity_price_list(market=market, day=day, time_zone=time_zone))
     curve = [
-        {"hour": local_time(p.starts_at, time_zone).strftime("%H:%M"), "price": str(p.price_per_kwh),
-         "currency": p.currency, "source": p.source}
+        {
+            "hour": local_time(p.starts_at, time_zone).strftime("%H:%M"),
+            "price": str(p.price_per_kwh),
+            "currency": p.currency,
+            "source": p.source,
+        }
         for p in prices
     ]
-    return render(request, "portal/tariffs.html", {
-        "sites": sites, "site": site, "time_zone": time_zone, "day": day, "market": market, "markets": markets,
-        "tariffs": tariffs, "curve": curve, "can_edit": _can_edit_prices(request),
-        "currency": prices[0].currency if prices else "",
-        "month": today.strftime("%Y-%m"), "sources": ElectricityPrice.Source.choices,
-    })
+    return render(
+        request,
+        "portal/tariffs.html",
+        {
+            "sites": sites,
+            "site": site,
+            "time_zone": time_zone,
+            "day": day,
+            "market": market,
+            "markets": markets,
+            "tariffs": tariffs,
+            "curve": curve,
+            "can_edit": _can_edit_prices(request),
+            "currency": prices[0].currency if prices else "",
+            "month": today.strftime("%Y-%m"),
+            "sources": ElectricityPrice.Source.choices,
+        },
+    )
 
 
 def _tariffs(request: HttpRequest) -> list[Tariff]:
-    return list(request.operator_scope.filter(Tariff.objects.select_related("operator"), "operator_id").order_by("operator__name", "name"))
+    return list(
+        request.operator_scope.filter(Tariff.objects.select_related("operator"), "operator_id").order_by(
+            "operator__name", "name"
+        )
+    )
 
 
 def _back(request: HttpRequest):
@@ -109,6 +130,9 @@ def prices_generate(request: HttpRequest) -> HttpResponse:
 
     market = request.POST.get("market") or DEFAULT_MARKET
     created = electricity_prices_generate(month_start=month_start, market=market)
-    messages.success(request, f"Generated {created} hourly prices for {month_start:%B %Y} on market {market!r} "
-                              "(hours that already had a price were kept).")
+    messages.success(
+        request,
+        f"Generated {created} hourly prices for {month_start:%B %Y} on market {market!r} "
+        "(hours that already had a price were kept).",
+    )
     return _back(request)

@@ -1,4 +1,5 @@
 """Operator portal pages. Included last at the root of config/urls.py."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 

@@ -1,6 +1,7 @@
 """Operator portal pages: login, dashboard, map, chargers (with remote commands) and the
 frame journal. Each view parses the request, calls portal selectors (reads) or the
 command bus (writes to a charger), and renders a template."""
+
 from __future__ import annotations
 
 import json
@@ -113,17 +114,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "revenue": series.revenue,
     }
     currencies = sorted(series.revenue)
-    return render(request, "portal/dashboard.html", {
-        **_live_context(request),
-        "series": series,
-        "charts": charts,
-        "currencies": currencies,
-        "rows": [
-            (day, series.energy_kwh[i], series.sessions[i], [series.revenue[c][i] for c in currencies])
-            for i, day in enumerate(series.days)
-        ],
-        "attention": ps.attention_charger_list(scope=request.operator_scope),
-    })
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            **_live_context(request),
+            "series": series,
+            "charts": charts,
+            "currencies": currencies,
+            "rows": [
+                (day, series.energy_kwh[i], series.sessions[i], [series.revenue[c][i] for c in currencies])
+                for i, day in enumerate(series.days)
+            ],
+            "attention": ps.attention_charger_list(scope=request.operator_scope),
+        },
+    )
 
 
 def _live_context(request: HttpRequest) -> dict[str, Any]:
@@ -145,11 +150,15 @@ def dashboard_live(request: HttpRequest) -> HttpResponse:
 @staff_required
 def site_map(request: HttpRequest) -> HttpResponse:
     points = ps.map_points(scope=request.operator_scope)
-    return render(request, "portal/map.html", {
-        "points": points,
-        "tile_url": settings.PORTAL_MAP_TILE_URL,
-        "tile_attribution": settings.PORTAL_MAP_TILE_ATTRIBUTION,
-    })
+    return render(
+        request,
+        "portal/map.html",
+        {
+            "points": points,
+            "tile_url": settings.PORTAL_MAP_TILE_URL,
+            "tile_attribution": settings.PORTAL_MAP_TILE_ATTRIBUTION,
+        },
+    )
 
 
 # --- chargers --------------------------------------------------------------------------
@@ -182,15 +191,19 @@ def charger_detail(request: HttpRequest, identity: str) -> HttpResponse:
     if answer and answer.get("identity") != identity:
         answer = None
     active = [s for s in detail.recent_sessions if s.is_active]
-    return render(request, "portal/charger_detail.html", {
-        "cp": charge_point,
-        "detail": detail,
-        "commands": COMMANDS,
-        "answer": answer,
-        "active_sessions": active,
-        "trigger_messages": TRIGGER_MESSAGES,
-        "now_local": timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M"),
-    })
+    return render(
+        request,
+        "portal/charger_detail.html",
+        {
+            "cp": charge_point,
+            "detail": detail,
+            "commands": COMMANDS,
+            "answer": answer,
+            "active_sessions": active,
+            "trigger_messages": TRIGGER_MESSAGES,
+            "now_local": timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
 
 
 @require_GET
@@ -198,14 +211,20 @@ def charger_detail(request: HttpRequest, identity: str) -> HttpResponse:
 def charger_live(request: HttpRequest, identity: str) -> HttpResponse:
     charge_point = _charger_or_404(request, identity)
     detail = ps.charger_detail(charge_point=charge_point, frames=25, variables=0)
-    return render(request, "portal/_charger_live.html", {"cp": charge_point, "detail": detail, "updated_at": timezone.now()})
+    return render(
+        request, "portal/_charger_live.html", {"cp": charge_point, "detail": detail, "updated_at": timezone.now()}
+    )
 
 
 # --- remote commands -------------------------------------------------------------------
 
 TRIGGER_MESSAGES = [
-    "BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
-    "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+    "BootNotification",
+    "Heartbeat",
+    "StatusNotification",
+    "MeterValues",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
 ]
 LIMIT_PROFILE_BASE_ID = 900  # portal limits use profile id 900 + connector, so a new limit replaces the old
 # Names the portal on the ChargingProfile rows the command bus records (ocpp_consumer.answers).
@@ -256,7 +275,10 @@ def _payload_unlock(data) -> dict:
 
 
 def _payload_availability(data) -> dict:
-    return {"connectorId": _int(data, "connectorId", default=0), "type": _choice(data, "type", ["Operative", "Inoperative"])}
+    return {
+        "connectorId": _int(data, "connectorId", default=0),
+        "type": _choice(data, "type", ["Operative", "Inoperative"]),
+    }
 
 
 def _payload_limit(data) -> dict:
@@ -269,10 +291,14 @@ def _payload_limit(data) -> dict:
     if limit < 0:
         raise CommandInputError("limit must not be negative.")
     return charging_profiles.set_profile_payload(
-        connector_id=connector_id, profile_id=LIMIT_PROFILE_BASE_ID + connector_id, stack_level=0,
-        purpose="ChargePointMaxProfile" if connector_id == 0 else "TxDefaultProfile", kind="Absolute",
+        connector_id=connector_id,
+        profile_id=LIMIT_PROFILE_BASE_ID + connector_id,
+        stack_level=0,
+        purpose="ChargePointMaxProfile" if connector_id == 0 else "TxDefaultProfile",
+        kind="Absolute",
         charging_schedule=charging_profiles.schedule(
-            unit=unit, start=_iso_now(), periods=[{"startPeriod": 0, "limit": round(limit, 1)}]),
+            unit=unit, start=_iso_now(), periods=[{"startPeriod": 0, "limit": round(limit, 1)}]
+        ),
     )
 
 
@@ -322,12 +348,32 @@ def _payload_empty(data) -> dict:
 COMMANDS: list[dict[str, Any]] = [
     {"id": "reset", "action": "Reset", "label": "Reset", "build": _payload_reset},
     {"id": "unlock", "action": "UnlockConnector", "label": "Unlock connector", "build": _payload_unlock},
-    {"id": "availability", "action": "ChangeAvailability", "label": "Change availability", "build": _payload_availability},
+    {
+        "id": "availability",
+        "action": "ChangeAvailability",
+        "label": "Change availability",
+        "build": _payload_availability,
+    },
     {"id": "limit", "action": "SetChargingProfile", "label": "Set power limit", "build": _payload_limit},
-    {"id": "clear-limit", "action": "ClearChargingProfile", "label": "Clear power limit", "build": _payload_clear_limit},
+    {
+        "id": "clear-limit",
+        "action": "ClearChargingProfile",
+        "label": "Clear power limit",
+        "build": _payload_clear_limit,
+    },
     {"id": "trigger", "action": "TriggerMessage", "label": "Trigger message", "build": _payload_trigger},
-    {"id": "get-configuration", "action": "GetConfiguration", "label": "Get configuration", "build": _payload_get_configuration},
-    {"id": "change-configuration", "action": "ChangeConfiguration", "label": "Change configuration", "build": _payload_change_configuration},
+    {
+        "id": "get-configuration",
+        "action": "GetConfiguration",
+        "label": "Get configuration",
+        "build": _payload_get_configuration,
+    },
+    {
+        "id": "change-configuration",
+        "action": "ChangeConfiguration",
+        "label": "Change configuration",
+        "build": _payload_change_configuration,
+    },
     {"id": "remote-start", "action": "RemoteStartTransaction", "label": "Remote start", "build": _payload_remote_start},
     {"id": "remote-stop", "action": "RemoteStopTransaction", "label": "Remote stop", "build": _payload_remote_stop},
     {"id": "firmware", "action": "UpdateFirmware", "label": "Update firmware", "build": _payload_firmware},
@@ -367,8 +413,9 @@ _ERROR_TITLES: list[tuple[type[Exception], str]] = [
 
 
 def _describe_error(exc: Exception) -> str:
-    title = next((text for kind, text in _ERROR_TITLES if isinstance(exc, kind)),
-                 f"The command failed ({type(exc).__name__})")
+    title = next(
+        (text for kind, text in _ERROR_TITLES if isinstance(exc, kind)), f"The command failed ({type(exc).__name__})"
+    )
     detail = str(exc).strip()
     return f"{title}: {detail}" if detail else title
 
@@ -377,17 +424,27 @@ def _send_command(charge_point: ChargePoint, command: dict[str, Any], payload: d
     """Starts and stops go through ocpp_consumer.remote_control (either protocol); every other
     command is sent as built (the bus translates 1.6 actions for 2.0.1 chargers)."""
     if command["id"] == "remote-start":
-        connector = (charge_point.connectors.select_related("evse")
-                     .filter(connector_id=payload["connectorId"]).first())
+        connector = charge_point.connectors.select_related("evse").filter(connector_id=payload["connectorId"]).first()
         if connector is None:
             return {"ok": False, "error": f"Not sent: the charger has no connector {payload['connectorId']}."}
-        return command_outcome(lambda: remote_control.remote_start(
-            charge_point=charge_point, connector=connector, id_tag=payload["idTag"], timeout=command_timeout(),
-            source=SOURCE))
+        return command_outcome(
+            lambda: remote_control.remote_start(
+                charge_point=charge_point,
+                connector=connector,
+                id_tag=payload["idTag"],
+                timeout=command_timeout(),
+                source=SOURCE,
+            )
+        )
     if command["id"] == "remote-stop":
-        return command_outcome(lambda: remote_control.remote_stop_transaction(
-            charge_point=charge_point, transaction_id=payload["transactionId"], timeout=command_timeout(),
-            source=SOURCE))
+        return command_outcome(
+            lambda: remote_control.remote_stop_transaction(
+                charge_point=charge_point,
+                transaction_id=payload["transactionId"],
+                timeout=command_timeout(),
+                source=SOURCE,
+            )
+        )
     return run_command(identity=charge_point.identity, action=command["action"], payload=payload)
 
 
@@ -437,11 +494,20 @@ def journal(request: HttpRequest) -> HttpResponse:
     }
     before = request.GET.get("before", "")
     frames, next_id = ps.journal_page(
-        scope=request.operator_scope, before_id=int(before) if before.isdigit() else None, **filters,
+        scope=request.operator_scope,
+        before_id=int(before) if before.isdigit() else None,
+        **filters,
     )
     query = {k: v for k, v in filters.items() if v}
-    return render(request, "portal/journal.html", {
-        "frames": frames, "next_id": next_id, "filters": filters, "query": query,
-        "text_ignored": bool(filters["text"] and not filters["identity"]),
-        "directions": OcppMessage.Direction.choices,
-    })
+    return render(
+        request,
+        "portal/journal.html",
+        {
+            "frames": frames,
+            "next_id": next_id,
+            "filters": filters,
+            "query": query,
+            "text_ignored": bool(filters["text"] and not filters["identity"]),
+            "directions": OcppMessage.Direction.choices,
+        },
+    )

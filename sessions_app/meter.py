@@ -3,6 +3,7 @@ and the sampled values of OCPP 1.6 MeterValues / StopTransaction transactionData
 2.0.1 MeterValues / TransactionEvent meterValue. Everything that parses these calls this
 module (issue 15: the parsing existed three times, and only one copy skipped non-finite
 values; timestamps were parsed three ways)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -74,9 +75,17 @@ def readings_v16(meter_value: Iterable[dict]) -> list[Reading]:
             if value is None:
                 continue
             measurand = sampled.get("measurand") or ENERGY_REGISTER
-            readings.append(Reading(
-                at, measurand, sampled.get("phase") or "", sampled.get("location") or "",
-                sampled.get("context") or PERIODIC, value, sampled.get("unit") or _default_unit(measurand)))
+            readings.append(
+                Reading(
+                    at,
+                    measurand,
+                    sampled.get("phase") or "",
+                    sampled.get("location") or "",
+                    sampled.get("context") or PERIODIC,
+                    value,
+                    sampled.get("unit") or _default_unit(measurand),
+                )
+            )
     return readings
 
 
@@ -92,7 +101,15 @@ def readings_v201(meter_value: Iterable[dict], *, default_context: str = PERIODI
             if value is None:
                 continue
             measurand = sampled.get("measurand") or ENERGY_REGISTER
-            readings.append(Reading(
-                at, measurand, sampled.get("phase") or "", sampled.get("location") or "",
-                sampled.get("context") or default_context, value, unit.get("unit") or _default_unit(measurand)))
+            readings.append(
+                Reading(
+                    at,
+                    measurand,
+                    sampled.get("phase") or "",
+                    sampled.get("location") or "",
+                    sampled.get("context") or default_context,
+                    value,
+                    unit.get("unit") or _default_unit(measurand),
+                )
+            )
     return readings

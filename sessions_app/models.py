@@ -82,7 +82,8 @@ class ChargeSession(models.Model):
     stop_id_tag = models.CharField(max_length=36, blank=True)
     closed_by = models.CharField(max_length=10, choices=ClosedBy.choices, blank=True)
     authorization = models.CharField(
-        max_length=20, blank=True,
+        max_length=20,
+        blank=True,
         help_text="The IdTagInfo status the CSMS answered for the session's idTag (blank: not known)",
     )
     last_seq_no = models.IntegerField(null=True, blank=True, help_text="OCPP 2.0.1: highest seqNo seen")
@@ -103,7 +104,9 @@ class ChargeSession(models.Model):
             # A charger retrying an identical StartTransaction must not open a second session.
             models.UniqueConstraint(fields=["connector", "started_at"], name="session_unique_start_per_connector"),
             models.UniqueConstraint(
-                fields=["connector"], condition=Q(status="active"), name="session_one_active_per_connector",
+                fields=["connector"],
+                condition=Q(status="active"),
+                name="session_one_active_per_connector",
             ),
             models.CheckConstraint(
                 condition=Q(meter_stop_wh__isnull=True) | Q(stopped_at__isnull=False),
@@ -147,10 +150,15 @@ class MeterSample(models.Model):
 
     # charge_point and session are indexed by the composite indexes below (they lead
     # them); a single-column index each would only cost every insert (issue 3).
-    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="meter_samples", db_index=False)
-    connector = models.ForeignKey(Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="meter_samples")
-    session = models.ForeignKey(ChargeSession, null=True, blank=True, on_delete=models.CASCADE, related_name="samples",
-                                db_index=False)
+    charge_point = models.ForeignKey(
+        ChargePoint, on_delete=models.CASCADE, related_name="meter_samples", db_index=False
+    )
+    connector = models.ForeignKey(
+        Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="meter_samples"
+    )
+    session = models.ForeignKey(
+        ChargeSession, null=True, blank=True, on_delete=models.CASCADE, related_name="samples", db_index=False
+    )
     sampled_at = models.DateTimeField()
     measurand = models.CharField(max_length=50, default="Energy.Active.Import.Register")
     phase = models.CharField(max_length=10, blank=True)
@@ -167,7 +175,8 @@ class MeterSample(models.Model):
             # (session, measurand, time) the former plain index served.
             models.UniqueConstraint(
                 fields=["session", "measurand", "sampled_at", "phase", "location", "context"],
-                condition=Q(session__isnull=False), name="meter_sample_unique_per_session",
+                condition=Q(session__isnull=False),
+                name="meter_sample_unique_per_session",
             ),
         ]
         indexes = [
@@ -258,11 +267,14 @@ class RemoteStartRequest(models.Model):
     evse_id = models.PositiveIntegerField(null=True, blank=True)
     id_token = models.CharField(max_length=36, help_text="The idToken we asked the charger to start with")
     id_token_type = models.CharField(max_length=20, default="Central")
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_start_requests")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_start_requests"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
     transaction_id = models.CharField(max_length=36, blank=True, help_text="From the charger's answer, when it has one")
-    session = models.OneToOneField(ChargeSession, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="remote_start_request")
+    session = models.OneToOneField(
+        ChargeSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_start_request"
+    )
     requested_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

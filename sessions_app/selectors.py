@@ -1,4 +1,5 @@
 """Reads of charge sessions."""
+
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -22,7 +23,8 @@ def driver_of_operator(*, operator_id: int, user_ref: str) -> Q:
 
 def drivers_of_operator(*, operator_id: int) -> QuerySet[User]:
     return User.objects.filter(is_staff=False, phone__isnull=False).filter(
-        driver_of_operator(operator_id=operator_id, user_ref="pk"))
+        driver_of_operator(operator_id=operator_id, user_ref="pk")
+    )
 
 
 def charge_session_get(*, session_id: int) -> ChargeSession | None:
@@ -30,8 +32,11 @@ def charge_session_get(*, session_id: int) -> ChargeSession | None:
 
 
 def charge_session_get_by_transaction(*, identity: str, transaction_id: str | int) -> ChargeSession | None:
-    return (ChargeSession.objects.select_related("charge_point", "connector")
-            .filter(charge_point__identity=identity, transaction_id=str(transaction_id)).first())
+    return (
+        ChargeSession.objects.select_related("charge_point", "connector")
+        .filter(charge_point__identity=identity, transaction_id=str(transaction_id))
+        .first()
+    )
 
 
 def charge_session_list_for_connector(*, identity: str, connector_id: int) -> QuerySet[ChargeSession]:
@@ -39,8 +44,11 @@ def charge_session_list_for_connector(*, identity: str, connector_id: int) -> Qu
 
 
 def charge_session_get_active(*, identity: str, connector_id: int) -> ChargeSession | None:
-    return charge_session_list_for_connector(identity=identity, connector_id=connector_id).filter(
-        status=ChargeSession.Status.ACTIVE).first()
+    return (
+        charge_session_list_for_connector(identity=identity, connector_id=connector_id)
+        .filter(status=ChargeSession.Status.ACTIVE)
+        .first()
+    )
 
 
 def charge_session_state_timeline(*, session_id: int) -> QuerySet[ChargingStateChange]:

@@ -14,6 +14,7 @@ status of the session's connector:
 
 Each change writes a ChargingStateChange row at the time the charger reported it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,6 +66,7 @@ STATUS_TO_CHARGING_STATE = {
 
 # --- after-commit side effects ---------------------------------------------------------
 
+
 def _request_purchase(session_id: int) -> None:
     session_completed.send(sender=ChargeSession, session_id=session_id)
 
@@ -76,13 +78,18 @@ def _after_stop(session_id: int) -> None:
 def _publish(connector: Connector, identity: str, session: ChargeSession | None) -> None:
     extra = {}
     if session is not None:
-        extra = {"session_id": session.pk, "transaction_id": session.transaction_id,
-                 "charging_state": session.charging_state, "session_status": session.status}
+        extra = {
+            "session_id": session.pk,
+            "transaction_id": session.transaction_id,
+            "charging_state": session.charging_state,
+            "session_status": session.status,
+        }
     state = connector_state(connector, identity, **extra)
     transaction.on_commit(lambda: publish_state(state))
 
 
 # --- charging state ----------------------------------------------------------------------
+
 
 def _set_charging_state(session: ChargeSession, state: str, at: datetime) -> bool:
     if session.charging_state == state:
@@ -94,8 +101,13 @@ def _set_charging_state(session: ChargeSession, state: str, at: datetime) -> boo
 
 @transaction.atomic
 def charge_session_update_charging_state(
-    *, session_id: int, charging_state: str | None = None, at: datetime | None = None,
-    soc_percent: int | None = None, meter_wh: int | None = None, power_w: int | None = None,
+    *,
+    session_id: int,
+    charging_state: str | None = None,
+    at: datetime | None = None,
+    soc_percent: int | None = None,
+    meter_wh: int | None = None,
+    power_w: int | None = None,
 ) -> ChargeSession:
     """Update a session's live readings (the seed's updateChargingState: charge percentage
     and energy) and its charging state, recording the change on the timeline."""
@@ -111,29 +123,55 @@ def charge_session_update_charging_state(
         session.meter_last_wh, session.meter_last_at = meter_wh, at
     if power_w is not None:
         session.power_w = power_w
-    session.save(update_fields=["charging_state", "soc_percent", "soc_start_percent", "meter_last_wh", "meter_last_at",
-                                "power_w", "updated_at"])
+    session.save(
+        update_fields=[
+            "charging_state",
+            "soc_percent",
+            "soc_start_percent",
+            "meter_last_wh",
+            "meter_last_at",
+            "power_w",
+            "updated_at",
+        ]
+    )
     _publish(session.connector, session.charge_point.identity, session)
     return session
 
 
 # --- StatusNotification ------------------------------------------------------------------
 
+
 @transaction.atomic
 def status_notification_apply(
-    *, charge_point_id: int, connector_id: int, status: str, error_code: str = "NoError", info: str = "",
-    vendor_error_code: str = "", timestamp: datetime | None = None,
+    *,
+    charge_point_id: int,
+    connector_id: int,
+    status: str,
+    error_code: str = "NoError",
+    info: str = "",
+    vendor_error_code: str = "",
+    timestamp: datetime | None = None,
 ) -> None:
     """A connector (or, for connector 0, the charger) changed status; an active session on
     the connector follows with its charging state."""
     at = timestamp or timezone.now()
     connector = connector_update_status(
-        charge_point_id=charge_point_id, connector_id=connector_id, status=status, error_code=error_code,
-        info=info, vendor_error_code=vendor_error_code, at=at)
+        charge_point_id=charge_point_id,
+        connector_id=connector_id,
+        status=status,
+        error_code=error_code,
+        info=info,
+        vendor_error_code=vendor_error_code,
+        at=at,
+    )
     if connector is None:
         return
     state = STATUS_TO_CHARGING_STATE.get(status)
-    session = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
+    session = (
+        ChargeSession.objects.select_for_update()
+        .filter(connector=connector, status=ChargeSession.Status.ACTIVE)
+        .first()
+    )
     if session is None or state is None:
         return
     if status == "Available" and _rebooted_since(session):
@@ -151,8 +189,16 @@ def status_notification_apply(
 
 # --- Start / Stop ------------------------------------------------------------------------
 
-def _close(session: ChargeSession, *, at: datetime, reason: str, closed_by: str, meter_stop_wh: int | None,
-           stop_id_tag: str = "") -> None:
+
+def _close(
+    session: ChargeSession,
+    *,
+    at: datetime,
+    reason: str,
+    closed_by: str,
+    meter_stop_wh: int | None,
+    stop_id_tag: str = "",
+) -> None:
     session.status = ChargeSession.Status.COMPLETED
     session.stopped_at = max(at, session.started_at)
     session.stop_reason = reason
@@ -175,7 +221,12 @@ def _seconds_charging(session: ChargeSession) -> int:
 
 @transaction.atomic
 def charge_session_start(
-    *, charge_point_id: int, connector_id: int, id_tag: str, meter_start_wh: int, timestamp: datetime,
+    *,
+    charge_point_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    timestamp: datetime,
     reservation_id: int | None = None,
 ) -> tuple[ChargeSession, dict]:
     """Open a session for a StartTransaction and issue its transaction id.
@@ -190,23 +241,41 @@ def charge_session_start(
     last_boot_at = ChargePoint.objects.values_list("last_boot_at", flat=True).get(pk=charge_point_id)
     timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=last_boot_at)
     existing = ChargeSession.objects.filter(connector=connector, started_at=sent).first() or (
-        implausible and ChargeSession.objects.filter(
-            connector=connector, anomalies__kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME,
-            anomalies__detail__sent=sent.isoformat(), anomalies__detail__field="start").first())
+        implausible
+        and ChargeSession.objects.filter(
+            connector=connector,
+            anomalies__kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME,
+            anomalies__detail__sent=sent.isoformat(),
+            anomalies__detail__field="start",
+        ).first()
+    )
     if existing:
         return existing, info
     if info["status"] == "Accepted":
-        busy_elsewhere = ChargeSession.objects.filter(
-            id_tag=id_tag, status=ChargeSession.Status.ACTIVE).exclude(connector=connector).exists()
+        busy_elsewhere = (
+            ChargeSession.objects.filter(id_tag=id_tag, status=ChargeSession.Status.ACTIVE)
+            .exclude(connector=connector)
+            .exists()
+        )
         if busy_elsewhere:
             info["status"] = "ConcurrentTx"
-    previous = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
+    previous = (
+        ChargeSession.objects.select_for_update()
+        .filter(connector=connector, status=ChargeSession.Status.ACTIVE)
+        .first()
+    )
     if previous is not None:
         # The charger started again without stopping the old one (a lost StopTransaction).
-        _close(previous, at=timestamp, reason=StopReason.OTHER, closed_by=ChargeSession.ClosedBy.SERVER,
-               meter_stop_wh=previous.meter_last_wh)
-        SessionAnomaly.objects.create(session=previous, kind=SessionAnomaly.Kind.REPLACED,
-                                      detail={"replaced_at": timestamp.isoformat()})
+        _close(
+            previous,
+            at=timestamp,
+            reason=StopReason.OTHER,
+            closed_by=ChargeSession.ClosedBy.SERVER,
+            meter_stop_wh=previous.meter_last_wh,
+        )
+        SessionAnomaly.objects.create(
+            session=previous, kind=SessionAnomaly.Kind.REPLACED, detail={"replaced_at": timestamp.isoformat()}
+        )
     token = IdToken.objects.filter(uid=id_tag).first()
     initial_state = STATUS_TO_CHARGING_STATE.get(connector.status)
     if initial_state not in {ChargingState.CHARGING, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE}:
@@ -214,9 +283,16 @@ def charge_session_start(
     try:
         with transaction.atomic():
             session = ChargeSession.objects.create(
-                charge_point_id=charge_point_id, connector=connector, id_token=token, id_tag=id_tag[:36],
-                user=token.user if token else None, started_at=timestamp, meter_start_wh=meter_start_wh,
-                meter_last_wh=meter_start_wh, meter_last_at=timestamp, charging_state=initial_state,
+                charge_point_id=charge_point_id,
+                connector=connector,
+                id_token=token,
+                id_tag=id_tag[:36],
+                user=token.user if token else None,
+                started_at=timestamp,
+                meter_start_wh=meter_start_wh,
+                meter_last_wh=meter_start_wh,
+                meter_last_at=timestamp,
+                charging_state=initial_state,
                 authorization=info["status"],
             )
     except IntegrityError:  # the same start, committed by a concurrent connection
@@ -235,8 +311,14 @@ def charge_session_start(
 
 @transaction.atomic
 def charge_session_stop(
-    *, charge_point_id: int, transaction_id: int | str, meter_stop_wh: int, timestamp: datetime,
-    reason: str = "", id_tag: str = "", transaction_data: list[dict] | None = None,
+    *,
+    charge_point_id: int,
+    transaction_id: int | str,
+    meter_stop_wh: int,
+    timestamp: datetime,
+    reason: str = "",
+    id_tag: str = "",
+    transaction_data: list[dict] | None = None,
 ) -> tuple[ChargeSession | None, dict | None]:
     """Close a session for a StopTransaction. Returns the session (None when unknown) and
     the IdTagInfo for the stopping idTag (None when the charger sent none).
@@ -245,19 +327,38 @@ def charge_session_stop(
     queue, and kept as a ChargePointEvent for an operator. A repeated stop changes nothing.
     """
     info = id_tag_info(id_tag=id_tag) if id_tag else None
-    session = (ChargeSession.objects.select_for_update().select_related("connector")
-               .filter(charge_point_id=charge_point_id, transaction_id=str(transaction_id)).first())
+    session = (
+        ChargeSession.objects.select_for_update()
+        .select_related("connector")
+        .filter(charge_point_id=charge_point_id, transaction_id=str(transaction_id))
+        .first()
+    )
     if session is None:
         charge_point_event_add(
-            charge_point_id=charge_point_id, kind="stop_unknown_transaction", severity=ChargePointEvent.Severity.WARNING,
+            charge_point_id=charge_point_id,
+            kind="stop_unknown_transaction",
+            severity=ChargePointEvent.Severity.WARNING,
             message=f"StopTransaction for unknown transaction {transaction_id}",
-            payload={"transactionId": transaction_id, "meterStop": meter_stop_wh, "timestamp": timestamp.isoformat(),
-                     "reason": reason, "idTag": id_tag, "transactionData": transaction_data or []})
+            payload={
+                "transactionId": transaction_id,
+                "meterStop": meter_stop_wh,
+                "timestamp": timestamp.isoformat(),
+                "reason": reason,
+                "idTag": id_tag,
+                "transactionData": transaction_data or [],
+            },
+        )
         return None, info
     if session.status != ChargeSession.Status.ACTIVE:
         if session.closed_by == ChargeSession.ClosedBy.SERVER:
-            _merge_late_stop(session, meter_stop_wh=meter_stop_wh, timestamp=timestamp, reason=reason, id_tag=id_tag,
-                             transaction_data=transaction_data)
+            _merge_late_stop(
+                session,
+                meter_stop_wh=meter_stop_wh,
+                timestamp=timestamp,
+                reason=reason,
+                id_tag=id_tag,
+                transaction_data=transaction_data,
+            )
         return session, info
     sent = timestamp
     timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=session.started_at)
@@ -266,8 +367,14 @@ def charge_session_stop(
     if transaction_data:
         _store_samples(session.charge_point_id, session.connector, session, transaction_data)
     # OCPP 1.6: a StopTransaction without a reason means Local.
-    _close(session, at=timestamp, reason=reason or StopReason.LOCAL, closed_by=ChargeSession.ClosedBy.CHARGER,
-           meter_stop_wh=meter_stop_wh, stop_id_tag=id_tag)
+    _close(
+        session,
+        at=timestamp,
+        reason=reason or StopReason.LOCAL,
+        closed_by=ChargeSession.ClosedBy.CHARGER,
+        meter_stop_wh=meter_stop_wh,
+        stop_id_tag=id_tag,
+    )
     Connector.objects.filter(pk=session.connector_id).update(meter_wh=meter_stop_wh, power_w=0)
     session.connector.meter_wh, session.connector.power_w = meter_stop_wh, 0
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
@@ -277,7 +384,10 @@ def charge_session_stop(
 
 @transaction.atomic
 def charge_session_close_by_server(
-    *, session_id: int, reason: str = StopReason.OTHER, closed_by: str = ChargeSession.ClosedBy.SERVER,
+    *,
+    session_id: int,
+    reason: str = StopReason.OTHER,
+    closed_by: str = ChargeSession.ClosedBy.SERVER,
     at: datetime | None = None,
 ) -> ChargeSession:
     """Close a session the charger will never stop (lost, replaced, operator decision)."""
@@ -285,13 +395,15 @@ def charge_session_close_by_server(
     if session.status != ChargeSession.Status.ACTIVE:
         return session
     _close(session, at=at or timezone.now(), reason=reason, closed_by=closed_by, meter_stop_wh=session.meter_last_wh)
-    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.CLOSED_BY_SERVER,
-                                  detail={"closed_by": closed_by, "reason": reason})
+    SessionAnomaly.objects.create(
+        session=session, kind=SessionAnomaly.Kind.CLOSED_BY_SERVER, detail={"closed_by": closed_by, "reason": reason}
+    )
     _publish(session.connector, session.charge_point.identity, session)
     return session
 
 
 # --- implausible timestamps ---------------------------------------------------------------
+
 
 def plausible_time(*, sent: datetime, received_at: datetime, not_before: datetime | None) -> tuple[datetime, str]:
     """The time to use for a charger's timestamp, and why it was not the one sent ("" when
@@ -306,11 +418,15 @@ def plausible_time(*, sent: datetime, received_at: datetime, not_before: datetim
 
 
 def _note_implausible_time(session: ChargeSession, *, field: str, sent: datetime, used: datetime, why: str) -> None:
-    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME, detail={
-        "field": field, "sent": sent.isoformat(), "used": used.isoformat(), "why": why})
+    SessionAnomaly.objects.create(
+        session=session,
+        kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME,
+        detail={"field": field, "sent": sent.isoformat(), "used": used.isoformat(), "why": why},
+    )
 
 
 # --- orphans: sessions the charger lost ------------------------------------------------------
+
 
 def _rebooted_since(session: ChargeSession) -> bool:
     # Both on the server's clock: when we opened the session and when the charger booted.
@@ -323,10 +439,23 @@ def _close_orphan(session: ChargeSession, *, why: str) -> None:
     measured, so nothing after it is billed. The anomaly tells the operator (and the portal)."""
     ended_at = session.meter_last_at or session.started_at
     reason = StopReason.REBOOT if why == "rebooted" else StopReason.OTHER
-    _close(session, at=ended_at, reason=reason, closed_by=ChargeSession.ClosedBy.SERVER, meter_stop_wh=session.meter_last_wh)
-    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.CLOSED_BY_BACK_OFFICE, detail={
-        "why": why, "closed_at": timezone.now().isoformat(), "stopped_at": session.stopped_at.isoformat(),
-        "meter_stop_wh": session.meter_stop_wh})
+    _close(
+        session,
+        at=ended_at,
+        reason=reason,
+        closed_by=ChargeSession.ClosedBy.SERVER,
+        meter_stop_wh=session.meter_last_wh,
+    )
+    SessionAnomaly.objects.create(
+        session=session,
+        kind=SessionAnomaly.Kind.CLOSED_BY_BACK_OFFICE,
+        detail={
+            "why": why,
+            "closed_at": timezone.now().isoformat(),
+            "stopped_at": session.stopped_at.isoformat(),
+            "meter_stop_wh": session.meter_stop_wh,
+        },
+    )
     Connector.objects.filter(pk=session.connector_id).update(power_w=0)
     connector = Connector.objects.get(pk=session.connector_id)
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=session.charge_point_id)
@@ -342,7 +471,8 @@ def charge_session_orphans_close(*, now: datetime | None = None) -> list[int]:
     active = ChargeSession.objects.filter(status=ChargeSession.Status.ACTIVE)
     offline = active.filter(charge_point__is_online=False).filter(
         Q(charge_point__last_seen_at__lt=offline_since)
-        | Q(charge_point__last_seen_at__isnull=True, created_at__lt=offline_since))
+        | Q(charge_point__last_seen_at__isnull=True, created_at__lt=offline_since)
+    )
     rebooted = active.filter(charge_point__last_boot_at__gt=F("created_at"), connector__status="Available")
     closed = []
     for why, candidates in (("offline", offline), ("rebooted", rebooted)):
@@ -360,8 +490,11 @@ def charge_session_close_orphan(*, session_id: int, why: str, offline_since: dat
         return False
     if why == "offline":
         charge_point = ChargePoint.objects.get(pk=session.charge_point_id)
-        if charge_point.is_online or (offline_since is not None and charge_point.last_seen_at is not None
-                                      and charge_point.last_seen_at >= offline_since):
+        if charge_point.is_online or (
+            offline_since is not None
+            and charge_point.last_seen_at is not None
+            and charge_point.last_seen_at >= offline_since
+        ):
             return False
     elif not _rebooted_since(session):
         return False
@@ -369,16 +502,26 @@ def charge_session_close_orphan(*, session_id: int, why: str, offline_since: dat
     return True
 
 
-def _merge_late_stop(session: ChargeSession, *, meter_stop_wh: int, timestamp: datetime, reason: str, id_tag: str,
-                     transaction_data: list[dict] | None) -> None:
+def _merge_late_stop(
+    session: ChargeSession,
+    *,
+    meter_stop_wh: int,
+    timestamp: datetime,
+    reason: str,
+    id_tag: str,
+    transaction_data: list[dict] | None,
+) -> None:
     """The charger's own StopTransaction for a session the back office closed: its data is
     the truth, so it replaces ours and the session is priced again (billing re-prices an
     unpaid purchase). A paid one is flagged for the operator, never changed silently."""
     late = session.anomalies.filter(kind=SessionAnomaly.Kind.LATE_STOP).exists()
     if late:
         return  # a repeated late stop
-    closed = {"stopped_at": session.stopped_at.isoformat(), "meter_stop_wh": session.meter_stop_wh,
-              "stop_reason": session.stop_reason}
+    closed = {
+        "stopped_at": session.stopped_at.isoformat(),
+        "meter_stop_wh": session.meter_stop_wh,
+        "stop_reason": session.stop_reason,
+    }
     session.stopped_at = max(timestamp, session.started_at)
     if transaction_data:
         _store_samples(session.charge_point_id, session.connector, session, transaction_data)
@@ -390,17 +533,31 @@ def _merge_late_stop(session: ChargeSession, *, meter_stop_wh: int, timestamp: d
     session.time_spent_charging_s = _seconds_charging(session)
     session.save()
     purchase_status = _purchase_status(session)
-    SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.LATE_STOP, detail={
-        "closed_by_back_office": closed, "stopped_at": session.stopped_at.isoformat(), "meter_stop_wh": meter_stop_wh,
-        "purchase_status": purchase_status or ""})
+    SessionAnomaly.objects.create(
+        session=session,
+        kind=SessionAnomaly.Kind.LATE_STOP,
+        detail={
+            "closed_by_back_office": closed,
+            "stopped_at": session.stopped_at.isoformat(),
+            "meter_stop_wh": meter_stop_wh,
+            "purchase_status": purchase_status or "",
+        },
+    )
     if purchase_status not in (None, "open"):
         charge_point_event_add(
-            charge_point_id=session.charge_point_id, kind="late_stop_after_payment",
+            charge_point_id=session.charge_point_id,
+            kind="late_stop_after_payment",
             severity=ChargePointEvent.Severity.WARNING,
             message=f"Transaction {session.transaction_id}: the charger's stop arrived after the session was "
-                    f"closed and its purchase is {purchase_status}; check the amount by hand.",
-            payload={"sessionId": session.pk, "transactionId": session.transaction_id, **closed,
-                     "meterStop": meter_stop_wh, "timestamp": timestamp.isoformat()})
+            f"closed and its purchase is {purchase_status}; check the amount by hand.",
+            payload={
+                "sessionId": session.pk,
+                "transactionId": session.transaction_id,
+                **closed,
+                "meterStop": meter_stop_wh,
+                "timestamp": timestamp.isoformat(),
+            },
+        )
     _after_stop(session.pk)
 
 
@@ -413,6 +570,7 @@ def _purchase_status(session: ChargeSession) -> str | None:
 
 
 # --- MeterValues --------------------------------------------------------------------------
+
 
 def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     """Flatten a meterValue list into sample tuples and the latest live readings
@@ -437,12 +595,27 @@ def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     return samples, live
 
 
-_SAMPLE_FIELDS = ("charge_point_id", "connector_id", "session_id", "sampled_at", "measurand", "phase", "location",
-                  "context", "value", "unit")
+_SAMPLE_FIELDS = (
+    "charge_point_id",
+    "connector_id",
+    "session_id",
+    "sampled_at",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+    "value",
+    "unit",
+)
 
 
-def _store_samples(charge_point_id: int, connector: Connector | None, session: ChargeSession | None,
-                   meter_value: list[dict], out: list[tuple] | None = None) -> dict:
+def _store_samples(
+    charge_point_id: int,
+    connector: Connector | None,
+    session: ChargeSession | None,
+    meter_value: list[dict],
+    out: list[tuple] | None = None,
+) -> dict:
     """Turn a frame's meterValue list into MeterSample rows (appended to `out`, which the
     caller inserts with the whole batch; inserted here when no list is given)."""
     samples, live = _readings(meter_value)
@@ -452,8 +625,18 @@ def _store_samples(charge_point_id: int, connector: Connector | None, session: C
         # A replay after the stop: the frame journal keeps it; it is not the session's.
         samples = [sample for sample in samples if sample[0] <= session.stopped_at]
     rows = [
-        (charge_point_id, connector_pk, session_pk, at, measurand[:50], phase[:10], location[:10], context[:30],
-         value, unit[:10])
+        (
+            charge_point_id,
+            connector_pk,
+            session_pk,
+            at,
+            measurand[:50],
+            phase[:10],
+            location[:10],
+            context[:30],
+            value,
+            unit[:10],
+        )
         for at, measurand, phase, location, context, value, unit in samples
     ]
     if out is None:
@@ -463,8 +646,7 @@ def _store_samples(charge_point_id: int, connector: Connector | None, session: C
     return live
 
 
-def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: dict,
-                 samples: list[tuple]) -> None:
+def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: dict, samples: list[tuple]) -> None:
     charge_point_id, connector_id = frame["charge_point_id"], frame["connector_id"]
     connector = None
     if connector_id:
@@ -491,8 +673,10 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
         if "meter_wh" in live and (session.meter_last_at is None or live["at"] >= session.meter_last_at):
             if session.meter_last_wh is not None and live["meter_wh"] < session.meter_last_wh:
                 SessionAnomaly.objects.create(
-                    session=session, kind=SessionAnomaly.Kind.METER_BACKWARDS,
-                    detail={"previous_wh": session.meter_last_wh, "reported_wh": live["meter_wh"]})
+                    session=session,
+                    kind=SessionAnomaly.Kind.METER_BACKWARDS,
+                    detail={"previous_wh": session.meter_last_wh, "reported_wh": live["meter_wh"]},
+                )
             session.meter_last_wh, session.meter_last_at = live["meter_wh"], live["at"]
         if "power_w" in live:
             session.power_w = live["power_w"]
@@ -511,7 +695,8 @@ def _connectors_update_live(connectors: list[Connector]) -> None:
     if connection.vendor != "postgresql" or len(connectors) == 1:
         for connector in connectors:
             Connector.objects.filter(pk=connector.pk).update(
-                meter_wh=connector.meter_wh, power_w=connector.power_w, soc_percent=connector.soc_percent)
+                meter_wh=connector.meter_wh, power_w=connector.power_w, soc_percent=connector.soc_percent
+            )
         return
     table = connection.ops.quote_name(Connector._meta.db_table)
     rows = ", ".join(["(%s::bigint, %s::bigint, %s::integer, %s::integer)"] * len(connectors))
@@ -521,7 +706,9 @@ def _connectors_update_live(connectors: list[Connector]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS c SET meter_wh = v.meter_wh, power_w = v.power_w, soc_percent = v.soc_percent "
-            f"FROM (VALUES {rows}) AS v(id, meter_wh, power_w, soc_percent) WHERE c.id = v.id", params)
+            f"FROM (VALUES {rows}) AS v(id, meter_wh, power_w, soc_percent) WHERE c.id = v.id",
+            params,
+        )
 
 
 def meter_values_record_many(*, frames: list[dict]) -> None:
@@ -540,17 +727,34 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         if keys:
             # By charge point (one indexed IN), filtered here: an OR of hundreds of
             # (charge point, connector) pairs costs more to build than to fetch.
-            connectors = {(c.charge_point_id, c.connector_id): c for c in Connector.objects.filter(
-                charge_point_id__in={cp for cp, _ in keys}) if (c.charge_point_id, c.connector_id) in keys}
-        tx_keys = {(f["charge_point_id"], str(f["transaction_id"])) for f in frames if f.get("transaction_id") is not None}
+            connectors = {
+                (c.charge_point_id, c.connector_id): c
+                for c in Connector.objects.filter(charge_point_id__in={cp for cp, _ in keys})
+                if (c.charge_point_id, c.connector_id) in keys
+            }
+        tx_keys = {
+            (f["charge_point_id"], str(f["transaction_id"])) for f in frames if f.get("transaction_id") is not None
+        }
         sessions_by_tx: dict = {}
         if tx_keys:
-            sessions_by_tx = {(s.charge_point_id, s.transaction_id): s for s in ChargeSession.objects.filter(
-                charge_point_id__in={cp for cp, _ in tx_keys}, transaction_id__in={tx for _, tx in tx_keys})
-                if (s.charge_point_id, s.transaction_id) in tx_keys}
+            sessions_by_tx = {
+                (s.charge_point_id, s.transaction_id): s
+                for s in ChargeSession.objects.filter(
+                    charge_point_id__in={cp for cp, _ in tx_keys}, transaction_id__in={tx for _, tx in tx_keys}
+                )
+                if (s.charge_point_id, s.transaction_id) in tx_keys
+            }
         connector_pks = [c.pk for c in connectors.values()]
-        active = {s.connector_id: s for s in ChargeSession.objects.filter(
-            connector_id__in=connector_pks, status=ChargeSession.Status.ACTIVE)} if connector_pks else {}
+        active = (
+            {
+                s.connector_id: s
+                for s in ChargeSession.objects.filter(
+                    connector_id__in=connector_pks, status=ChargeSession.Status.ACTIVE
+                )
+            }
+            if connector_pks
+            else {}
+        )
         for session in active.values():
             sessions_by_tx.setdefault((session.charge_point_id, session.transaction_id), session)
         # One object per row, whichever way it was found, so updates do not overwrite each other.
@@ -564,17 +768,30 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
         for session in sessions.values():
             ChargeSession.objects.filter(pk=session.pk).update(
-                meter_last_wh=session.meter_last_wh, meter_last_at=session.meter_last_at, power_w=session.power_w,
+                meter_last_wh=session.meter_last_wh,
+                meter_last_at=session.meter_last_at,
+                power_w=session.power_w,
                 soc_percent=session.soc_percent,
-                soc_start_percent=session.soc_start_percent, updated_at=timezone.now())
+                soc_start_percent=session.soc_start_percent,
+                updated_at=timezone.now(),
+            )
         by_connector = {s.connector_id: s for s in sessions.values()}
         for connector in connectors.values():
             if getattr(connector, "_live_changed", False):
                 _publish(connector, identities.get(connector.charge_point_id, ""), by_connector.get(connector.pk))
 
 
-def meter_values_record(*, charge_point_id: int, identity: str, connector_id: int,
-                        transaction_id: int | str | None, meter_value: list[dict]) -> None:
-    meter_values_record_many(frames=[{
-        "charge_point_id": charge_point_id, "identity": identity, "connector_id": connector_id,
-        "transaction_id": transaction_id, "meter_value": meter_value}])
+def meter_values_record(
+    *, charge_point_id: int, identity: str, connector_id: int, transaction_id: int | str | None, meter_value: list[dict]
+) -> None:
+    meter_values_record_many(
+        frames=[
+            {
+                "charge_point_id": charge_point_id,
+                "identity": identity,
+                "connector_id": connector_id,
+                "transaction_id": transaction_id,
+                "meter_value": meter_value,
+            }
+        ]
+    )

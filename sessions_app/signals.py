@@ -1,5 +1,6 @@
 """What sessions_app tells the apps above it, without importing them (billing prices
 sessions and sits above this app: it connects to these when it loads, billing.apps)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Beat jobs of the sessions area."""
+
 from __future__ import annotations
 
 from celery import shared_task

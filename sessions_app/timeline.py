@@ -5,6 +5,7 @@ billing's idle time.
 States come in arrival order; changes in the same instant keep it (a stable sort on the
 time alone). Sorting by (time, state) put Charging before an EVConnected reported first in
 the same second, and the session was billed as idle (issue 15)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -14,12 +15,16 @@ from sessions_app.models import ChargingState
 
 
 def state_intervals(
-    states: Iterable[tuple[datetime, str]], *, started_at: datetime, ended_at: datetime,
+    states: Iterable[tuple[datetime, str]],
+    *,
+    started_at: datetime,
+    ended_at: datetime,
 ) -> list[tuple[datetime, datetime, str]]:
     """(from, until, state) for each state change before `ended_at`, clamped to the session:
     a change reported before the start counts from the start."""
     timeline = sorted(
-        ((max(at, started_at), state) for at, state in states if at < ended_at), key=lambda change: change[0],
+        ((max(at, started_at), state) for at, state in states if at < ended_at),
+        key=lambda change: change[0],
     )
     return [
         (at, timeline[index + 1][0] if index + 1 < len(timeline) else max(ended_at, at), state)
@@ -30,8 +35,11 @@ def state_intervals(
 def charging_seconds(states: Iterable[tuple[datetime, str]], *, started_at: datetime, ended_at: datetime) -> int:
     """Whole seconds spent in Charging."""
     total = sum(
-        (until - at for at, until, state in state_intervals(states, started_at=started_at, ended_at=ended_at)
-         if state == ChargingState.CHARGING),
+        (
+            until - at
+            for at, until, state in state_intervals(states, started_at=started_at, ended_at=ended_at)
+            if state == ChargingState.CHARGING
+        ),
         timedelta(),
     )
     return int(total.total_seconds())

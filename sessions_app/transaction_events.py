@@ -15,6 +15,7 @@ fall out of one rule instead of special code paths:
 Energy comes from the stored meter samples, so a late Updated with readings changes the
 session's energy and the session is re-priced after commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,6 +70,7 @@ class TransactionEventOutcome:
 
 # --- id tokens ------------------------------------------------------------------------
 
+
 def id_token_info_v201(*, id_token: str, token_type: str, charge_point_id: int | None = None) -> dict:
     """OCPP 2.0.1 IdTokenInfo (camelCase) for an idToken of any type.
 
@@ -93,17 +95,29 @@ def id_token_info_v201(*, id_token: str, token_type: str, charge_point_id: int |
 
 # --- meter values -----------------------------------------------------------------------
 
+
 def samples_from_meter_values(
-    *, charge_point_id: int, connector_id: int | None, session_id: int | None, meter_value: Iterable[dict],
+    *,
+    charge_point_id: int,
+    connector_id: int | None,
+    session_id: int | None,
+    meter_value: Iterable[dict],
     default_context: str = "Sample.Periodic",
 ) -> list[MeterSample]:
     """OCPP 2.0.1 MeterValueType list -> unsaved MeterSample rows. The unit multiplier
     (a power of ten) is applied, so a stored value is in its plain unit (Wh, kWh, W, ...)."""
     return [
         MeterSample(
-            charge_point_id=charge_point_id, connector_id=connector_id, session_id=session_id,
-            sampled_at=reading.at, measurand=reading.measurand[:50], phase=reading.phase[:10],
-            location=reading.location[:10], context=reading.context[:30], value=reading.value, unit=reading.unit[:10],
+            charge_point_id=charge_point_id,
+            connector_id=connector_id,
+            session_id=session_id,
+            sampled_at=reading.at,
+            measurand=reading.measurand[:50],
+            phase=reading.phase[:10],
+            location=reading.location[:10],
+            context=reading.context[:30],
+            value=reading.value,
+            unit=reading.unit[:10],
         )
         for reading in readings_v201(meter_value or [], default_context=default_context)
     ]
@@ -125,22 +139,34 @@ def _totals(samples: Iterable[MeterSample]) -> list[MeterSample]:
 
 # --- the service -------------------------------------------------------------------------
 
+
 @transaction.atomic
 def transaction_event_record(
-    *, charge_point_id: int, event_type: str, timestamp: datetime | str, trigger_reason: str, seq_no: int,
-    transaction_info: dict, offline: bool = False, id_token: dict | None = None, evse: dict | None = None,
-    meter_value: list[dict] | None = None, payload: dict | None = None,
+    *,
+    charge_point_id: int,
+    event_type: str,
+    timestamp: datetime | str,
+    trigger_reason: str,
+    seq_no: int,
+    transaction_info: dict,
+    offline: bool = False,
+    id_token: dict | None = None,
+    evse: dict | None = None,
+    meter_value: list[dict] | None = None,
+    payload: dict | None = None,
 ) -> TransactionEventOutcome:
     """Store one TransactionEventRequest (camelCase sub-objects as on the wire) and
     re-derive its session. Safe to call twice with the same event."""
     timestamp = parse_timestamp(timestamp)
     transaction_id = str(transaction_info["transactionId"])
-    session = _session_for(charge_point_id=charge_point_id, transaction_id=transaction_id,
-                           timestamp=timestamp, evse=evse)
+    session = _session_for(
+        charge_point_id=charge_point_id, transaction_id=transaction_id, timestamp=timestamp, evse=evse
+    )
     info = None
     if id_token:
-        info = id_token_info_v201(id_token=id_token["idToken"], token_type=id_token.get("type", ""),
-                                  charge_point_id=charge_point_id)
+        info = id_token_info_v201(
+            id_token=id_token["idToken"], token_type=id_token.get("type", ""), charge_point_id=charge_point_id
+        )
         _note_authorization(session, info=info, trigger_reason=trigger_reason)
 
     existing = TransactionEvent.objects.filter(session=session, seq_no=seq_no).first()
@@ -148,29 +174,44 @@ def transaction_event_record(
         # A retry of an event whose answer was lost may come back flagged offline: same event.
         if payload is not None and _without_offline(existing.payload) != _without_offline(payload):
             ChargePointEvent.objects.create(
-                charge_point_id=charge_point_id, kind="seq_no_reused", severity=ChargePointEvent.Severity.WARNING,
+                charge_point_id=charge_point_id,
+                kind="seq_no_reused",
+                severity=ChargePointEvent.Severity.WARNING,
                 message=f"Transaction {transaction_id}: seqNo {seq_no} arrived again with different content; kept the first.",
-                payload={"transactionId": transaction_id, "seqNo": seq_no, "ignored": payload})
+                payload={"transactionId": transaction_id, "seqNo": seq_no, "ignored": payload},
+            )
         return _outcome(session, duplicate=True, id_token_info=info)
 
     latest = session.events.order_by("-timestamp", "-seq_no").only("timestamp", "seq_no").first()
     was_ended = session.events.filter(event_type=ENDED).exists()
     previous_seq_no = session.last_seq_no
     row = TransactionEvent.objects.create(
-        session=session, seq_no=seq_no, event_type=event_type, trigger_reason=trigger_reason,
-        timestamp=timestamp, offline=offline, charging_state=transaction_info.get("chargingState", ""),
+        session=session,
+        seq_no=seq_no,
+        event_type=event_type,
+        trigger_reason=trigger_reason,
+        timestamp=timestamp,
+        offline=offline,
+        charging_state=transaction_info.get("chargingState", ""),
         payload=payload or {},
     )
-    _note_out_of_order(session, seq_no=seq_no, event_type=event_type, timestamp=timestamp,
-                       latest=latest, was_ended=was_ended)
+    _note_out_of_order(
+        session, seq_no=seq_no, event_type=event_type, timestamp=timestamp, latest=latest, was_ended=was_ended
+    )
     samples = samples_from_meter_values(
-        charge_point_id=charge_point_id, connector_id=session.connector_id, session_id=session.pk,
-        meter_value=meter_value or [], default_context=_default_context(event_type))
+        charge_point_id=charge_point_id,
+        connector_id=session.connector_id,
+        session_id=session.pk,
+        meter_value=meter_value or [],
+        default_context=_default_context(event_type),
+    )
     MeterSample.objects.bulk_create(samples, ignore_conflicts=True)  # a reading repeated by another event: once
 
     in_order = latest is None or (
-        timestamp >= latest.timestamp and seq_no > (previous_seq_no if previous_seq_no is not None else -1)
-        and not was_ended)
+        timestamp >= latest.timestamp
+        and seq_no > (previous_seq_no if previous_seq_no is not None else -1)
+        and not was_ended
+    )
     if in_order:
         # The usual case, one event after the other: apply just this one (the full
         # re-derivation reads every event and sample, too slow for long sessions).
@@ -208,8 +249,11 @@ def _default_context(event_type: str) -> str:
 def _session_for(*, charge_point_id: int, transaction_id: str, timestamp: datetime, evse: dict | None) -> ChargeSession:
     """The session of a transaction, locked; created by the first event we see of it
     (which is not always its Started: an offline queue can lose or reorder events)."""
-    session = (ChargeSession.objects.select_for_update()
-               .filter(charge_point_id=charge_point_id, transaction_id=transaction_id).first())
+    session = (
+        ChargeSession.objects.select_for_update()
+        .filter(charge_point_id=charge_point_id, transaction_id=transaction_id)
+        .first()
+    )
     if session is not None:
         return session
     connector = _connector_for(charge_point_id=charge_point_id, evse=evse)
@@ -220,18 +264,24 @@ def _session_for(*, charge_point_id: int, transaction_id: str, timestamp: dateti
     try:
         with transaction.atomic():
             return ChargeSession.objects.create(
-                charge_point_id=charge_point_id, connector=connector, transaction_id=transaction_id,
-                ocpp_version=OcppVersion.V201, started_at=started_at, meter_start_wh=0,
+                charge_point_id=charge_point_id,
+                connector=connector,
+                transaction_id=transaction_id,
+                ocpp_version=OcppVersion.V201,
+                started_at=started_at,
+                meter_start_wh=0,
             )
     except IntegrityError:  # a concurrent first event of the same transaction won
-        return ChargeSession.objects.select_for_update().get(charge_point_id=charge_point_id,
-                                                             transaction_id=transaction_id)
+        return ChargeSession.objects.select_for_update().get(
+            charge_point_id=charge_point_id, transaction_id=transaction_id
+        )
 
 
 def _connector_for(*, charge_point_id: int, evse: dict | None) -> Connector:
     if evse:
-        return connector_for_evse(charge_point_id=charge_point_id, evse_id=int(evse["id"]),
-                                  evse_connector_id=int(evse.get("connectorId", 1)))
+        return connector_for_evse(
+            charge_point_id=charge_point_id, evse_id=int(evse["id"]), evse_connector_id=int(evse.get("connectorId", 1))
+        )
     # evse is optional after the first event; with the Started lost we can only guess.
     connector = Connector.objects.filter(charge_point_id=charge_point_id).order_by("connector_id").first()
     return connector or connector_for_evse(charge_point_id=charge_point_id, evse_id=1, evse_connector_id=1)
@@ -240,7 +290,11 @@ def _connector_for(*, charge_point_id: int, evse: dict | None) -> Connector:
 def _make_room(connector: Connector, *, starting_at: datetime) -> None:
     """Only one session may be active on a connector. A new transaction means the charger
     finished the previous one without telling us: close it and say so."""
-    other = ChargeSession.objects.select_for_update().filter(connector=connector, status=ChargeSession.Status.ACTIVE).first()
+    other = (
+        ChargeSession.objects.select_for_update()
+        .filter(connector=connector, status=ChargeSession.Status.ACTIVE)
+        .first()
+    )
     if other is None:
         return
     last = other.events.order_by("-timestamp").values_list("timestamp", flat=True).first() or other.started_at
@@ -248,14 +302,22 @@ def _make_room(connector: Connector, *, starting_at: datetime) -> None:
     other.stopped_at = max(min(starting_at, timezone.now()), last, other.started_at)
     other.closed_by = ChargeSession.ClosedBy.SERVER
     other.save(update_fields=["status", "stopped_at", "closed_by", "updated_at"])
-    SessionAnomaly.objects.create(session=other, kind=SessionAnomaly.Kind.REPLACED,
-                                  detail={"replaced_at": starting_at.isoformat()})
+    SessionAnomaly.objects.create(
+        session=other, kind=SessionAnomaly.Kind.REPLACED, detail={"replaced_at": starting_at.isoformat()}
+    )
     session_id = other.pk
     transaction.on_commit(lambda: session_reprice(session_id=session_id))
 
 
-def _note_out_of_order(session: ChargeSession, *, seq_no: int, event_type: str, timestamp: datetime,
-                       latest: TransactionEvent | None, was_ended: bool) -> None:
+def _note_out_of_order(
+    session: ChargeSession,
+    *,
+    seq_no: int,
+    event_type: str,
+    timestamp: datetime,
+    latest: TransactionEvent | None,
+    was_ended: bool,
+) -> None:
     reasons = []
     if latest is not None and timestamp < latest.timestamp:
         reasons.append("older_than_latest")
@@ -264,21 +326,31 @@ def _note_out_of_order(session: ChargeSession, *, seq_no: int, event_type: str, 
     if was_ended:
         reasons.append("after_ended")
     if reasons:
-        SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.OUT_OF_ORDER, detail={
-            "seqNo": seq_no, "eventType": event_type, "timestamp": timestamp.isoformat(), "reasons": reasons})
+        SessionAnomaly.objects.create(
+            session=session,
+            kind=SessionAnomaly.Kind.OUT_OF_ORDER,
+            detail={"seqNo": seq_no, "eventType": event_type, "timestamp": timestamp.isoformat(), "reasons": reasons},
+        )
 
 
 def _derive(session: ChargeSession) -> None:
     """Recompute the session from all of its events (by timestamp) and samples."""
-    events = list(session.events.order_by("timestamp", "seq_no")
-                  .only("seq_no", "event_type", "timestamp", "offline", "charging_state", "payload"))
+    events = list(
+        session.events.order_by("timestamp", "seq_no").only(
+            "seq_no", "event_type", "timestamp", "offline", "charging_state", "payload"
+        )
+    )
     started = next((e for e in events if e.event_type == STARTED), None)
     ended = next((e for e in events if e.event_type == ENDED), None)
 
     if events:
         first = (started or events[0]).timestamp
-        if first != session.started_at and not ChargeSession.objects.filter(
-                connector_id=session.connector_id, started_at=first).exclude(pk=session.pk).exists():
+        if (
+            first != session.started_at
+            and not ChargeSession.objects.filter(connector_id=session.connector_id, started_at=first)
+            .exclude(pk=session.pk)
+            .exists()
+        ):
             session.started_at = first
     session.last_seq_no = max(e.seq_no for e in events) if events else None
     session.offline = any(e.offline for e in events)
@@ -302,8 +374,13 @@ def _derive(session: ChargeSession) -> None:
 
     if ended is not None:
         stop_token = ended.payload.get("idToken") or next(
-            (e.payload["idToken"] for e in reversed(events)
-             if e.payload.get("triggerReason") == "StopAuthorized" and e.payload.get("idToken")), None)
+            (
+                e.payload["idToken"]
+                for e in reversed(events)
+                if e.payload.get("triggerReason") == "StopAuthorized" and e.payload.get("idToken")
+            ),
+            None,
+        )
         _finish(session, ended, stop_token, state_is_latest=not timeline or timeline[-1][0] <= ended.timestamp)
         if timeline and timeline[-1][1] != session.charging_state and timeline[-1][0] <= ended.timestamp:
             timeline.append((ended.timestamp, session.charging_state))  # the state the end implies, as 1.6 records it
@@ -321,7 +398,9 @@ def _charging_time(session: ChargeSession, ended: TransactionEvent) -> None:
     if reported is not None:
         session.time_spent_charging_s = reported
         return
-    states = ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state")
+    states = (
+        ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state")
+    )
     session.time_spent_charging_s = charging_seconds(states, started_at=session.started_at, ended_at=session.stopped_at)
 
 
@@ -333,8 +412,9 @@ def _finish(session: ChargeSession, ended: TransactionEvent, stop_token: dict | 
     session.stop_reason = ended.payload.get("transactionInfo", {}).get("stoppedReason", StopReason.LOCAL)
     session.stop_id_tag = stop_token["idToken"][:36] if stop_token else ""
     if not ended.charging_state and session.charging_state in _ENERGY_STATES and state_is_latest:
-        session.charging_state = (ChargingState.IDLE if session.stop_reason in _EV_GONE_REASONS
-                                  else ChargingState.EV_CONNECTED)
+        session.charging_state = (
+            ChargingState.IDLE if session.stop_reason in _EV_GONE_REASONS else ChargingState.EV_CONNECTED
+        )
 
 
 def _apply_in_order(session: ChargeSession, event: TransactionEvent, samples: list[MeterSample]) -> None:
@@ -367,7 +447,9 @@ def _apply_in_order(session: ChargeSession, event: TransactionEvent, samples: li
         state_before = session.charging_state
         _finish(session, event, stop_token, state_is_latest=True)
         if session.charging_state != state_before:  # the state the end implies, as 1.6 records it
-            ChargingStateChange.objects.create(session=session, at=event.timestamp, charging_state=session.charging_state)
+            ChargingStateChange.objects.create(
+                session=session, at=event.timestamp, charging_state=session.charging_state
+            )
         _charging_time(session, event)
         _derive_energy(session)  # once per session: the stop reading, and nothing after it
     else:
@@ -403,18 +485,23 @@ def _state_timeline(events: list[TransactionEvent]) -> list[tuple[datetime, str]
 
 
 def _store_timeline(session: ChargeSession, timeline: list[tuple[datetime, str]]) -> None:
-    stored = list(ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state"))
-    if stored == timeline[:len(stored)]:
-        new = timeline[len(stored):]
+    stored = list(
+        ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state")
+    )
+    if stored == timeline[: len(stored)]:
+        new = timeline[len(stored) :]
     else:  # a late event changed history: rebuild it
         ChargingStateChange.objects.filter(session=session).delete()
         new = timeline
     ChargingStateChange.objects.bulk_create(
-        [ChargingStateChange(session=session, at=at, charging_state=state) for at, state in new])
+        [ChargingStateChange(session=session, at=at, charging_state=state) for at, state in new]
+    )
 
 
 def _derive_energy(session: ChargeSession) -> None:
-    energy = _totals(MeterSample.objects.filter(session=session, measurand=ENERGY_REGISTER).order_by("sampled_at", "id"))
+    energy = _totals(
+        MeterSample.objects.filter(session=session, measurand=ENERGY_REGISTER).order_by("sampled_at", "id")
+    )
     if energy:
         begin = next((s for s in energy if s.context == "Transaction.Begin"), energy[0])
         session.meter_start_wh = _to_base_unit(begin)
@@ -428,7 +515,11 @@ def _derive_energy(session: ChargeSession) -> None:
     power = _totals(MeterSample.objects.filter(session=session, measurand=POWER).order_by("-sampled_at", "-id")[:5])
     if power:
         session.power_w = 0 if session.status == ChargeSession.Status.COMPLETED else _to_base_unit(power[0])
-    soc = list(MeterSample.objects.filter(session=session, measurand=SOC).order_by("sampled_at", "id").values_list("value", flat=True))
+    soc = list(
+        MeterSample.objects.filter(session=session, measurand=SOC)
+        .order_by("sampled_at", "id")
+        .values_list("value", flat=True)
+    )
     if soc:
         session.soc_start_percent = int(soc[0])
         session.soc_percent = int(soc[-1])
@@ -443,12 +534,18 @@ def _note_seq_no_gaps(session: ChargeSession) -> None:
     missing = [[a + 1, b - 1] for a, b in zip(seen, seen[1:]) if b - a > 1]
     anomaly = session.anomalies.filter(kind=SessionAnomaly.Kind.SEQ_NO_GAP).first()
     if anomaly is None and missing:
-        SessionAnomaly.objects.create(session=session, kind=SessionAnomaly.Kind.SEQ_NO_GAP,
-                                      detail={"missing": missing, "transactionId": session.transaction_id})
+        SessionAnomaly.objects.create(
+            session=session,
+            kind=SessionAnomaly.Kind.SEQ_NO_GAP,
+            detail={"missing": missing, "transactionId": session.transaction_id},
+        )
         ChargePointEvent.objects.create(
-            charge_point_id=session.charge_point_id, kind="seq_no_gap", severity=ChargePointEvent.Severity.WARNING,
+            charge_point_id=session.charge_point_id,
+            kind="seq_no_gap",
+            severity=ChargePointEvent.Severity.WARNING,
             message=f"Transaction {session.transaction_id}: seqNo missing {_ranges_text(missing)}",
-            payload={"sessionId": session.pk, "transactionId": session.transaction_id, "missing": missing})
+            payload={"sessionId": session.pk, "transactionId": session.transaction_id, "missing": missing},
+        )
     elif anomaly is not None and anomaly.detail.get("missing") != missing:
         anomaly.detail = {**anomaly.detail, "missing": missing}
         if not missing:
@@ -461,8 +558,9 @@ def _ranges_text(ranges: list[list[int]]) -> str:
 
 
 def _link_remote_start(session: ChargeSession) -> None:
-    request = RemoteStartRequest.objects.filter(charge_point_id=session.charge_point_id,
-                                                pk=session.remote_start_id).first()
+    request = RemoteStartRequest.objects.filter(
+        charge_point_id=session.charge_point_id, pk=session.remote_start_id
+    ).first()
     if request is None or (request.session_id is not None and request.session_id != session.pk):
         return
     request.session = session
@@ -477,7 +575,8 @@ def _link_remote_start(session: ChargeSession) -> None:
 def _update_connector_readings(session: ChargeSession) -> None:
     if session.status == ChargeSession.Status.ACTIVE:
         Connector.objects.filter(pk=session.connector_id).update(
-            power_w=session.power_w, meter_wh=session.meter_last_wh, soc_percent=session.soc_percent)
+            power_w=session.power_w, meter_wh=session.meter_last_wh, soc_percent=session.soc_percent
+        )
     _publish(session)
 
 
@@ -487,13 +586,19 @@ def _publish(session: ChargeSession) -> None:
     from chargepoints.services import connector_state
 
     connector = Connector.objects.select_related("charge_point").get(pk=session.connector_id)
-    state = connector_state(connector, connector.charge_point.identity, session_id=session.pk,
-                            transaction_id=session.transaction_id, charging_state=session.charging_state,
-                            session_status=session.status)
+    state = connector_state(
+        connector,
+        connector.charge_point.identity,
+        session_id=session.pk,
+        transaction_id=session.transaction_id,
+        charging_state=session.charging_state,
+        session_status=session.status,
+    )
     transaction.on_commit(lambda: publish_state(state))
 
 
 # --- price -------------------------------------------------------------------------------
+
 
 def session_reprice(*, session_id: int) -> None:
     """(Re)price a completed session. A failure in billing must not break the charger's
@@ -528,7 +633,9 @@ def transaction_event_costs(*, outcome: TransactionEventOutcome) -> TransactionE
         return outcome
     from django.conf import settings
 
-    amount, currency = (cost if isinstance(cost, tuple) else (getattr(cost, "amount", cost), getattr(cost, "currency", "")))
+    amount, currency = (
+        cost if isinstance(cost, tuple) else (getattr(cost, "amount", cost), getattr(cost, "currency", ""))
+    )
     return replace(outcome, running_cost=Decimal(amount), currency=currency or settings.PRICE_CURRENCY)
 
 
@@ -548,19 +655,28 @@ def transaction_event_handle(**kwargs) -> TransactionEventOutcome:
 
 # --- reads for operators --------------------------------------------------------------------
 
+
 def session_missing_seq_nos(*, session: ChargeSession) -> list[list[int]]:
     anomaly = session.anomalies.filter(kind=SessionAnomaly.Kind.SEQ_NO_GAP).first()
     return anomaly.detail.get("missing", []) if anomaly else []
 
 
-def remote_start_request_add(*, charge_point: ChargePoint, id_token: str, id_token_type: str = "Central",
-                             evse_id: int | None = None, user_id: int | None = None) -> RemoteStartRequest:
+def remote_start_request_add(
+    *,
+    charge_point: ChargePoint,
+    id_token: str,
+    id_token_type: str = "Central",
+    evse_id: int | None = None,
+    user_id: int | None = None,
+) -> RemoteStartRequest:
     """Record a start request before it is sent; its pk is the remoteStartId."""
-    return RemoteStartRequest.objects.create(charge_point=charge_point, id_token=id_token[:36],
-                                             id_token_type=id_token_type, evse_id=evse_id, user_id=user_id)
+    return RemoteStartRequest.objects.create(
+        charge_point=charge_point, id_token=id_token[:36], id_token_type=id_token_type, evse_id=evse_id, user_id=user_id
+    )
 
 
 def remote_start_request_answered(*, remote_start_id: int, status: str, transaction_id: str = "") -> None:
     new = RemoteStartRequest.Status.ACCEPTED if status == "Accepted" else RemoteStartRequest.Status.REJECTED
     RemoteStartRequest.objects.filter(pk=remote_start_id, status=RemoteStartRequest.Status.SENT).update(
-        status=new, transaction_id=(transaction_id or "")[:36])
+        status=new, transaction_id=(transaction_id or "")[:36]
+    )

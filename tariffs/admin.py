@@ -1,5 +1,6 @@
 """Admin for tariffs, their assignments and hourly electricity prices (with a CSV import
 page and a generate-month page; each calls one service)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -21,8 +22,19 @@ from tariffs.services import electricity_prices_generate, electricity_prices_imp
 class TariffForm(forms.ModelForm):
     class Meta:
         model = Tariff
-        fields = ["operator", "name", "currency", "kind", "energy_price_per_kwh", "market", "markup_per_kwh",
-                  "vat_percent", "session_fee", "idle_fee_per_minute", "idle_grace_minutes"]
+        fields = [
+            "operator",
+            "name",
+            "currency",
+            "kind",
+            "energy_price_per_kwh",
+            "market",
+            "markup_per_kwh",
+            "vat_percent",
+            "session_fee",
+            "idle_fee_per_minute",
+            "idle_grace_minutes",
+        ]
 
     def clean_currency(self):
         try:
@@ -42,8 +54,19 @@ class TariffAssignmentInline(ScopedChoices, admin.TabularInline):
 class TariffAdmin(OperatorScopedAdmin):
     operator_path = "operator_id"
     form = TariffForm
-    list_display = ["name", "operator", "kind", "energy_price_per_kwh", "markup_per_kwh", "market", "vat_percent",
-                    "session_fee", "idle_fee_per_minute", "idle_grace_minutes", "currency"]
+    list_display = [
+        "name",
+        "operator",
+        "kind",
+        "energy_price_per_kwh",
+        "markup_per_kwh",
+        "market",
+        "vat_percent",
+        "session_fee",
+        "idle_fee_per_minute",
+        "idle_grace_minutes",
+        "currency",
+    ]
     list_filter = ["kind", "currency", "market", "operator"]
     search_fields = ["name", "operator__name"]
     inlines = [TariffAssignmentInline]
@@ -73,7 +96,9 @@ class PriceImportForm(forms.Form):
 
 
 class GenerateMonthForm(forms.Form):
-    month = forms.DateField(help_text="Any day of the month (UTC); existing hours are kept", widget=forms.DateInput(attrs={"type": "date"}))
+    month = forms.DateField(
+        help_text="Any day of the month (UTC); existing hours are kept", widget=forms.DateInput(attrs={"type": "date"})
+    )
     market = forms.CharField(initial=DEFAULT_MARKET, max_length=30)
     minimum = forms.DecimalField(required=False, min_value=0, help_text="Per kWh; default from settings")
     maximum = forms.DecimalField(required=False, min_value=0)
@@ -93,8 +118,14 @@ class ElectricityPriceAdmin(OperatorScopedAdmin):
 
     def get_urls(self):
         extra = [
-            path("import-csv/", self.admin_site.admin_view(self.import_csv_view), name="tariffs_electricityprice_import"),
-            path("generate-month/", self.admin_site.admin_view(self.generate_month_view), name="tariffs_electricityprice_generate"),
+            path(
+                "import-csv/", self.admin_site.admin_view(self.import_csv_view), name="tariffs_electricityprice_import"
+            ),
+            path(
+                "generate-month/",
+                self.admin_site.admin_view(self.generate_month_view),
+                name="tariffs_electricityprice_generate",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -112,18 +143,32 @@ class ElectricityPriceAdmin(OperatorScopedAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             result = electricity_prices_import_csv(
-                file=data["file"], market=data["market"], unit=data["unit"] or None,
-                currency=data["currency"] or None, time_zone=data["time_zone"] or None,
+                file=data["file"],
+                market=data["market"],
+                unit=data["unit"] or None,
+                currency=data["currency"] or None,
+                time_zone=data["time_zone"] or None,
             )
             if result.ok:
-                self.message_user(request, f"{data['market']}: {result.created} hours created, {result.updated} updated from {result.rows} rows.")
+                self.message_user(
+                    request,
+                    f"{data['market']}: {result.created} hours created, {result.updated} updated from {result.rows} rows.",
+                )
                 return self._changelist()
             errors = [str(error) for error in result.errors]
             self.message_user(request, f"Nothing imported: {len(errors)} problem(s).", messages.ERROR)
-        return render(request, "admin/tariffs/electricityprice/form.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-            "title": "Import hourly prices from CSV", "row_errors": errors, "multipart": True,
-        })
+        return render(
+            request,
+            "admin/tariffs/electricityprice/form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "form": form,
+                "title": "Import hourly prices from CSV",
+                "row_errors": errors,
+                "multipart": True,
+            },
+        )
 
     def generate_month_view(self, request: HttpRequest) -> HttpResponse:
         self._require_add(request)
@@ -132,18 +177,29 @@ class ElectricityPriceAdmin(OperatorScopedAdmin):
             data = form.cleaned_data
             try:
                 created = electricity_prices_generate(
-                    month_start=data["month"], market=data["market"], minimum=data["minimum"],
-                    maximum=data["maximum"], seed=data["seed"] or None,
+                    month_start=data["month"],
+                    market=data["market"],
+                    minimum=data["minimum"],
+                    maximum=data["maximum"],
+                    seed=data["seed"] or None,
                 )
             except ValidationError as exc:
                 form.add_error(None, exc.messages)
             else:
                 self.message_user(request, f"{data['market']} {data['month']:%Y-%m}: {created} hours generated.")
                 return self._changelist()
-        return render(request, "admin/tariffs/electricityprice/form.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-            "title": "Generate a month of hourly prices", "row_errors": [], "multipart": False,
-        })
+        return render(
+            request,
+            "admin/tariffs/electricityprice/form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "form": form,
+                "title": "Generate a month of hourly prices",
+                "row_errors": [],
+                "multipart": False,
+            },
+        )
 
     @admin.action(description="Fill the months of the selected prices (missing hours only)")
     def generate_months_of_selected(self, request: HttpRequest, queryset) -> None:

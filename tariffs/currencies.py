@@ -1,4 +1,5 @@
 """ISO 4217 currency codes we accept for prices and tariffs."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError

@@ -51,14 +51,27 @@ class Tariff(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FIXED)
     energy_price_per_kwh = models.DecimalField(
-        max_digits=10, decimal_places=4, default=Decimal("0"), validators=[MinValueValidator(0)],
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
         help_text="Fixed tariffs: the price per kWh, before VAT",
     )
-    market = models.CharField(max_length=30, default=DEFAULT_MARKET, help_text="Dynamic tariffs: the hourly price curve")
-    markup_per_kwh = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"), help_text="Dynamic tariffs: added to the hourly price")
-    vat_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)])
-    session_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)])
-    idle_fee_per_minute = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0"), validators=[MinValueValidator(0)])
+    market = models.CharField(
+        max_length=30, default=DEFAULT_MARKET, help_text="Dynamic tariffs: the hourly price curve"
+    )
+    markup_per_kwh = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="Dynamic tariffs: added to the hourly price"
+    )
+    vat_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    session_fee = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    idle_fee_per_minute = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
     idle_grace_minutes = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -82,18 +95,29 @@ class TariffAssignment(models.Model):
 
     tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="assignments")
     site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="tariff_assignments")
-    charge_point = models.ForeignKey(ChargePoint, null=True, blank=True, on_delete=models.CASCADE, related_name="tariff_assignments")
+    charge_point = models.ForeignKey(
+        ChargePoint, null=True, blank=True, on_delete=models.CASCADE, related_name="tariff_assignments"
+    )
     valid_from = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-valid_from"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(site__isnull=False) & Q(charge_point__isnull=True)) | (Q(site__isnull=True) & Q(charge_point__isnull=False)),
+                condition=(Q(site__isnull=False) & Q(charge_point__isnull=True))
+                | (Q(site__isnull=True) & Q(charge_point__isnull=False)),
                 name="tariff_assignment_exactly_one_target",
             ),
-            models.UniqueConstraint(fields=["site", "valid_from"], condition=Q(site__isnull=False), name="tariff_assignment_unique_site_start"),
-            models.UniqueConstraint(fields=["charge_point", "valid_from"], condition=Q(charge_point__isnull=False), name="tariff_assignment_unique_cp_start"),
+            models.UniqueConstraint(
+                fields=["site", "valid_from"],
+                condition=Q(site__isnull=False),
+                name="tariff_assignment_unique_site_start",
+            ),
+            models.UniqueConstraint(
+                fields=["charge_point", "valid_from"],
+                condition=Q(charge_point__isnull=False),
+                name="tariff_assignment_unique_cp_start",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
 """Reads of the tariffs app: which tariff applies, hourly prices, the price a driver sees."""
+
 from __future__ import annotations
 
 import zoneinfo
@@ -36,7 +37,9 @@ def tariff_for_charge_point(*, charge_point: ChargePoint, at: datetime | None = 
     """The tariff in force at a charge point: its own assignment wins over its site's; among
     several, the latest `valid_from` not after `at`."""
     moment = _now(at)
-    assignments = TariffAssignment.objects.select_related("tariff").filter(valid_from__lte=moment).order_by("-valid_from")
+    assignments = (
+        TariffAssignment.objects.select_related("tariff").filter(valid_from__lte=moment).order_by("-valid_from")
+    )
     own = assignments.filter(charge_point=charge_point).first()
     if own is not None:
         return own.tariff
@@ -73,7 +76,10 @@ def _generate_months(*, market: str, hours: Iterable[datetime]) -> None:
 
 
 def electricity_prices_for_hours(
-    *, market: str = DEFAULT_MARKET, start: datetime, end: datetime,
+    *,
+    market: str = DEFAULT_MARKET,
+    start: datetime,
+    end: datetime,
 ) -> dict[datetime, tuple[Decimal, str]]:
     """{UTC hour start: (price per kWh, currency)} for every hour touching [start, end).
     Missing hours are generated (per month) like `electricity_price_current` does."""

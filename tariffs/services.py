@@ -1,5 +1,6 @@
 """Writes of the tariffs app: hourly electricity prices (generated or imported) and
 tariff assignments. Prices are stored per UTC hour; local time only appears at the edges."""
+
 from __future__ import annotations
 
 import csv
@@ -67,8 +68,9 @@ def electricity_prices_generate(
     rng = random.Random(f"{seed}:{market}:{first:%Y-%m}") if seed is not None else random.SystemRandom()
 
     existing = set(
-        ElectricityPrice.objects.filter(market=market, starts_at__gte=first, starts_at__lt=following)
-        .values_list("starts_at", flat=True)
+        ElectricityPrice.objects.filter(market=market, starts_at__gte=first, starts_at__lt=following).values_list(
+            "starts_at", flat=True
+        )
     )
     rows = []
     hour = first
@@ -80,7 +82,10 @@ def electricity_prices_generate(
             price = (low + (high - low) * fraction).quantize(GENERATED_PLACES, rounding=ROUND_HALF_UP)
             rows.append(
                 ElectricityPrice(
-                    market=market, starts_at=hour, price_per_kwh=price, currency=currency,
+                    market=market,
+                    starts_at=hour,
+                    price_per_kwh=price,
+                    currency=currency,
                     source=ElectricityPrice.Source.GENERATED,
                 )
             )
@@ -166,7 +171,11 @@ def _parse_timestamp(raw: str, local_zone: zoneinfo.ZoneInfo | None) -> datetime
 
 
 def _read_rows(
-    file: IO, *, unit: str | None, currency: str | None, time_zone: str | None,
+    file: IO,
+    *,
+    unit: str | None,
+    currency: str | None,
+    time_zone: str | None,
 ) -> tuple[list[_ParsedRow], list[RowError], int]:
     content = file.read()
     if isinstance(content, bytes):
@@ -219,14 +228,24 @@ def _read_rows(
         count += 1
         try:
             parsed_row = _parse_row(
-                row, line_no, columns=columns, time_column=time_column, price_column=price_column,
-                fixed_unit=fixed_unit, default_currency=default_currency, local_zone=local_zone,
+                row,
+                line_no,
+                columns=columns,
+                time_column=time_column,
+                price_column=price_column,
+                fixed_unit=fixed_unit,
+                default_currency=default_currency,
+                local_zone=local_zone,
             )
         except ValueError as exc:
             errors.append(RowError(line_no, str(exc)))
             continue
         if parsed_row.starts_at in seen:
-            errors.append(RowError(line_no, f"hour {parsed_row.starts_at:%Y-%m-%dT%H:%MZ} already on line {seen[parsed_row.starts_at]}"))
+            errors.append(
+                RowError(
+                    line_no, f"hour {parsed_row.starts_at:%Y-%m-%dT%H:%MZ} already on line {seen[parsed_row.starts_at]}"
+                )
+            )
             continue
         seen[parsed_row.starts_at] = line_no
         parsed.append(parsed_row)
@@ -239,8 +258,15 @@ def _read_rows(
 
 
 def _parse_row(
-    row: list[str], line_no: int, *, columns: dict[str, int], time_column: int, price_column: int,
-    fixed_unit: str | None, default_currency: str | None, local_zone: zoneinfo.ZoneInfo | None,
+    row: list[str],
+    line_no: int,
+    *,
+    columns: dict[str, int],
+    time_column: int,
+    price_column: int,
+    fixed_unit: str | None,
+    default_currency: str | None,
+    local_zone: zoneinfo.ZoneInfo | None,
 ) -> _ParsedRow:
     def cell(index: int) -> str:
         if index >= len(row):
@@ -307,10 +333,15 @@ def electricity_prices_import_csv(
         for row in parsed:
             price = existing.get(row.starts_at)
             if price is None:
-                new_rows.append(ElectricityPrice(
-                    market=market, starts_at=row.starts_at, price_per_kwh=row.price_per_kwh,
-                    currency=row.currency, source=ElectricityPrice.Source.IMPORTED,
-                ))
+                new_rows.append(
+                    ElectricityPrice(
+                        market=market,
+                        starts_at=row.starts_at,
+                        price_per_kwh=row.price_per_kwh,
+                        currency=row.currency,
+                        source=ElectricityPrice.Source.IMPORTED,
+                    )
+                )
                 continue
             price.price_per_kwh = row.price_per_kwh
             price.currency = row.currency
@@ -323,6 +354,7 @@ def electricity_prices_import_csv(
 
 
 # --- Tariffs ---------------------------------------------------------------------------
+
 
 @transaction.atomic
 def tariff_assign(
@@ -342,6 +374,9 @@ def tariff_assign(
         raise ValidationError("valid_from must be an aware datetime.")
     currency_validate(tariff.currency)
     assignment, _ = TariffAssignment.objects.update_or_create(
-        site=site, charge_point=charge_point, valid_from=valid_from, defaults={"tariff": tariff},
+        site=site,
+        charge_point=charge_point,
+        valid_from=valid_from,
+        defaults={"tariff": tariff},
     )
     return assignment

@@ -1,4 +1,5 @@
 """Periodic work of the tariffs app."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,6 +1,7 @@
 """Shared test set-up: the embedded Redis when no REDIS_URL is given, the shared fixtures
 (tests/support/fixtures.py) and per-test connection hygiene. Helpers are plain modules
 under tests/support/, imported by name; nothing imports from a conftest."""
+
 from __future__ import annotations
 
 import pytest

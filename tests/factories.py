@@ -1,4 +1,5 @@
 """Factories for the domain model, shared by every test package."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -97,7 +98,9 @@ class ConnectorFactory(factory.django.DjangoModelFactory):
         model = Connector
 
     charge_point = factory.SubFactory(ChargePointFactory)
-    evse = factory.LazyAttribute(lambda o: Evse.objects.get_or_create(charge_point=o.charge_point, evse_id=o.connector_id)[0])
+    evse = factory.LazyAttribute(
+        lambda o: Evse.objects.get_or_create(charge_point=o.charge_point, evse_id=o.connector_id)[0]
+    )
     connector_id = 1
 
 
@@ -126,7 +129,10 @@ class PurchaseFactory(factory.django.DjangoModelFactory):
         model = Purchase
 
     session = factory.SubFactory(
-        ChargeSessionFactory, status="completed", stopped_at=factory.LazyFunction(timezone.now), meter_stop_wh=11000,
+        ChargeSessionFactory,
+        status="completed",
+        stopped_at=factory.LazyFunction(timezone.now),
+        meter_stop_wh=11000,
     )
     user = factory.SelfAttribute("session.user")
     total_price = Decimal("3.50")
@@ -152,5 +158,7 @@ class ElectricityPriceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ElectricityPrice
 
-    starts_at = factory.Sequence(lambda n: timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=n))
+    starts_at = factory.Sequence(
+        lambda n: timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=n)
+    )
     price_per_kwh = Decimal("0.120000")

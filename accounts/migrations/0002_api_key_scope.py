@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apikey',
-            name='scope',
-            field=models.CharField(choices=[('read', 'Read only'), ('commands', 'Read and send commands'), ('full', 'Full')], default='full', help_text='read: look only; commands: look and send charger commands; full: everything', max_length=10),
+            model_name="apikey",
+            name="scope",
+            field=models.CharField(
+                choices=[("read", "Read only"), ("commands", "Read and send commands"), ("full", "Full")],
+                default="full",
+                help_text="read: look only; commands: look and send charger commands; full: everything",
+                max_length=10,
+            ),
         ),
     ]

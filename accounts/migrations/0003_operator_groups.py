@@ -1,5 +1,6 @@
 """The operator roles: "Operator viewer", "Operator engineer" (sends charger commands) and
 "Operator admin" (accounts/permissions.py)."""
+
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 

@@ -1,5 +1,6 @@
 """Print garbage-collector pauses to stderr (BENCH_GC_LOG=1, or run.py --gc-log): which
 process paused, how long, which generation. How the collector's share of p99 was found."""
+
 import gc
 import os
 import sys
@@ -19,7 +20,10 @@ def install(label: str) -> None:
             return
         ms = (time.perf_counter() - started[0]) * 1000
         if ms >= MIN_MS:
-            print(f"{label} gc gen{info['generation']} {ms:.1f} ms, {info['collected']} collected",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{label} gc gen{info['generation']} {ms:.1f} ms, {info['collected']} collected",
+                file=sys.stderr,
+                flush=True,
+            )
 
     gc.callbacks.append(callback)

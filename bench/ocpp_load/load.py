@@ -9,6 +9,7 @@ Measuring starts only once every charger has connected or failed. Prints JSON li
 connect phase (connected, failed, the first errors, handshake p50/p99/max, how long the
 whole ramp took), then messages, messages/s, p50/p99 latency in ms.
 """
+
 import argparse
 import asyncio
 import gc
@@ -20,7 +21,13 @@ import gclog  # bench/ocpp_load is sys.path[0] when this runs as a script
 import websockets
 
 SAMPLE = [
-    {"value": "123456", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
+    {
+        "value": "123456",
+        "context": "Sample.Periodic",
+        "measurand": "Energy.Active.Import.Register",
+        "location": "Outlet",
+        "unit": "Wh",
+    },
     {"value": "10950.3", "context": "Sample.Periodic", "measurand": "Power.Active.Import", "unit": "W"},
     {"value": "15.8", "context": "Sample.Periodic", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
     {"value": "15.8", "context": "Sample.Periodic", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
@@ -32,12 +39,16 @@ SAMPLE = [
 
 def frame(n: int) -> str:
     ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return json.dumps([2, f"m{n}", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts, "sampledValue": SAMPLE}]}])
+    return json.dumps(
+        [2, f"m{n}", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts, "sampledValue": SAMPLE}]}]
+    )
 
 
 async def charger(url, run, mode, interval, latencies, connected):
     began = time.perf_counter()
-    async with websockets.connect(url, subprotocols=["ocpp1.6"], ping_interval=None, open_timeout=300, max_queue=None) as ws:
+    async with websockets.connect(
+        url, subprotocols=["ocpp1.6"], ping_interval=None, open_timeout=300, max_queue=None
+    ) as ws:
         connected.append(time.perf_counter() - began)
         await run["gate"].wait()
         n = 0
@@ -61,7 +72,11 @@ async def main(args):
     tasks = []
     ramp_start = time.perf_counter()
     for i in range(1, args.count + 1):
-        tasks.append(asyncio.ensure_future(charger(f"{args.url}{args.prefix}{i}", run, args.mode, args.interval, latencies, connected)))
+        tasks.append(
+            asyncio.ensure_future(
+                charger(f"{args.url}{args.prefix}{i}", run, args.mode, args.interval, latencies, connected)
+            )
+        )
         if args.ramp > 0:  # start the i-th connection at i / ramp seconds
             delay = ramp_start + i / args.ramp - time.perf_counter()
             if delay > 0:
@@ -79,11 +94,22 @@ async def main(args):
     def pick_s(values, q):
         return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1) if values else None
 
-    print(json.dumps({"event": "connected", "connected": len(connected), "failed": len(failed),
-                      "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:3]),
-                      "ramp_per_second": args.ramp, "connect_seconds": round(ramp_seconds, 2),
-                      "handshake_p50_ms": pick_s(handshakes, 0.5), "handshake_p99_ms": pick_s(handshakes, 0.99),
-                      "handshake_max_ms": round(handshakes[-1] * 1000, 1) if handshakes else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "connected",
+                "connected": len(connected),
+                "failed": len(failed),
+                "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:3]),
+                "ramp_per_second": args.ramp,
+                "connect_seconds": round(ramp_seconds, 2),
+                "handshake_p50_ms": pick_s(handshakes, 0.5),
+                "handshake_p99_ms": pick_s(handshakes, 0.99),
+                "handshake_max_ms": round(handshakes[-1] * 1000, 1) if handshakes else None,
+            }
+        ),
+        flush=True,
+    )
     await asyncio.sleep(args.settle)  # the orchestrator samples the server's RSS now
     # The generator's own collector must not pause it while it measures (with 5,000
     # connections its full collections took 0.2 s and showed up as server latency): the
@@ -104,8 +130,18 @@ async def main(args):
     def pick(q):
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2) if latencies else None
 
-    print(json.dumps({"event": "done", "messages": len(latencies), "per_second": round(len(latencies) / elapsed, 1),
-                      "p50_ms": pick(0.50), "p99_ms": pick(0.99)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "done",
+                "messages": len(latencies),
+                "per_second": round(len(latencies) / elapsed, 1),
+                "p50_ms": pick(0.50),
+                "p99_ms": pick(0.99),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The bare reference: the `ocpp` package + `websockets`, no database, as shipped."""
+
 import asyncio
 import sys
 from datetime import UTC, datetime
@@ -24,11 +25,14 @@ async def handler(ws):
 
 
 async def main(port: int):
-    async with websockets.serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], ping_interval=None, max_queue=None):
+    async with websockets.serve(
+        handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], ping_interval=None, max_queue=None
+    ):
         await asyncio.Future()
 
 
 if __name__ == "__main__":
     import logging
+
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     asyncio.run(main(int(sys.argv[1])))

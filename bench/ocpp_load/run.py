@@ -9,6 +9,7 @@ Prints messages/s, p50/p99 latency and server RSS per connection for each server
 ratios. The CSMS database gets N chargers BENCH-1..N (no passwords: connect cost is not
 what is measured). Not part of the test suite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,10 +58,29 @@ def wait_port(port: int, process: subprocess.Popen) -> None:
 def run_load(url: str, server: subprocess.Popen, args) -> dict:
     proc = psutil.Process(server.pid)
     rss_idle = proc.memory_info().rss
-    load = subprocess.Popen([PY, str(HERE / "load.py"), "--url", url, "--count", str(args.count), "--mode", args.mode,
-                             "--interval", str(args.interval), "--seconds", str(args.seconds), "--settle", "2",
-                             "--ramp", str(args.ramp)],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    load = subprocess.Popen(
+        [
+            PY,
+            str(HERE / "load.py"),
+            "--url",
+            url,
+            "--count",
+            str(args.count),
+            "--mode",
+            args.mode,
+            "--interval",
+            str(args.interval),
+            "--seconds",
+            str(args.seconds),
+            "--settle",
+            "2",
+            "--ramp",
+            str(args.ramp),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     result: dict = {}
     load_proc = psutil.Process(load.pid)
     cpu_start = None
@@ -70,7 +90,12 @@ def run_load(url: str, server: subprocess.Popen, args) -> dict:
             time.sleep(1)
             # CPU seconds of the server and of the load generator over the measured
             # stretch: shows which one was the bottleneck (1 core = 1.0 per second).
-            cpu_start = (sum(proc.cpu_times()[:2]), sum(load_proc.cpu_times()[:2]), time.monotonic(), os.getloadavg()[0])
+            cpu_start = (
+                sum(proc.cpu_times()[:2]),
+                sum(load_proc.cpu_times()[:2]),
+                time.monotonic(),
+                os.getloadavg()[0],
+            )
             result["connected"] = event["connected"]
             result["connect_failures"] = event["failed"]
             for key in ("errors", "connect_seconds", "handshake_p50_ms", "handshake_p99_ms", "handshake_max_ms"):
@@ -78,7 +103,9 @@ def run_load(url: str, server: subprocess.Popen, args) -> dict:
             if event["failed"]:
                 print(f"  {event['failed']} of {args.count} chargers could not connect: {event['errors']}", flush=True)
             result["rss_connected_mb"] = round(proc.memory_info().rss / 2**20, 1)
-            result["rss_per_connection_kb"] = round((proc.memory_info().rss - rss_idle) / 1024 / max(1, event["connected"]), 1)
+            result["rss_per_connection_kb"] = round(
+                (proc.memory_info().rss - rss_idle) / 1024 / max(1, event["connected"]), 1
+            )
         else:
             result.update({k: event[k] for k in ("messages", "per_second", "p50_ms", "p99_ms")})
             if cpu_start is not None:
@@ -151,8 +178,12 @@ def bench_csms(args) -> dict:
     command = [str(Path(PY).parent / "daphne"), "-v", "0", "-e", endpoint]
     if args.connect_timeout is not None:
         command += ["--websocket_connect_timeout", str(args.connect_timeout)]
-    server = subprocess.Popen(command + ["config.asgi:application"], env=env, cwd=ROOT,
-                              stderr=None if args.server_stderr else subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command + ["config.asgi:application"],
+        env=env,
+        cwd=ROOT,
+        stderr=None if args.server_stderr else subprocess.DEVNULL,
+    )
     try:
         wait_port(port, server)
         return run_load(f"ws://127.0.0.1:{port}/ocpp/", server, args)
@@ -168,14 +199,22 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--only", choices=["both", "csms", "reference"], default="both")
-    parser.add_argument("--ramp", type=float, default=250.0,
-                        help="chargers connect at this many per second (0 = all at once); measuring starts when all are in")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=250.0,
+        help="chargers connect at this many per second (0 = all at once); measuring starts when all are in",
+    )
     parser.add_argument("--backlog", type=int, default=1024, help="daphne's listen backlog (0 = Twisted's default, 50)")
-    parser.add_argument("--connect-timeout", type=int, default=None,
-                        help="daphne --websocket_connect_timeout (default: daphne's, 5 s)")
+    parser.add_argument(
+        "--connect-timeout", type=int, default=None, help="daphne --websocket_connect_timeout (default: daphne's, 5 s)"
+    )
     parser.add_argument("--server-stderr", action="store_true", help="show daphne's stderr")
-    parser.add_argument("--gc-log", action="store_true",
-                        help="print garbage-collector pauses of 5 ms or more, of the server and the load generator")
+    parser.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="print garbage-collector pauses of 5 ms or more, of the server and the load generator",
+    )
     args = parser.parse_args()
     if args.gc_log:
         os.environ["BENCH_GC_LOG"] = "1"
@@ -189,14 +228,18 @@ def main() -> None:
         print("csms     ", json.dumps(results["csms"]), flush=True)
     if len(results) == 2 and results["reference"].get("per_second"):
         ref, ours = results["reference"], results["csms"]
-        print(f"ratio csms/reference: messages/s {ours['per_second'] / ref['per_second']:.2f}x, "
-              f"p99 {ours['p99_ms'] / ref['p99_ms']:.2f}x, RSS/connection "
-              f"{ours['rss_per_connection_kb'] / max(ref['rss_per_connection_kb'], 0.1):.2f}x")
-    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB, "
-          f"load average now {os.getloadavg()[0]:.2f}, ulimit -n {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, "
-          f"somaxconn {Path('/proc/sys/net/core/somaxconn').read_text().strip() if Path('/proc/sys/net/core/somaxconn').exists() else '?'}, "
-          f"ramp {args.ramp:g}/s, "
-          f"database {os.environ.get('DATABASE_URL', 'sqlite (var/bench.sqlite3)')}")
+        print(
+            f"ratio csms/reference: messages/s {ours['per_second'] / ref['per_second']:.2f}x, "
+            f"p99 {ours['p99_ms'] / ref['p99_ms']:.2f}x, RSS/connection "
+            f"{ours['rss_per_connection_kb'] / max(ref['rss_per_connection_kb'], 0.1):.2f}x"
+        )
+    print(
+        f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB, "
+        f"load average now {os.getloadavg()[0]:.2f}, ulimit -n {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, "
+        f"somaxconn {Path('/proc/sys/net/core/somaxconn').read_text().strip() if Path('/proc/sys/net/core/somaxconn').exists() else '?'}, "
+        f"ramp {args.ramp:g}/s, "
+        f"database {os.environ.get('DATABASE_URL', 'sqlite (var/bench.sqlite3)')}"
+    )
 
 
 if __name__ == "__main__":

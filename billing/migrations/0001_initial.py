@@ -7,83 +7,175 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('sessions_app', '0001_initial'),
-        ('tariffs', '0001_initial'),
+        ("sessions_app", "0001_initial"),
+        ("tariffs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WalletEntry',
+            name="WalletEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('top_up', 'Top-up'), ('debit', 'Payment of a purchase'), ('refund', 'Refund'), ('adjustment', 'Manual adjustment')], max_length=12)),
-                ('amount', models.DecimalField(decimal_places=2, help_text='Signed: debits are negative', max_digits=12)),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("top_up", "Top-up"),
+                            ("debit", "Payment of a purchase"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Manual adjustment"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(decimal_places=2, help_text="Signed: debits are negative", max_digits=12),
+                ),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'wallet entries',
-                'ordering': ['wallet', 'created_at', 'id'],
+                "verbose_name_plural": "wallet entries",
+                "ordering": ["wallet", "created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Purchase',
+            name="Purchase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('energy_wh', models.BigIntegerField(default=0)),
-                ('idle_minutes', models.PositiveIntegerField(default=0)),
-                ('subtotal', models.DecimalField(decimal_places=2, default=0, help_text='Before VAT', max_digits=12)),
-                ('vat_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('total_price', models.DecimalField(decimal_places=2, default=0, help_text='Including VAT', max_digits=12)),
-                ('status', models.CharField(choices=[('open', 'Priced, awaiting payment'), ('pending', 'Payment in progress'), ('paid', 'Paid'), ('void', 'Void')], default='open', max_length=10)),
-                ('payment_method', models.CharField(blank=True, choices=[('EVM', 'Wallet'), ('QPAY', 'QPay invoice'), ('STRIPE', 'Card (Stripe pre-authorisation)'), ('KLARNA', 'Klarna'), ('SANDBOX', 'Sandbox (test payments)')], max_length=10)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('priced_at', models.DateTimeField(blank=True, null=True)),
-                ('feedback_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('feedback_text', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('session', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='purchase', to='sessions_app.chargesession')),
-                ('tariff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='purchases', to='tariffs.tariff')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='purchases', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                ("energy_wh", models.BigIntegerField(default=0)),
+                ("idle_minutes", models.PositiveIntegerField(default=0)),
+                ("subtotal", models.DecimalField(decimal_places=2, default=0, help_text="Before VAT", max_digits=12)),
+                ("vat_amount", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                (
+                    "total_price",
+                    models.DecimalField(decimal_places=2, default=0, help_text="Including VAT", max_digits=12),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Priced, awaiting payment"),
+                            ("pending", "Payment in progress"),
+                            ("paid", "Paid"),
+                            ("void", "Void"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "payment_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("EVM", "Wallet"),
+                            ("QPAY", "QPay invoice"),
+                            ("STRIPE", "Card (Stripe pre-authorisation)"),
+                            ("KLARNA", "Klarna"),
+                            ("SANDBOX", "Sandbox (test payments)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("priced_at", models.DateTimeField(blank=True, null=True)),
+                ("feedback_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("feedback_text", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "session",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="purchase",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
+                (
+                    "tariff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="purchases",
+                        to="tariffs.tariff",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="purchases",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PurchaseLine',
+            name="PurchaseLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('energy', 'Energy'), ('idle', 'Idle'), ('session_fee', 'Session Fee'), ('vat', 'Vat')], max_length=15)),
-                ('description', models.CharField(max_length=200)),
-                ('period_start', models.DateTimeField(blank=True, null=True)),
-                ('period_end', models.DateTimeField(blank=True, null=True)),
-                ('quantity', models.DecimalField(decimal_places=4, max_digits=14)),
-                ('unit', models.CharField(blank=True, max_length=10)),
-                ('unit_price', models.DecimalField(decimal_places=6, max_digits=12)),
-                ('amount', models.DecimalField(decimal_places=6, help_text='Unrounded; the purchase total is rounded once', max_digits=12)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('purchase', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.purchase')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("energy", "Energy"),
+                            ("idle", "Idle"),
+                            ("session_fee", "Session Fee"),
+                            ("vat", "Vat"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("description", models.CharField(max_length=200)),
+                ("period_start", models.DateTimeField(blank=True, null=True)),
+                ("period_end", models.DateTimeField(blank=True, null=True)),
+                ("quantity", models.DecimalField(decimal_places=4, max_digits=14)),
+                ("unit", models.CharField(blank=True, max_length=10)),
+                ("unit_price", models.DecimalField(decimal_places=6, max_digits=12)),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=6, help_text="Unrounded; the purchase total is rounded once", max_digits=12
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "purchase",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="billing.purchase"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['purchase', 'position', 'id'],
+                "ordering": ["purchase", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Wallet',
+            name="Wallet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='wallet', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="wallet", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
     ]

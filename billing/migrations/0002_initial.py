@@ -5,64 +5,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('payments', '0001_initial'),
+        ("billing", "0001_initial"),
+        ("payments", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='walletentry',
-            name='payment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='wallet_entries', to='payments.payment'),
+            model_name="walletentry",
+            name="payment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="wallet_entries",
+                to="payments.payment",
+            ),
         ),
         migrations.AddField(
-            model_name='walletentry',
-            name='purchase',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='wallet_entries', to='billing.purchase'),
+            model_name="walletentry",
+            name="purchase",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="wallet_entries",
+                to="billing.purchase",
+            ),
         ),
         migrations.AddField(
-            model_name='walletentry',
-            name='wallet',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='billing.wallet'),
+            model_name="walletentry",
+            name="wallet",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="billing.wallet"
+            ),
         ),
         migrations.AddIndex(
-            model_name='purchase',
-            index=models.Index(fields=['user', '-created_at'], name='billing_pur_user_id_ca78a7_idx'),
+            model_name="purchase",
+            index=models.Index(fields=["user", "-created_at"], name="billing_pur_user_id_ca78a7_idx"),
         ),
         migrations.AddIndex(
-            model_name='purchase',
-            index=models.Index(fields=['status'], name='billing_pur_status_fbf8f2_idx'),
+            model_name="purchase",
+            index=models.Index(fields=["status"], name="billing_pur_status_fbf8f2_idx"),
         ),
         migrations.AddConstraint(
-            model_name='purchase',
-            constraint=models.CheckConstraint(condition=models.Q(('feedback_score__isnull', True), models.Q(('feedback_score__gte', 1), ('feedback_score__lte', 5)), _connector='OR'), name='purchase_feedback_score_1_to_5'),
+            model_name="purchase",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("feedback_score__isnull", True),
+                    models.Q(("feedback_score__gte", 1), ("feedback_score__lte", 5)),
+                    _connector="OR",
+                ),
+                name="purchase_feedback_score_1_to_5",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='purchase',
-            constraint=models.CheckConstraint(condition=models.Q(('total_price__gte', 0)), name='purchase_total_not_negative'),
+            model_name="purchase",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total_price__gte", 0)), name="purchase_total_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='purchase',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'paid'), _negated=True), ('paid_at__isnull', False), _connector='OR'), name='purchase_paid_has_paid_at'),
+            model_name="purchase",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "paid"), _negated=True), ("paid_at__isnull", False), _connector="OR"
+                ),
+                name="purchase_paid_has_paid_at",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='walletentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='wallet_entry_not_zero'),
+            model_name="walletentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="wallet_entry_not_zero"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='walletentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0), ('kind__in', ['debit', 'adjustment']), _connector='OR'), name='wallet_entry_negative_only_for_debits'),
+            model_name="walletentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0), ("kind__in", ["debit", "adjustment"]), _connector="OR"),
+                name="wallet_entry_negative_only_for_debits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='walletentry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'debit'), _negated=True), ('amount__lt', 0), _connector='OR'), name='wallet_entry_debit_is_negative'),
+            model_name="walletentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("kind", "debit"), _negated=True), ("amount__lt", 0), _connector="OR"),
+                name="wallet_entry_debit_is_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='walletentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'debit')), fields=('purchase',), name='wallet_entry_one_debit_per_purchase'),
+            model_name="walletentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "debit")), fields=("purchase",), name="wallet_entry_one_debit_per_purchase"
+            ),
         ),
     ]

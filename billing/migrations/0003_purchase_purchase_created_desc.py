@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_initial'),
-        ('sessions_app', '0002_remote_start_request'),
-        ('tariffs', '0001_initial'),
+        ("billing", "0002_initial"),
+        ("sessions_app", "0002_remote_start_request"),
+        ("tariffs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='purchase',
-            index=models.Index(fields=['-created_at'], name='purchase_created_desc'),
+            model_name="purchase",
+            index=models.Index(fields=["-created_at"], name="purchase_created_desc"),
         ),
     ]

@@ -5,20 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargepoints', '0001_initial'),
+        ("chargepoints", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ocppmessage',
-            name='charge_point',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='chargepoints.chargepoint'),
+            model_name="ocppmessage",
+            name="charge_point",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="messages",
+                to="chargepoints.chargepoint",
+            ),
         ),
         migrations.AlterField(
-            model_name='ocppmessage',
-            name='charge_point_identity',
+            model_name="ocppmessage",
+            name="charge_point_identity",
             field=models.CharField(max_length=48),
         ),
     ]

@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargepoints', '0002_journal_without_redundant_indexes'),
+        ("chargepoints", "0002_journal_without_redundant_indexes"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='chargepoint',
-            options={'ordering': ['identity'], 'permissions': [('send_commands', 'Can send OCPP commands to charge points')]},
+            name="chargepoint",
+            options={
+                "ordering": ["identity"],
+                "permissions": [("send_commands", "Can send OCPP commands to charge points")],
+            },
         ),
     ]

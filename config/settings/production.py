@@ -1,4 +1,5 @@
 """Production: no insecure defaults. Refuses to start without its secrets."""
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403

@@ -1,4 +1,5 @@
 """Test settings: explicit, fast, and on the same real back ends as the run command."""
+
 import os
 
 from .base import *  # noqa: F401,F403

@@ -1,4 +1,5 @@
 """Driver login, profile and wallet endpoints (seed 002: user/*, customer/*)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -30,7 +31,10 @@ class OtpRequestApi(PublicAPIView):
         phone = serializers.CharField(max_length=40, help_text="International format, e.g. +976 8666 1488")
 
     @extend_schema(
-        operation_id="user_otp_request", tags=TAGS, request=InputSerializer, auth=[],
+        operation_id="user_otp_request",
+        tags=TAGS,
+        request=InputSerializer,
+        auth=[],
         summary="Send a login code by SMS",
         responses={200: EmptySerializer, **ERRORS, **RATE_LIMITED, 502: ErrorSerializer},
     )
@@ -47,7 +51,10 @@ class OtpCheckApi(PublicAPIView):
         code = serializers.CharField(max_length=12, help_text="The code from the SMS")
 
     @extend_schema(
-        operation_id="user_otp_check", tags=TAGS, request=InputSerializer, auth=[],
+        operation_id="user_otp_check",
+        tags=TAGS,
+        request=InputSerializer,
+        auth=[],
         summary="Log in with the SMS code",
         responses={200: LoginSerializer, **ERRORS, **RATE_LIMITED, 403: ErrorSerializer},
     )
@@ -60,7 +67,10 @@ class OtpCheckApi(PublicAPIView):
 
 class MeApi(DriverAPIView):
     @extend_schema(
-        operation_id="user_me", tags=TAGS, request=None, summary="The logged-in driver",
+        operation_id="user_me",
+        tags=TAGS,
+        request=None,
+        summary="The logged-in driver",
         responses={200: LoginSerializer, **ERRORS},
     )
     def post(self, request):
@@ -69,7 +79,10 @@ class MeApi(DriverAPIView):
 
 class LogoutApi(DriverAPIView):
     @extend_schema(
-        operation_id="user_logout", tags=TAGS, request=None, summary="Revoke the token of this request",
+        operation_id="user_logout",
+        tags=TAGS,
+        request=None,
+        summary="Revoke the token of this request",
         responses={200: EmptySerializer, **ERRORS},
     )
     def post(self, request):
@@ -82,8 +95,11 @@ class UpdateNotificationTokenApi(DriverAPIView):
         FCMToken = serializers.CharField(max_length=512, allow_blank=True, help_text="Firebase Cloud Messaging token")
 
     @extend_schema(
-        operation_id="customer_update_notification_token", tags=TAGS, request=InputSerializer,
-        summary="Store the app's push token", responses={200: EmptySerializer, **ERRORS},
+        operation_id="customer_update_notification_token",
+        tags=TAGS,
+        request=InputSerializer,
+        summary="Store the app's push token",
+        responses={200: EmptySerializer, **ERRORS},
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -98,8 +114,11 @@ class UpdateInfoApi(DriverAPIView):
         email = serializers.EmailField(max_length=254, allow_blank=True)
 
     @extend_schema(
-        operation_id="customer_update_info", tags=TAGS, request=InputSerializer,
-        summary="Change the driver's name and email", responses={200: EmptySerializer, **ERRORS},
+        operation_id="customer_update_info",
+        tags=TAGS,
+        request=InputSerializer,
+        summary="Change the driver's name and email",
+        responses={200: EmptySerializer, **ERRORS},
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -110,7 +129,9 @@ class UpdateInfoApi(DriverAPIView):
 
 class ReplenishApi(DriverAPIView):
     class InputSerializer(ApiSerializer):
-        amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("1000000"))
+        amount = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("1000000")
+        )
         option = serializers.CharField(max_length=20, help_text="A payment option, e.g. QPAY")
 
     class OutputSerializer(InvoiceSerializer):
@@ -118,11 +139,15 @@ class ReplenishApi(DriverAPIView):
         invoiceId = serializers.CharField(source="invoice_id")
         url = serializers.CharField(required=False, help_text="Open it to pay")
         clientToken = serializers.CharField(
-            source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget",
+            source="client_token",
+            required=False,
+            help_text="KLARNA: the token for the Klarna widget",
         )
 
     @extend_schema(
-        operation_id="customer_replenish", tags=TAGS, request=InputSerializer,
+        operation_id="customer_replenish",
+        tags=TAGS,
+        request=InputSerializer,
         summary="Top up the wallet; a REPLENISHMENT event follows the payment",
         responses={200: OutputSerializer, **ERRORS},
     )
@@ -142,7 +167,9 @@ class ReplenishmentStatusApi(DriverAPIView):
         amount = number()
 
     @extend_schema(
-        operation_id="customer_replenishment_status", tags=TAGS, request=InputSerializer,
+        operation_id="customer_replenishment_status",
+        tags=TAGS,
+        request=InputSerializer,
         summary="Check a top-up's payment status",
         responses={200: OutputSerializer, **ERRORS, 404: ErrorSerializer},
     )

@@ -1,5 +1,6 @@
 """What every driver API view shares: authentication, and one error shape
 (drivers.api.errors)."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse

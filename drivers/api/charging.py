@@ -1,4 +1,5 @@
 """Start and finish charging from the driver app (seed 002: devices/:id/start|finish)."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,11 +23,16 @@ class DeviceStartApi(DriverAPIView):
         connectorId = serializers.IntegerField()
 
     @extend_schema(
-        operation_id="device_start", tags=TAGS, request=None,
+        operation_id="device_start",
+        tags=TAGS,
+        request=None,
         summary="Start charging; answers once the charger accepted",
         description="CHARGING events {energy (kWh), waitingTime (minutes), amount} follow every few seconds.",
         responses={
-            200: OutputSerializer, **ERRORS, **NOT_FOUND, **CHARGER_ERRORS,
+            200: OutputSerializer,
+            **ERRORS,
+            **NOT_FOUND,
+            **CHARGER_ERRORS,
             402: OpenApiResponse(ErrorSerializer, description="Wallet below the minimum and no card"),
         },
     )
@@ -39,7 +45,9 @@ class DeviceFinishApi(DriverAPIView):
         id = serializers.CharField(help_text="Purchase id")
 
     @extend_schema(
-        operation_id="device_finish", tags=TAGS, request=None,
+        operation_id="device_finish",
+        tags=TAGS,
+        request=None,
         summary="Stop charging; answers the purchase id",
         description=(
             "Stops the driver's session on this charger and waits for the charger to report it; a "

@@ -1,4 +1,5 @@
 """Chargers on the driver's map (seed 002: devices/by-location)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -36,7 +37,8 @@ class DevicesByLocationApi(DriverAPIView):
             return attrs
 
     @extend_schema(
-        operation_id="devices_by_location", tags=["driver: chargers"],
+        operation_id="devices_by_location",
+        tags=["driver: chargers"],
         summary="Chargers inside a map box",
         description=(
             "Public chargers whose site lies inside the box, edges included. A box whose left longitude "

@@ -4,6 +4,7 @@ Every error answers {"code": "...", "message": "..."} (plus "errors" per field f
 input), whatever raised it: DRF (authentication, validation, parsing) or a service (a
 domain error kind from accounts.errors).
 """
+
 from __future__ import annotations
 
 from django.http import Http404

@@ -1,4 +1,5 @@
 """Purchases and paying for them from the driver app (seed 002: payment-options, purchases/*)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,7 +23,9 @@ class PaymentOptionsApi(DriverAPIView):
         disabled = serializers.BooleanField()
 
     @extend_schema(
-        operation_id="payment_options", tags=TAGS, summary="Ways to pay",
+        operation_id="payment_options",
+        tags=TAGS,
+        summary="Ways to pay",
         responses={200: OutputSerializer(many=True), **ERRORS},
     )
     def get(self, request):
@@ -39,11 +42,15 @@ class PurchasePayApi(DriverAPIView):
         newBalance = number(source="new_balance", required=False, help_text="EVM: the wallet balance after paying")
         url = serializers.CharField(required=False, help_text="QPAY and other invoice options: open it to pay")
         clientToken = serializers.CharField(
-            source="client_token", required=False, help_text="KLARNA: the token for the Klarna widget",
+            source="client_token",
+            required=False,
+            help_text="KLARNA: the token for the Klarna widget",
         )
 
     @extend_schema(
-        operation_id="purchase_pay", tags=TAGS, request=InputSerializer,
+        operation_id="purchase_pay",
+        tags=TAGS,
+        request=InputSerializer,
         summary="Pay a purchase; a PAYMENT event follows",
         responses={200: OutputSerializer, **ERRORS, **NOT_FOUND},
     )
@@ -63,14 +70,19 @@ class PurchaseStatusApi(DriverAPIView):
         amount = number()
 
     @extend_schema(
-        operation_id="purchase_status", tags=TAGS, request=InputSerializer,
-        summary="Check a purchase's payment status", responses={200: OutputSerializer, **ERRORS, **NOT_FOUND},
+        operation_id="purchase_status",
+        tags=TAGS,
+        request=InputSerializer,
+        summary="Check a purchase's payment status",
+        responses={200: OutputSerializer, **ERRORS, **NOT_FOUND},
     )
     def post(self, request, purchase_id: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         answer = purchases.driver_purchase_payment_status(
-            user=request.user, purchase_id=purchase_id, invoice_id=data.validated_data["invoiceId"],
+            user=request.user,
+            purchase_id=purchase_id,
+            invoice_id=data.validated_data["invoiceId"],
         )
         return Response(self.OutputSerializer(answer).data)
 
@@ -85,15 +97,21 @@ class PurchaseFeedbackApi(DriverAPIView):
             return {"feedback": PurchaseFeedbackApi.FeedbackSerializer()}
 
     @extend_schema(
-        operation_id="purchase_feedback", tags=TAGS, request=InputSerializer,
-        summary="Rate a purchase (1-5)", responses={200: EmptySerializer, **ERRORS, **NOT_FOUND},
+        operation_id="purchase_feedback",
+        tags=TAGS,
+        request=InputSerializer,
+        summary="Rate a purchase (1-5)",
+        responses={200: EmptySerializer, **ERRORS, **NOT_FOUND},
     )
     def post(self, request, purchase_id: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         feedback = data.validated_data["feedback"]
         purchases.driver_purchase_feedback(
-            user=request.user, purchase_id=purchase_id, score=feedback["score"], description=feedback["description"],
+            user=request.user,
+            purchase_id=purchase_id,
+            score=feedback["score"],
+            description=feedback["description"],
         )
         return Response({})
 
@@ -131,7 +149,9 @@ class PurchaseListApi(DriverAPIView):
             return {"score": purchase.feedback_score, "description": purchase.feedback_text}
 
     @extend_schema(
-        operation_id="purchases_list", tags=TAGS, summary="The driver's purchases, newest first",
+        operation_id="purchases_list",
+        tags=TAGS,
+        summary="The driver's purchases, newest first",
         description="A JSON array; the total count is in the X-Total-Count header.",
         parameters=[
             OpenApiParameter("page", int, OpenApiParameter.QUERY, description="From 1"),
@@ -143,6 +163,8 @@ class PurchaseListApi(DriverAPIView):
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         page = purchases.driver_purchase_list(
-            user=request.user, page=data.validated_data["page"], page_size=data.validated_data["page-size"],
+            user=request.user,
+            page=data.validated_data["page"],
+            page_size=data.validated_data["page-size"],
         )
         return Response(self.OutputSerializer(page.items, many=True).data, headers={"X-Total-Count": str(page.total)})

@@ -1,4 +1,5 @@
 """Output shapes shared by several driver endpoints (the seed's profile / device / nats)."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -9,7 +10,9 @@ from drivers.api.base import ApiSerializer
 def number(**kwargs) -> serializers.DecimalField:
     # The seed's app reads money and coordinates as JSON numbers: Decimal up to the JSON
     # encoder, which writes it as a number.
-    return serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=False, normalize_output=True, **kwargs)
+    return serializers.DecimalField(
+        max_digits=20, decimal_places=6, coerce_to_string=False, normalize_output=True, **kwargs
+    )
 
 
 class ProfileSerializer(serializers.Serializer):
@@ -24,7 +27,9 @@ class DeviceSerializer(serializers.Serializer):
     deviceNumber = serializers.CharField(help_text="The charger's OCPP identity")
     location = serializers.ListField(child=number(), min_length=2, max_length=2, help_text="[longitude, latitude]")
     price = number(allow_null=True, help_text="Price per kWh, VAT included (null only while it cannot be looked up)")
-    waitingPrice = number(allow_null=True, help_text="Price per minute of waiting (plugged in, not charging), VAT included")
+    waitingPrice = number(
+        allow_null=True, help_text="Price per minute of waiting (plugged in, not charging), VAT included"
+    )
 
 
 class DeviceWithStateSerializer(DeviceSerializer):

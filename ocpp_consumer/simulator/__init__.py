@@ -4,6 +4,7 @@
 itself there next to the 1.6 one. `runner.run_charger()` connects, runs and reconnects
 any of them.
 """
+
 from ocpp_consumer.simulator.v16 import SimulatedChargePoint16
 from ocpp_consumer.simulator.v201 import SimulatedChargePoint201
 

@@ -3,6 +3,7 @@ bookkeeping, and the handlers whose request and answer are the same in both vers
 
 A subclass sets `results` to its version's `ocpp` call_result module, since the answer
 classes are per version even where their fields agree."""
+
 from __future__ import annotations
 
 import asyncio

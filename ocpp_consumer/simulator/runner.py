@@ -1,4 +1,5 @@
 """Connecting simulated chargers: subprotocol, Basic auth, reconnect with back-off."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,14 @@ async def connect(config: ChargerConfig, *, subprotocols: list[str] | None = Non
         token = base64.b64encode(f"{config.identity}:{config.password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
     return await websockets.connect(
-        config.url, subprotocols=subprotocols or [config.protocol], additional_headers=headers,
-        open_timeout=10, ping_interval=None, max_size=2**24, **kwargs)
+        config.url,
+        subprotocols=subprotocols or [config.protocol],
+        additional_headers=headers,
+        open_timeout=10,
+        ping_interval=None,
+        max_size=2**24,
+        **kwargs,
+    )
 
 
 async def run_charger(config: ChargerConfig, stop: asyncio.Event | None = None) -> None:

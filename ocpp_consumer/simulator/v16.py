@@ -5,6 +5,7 @@ with realistic MeterValues, and answers every 1.6 command a central system sends
 reconnects, GetConfiguration serves a real key store, ChangeConfiguration changes it,
 UnlockConnector ends a session, and charging profiles lower the simulated power.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,7 +63,9 @@ def default_configuration(config) -> dict[str, dict]:
         "StopTransactionOnEVSideDisconnect": key("true"),
         "ChargeProfileMaxStackLevel": key(8, True),
         "ChargingScheduleAllowedChargingRateUnit": key("Current,Power", True),
-        "SupportedFeatureProfiles": key("Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", True),
+        "SupportedFeatureProfiles": key(
+            "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", True
+        ),
     }
 
 
@@ -82,14 +85,21 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return self.state.configuration[key]["value"]
 
     def profile_schedules(self) -> list[tuple[int, dict]]:
-        return [(p["connector_id"], p["cs_charging_profiles"]["charging_schedule"]) for p in self.state.profiles.values()]
+        return [
+            (p["connector_id"], p["cs_charging_profiles"]["charging_schedule"]) for p in self.state.profiles.values()
+        ]
 
     # --- the charger's own messages ------------------------------------------------------
 
     async def boot(self) -> str:
-        response = await self.call(call.BootNotification(
-            charge_point_vendor=self.config.vendor, charge_point_model=self.config.model,
-            charge_point_serial_number=f"SN-{self.config.identity}", firmware_version="1.0.0"))
+        response = await self.call(
+            call.BootNotification(
+                charge_point_vendor=self.config.vendor,
+                charge_point_model=self.config.model,
+                charge_point_serial_number=f"SN-{self.config.identity}",
+                firmware_version="1.0.0",
+            )
+        )
         self.boot_status = response.status
         if response.status == "Accepted":
             self.state.configuration["HeartbeatInterval"]["value"] = str(response.interval)
@@ -101,22 +111,35 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
     async def send_status(self, connector_id: int, status: str, error_code: str = "NoError"):
         if connector_id:
             self.state.status[connector_id] = status
-        return await self.call(call.StatusNotification(
-            connector_id=connector_id, error_code=error_code, status=status, timestamp=utc_now()))
+        return await self.call(
+            call.StatusNotification(
+                connector_id=connector_id, error_code=error_code, status=status, timestamp=utc_now()
+            )
+        )
 
     async def authorize(self, id_tag: str) -> dict:
         return (await self.call(call.Authorize(id_tag=id_tag))).id_tag_info
 
-    async def start_transaction(self, connector_id: int, id_tag: str, *, timestamp: str | None = None,
-                                meter_loop: bool = True) -> call_result.StartTransaction:
+    async def start_transaction(
+        self, connector_id: int, id_tag: str, *, timestamp: str | None = None, meter_loop: bool = True
+    ) -> call_result.StartTransaction:
         await self.send_status(connector_id, "Preparing")
         meter_start = int(self.state.meters[connector_id])
-        response = await self.call(call.StartTransaction(
-            connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=timestamp or utc_now()))
+        response = await self.call(
+            call.StartTransaction(
+                connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=timestamp or utc_now()
+            )
+        )
         if response.id_tag_info["status"] != "Accepted":
-            await self.call(call.StopTransaction(
-                meter_stop=meter_start, timestamp=utc_now(), transaction_id=response.transaction_id,
-                reason="DeAuthorized", id_tag=id_tag))
+            await self.call(
+                call.StopTransaction(
+                    meter_stop=meter_start,
+                    timestamp=utc_now(),
+                    transaction_id=response.transaction_id,
+                    reason="DeAuthorized",
+                    id_tag=id_tag,
+                )
+            )
             await self.send_status(connector_id, "Available")
             return response
         self.transactions[connector_id] = Transaction(connector_id, response.transaction_id, id_tag, meter_start)
@@ -134,12 +157,28 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         if transaction is None:
             return None
         await self.send_status(connector_id, "Finishing")
-        response = await self.call(call.StopTransaction(
-            meter_stop=int(self.state.meters[connector_id]), timestamp=utc_now(),
-            transaction_id=transaction.transaction_id, reason=reason, id_tag=transaction.id_tag,
-            transaction_data=[{"timestamp": utc_now(), "sampled_value": [
-                {"value": str(int(self.state.meters[connector_id])), "context": "Transaction.End",
-                 "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]))
+        response = await self.call(
+            call.StopTransaction(
+                meter_stop=int(self.state.meters[connector_id]),
+                timestamp=utc_now(),
+                transaction_id=transaction.transaction_id,
+                reason=reason,
+                id_tag=transaction.id_tag,
+                transaction_data=[
+                    {
+                        "timestamp": utc_now(),
+                        "sampled_value": [
+                            {
+                                "value": str(int(self.state.meters[connector_id])),
+                                "context": "Transaction.End",
+                                "measurand": "Energy.Active.Import.Register",
+                                "unit": "Wh",
+                            }
+                        ],
+                    }
+                ],
+            )
+        )
         await self.send_status(connector_id, "Available")
         return response
 
@@ -149,24 +188,48 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         power = self.power_limit_w(connector_id) * random.uniform(0.97, 1.0) if charging else 0.0
         amps = power / (VOLTAGE * PHASES)
         values = [
-            {"value": str(int(self.state.meters[connector_id])), "context": context,
-             "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
+            {
+                "value": str(int(self.state.meters[connector_id])),
+                "context": context,
+                "measurand": "Energy.Active.Import.Register",
+                "location": "Outlet",
+                "unit": "Wh",
+            },
             {"value": f"{power:.1f}", "context": context, "measurand": "Power.Active.Import", "unit": "W"},
         ]
         for phase in ("L1", "L2", "L3"):
-            values.append({"value": f"{amps:.2f}", "context": context, "measurand": "Current.Import",
-                           "phase": phase, "unit": "A"})
-        values.append({"value": f"{VOLTAGE + random.uniform(-2, 2):.1f}", "context": context,
-                       "measurand": "Voltage", "phase": "L1-N", "unit": "V"})
-        values.append({"value": str(int(self.state.soc.get(connector_id, 50))), "context": context,
-                       "measurand": "SoC", "location": "EV", "unit": "Percent"})
+            values.append(
+                {"value": f"{amps:.2f}", "context": context, "measurand": "Current.Import", "phase": phase, "unit": "A"}
+            )
+        values.append(
+            {
+                "value": f"{VOLTAGE + random.uniform(-2, 2):.1f}",
+                "context": context,
+                "measurand": "Voltage",
+                "phase": "L1-N",
+                "unit": "V",
+            }
+        )
+        values.append(
+            {
+                "value": str(int(self.state.soc.get(connector_id, 50))),
+                "context": context,
+                "measurand": "SoC",
+                "location": "EV",
+                "unit": "Percent",
+            }
+        )
         return values
 
     async def send_meter_values(self, connector_id: int, context: str = "Sample.Periodic"):
         transaction = self.transactions.get(connector_id)
-        return await self.call(call.MeterValues(
-            connector_id=connector_id, transaction_id=transaction.transaction_id if transaction else None,
-            meter_value=[{"timestamp": utc_now(), "sampled_value": self.sampled_values(connector_id, context)}]))
+        return await self.call(
+            call.MeterValues(
+                connector_id=connector_id,
+                transaction_id=transaction.transaction_id if transaction else None,
+                meter_value=[{"timestamp": utc_now(), "sampled_value": self.sampled_values(connector_id, context)}],
+            )
+        )
 
     async def _meter_loop(self, connector_id: int) -> None:
         while connector_id in self.transactions:
@@ -176,7 +239,9 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             await asyncio.sleep(interval)
             power = self.power_limit_w(connector_id)
             self.state.meters[connector_id] += power * interval / 3600
-            self.state.soc[connector_id] = min(100.0, self.state.soc.get(connector_id, 50) + power * interval / 3600 / 600)
+            self.state.soc[connector_id] = min(
+                100.0, self.state.soc.get(connector_id, 50) + power * interval / 3600 / 600
+            )
             await self.send_meter_values(connector_id)
 
     # --- autonomous life -----------------------------------------------------------------
@@ -209,8 +274,11 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
     async def _rfid_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.rfid_every * random.uniform(0.5, 1.5))
-            free = [c for c in range(1, self.config.connectors + 1)
-                    if c not in self.transactions and self.state.status.get(c) == "Available"]
+            free = [
+                c
+                for c in range(1, self.config.connectors + 1)
+                if c not in self.transactions and self.state.status.get(c) == "Available"
+            ]
             if not free:
                 continue
             connector_id = random.choice(free)
@@ -246,13 +314,24 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on(Action.clear_charging_profile)
-    def on_clear_charging_profile(self, id: int | None = None, connector_id: int | None = None,
-                                  charging_profile_purpose: str | None = None, stack_level: int | None = None, **kwargs):
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **kwargs,
+    ):
         self._note("ClearChargingProfile")
         doomed = [
-            pid for pid, p in self.state.profiles.items()
-            if (id is None or pid == id) and (connector_id is None or p["connector_id"] == connector_id)
-            and (charging_profile_purpose is None or p["cs_charging_profiles"]["charging_profile_purpose"] == charging_profile_purpose)
+            pid
+            for pid, p in self.state.profiles.items()
+            if (id is None or pid == id)
+            and (connector_id is None or p["connector_id"] == connector_id)
+            and (
+                charging_profile_purpose is None
+                or p["cs_charging_profiles"]["charging_profile_purpose"] == charging_profile_purpose
+            )
             and (stack_level is None or p["cs_charging_profiles"]["stack_level"] == stack_level)
         ]
         for pid in doomed:
@@ -263,8 +342,15 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
     def on_get_configuration(self, key: list[str] | None = None, **kwargs):
         self._note("GetConfiguration")
         wanted = key or list(self.state.configuration)
-        known = [{"key": k, "readonly": self.state.configuration[k]["readonly"],
-                  "value": self.state.configuration[k]["value"]} for k in wanted if k in self.state.configuration]
+        known = [
+            {
+                "key": k,
+                "readonly": self.state.configuration[k]["readonly"],
+                "value": self.state.configuration[k]["value"],
+            }
+            for k in wanted
+            if k in self.state.configuration
+        ]
         unknown = [k for k in wanted if k not in self.state.configuration]
         return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
 
@@ -288,12 +374,16 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
     def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None, **kwargs):
         self._note("RemoteStartTransaction")
         connector_id = connector_id or next(
-            (c for c in range(1, self.config.connectors + 1) if c not in self.transactions), None)
+            (c for c in range(1, self.config.connectors + 1) if c not in self.transactions), None
+        )
         if connector_id is None or connector_id in self.transactions or connector_id > self.config.connectors:
             return call_result.RemoteStartTransaction(status="Rejected")
         profile = kwargs.get("charging_profile")
         if profile:
-            self.state.profiles[profile["charging_profile_id"]] = {"connector_id": connector_id, "cs_charging_profiles": profile}
+            self.state.profiles[profile["charging_profile_id"]] = {
+                "connector_id": connector_id,
+                "cs_charging_profiles": profile,
+            }
         self.spawn(self.start_transaction(connector_id, id_tag))
         return call_result.RemoteStartTransaction(status="Accepted")
 
@@ -349,7 +439,9 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         if connector_id > self.config.connectors:
             return call_result.SetChargingProfile(status="Rejected")
         self.state.profiles[cs_charging_profiles["charging_profile_id"]] = {
-            "connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles}
+            "connector_id": connector_id,
+            "cs_charging_profiles": cs_charging_profiles,
+        }
         return call_result.SetChargingProfile(status="Accepted")
 
     @on(Action.get_composite_schedule)
@@ -357,9 +449,15 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         self._note("GetCompositeSchedule")
         limit = round(self.power_limit_w(connector_id or 1), 1)
         return call_result.GetCompositeSchedule(
-            status="Accepted", connector_id=connector_id, schedule_start=utc_now(),
-            charging_schedule={"duration": duration, "charging_rate_unit": "W",
-                               "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=utc_now(),
+            charging_schedule={
+                "duration": duration,
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": 0, "limit": limit}],
+            },
+        )
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, **kwargs):
@@ -370,7 +468,8 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             "Heartbeat": lambda: self.heartbeat(),
             "MeterValues": lambda: self.send_meter_values(connector_id or 1, "Trigger"),
             "StatusNotification": lambda: self.send_status(
-                connector_id or 0, self.state.status.get(connector_id, "Available") if connector_id else "Available"),
+                connector_id or 0, self.state.status.get(connector_id, "Available") if connector_id else "Available"
+            ),
             "DiagnosticsStatusNotification": lambda: self.call(call.DiagnosticsStatusNotification(status="Idle")),
             "FirmwareStatusNotification": lambda: self.call(call.FirmwareStatusNotification(status="Idle")),
         }

@@ -7,6 +7,7 @@ work on, and answers every command the CSMS sends. While offline (`go_offline()`
 send that fails) TransactionEvents are queued with offline=true and their original
 timestamps, and replayed in order after the next boot, as a real station must.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,7 +73,8 @@ def default_variables(config) -> dict[tuple[str, str, str], dict]:
         ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent"): var(10, unit="s"),
         ("SampledDataCtrlr", "TxUpdatedInterval", ""): var(interval, unit="s"),
         ("SampledDataCtrlr", "TxUpdatedMeasurands", ""): var(
-            "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC", data_type="MemberList"),
+            "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC", data_type="MemberList"
+        ),
         ("SampledDataCtrlr", "TxEndedMeasurands", ""): var("Energy.Active.Import.Register", data_type="MemberList"),
         ("AlignedDataCtrlr", "Interval", ""): var(0, unit="s"),
         ("TxCtrlr", "EVConnectionTimeOut", ""): var(60, unit="s"),
@@ -112,20 +114,35 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         return float(self.variable("SampledDataCtrlr", "TxUpdatedInterval") or self.config.meter_interval)
 
     def profile_schedules(self) -> list[tuple[int, dict]]:
-        return [(entry["evse_id"], (entry["profile"].get("charging_schedule") or [{}])[0])
-                for entry in self.state.profiles.values()]
+        return [
+            (entry["evse_id"], (entry["profile"].get("charging_schedule") or [{}])[0])
+            for entry in self.state.profiles.values()
+        ]
 
     def free_evse(self) -> int | None:
-        return next((e for e in range(1, self.config.connectors + 1)
-                     if e not in self.state.transactions and self.state.status.get(e) == "Available"), None)
+        return next(
+            (
+                e
+                for e in range(1, self.config.connectors + 1)
+                if e not in self.state.transactions and self.state.status.get(e) == "Available"
+            ),
+            None,
+        )
 
     # --- the station's own messages ----------------------------------------------------------
 
     async def boot(self, reason: str = "PowerUp") -> str:
-        response = await self.call(call.BootNotification(
-            charging_station={"model": self.config.model, "vendor_name": self.config.vendor,
-                              "serial_number": f"SN-{self.config.identity}", "firmware_version": "2.0.1-sim"},
-            reason=reason))
+        response = await self.call(
+            call.BootNotification(
+                charging_station={
+                    "model": self.config.model,
+                    "vendor_name": self.config.vendor,
+                    "serial_number": f"SN-{self.config.identity}",
+                    "firmware_version": "2.0.1-sim",
+                },
+                reason=reason,
+            )
+        )
         self.boot_status = response.status
         if response.status == "Accepted":
             self.state.variables[("OCPPCommCtrlr", "HeartbeatInterval", "")]["value"] = str(response.interval)
@@ -136,8 +153,9 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
 
     async def send_status(self, evse_id: int, status: str):
         self.state.status[evse_id] = status
-        return await self.call(call.StatusNotification(
-            timestamp=utc_now(), connector_status=status, evse_id=evse_id, connector_id=1))
+        return await self.call(
+            call.StatusNotification(timestamp=utc_now(), connector_status=status, evse_id=evse_id, connector_id=1)
+        )
 
     async def authorize(self, id_token: str, token_type: str = "ISO14443") -> dict:
         return (await self.call(call.Authorize(id_token={"id_token": id_token, "type": token_type}))).id_token_info
@@ -148,23 +166,62 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         power = self.power_limit_w(evse_id) * random.uniform(0.97, 1.0) if charging else 0.0
         amps = power / (VOLTAGE * PHASES)
         values = [
-            {"value": round(self.state.meters[evse_id], 1), "context": context, "location": "Outlet",
-             "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}},
-            {"value": round(power, 1), "context": context, "measurand": "Power.Active.Import",
-             "unit_of_measure": {"unit": "W"}},
+            {
+                "value": round(self.state.meters[evse_id], 1),
+                "context": context,
+                "location": "Outlet",
+                "measurand": "Energy.Active.Import.Register",
+                "unit_of_measure": {"unit": "Wh"},
+            },
+            {
+                "value": round(power, 1),
+                "context": context,
+                "measurand": "Power.Active.Import",
+                "unit_of_measure": {"unit": "W"},
+            },
         ]
         for phase in ("L1", "L2", "L3"):
-            values.append({"value": round(amps, 2), "context": context, "measurand": "Current.Import", "phase": phase,
-                           "unit_of_measure": {"unit": "A"}})
-        values.append({"value": round(VOLTAGE + random.uniform(-2, 2), 1), "context": context, "measurand": "Voltage",
-                       "phase": "L1-N", "unit_of_measure": {"unit": "V"}})
-        values.append({"value": int(self.state.soc.get(evse_id, 50)), "context": context, "measurand": "SoC",
-                       "location": "EV", "unit_of_measure": {"unit": "Percent"}})
+            values.append(
+                {
+                    "value": round(amps, 2),
+                    "context": context,
+                    "measurand": "Current.Import",
+                    "phase": phase,
+                    "unit_of_measure": {"unit": "A"},
+                }
+            )
+        values.append(
+            {
+                "value": round(VOLTAGE + random.uniform(-2, 2), 1),
+                "context": context,
+                "measurand": "Voltage",
+                "phase": "L1-N",
+                "unit_of_measure": {"unit": "V"},
+            }
+        )
+        values.append(
+            {
+                "value": int(self.state.soc.get(evse_id, 50)),
+                "context": context,
+                "measurand": "SoC",
+                "location": "EV",
+                "unit_of_measure": {"unit": "Percent"},
+            }
+        )
         return [{"timestamp": utc_now(), "sampled_value": values}]
 
-    async def transaction_event(self, event_type: str, transaction: Transaction201, trigger_reason: str, *,
-                                charging_state: str | None = None, stopped_reason: str | None = None,
-                                meter_context: str | None = None, id_token: dict | None = None, evse: bool = False):
+    async def transaction_event(
+        self,
+        event_type: str,
+        transaction: Transaction201,
+        trigger_reason: str,
+        *,
+        charging_state: str | None = None,
+        stopped_reason: str | None = None,
+        meter_context: str | None = None,
+        id_token: dict | None = None,
+        evse: bool = False,
+    ):
         """Build the next TransactionEvent of `transaction` and deliver it, or queue it when offline."""
         info: dict = {"transaction_id": transaction.transaction_id}
         if charging_state:
@@ -175,10 +232,15 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         if transaction.remote_start_id is not None and event_type == "Started":
             info["remote_start_id"] = transaction.remote_start_id
         request = call.TransactionEvent(
-            event_type=event_type, timestamp=utc_now(), trigger_reason=trigger_reason,
-            seq_no=transaction.next_seq_no(), transaction_info=info,
+            event_type=event_type,
+            timestamp=utc_now(),
+            trigger_reason=trigger_reason,
+            seq_no=transaction.next_seq_no(),
+            transaction_info=info,
             meter_value=self.meter_value(transaction.evse_id, meter_context) if meter_context else None,
-            evse={"id": transaction.evse_id, "connector_id": 1} if evse else None, id_token=id_token)
+            evse={"id": transaction.evse_id, "connector_id": 1} if evse else None,
+            id_token=id_token,
+        )
         if self.state.offline:
             request.offline = True
             self.state.queue.append(request)
@@ -214,10 +276,18 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         """From now on TransactionEvents are queued, as when the station loses its link."""
         self.state.offline = True
 
-    async def start_transaction(self, evse_id: int, id_token: str | None, *, token_type: str = "ISO14443",
-                                trigger_reason: str = "Authorized", remote_start_id: int | None = None,
-                                transaction_id: str | None = None, meter_loop: bool = True,
-                                charge: bool = True) -> Transaction201:
+    async def start_transaction(
+        self,
+        evse_id: int,
+        id_token: str | None,
+        *,
+        token_type: str = "ISO14443",
+        trigger_reason: str = "Authorized",
+        remote_start_id: int | None = None,
+        transaction_id: str | None = None,
+        meter_loop: bool = True,
+        charge: bool = True,
+    ) -> Transaction201:
         """Plug in + authorise: Started (EVConnected), then Charging unless `charge` is False."""
         token = {"id_token": id_token, "type": token_type} if id_token else None
         transaction = Transaction201(evse_id, transaction_id or uuid.uuid4().hex[:20], token, remote_start_id)
@@ -225,8 +295,15 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         self.state.soc.setdefault(evse_id, float(random.randint(15, 60)))
         if not self.state.offline:
             await self.send_status(evse_id, "Occupied")
-        response = await self.transaction_event("Started", transaction, trigger_reason, charging_state="EVConnected",
-                                                meter_context="Transaction.Begin", id_token=token, evse=True)
+        response = await self.transaction_event(
+            "Started",
+            transaction,
+            trigger_reason,
+            charging_state="EVConnected",
+            meter_context="Transaction.Begin",
+            id_token=token,
+            evse=True,
+        )
         if response is not None and response.id_token_info and response.id_token_info.get("status") != "Accepted":
             await self.stop_transaction(evse_id, "DeAuthorized", trigger_reason="Deauthorized")
             return transaction
@@ -240,7 +317,9 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         transaction = self.state.transactions[evse_id]
         return await self.transaction_event("Updated", transaction, trigger_reason, charging_state=state)
 
-    async def meter_update(self, evse_id: int, seconds: float | None = None, trigger_reason: str = "MeterValuePeriodic"):
+    async def meter_update(
+        self, evse_id: int, seconds: float | None = None, trigger_reason: str = "MeterValuePeriodic"
+    ):
         """Advance the meter by `seconds` of charging and send a periodic Updated."""
         transaction = self.state.transactions[evse_id]
         seconds = self.meter_interval() if seconds is None else seconds
@@ -250,8 +329,14 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             self.state.soc[evse_id] = min(100.0, self.state.soc.get(evse_id, 50) + power * seconds / 3600 / 600)
         return await self.transaction_event("Updated", transaction, trigger_reason, meter_context="Sample.Periodic")
 
-    async def stop_transaction(self, evse_id: int, reason: str = "Local", *, trigger_reason: str = "StopAuthorized",
-                               id_token: dict | None = None):
+    async def stop_transaction(
+        self,
+        evse_id: int,
+        reason: str = "Local",
+        *,
+        trigger_reason: str = "StopAuthorized",
+        id_token: dict | None = None,
+    ):
         transaction = self.state.transactions.pop(evse_id, None)
         task = self.meter_tasks.pop(evse_id, None)
         if task is not None and task is not asyncio.current_task():
@@ -259,8 +344,15 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         if transaction is None:
             return None
         state = "Idle" if reason in {"EVDisconnected", "Timeout"} else "EVConnected"
-        response = await self.transaction_event("Ended", transaction, trigger_reason, charging_state=state,
-                                                stopped_reason=reason, meter_context="Transaction.End", id_token=id_token)
+        response = await self.transaction_event(
+            "Ended",
+            transaction,
+            trigger_reason,
+            charging_state=state,
+            stopped_reason=reason,
+            meter_context="Transaction.End",
+            id_token=id_token,
+        )
         if not self.state.offline:
             await self.send_status(evse_id, "Available")
         return response
@@ -324,9 +416,16 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         if profile:
             self.state.profiles[profile["id"]] = {"evse_id": evse_id, "profile": profile}
         transaction_id = uuid.uuid4().hex[:20]
-        self.spawn(self.start_transaction(evse_id, id_token["id_token"], token_type=id_token["type"],
-                                          trigger_reason="RemoteStart", remote_start_id=remote_start_id,
-                                          transaction_id=transaction_id))
+        self.spawn(
+            self.start_transaction(
+                evse_id,
+                id_token["id_token"],
+                token_type=id_token["type"],
+                trigger_reason="RemoteStart",
+                remote_start_id=remote_start_id,
+                transaction_id=transaction_id,
+            )
+        )
         return call_result.RequestStartTransaction(status="Accepted", transaction_id=transaction_id)
 
     @on(Action.request_stop_transaction)
@@ -341,7 +440,11 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
     @on(Action.get_transaction_status)
     def on_get_transaction_status(self, transaction_id: str | None = None, **kwargs):
         self._note("GetTransactionStatus")
-        queued = [r for r in self.state.queue if transaction_id is None or r.transaction_info["transaction_id"] == transaction_id]
+        queued = [
+            r
+            for r in self.state.queue
+            if transaction_id is None or r.transaction_info["transaction_id"] == transaction_id
+        ]
         if transaction_id is None:
             return call_result.GetTransactionStatus(messages_in_queue=bool(queued))
         ongoing = any(t.transaction_id == transaction_id for t in self.state.transactions.values())
@@ -396,7 +499,8 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         entry = self.state.variables.get(("DeviceDataCtrlr", "ItemsPerMessage", action))
         if entry is not None and len(items) > int(entry["value"]):
             raise OccurrenceConstraintViolationError(
-                description=f"{len(items)} items, more than ItemsPerMessage {action} ({entry['value']})")
+                description=f"{len(items)} items, more than ItemsPerMessage {action} ({entry['value']})"
+            )
 
     @on(Action.get_variables)
     def on_get_variables(self, get_variable_data: list, **kwargs):
@@ -406,8 +510,11 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         for item in get_variable_data:
             component, variable = item["component"], item["variable"]
             key = (component["name"], variable["name"], variable.get("instance", ""))
-            result = {"component": component, "variable": variable,
-                      "attribute_type": item.get("attribute_type", "Actual")}
+            result = {
+                "component": component,
+                "variable": variable,
+                "attribute_type": item.get("attribute_type", "Actual"),
+            }
             entry = self.state.variables.get(key)
             if entry is None:
                 known_component = any(k[0] == key[0] for k in self.state.variables)
@@ -436,8 +543,14 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             else:
                 entry["value"] = str(item["attribute_value"])
                 status = "Accepted"
-            results.append({"attribute_status": status, "component": component, "variable": variable,
-                            "attribute_type": item.get("attribute_type", "Actual")})
+            results.append(
+                {
+                    "attribute_status": status,
+                    "component": component,
+                    "variable": variable,
+                    "attribute_type": item.get("attribute_type", "Actual"),
+                }
+            )
         return call_result.SetVariables(set_variable_result=results)
 
     def _report_data(self, wanted=None) -> list[dict]:
@@ -449,25 +562,47 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             characteristics = {"data_type": entry["data_type"], "supports_monitoring": False}
             if entry.get("unit"):
                 characteristics["unit"] = entry["unit"]
-            data.append({"component": {"name": component}, "variable": variable,
-                         "variable_attribute": [{"type": "Actual", "value": entry["value"],
-                                                 "mutability": entry["mutability"]}],
-                         "variable_characteristics": characteristics})
+            data.append(
+                {
+                    "component": {"name": component},
+                    "variable": variable,
+                    "variable_attribute": [
+                        {"type": "Actual", "value": entry["value"], "mutability": entry["mutability"]}
+                    ],
+                    "variable_characteristics": characteristics,
+                }
+            )
         for evse_id in range(1, self.config.connectors + 1):
             if wanted is None or wanted("EVSE", "AvailabilityState"):
-                data.append({"component": {"name": "EVSE", "evse": {"id": evse_id}},
-                             "variable": {"name": "AvailabilityState"},
-                             "variable_attribute": [{"type": "Actual", "value": self.state.status.get(evse_id, "Available"),
-                                                     "mutability": "ReadOnly"}],
-                             "variable_characteristics": {"data_type": "OptionList", "supports_monitoring": False}})
+                data.append(
+                    {
+                        "component": {"name": "EVSE", "evse": {"id": evse_id}},
+                        "variable": {"name": "AvailabilityState"},
+                        "variable_attribute": [
+                            {
+                                "type": "Actual",
+                                "value": self.state.status.get(evse_id, "Available"),
+                                "mutability": "ReadOnly",
+                            }
+                        ],
+                        "variable_characteristics": {"data_type": "OptionList", "supports_monitoring": False},
+                    }
+                )
         return data
 
     async def _send_report(self, request_id: int, data: list[dict]) -> None:
         await asyncio.sleep(0.05)  # the answer goes first
-        parts = [data[i:i + 10] for i in range(0, len(data), 10)] or [[]]
+        parts = [data[i : i + 10] for i in range(0, len(data), 10)] or [[]]
         for seq_no, part in enumerate(parts):
-            await self.call(call.NotifyReport(request_id=request_id, generated_at=utc_now(), seq_no=seq_no,
-                                              report_data=part or None, tbc=seq_no < len(parts) - 1))
+            await self.call(
+                call.NotifyReport(
+                    request_id=request_id,
+                    generated_at=utc_now(),
+                    seq_no=seq_no,
+                    report_data=part or None,
+                    tbc=seq_no < len(parts) - 1,
+                )
+            )
 
     @on(Action.get_base_report)
     def on_get_base_report(self, request_id: int, report_base: str, **kwargs):
@@ -497,16 +632,20 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         return call_result.SetChargingProfile(status="Accepted")
 
     @on(Action.clear_charging_profile)
-    def on_clear_charging_profile(self, charging_profile_id: int | None = None,
-                                  charging_profile_criteria: dict | None = None, **kwargs):
+    def on_clear_charging_profile(
+        self, charging_profile_id: int | None = None, charging_profile_criteria: dict | None = None, **kwargs
+    ):
         self._note("ClearChargingProfile")
         criteria = charging_profile_criteria or {}
         doomed = [
-            pid for pid, entry in self.state.profiles.items()
+            pid
+            for pid, entry in self.state.profiles.items()
             if (charging_profile_id is None or pid == charging_profile_id)
             and ("evse_id" not in criteria or entry["evse_id"] == criteria["evse_id"])
-            and ("charging_profile_purpose" not in criteria
-                 or entry["profile"]["charging_profile_purpose"] == criteria["charging_profile_purpose"])
+            and (
+                "charging_profile_purpose" not in criteria
+                or entry["profile"]["charging_profile_purpose"] == criteria["charging_profile_purpose"]
+            )
             and ("stack_level" not in criteria or entry["profile"]["stack_level"] == criteria["stack_level"])
         ]
         for pid in doomed:
@@ -526,9 +665,15 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             for entry in found:
                 by_evse.setdefault(entry["evse_id"], []).append(entry["profile"])
             for n, (evse, profiles) in enumerate(by_evse.items()):
-                await self.call(call.ReportChargingProfiles(
-                    request_id=request_id, charging_limit_source="CSO", charging_profile=profiles, evse_id=evse,
-                    tbc=n < len(by_evse) - 1))
+                await self.call(
+                    call.ReportChargingProfiles(
+                        request_id=request_id,
+                        charging_limit_source="CSO",
+                        charging_profile=profiles,
+                        evse_id=evse,
+                        tbc=n < len(by_evse) - 1,
+                    )
+                )
 
         self.spawn(report())
         return call_result.GetChargingProfiles(status="Accepted")
@@ -542,9 +687,16 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         unit = charging_rate_unit or "W"
         if unit == "A":
             limit = round(limit / (VOLTAGE * PHASES), 1)
-        return call_result.GetCompositeSchedule(status="Accepted", schedule={
-            "evse_id": evse_id, "duration": duration, "schedule_start": utc_now(), "charging_rate_unit": unit,
-            "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": utc_now(),
+                "charging_rate_unit": unit,
+                "charging_schedule_period": [{"start_period": 0, "limit": limit}],
+            },
+        )
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, evse: dict | None = None, **kwargs):
@@ -559,8 +711,12 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         senders = {
             "BootNotification": lambda: self.boot("Triggered"),
             "Heartbeat": self.heartbeat,
-            "StatusNotification": lambda: self.send_status(evse_id or 1, self.state.status.get(evse_id or 1, "Available")),
-            "MeterValues": lambda: self.call(call.MeterValues(evse_id=evse_id or 1, meter_value=self.meter_value(evse_id or 1, "Trigger"))),
+            "StatusNotification": lambda: self.send_status(
+                evse_id or 1, self.state.status.get(evse_id or 1, "Available")
+            ),
+            "MeterValues": lambda: self.call(
+                call.MeterValues(evse_id=evse_id or 1, meter_value=self.meter_value(evse_id or 1, "Trigger"))
+            ),
             "TransactionEvent": transaction_updated,
             "LogStatusNotification": lambda: self.call(call.LogStatusNotification(status="Idle")),
             "FirmwareStatusNotification": lambda: self.call(call.FirmwareStatusNotification(status="Idle")),
@@ -629,7 +785,6 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         self.state.reservations[id] = evse_id
         self.spawn(self.send_status(evse_id, "Reserved"))
         return call_result.ReserveNow(status="Accepted")
-
 
     @on(Action.cost_updated)
     def on_cost_updated(self, total_cost: float, transaction_id: str, **kwargs):

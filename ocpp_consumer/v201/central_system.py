@@ -1,6 +1,7 @@
 """OCPP 2.0.1: the messages a charger sends us. Each handler parses, calls one service,
 and returns the `ocpp` package's call_result. Routing, validation (compiled schemas) and
 the frame journal come from CsmsChargePoint, shared with 1.6."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -26,13 +27,35 @@ from sessions_app.meter import parse_timestamp, readings_v201
 
 # OCPP 2.0.1 commands the CSMS sends; commands.send() accepts these for a 2.0.1 charger
 # (and translates the 1.6 names it knows, see ocpp_consumer.translate).
-COMMANDS = frozenset({
-    "RequestStartTransaction", "RequestStopTransaction", "GetTransactionStatus", "Reset", "UnlockConnector",
-    "ChangeAvailability", "GetVariables", "SetVariables", "GetBaseReport", "GetReport", "SetChargingProfile",
-    "ClearChargingProfile", "GetChargingProfiles", "GetCompositeSchedule", "TriggerMessage", "UpdateFirmware",
-    "GetLog", "ClearCache", "SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
-    "DataTransfer", "CostUpdated", "SetNetworkProfile",
-})
+COMMANDS = frozenset(
+    {
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+        "GetTransactionStatus",
+        "Reset",
+        "UnlockConnector",
+        "ChangeAvailability",
+        "GetVariables",
+        "SetVariables",
+        "GetBaseReport",
+        "GetReport",
+        "SetChargingProfile",
+        "ClearChargingProfile",
+        "GetChargingProfiles",
+        "GetCompositeSchedule",
+        "TriggerMessage",
+        "UpdateFirmware",
+        "GetLog",
+        "ClearCache",
+        "SendLocalList",
+        "GetLocalListVersion",
+        "ReserveNow",
+        "CancelReservation",
+        "DataTransfer",
+        "CostUpdated",
+        "SetNetworkProfile",
+    }
+)
 
 
 def _money(amount: Decimal) -> float:
@@ -44,9 +67,19 @@ def meter_value_as_v16(meter_value: list[dict]) -> list[dict]:
     """2.0.1 meter values (snake_case, as handed to handlers) in the shape the shared
     MeterValues service reads: unitOfMeasure flattened to a unit, its multiplier applied."""
     return [
-        {"timestamp": reading.at.isoformat(), "sampled_value": [{
-            "value": str(reading.value), "measurand": reading.measurand, "phase": reading.phase,
-            "location": reading.location, "context": reading.context, "unit": reading.unit}]}
+        {
+            "timestamp": reading.at.isoformat(),
+            "sampled_value": [
+                {
+                    "value": str(reading.value),
+                    "measurand": reading.measurand,
+                    "phase": reading.phase,
+                    "location": reading.location,
+                    "context": reading.context,
+                    "unit": reading.unit,
+                }
+            ],
+        }
         for reading in readings_v201(meter_value)
     ]
 
@@ -87,9 +120,12 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     async def on_boot_notification(self, charging_station: dict, reason: str, **kwargs):
         modem = charging_station.get("modem") or {}
         status, interval = await common.boot(
-            self, vendor=charging_station["vendor_name"], model=charging_station["model"],
+            self,
+            vendor=charging_station["vendor_name"],
+            model=charging_station["model"],
             serial_number=charging_station.get("serial_number", ""),
-            firmware_version=charging_station.get("firmware_version", ""), iccid=modem.get("iccid", ""),
+            firmware_version=charging_station.get("firmware_version", ""),
+            iccid=modem.get("iccid", ""),
             imsi=modem.get("imsi", ""),
         )
         return call_result.BootNotification(current_time=common.now(), interval=interval, status=status)
@@ -100,29 +136,57 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
         return call_result.Heartbeat(current_time=common.now())
 
     @on(Action.status_notification)
-    async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs):
-        await run_service(device_model.connector_status_update, charge_point_id=self.pk, evse_id=evse_id,
-                          evse_connector_id=connector_id, status=connector_status, at=parse_timestamp(timestamp))
+    async def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs
+    ):
+        await run_service(
+            device_model.connector_status_update,
+            charge_point_id=self.pk,
+            evse_id=evse_id,
+            evse_connector_id=connector_id,
+            status=connector_status,
+            at=parse_timestamp(timestamp),
+        )
         return call_result.StatusNotification()
 
     # --- authorization and transactions -------------------------------------------------------
 
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict, **kwargs):
-        info = await run_service(transaction_events.id_token_info_v201, id_token=id_token["id_token"],
-                                 token_type=id_token["type"], charge_point_id=self.pk)
+        info = await run_service(
+            transaction_events.id_token_info_v201,
+            id_token=id_token["id_token"],
+            token_type=id_token["type"],
+            charge_point_id=self.pk,
+        )
         return call_result.Authorize(id_token_info=_snake(info))
 
     @on(Action.transaction_event)
-    async def on_transaction_event(self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
-                                   transaction_info: dict, **kwargs):
-        payload = to_camel({"event_type": event_type, "timestamp": timestamp, "trigger_reason": trigger_reason,
-                            "seq_no": seq_no, "transaction_info": transaction_info, **kwargs})
+    async def on_transaction_event(
+        self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict, **kwargs
+    ):
+        payload = to_camel(
+            {
+                "event_type": event_type,
+                "timestamp": timestamp,
+                "trigger_reason": trigger_reason,
+                "seq_no": seq_no,
+                "transaction_info": transaction_info,
+                **kwargs,
+            }
+        )
         outcome = await run_service(
-            transaction_events.transaction_event_handle, charge_point_id=self.pk, event_type=event_type,
-            timestamp=parse_timestamp(timestamp), trigger_reason=trigger_reason, seq_no=seq_no,
-            transaction_info=payload["transactionInfo"], offline=kwargs.get("offline", False),
-            id_token=payload.get("idToken"), evse=payload.get("evse"), meter_value=payload.get("meterValue"),
+            transaction_events.transaction_event_handle,
+            charge_point_id=self.pk,
+            event_type=event_type,
+            timestamp=parse_timestamp(timestamp),
+            trigger_reason=trigger_reason,
+            seq_no=seq_no,
+            transaction_info=payload["transactionInfo"],
+            offline=kwargs.get("offline", False),
+            id_token=payload.get("idToken"),
+            evse=payload.get("evse"),
+            meter_value=payload.get("meterValue"),
             payload=payload,
         )
         answer = call_result.TransactionEvent()
@@ -133,7 +197,9 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
         elif not outcome.ended and outcome.running_cost is not None:
             # totalCost is for ended transactions only; the running cost goes to the driver's display.
             answer.updated_personal_message = {
-                "format": "UTF8", "content": f"Cost so far: {outcome.running_cost:.2f} {outcome.currency}".strip()[:512]}
+                "format": "UTF8",
+                "content": f"Cost so far: {outcome.running_cost:.2f} {outcome.currency}".strip()[:512],
+            }
         return answer
 
     @on(Action.meter_values)
@@ -146,19 +212,29 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
                 connector = await run_service(device_model.connector_for_evse, charge_point_id=self.pk, evse_id=evse_id)
                 cache[evse_id] = connector.connector_id
             connector_id = cache[evse_id]
-        await committer("meter_values", common.meter_values_flush).submit({
-            "charge_point_id": self.pk, "identity": self.id, "connector_id": connector_id,
-            "transaction_id": None, "meter_value": meter_value_as_v16(meter_value),
-        })
+        await committer("meter_values", common.meter_values_flush).submit(
+            {
+                "charge_point_id": self.pk,
+                "identity": self.id,
+                "connector_id": connector_id,
+                "transaction_id": None,
+                "meter_value": meter_value_as_v16(meter_value),
+            }
+        )
         return call_result.MeterValues()
 
     # --- device model, events, firmware and logs ----------------------------------------------
 
     @on(Action.notify_report)
     async def on_notify_report(self, request_id: int, generated_at: str, seq_no: int, **kwargs):
-        await run_service(device_model.device_report_store, charge_point_id=self.pk, request_id=request_id,
-                          seq_no=seq_no, report_data=to_camel(kwargs.get("report_data") or []),
-                          tbc=kwargs.get("tbc", False))
+        await run_service(
+            device_model.device_report_store,
+            charge_point_id=self.pk,
+            request_id=request_id,
+            seq_no=seq_no,
+            report_data=to_camel(kwargs.get("report_data") or []),
+            tbc=kwargs.get("tbc", False),
+        )
         return call_result.NotifyReport()
 
     @on(Action.notify_event)
@@ -169,9 +245,13 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     @on(Action.security_event_notification)
     async def on_security_event_notification(self, type: str, timestamp: str, **kwargs):
         await run_service(
-            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="security_event", severity="warning",
+            cp_services.charge_point_event_add,
+            charge_point_id=self.pk,
+            kind="security_event",
+            severity="warning",
             message=f"Security event {type}: {kwargs.get('tech_info', '')}".strip().rstrip(":"),
-            payload={"type": type, "timestamp": timestamp, "techInfo": kwargs.get("tech_info", "")})
+            payload={"type": type, "timestamp": timestamp, "techInfo": kwargs.get("tech_info", "")},
+        )
         return call_result.SecurityEventNotification()
 
     @on(Action.firmware_status_notification)
@@ -191,32 +271,53 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     # --- smart charging ------------------------------------------------------------------------
 
     @on(Action.report_charging_profiles)
-    async def on_report_charging_profiles(self, request_id: int, charging_limit_source: str, evse_id: int,
-                                          charging_profile: list, **kwargs):
+    async def on_report_charging_profiles(
+        self, request_id: int, charging_limit_source: str, evse_id: int, charging_profile: list, **kwargs
+    ):
         await run_service(
-            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="charging_profiles_report",
+            cp_services.charge_point_event_add,
+            charge_point_id=self.pk,
+            kind="charging_profiles_report",
             message=f"{len(charging_profile)} charging profile(s) on EVSE {evse_id} from {charging_limit_source}",
-            payload={"requestId": request_id, "evseId": evse_id, "chargingLimitSource": charging_limit_source,
-                     "chargingProfile": to_camel(charging_profile), "tbc": kwargs.get("tbc", False)})
+            payload={
+                "requestId": request_id,
+                "evseId": evse_id,
+                "chargingLimitSource": charging_limit_source,
+                "chargingProfile": to_camel(charging_profile),
+                "tbc": kwargs.get("tbc", False),
+            },
+        )
         return call_result.ReportChargingProfiles()
 
     @on(Action.notify_charging_limit)
     async def on_notify_charging_limit(self, charging_limit: dict, **kwargs):
         source = charging_limit["charging_limit_source"]
         await run_service(
-            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="charging_limit",
+            cp_services.charge_point_event_add,
+            charge_point_id=self.pk,
+            kind="charging_limit",
             severity="warning" if charging_limit.get("is_grid_critical") else "info",
-            message=f"Charging limit set by {source}" + (f" on EVSE {kwargs['evse_id']}" if kwargs.get("evse_id") else ""),
-            payload=to_camel({"charging_limit": charging_limit, "evse_id": kwargs.get("evse_id"),
-                              "charging_schedule": kwargs.get("charging_schedule")}))
+            message=f"Charging limit set by {source}"
+            + (f" on EVSE {kwargs['evse_id']}" if kwargs.get("evse_id") else ""),
+            payload=to_camel(
+                {
+                    "charging_limit": charging_limit,
+                    "evse_id": kwargs.get("evse_id"),
+                    "charging_schedule": kwargs.get("charging_schedule"),
+                }
+            ),
+        )
         return call_result.NotifyChargingLimit()
 
     @on(Action.cleared_charging_limit)
     async def on_cleared_charging_limit(self, charging_limit_source: str, **kwargs):
         await run_service(
-            cp_services.charge_point_event_add, charge_point_id=self.pk, kind="charging_limit_cleared",
+            cp_services.charge_point_event_add,
+            charge_point_id=self.pk,
+            kind="charging_limit_cleared",
             message=f"Charging limit from {charging_limit_source} cleared",
-            payload={"chargingLimitSource": charging_limit_source, "evseId": kwargs.get("evse_id")})
+            payload={"chargingLimitSource": charging_limit_source, "evseId": kwargs.get("evse_id")},
+        )
         return call_result.ClearedChargingLimit()
 
 

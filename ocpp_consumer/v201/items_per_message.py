@@ -4,6 +4,7 @@ limits as DeviceDataCtrlr.ItemsPerMessage[GetVariables] / [SetVariables]; the co
 asks for the one it needs the first time (then it is in the device model), splits the
 request, and joins the answers into one, as if the charger had taken it whole.
 """
+
 from __future__ import annotations
 
 from chargepoints import device_model
@@ -45,8 +46,11 @@ def known_limit(*, identity: str, action: str) -> tuple[int | None, bool]:
     charge_point_id = _charge_point_id(identity)
     if charge_point_id is None:
         return None, True
-    row = (device_model.device_variable_list(charge_point=charge_point_id, component_name=COMPONENT)
-           .filter(variable_name=VARIABLE, variable_instance=action, attribute_type="Actual").first())
+    row = (
+        device_model.device_variable_list(charge_point=charge_point_id, component_name=COMPONENT)
+        .filter(variable_name=VARIABLE, variable_instance=action, attribute_type="Actual")
+        .first()
+    )
     if row is None:
         return None, False
     return _parse(row.value), True
@@ -59,9 +63,17 @@ def remember_limit(*, identity: str, action: str, answer: dict) -> int | None:
     value = results[0].get("attributeValue") if results[0].get("attributeStatus") == "Accepted" else None
     charge_point_id = _charge_point_id(identity)
     if charge_point_id is not None:
-        device_model.device_variable_set_values(charge_point_id=charge_point_id, results=[{
-            "component": {"name": COMPONENT}, "variable": {"name": VARIABLE, "instance": action},
-            "attributeType": "Actual", "value": value if value is not None else ""}])
+        device_model.device_variable_set_values(
+            charge_point_id=charge_point_id,
+            results=[
+                {
+                    "component": {"name": COMPONENT},
+                    "variable": {"name": VARIABLE, "instance": action},
+                    "attributeType": "Actual",
+                    "value": value if value is not None else "",
+                }
+            ],
+        )
     return _parse(value)
 
 
@@ -69,7 +81,7 @@ def split(action: str, payload: dict, limit: int) -> list[dict]:
     """The request as payloads of at most `limit` items each (other fields kept on each)."""
     key = ITEM_LISTS[action][0]
     items = payload[key]
-    return [{**payload, key: items[start:start + limit]} for start in range(0, len(items), limit)]
+    return [{**payload, key: items[start : start + limit]} for start in range(0, len(items), limit)]
 
 
 def join(action: str, answers: list[dict]) -> dict:

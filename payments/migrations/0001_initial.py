@@ -9,90 +9,256 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('chargepoints', '0001_initial'),
-        ('sessions_app', '0001_initial'),
+        ("billing", "0001_initial"),
+        ("chargepoints", "0001_initial"),
+        ("sessions_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=[('wallet', 'Wallet'), ('sandbox', 'Sandbox'), ('qpay', 'QPay'), ('stripe', 'Stripe'), ('klarna', 'Klarna')], max_length=10)),
-                ('event_id', models.CharField(max_length=200)),
-                ('event_type', models.CharField(blank=True, max_length=100)),
-                ('payload', models.JSONField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("wallet", "Wallet"),
+                            ("sandbox", "Sandbox"),
+                            ("qpay", "QPay"),
+                            ("stripe", "Stripe"),
+                            ("klarna", "Klarna"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=200)),
+                ("event_type", models.CharField(blank=True, max_length=100)),
+                ("payload", models.JSONField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-received_at'],
-                'constraints': [models.UniqueConstraint(fields=('provider', 'event_id'), name='webhook_event_unique')],
+                "ordering": ["-received_at"],
+                "constraints": [models.UniqueConstraint(fields=("provider", "event_id"), name="webhook_event_unique")],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('provider', models.CharField(choices=[('wallet', 'Wallet'), ('sandbox', 'Sandbox'), ('qpay', 'QPay'), ('stripe', 'Stripe'), ('klarna', 'Klarna')], max_length=10)),
-                ('purpose', models.CharField(choices=[('purchase', 'Purchase'), ('top_up', 'Top Up')], max_length=10)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('success', 'Success'), ('error', 'Error'), ('canceled', 'Canceled')], default='pending', max_length=10)),
-                ('provider_reference', models.CharField(blank=True, help_text='Invoice / order / session id at the provider', max_length=200, null=True)),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('checkout_url', models.URLField(blank=True, max_length=1000)),
-                ('client_token', models.TextField(blank=True, help_text='Klarna client_token for the widget')),
-                ('failure_reason', models.CharField(blank=True, max_length=300)),
-                ('provider_answers', models.JSONField(blank=True, default=list, help_text='Raw provider answers, secrets removed')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('purchase', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='billing.purchase')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("wallet", "Wallet"),
+                            ("sandbox", "Sandbox"),
+                            ("qpay", "QPay"),
+                            ("stripe", "Stripe"),
+                            ("klarna", "Klarna"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("purpose", models.CharField(choices=[("purchase", "Purchase"), ("top_up", "Top Up")], max_length=10)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("success", "Success"),
+                            ("error", "Error"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "provider_reference",
+                    models.CharField(
+                        blank=True, help_text="Invoice / order / session id at the provider", max_length=200, null=True
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                ("checkout_url", models.URLField(blank=True, max_length=1000)),
+                ("client_token", models.TextField(blank=True, help_text="Klarna client_token for the widget")),
+                ("failure_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "provider_answers",
+                    models.JSONField(blank=True, default=list, help_text="Raw provider answers, secrets removed"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "purchase",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="billing.purchase",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['status', 'provider'], name='payments_pa_status_eb2eec_idx'), models.Index(fields=['user', '-created_at'], name='payments_pa_user_id_7a85fd_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('provider_reference__isnull', False)), fields=('provider', 'provider_reference'), name='payment_provider_reference_unique'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payment_amount_positive'), models.CheckConstraint(condition=models.Q(models.Q(('purpose', 'purchase'), _negated=True), ('purchase__isnull', False), _connector='OR'), name='payment_purchase_needs_purchase'), models.UniqueConstraint(condition=models.Q(('status', 'success')), fields=('purchase',), name='payment_one_success_per_purchase')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["status", "provider"], name="payments_pa_status_eb2eec_idx"),
+                    models.Index(fields=["user", "-created_at"], name="payments_pa_user_id_7a85fd_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("provider_reference__isnull", False)),
+                        fields=("provider", "provider_reference"),
+                        name="payment_provider_reference_unique",
+                    ),
+                    models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="payment_amount_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("purpose", "purchase"), _negated=True),
+                            ("purchase__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="payment_purchase_needs_purchase",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "success")),
+                        fields=("purchase",),
+                        name="payment_one_success_per_purchase",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('charge_tag', models.CharField(max_length=36)),
-                ('provider', models.CharField(choices=[('wallet', 'Wallet'), ('sandbox', 'Sandbox'), ('qpay', 'QPay'), ('stripe', 'Stripe'), ('klarna', 'Klarna')], default='stripe', max_length=10)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('max_amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('max_energy_wh', models.BigIntegerField()),
-                ('captured_amount', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Awaiting checkout'), ('authorized', 'Funds reserved'), ('started', 'Session started'), ('captured', 'Captured'), ('released', 'Released'), ('canceled', 'Canceled'), ('failed', 'Failed')], default='pending', max_length=12)),
-                ('checkout_session_id', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('payment_intent_id', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('checkout_url', models.URLField(blank=True, max_length=1000)),
-                ('cancel_reason', models.CharField(blank=True, max_length=100)),
-                ('provider_answers', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('charge_point', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='chargepoints.chargepoint')),
-                ('connector', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='chargepoints.connector')),
-                ('id_token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reservations', to='chargepoints.idtoken')),
-                ('session', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reservation', to='sessions_app.chargesession')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reservations', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("charge_tag", models.CharField(max_length=36)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("wallet", "Wallet"),
+                            ("sandbox", "Sandbox"),
+                            ("qpay", "QPay"),
+                            ("stripe", "Stripe"),
+                            ("klarna", "Klarna"),
+                        ],
+                        default="stripe",
+                        max_length=10,
+                    ),
+                ),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                ("max_amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("max_energy_wh", models.BigIntegerField()),
+                ("captured_amount", models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Awaiting checkout"),
+                            ("authorized", "Funds reserved"),
+                            ("started", "Session started"),
+                            ("captured", "Captured"),
+                            ("released", "Released"),
+                            ("canceled", "Canceled"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("checkout_session_id", models.CharField(blank=True, max_length=200, null=True, unique=True)),
+                ("payment_intent_id", models.CharField(blank=True, max_length=200, null=True, unique=True)),
+                ("checkout_url", models.URLField(blank=True, max_length=1000)),
+                ("cancel_reason", models.CharField(blank=True, max_length=100)),
+                ("provider_answers", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "charge_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="chargepoints.chargepoint",
+                    ),
+                ),
+                (
+                    "connector",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="chargepoints.connector",
+                    ),
+                ),
+                (
+                    "id_token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reservations",
+                        to="chargepoints.idtoken",
+                    ),
+                ),
+                (
+                    "session",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservation",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reservations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['status'], name='payments_re_status_2320fc_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('max_amount__gt', 0)), name='reservation_max_amount_positive'), models.CheckConstraint(condition=models.Q(('max_energy_wh__gt', 0)), name='reservation_max_energy_positive'), models.CheckConstraint(condition=models.Q(('captured_amount__isnull', True), ('captured_amount__lte', models.F('max_amount')), _connector='OR'), name='reservation_capture_within_reserved')],
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["status"], name="payments_re_status_2320fc_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("max_amount__gt", 0)), name="reservation_max_amount_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_energy_wh__gt", 0)), name="reservation_max_energy_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("captured_amount__isnull", True),
+                            ("captured_amount__lte", models.F("max_amount")),
+                            _connector="OR",
+                        ),
+                        name="reservation_capture_within_reserved",
+                    ),
+                ],
             },
         ),
     ]

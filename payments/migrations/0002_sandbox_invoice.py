@@ -7,31 +7,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0001_initial'),
+        ("payments", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SandboxInvoice',
+            name="SandboxInvoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('invoice', 'Invoice (pay now)'), ('hold', 'Pre-authorisation (capture later)')], max_length=10)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('currency', models.CharField(max_length=3)),
-                ('captured_amount', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('paid', 'Paid'), ('authorized', 'Authorized'), ('declined', 'Declined'), ('canceled', 'Canceled'), ('captured', 'Captured'), ('released', 'Released')], default='pending', max_length=10)),
-                ('return_url', models.URLField(blank=True, max_length=1000)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("invoice", "Invoice (pay now)"), ("hold", "Pre-authorisation (capture later)")],
+                        max_length=10,
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("currency", models.CharField(max_length=3)),
+                ("captured_amount", models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("paid", "Paid"),
+                            ("authorized", "Authorized"),
+                            ("declined", "Declined"),
+                            ("canceled", "Canceled"),
+                            ("captured", "Captured"),
+                            ("released", "Released"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("return_url", models.URLField(blank=True, max_length=1000)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='sandbox_invoice_amount_positive')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount__gt", 0)), name="sandbox_invoice_amount_positive"
+                    )
+                ],
             },
         ),
     ]

@@ -1,4 +1,5 @@
 """Payment providers behind one interface (see base.Provider)."""
+
 from __future__ import annotations
 
 from .base import Checked, Created, HoldChecked, Provider

@@ -9,6 +9,7 @@ Two capabilities:
 Providers translate between our rows and the provider's API and nothing more: they never
 change our state; services.py does that, once, from what the provider answered.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,7 +18,17 @@ from decimal import Decimal
 from django.conf import settings
 
 SECRET_KEYS = frozenset(
-    {"access_token", "refresh_token", "client_secret", "secret", "password", "authorization_token", "client_token", "api_key", "token"}
+    {
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "secret",
+        "password",
+        "authorization_token",
+        "client_token",
+        "api_key",
+        "token",
+    }
 )
 
 

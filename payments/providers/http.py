@@ -2,6 +2,7 @@
 
 Headers (which carry credentials) are never logged or stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,12 @@ def call(method: str, url: str, *, body: dict | None = None, headers: dict | Non
         all_headers["Content-Type"] = "application/json"
     try:
         response = requests.request(
-            method, url, data=data, headers=all_headers, auth=auth, timeout=settings.PAYMENTS_HTTP_TIMEOUT,
+            method,
+            url,
+            data=data,
+            headers=all_headers,
+            auth=auth,
+            timeout=settings.PAYMENTS_HTTP_TIMEOUT,
         )
     except requests.Timeout as exc:
         raise ProviderError(f"{method} {url} timed out") from exc

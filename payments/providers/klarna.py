@@ -4,6 +4,7 @@ from the authorization_token the widget returns, then a capture that makes it pa
 The authorization_token lives only in the browser and in the one request that turns it
 into an order; it is never stored or logged.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -37,7 +38,10 @@ class KlarnaProvider(Provider):
     def _call(self, method: str, path: str, *, body: dict | None = None, idempotency_key: str = "") -> dict:
         headers = {"Klarna-Idempotency-Key": idempotency_key} if idempotency_key else {}
         return http.call(
-            method, settings.KLARNA_BASE_URL.rstrip("/") + path, body=body, headers=headers,
+            method,
+            settings.KLARNA_BASE_URL.rstrip("/") + path,
+            body=body,
+            headers=headers,
             auth=(settings.KLARNA_USERNAME, settings.KLARNA_PASSWORD),
         )
 
@@ -49,27 +53,46 @@ class KlarnaProvider(Provider):
             "locale": settings.KLARNA_LOCALE,
             "order_amount": cents,
             "order_tax_amount": 0,
-            "order_lines": [{
-                "type": "digital", "name": description[:255], "quantity": 1,
-                "unit_price": cents, "tax_rate": 0, "total_amount": cents, "total_tax_amount": 0,
-            }],
+            "order_lines": [
+                {
+                    "type": "digital",
+                    "name": description[:255],
+                    "quantity": 1,
+                    "unit_price": cents,
+                    "tax_rate": 0,
+                    "total_amount": cents,
+                    "total_tax_amount": 0,
+                }
+            ],
             "merchant_reference1": str(payment.public_id),
-            "merchant_urls": {"notification": public_url(reverse("payments-api:webhook-klarna", args=[payment.public_id]))},
+            "merchant_urls": {
+                "notification": public_url(reverse("payments-api:webhook-klarna", args=[payment.public_id]))
+            },
         }
 
     def invoice_create(self, payment, *, description: str) -> Created:
-        answer = self._call("POST", "/payments/v1/sessions", body=self._order_body(payment, description=description),
-                            idempotency_key=payment.idempotency_key)
+        answer = self._call(
+            "POST",
+            "/payments/v1/sessions",
+            body=self._order_body(payment, description=description),
+            idempotency_key=payment.idempotency_key,
+        )
         session_id, client_token = answer.get("session_id"), answer.get("client_token")
         if not session_id or not client_token:
             raise ProviderError("Klarna answered without session_id / client_token", answer=scrub(answer))
-        return Created(reference=session_id, url=widget_page_url(payment), client_token=client_token,
-                       answer={"call": "session_create", "session_id": session_id})
+        return Created(
+            reference=session_id,
+            url=widget_page_url(payment),
+            client_token=client_token,
+            answer={"call": "session_create", "session_id": session_id},
+        )
 
     def order_create(self, payment, *, authorization_token: str, description: str) -> dict:
         answer = self._call(
-            "POST", f"/payments/v1/authorizations/{authorization_token}/order",
-            body=self._order_body(payment, description=description), idempotency_key=f"{payment.idempotency_key}-order",
+            "POST",
+            f"/payments/v1/authorizations/{authorization_token}/order",
+            body=self._order_body(payment, description=description),
+            idempotency_key=f"{payment.idempotency_key}-order",
         )
         if not answer.get("order_id"):
             raise ProviderError("Klarna answered without an order_id", answer=scrub(answer), retryable=False)
@@ -77,8 +100,12 @@ class KlarnaProvider(Provider):
 
     def order_capture(self, payment, *, order_id: str) -> dict:
         body = {"captured_amount": to_minor_units(payment.amount, payment.currency), "description": "Charging"}
-        self._call("POST", f"/ordermanagement/v1/orders/{order_id}/captures", body=body,
-                   idempotency_key=f"{payment.idempotency_key}-capture")
+        self._call(
+            "POST",
+            f"/ordermanagement/v1/orders/{order_id}/captures",
+            body=body,
+            idempotency_key=f"{payment.idempotency_key}-capture",
+        )
         return {"call": "order_capture", "order_id": order_id}
 
     def invoice_check(self, payment) -> Checked:
@@ -86,7 +113,10 @@ class KlarnaProvider(Provider):
         if not order_id:
             return Checked(status=Payment.Status.PENDING, answer={"call": "check", "order": None})
         order = self._call("GET", f"/ordermanagement/v1/orders/{order_id}")
-        kept = {"call": "check", **{k: order.get(k) for k in ("order_id", "status", "fraud_status", "order_amount", "captured_amount")}}
+        kept = {
+            "call": "check",
+            **{k: order.get(k) for k in ("order_id", "status", "fraud_status", "order_amount", "captured_amount")},
+        }
         captured = order.get("captured_amount")
         captured = from_minor_units(captured, payment.currency) if isinstance(captured, int) else None
         if order.get("status") == "CANCELLED":
@@ -107,6 +137,10 @@ class KlarnaProvider(Provider):
     def invoice_cancel(self, payment) -> dict:
         order_id = order_id_of(payment)
         if order_id:
-            self._call("POST", f"/ordermanagement/v1/orders/{order_id}/cancel", idempotency_key=f"{payment.idempotency_key}-cancel")
+            self._call(
+                "POST",
+                f"/ordermanagement/v1/orders/{order_id}/cancel",
+                idempotency_key=f"{payment.idempotency_key}-cancel",
+            )
         # A session without an order simply expires at Klarna.
         return {"call": "cancel", "order_id": order_id or None}

@@ -4,6 +4,7 @@ QPay works in whole units of the invoice currency (tögrög), so an amount with 
 is refused rather than silently rounded. Callbacks carry nothing we trust: on a callback
 we ask QPay's payment/check, the same call the poller makes.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -40,7 +41,9 @@ class QPayProvider(Provider):
         token = cache.get(TOKEN_CACHE_KEY)
         if token:
             return token
-        answer = http.call("POST", self._url("/v2/auth/token"), auth=(settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET))
+        answer = http.call(
+            "POST", self._url("/v2/auth/token"), auth=(settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET)
+        )
         token = answer.get("access_token")
         if not token:
             raise ProviderError("QPay gave no access token")
@@ -75,25 +78,37 @@ class QPayProvider(Provider):
         invoice_id = answer.get("invoice_id")
         if not invoice_id:
             raise ProviderError("QPay answered without an invoice_id", answer=scrub(answer))
-        url = answer.get("qPay_shortUrl") or next((u.get("link") for u in answer.get("urls") or [] if u.get("link")), "")
+        url = answer.get("qPay_shortUrl") or next(
+            (u.get("link") for u in answer.get("urls") or [] if u.get("link")), ""
+        )
         # qr_image is a large base64 blob: not worth storing.
         kept = {k: v for k, v in answer.items() if k in ("invoice_id", "qPay_shortUrl", "qr_text")}
         return Created(reference=str(invoice_id), url=url, answer=kept)
 
     def invoice_check(self, payment) -> Checked:
-        body = {"object_type": "INVOICE", "object_id": payment.provider_reference, "offset": {"page_number": 1, "page_limit": 100}}
+        body = {
+            "object_type": "INVOICE",
+            "object_id": payment.provider_reference,
+            "offset": {"page_number": 1, "page_limit": 100},
+        }
         answer = self._call("POST", "/v2/payment/check", body=body)
         rows = answer.get("rows") or []
-        paid = sum((Decimal(str(r.get("payment_amount") or 0)) for r in rows if r.get("payment_status") == "PAID"), Decimal(0))
+        paid = sum(
+            (Decimal(str(r.get("payment_amount") or 0)) for r in rows if r.get("payment_status") == "PAID"), Decimal(0)
+        )
         if paid and paid >= payment.amount:
             status = Payment.Status.SUCCESS
         elif rows and all(r.get("payment_status") in ("FAILED",) for r in rows):
             status = Payment.Status.ERROR
         else:
             status = Payment.Status.PENDING
-        kept = {"count": answer.get("count"), "paid_amount": str(paid), "rows": [
-            {k: r.get(k) for k in ("payment_id", "payment_status", "payment_amount", "payment_date")} for r in rows
-        ]}
+        kept = {
+            "count": answer.get("count"),
+            "paid_amount": str(paid),
+            "rows": [
+                {k: r.get(k) for k in ("payment_id", "payment_status", "payment_amount", "payment_date")} for r in rows
+            ],
+        }
         return Checked(status=status, paid_amount=paid, answer=scrub(kept))
 
     def invoice_cancel(self, payment) -> dict:

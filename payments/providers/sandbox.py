@@ -3,6 +3,7 @@
 Its "remote side" is the SandboxInvoice table; the pay page (payments/views.py) moves those
 rows and then notifies us like a real provider's webhook would.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,8 +30,11 @@ def pay_page_url(reference) -> str:
 
 def _answer(invoice: SandboxInvoice) -> dict:
     return {
-        "reference": str(invoice.reference), "kind": invoice.kind, "status": invoice.status,
-        "amount": str(invoice.amount), "currency": invoice.currency,
+        "reference": str(invoice.reference),
+        "kind": invoice.kind,
+        "status": invoice.status,
+        "amount": str(invoice.amount),
+        "currency": invoice.currency,
     }
 
 
@@ -56,8 +60,11 @@ class SandboxProvider(Provider):
 
     def invoice_create(self, payment, *, description: str) -> Created:
         return self._open(
-            idempotency_key=payment.idempotency_key, kind=SandboxInvoice.Kind.INVOICE,
-            amount=payment.amount, currency=payment.currency, description=description,
+            idempotency_key=payment.idempotency_key,
+            kind=SandboxInvoice.Kind.INVOICE,
+            amount=payment.amount,
+            currency=payment.currency,
+            description=description,
         )
 
     def invoice_check(self, payment) -> Checked:
@@ -67,15 +74,17 @@ class SandboxProvider(Provider):
         return Checked(status=status, paid_amount=paid, answer=_answer(invoice))
 
     def invoice_cancel(self, payment) -> dict:
-        SandboxInvoice.objects.filter(reference=payment.provider_reference, status=SandboxInvoice.Status.PENDING).update(
-            status=SandboxInvoice.Status.CANCELED
-        )
+        SandboxInvoice.objects.filter(
+            reference=payment.provider_reference, status=SandboxInvoice.Status.PENDING
+        ).update(status=SandboxInvoice.Status.CANCELED)
         return _answer(self._get(payment.provider_reference))
 
     def hold_create(self, reservation, *, success_url: str, cancel_url: str) -> Created:
         return self._open(
-            idempotency_key=f"reservation-{reservation.pk}", kind=SandboxInvoice.Kind.HOLD,
-            amount=reservation.max_amount, currency=reservation.currency,
+            idempotency_key=f"reservation-{reservation.pk}",
+            kind=SandboxInvoice.Kind.HOLD,
+            amount=reservation.max_amount,
+            currency=reservation.currency,
             description=f"Charging at {reservation.charge_point_id}",
         )
 
@@ -83,7 +92,8 @@ class SandboxProvider(Provider):
         invoice = self._get(reservation.checkout_session_id)
         return HoldChecked(
             authorized=invoice.status in (SandboxInvoice.Status.AUTHORIZED, SandboxInvoice.Status.CAPTURED),
-            failed=invoice.status in (SandboxInvoice.Status.DECLINED, SandboxInvoice.Status.CANCELED, SandboxInvoice.Status.RELEASED),
+            failed=invoice.status
+            in (SandboxInvoice.Status.DECLINED, SandboxInvoice.Status.CANCELED, SandboxInvoice.Status.RELEASED),
             payment_intent_id=f"sbx_{invoice.reference.hex}",
             answer=_answer(invoice),
         )

@@ -7,6 +7,7 @@
 Every mutating call carries an idempotency key derived from our row, so a retry never
 charges twice.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -34,10 +35,24 @@ def _dict(obj) -> dict:
 
 
 def _keep(session: dict) -> dict:
-    keys = ("id", "object", "status", "payment_status", "amount_total", "currency", "payment_intent", "url", "capture_method", "amount_capturable", "amount_received")
+    keys = (
+        "id",
+        "object",
+        "status",
+        "payment_status",
+        "amount_total",
+        "currency",
+        "payment_intent",
+        "url",
+        "capture_method",
+        "amount_capturable",
+        "amount_received",
+    )
     kept = {k: session.get(k) for k in keys if k in session}
     if isinstance(kept.get("payment_intent"), dict):
-        kept["payment_intent"] = {k: kept["payment_intent"].get(k) for k in ("id", "status", "amount_capturable", "amount_received")}
+        kept["payment_intent"] = {
+            k: kept["payment_intent"].get(k) for k in ("id", "status", "amount_capturable", "amount_received")
+        }
     return scrub(kept)
 
 
@@ -57,7 +72,11 @@ def _wrap(call):
 
 def _line_item(*, amount: Decimal, currency: str, name: str) -> dict:
     return {
-        "price_data": {"currency": currency.lower(), "unit_amount": to_minor_units(amount, currency), "product_data": {"name": name}},
+        "price_data": {
+            "currency": currency.lower(),
+            "unit_amount": to_minor_units(amount, currency),
+            "product_data": {"name": name},
+        },
         "quantity": 1,
     }
 
@@ -73,40 +92,66 @@ class StripeProvider(Provider):
     def hold_create(self, reservation, *, success_url: str, cancel_url: str) -> Created:
         params = {
             "mode": "payment",
-            "line_items": [_line_item(amount=reservation.max_amount, currency=reservation.currency, name=f"Charging at {reservation.charge_point_id} (pre-authorisation)")],
+            "line_items": [
+                _line_item(
+                    amount=reservation.max_amount,
+                    currency=reservation.currency,
+                    name=f"Charging at {reservation.charge_point_id} (pre-authorisation)",
+                )
+            ],
             "payment_intent_data": {"capture_method": "manual", "metadata": {"reservation_id": str(reservation.pk)}},
             "metadata": {"reservation_id": str(reservation.pk)},
             "client_reference_id": str(reservation.pk),
             "success_url": success_url,
             "cancel_url": cancel_url,
         }
-        session = _dict(_wrap(lambda: _client().v1.checkout.sessions.create(params, {"idempotency_key": f"reservation-{reservation.pk}-checkout"})))
+        session = _dict(
+            _wrap(
+                lambda: _client().v1.checkout.sessions.create(
+                    params, {"idempotency_key": f"reservation-{reservation.pk}-checkout"}
+                )
+            )
+        )
         return Created(reference=session["id"], url=session.get("url") or "", answer=_keep(session))
 
     def hold_check(self, reservation) -> HoldChecked:
-        session = _dict(_wrap(lambda: _client().v1.checkout.sessions.retrieve(reservation.checkout_session_id, {"expand": ["payment_intent"]})))
+        session = _dict(
+            _wrap(
+                lambda: _client().v1.checkout.sessions.retrieve(
+                    reservation.checkout_session_id, {"expand": ["payment_intent"]}
+                )
+            )
+        )
         intent = session.get("payment_intent")
         intent = intent if isinstance(intent, dict) else {"id": intent, "status": None}
         authorized = session.get("status") == "complete" and intent.get("status") in ("requires_capture", "succeeded")
         failed = session.get("status") == "expired" or intent.get("status") == "canceled"
-        return HoldChecked(authorized=authorized, failed=failed, payment_intent_id=intent.get("id") or "", answer=_keep(session))
+        return HoldChecked(
+            authorized=authorized, failed=failed, payment_intent_id=intent.get("id") or "", answer=_keep(session)
+        )
 
     def hold_capture(self, reservation, *, amount: Decimal) -> dict:
         params = {"amount_to_capture": to_minor_units(amount, reservation.currency)}
-        intent = _wrap(lambda: _client().v1.payment_intents.capture(
-            reservation.payment_intent_id, params, {"idempotency_key": f"reservation-{reservation.pk}-capture"}
-        ))
+        intent = _wrap(
+            lambda: _client().v1.payment_intents.capture(
+                reservation.payment_intent_id, params, {"idempotency_key": f"reservation-{reservation.pk}-capture"}
+            )
+        )
         return _keep(_dict(intent))
 
     def hold_release(self, reservation) -> dict:
         if reservation.payment_intent_id:
-            intent = _wrap(lambda: _client().v1.payment_intents.cancel(
-                reservation.payment_intent_id, {}, {"idempotency_key": f"reservation-{reservation.pk}-release"}
-            ))
+            intent = _wrap(
+                lambda: _client().v1.payment_intents.cancel(
+                    reservation.payment_intent_id, {}, {"idempotency_key": f"reservation-{reservation.pk}-release"}
+                )
+            )
             return _keep(_dict(intent))
-        session = _wrap(lambda: _client().v1.checkout.sessions.expire(
-            reservation.checkout_session_id, {}, {"idempotency_key": f"reservation-{reservation.pk}-expire"}
-        ))
+        session = _wrap(
+            lambda: _client().v1.checkout.sessions.expire(
+                reservation.checkout_session_id, {}, {"idempotency_key": f"reservation-{reservation.pk}-expire"}
+            )
+        )
         return _keep(_dict(session))
 
     # --- invoices (pay now) --------------------------------------------------------------
@@ -121,7 +166,9 @@ class StripeProvider(Provider):
             "success_url": return_url,
             "cancel_url": return_url,
         }
-        session = _dict(_wrap(lambda: _client().v1.checkout.sessions.create(params, {"idempotency_key": payment.idempotency_key})))
+        session = _dict(
+            _wrap(lambda: _client().v1.checkout.sessions.create(params, {"idempotency_key": payment.idempotency_key}))
+        )
         return Created(reference=session["id"], url=session.get("url") or "", answer=_keep(session))
 
     def invoice_check(self, payment) -> Checked:
@@ -135,7 +182,9 @@ class StripeProvider(Provider):
         return Checked(status=Payment.Status.PENDING, answer=_keep(session))
 
     def invoice_cancel(self, payment) -> dict:
-        session = _wrap(lambda: _client().v1.checkout.sessions.expire(
-            payment.provider_reference, {}, {"idempotency_key": f"{payment.idempotency_key}-expire"}
-        ))
+        session = _wrap(
+            lambda: _client().v1.checkout.sessions.expire(
+                payment.provider_reference, {}, {"idempotency_key": f"{payment.idempotency_key}-expire"}
+            )
+        )
         return _keep(_dict(session))

@@ -3,6 +3,7 @@
 It has no remote side, so it implements neither invoices nor holds; services.purchase_pay
 debits it inside the same transaction that marks the purchase paid.
 """
+
 from __future__ import annotations
 
 from .base import Provider

@@ -1,4 +1,5 @@
 """Small formatting filters for the operator portal templates."""
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,17 @@ def status_class(status: str | None) -> str:
     value = (status or "").lower()
     if value in {"available", "online", "accepted", "paid", "success", "completed", "operative", "top_up"}:
         return "ok"
-    if value in {"charging", "preparing", "finishing", "suspendedev", "suspendedevse", "occupied", "active", "pending", "open"}:
+    if value in {
+        "charging",
+        "preparing",
+        "finishing",
+        "suspendedev",
+        "suspendedevse",
+        "occupied",
+        "active",
+        "pending",
+        "open",
+    }:
         return "busy"
     if value in {"reserved", "unavailable", "canceled", "void", "inoperative"}:
         return "warn"

@@ -7,160 +7,359 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('chargepoints', '0001_initial'),
+        ("chargepoints", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChargeSession',
+            name="ChargeSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('id_tag', models.CharField(blank=True, help_text='The idTag / idToken as the charger sent it', max_length=36)),
-                ('ocpp_version', models.CharField(choices=[('ocpp1.6', 'OCPP 1.6J'), ('ocpp2.0.1', 'OCPP 2.0.1')], default='ocpp1.6', max_length=12)),
-                ('transaction_id', models.CharField(blank=True, max_length=36)),
-                ('remote_start_id', models.IntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Completed')], default='active', max_length=10)),
-                ('started_at', models.DateTimeField()),
-                ('stopped_at', models.DateTimeField(blank=True, null=True)),
-                ('meter_start_wh', models.BigIntegerField(default=0)),
-                ('meter_stop_wh', models.BigIntegerField(blank=True, null=True)),
-                ('meter_last_wh', models.BigIntegerField(blank=True, help_text='Latest energy register reading', null=True)),
-                ('soc_start_percent', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('soc_percent', models.PositiveSmallIntegerField(blank=True, help_text='Latest state of charge', null=True)),
-                ('power_w', models.IntegerField(blank=True, help_text='Latest active power', null=True)),
-                ('charging_state', models.CharField(blank=True, choices=[('Charging', 'Charging'), ('EVConnected', 'Ev Connected'), ('SuspendedEV', 'Suspended Ev'), ('SuspendedEVSE', 'Suspended Evse'), ('Idle', 'Idle')], max_length=15)),
-                ('stop_reason', models.CharField(blank=True, choices=[('DeAuthorized', 'De Authorized'), ('EmergencyStop', 'Emergency Stop'), ('EnergyLimitReached', 'Energy Limit Reached'), ('EVDisconnected', 'Ev Disconnected'), ('GroundFault', 'Ground Fault'), ('HardReset', 'Hard Reset'), ('ImmediateReset', 'Immediate Reset'), ('Local', 'Local'), ('LocalOutOfCredit', 'Local Out Of Credit'), ('MasterPass', 'Master Pass'), ('Other', 'Other'), ('OvercurrentFault', 'Overcurrent Fault'), ('PowerLoss', 'Power Loss'), ('PowerQuality', 'Power Quality'), ('Reboot', 'Reboot'), ('Remote', 'Remote'), ('SOCLimitReached', 'Soc Limit Reached'), ('SoftReset', 'Soft Reset'), ('StoppedByEV', 'Stopped By Ev'), ('TimeLimitReached', 'Time Limit Reached'), ('Timeout', 'Timeout'), ('UnlockCommand', 'Unlock Command')], max_length=20)),
-                ('stop_id_tag', models.CharField(blank=True, max_length=36)),
-                ('closed_by', models.CharField(blank=True, choices=[('charger', 'Stop reported by the charger'), ('server', 'Closed by the server (charger never answered)'), ('operator', 'Closed by an operator')], max_length=10)),
-                ('last_seq_no', models.IntegerField(blank=True, help_text='OCPP 2.0.1: highest seqNo seen', null=True)),
-                ('offline', models.BooleanField(default=False, help_text='Some events were queued while the charger was offline')),
-                ('time_spent_charging_s', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_energy_wh', models.BigIntegerField(blank=True, help_text='Stop when reached (pre-paid)', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('charge_point', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='chargepoints.chargepoint')),
-                ('connector', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='chargepoints.connector')),
-                ('id_token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sessions', to='chargepoints.idtoken')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='charge_sessions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "id_tag",
+                    models.CharField(blank=True, help_text="The idTag / idToken as the charger sent it", max_length=36),
+                ),
+                (
+                    "ocpp_version",
+                    models.CharField(
+                        choices=[("ocpp1.6", "OCPP 1.6J"), ("ocpp2.0.1", "OCPP 2.0.1")],
+                        default="ocpp1.6",
+                        max_length=12,
+                    ),
+                ),
+                ("transaction_id", models.CharField(blank=True, max_length=36)),
+                ("remote_start_id", models.IntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("completed", "Completed")], default="active", max_length=10
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("stopped_at", models.DateTimeField(blank=True, null=True)),
+                ("meter_start_wh", models.BigIntegerField(default=0)),
+                ("meter_stop_wh", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "meter_last_wh",
+                    models.BigIntegerField(blank=True, help_text="Latest energy register reading", null=True),
+                ),
+                ("soc_start_percent", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "soc_percent",
+                    models.PositiveSmallIntegerField(blank=True, help_text="Latest state of charge", null=True),
+                ),
+                ("power_w", models.IntegerField(blank=True, help_text="Latest active power", null=True)),
+                (
+                    "charging_state",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("Charging", "Charging"),
+                            ("EVConnected", "Ev Connected"),
+                            ("SuspendedEV", "Suspended Ev"),
+                            ("SuspendedEVSE", "Suspended Evse"),
+                            ("Idle", "Idle"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "stop_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("DeAuthorized", "De Authorized"),
+                            ("EmergencyStop", "Emergency Stop"),
+                            ("EnergyLimitReached", "Energy Limit Reached"),
+                            ("EVDisconnected", "Ev Disconnected"),
+                            ("GroundFault", "Ground Fault"),
+                            ("HardReset", "Hard Reset"),
+                            ("ImmediateReset", "Immediate Reset"),
+                            ("Local", "Local"),
+                            ("LocalOutOfCredit", "Local Out Of Credit"),
+                            ("MasterPass", "Master Pass"),
+                            ("Other", "Other"),
+                            ("OvercurrentFault", "Overcurrent Fault"),
+                            ("PowerLoss", "Power Loss"),
+                            ("PowerQuality", "Power Quality"),
+                            ("Reboot", "Reboot"),
+                            ("Remote", "Remote"),
+                            ("SOCLimitReached", "Soc Limit Reached"),
+                            ("SoftReset", "Soft Reset"),
+                            ("StoppedByEV", "Stopped By Ev"),
+                            ("TimeLimitReached", "Time Limit Reached"),
+                            ("Timeout", "Timeout"),
+                            ("UnlockCommand", "Unlock Command"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("stop_id_tag", models.CharField(blank=True, max_length=36)),
+                (
+                    "closed_by",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("charger", "Stop reported by the charger"),
+                            ("server", "Closed by the server (charger never answered)"),
+                            ("operator", "Closed by an operator"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("last_seq_no", models.IntegerField(blank=True, help_text="OCPP 2.0.1: highest seqNo seen", null=True)),
+                (
+                    "offline",
+                    models.BooleanField(
+                        default=False, help_text="Some events were queued while the charger was offline"
+                    ),
+                ),
+                ("time_spent_charging_s", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "max_energy_wh",
+                    models.BigIntegerField(blank=True, help_text="Stop when reached (pre-paid)", null=True),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "charge_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="chargepoints.chargepoint",
+                    ),
+                ),
+                (
+                    "connector",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="chargepoints.connector",
+                    ),
+                ),
+                (
+                    "id_token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="sessions",
+                        to="chargepoints.idtoken",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="charge_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='ChargingStateChange',
+            name="ChargingStateChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('charging_state', models.CharField(choices=[('Charging', 'Charging'), ('EVConnected', 'Ev Connected'), ('SuspendedEV', 'Suspended Ev'), ('SuspendedEVSE', 'Suspended Evse'), ('Idle', 'Idle')], max_length=15)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='state_changes', to='sessions_app.chargesession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField()),
+                (
+                    "charging_state",
+                    models.CharField(
+                        choices=[
+                            ("Charging", "Charging"),
+                            ("EVConnected", "Ev Connected"),
+                            ("SuspendedEV", "Suspended Ev"),
+                            ("SuspendedEVSE", "Suspended Evse"),
+                            ("Idle", "Idle"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="state_changes",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session', 'at', 'id'],
+                "ordering": ["session", "at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MeterSample',
+            name="MeterSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sampled_at', models.DateTimeField()),
-                ('measurand', models.CharField(default='Energy.Active.Import.Register', max_length=50)),
-                ('phase', models.CharField(blank=True, max_length=10)),
-                ('location', models.CharField(blank=True, max_length=10)),
-                ('context', models.CharField(default='Sample.Periodic', max_length=30)),
-                ('value', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('unit', models.CharField(blank=True, max_length=10)),
-                ('charge_point', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='meter_samples', to='chargepoints.chargepoint')),
-                ('connector', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='meter_samples', to='chargepoints.connector')),
-                ('session', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='sessions_app.chargesession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sampled_at", models.DateTimeField()),
+                ("measurand", models.CharField(default="Energy.Active.Import.Register", max_length=50)),
+                ("phase", models.CharField(blank=True, max_length=10)),
+                ("location", models.CharField(blank=True, max_length=10)),
+                ("context", models.CharField(default="Sample.Periodic", max_length=30)),
+                ("value", models.DecimalField(decimal_places=6, max_digits=20)),
+                ("unit", models.CharField(blank=True, max_length=10)),
+                (
+                    "charge_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="meter_samples",
+                        to="chargepoints.chargepoint",
+                    ),
+                ),
+                (
+                    "connector",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="meter_samples",
+                        to="chargepoints.connector",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="samples",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sampled_at', 'id'],
+                "ordering": ["sampled_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SessionAnomaly',
+            name="SessionAnomaly",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('seq_no_gap', 'Missing seqNo'), ('out_of_order', 'Event arrived out of order'), ('meter_backwards', 'Energy register went backwards'), ('meter_reset', 'Energy register reset'), ('closed_by_server', 'Closed without a stop from the charger'), ('replaced', 'Closed because a new session started on the connector')], max_length=20)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='anomalies', to='sessions_app.chargesession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("seq_no_gap", "Missing seqNo"),
+                            ("out_of_order", "Event arrived out of order"),
+                            ("meter_backwards", "Energy register went backwards"),
+                            ("meter_reset", "Energy register reset"),
+                            ("closed_by_server", "Closed without a stop from the charger"),
+                            ("replaced", "Closed because a new session started on the connector"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="anomalies",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'session anomalies',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "session anomalies",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='TransactionEvent',
+            name="TransactionEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq_no', models.IntegerField()),
-                ('event_type', models.CharField(max_length=10)),
-                ('trigger_reason', models.CharField(max_length=30)),
-                ('timestamp', models.DateTimeField()),
-                ('offline', models.BooleanField(default=False)),
-                ('charging_state', models.CharField(blank=True, max_length=15)),
-                ('payload', models.JSONField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='sessions_app.chargesession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq_no", models.IntegerField()),
+                ("event_type", models.CharField(max_length=10)),
+                ("trigger_reason", models.CharField(max_length=30)),
+                ("timestamp", models.DateTimeField()),
+                ("offline", models.BooleanField(default=False)),
+                ("charging_state", models.CharField(blank=True, max_length=15)),
+                ("payload", models.JSONField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session', 'timestamp', 'seq_no'],
+                "ordering": ["session", "timestamp", "seq_no"],
             },
         ),
         migrations.AddIndex(
-            model_name='chargesession',
-            index=models.Index(fields=['user', '-started_at'], name='sessions_ap_user_id_e11017_idx'),
+            model_name="chargesession",
+            index=models.Index(fields=["user", "-started_at"], name="sessions_ap_user_id_e11017_idx"),
         ),
         migrations.AddIndex(
-            model_name='chargesession',
-            index=models.Index(fields=['charge_point', '-started_at'], name='sessions_ap_charge__534156_idx'),
+            model_name="chargesession",
+            index=models.Index(fields=["charge_point", "-started_at"], name="sessions_ap_charge__534156_idx"),
         ),
         migrations.AddIndex(
-            model_name='chargesession',
-            index=models.Index(fields=['status'], name='sessions_ap_status_764c1a_idx'),
+            model_name="chargesession",
+            index=models.Index(fields=["status"], name="sessions_ap_status_764c1a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='chargesession',
-            constraint=models.UniqueConstraint(condition=models.Q(('transaction_id', ''), _negated=True), fields=('charge_point', 'transaction_id'), name='session_transaction_id_unique_per_charge_point'),
+            model_name="chargesession",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("transaction_id", ""), _negated=True),
+                fields=("charge_point", "transaction_id"),
+                name="session_transaction_id_unique_per_charge_point",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargesession',
-            constraint=models.UniqueConstraint(fields=('connector', 'started_at'), name='session_unique_start_per_connector'),
+            model_name="chargesession",
+            constraint=models.UniqueConstraint(
+                fields=("connector", "started_at"), name="session_unique_start_per_connector"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargesession',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('connector',), name='session_one_active_per_connector'),
+            model_name="chargesession",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")), fields=("connector",), name="session_one_active_per_connector"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargesession',
-            constraint=models.CheckConstraint(condition=models.Q(('meter_stop_wh__isnull', True), ('stopped_at__isnull', False), _connector='OR'), name='session_meter_stop_needs_stop_time'),
+            model_name="chargesession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("meter_stop_wh__isnull", True), ("stopped_at__isnull", False), _connector="OR"),
+                name="session_meter_stop_needs_stop_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chargesession',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'active'), ('stopped_at__isnull', False), _connector='OR'), name='session_completed_has_stop_time'),
+            model_name="chargesession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status", "active"), ("stopped_at__isnull", False), _connector="OR"),
+                name="session_completed_has_stop_time",
+            ),
         ),
         migrations.AddIndex(
-            model_name='chargingstatechange',
-            index=models.Index(fields=['session', 'at'], name='sessions_ap_session_09fadd_idx'),
+            model_name="chargingstatechange",
+            index=models.Index(fields=["session", "at"], name="sessions_ap_session_09fadd_idx"),
         ),
         migrations.AddIndex(
-            model_name='metersample',
-            index=models.Index(fields=['session', 'measurand', 'sampled_at'], name='sessions_ap_session_fad35b_idx'),
+            model_name="metersample",
+            index=models.Index(fields=["session", "measurand", "sampled_at"], name="sessions_ap_session_fad35b_idx"),
         ),
         migrations.AddIndex(
-            model_name='metersample',
-            index=models.Index(fields=['charge_point', '-sampled_at'], name='sessions_ap_charge__2a7f7a_idx'),
+            model_name="metersample",
+            index=models.Index(fields=["charge_point", "-sampled_at"], name="sessions_ap_charge__2a7f7a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='transactionevent',
-            constraint=models.UniqueConstraint(fields=('session', 'seq_no'), name='transaction_event_unique_seq_no'),
+            model_name="transactionevent",
+            constraint=models.UniqueConstraint(fields=("session", "seq_no"), name="transaction_event_unique_seq_no"),
         ),
     ]

@@ -7,31 +7,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargepoints', '0001_initial'),
-        ('sessions_app', '0001_initial'),
+        ("chargepoints", "0001_initial"),
+        ("sessions_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RemoteStartRequest',
+            name="RemoteStartRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('evse_id', models.PositiveIntegerField(blank=True, null=True)),
-                ('id_token', models.CharField(help_text='The idToken we asked the charger to start with', max_length=36)),
-                ('id_token_type', models.CharField(default='Central', max_length=20)),
-                ('status', models.CharField(choices=[('sent', 'Sent, no answer yet'), ('accepted', 'Accepted by the charger'), ('rejected', 'Rejected by the charger'), ('started', 'A transaction started for it')], default='sent', max_length=10)),
-                ('transaction_id', models.CharField(blank=True, help_text="From the charger's answer, when it has one", max_length=36)),
-                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('charge_point', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='remote_start_requests', to='chargepoints.chargepoint')),
-                ('session', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='remote_start_request', to='sessions_app.chargesession')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='remote_start_requests', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("evse_id", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "id_token",
+                    models.CharField(help_text="The idToken we asked the charger to start with", max_length=36),
+                ),
+                ("id_token_type", models.CharField(default="Central", max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("sent", "Sent, no answer yet"),
+                            ("accepted", "Accepted by the charger"),
+                            ("rejected", "Rejected by the charger"),
+                            ("started", "A transaction started for it"),
+                        ],
+                        default="sent",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "transaction_id",
+                    models.CharField(blank=True, help_text="From the charger's answer, when it has one", max_length=36),
+                ),
+                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "charge_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="remote_start_requests",
+                        to="chargepoints.chargepoint",
+                    ),
+                ),
+                (
+                    "session",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="remote_start_request",
+                        to="sessions_app.chargesession",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="remote_start_requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at'],
-                'indexes': [models.Index(fields=['charge_point', '-requested_at'], name='sessions_ap_charge__1a6370_idx')],
+                "ordering": ["-requested_at"],
+                "indexes": [
+                    models.Index(fields=["charge_point", "-requested_at"], name="sessions_ap_charge__1a6370_idx")
+                ],
             },
         ),
     ]

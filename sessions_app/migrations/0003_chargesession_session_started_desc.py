@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargepoints', '0001_initial'),
-        ('sessions_app', '0002_remote_start_request'),
+        ("chargepoints", "0001_initial"),
+        ("sessions_app", "0002_remote_start_request"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='chargesession',
-            index=models.Index(fields=['-started_at'], name='session_started_desc'),
+            model_name="chargesession",
+            index=models.Index(fields=["-started_at"], name="session_started_desc"),
         ),
     ]

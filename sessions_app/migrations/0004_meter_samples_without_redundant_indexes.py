@@ -5,21 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargepoints', '0002_journal_without_redundant_indexes'),
-        ('sessions_app', '0003_chargesession_session_started_desc'),
+        ("chargepoints", "0002_journal_without_redundant_indexes"),
+        ("sessions_app", "0003_chargesession_session_started_desc"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='metersample',
-            name='charge_point',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='meter_samples', to='chargepoints.chargepoint'),
+            model_name="metersample",
+            name="charge_point",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="meter_samples",
+                to="chargepoints.chargepoint",
+            ),
         ),
         migrations.AlterField(
-            model_name='metersample',
-            name='session',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='sessions_app.chargesession'),
+            model_name="metersample",
+            name="session",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="samples",
+                to="sessions_app.chargesession",
+            ),
         ),
     ]

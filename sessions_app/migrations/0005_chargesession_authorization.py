@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0004_meter_samples_without_redundant_indexes'),
+        ("sessions_app", "0004_meter_samples_without_redundant_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='chargesession',
-            name='authorization',
-            field=models.CharField(blank=True, help_text="The IdTagInfo status the CSMS answered for the session's idTag (blank: not known)", max_length=20),
+            model_name="chargesession",
+            name="authorization",
+            field=models.CharField(
+                blank=True,
+                help_text="The IdTagInfo status the CSMS answered for the session's idTag (blank: not known)",
+                max_length=20,
+            ),
         ),
     ]

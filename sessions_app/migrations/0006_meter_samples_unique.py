@@ -17,26 +17,29 @@ def delete_replayed_samples(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargepoints', '0002_journal_without_redundant_indexes'),
-        ('sessions_app', '0005_chargesession_authorization'),
+        ("chargepoints", "0002_journal_without_redundant_indexes"),
+        ("sessions_app", "0005_chargesession_authorization"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='chargesession',
-            name='meter_last_at',
-            field=models.DateTimeField(blank=True, help_text='When the latest register reading was taken', null=True),
+            model_name="chargesession",
+            name="meter_last_at",
+            field=models.DateTimeField(blank=True, help_text="When the latest register reading was taken", null=True),
         ),
         migrations.RunPython(delete_replayed_samples, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='metersample',
-            constraint=models.UniqueConstraint(condition=models.Q(('session__isnull', False)), fields=('session', 'measurand', 'sampled_at', 'phase', 'location', 'context'), name='meter_sample_unique_per_session'),
+            model_name="metersample",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("session__isnull", False)),
+                fields=("session", "measurand", "sampled_at", "phase", "location", "context"),
+                name="meter_sample_unique_per_session",
+            ),
         ),
         # The unique index leads with (session, measurand, sampled_at): the plain one is redundant.
         migrations.RemoveIndex(
-            model_name='metersample',
-            name='sessions_ap_session_fad35b_idx',
+            model_name="metersample",
+            name="sessions_ap_session_fad35b_idx",
         ),
     ]

@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0007_anomaly_closed_by_back_office'),
+        ("sessions_app", "0007_anomaly_closed_by_back_office"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='sessionanomaly',
-            name='kind',
-            field=models.CharField(choices=[('seq_no_gap', 'Missing seqNo'), ('out_of_order', 'Event arrived out of order'), ('meter_backwards', 'Energy register went backwards'), ('meter_reset', 'Energy register reset'), ('closed_by_server', 'Closed without a stop from the charger'), ('replaced', 'Closed because a new session started on the connector'), ('closed_by_backoffice', 'Closed by the back office (charger offline or rebooted)'), ('late_stop', "The charger's stop arrived after the back office closed the session"), ('implausible_time', "The charger's timestamp was implausible; the server's time was used")], max_length=20),
+            model_name="sessionanomaly",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("seq_no_gap", "Missing seqNo"),
+                    ("out_of_order", "Event arrived out of order"),
+                    ("meter_backwards", "Energy register went backwards"),
+                    ("meter_reset", "Energy register reset"),
+                    ("closed_by_server", "Closed without a stop from the charger"),
+                    ("replaced", "Closed because a new session started on the connector"),
+                    ("closed_by_backoffice", "Closed by the back office (charger offline or rebooted)"),
+                    ("late_stop", "The charger's stop arrived after the back office closed the session"),
+                    ("implausible_time", "The charger's timestamp was implausible; the server's time was used"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

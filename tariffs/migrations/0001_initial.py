@@ -9,95 +9,207 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('chargepoints', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("chargepoints", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ElectricityPrice',
+            name="ElectricityPrice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('market', models.CharField(default='default', help_text='Bidding zone / price curve', max_length=30)),
-                ('starts_at', models.DateTimeField(help_text='UTC start of the hour')),
-                ('price_per_kwh', models.DecimalField(decimal_places=6, max_digits=12)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('source', models.CharField(choices=[('generated', 'Generated'), ('imported', 'Imported'), ('manual', 'Manual')], default='generated', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("market", models.CharField(default="default", help_text="Bidding zone / price curve", max_length=30)),
+                ("starts_at", models.DateTimeField(help_text="UTC start of the hour")),
+                ("price_per_kwh", models.DecimalField(decimal_places=6, max_digits=12)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("generated", "Generated"), ("imported", "Imported"), ("manual", "Manual")],
+                        default="generated",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['market', 'starts_at'],
-                'constraints': [models.UniqueConstraint(fields=('market', 'starts_at'), name='electricity_price_one_per_hour')],
+                "ordering": ["market", "starts_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("market", "starts_at"), name="electricity_price_one_per_hour")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Tariff',
+            name="Tariff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('kind', models.CharField(choices=[('fixed', 'Fixed price per kWh'), ('dynamic', 'Hourly price + markup')], default='fixed', max_length=10)),
-                ('energy_price_per_kwh', models.DecimalField(decimal_places=4, default=Decimal('0'), help_text='Fixed tariffs: the price per kWh, before VAT', max_digits=10, validators=[django.core.validators.MinValueValidator(0)])),
-                ('market', models.CharField(default='default', help_text='Dynamic tariffs: the hourly price curve', max_length=30)),
-                ('markup_per_kwh', models.DecimalField(decimal_places=4, default=Decimal('0'), help_text='Dynamic tariffs: added to the hourly price', max_digits=10)),
-                ('vat_percent', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=5, validators=[django.core.validators.MinValueValidator(0)])),
-                ('session_fee', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=10, validators=[django.core.validators.MinValueValidator(0)])),
-                ('idle_fee_per_minute', models.DecimalField(decimal_places=4, default=Decimal('0'), max_digits=10, validators=[django.core.validators.MinValueValidator(0)])),
-                ('idle_grace_minutes', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('operator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tariffs', to='accounts.operator')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("fixed", "Fixed price per kWh"), ("dynamic", "Hourly price + markup")],
+                        default="fixed",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "energy_price_per_kwh",
+                    models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("0"),
+                        help_text="Fixed tariffs: the price per kWh, before VAT",
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                (
+                    "market",
+                    models.CharField(
+                        default="default", help_text="Dynamic tariffs: the hourly price curve", max_length=30
+                    ),
+                ),
+                (
+                    "markup_per_kwh",
+                    models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("0"),
+                        help_text="Dynamic tariffs: added to the hourly price",
+                        max_digits=10,
+                    ),
+                ),
+                (
+                    "vat_percent",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                (
+                    "session_fee",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                (
+                    "idle_fee_per_minute",
+                    models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("0"),
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                ("idle_grace_minutes", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tariffs", to="accounts.operator"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['operator', 'name'],
+                "ordering": ["operator", "name"],
             },
         ),
         migrations.CreateModel(
-            name='TariffAssignment',
+            name="TariffAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('valid_from', models.DateTimeField(default=django.utils.timezone.now)),
-                ('charge_point', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='tariff_assignments', to='chargepoints.chargepoint')),
-                ('site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='tariff_assignments', to='chargepoints.site')),
-                ('tariff', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='tariffs.tariff')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("valid_from", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "charge_point",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tariff_assignments",
+                        to="chargepoints.chargepoint",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tariff_assignments",
+                        to="chargepoints.site",
+                    ),
+                ),
+                (
+                    "tariff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="assignments", to="tariffs.tariff"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-valid_from'],
+                "ordering": ["-valid_from"],
             },
         ),
         migrations.AddConstraint(
-            model_name='tariff',
-            constraint=models.UniqueConstraint(fields=('operator', 'name'), name='tariff_name_unique_per_operator'),
+            model_name="tariff",
+            constraint=models.UniqueConstraint(fields=("operator", "name"), name="tariff_name_unique_per_operator"),
         ),
         migrations.AddConstraint(
-            model_name='tariff',
-            constraint=models.CheckConstraint(condition=models.Q(('energy_price_per_kwh__gte', 0)), name='tariff_energy_price_not_negative'),
+            model_name="tariff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("energy_price_per_kwh__gte", 0)), name="tariff_energy_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tariff',
-            constraint=models.CheckConstraint(condition=models.Q(('vat_percent__gte', 0), ('vat_percent__lte', 100)), name='tariff_vat_range'),
+            model_name="tariff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("vat_percent__gte", 0), ("vat_percent__lte", 100)), name="tariff_vat_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tariff',
-            constraint=models.CheckConstraint(condition=models.Q(('session_fee__gte', 0)), name='tariff_session_fee_not_negative'),
+            model_name="tariff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("session_fee__gte", 0)), name="tariff_session_fee_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tariff',
-            constraint=models.CheckConstraint(condition=models.Q(('idle_fee_per_minute__gte', 0)), name='tariff_idle_fee_not_negative'),
+            model_name="tariff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("idle_fee_per_minute__gte", 0)), name="tariff_idle_fee_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tariffassignment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('site__isnull', False), ('charge_point__isnull', True)), models.Q(('site__isnull', True), ('charge_point__isnull', False)), _connector='OR'), name='tariff_assignment_exactly_one_target'),
+            model_name="tariffassignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("site__isnull", False), ("charge_point__isnull", True)),
+                    models.Q(("site__isnull", True), ("charge_point__isnull", False)),
+                    _connector="OR",
+                ),
+                name="tariff_assignment_exactly_one_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tariffassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('site__isnull', False)), fields=('site', 'valid_from'), name='tariff_assignment_unique_site_start'),
+            model_name="tariffassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("site__isnull", False)),
+                fields=("site", "valid_from"),
+                name="tariff_assignment_unique_site_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tariffassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('charge_point__isnull', False)), fields=('charge_point', 'valid_from'), name='tariff_assignment_unique_cp_start'),
+            model_name="tariffassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("charge_point__isnull", False)),
+                fields=("charge_point", "valid_from"),
+                name="tariff_assignment_unique_cp_start",
+            ),
         ),
     ]

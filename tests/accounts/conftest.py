@@ -1,4 +1,5 @@
 """Accounts tests: OTP codes and their rate limits live in the shared Redis cache."""
+
 from __future__ import annotations
 
 import pytest

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 def test_creating_an_api_key_shows_the_raw_key_once(admin_client):
     operator = OperatorFactory()
-    response = admin_client.post(reverse("admin:accounts_apikey_add"), {"operator": operator.pk, "name": "ci"}, follow=True)
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_add"), {"operator": operator.pk, "name": "ci"}, follow=True
+    )
     assert response.status_code == 200
     text = response.content.decode()
     raw = re.search(r"API key created: (csk_[\w-]+)", text).group(1)
@@ -36,7 +38,9 @@ def test_api_keys_and_tokens_can_be_revoked_from_the_admin(admin_client):
     assert key.revoked_at is not None
     access_token_issue(user=DriverFactory(), kind=AccessToken.Kind.DRIVER)
     token = AccessToken.objects.get()
-    admin_client.post(reverse("admin:accounts_accesstoken_changelist"), {"action": "revoke", "_selected_action": [token.pk]})
+    admin_client.post(
+        reverse("admin:accounts_accesstoken_changelist"), {"action": "revoke", "_selected_action": [token.pk]}
+    )
     token.refresh_from_db()
     assert token.revoked_at is not None
 

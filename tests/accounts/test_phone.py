@@ -4,11 +4,14 @@ from accounts.errors import DomainError
 from accounts.phone import phone_normalise
 
 
-@pytest.mark.parametrize("raw, e164", [
-    ("+976 8666 1488", "+97686661488"),
-    ("+31 6 1234 5678", "+31612345678"),
-    ("+31-6-12345678", "+31612345678"),
-])
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("+976 8666 1488", "+97686661488"),
+        ("+31 6 1234 5678", "+31612345678"),
+        ("+31-6-12345678", "+31612345678"),
+    ],
+)
 def test_it_normalises_phone_numbers_to_e164(raw, e164):
     assert phone_normalise(raw) == e164
 

@@ -1,6 +1,7 @@
 """Builders for tariff and billing tests: keyword helpers over the factory_boy factories
 in tests/factories.py (one factory style), with the defaults these tests read by hand
 (UTC sites, one connector per charger, sessions by start and stop)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,8 +27,12 @@ def make_operator() -> Operator:
 
 
 def make_site(*, operator: Operator | None = None, time_zone: str = "UTC") -> Site:
-    return SiteFactory(operator=operator or OperatorFactory(), latitude=Decimal("52.37"), longitude=Decimal("4.89"),
-                       time_zone=time_zone)
+    return SiteFactory(
+        operator=operator or OperatorFactory(),
+        latitude=Decimal("52.37"),
+        longitude=Decimal("4.89"),
+        time_zone=time_zone,
+    )
 
 
 def make_charge_point(*, site: Site | None = None, time_zone: str = "UTC") -> ChargePoint:
@@ -58,21 +63,36 @@ def make_session(
     user: User | None = None,
 ) -> ChargeSession:
     return ChargeSessionFactory(
-        connector=charge_point.connectors.first(), user=user, started_at=started_at, stopped_at=stopped_at,
-        meter_start_wh=meter_start_wh, meter_stop_wh=meter_stop_wh,
+        connector=charge_point.connectors.first(),
+        user=user,
+        started_at=started_at,
+        stopped_at=stopped_at,
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
         status=ChargeSession.Status.COMPLETED if stopped_at else ChargeSession.Status.ACTIVE,
     )
 
 
 def add_sample(
-    session: ChargeSession, at: datetime, value, *, unit: str = "Wh", phase: str = "",
+    session: ChargeSession,
+    at: datetime,
+    value,
+    *,
+    unit: str = "Wh",
+    phase: str = "",
     measurand: str = "Energy.Active.Import.Register",
 ) -> MeterSample:
     """Store a reading as the OCPP side does: a second reading with the same key (session,
     measurand, time, phase, location, context) is a replay and is skipped."""
     sample = MeterSample(
-        charge_point=session.charge_point, connector=session.connector, session=session,
-        sampled_at=at, measurand=measurand, phase=phase, value=Decimal(str(value)), unit=unit,
+        charge_point=session.charge_point,
+        connector=session.connector,
+        session=session,
+        sampled_at=at,
+        measurand=measurand,
+        phase=phase,
+        value=Decimal(str(value)),
+        unit=unit,
     )
     MeterSample.objects.bulk_create([sample], ignore_conflicts=True)
     return sample

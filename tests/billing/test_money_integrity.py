@@ -1,6 +1,7 @@
 """Issue 15, money integrity: each finding as a regression test, with numbers a reader can
 check by hand. The tariff is the demo's "Standard AC": 0.30/kWh, 0.50 session fee, 0.10/min
 idle after 15 min grace, 21 % VAT."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,12 @@ def at(minutes: float) -> datetime:
 
 def standard_ac(charge_point) -> None:
     tariff = make_tariff(
-        name="Standard AC", energy_price_per_kwh=Decimal("0.30"), vat_percent=Decimal("21"),
-        session_fee=Decimal("0.50"), idle_fee_per_minute=Decimal("0.10"), idle_grace_minutes=15,
+        name="Standard AC",
+        energy_price_per_kwh=Decimal("0.30"),
+        vat_percent=Decimal("21"),
+        session_fee=Decimal("0.50"),
+        idle_fee_per_minute=Decimal("0.10"),
+        idle_grace_minutes=15,
     )
     assign(tariff, site=charge_point.site, valid_from=T0 - timedelta(days=1))
 
@@ -42,13 +47,16 @@ def charge_point():
 
 # --- finding 1: same-second state changes keep their arrival order -----------------------------
 
+
 def test_a_charging_status_in_the_same_second_as_the_start_is_not_billed_as_idle(charge_point):
     IdToken.objects.create(uid="CARD")
-    session, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
-                                               meter_start_wh=0, timestamp=T0)
+    session, _ = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=T0
+    )
     sessions.status_notification_apply(charge_point_id=charge_point.pk, connector_id=1, status="Charging", timestamp=T0)
-    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=session.transaction_id,
-                                 meter_stop_wh=20_000, timestamp=at(120))
+    sessions.charge_session_stop(
+        charge_point_id=charge_point.pk, transaction_id=session.transaction_id, meter_stop_wh=20_000, timestamp=at(120)
+    )
     purchase = purchase_create_for_session(session_id=session.pk)
     # 20 kWh x 0.30 + 0.50 = 6.50; + 21 % = 7.865 -> 7.87 (was 20.57: 105 idle minutes)
     assert purchase.idle_minutes == 0
@@ -71,8 +79,9 @@ def test_a_dst_night_same_second_start_is_charging_time_too():
     charge_point = make_charge_point(time_zone="Europe/Amsterdam")
     standard_ac(charge_point)
     start = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)  # 02:30 CEST, the hour that repeats
-    session = make_session(charge_point=charge_point, started_at=start, stopped_at=start + timedelta(hours=2),
-                           meter_stop_wh=20_000)
+    session = make_session(
+        charge_point=charge_point, started_at=start, stopped_at=start + timedelta(hours=2), meter_stop_wh=20_000
+    )
     add_state(session, start, "EVConnected")
     add_state(session, start, "Charging")
     purchase = purchase_create_for_session(session_id=session.pk)
@@ -81,20 +90,37 @@ def test_a_dst_night_same_second_start_is_charging_time_too():
 
 # --- finding 2: nothing billed that was not delivered --------------------------------------------
 
-def start_and_stop(charge_point, *, id_tag: str, connector_id: int = 1, meter_stop_wh: int = 0,
-                   reason: str = "DeAuthorized", minutes: float = 2):
-    session, info = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=connector_id,
-                                                  id_tag=id_tag, meter_start_wh=0, timestamp=at(0))
-    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=session.transaction_id,
-                                 meter_stop_wh=meter_stop_wh, timestamp=at(minutes), reason=reason)
+
+def start_and_stop(
+    charge_point,
+    *,
+    id_tag: str,
+    connector_id: int = 1,
+    meter_stop_wh: int = 0,
+    reason: str = "DeAuthorized",
+    minutes: float = 2,
+):
+    session, info = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=connector_id, id_tag=id_tag, meter_start_wh=0, timestamp=at(0)
+    )
+    sessions.charge_session_stop(
+        charge_point_id=charge_point.pk,
+        transaction_id=session.transaction_id,
+        meter_stop_wh=meter_stop_wh,
+        timestamp=at(minutes),
+        reason=reason,
+    )
     return session, info
 
 
 @pytest.mark.parametrize("card_status", ["Invalid", "Blocked", "Expired", "unknown card"])
 def test_a_start_the_csms_refused_never_gets_a_purchase_to_pay(charge_point, card_status):
     if card_status != "unknown card":
-        IdToken.objects.create(uid="CARD", status=card_status if card_status != "Expired" else "Accepted",
-                               expires_at=at(-60) if card_status == "Expired" else None)
+        IdToken.objects.create(
+            uid="CARD",
+            status=card_status if card_status != "Expired" else "Accepted",
+            expires_at=at(-60) if card_status == "Expired" else None,
+        )
     session, info = start_and_stop(charge_point, id_tag="CARD", meter_stop_wh=30)
     assert info["status"] == ("Invalid" if card_status == "unknown card" else card_status)
     purchase = purchase_create_for_session(session_id=session.pk)
@@ -107,26 +133,36 @@ def test_a_concurrent_tx_start_costs_nothing_and_the_running_session_is_billed_n
 
     connector_ensure(charge_point_id=charge_point.pk, connector_id=2)
     IdToken.objects.create(uid="CARD")
-    running, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
-                                               meter_start_wh=0, timestamp=at(0))
-    refused, info = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=2, id_tag="CARD",
-                                                  meter_start_wh=0, timestamp=at(1))
+    running, _ = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=at(0)
+    )
+    refused, info = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=2, id_tag="CARD", meter_start_wh=0, timestamp=at(1)
+    )
     assert info["status"] == "ConcurrentTx"
-    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=refused.transaction_id,
-                                 meter_stop_wh=0, timestamp=at(2), reason="DeAuthorized")
+    sessions.charge_session_stop(
+        charge_point_id=charge_point.pk,
+        transaction_id=refused.transaction_id,
+        meter_stop_wh=0,
+        timestamp=at(2),
+        reason="DeAuthorized",
+    )
     assert purchase_create_for_session(session_id=refused.pk).status == Purchase.Status.VOID
-    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=running.transaction_id,
-                                 meter_stop_wh=1000, timestamp=at(10))
+    sessions.charge_session_stop(
+        charge_point_id=charge_point.pk, transaction_id=running.transaction_id, meter_stop_wh=1000, timestamp=at(10)
+    )
     # 1 kWh x 0.30 + 0.50 = 0.80 + 21 % = 0.968
     assert purchase_create_for_session(session_id=running.pk).total_price == Decimal("0.97")
 
 
 def test_a_session_replaced_without_energy_pays_no_session_fee(charge_point):
     IdToken.objects.create(uid="CARD")
-    first, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
-                                             meter_start_wh=500, timestamp=at(0))
-    sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
-                                  meter_start_wh=500, timestamp=at(5))
+    first, _ = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=500, timestamp=at(0)
+    )
+    sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=500, timestamp=at(5)
+    )
     first.refresh_from_db()
     assert first.closed_by == "server"
     purchase = purchase_create_for_session(session_id=first.pk)
@@ -150,11 +186,14 @@ def test_a_2_0_1_transaction_with_a_refused_token_costs_nothing(charge_point, dj
     assert (purchase.status, purchase.total_price) == (Purchase.Status.VOID, Decimal("0.00"))
 
 
-@pytest.mark.parametrize(("wh", "fee_lines", "total"), [
-    (0, 0, "0.00"),
-    (99, 0, "0.04"),   # 0.099 kWh x 0.30 = 0.0297 + 21 % = 0.0359 -> 0.04
-    (100, 1, "0.64"),  # 0.03 + 0.50 = 0.53 + 21 % = 0.6413
-])
+@pytest.mark.parametrize(
+    ("wh", "fee_lines", "total"),
+    [
+        (0, 0, "0.00"),
+        (99, 0, "0.04"),  # 0.099 kWh x 0.30 = 0.0297 + 21 % = 0.0359 -> 0.04
+        (100, 1, "0.64"),  # 0.03 + 0.50 = 0.53 + 21 % = 0.6413
+    ],
+)
 def test_an_authorised_session_below_the_minimum_energy_pays_no_session_fee(charge_point, wh, fee_lines, total):
     IdToken.objects.create(uid="CARD")
     session, _ = start_and_stop(charge_point, id_tag="CARD", meter_stop_wh=wh, reason="Local")
@@ -198,7 +237,9 @@ def test_correcting_purchases_reprices_unpaid_ones_and_refunds_paid_ones_with_a_
     entry = WalletEntry.objects.get(purchase=paid_purchase, kind=WalletEntry.Kind.REFUND)
     assert entry.amount == Decimal("0.61") and "session fee without energy" in entry.note
     paid_purchase.refresh_from_db()
-    assert paid_purchase.status == Purchase.Status.PAID and paid_purchase.total_price == Decimal("0.61")  # the record stays
+    assert paid_purchase.status == Purchase.Status.PAID and paid_purchase.total_price == Decimal(
+        "0.61"
+    )  # the record stays
     # Twice is once.
     purchase_correct(purchase_id=paid_purchase.pk, reason="again")
     assert WalletEntry.objects.filter(purchase=paid_purchase, kind=WalletEntry.Kind.REFUND).count() == 1
@@ -206,25 +247,43 @@ def test_correcting_purchases_reprices_unpaid_ones_and_refunds_paid_ones_with_a_
 
 # --- finding 5: replays are stored once, never move the meter back, after the stop not priced ------
 
+
 def meter_value(moment: datetime, wh: int) -> list[dict]:
-    return [{"timestamp": moment.isoformat(), "sampled_value": [
-        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": "11", "measurand": "Power.Active.Import", "unit": "kW"},
-    ]}]
+    return [
+        {
+            "timestamp": moment.isoformat(),
+            "sampled_value": [
+                {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                {"value": "11", "measurand": "Power.Active.Import", "unit": "kW"},
+            ],
+        }
+    ]
 
 
 def record(charge_point, session, frames: list[list[dict]]) -> None:
-    sessions.meter_values_record_many(frames=[
-        {"charge_point_id": charge_point.pk, "identity": charge_point.identity, "connector_id": 1,
-         "transaction_id": session.transaction_id, "meter_value": mv} for mv in frames])
+    sessions.meter_values_record_many(
+        frames=[
+            {
+                "charge_point_id": charge_point.pk,
+                "identity": charge_point.identity,
+                "connector_id": 1,
+                "transaction_id": session.transaction_id,
+                "meter_value": mv,
+            }
+            for mv in frames
+        ]
+    )
 
 
 @pytest.fixture
 def running(charge_point):
     IdToken.objects.create(uid="CARD")
-    session, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
-                                               meter_start_wh=0, timestamp=at(0))
-    sessions.status_notification_apply(charge_point_id=charge_point.pk, connector_id=1, status="Charging", timestamp=at(0))
+    session, _ = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=at(0)
+    )
+    sessions.status_notification_apply(
+        charge_point_id=charge_point.pk, connector_id=1, status="Charging", timestamp=at(0)
+    )
     return session
 
 
@@ -263,8 +322,9 @@ def test_a_newer_lower_reading_is_still_a_backwards_meter(charge_point, running)
 
 def test_a_replay_after_the_stop_is_not_stored_as_the_sessions_nor_priced(charge_point, running):
     record(charge_point, running, [meter_value(at(60), 10_000)])
-    sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=running.transaction_id,
-                                 meter_stop_wh=20_000, timestamp=at(120))
+    sessions.charge_session_stop(
+        charge_point_id=charge_point.pk, transaction_id=running.transaction_id, meter_stop_wh=20_000, timestamp=at(120)
+    )
     before = purchase_create_for_session(session_id=running.pk).total_price
     record(charge_point, running, [meter_value(at(60), 10_000), meter_value(at(125), 20_500)])
     assert not MeterSample.objects.filter(session=running, sampled_at__gt=at(120)).exists()
@@ -286,6 +346,7 @@ def test_a_2_0_1_reading_repeated_by_a_later_event_is_stored_once(charge_point):
 
 
 # --- finding 4: a 2.0.1 session ends as consistently as a 1.6 one -----------------------------------
+
 
 def send_201(charge_point, *payloads) -> ChargeSession:
     from sessions_app.transaction_events import transaction_event_handle
@@ -313,8 +374,11 @@ def test_a_2_0_1_end_writes_its_final_state_and_the_charging_time(charge_point, 
     if order != "in order":
         events = [events[0], events[1], events[3], events[2]]
     session = send_201(charge_point, *events)
-    history = list(ChargingStateChange.objects.filter(session=session).order_by("at", "id")
-                   .values_list("charging_state", flat=True))
+    history = list(
+        ChargingStateChange.objects.filter(session=session)
+        .order_by("at", "id")
+        .values_list("charging_state", flat=True)
+    )
     assert session.charging_state == "EVConnected"
     assert history == ["EVConnected", "Charging", "SuspendedEV", "EVConnected"]
     assert session.time_spent_charging_s == 48 * 60  # Charging from minute 2 to minute 50
@@ -325,8 +389,12 @@ def test_a_2_0_1_stations_own_time_spent_charging_wins(charge_point):
 
     ended = event("Ended", 2, 60, "EVCommunicationLost", state="Idle", reason="EVDisconnected", wh=10_000)
     ended["transactionInfo"]["timeSpentCharging"] = 3000
-    session = send_201(charge_point, event("Started", 0, 0, "Authorized", state="Charging", wh=0),
-                       event("Updated", 1, 30, "MeterValuePeriodic", wh=5000), ended)
+    session = send_201(
+        charge_point,
+        event("Started", 0, 0, "Authorized", state="Charging", wh=0),
+        event("Updated", 1, 30, "MeterValuePeriodic", wh=5000),
+        ended,
+    )
     assert session.time_spent_charging_s == 3000
     assert session.charging_state == "Idle"
     assert ChargingStateChange.objects.filter(session=session).order_by("at", "id").last().charging_state == "Idle"

@@ -10,6 +10,7 @@ boundaries and the Amsterdam DST changes, OCPP 1.6 and 2.0.1. The invariants:
 - the price never depends on the arrival order of samples (or states) at distinct times;
 - a session the CSMS refused costs nothing.
 """
+
 from __future__ import annotations
 
 import random
@@ -43,8 +44,9 @@ STATES = ["Charging", "EVConnected", "SuspendedEV", "SuspendedEVSE", "Idle"]
 PURE = settings(max_examples=500, deadline=None)
 STORED = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-starts = st.builds(lambda anchor, seconds: anchor + timedelta(seconds=seconds),
-                   st.sampled_from(ANCHORS), st.integers(0, 4 * 3600))
+starts = st.builds(
+    lambda anchor, seconds: anchor + timedelta(seconds=seconds), st.sampled_from(ANCHORS), st.integers(0, 4 * 3600)
+)
 # (seconds after the previous reading, Wh added): distinct, increasing times.
 steps = st.lists(st.tuples(st.integers(1, 2400), st.integers(0, 9000)), min_size=1, max_size=25)
 money = st.decimals(min_value=0, max_value=1, places=4)
@@ -61,19 +63,26 @@ def series(start: datetime, meter_start: int, increments) -> list[tuple[datetime
 def state_changes(data, start: datetime, end: datetime, sample_times: list[datetime]) -> list[tuple[datetime, str]]:
     """State changes in arrival order, many of them tied: at the start, at a sample's time,
     or twice in the same instant."""
-    moments = st.one_of(st.just(start), st.sampled_from(sample_times or [start]),
-                        st.integers(0, int((end - start).total_seconds())).map(lambda s: start + timedelta(seconds=s)))
+    moments = st.one_of(
+        st.just(start),
+        st.sampled_from(sample_times or [start]),
+        st.integers(0, int((end - start).total_seconds())).map(lambda s: start + timedelta(seconds=s)),
+    )
     changes = data.draw(st.lists(st.tuples(moments, st.sampled_from(STATES)), max_size=12))
     return sorted(changes, key=lambda change: change[0]) if data.draw(st.booleans()) else changes
 
 
 def tariff_of(data) -> Tariff:
     return Tariff(  # unsaved: the pure core needs no database
-        name="t", kind=data.draw(st.sampled_from(["fixed", "dynamic"])), currency="EUR",
-        energy_price_per_kwh=data.draw(money), markup_per_kwh=data.draw(money),
+        name="t",
+        kind=data.draw(st.sampled_from(["fixed", "dynamic"])),
+        currency="EUR",
+        energy_price_per_kwh=data.draw(money),
+        markup_per_kwh=data.draw(money),
         vat_percent=data.draw(st.decimals(min_value=0, max_value=30, places=2)),
         session_fee=data.draw(st.decimals(min_value=0, max_value=2, places=2)),
-        idle_fee_per_minute=data.draw(money), idle_grace_minutes=data.draw(st.integers(0, 30)),
+        idle_fee_per_minute=data.draw(money),
+        idle_grace_minutes=data.draw(st.integers(0, 30)),
     )
 
 
@@ -91,8 +100,16 @@ def replayed_and_shuffled(data, samples: list) -> list:
 
 
 def price(tariff, readings, states, start, end, **kwargs):
-    return price_readings(tariff=tariff, readings=readings, states=states, started_at=start, ended_at=end,
-                          hourly_prices=hourly(start, end), time_zone=ZONE, **kwargs)
+    return price_readings(
+        tariff=tariff,
+        readings=readings,
+        states=states,
+        started_at=start,
+        ended_at=end,
+        hourly_prices=hourly(start, end),
+        time_zone=ZONE,
+        **kwargs,
+    )
 
 
 def assert_lines_add_up(priced) -> None:
@@ -103,6 +120,7 @@ def assert_lines_add_up(priced) -> None:
 
 
 # --- the pure core ---------------------------------------------------------------------------
+
 
 @PURE
 @given(data=st.data(), start=starts, meter_start=st.integers(0, 10**8), increments=steps)
@@ -116,9 +134,16 @@ def test_the_price_is_the_price_of_the_deduplicated_time_ordered_samples(data, s
     tariff = tariff_of(data)
     states = state_changes(data, start, end, [at for at, _ in readings])
 
-    clean = readings_from_samples(sorted(samples), started_at=start, meter_start_wh=meter_start, ended_at=end, stop=stop)
-    messy = readings_from_samples(replayed_and_shuffled(data, samples + after_stop), started_at=start,
-                                  meter_start_wh=meter_start, ended_at=end, stop=stop)
+    clean = readings_from_samples(
+        sorted(samples), started_at=start, meter_start_wh=meter_start, ended_at=end, stop=stop
+    )
+    messy = readings_from_samples(
+        replayed_and_shuffled(data, samples + after_stop),
+        started_at=start,
+        meter_start_wh=meter_start,
+        ended_at=end,
+        stop=stop,
+    )
     assert messy == clean
     priced, expected = price(tariff, messy, states, start, end), price(tariff, clean, states, start, end)
     assert (priced.total, priced.lines) == (expected.total, expected.lines)
@@ -145,7 +170,9 @@ def test_lines_add_up_and_the_session_fee_needs_the_minimum_energy(data, start, 
 def test_idle_and_charging_time_never_exceed_the_duration(data, start, minutes):
     end = start + timedelta(minutes=minutes)
     before = st.integers(-3600, 0).map(lambda s: start + timedelta(seconds=s))  # reported before the start
-    states = state_changes(data, start, end, []) + data.draw(st.lists(st.tuples(before, st.sampled_from(STATES)), max_size=2))
+    states = state_changes(data, start, end, []) + data.draw(
+        st.lists(st.tuples(before, st.sampled_from(STATES)), max_size=2)
+    )
     idle = idle_seconds(states, started_at=start, ended_at=end)
     charging = charging_seconds(states, started_at=start, ended_at=end)
     assert 0 <= idle and 0 <= charging
@@ -190,9 +217,15 @@ def test_a_refused_session_costs_nothing_whatever_it_metered(data, start, meter_
 
 # --- stored sessions, through the OCPP services ------------------------------------------------
 
+
 def standard_tariff_for(charge_point, start: datetime) -> Tariff:
-    tariff = make_tariff(energy_price_per_kwh=Decimal("0.3117"), vat_percent=Decimal("21"), session_fee=Decimal("0.50"),
-                         idle_fee_per_minute=Decimal("0.10"), idle_grace_minutes=15)
+    tariff = make_tariff(
+        energy_price_per_kwh=Decimal("0.3117"),
+        vat_percent=Decimal("21"),
+        session_fee=Decimal("0.50"),
+        idle_fee_per_minute=Decimal("0.10"),
+        idle_grace_minutes=15,
+    )
     assign(tariff, site=charge_point.site, valid_from=start - timedelta(days=1))
     return tariff
 
@@ -202,55 +235,103 @@ class TestStoredSessions(TestCase):
     and tied state changes: the purchase is the price of the deduplicated, time-ordered data."""
 
     @STORED
-    @given(data=st.data(), start=starts, meter_start=st.integers(0, 10**7), increments=steps,
-           card=st.sampled_from(["Accepted", "Accepted", "Accepted", "Blocked", "unknown"]))
-    def test_a_1_6_session_is_priced_from_its_deduplicated_time_ordered_data(self, data, start, meter_start, increments, card):
+    @given(
+        data=st.data(),
+        start=starts,
+        meter_start=st.integers(0, 10**7),
+        increments=steps,
+        card=st.sampled_from(["Accepted", "Accepted", "Accepted", "Blocked", "unknown"]),
+    )
+    def test_a_1_6_session_is_priced_from_its_deduplicated_time_ordered_data(
+        self, data, start, meter_start, increments, card
+    ):
         charge_point = make_charge_point(time_zone=ZONE)
         tariff = standard_tariff_for(charge_point, start)
         if card != "unknown":
             IdToken.objects.create(uid="CARD", status=card)
         readings = series(start, meter_start, increments)
         (stop_at, stop_wh), samples = readings[-1], readings[:-1]
-        session, _ = sessions.charge_session_start(charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD",
-                                                   meter_start_wh=meter_start, timestamp=start)
+        session, _ = sessions.charge_session_start(
+            charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=meter_start, timestamp=start
+        )
         # Status changes as the charger reports them (often in the start's own second).
         expected_states = [(start, "EVConnected")]
         for at, state in state_changes(data, start, stop_at, [at for at, _ in samples]):
             status = {"EVConnected": "Preparing", "Idle": "Finishing"}.get(state, state)
-            sessions.status_notification_apply(charge_point_id=charge_point.pk, connector_id=1, status=status, timestamp=at)
+            sessions.status_notification_apply(
+                charge_point_id=charge_point.pk, connector_id=1, status=status, timestamp=at
+            )
             if state != expected_states[-1][1]:
                 expected_states.append((at, state))
-        frames = [[{"timestamp": at.isoformat(), "sampled_value": [{"value": str(wh), "unit": "Wh"}]}] for at, wh in samples]
+        frames = [
+            [{"timestamp": at.isoformat(), "sampled_value": [{"value": str(wh), "unit": "Wh"}]}] for at, wh in samples
+        ]
         for batch in _batches(data, replayed_and_shuffled(data, frames)):
-            sessions.meter_values_record_many(frames=[
-                {"charge_point_id": charge_point.pk, "identity": charge_point.identity, "connector_id": 1,
-                 "transaction_id": session.transaction_id, "meter_value": frame} for frame in batch])
-        sessions.charge_session_stop(charge_point_id=charge_point.pk, transaction_id=session.transaction_id,
-                                     meter_stop_wh=stop_wh, timestamp=stop_at)
+            sessions.meter_values_record_many(
+                frames=[
+                    {
+                        "charge_point_id": charge_point.pk,
+                        "identity": charge_point.identity,
+                        "connector_id": 1,
+                        "transaction_id": session.transaction_id,
+                        "meter_value": frame,
+                    }
+                    for frame in batch
+                ]
+            )
+        sessions.charge_session_stop(
+            charge_point_id=charge_point.pk,
+            transaction_id=session.transaction_id,
+            meter_stop_wh=stop_wh,
+            timestamp=stop_at,
+        )
         # A replay after the stop changes nothing.
-        sessions.meter_values_record(charge_point_id=charge_point.pk, identity=charge_point.identity, connector_id=1,
-                                     transaction_id=session.transaction_id, meter_value=[
-                                         {"timestamp": (stop_at + timedelta(minutes=1)).isoformat(),
-                                          "sampled_value": [{"value": str(stop_wh + 5000)}]}])
+        sessions.meter_values_record(
+            charge_point_id=charge_point.pk,
+            identity=charge_point.identity,
+            connector_id=1,
+            transaction_id=session.transaction_id,
+            meter_value=[
+                {
+                    "timestamp": (stop_at + timedelta(minutes=1)).isoformat(),
+                    "sampled_value": [{"value": str(stop_wh + 5000)}],
+                }
+            ],
+        )
         purchase = purchase_create_for_session(session_id=session.pk)
 
         if card != "Accepted":
             assert (purchase.status, purchase.total_price) == (Purchase.Status.VOID, Decimal("0.00"))
             return
         expected = price_readings(
-            tariff=tariff, readings=[(start, meter_start)] + samples + [(stop_at, stop_wh)], states=expected_states,
-            started_at=start, ended_at=stop_at, time_zone=ZONE)
+            tariff=tariff,
+            readings=[(start, meter_start)] + samples + [(stop_at, stop_wh)],
+            states=expected_states,
+            started_at=start,
+            ended_at=stop_at,
+            time_zone=ZONE,
+        )
         assert purchase.total_price == expected.total
         assert purchase.energy_wh == stop_wh - meter_start == expected.energy_wh
         assert purchase.idle_minutes == expected.idle_minutes
-        assert sum((line.amount for line in purchase.lines.all()), Decimal(0)).quantize(CENTS) - purchase.total_price <= CENTS
+        assert (
+            sum((line.amount for line in purchase.lines.all()), Decimal(0)).quantize(CENTS) - purchase.total_price
+            <= CENTS
+        )
         session.refresh_from_db()
         assert session.meter_last_wh == stop_wh and session.time_spent_charging_s <= (stop_at - start).total_seconds()
 
     @STORED
-    @given(data=st.data(), start=starts, meter_start=st.integers(0, 10**7), increments=steps,
-           card=st.sampled_from(["Accepted", "Accepted", "Accepted", "unknown"]))
-    def test_a_2_0_1_session_is_priced_from_its_deduplicated_time_ordered_data(self, data, start, meter_start, increments, card):
+    @given(
+        data=st.data(),
+        start=starts,
+        meter_start=st.integers(0, 10**7),
+        increments=steps,
+        card=st.sampled_from(["Accepted", "Accepted", "Accepted", "unknown"]),
+    )
+    def test_a_2_0_1_session_is_priced_from_its_deduplicated_time_ordered_data(
+        self, data, start, meter_start, increments, card
+    ):
         charge_point = make_charge_point(time_zone=ZONE)
         tariff = standard_tariff_for(charge_point, start)
         if card == "Accepted":
@@ -260,30 +341,70 @@ class TestStoredSessions(TestCase):
         states = [state for _, state in state_changes(data, start, stop_at, [])]
 
         def energy(at, wh, context):
-            return [{"timestamp": _ts(at), "sampledValue": [{"value": wh, "context": context, "measurand":
-                                                            "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}}]}]
+            return [
+                {
+                    "timestamp": _ts(at),
+                    "sampledValue": [
+                        {
+                            "value": wh,
+                            "context": context,
+                            "measurand": "Energy.Active.Import.Register",
+                            "unitOfMeasure": {"unit": "Wh"},
+                        }
+                    ],
+                }
+            ]
 
         def event(kind, seq_no, at, trigger, **extra):
-            return {"eventType": kind, "timestamp": _ts(at), "triggerReason": trigger, "seqNo": seq_no,
-                    "transactionInfo": {"transactionId": "TX-P", **extra.pop("info", {})}, **extra}
+            return {
+                "eventType": kind,
+                "timestamp": _ts(at),
+                "triggerReason": trigger,
+                "seqNo": seq_no,
+                "transactionInfo": {"transactionId": "TX-P", **extra.pop("info", {})},
+                **extra,
+            }
 
-        events = [event("Started", 0, start, "Authorized", idToken={"idToken": "CARD", "type": "ISO14443"},
-                        evse={"id": 1, "connectorId": 1}, info={"chargingState": "Charging"},
-                        meterValue=energy(start, meter_start, "Transaction.Begin"))]
+        events = [
+            event(
+                "Started",
+                0,
+                start,
+                "Authorized",
+                idToken={"idToken": "CARD", "type": "ISO14443"},
+                evse={"id": 1, "connectorId": 1},
+                info={"chargingState": "Charging"},
+                meterValue=energy(start, meter_start, "Transaction.Begin"),
+            )
+        ]
         for index, (at, wh) in enumerate(samples, start=1):
             extra = {"info": {"chargingState": states[index % len(states)]}} if states and index % 2 else {}
-            events.append(event("Updated", index, at, "MeterValuePeriodic", meterValue=energy(at, wh, "Sample.Periodic"), **extra))
-        ended = event("Ended", len(samples) + 1, stop_at, "EVCommunicationLost",
-                      info={"stoppedReason": "EVDisconnected", "chargingState": "Idle"},
-                      meterValue=energy(stop_at, stop_wh, "Transaction.End"))
+            events.append(
+                event("Updated", index, at, "MeterValuePeriodic", meterValue=energy(at, wh, "Sample.Periodic"), **extra)
+            )
+        ended = event(
+            "Ended",
+            len(samples) + 1,
+            stop_at,
+            "EVCommunicationLost",
+            info={"stoppedReason": "EVDisconnected", "chargingState": "Idle"},
+            meterValue=energy(stop_at, stop_wh, "Transaction.End"),
+        )
         # Offline: the Updated events arrive in any order, some twice; the Started first.
         middle = replayed_and_shuffled(data, events[1:])
         for payload in [events[0], *middle, ended, *middle[:2]]:
-            transaction_event_handle(charge_point_id=charge_point.pk, event_type=payload["eventType"],
-                                     timestamp=payload["timestamp"], trigger_reason=payload["triggerReason"],
-                                     seq_no=payload["seqNo"], transaction_info=payload["transactionInfo"],
-                                     id_token=payload.get("idToken"), evse=payload.get("evse"),
-                                     meter_value=payload.get("meterValue"), payload=payload)
+            transaction_event_handle(
+                charge_point_id=charge_point.pk,
+                event_type=payload["eventType"],
+                timestamp=payload["timestamp"],
+                trigger_reason=payload["triggerReason"],
+                seq_no=payload["seqNo"],
+                transaction_info=payload["transactionInfo"],
+                id_token=payload.get("idToken"),
+                evse=payload.get("evse"),
+                meter_value=payload.get("meterValue"),
+                payload=payload,
+            )
         session = ChargeSession.objects.get(charge_point=charge_point, transaction_id="TX-P")
         purchase = purchase_create_for_session(session_id=session.pk)
         if card != "Accepted":
@@ -296,10 +417,18 @@ class TestStoredSessions(TestCase):
             if state and (not timeline or timeline[-1][1] != state):
                 timeline.append((datetime.fromisoformat(payload["timestamp"]), state))
         expected = price_readings(
-            tariff=tariff, readings=[(start, meter_start)] + samples + [(stop_at, stop_wh)], states=timeline,
-            started_at=start, ended_at=stop_at, time_zone=ZONE)
+            tariff=tariff,
+            readings=[(start, meter_start)] + samples + [(stop_at, stop_wh)],
+            states=timeline,
+            started_at=start,
+            ended_at=stop_at,
+            time_zone=ZONE,
+        )
         assert (purchase.total_price, purchase.energy_wh, purchase.idle_minutes) == (
-            expected.total, expected.energy_wh, expected.idle_minutes)
+            expected.total,
+            expected.energy_wh,
+            expected.idle_minutes,
+        )
         assert session.time_spent_charging_s is not None
         assert session.time_spent_charging_s <= (stop_at - start).total_seconds()
 
@@ -313,6 +442,6 @@ def _batches(data, frames: list) -> list[list]:
     batches, index = [], 0
     while index < len(frames):
         size = data.draw(st.integers(1, 4))
-        batches.append(frames[index:index + size])
+        batches.append(frames[index : index + size])
         index += size
     return batches

@@ -37,7 +37,9 @@ def charge_point():
 
 
 def test_energy_without_samples_is_interpolated_from_meter_start_to_stop(charge_point):
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(120), meter_start_wh=10_000, meter_stop_wh=14_000)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(120), meter_start_wh=10_000, meter_stop_wh=14_000
+    )
     priced = price_session(session=session)
     assert energy_lines(priced) == [
         (datetime(2025, 1, 15, 10, tzinfo=UTC), Decimal("1")),
@@ -49,7 +51,9 @@ def test_energy_without_samples_is_interpolated_from_meter_start_to_stop(charge_
 
 
 def test_energy_between_samples_is_split_at_hour_boundaries_by_time(charge_point):
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(120), meter_start_wh=0, meter_stop_wh=4000)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(120), meter_start_wh=0, meter_stop_wh=4000
+    )
     add_sample(session, at(45), 3000)  # 3 kWh in 45 minutes across 11:00, then 1 kWh in 75 minutes
     priced = price_session(session=session)
     assert energy_lines(priced) == [
@@ -64,11 +68,17 @@ def test_each_hour_is_priced_at_its_own_dynamic_price():
     tariff = make_tariff(kind="dynamic", markup_per_kwh=Decimal("0.05"), vat_percent=Decimal("21"))
     assign(tariff, charge_point=charge_point, valid_from=T0 - timedelta(days=1))
     for hour, price in ((10, "0.10"), (11, "0.20"), (12, "0.40")):
-        ElectricityPrice.objects.create(starts_at=datetime(2025, 1, 15, hour, tzinfo=UTC), price_per_kwh=Decimal(price), source="manual")
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(120), meter_start_wh=0, meter_stop_wh=4000)
+        ElectricityPrice.objects.create(
+            starts_at=datetime(2025, 1, 15, hour, tzinfo=UTC), price_per_kwh=Decimal(price), source="manual"
+        )
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(120), meter_start_wh=0, meter_stop_wh=4000
+    )
     priced = price_session(session=session)
     assert [(line.unit_price, line.amount) for line in priced.lines if line.kind == "energy"] == [
-        (Decimal("0.15"), Decimal("0.15")), (Decimal("0.25"), Decimal("0.50")), (Decimal("0.45"), Decimal("0.45")),
+        (Decimal("0.15"), Decimal("0.15")),
+        (Decimal("0.25"), Decimal("0.50")),
+        (Decimal("0.45"), Decimal("0.45")),
     ]
     assert priced.subtotal == Decimal("1.10")
     assert priced.vat == Decimal("0.23")  # 0.231
@@ -78,7 +88,9 @@ def test_each_hour_is_priced_at_its_own_dynamic_price():
 def test_a_dynamic_tariff_refuses_prices_in_another_currency():
     charge_point = make_charge_point()
     assign(make_tariff(kind="dynamic", currency="USD"), charge_point=charge_point, valid_from=T0 - timedelta(days=1))
-    ElectricityPrice.objects.create(starts_at=datetime(2025, 1, 15, 10, tzinfo=UTC), price_per_kwh=Decimal("0.1"), currency="EUR")
+    ElectricityPrice.objects.create(
+        starts_at=datetime(2025, 1, 15, 10, tzinfo=UTC), price_per_kwh=Decimal("0.1"), currency="EUR"
+    )
     session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(20), meter_stop_wh=1000)
     with pytest.raises(PricingError, match="USD"):
         price_session(session=session)
@@ -94,7 +106,9 @@ def test_a_dynamic_tariff_generates_missing_hours_like_the_current_price():
 
 
 def test_only_the_total_energy_register_is_billed(charge_point):
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(60), meter_start_wh=1000, meter_stop_wh=3000)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(60), meter_start_wh=1000, meter_stop_wh=3000
+    )
     add_sample(session, at(30), "1.8", unit="kWh")  # the total, in kWh
     for phase in ("L1", "L2", "L3"):
         add_sample(session, at(30), 600, phase=phase)  # ignored: the total is present
@@ -109,7 +123,9 @@ def test_only_the_total_energy_register_is_billed(charge_point):
 
 
 def test_phase_registers_are_added_up_when_there_is_no_total(charge_point):
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(60), meter_start_wh=0, meter_stop_wh=3000)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(60), meter_start_wh=0, meter_stop_wh=3000
+    )
     for phase in ("L1-N", "L2-N", "L3-N"):
         add_sample(session, at(30), 900, phase=phase)
     priced = price_session(session=session)
@@ -118,7 +134,9 @@ def test_phase_registers_are_added_up_when_there_is_no_total(charge_point):
 
 
 def test_a_meter_going_backwards_is_never_billed_negative(charge_point):
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(40), meter_start_wh=1000, meter_stop_wh=2500)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(40), meter_start_wh=1000, meter_stop_wh=2500
+    )
     add_sample(session, at(10), 2000)
     add_sample(session, at(20), 1900)  # glitch
     add_sample(session, at(30), 1950)
@@ -129,7 +147,9 @@ def test_a_meter_going_backwards_is_never_billed_negative(charge_point):
 
 
 def test_a_meter_reset_counts_the_energy_after_the_reset(charge_point):
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(40), meter_start_wh=50_000, meter_stop_wh=1200)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(40), meter_start_wh=50_000, meter_stop_wh=1200
+    )
     add_sample(session, at(10), 55_000)
     add_sample(session, at(20), 200)  # the charger rebooted and its register restarted
     priced = price_session(session=session)
@@ -146,9 +166,16 @@ def test_a_session_without_a_meter_stop_is_billed_to_its_last_sample(charge_poin
 
 def test_idle_minutes_after_charging_are_billed_after_the_grace_period():
     charge_point = make_charge_point()
-    tariff = make_tariff(idle_fee_per_minute=Decimal("0.10"), idle_grace_minutes=15, session_fee=Decimal("0.50"), vat_percent=Decimal("20"))
+    tariff = make_tariff(
+        idle_fee_per_minute=Decimal("0.10"),
+        idle_grace_minutes=15,
+        session_fee=Decimal("0.50"),
+        vat_percent=Decimal("20"),
+    )
     assign(tariff, site=charge_point.site, valid_from=T0 - timedelta(days=1))
-    session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(180), meter_start_wh=0, meter_stop_wh=10_000)
+    session = make_session(
+        charge_point=charge_point, started_at=at(0), stopped_at=at(180), meter_start_wh=0, meter_stop_wh=10_000
+    )
     add_state(session, at(0), "EVConnected")  # waiting for the car to start: not idle
     add_state(session, at(5), "Charging")
     add_state(session, at(30), "SuspendedEVSE")  # the charger paused it: not the driver's doing
@@ -169,7 +196,11 @@ def test_idle_minutes_after_charging_are_billed_after_the_grace_period():
 
 def test_no_idle_fee_within_the_grace_period():
     charge_point = make_charge_point()
-    assign(make_tariff(idle_fee_per_minute=Decimal("0.10"), idle_grace_minutes=30), site=charge_point.site, valid_from=T0 - timedelta(days=1))
+    assign(
+        make_tariff(idle_fee_per_minute=Decimal("0.10"), idle_grace_minutes=30),
+        site=charge_point.site,
+        valid_from=T0 - timedelta(days=1),
+    )
     session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(60), meter_stop_wh=1000)
     add_state(session, at(0), "Charging")
     add_state(session, at(35), "EVConnected")
@@ -180,7 +211,11 @@ def test_no_idle_fee_within_the_grace_period():
 
 def test_the_total_is_rounded_once_half_up():
     charge_point = make_charge_point()
-    assign(make_tariff(energy_price_per_kwh=Decimal("0.3333"), vat_percent=Decimal("21")), site=charge_point.site, valid_from=T0 - timedelta(days=1))
+    assign(
+        make_tariff(energy_price_per_kwh=Decimal("0.3333"), vat_percent=Decimal("21")),
+        site=charge_point.site,
+        valid_from=T0 - timedelta(days=1),
+    )
     session = make_session(charge_point=charge_point, started_at=at(0), stopped_at=at(20), meter_stop_wh=15)
     priced = price_session(session=session)
     # 0.015 kWh * 0.3333 = 0.0049995 net; * 1.21 = 0.006049395 -> 0.01 (rounding each
@@ -213,8 +248,15 @@ class TestDaylightSaving:
         tariff = make_tariff(kind="dynamic")
         assign(tariff, site=charge_point.site, valid_from=start - timedelta(days=1))
         for i in range(hours):
-            ElectricityPrice.objects.create(starts_at=start + timedelta(hours=i), price_per_kwh=Decimal(i + 1) / 10, source="manual")
-        return make_session(charge_point=charge_point, started_at=start, stopped_at=start + timedelta(hours=hours), meter_stop_wh=1000 * hours)
+            ElectricityPrice.objects.create(
+                starts_at=start + timedelta(hours=i), price_per_kwh=Decimal(i + 1) / 10, source="manual"
+            )
+        return make_session(
+            charge_point=charge_point,
+            started_at=start,
+            stopped_at=start + timedelta(hours=hours),
+            meter_stop_wh=1000 * hours,
+        )
 
     def test_the_repeated_autumn_hour_is_priced_twice_at_its_own_prices(self):
         # 2025-10-26: 02:00-03:00 local happens twice (CEST, then CET).
@@ -226,7 +268,12 @@ class TestDaylightSaving:
             "Energy 2025-10-26 02:00–03:00 CET",
             "Energy 2025-10-26 03:00–04:00 CET",
         ]
-        assert [line.amount for line in priced.lines] == [Decimal("0.1"), Decimal("0.2"), Decimal("0.3"), Decimal("0.4")]
+        assert [line.amount for line in priced.lines] == [
+            Decimal("0.1"),
+            Decimal("0.2"),
+            Decimal("0.3"),
+            Decimal("0.4"),
+        ]
 
     def test_the_skipped_spring_hour_is_not_invented(self):
         # 2025-03-30: local 02:00-03:00 does not exist; three UTC hours are three lines.

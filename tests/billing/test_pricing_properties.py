@@ -1,5 +1,6 @@
 """Property tests: for random meter series the priced energy is the metered energy and the
 total is the sum of the lines, rounded once."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -40,8 +41,15 @@ def hourly(readings):
 def tariff(kind, price, markup, vat, fee, idle_fee) -> Tariff:
     # Unsaved: the pure pricing core needs no database.
     return Tariff(
-        name="t", kind=kind, currency="EUR", energy_price_per_kwh=price, markup_per_kwh=markup,
-        vat_percent=vat, session_fee=fee, idle_fee_per_minute=idle_fee, idle_grace_minutes=5,
+        name="t",
+        kind=kind,
+        currency="EUR",
+        energy_price_per_kwh=price,
+        markup_per_kwh=markup,
+        vat_percent=vat,
+        session_fee=fee,
+        idle_fee_per_minute=idle_fee,
+        idle_grace_minutes=5,
     )
 
 
@@ -50,16 +58,26 @@ def tariff(kind, price, markup, vat, fee, idle_fee) -> Tariff:
     meter_start=st.integers(0, 10**9),
     increments=steps,
     kind=st.sampled_from(["fixed", "dynamic"]),
-    price=money, markup=money, fee=money, idle_fee=money,
+    price=money,
+    markup=money,
+    fee=money,
+    idle_fee=money,
     vat=st.decimals(min_value=0, max_value=100, places=2),
 )
-def test_priced_energy_is_metered_energy_and_total_is_the_sum_of_lines(meter_start, increments, kind, price, markup, vat, fee, idle_fee):
+def test_priced_energy_is_metered_energy_and_total_is_the_sum_of_lines(
+    meter_start, increments, kind, price, markup, vat, fee, idle_fee
+):
     readings = series(meter_start, increments)
     end = readings[-1][0] + timedelta(minutes=40)
     states = [(START, "Charging"), (readings[-1][0], "EVConnected")]
     priced = price_readings(
-        tariff=tariff(kind, price, markup, vat, fee, idle_fee), readings=readings, states=states,
-        started_at=START, ended_at=end, hourly_prices=hourly(readings), time_zone="Europe/Amsterdam",
+        tariff=tariff(kind, price, markup, vat, fee, idle_fee),
+        readings=readings,
+        states=states,
+        started_at=START,
+        ended_at=end,
+        hourly_prices=hourly(readings),
+        time_zone="Europe/Amsterdam",
     )
     metered = readings[-1][1] - meter_start
     assert priced.energy_wh == metered
@@ -101,15 +119,27 @@ class TestPricingAgainstTheDatabase(TestCase):
     """The same properties end to end: samples in the database, a stored purchase."""
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(meter_start=st.integers(0, 10**8), increments=steps.filter(lambda s: len(s) > 0), unit=st.sampled_from(["Wh", "kWh"]))
+    @given(
+        meter_start=st.integers(0, 10**8),
+        increments=steps.filter(lambda s: len(s) > 0),
+        unit=st.sampled_from(["Wh", "kWh"]),
+    )
     def test_a_stored_purchase_matches_its_meter(self, meter_start, increments, unit):
         charge_point = make_charge_point(time_zone="Europe/Amsterdam")
-        assign(make_tariff(energy_price_per_kwh=Decimal("0.3117"), vat_percent=Decimal("21"), session_fee=Decimal("0.35")),
-               site=charge_point.site, valid_from=START - timedelta(days=1))
+        assign(
+            make_tariff(energy_price_per_kwh=Decimal("0.3117"), vat_percent=Decimal("21"), session_fee=Decimal("0.35")),
+            site=charge_point.site,
+            valid_from=START - timedelta(days=1),
+        )
         readings = series(meter_start, increments)
         *middle, (stop_at, stop_wh) = readings[1:]
-        session = make_session(charge_point=charge_point, started_at=START, stopped_at=max(stop_at, START),
-                               meter_start_wh=meter_start, meter_stop_wh=stop_wh)
+        session = make_session(
+            charge_point=charge_point,
+            started_at=START,
+            stopped_at=max(stop_at, START),
+            meter_start_wh=meter_start,
+            meter_stop_wh=stop_wh,
+        )
         for moment, wh in middle:
             add_sample(session, moment, Decimal(wh) / 1000 if unit == "kWh" else wh, unit=unit)
         purchase = purchase_create_for_session(session_id=session.pk)
@@ -119,4 +149,3 @@ class TestPricingAgainstTheDatabase(TestCase):
         assert abs(stored - purchase.total_price) <= Decimal("0.005") + Decimal("0.000001") * purchase.lines.count()
         assert purchase.total_price == price_session(session=session).total
         assert purchase.subtotal + purchase.vat_amount == purchase.total_price
-

@@ -38,9 +38,15 @@ def at(minutes: float) -> datetime:
 def dynamic_charge_point():
     """Hour prices 0.10, 0.20, 0.30, ... so moving energy between hours changes the total."""
     charge_point = make_charge_point()
-    assign(make_tariff(kind="dynamic", vat_percent=Decimal("21")), site=charge_point.site, valid_from=T0 - timedelta(days=1))
+    assign(
+        make_tariff(kind="dynamic", vat_percent=Decimal("21")),
+        site=charge_point.site,
+        valid_from=T0 - timedelta(days=1),
+    )
     for i in range(6):
-        ElectricityPrice.objects.create(starts_at=T0 + timedelta(hours=i), price_per_kwh=Decimal(i + 1) / 10, source="manual")
+        ElectricityPrice.objects.create(
+            starts_at=T0 + timedelta(hours=i), price_per_kwh=Decimal(i + 1) / 10, source="manual"
+        )
     return charge_point
 
 
@@ -48,18 +54,26 @@ def dynamic_charge_point():
 class TestPurchaseForSession:
     def test_it_creates_a_priced_purchase_with_lines(self):
         user = make_user()
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000, user=user)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000, user=user
+        )
         purchase = purchase_create_for_session(session_id=session.pk)
         assert purchase.user == user and purchase.status == "open"
         assert purchase.energy_wh == 4000 and purchase.priced_at is not None
         # 2 kWh at 0.10 + 2 kWh at 0.20 = 0.60 net, 0.126 VAT
-        assert (purchase.subtotal, purchase.vat_amount, purchase.total_price) == (Decimal("0.60"), Decimal("0.13"), Decimal("0.73"))
+        assert (purchase.subtotal, purchase.vat_amount, purchase.total_price) == (
+            Decimal("0.60"),
+            Decimal("0.13"),
+            Decimal("0.73"),
+        )
         lines = list(purchase.lines.all())
         assert [line.kind for line in lines] == ["energy", "energy", "vat"]
         assert sum(line.amount for line in lines).quantize(Decimal("0.01")) == purchase.total_price
 
     def test_calling_it_again_does_not_create_a_second_purchase(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_stop_wh=1000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_stop_wh=1000
+        )
         first = purchase_create_for_session(session_id=session.pk)
         second = purchase_create_for_session(session_id=session.pk)
         assert first.pk == second.pk
@@ -67,7 +81,9 @@ class TestPurchaseForSession:
         assert PurchaseLine.objects.filter(purchase=first).count() == 2
 
     def test_late_samples_reprice_an_unpaid_purchase(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000
+        )
         before = purchase_create_for_session(session_id=session.pk).total_price
         # An offline charger delivers its queued meter values after the stop: all the
         # energy was in the first hour, at the cheaper price.
@@ -84,7 +100,9 @@ class TestPurchaseForSession:
         assert purchase_create_for_session(session_id=session.pk).energy_wh == 3000
 
     def test_a_paid_purchase_is_never_repriced(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000
+        )
         purchase = purchase_create_for_session(session_id=session.pk)
         purchase_set_paid_date(purchase_id=purchase.pk, payment_method="EVM")
         add_sample(session, at(60), 4000)
@@ -93,7 +111,13 @@ class TestPurchaseForSession:
         assert purchase_reprice(purchase_id=purchase.pk).total_price == purchase.total_price
 
     def test_meter_anomalies_are_recorded_once_however_often_it_is_priced(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_start_wh=5000, meter_stop_wh=800)
+        session = make_session(
+            charge_point=dynamic_charge_point(),
+            started_at=at(0),
+            stopped_at=at(60),
+            meter_start_wh=5000,
+            meter_stop_wh=800,
+        )
         add_sample(session, at(10), 6000)
         add_sample(session, at(20), 5900)
         add_sample(session, at(30), 300)
@@ -101,11 +125,14 @@ class TestPurchaseForSession:
             purchase_create_for_session(session_id=session.pk)
         anomalies = SessionAnomaly.objects.filter(session=session).order_by("kind")
         assert [(a.kind, a.detail["previous_wh"], a.detail["value_wh"]) for a in anomalies] == [
-            ("meter_backwards", 6000, 5900), ("meter_reset", 6000, 300),
+            ("meter_backwards", 6000, 5900),
+            ("meter_reset", 6000, 300),
         ]
 
     def test_the_tasks_create_missing_and_reprice_stale_purchases(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000
+        )
         assert create_missing_purchases() == 1
         assert create_missing_purchases() == 0
         purchase = Purchase.objects.get(session=session)
@@ -119,7 +146,9 @@ class TestPurchaseForSession:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_stops_create_exactly_one_purchase():
-    session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+    session = make_session(
+        charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000
+    )
     barrier = threading.Barrier(4)
     results, errors = [], []
 
@@ -149,7 +178,9 @@ class TestSeedPurchaseFunctions:
     def test_add_get_and_list_for_a_user(self):
         charge_point = dynamic_charge_point()
         user, other = make_user(), make_user()
-        first = purchase_add(session=make_session(charge_point=charge_point, started_at=at(0), user=user), payment_method="QPAY")
+        first = purchase_add(
+            session=make_session(charge_point=charge_point, started_at=at(0), user=user), payment_method="QPAY"
+        )
         assert purchase_add(session=first.session).pk == first.pk
         session = make_session(charge_point=charge_point, started_at=at(-300), stopped_at=at(-200), meter_stop_wh=10)
         ChargeSession.objects.filter(pk=session.pk).update(user=user)
@@ -163,7 +194,9 @@ class TestSeedPurchaseFunctions:
         assert purchase_get_for_session(session_id=10**9) is None
 
     def test_payment_method_and_paid_date(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_stop_wh=1000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_stop_wh=1000
+        )
         purchase = purchase_create_for_session(session_id=session.pk)
         with pytest.raises(ValidationError, match="BITCOIN"):
             purchase_update_payment_method(purchase_id=purchase.pk, payment_method="BITCOIN")
@@ -179,10 +212,16 @@ class TestSeedPurchaseFunctions:
             purchase_set_paid_date(purchase_id=purchase.pk, paid_at=datetime(2025, 1, 16))
 
     def test_total_price_by_hand(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_stop_wh=1000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(60), meter_stop_wh=1000
+        )
         purchase = purchase_create_for_session(session_id=session.pk)
         updated = purchase_set_total_price(purchase_id=purchase.pk, total_price="12.10")
-        assert (updated.subtotal, updated.vat_amount, updated.total_price) == (Decimal("10.00"), Decimal("2.10"), Decimal("12.10"))
+        assert (updated.subtotal, updated.vat_amount, updated.total_price) == (
+            Decimal("10.00"),
+            Decimal("2.10"),
+            Decimal("12.10"),
+        )
         for bad in ("-1", "abc", "1.001", "NaN"):
             with pytest.raises(ValidationError):
                 purchase_set_total_price(purchase_id=purchase.pk, total_price=bad)
@@ -198,7 +237,9 @@ class TestRunningCost:
 
         clear_cache_keys()
         charge_point = make_charge_point()
-        assign(make_tariff(energy_price_per_kwh=Decimal("0.50")), site=charge_point.site, valid_from=T0 - timedelta(days=1))
+        assign(
+            make_tariff(energy_price_per_kwh=Decimal("0.50")), site=charge_point.site, valid_from=T0 - timedelta(days=1)
+        )
         session = make_session(charge_point=charge_point, started_at=datetime.now(UTC) - timedelta(minutes=30))
         add_sample(session, session.started_at + timedelta(minutes=10), 2000)
         session.meter_last_wh = 2000
@@ -212,7 +253,9 @@ class TestRunningCost:
         assert session_running_cost(session=session) == Decimal("1.50")
 
     def test_a_finished_session_answers_its_purchase_total(self):
-        session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+        session = make_session(
+            charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000
+        )
         purchase = purchase_create_for_session(session_id=session.pk)
         assert session_running_cost(session=session) == purchase.total_price
 
@@ -231,7 +274,9 @@ def test_a_purchase_asked_for_before_the_stop_is_completed_when_the_stop_arrives
 
 @pytest.mark.django_db
 def test_a_purchase_with_a_payment_under_way_keeps_its_amount():
-    session = make_session(charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000)
+    session = make_session(
+        charge_point=dynamic_charge_point(), started_at=at(0), stopped_at=at(120), meter_stop_wh=4000
+    )
     purchase = purchase_create_for_session(session_id=session.pk)
     Purchase.objects.filter(pk=purchase.pk).update(status=Purchase.Status.PENDING)
     add_sample(session, at(60), 4000)

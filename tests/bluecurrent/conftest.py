@@ -1,5 +1,6 @@
 """Fixtures: a live daphne server (the OCPP e2e fixtures), the real bluecurrent-api client
 pointed at its /haserver, and a driver with a charger, a card and an API token."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,7 @@ class Home:
 @pytest.fixture
 def home(make_charge_point) -> Home:
     site = SiteFactory()
-    charge_point = make_charge_point(site=site, name="Driveway", model="Sim-AC22", vendor="CSMS-Sim",
-                                     connectors=1)
+    charge_point = make_charge_point(site=site, name="Driveway", model="Sim-AC22", vendor="CSMS-Sim", connectors=1)
     driver = DriverFactory(email="driver@example.com")
     card = IdTokenFactory(user=driver, operator=site.operator, name="My card")
     raw = tokens.api_token_create(user=driver, name="Home Assistant")

@@ -1,4 +1,5 @@
 """The real Blue Current client on a long connection, and matching its frames."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,9 @@ class Live:
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self.client.connect(self.receiver, self.on_open))
-        done, _ = await asyncio.wait([self.task, asyncio.create_task(self.opened.wait())], timeout=10,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [self.task, asyncio.create_task(self.opened.wait())], timeout=10, return_when=asyncio.FIRST_COMPLETED
+        )
         if self.task in done:
             self.task.result()  # raises what the client raised
 

@@ -1,5 +1,6 @@
 """Every frame we build survives the client's own handlers (which raise on missing keys,
 null numbers and unparseable times), in the states a charger can be in."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,9 @@ def test_status_frames_survive_the_client(driver_cp, state):
         connector.save()
         ChargeSessionFactory(connector=connector, user=user, meter_start_wh=0, meter_last_wh=1234)
     if state == "finished":
-        ChargeSessionFactory(connector=connector, user=user, status="completed",
-                             stopped_at=timezone.now(), meter_stop_wh=5000)
+        ChargeSessionFactory(
+            connector=connector, user=user, status="completed", stopped_at=timezone.now(), meter_stop_wh=5000
+        )
     if state == "faulted":
         connector.status = "Faulted"
         connector.save()
@@ -96,8 +98,15 @@ def test_action_and_setting_answers_survive_the_client():
 
 
 def test_override_frames_survive_the_client():
-    schedule = OverrideSchedule(schedule_id=9200, charge_points=["CP1"], start_time="17:00", stop_time="21:00",
-                                start_days=["MO", "TU"], stop_days=["MO", "TU"], current=10)
+    schedule = OverrideSchedule(
+        schedule_id=9200,
+        charge_points=["CP1"],
+        start_time="17:00",
+        stop_time="21:00",
+        start_days=["MO", "TU"],
+        stop_days=["MO", "TU"],
+        current=10,
+    )
     assert through_client(frames.override_list([schedule]))["data"][0]["override_end_days"] == ["MO", "TU"]
     assert through_client(frames.override_result("POST_SET_OVERRIDE_CURRENT", schedule))["data"]["schedule_id"] == 9200
     assert through_client(frames.override_cleared(9200))["schedule_id"] == 9200
@@ -111,8 +120,10 @@ def test_timestamps_are_offset_aware_with_a_plus_sign():
     assert frames.timestamp(None) == ""
 
 
-@pytest.mark.parametrize("code, exception", [(0, "WebsocketError"), (1, "WebsocketError"), (2, "WebsocketError"),
-                                             (42, "RequestLimitReached")])
+@pytest.mark.parametrize(
+    "code, exception",
+    [(0, "WebsocketError"), (1, "WebsocketError"), (2, "WebsocketError"), (42, "RequestLimitReached")],
+)
 def test_error_frames_raise_the_clients_exceptions(code, exception):
     with pytest.raises(Exception) as raised:
         through_client(frames.error(code, "x"))

@@ -1,4 +1,5 @@
 """Request limit, one connection per token, revocation, and the token page."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ def _token_id(raw: str) -> int:
 @pytest.mark.django_db(transaction=True)
 async def test_over_the_daily_limit_the_client_raises_request_limit_reached(haserver, home):
     token_id = await sync_to_async(_token_id)(home.api_token)
-    await sync_to_async(limits.request_count_set)(api_token_id=token_id, count=django_settings.BLUECURRENT_DAILY_REQUEST_LIMIT)
+    await sync_to_async(limits.request_count_set)(
+        api_token_id=token_id, count=django_settings.BLUECURRENT_DAILY_REQUEST_LIMIT
+    )
     with pytest.raises(RequestLimitReached):
         await Client().validate_api_token(home.api_token)
 
@@ -36,7 +39,9 @@ async def test_reaching_the_limit_on_a_long_connection_closes_it_with_4001(haser
     client = Client()
     await client.validate_api_token(home.api_token)
     token_id = await sync_to_async(_token_id)(home.api_token)
-    await sync_to_async(limits.request_count_set)(api_token_id=token_id, count=django_settings.BLUECURRENT_DAILY_REQUEST_LIMIT)
+    await sync_to_async(limits.request_count_set)(
+        api_token_id=token_id, count=django_settings.BLUECURRENT_DAILY_REQUEST_LIMIT
+    )
     live = Live(client)
     with pytest.raises(RequestLimitReached):
         await live.start()

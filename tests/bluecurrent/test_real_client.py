@@ -1,4 +1,5 @@
 """The unmodified bluecurrent-api client against a live server."""
+
 from __future__ import annotations
 
 import pytest

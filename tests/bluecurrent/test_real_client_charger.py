@@ -1,4 +1,5 @@
 """The real client controlling a simulated OCPP 1.6 charger through /haserver."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,9 @@ async def test_it_starts_and_stops_a_session_on_the_charger(haserver, home, live
         await live_client.client.start_session(evse, home.card.uid)
         answer = await live_client.next(lambda m: m["object"] == "START_SESSION" and "result" in m)
         assert answer["success"] is True and answer["error"] == ""
-        session = await eventually(lambda: ChargeSession.objects.filter(
-            charge_point__identity=evse, status="active").first())
+        session = await eventually(
+            lambda: ChargeSession.objects.filter(charge_point__identity=evse, status="active").first()
+        )
         assert session is not None and session.id_tag == home.card.uid
         assert "RemoteStartTransaction" in charger.commands_received
         # The state change is pushed without asking.
@@ -42,7 +44,9 @@ async def test_it_starts_and_stops_a_session_on_the_charger(haserver, home, live
         answer = await live_client.next(lambda m: m["object"] == "STOP_SESSION" and "result" in m)
         assert answer["success"] is True
         assert await eventually(lambda: ChargeSession.objects.get(pk=session.pk).status == "completed")
-        stopped = await live_client.next(lambda m: m["object"] == "CH_STATUS" and m["data"]["stop_datetime"] is not None)
+        stopped = await live_client.next(
+            lambda m: m["object"] == "CH_STATUS" and m["data"]["stop_datetime"] is not None
+        )
         assert stopped["data"]["start_datetime"] <= stopped["data"]["stop_datetime"]
 
 
@@ -110,12 +114,18 @@ async def test_delayed_and_price_based_charging_set_charging_profiles(haserver, 
         await live_client.client.set_price_based_charging(evse, True)
         # The charger stores a profile before it answers, and the server records the answer
         # after that: wait for the settings the server sends once it has recorded it.
-        switched = await live_client.next(lambda m: m["object"] == "CH_SETTINGS"
-                                          and m["data"]["price_based_charging"]["value"] is True)
+        switched = await live_client.next(
+            lambda m: m["object"] == "CH_SETTINGS" and m["data"]["price_based_charging"]["value"] is True
+        )
         assert switched["data"]["delayed_charging"]["value"] is False
         assert await eventually(lambda: 9102 in charger.state.profiles and 9101 not in charger.state.profiles)
-        live = await sync_to_async(lambda: list(ChargingProfile.objects.filter(
-            charge_point__identity=evse, status="active").values_list("profile_id", flat=True)))()
+        live = await sync_to_async(
+            lambda: list(
+                ChargingProfile.objects.filter(charge_point__identity=evse, status="active").values_list(
+                    "profile_id", flat=True
+                )
+            )
+        )()
         assert live == [9102]
 
 
@@ -123,9 +133,16 @@ async def test_override_current_schedules_round_trip(haserver, home, live_client
     evse = home.charge_point.identity
     async with simulated(ocpp_url(haserver), evse, PASSWORD, connectors=1) as charger:
         assert await online(evse)
-        await live_client.client.set_user_override_current(OverrideCurrentPayload(
-            chargepoints=[evse], overridestarttime="17:00", overridestartdays=["MO", "TU"],
-            overridestoptime="21:00", overridestopdays=["MO", "TU"], overridevalue=10))
+        await live_client.client.set_user_override_current(
+            OverrideCurrentPayload(
+                chargepoints=[evse],
+                overridestarttime="17:00",
+                overridestartdays=["MO", "TU"],
+                overridestoptime="21:00",
+                overridestopdays=["MO", "TU"],
+                overridevalue=10,
+            )
+        )
         created = await live_client.next(by_object("POST_SET_OVERRIDE_CURRENT"))
         schedule_id = created["data"]["schedule_id"]
         assert created["data"]["override_start_days"] == ["MO", "TU"]

@@ -44,7 +44,12 @@ def test_seed_reads_and_writes_of_charge_points_and_connectors():
 
 def test_connector_zero_is_the_charge_point_itself():
     cp = services.charge_point_add(identity="CP-C")
-    assert services.connector_update_status(charge_point_id=cp.pk, connector_id=0, status="Faulted", error_code="PowerMeterFailure") is None
+    assert (
+        services.connector_update_status(
+            charge_point_id=cp.pk, connector_id=0, status="Faulted", error_code="PowerMeterFailure"
+        )
+        is None
+    )
     cp.refresh_from_db()
     assert (cp.status, cp.error_code) == ("Faulted", "PowerMeterFailure")
 
@@ -62,13 +67,16 @@ def test_unknown_chargers_are_refused_or_registered_pending(settings):
 def test_a_fleet_connects_with_one_query_and_each_charger_gets_its_own_answer(settings, django_assert_max_num_queries):
     settings.OCPP_UNKNOWN_CHARGERS = "refuse"
     fleet = [services.charge_point_add(identity=f"FLEET-{n}", password=f"password-{n}") for n in range(20)]
-    requests = [{"identity": cp.identity, "password": f"password-{n}", "protocol": "ocpp1.6"} for n, cp in enumerate(fleet)]
+    requests = [
+        {"identity": cp.identity, "password": f"password-{n}", "protocol": "ocpp1.6"} for n, cp in enumerate(fleet)
+    ]
     requests[3]["password"] = "wrong"
     requests.insert(7, {"identity": "STRANGER", "password": "whatever", "protocol": "ocpp1.6"})
     with django_assert_max_num_queries(1):
         answers = services.charge_point_connect_many(requests=requests)
     assert [a.identity if a else None for a in answers] == [
-        None if r["identity"] == "STRANGER" or r["password"] == "wrong" else r["identity"] for r in requests]
+        None if r["identity"] == "STRANGER" or r["password"] == "wrong" else r["identity"] for r in requests
+    ]
     # Pending registration of an unknown charger still works inside a batch.
     settings.OCPP_UNKNOWN_CHARGERS = "pending"
     answers = services.charge_point_connect_many(requests=requests[6:9])
@@ -80,7 +88,8 @@ def test_an_unknown_charger_twice_in_one_batch_is_registered_once_and_checked_by
     settings.OCPP_UNKNOWN_CHARGERS = "pending"
     request = {"identity": "DUP-1", "password": "pw-123456", "protocol": "ocpp1.6"}
     first, again, impostor = services.charge_point_connect_many(
-        requests=[request, dict(request), {**request, "password": "not-it"}])
+        requests=[request, dict(request), {**request, "password": "not-it"}]
+    )
     assert first is not None and again == first and impostor is None
     assert ChargePoint.objects.filter(identity="DUP-1").count() == 1
 
@@ -94,13 +103,17 @@ def test_a_charger_twice_in_a_mark_online_batch_keeps_its_latest_protocol():
 def test_online_and_offline_for_many_chargers_with_their_protocols(django_capture_on_commit_callbacks):
     a, b, c = (services.charge_point_add(identity=f"MANY-{n}") for n in range(3))
     with django_capture_on_commit_callbacks(execute=False) as published:
-        services.charge_point_mark_online_many(charge_points=[(a.pk, "ocpp1.6"), (b.pk, "ocpp2.0.1"), (c.pk, "ocpp1.6")])
+        services.charge_point_mark_online_many(
+            charge_points=[(a.pk, "ocpp1.6"), (b.pk, "ocpp2.0.1"), (c.pk, "ocpp1.6")]
+        )
     assert len(published) == 3  # one live state per charger
     rows = {cp.identity: (cp.is_online, cp.protocol) for cp in ChargePoint.objects.filter(identity__startswith="MANY-")}
     assert rows == {"MANY-0": (True, "ocpp1.6"), "MANY-1": (True, "ocpp2.0.1"), "MANY-2": (True, "ocpp1.6")}
     assert all(cp.last_seen_at for cp in ChargePoint.objects.filter(identity__startswith="MANY-"))
     services.charge_point_mark_offline_many(charge_point_ids=[a.pk, c.pk, 10**9])  # a removed charger is skipped
-    assert {cp.identity for cp in ChargePoint.objects.filter(is_online=True, identity__startswith="MANY-")} == {"MANY-1"}
+    assert {cp.identity for cp in ChargePoint.objects.filter(is_online=True, identity__startswith="MANY-")} == {
+        "MANY-1"
+    }
 
 
 def test_id_tag_info_reflects_card_and_driver_standing(django_user_model):
@@ -118,8 +131,9 @@ def test_id_tag_info_reflects_card_and_driver_standing(django_user_model):
 
 def test_the_offline_sweep_marks_silent_chargers_offline(settings):
     cp = services.charge_point_add(identity="CP-S")
-    ChargePoint.objects.filter(pk=cp.pk).update(is_online=True, heartbeat_interval=60,
-                                                 last_seen_at=timezone.now() - timedelta(minutes=10))
+    ChargePoint.objects.filter(pk=cp.pk).update(
+        is_online=True, heartbeat_interval=60, last_seen_at=timezone.now() - timedelta(minutes=10)
+    )
     fresh = services.charge_point_add(identity="CP-F")
     ChargePoint.objects.filter(pk=fresh.pk).update(is_online=True, last_seen_at=timezone.now())
     assert services.charge_point_offline_sweep() == ["CP-S"]
@@ -129,10 +143,21 @@ def test_the_offline_sweep_marks_silent_chargers_offline(settings):
 def test_the_journal_purge_keeps_recent_frames():
     cp = services.charge_point_add(identity="CP-J")
     old = timezone.now() - timedelta(days=100)
-    services.ocpp_message_store_many(rows=[
-        {"charge_point_id": cp.pk, "charge_point_identity": "CP-J", "direction": "in", "message_type": 2,
-         "unique_id": str(i), "action": "Heartbeat", "payload": {}, "created_at": old if i < 3 else timezone.now()}
-        for i in range(5)])
+    services.ocpp_message_store_many(
+        rows=[
+            {
+                "charge_point_id": cp.pk,
+                "charge_point_identity": "CP-J",
+                "direction": "in",
+                "message_type": 2,
+                "unique_id": str(i),
+                "action": "Heartbeat",
+                "payload": {},
+                "created_at": old if i < 3 else timezone.now(),
+            }
+            for i in range(5)
+        ]
+    )
     from chargepoints.tasks import ocpp_journal_purge
 
     assert ocpp_journal_purge() == 3

@@ -1,4 +1,5 @@
 """Every model of ours is in the admin, every list renders, and staff see only their operator."""
+
 from __future__ import annotations
 
 import pytest
@@ -68,8 +69,17 @@ def test_setting_a_charger_password_stores_only_its_hash(admin_client):
     url = reverse("admin:chargepoints_chargepoint_change", args=[charge_point.pk])
     form = admin_client.get(url).context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and not hasattr(v, "pk")}
-    data.update({"site": charge_point.site_id, "new_password": "a-long-charger-password", "protocol": "", "registration_status": "Accepted",
-                 "heartbeat_interval": 300, "connectors-TOTAL_FORMS": 0, "connectors-INITIAL_FORMS": 0})
+    data.update(
+        {
+            "site": charge_point.site_id,
+            "new_password": "a-long-charger-password",
+            "protocol": "",
+            "registration_status": "Accepted",
+            "heartbeat_interval": 300,
+            "connectors-TOTAL_FORMS": 0,
+            "connectors-INITIAL_FORMS": 0,
+        }
+    )
     data = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in data.items()}
     for flag in ("public_charging", "is_operative"):
         data[flag] = "on"
@@ -109,15 +119,28 @@ def test_staff_see_only_their_operators_money_tariffs_reservations_and_keys(clie
     ApiKey.objects.create(operator=my_operator, name="MY-KEY", prefix="mine", key_hash="a" * 64)
     ApiKey.objects.create(operator=their_operator, name="THEIR-KEY", prefix="theirs", key_hash="b" * 64)
     their_connector = ConnectorFactory(charge_point=theirs.session.charge_point, connector_id=5)
-    Reservation.objects.create(charge_point=their_connector.charge_point, connector=their_connector,
-                               charge_tag="THEIR-TAG", max_amount=Decimal("10"), max_energy_wh=1000)
+    Reservation.objects.create(
+        charge_point=their_connector.charge_point,
+        connector=their_connector,
+        charge_tag="THEIR-TAG",
+        max_amount=Decimal("10"),
+        max_energy_wh=1000,
+    )
     WalletFactory(user=mine.user)
     ElectricityPriceFactory()
-    client.force_login(_staff_of(my_operator, "purchase", "tariff", "apikey", "reservation", "wallet", "electricityprice"))
+    client.force_login(
+        _staff_of(my_operator, "purchase", "tariff", "apikey", "reservation", "wallet", "electricityprice")
+    )
 
     def listing(model: str) -> str:
-        app = {"purchase": "billing", "wallet": "billing", "tariff": "tariffs", "electricityprice": "tariffs",
-               "apikey": "accounts", "reservation": "payments"}[model]
+        app = {
+            "purchase": "billing",
+            "wallet": "billing",
+            "tariff": "tariffs",
+            "electricityprice": "tariffs",
+            "apikey": "accounts",
+            "reservation": "payments",
+        }[model]
         response = client.get(reverse(f"admin:{app}_{model}_changelist"))
         assert response.status_code == 200
         return response.content.decode()

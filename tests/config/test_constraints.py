@@ -1,4 +1,5 @@
 """The database refuses what the domain forbids, on SQLite and PostgreSQL alike."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -62,7 +63,9 @@ def test_a_completed_session_needs_a_stop_time():
 
 def test_it_refuses_a_duplicate_seq_no_within_a_session():
     session = ChargeSessionFactory(ocpp_version="ocpp2.0.1")
-    event = dict(session=session, event_type="Updated", trigger_reason="MeterValuePeriodic", timestamp=timezone.now(), payload={})
+    event = dict(
+        session=session, event_type="Updated", trigger_reason="MeterValuePeriodic", timestamp=timezone.now(), payload={}
+    )
     TransactionEvent.objects.create(seq_no=3, **event)
     refused(lambda: TransactionEvent.objects.create(seq_no=3, **event))
 
@@ -96,14 +99,22 @@ def test_negative_wallet_entries_are_only_debits_or_adjustments():
 def test_a_purchase_is_debited_from_a_wallet_at_most_once():
     purchase = PurchaseFactory()
     wallet = WalletFactory(user=purchase.user)
-    WalletEntry.objects.create(wallet=wallet, kind="debit", amount=Decimal("-3.50"), purchase=purchase, idempotency_key="x1")
-    refused(lambda: WalletEntry.objects.create(wallet=wallet, kind="debit", amount=Decimal("-3.50"), purchase=purchase, idempotency_key="x2"))
+    WalletEntry.objects.create(
+        wallet=wallet, kind="debit", amount=Decimal("-3.50"), purchase=purchase, idempotency_key="x1"
+    )
+    refused(
+        lambda: WalletEntry.objects.create(
+            wallet=wallet, kind="debit", amount=Decimal("-3.50"), purchase=purchase, idempotency_key="x2"
+        )
+    )
 
 
 def test_wallet_entry_idempotency_keys_are_unique():
     wallet = WalletFactory()
     WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("5"), idempotency_key="same")
-    refused(lambda: WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("5"), idempotency_key="same"))
+    refused(
+        lambda: WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("5"), idempotency_key="same")
+    )
 
 
 def test_one_electricity_price_per_hour_and_market():
@@ -116,14 +127,39 @@ def test_one_electricity_price_per_hour_and_market():
 def test_a_tariff_assignment_targets_exactly_one_of_site_or_charge_point():
     tariff = TariffFactory()
     refused(lambda: TariffAssignment.objects.create(tariff=tariff))
-    refused(lambda: TariffAssignment.objects.create(tariff=tariff, site=SiteFactory(), charge_point=ChargePointFactory()))
+    refused(
+        lambda: TariffAssignment.objects.create(tariff=tariff, site=SiteFactory(), charge_point=ChargePointFactory())
+    )
 
 
 def test_provider_references_are_unique_per_provider():
     user = DriverFactory()
-    Payment.objects.create(provider="qpay", purpose="top_up", user=user, amount=Decimal("5"), provider_reference="inv-1", idempotency_key="k1")
-    refused(lambda: Payment.objects.create(provider="qpay", purpose="top_up", user=user, amount=Decimal("5"), provider_reference="inv-1", idempotency_key="k2"))
-    Payment.objects.create(provider="stripe", purpose="top_up", user=user, amount=Decimal("5"), provider_reference="inv-1", idempotency_key="k3")
+    Payment.objects.create(
+        provider="qpay",
+        purpose="top_up",
+        user=user,
+        amount=Decimal("5"),
+        provider_reference="inv-1",
+        idempotency_key="k1",
+    )
+    refused(
+        lambda: Payment.objects.create(
+            provider="qpay",
+            purpose="top_up",
+            user=user,
+            amount=Decimal("5"),
+            provider_reference="inv-1",
+            idempotency_key="k2",
+        )
+    )
+    Payment.objects.create(
+        provider="stripe",
+        purpose="top_up",
+        user=user,
+        amount=Decimal("5"),
+        provider_reference="inv-1",
+        idempotency_key="k3",
+    )
 
 
 def test_a_purchase_has_at_most_one_successful_payment():
@@ -137,7 +173,11 @@ def test_a_purchase_has_at_most_one_successful_payment():
 def test_a_reservation_never_captures_more_than_it_reserved():
     connector = ConnectorFactory()
     reservation = Reservation.objects.create(
-        charge_point=connector.charge_point, connector=connector, charge_tag="TAG", max_amount=Decimal("39.20"), max_energy_wh=80_000,
+        charge_point=connector.charge_point,
+        connector=connector,
+        charge_tag="TAG",
+        max_amount=Decimal("39.20"),
+        max_energy_wh=80_000,
     )
     reservation.captured_amount = Decimal("39.21")
     refused(reservation.save)
@@ -146,7 +186,11 @@ def test_a_reservation_never_captures_more_than_it_reserved():
 def test_connector_numbers_are_unique_per_charge_point():
     connector = ConnectorFactory()
     evse = Evse.objects.create(charge_point=connector.charge_point, evse_id=9)
-    refused(lambda: Connector.objects.create(charge_point=connector.charge_point, evse=evse, connector_id=connector.connector_id))
+    refused(
+        lambda: Connector.objects.create(
+            charge_point=connector.charge_point, evse=evse, connector_id=connector.connector_id
+        )
+    )
 
 
 def test_phone_numbers_are_stored_in_e164_only():

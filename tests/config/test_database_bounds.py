@@ -1,4 +1,5 @@
 """Numbers too large for a database integer are refused at the edge, never a 500."""
+
 import pytest
 
 from accounts.models import ApiKey
@@ -15,7 +16,9 @@ def api_key_headers():
     return {"HTTP_X_API_KEY": "bounds-key"}
 
 
-@pytest.mark.parametrize("path", [f"/api/operator/sites/{HUGE}/", f"/api/operator/sessions/{HUGE}/", f"/api/operator/purchases/{HUGE}/"])
+@pytest.mark.parametrize(
+    "path", [f"/api/operator/sites/{HUGE}/", f"/api/operator/sessions/{HUGE}/", f"/api/operator/purchases/{HUGE}/"]
+)
 def test_an_oversized_id_in_a_path_is_not_found(client, api_key_headers, path):
     assert client.get(path, **api_key_headers).status_code == 404
 

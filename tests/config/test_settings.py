@@ -1,4 +1,5 @@
 """Settings choose the back ends from the environment and refuse unsafe production."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,13 @@ PROBE = (
 
 
 def _settings(module: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
     clean.update(env, DJANGO_SETTINGS_MODULE=module)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key():
@@ -54,7 +59,11 @@ def test_with_no_environment_it_runs_on_sqlite_and_the_embedded_redis():
 
 def test_database_url_and_redis_url_switch_to_postgresql_and_that_redis():
     values = json.loads(
-        _settings("config.settings.dev", DATABASE_URL="postgres://u@db.example:5432/csms", REDIS_URL="redis://cache.example:6379/2").stdout
+        _settings(
+            "config.settings.dev",
+            DATABASE_URL="postgres://u@db.example:5432/csms",
+            REDIS_URL="redis://cache.example:6379/2",
+        ).stdout
     )
     assert values["db"] == "django.db.backends.postgresql"
     assert values["redis"] == "redis://cache.example:6379/2"
@@ -108,13 +117,34 @@ def test_the_periodic_price_job_travels_through_the_broker_to_a_real_worker():
     assert not ElectricityPrice.objects.exists()
 
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "CELERY_TASK_ALWAYS_EAGER": "false",
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
         "DATABASE_URL": _database_url_of_the_test_database(),
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue,
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120  # generous: CI machines may be loaded

@@ -1,4 +1,5 @@
 """Fixtures of the driver API tests: drivers with tokens, chargers, a fake command bus."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -72,7 +73,9 @@ def wallet_with(db):
 
         wallet, _ = Wallet.objects.get_or_create(user=user)
         WalletEntry.objects.create(
-            wallet=wallet, kind=WalletEntry.Kind.TOP_UP, amount=Decimal(amount),
+            wallet=wallet,
+            kind=WalletEntry.Kind.TOP_UP,
+            amount=Decimal(amount),
             idempotency_key=f"test-{user.pk}-{WalletEntry.objects.count()}",
         )
         return wallet

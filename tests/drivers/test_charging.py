@@ -34,7 +34,11 @@ def test_waiting_time_is_the_idle_time_the_purchase_is_priced_with():
     # then the charger paused it (SuspendedEVSE: the charger's doing, never waiting).
     _states(session, (0, "SuspendedEV"), (50, "Charging"), (55, "SuspendedEVSE"))
     now = session.started_at + timedelta(minutes=60)
-    assert charging.session_waiting_minutes(session, now=now) == price_session(session=session, until=now).idle_minutes == 50
+    assert (
+        charging.session_waiting_minutes(session, now=now)
+        == price_session(session=session, until=now).idle_minutes
+        == 50
+    )
 
 
 def test_waiting_time_is_zero_before_charging_starts():
@@ -47,7 +51,9 @@ def test_the_charging_event_carries_energy_waiting_time_and_the_running_amount(m
     session = ChargeSessionFactory(meter_start_wh=1000, meter_last_wh=13345)
     monkeypatch.setattr("billing.selectors.session_running_cost", lambda *, session: Decimal("4.20"))
     assert charging.charging_event_data(session) == {
-        "energy": Decimal("12.345"), "waitingTime": 0, "amount": Decimal("4.20"),
+        "energy": Decimal("12.345"),
+        "waitingTime": 0,
+        "amount": Decimal("4.20"),
     }
 
 

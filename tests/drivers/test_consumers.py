@@ -1,4 +1,5 @@
 """The driver event WebSocket, over the real Redis channel layer."""
+
 from decimal import Decimal
 
 import pytest
@@ -47,11 +48,13 @@ async def test_a_driver_receives_own_events_as_topic_and_data():
     assert connected
     await sync_to_async(emit)(driver.pk, "PAYMENT", {"status": "success", "amount": Decimal("3.50")})
     assert await ws.receive_json_from(timeout=5) == {
-        "topic": f"drivers.{driver.pk}.PAYMENT", "data": {"status": "success", "amount": 3.5},
+        "topic": f"drivers.{driver.pk}.PAYMENT",
+        "data": {"status": "success", "amount": 3.5},
     }
     await sync_to_async(emit)(driver.pk, "REPLENISHMENT", {"status": "success", "amount": Decimal("10069")})
     assert await ws.receive_json_from(timeout=5) == {
-        "topic": f"drivers.{driver.pk}.REPLENISHMENT", "data": {"status": "success", "amount": 10069},
+        "topic": f"drivers.{driver.pk}.REPLENISHMENT",
+        "data": {"status": "success", "amount": 10069},
     }
     await ws.disconnect()
 

@@ -1,6 +1,7 @@
 """End to end: a driver starts and finishes charging through the API on a simulated OCPP
 1.6 charger connected to a real daphne process over a real socket, and follows the live
 events on /ws/events/ of that same server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,7 +61,9 @@ async def test_a_driver_charges_on_a_real_charger_and_sees_live_events(server):
 
         response = await sync_to_async(api.post)(f"/api/v1/devices/{cp.pk}/start")
         assert response.status_code == 200, response.content
-        session = await eventually(lambda: ChargeSession.objects.filter(user=driver, status="active").first(), timeout=10)
+        session = await eventually(
+            lambda: ChargeSession.objects.filter(user=driver, status="active").first(), timeout=10
+        )
         assert session is not None and session.charge_point_id == cp.pk
 
         me = (await sync_to_async(api.post)("/api/v1/user/me")).json()
@@ -91,7 +94,9 @@ async def test_a_driver_charges_on_a_real_ocpp_201_station(server):
         assert await eventually(lambda: ChargePoint.objects.get(pk=cp.pk).protocol == "ocpp2.0.1")
         response = await sync_to_async(api.post)(f"/api/v1/devices/{cp.pk}/start")
         assert response.status_code == 200, response.content
-        session = await eventually(lambda: ChargeSession.objects.filter(user=driver, status="active").first(), timeout=10)
+        session = await eventually(
+            lambda: ChargeSession.objects.filter(user=driver, status="active").first(), timeout=10
+        )
         assert session is not None and session.ocpp_version == "ocpp2.0.1"
 
         response = await sync_to_async(api.post)(f"/api/v1/devices/{cp.pk}/finish")

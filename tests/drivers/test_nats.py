@@ -1,4 +1,5 @@
 """Driver events on NATS, against the real nats-server of the project's machines."""
+
 import asyncio
 import json
 import socket
@@ -35,7 +36,12 @@ def test_the_block_has_per_driver_credentials_without_our_own(settings):
     settings.NATS_URL = "nats://csms:secret@nats.example:4222"
     settings.NATS_DRIVER_SECRET = "s3"
     block = nats_block(7)
-    assert block == {"servers": "nats://nats.example:4222", "topic": "drivers.7", "user": "driver-7", "pass": nats_password(7)}
+    assert block == {
+        "servers": "nats://nats.example:4222",
+        "topic": "drivers.7",
+        "user": "driver-7",
+        "pass": nats_password(7),
+    }
     assert len(block["pass"]) == 32 and block["pass"] != nats_password(8)
     settings.NATS_DRIVER_SECRET = "rotated"
     assert nats_password(7) != block["pass"]
@@ -47,8 +53,12 @@ def test_the_block_has_per_driver_credentials_without_our_own(settings):
 def test_otp_check_and_me_answer_the_nats_block(settings, api, driver):
     settings.NATS_URL = NATS_URL
     body = api.post("/api/v1/user/me").json()
-    assert body["nats"] == {"servers": NATS_URL, "topic": f"drivers.{driver.pk}", "user": f"driver-{driver.pk}",
-                            "pass": nats_password(driver.pk)}
+    assert body["nats"] == {
+        "servers": NATS_URL,
+        "topic": f"drivers.{driver.pk}",
+        "user": f"driver-{driver.pk}",
+        "pass": nats_password(driver.pk),
+    }
 
 
 async def _subscribe(subject: str):
@@ -67,7 +77,9 @@ async def test_events_are_published_to_the_drivers_subject(settings):
     client, subscription = await _subscribe("drivers.41.>")
     try:
         await sync_to_async(publish_driver_event, thread_sensitive=False)(
-            41, "CHARGING", {"energy": Decimal("1.250"), "waitingTime": 3, "amount": Decimal("0.75")},
+            41,
+            "CHARGING",
+            {"energy": Decimal("1.250"), "waitingTime": 3, "amount": Decimal("0.75")},
         )
         message = await subscription.next_msg(timeout=5)
         assert message.subject == "drivers.41.CHARGING"
@@ -83,7 +95,9 @@ async def test_payment_events_reach_nats_through_the_registered_hook(settings):
     client, subscription = await _subscribe("drivers.42.>")
     try:
         assert register_publisher() is True
-        await sync_to_async(events.emit, thread_sensitive=False)(42, "PAYMENT", {"status": "success", "amount": Decimal("3.50")})
+        await sync_to_async(events.emit, thread_sensitive=False)(
+            42, "PAYMENT", {"status": "success", "amount": Decimal("3.50")}
+        )
         message = await subscription.next_msg(timeout=5)
         assert message.subject == "drivers.42.PAYMENT"
         assert json.loads(message.data) == {"status": "success", "amount": 3.5}

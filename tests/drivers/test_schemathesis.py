@@ -1,6 +1,7 @@
 """Property-based run of every /api/v1/ operation against its OpenAPI schema, in process,
 authenticated as a test driver: whatever schemathesis sends, no 5xx and answers that match
 the documented schemas."""
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started

@@ -1,4 +1,5 @@
 """Set-based batching of connect-time services (ocpp_consumer.batching.BatchedCall)."""
+
 from __future__ import annotations
 
 import asyncio

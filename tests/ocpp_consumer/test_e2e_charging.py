@@ -1,4 +1,5 @@
 """A whole charge over a real socket: boot, authorise, start, meter values, stop."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,12 +32,23 @@ async def test_it_runs_a_charge_from_boot_to_stop(server, make_charge_point):
     assert session.status == "completed" and session.closed_by == "charger"
     assert session.energy_wh == 1500
     assert await sync_to_async(MeterSample.objects.filter(session=session).count)() == 7 + 1
-    states = await sync_to_async(lambda: list(ChargingStateChange.objects.filter(session=session).values_list("charging_state", flat=True)))()
+    states = await sync_to_async(
+        lambda: list(ChargingStateChange.objects.filter(session=session).values_list("charging_state", flat=True))
+    )()
     assert states == ["EVConnected", "Charging", "Idle"]
     connector = await sync_to_async(Connector.objects.get)(charge_point=cp, connector_id=1)
     assert connector.status == "Available" and connector.meter_wh == session.meter_stop_wh
     # Every frame was journalled, both ways.
-    actions = await sync_to_async(lambda: set(OcppMessage.objects.filter(charge_point=cp).values_list("action", "direction")))()
-    for action in ("BootNotification", "Authorize", "StartTransaction", "MeterValues", "StopTransaction", "StatusNotification"):
+    actions = await sync_to_async(
+        lambda: set(OcppMessage.objects.filter(charge_point=cp).values_list("action", "direction"))
+    )()
+    for action in (
+        "BootNotification",
+        "Authorize",
+        "StartTransaction",
+        "MeterValues",
+        "StopTransaction",
+        "StatusNotification",
+    ):
         assert (action, "in") in actions and (action, "out") in actions
     assert await eventually(lambda: not ChargePoint.objects.get(pk=cp.pk).is_online)

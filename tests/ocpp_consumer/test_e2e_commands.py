@@ -1,4 +1,5 @@
 """Commands to chargers through ocpp_consumer.commands, answered by simulated chargers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,9 @@ from tests.support.chargers import PASSWORD, eventually, simulated
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PROFILE = {
-    "chargingProfileId": 7, "stackLevel": 1, "chargingProfilePurpose": "TxDefaultProfile",
+    "chargingProfileId": 7,
+    "stackLevel": 1,
+    "chargingProfilePurpose": "TxDefaultProfile",
     "chargingProfileKind": "Absolute",
     "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6.0}]},
 }
@@ -34,11 +37,20 @@ EVERY_COMMAND = [
     ("GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]}, None),
     ("GetDiagnostics", {"location": "ftp://diag.example/upload"}, None),
     ("GetLocalListVersion", {}, {"listVersion": 0}),
-    ("SendLocalList", {"listVersion": 3, "updateType": "Full",
-                       "localAuthorizationList": [{"idTag": "CARD-1", "idTagInfo": {"status": "Accepted"}}]},
-     {"status": "Accepted"}),
-    ("ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "CARD-1", "reservationId": 4},
-     {"status": "Accepted"}),
+    (
+        "SendLocalList",
+        {
+            "listVersion": 3,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "CARD-1", "idTagInfo": {"status": "Accepted"}}],
+        },
+        {"status": "Accepted"},
+    ),
+    (
+        "ReserveNow",
+        {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "CARD-1", "reservationId": 4},
+        {"status": "Accepted"},
+    ),
     ("CancelReservation", {"reservationId": 4}, {"status": "Accepted"}),
     ("RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-1"}, {"status": "Accepted"}),
     ("RemoteStopTransaction", {"transactionId": 999999}, {"status": "Rejected"}),
@@ -67,14 +79,22 @@ async def test_every_command_is_answered_by_the_charger(server, make_charge_poin
                 assert await eventually(lambda: ChargePoint.objects.get(pk=cp.pk).firmware_status == "Installed")
                 assert await eventually(lambda: ChargePoint.objects.get(pk=cp.pk).diagnostics_status == "Uploaded")
                 configuration = await commands.send_async(
-                    cp.identity, "GetConfiguration", {"key": ["MeterValueSampleInterval"]}, timeout=5)
+                    cp.identity, "GetConfiguration", {"key": ["MeterValueSampleInterval"]}, timeout=5
+                )
                 assert configuration["configurationKey"] == [
-                    {"key": "MeterValueSampleInterval", "readonly": False, "value": "30"}]
+                    {"key": "MeterValueSampleInterval", "readonly": False, "value": "30"}
+                ]
             answer = await commands.send_async(cp.identity, action, payload, timeout=10)
             if expected is not None:
                 assert {k: answer.get(k) for k in expected} == expected, action
             assert action in charger.commands_received[-2:]
-    journal = await sync_to_async(lambda: set(OcppMessage.objects.filter(charge_point=cp, direction="out", message_type=2).values_list("action", flat=True)))()
+    journal = await sync_to_async(
+        lambda: set(
+            OcppMessage.objects.filter(charge_point=cp, direction="out", message_type=2).values_list(
+                "action", flat=True
+            )
+        )
+    )()
     assert journal >= {action for action, _, _ in EVERY_COMMAND}
 
 
@@ -82,11 +102,17 @@ async def test_remote_start_and_stop_run_a_session(server, make_charge_point):
     cp = await sync_to_async(make_charge_point)()
     await sync_to_async(IdToken.objects.create)(uid="CARD-R")
     async with simulated(server, cp.identity, meter_interval=0.3):
-        assert await commands.send_async(cp.identity, "RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-R"}) == {"status": "Accepted"}
+        assert await commands.send_async(
+            cp.identity, "RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-R"}
+        ) == {"status": "Accepted"}
         session = await eventually(lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first())
         assert session is not None
-        assert await eventually(lambda: (ChargeSession.objects.get(pk=session.pk).meter_last_wh or 0) > session.meter_start_wh)
-        answer = await commands.send_async(cp.identity, "RemoteStopTransaction", {"transactionId": int(session.transaction_id)})
+        assert await eventually(
+            lambda: (ChargeSession.objects.get(pk=session.pk).meter_last_wh or 0) > session.meter_start_wh
+        )
+        answer = await commands.send_async(
+            cp.identity, "RemoteStopTransaction", {"transactionId": int(session.transaction_id)}
+        )
         assert answer == {"status": "Accepted"}
         done = await eventually(lambda: ChargeSession.objects.filter(pk=session.pk, status="completed").first())
     assert done.stop_reason == "Remote" and done.energy_wh > 0
@@ -108,7 +134,9 @@ async def test_a_command_reaches_a_charger_whose_socket_is_in_another_process(se
         # The same charger reconnects to the other server: the old connection is closed.
         async with simulated(second, cp.identity) as charger:
             await asyncio.wait_for(old._connection.wait_closed(), 5)
-            answer = await commands.send_async(cp.identity, "GetConfiguration", {"key": ["NumberOfConnectors"]}, timeout=10)
+            answer = await commands.send_async(
+                cp.identity, "GetConfiguration", {"key": ["NumberOfConnectors"]}, timeout=10
+            )
             assert answer["configurationKey"][0]["value"] == "2"
             assert charger.commands_received == ["GetConfiguration"]
             assert old.commands_received == []
@@ -141,7 +169,11 @@ async def test_a_call_error_from_the_charger_is_raised(server, make_charge_point
         await ws.send(json.dumps([4, frame[1], "NotImplemented", "no cache here", {"hint": 1}]))
         with pytest.raises(commands.CallErrorReceived) as caught:
             await sending
-        assert (caught.value.code, caught.value.description, caught.value.details) == ("NotImplemented", "no cache here", {"hint": 1})
+        assert (caught.value.code, caught.value.description, caught.value.details) == (
+            "NotImplemented",
+            "no cache here",
+            {"hint": 1},
+        )
     finally:
         await ws.close()
 
@@ -175,7 +207,8 @@ def test_the_sync_send_works_from_plain_code(server, make_charge_point):
     async def scenario():
         async with simulated(server, cp.identity):
             return await asyncio.get_running_loop().run_in_executor(
-                None, lambda: commands.send(cp.identity, "GetLocalListVersion", {}, timeout=5))
+                None, lambda: commands.send(cp.identity, "GetLocalListVersion", {}, timeout=5)
+            )
 
     assert asyncio.run(scenario()) == {"listVersion": 0}
 
@@ -203,7 +236,9 @@ async def test_a_stop_for_an_unknown_transaction_is_accepted_and_recorded(server
 
     cp = await sync_to_async(make_charge_point)()
     async with simulated(server, cp.identity) as charger:
-        answer = await charger.call(call.StopTransaction(meter_stop=10, timestamp="2024-05-01T10:00:00Z", transaction_id=424242))
+        answer = await charger.call(
+            call.StopTransaction(meter_stop=10, timestamp="2024-05-01T10:00:00Z", transaction_id=424242)
+        )
         assert answer is not None
     event = await sync_to_async(ChargePointEvent.objects.get)(charge_point=cp, kind="stop_unknown_transaction")
     assert event.payload["transactionId"] == 424242

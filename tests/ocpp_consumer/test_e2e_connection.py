@@ -1,4 +1,5 @@
 """The connection: subprotocol, Basic auth, unknown chargers, replacement, bad input."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 async def _raw(server: str, identity: str, password: str | None = PASSWORD, subprotocols=None):
-    return await connect(ChargerConfig(identity=identity, base_url=server, password=password), subprotocols=subprotocols)
+    return await connect(
+        ChargerConfig(identity=identity, base_url=server, password=password), subprotocols=subprotocols
+    )
 
 
 async def _ask(ws, frame) -> list:
@@ -30,8 +33,12 @@ async def _ask(ws, frame) -> list:
 async def test_it_echoes_the_subprotocol_and_accepts_a_trailing_slash(server, make_charge_point):
     cp = await sync_to_async(make_charge_point)()
     ws = await websockets.connect(
-        f"{server}{cp.identity}/", subprotocols=["ocpp9.9", "ocpp1.6"],
-        additional_headers={"Authorization": "Basic " + base64.b64encode(f"{cp.identity}:{PASSWORD}".encode()).decode()})
+        f"{server}{cp.identity}/",
+        subprotocols=["ocpp9.9", "ocpp1.6"],
+        additional_headers={
+            "Authorization": "Basic " + base64.b64encode(f"{cp.identity}:{PASSWORD}".encode()).decode()
+        },
+    )
     try:
         assert ws.subprotocol == "ocpp1.6"
         assert (await _ask(ws, [2, "1", "Heartbeat", {}]))[:2] == [3, "1"]
@@ -82,7 +89,15 @@ async def test_a_pending_charger_gets_a_security_error_for_other_messages(server
     try:
         boot = await _ask(ws, [2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}])
         assert boot[2]["status"] == "Pending"
-        answer = await _ask(ws, [2, "s", "StartTransaction", {"connectorId": 1, "idTag": "X", "meterStart": 0, "timestamp": "2024-01-01T00:00:00Z"}])
+        answer = await _ask(
+            ws,
+            [
+                2,
+                "s",
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "X", "meterStart": 0, "timestamp": "2024-01-01T00:00:00Z"},
+            ],
+        )
         assert answer[:3] == [4, "s", "SecurityError"]
     finally:
         await ws.close()
@@ -112,16 +127,28 @@ BAD_FRAMES = [
     ("payload not an object", '[2, "p1", "Heartbeat", []]', [4, "p1", "FormationViolation"]),
     ("unexpected field", '[2, "p2", "Heartbeat", {"extra": 1}]', [4, "p2", "FormationViolation"]),
     ("missing required field", '[2, "p3", "Authorize", {}]', [4, "p3", "OccurenceConstraintViolation"]),
-    ("wrong type", '[2, "p4", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
-     [4, "p4", "TypeConstraintViolation"]),
-    ("value outside the enum", '[2, "p5", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleepy"}]',
-     [4, "p5", "PropertyConstraintViolation"]),
-    ("string too long", '[2, "p6", "Authorize", {"idTag": "' + "X" * 21 + '"}]', [4, "p6", "PropertyConstraintViolation"]),
+    (
+        "wrong type",
+        '[2, "p4", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
+        [4, "p4", "TypeConstraintViolation"],
+    ),
+    (
+        "value outside the enum",
+        '[2, "p5", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleepy"}]',
+        [4, "p5", "PropertyConstraintViolation"],
+    ),
+    (
+        "string too long",
+        '[2, "p6", "Authorize", {"idTag": "' + "X" * 21 + '"}]',
+        [4, "p6", "PropertyConstraintViolation"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("case,frame,expected", BAD_FRAMES, ids=[c[0] for c in BAD_FRAMES])
-async def test_bad_input_gets_the_right_call_error_and_the_socket_stays_usable(server, make_charge_point, case, frame, expected):
+async def test_bad_input_gets_the_right_call_error_and_the_socket_stays_usable(
+    server, make_charge_point, case, frame, expected
+):
     cp = await sync_to_async(make_charge_point)()
     ws = await _raw(server, cp.identity)
     try:
@@ -132,8 +159,13 @@ async def test_bad_input_gets_the_right_call_error_and_the_socket_stays_usable(s
         assert (await _ask(ws, [2, "after", "Heartbeat", {}]))[:2] == [3, "after"]
     finally:
         await ws.close()
-    rows = await sync_to_async(lambda: list(OcppMessage.objects.filter(charge_point=cp).order_by("created_at", "id")
-                                            .values_list("direction", "message_type", "unique_id")))()
+    rows = await sync_to_async(
+        lambda: list(
+            OcppMessage.objects.filter(charge_point=cp)
+            .order_by("created_at", "id")
+            .values_list("direction", "message_type", "unique_id")
+        )
+    )()
     # Everything, including the bad frame and its error, is in the journal, in order.
     assert rows[:2] == [("in", 2, "before"), ("out", 3, "before")]
     assert rows[3][:2] == ("out", 4) and rows[-2:] == [("in", 2, "after"), ("out", 3, "after")]

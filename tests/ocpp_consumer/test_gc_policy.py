@@ -1,4 +1,5 @@
 """The collector policy for many long-lived connections (ocpp_consumer/gc_policy.py)."""
+
 from __future__ import annotations
 
 import gc

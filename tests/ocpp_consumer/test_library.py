@@ -1,5 +1,6 @@
 """The private internals of the pinned `ocpp` package that ocpp_consumer/library.py uses.
 If a new release renames or reshapes any of them, these fail before any charger does."""
+
 from __future__ import annotations
 
 import asyncio

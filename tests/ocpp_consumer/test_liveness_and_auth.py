@@ -1,5 +1,6 @@
 """A charger registered by a web process that crashed is offline for commands; a charger's
 password check is cached in-process for a reconnect storm, safely."""
+
 from __future__ import annotations
 
 import asyncio

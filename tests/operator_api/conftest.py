@@ -3,6 +3,7 @@
 The fake bus replaces `ocpp_consumer.commands.send` (the module boundary) and only in unit
 tests; the end-to-end tests in test_e2e_*.py talk to real simulated chargers.
 """
+
 from __future__ import annotations
 
 import types
@@ -59,8 +60,9 @@ def site(operator):
 
 @pytest.fixture
 def charger(site):
-    charge_point = ChargePointFactory(site=site, identity="station42", name="myWallbox", protocol="ocpp1.6",
-                                      is_online=True)
+    charge_point = ChargePointFactory(
+        site=site, identity="station42", name="myWallbox", protocol="ocpp1.6", is_online=True
+    )
     ConnectorFactory(charge_point=charge_point, connector_id=1)
     ConnectorFactory(charge_point=charge_point, connector_id=2)
     return charge_point
@@ -105,6 +107,7 @@ def bus(monkeypatch) -> FakeBus:
 
 
 # --- end-to-end: an operator with a key and chargers on a live server -----------------------
+
 
 @pytest.fixture
 def operator_setup(make_charge_point):

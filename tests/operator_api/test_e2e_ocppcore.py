@@ -1,5 +1,6 @@
 """End to end: OCPP.Core tools' calls to /API/ on a real daphne process, answered by
 simulated chargers over real sockets; each test checks the charger really applied it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,7 +48,9 @@ async def test_status_shows_connected_chargers_with_live_readings(server, tool, 
 async def test_change_configuration_is_applied_and_read_back(server, tool, operator_setup):
     cp = await _charger(operator_setup)
     async with simulated(server, cp.identity) as charger:
-        assert await tool.json(f"ChangeConfiguration/{cp.identity}/MeterValueSampleInterval/42") == {"status": "Accepted"}
+        assert await tool.json(f"ChangeConfiguration/{cp.identity}/MeterValueSampleInterval/42") == {
+            "status": "Accepted"
+        }
         assert charger.config_value("MeterValueSampleInterval") == "42"
         one = await tool.json(f"GetConfiguration/{cp.identity}/MeterValueSampleInterval")
         assert one["configurationKey"] == [{"key": "MeterValueSampleInterval", "readonly": False, "value": "42"}]
@@ -70,10 +73,15 @@ async def test_a_charging_limit_lowers_the_power_and_clearing_restores_it(server
         assert charger.power_limit_w(2) == pytest.approx(11000)
         assert await eventually(lambda: 0 < (_connector(cp, 1).power_w or 0) <= 2000, timeout=10)
         profile = await sync_to_async(ChargingProfile.objects.get)(charge_point=cp, status="active")
-        assert (profile.purpose, profile.recurrency_kind, profile.schedule["duration"]) == ("TxDefaultProfile", "Daily", 86400)
+        assert (profile.purpose, profile.recurrency_kind, profile.schedule["duration"]) == (
+            "TxDefaultProfile",
+            "Daily",
+            86400,
+        )
         # One row for one limit, named after the API that set it.
-        assert await sync_to_async(lambda: list(ChargingProfile.objects.filter(charge_point=cp).values_list(
-            "status", "source")))() == [("active", "api")]
+        assert await sync_to_async(
+            lambda: list(ChargingProfile.objects.filter(charge_point=cp).values_list("status", "source"))
+        )() == [("active", "api")]
 
         assert await tool.json(f"ClearChargingLimit/{cp.identity}/1") == {"status": "Accepted"}
         assert charger.power_limit_w(1) == pytest.approx(11000)
@@ -104,7 +112,9 @@ async def test_remote_start_and_stop_run_a_real_session(server, tool, operator_s
         assert await tool.json(f"RemoteStartTransaction/{cp.identity}/1/TAG-R") == {"status": "Accepted"}
         session = await eventually(lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first())
         assert session is not None and session.id_tag == "TAG-R"
-        assert await eventually(lambda: (ChargeSession.objects.get(pk=session.pk).meter_last_wh or 0) > session.meter_start_wh)
+        assert await eventually(
+            lambda: (ChargeSession.objects.get(pk=session.pk).meter_last_wh or 0) > session.meter_start_wh
+        )
         assert await tool.json(f"RemoteStopTransaction/{cp.identity}/1") == {"status": "Accepted"}
         done = await eventually(lambda: ChargeSession.objects.filter(pk=session.pk, status="completed").first())
         assert done is not None and done.stop_reason == "Remote" and done.energy_wh > 0
@@ -133,8 +143,7 @@ async def test_reset_reboots_the_charger(server, tool, operator_setup):
 
 async def test_keys_and_operators(server, tool, operator_setup):
     cp = await _charger(operator_setup)
-    foreign = await sync_to_async(lambda: ChargePoint.objects.create(
-        identity=f"{cp.identity}-x", site=SiteFactory()))()
+    foreign = await sync_to_async(lambda: ChargePoint.objects.create(identity=f"{cp.identity}-x", site=SiteFactory()))()
     async with simulated(server, cp.identity):
         assert (await OcppCoreTool(server, None).get("Status")).status_code == 401
         assert (await OcppCoreTool(server, "wrong").get(f"Reset/{cp.identity}")).status_code == 401

@@ -4,6 +4,7 @@ answered by the simulated 2.0.1 station over a real socket. The same calls as fo
 received the 2.0.1 command and applied it, and that the answer is the one seed 004 lists
 (Scheduled, OngoingAuthorizedTransaction, UnknownConnector; GetConfiguration's raw 1.6
 payload)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,14 @@ async def _charging(tool, station, cp: ChargePoint, connector: int, tag: str) ->
     """Remote start through /API/ and wait for the station's session to be recorded."""
     await sync_to_async(IdToken.objects.get_or_create)(uid=tag)
     assert await tool.json(f"RemoteStartTransaction/{cp.identity}/{connector}/{tag}") == {"status": "Accepted"}
-    session = await eventually(lambda: ChargeSession.objects.filter(
-        charge_point=cp, connector__connector_id=connector, status="active").exclude(transaction_id="").first(), timeout=10)
+    session = await eventually(
+        lambda: (
+            ChargeSession.objects.filter(charge_point=cp, connector__connector_id=connector, status="active")
+            .exclude(transaction_id="")
+            .first()
+        ),
+        timeout=10,
+    )
     assert session is not None
     assert await eventually(lambda: connector in station.state.transactions)
     return session
@@ -188,14 +195,19 @@ async def test_configuration_is_read_and_changed_through_the_device_model(server
         # Every key the station answered reads as the station's own value.
         interval = station.variable("SampledDataCtrlr", "TxUpdatedInterval")
         heartbeat = station.variable("OCPPCommCtrlr", "HeartbeatInterval")
-        named = {key: entry for key, entry in values.items()
-                 if key in {"MeterValueSampleInterval", "SampledDataCtrlr.TxUpdatedInterval"}}
+        named = {
+            key: entry
+            for key, entry in values.items()
+            if key in {"MeterValueSampleInterval", "SampledDataCtrlr.TxUpdatedInterval"}
+        }
         assert [entry["value"] for entry in named.values()] == [interval]
         assert any(entry.get("value") == heartbeat for key, entry in values.items() if "HeartbeatInterval" in key)
 
         one = await tool.json(f"GetConfiguration/{cp.identity}/MeterValueSampleInterval")
-        assert one == {"configurationKey": [{"key": "MeterValueSampleInterval", "readonly": False, "value": interval}],
-                       "unknownKey": []}
+        assert one == {
+            "configurationKey": [{"key": "MeterValueSampleInterval", "readonly": False, "value": interval}],
+            "unknownKey": [],
+        }
         readonly = await tool.json(f"GetConfiguration/{cp.identity}/ChargeProfileMaxStackLevel")
         assert readonly["configurationKey"] == [{"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "8"}]
         unknown = await tool.json(f"GetConfiguration/{cp.identity}/NoSuchKey")
@@ -204,16 +216,22 @@ async def test_configuration_is_read_and_changed_through_the_device_model(server
         missing = await tool.json(f"GetConfiguration/{cp.identity}/ResetRetries")
         assert missing == {"configurationKey": [], "unknownKey": ["ResetRetries"]}
 
-        assert await tool.json(f"ChangeConfiguration/{cp.identity}/MeterValueSampleInterval/42") == {"status": "Accepted"}
+        assert await tool.json(f"ChangeConfiguration/{cp.identity}/MeterValueSampleInterval/42") == {
+            "status": "Accepted"
+        }
         assert station.commands_received[-1] == "SetVariables"
         assert station.variable("SampledDataCtrlr", "TxUpdatedInterval") == "42"
         one = await tool.json(f"GetConfiguration/{cp.identity}/MeterValueSampleInterval")
         assert one["configurationKey"] == [{"key": "MeterValueSampleInterval", "readonly": False, "value": "42"}]
         # A Component.Variable key reaches any variable of the device model.
-        assert await tool.json(f"ChangeConfiguration/{cp.identity}/TxCtrlr.EVConnectionTimeOut/90") == {"status": "Accepted"}
+        assert await tool.json(f"ChangeConfiguration/{cp.identity}/TxCtrlr.EVConnectionTimeOut/90") == {
+            "status": "Accepted"
+        }
         assert station.variable("TxCtrlr", "EVConnectionTimeOut") == "90"
         # 1.6 answers for what 2.0.1 says otherwise.
-        assert await tool.json(f"ChangeConfiguration/{cp.identity}/ChargeProfileMaxStackLevel/3") == {"status": "Rejected"}
+        assert await tool.json(f"ChangeConfiguration/{cp.identity}/ChargeProfileMaxStackLevel/3") == {
+            "status": "Rejected"
+        }
         assert station.variable("SmartChargingCtrlr", "ProfileStackLevel") == "8"
         assert await tool.json(f"ChangeConfiguration/{cp.identity}/NoSuchKey/1") == {"status": "NotSupported"}
         assert await tool.json(f"ChangeConfiguration/{cp.identity}/ResetRetries/2") == {"status": "NotSupported"}
@@ -238,13 +256,16 @@ async def test_remote_start_and_stop_run_a_real_session(server, tool, operator_s
         request = await eventually(lambda: RemoteStartRequest.objects.filter(pk=request.pk, session=session).first())
         assert request is not None and request.status == "started" and request.evse_id == 1
         assert await eventually(
-            lambda: (ChargeSession.objects.get(pk=session.pk).meter_last_wh or 0) > session.meter_start_wh, timeout=10)
+            lambda: (ChargeSession.objects.get(pk=session.pk).meter_last_wh or 0) > session.meter_start_wh, timeout=10
+        )
 
         # Another connector has nothing open.
         assert (await tool.get(f"RemoteStopTransaction/{cp.identity}/2")).status_code == 424
         assert await tool.json(f"RemoteStopTransaction/{cp.identity}/1") == {"status": "Accepted"}
         assert "RequestStopTransaction" in station.commands_received
-        done = await eventually(lambda: ChargeSession.objects.filter(pk=session.pk, status="completed").first(), timeout=10)
+        done = await eventually(
+            lambda: ChargeSession.objects.filter(pk=session.pk, status="completed").first(), timeout=10
+        )
         assert done is not None and done.stop_reason == "Remote" and done.energy_wh > 0
         assert 1 not in station.state.transactions
         assert (await tool.get(f"RemoteStopTransaction/{cp.identity}/1")).status_code == 424
@@ -269,7 +290,9 @@ async def test_remote_start_takes_a_201_id_token_longer_than_a_16_id_tag(server,
     async with simulated201(server, cp.identity, meter_interval=0.3) as station:
         await _online_as_v201(cp)
         assert await tool.json(f"RemoteStartTransaction/{cp.identity}/2/{tag}") == {"status": "Accepted"}
-        session = await eventually(lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first(), timeout=10)
+        session = await eventually(
+            lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first(), timeout=10
+        )
         assert session is not None and session.id_tag == tag
         assert station.state.transactions[2].id_token == {"id_token": tag, "type": "Central"}
         request = await sync_to_async(RemoteStartRequest.objects.get)(charge_point=cp)

@@ -1,5 +1,6 @@
 """The operator APIs map each domain error kind to its HTTP status once (operator_api.errors):
 /api/operator/ in DRF's {"detail"} shape, /API/Payments/* in seed 004's {"status": "Error"} shape."""
+
 import pytest
 
 from accounts.errors import (
@@ -20,8 +21,15 @@ from operator_api.errors import HTTP_STATUS
 pytestmark = pytest.mark.django_db
 
 EXPECTED = [
-    (InvalidRequest, 400), (PaymentRequired, 402), (NotAllowed, 403), (NotFound, 404), (Conflict, 409),
-    (RateLimited, 429), (UpstreamFailed, 502), (Unavailable, 503), (UpstreamTimeout, 504),
+    (InvalidRequest, 400),
+    (PaymentRequired, 402),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+    (UpstreamFailed, 502),
+    (Unavailable, 503),
+    (UpstreamTimeout, 504),
 ]
 
 

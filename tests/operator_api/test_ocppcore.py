@@ -1,4 +1,5 @@
 """/API/ (the OCPP.Core contract) with the command bus swapped for a fake."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,17 +13,24 @@ pytestmark = pytest.mark.django_db
 
 def test_status_lists_connected_chargers_of_the_key_operator_only(client, charger, foreign_charger):
     Connector.objects.filter(charge_point=charger, connector_id=1).update(
-        status="Charging", power_w=7400, meter_wh=12345, soc_percent=55,
+        status="Charging",
+        power_w=7400,
+        meter_wh=12345,
+        soc_percent=55,
     )
     answer = client.get("/API/Status")
     assert answer.status_code == 200
-    assert answer.json() == [{
-        "id": "station42", "name": "myWallbox", "protocol": "ocpp1.6",
-        "OnlineConnectors": {
-            "1": {"Status": 2, "ChargeRateKW": 7.4, "MeterKWH": 12.345, "SoC": 55},
-            "2": {"Status": 1, "ChargeRateKW": None, "MeterKWH": None, "SoC": None},
-        },
-    }]
+    assert answer.json() == [
+        {
+            "id": "station42",
+            "name": "myWallbox",
+            "protocol": "ocpp1.6",
+            "OnlineConnectors": {
+                "1": {"Status": 2, "ChargeRateKW": 7.4, "MeterKWH": 12.345, "SoC": 55},
+                "2": {"Status": 1, "ChargeRateKW": None, "MeterKWH": None, "SoC": None},
+            },
+        }
+    ]
 
 
 def test_status_leaves_out_disconnected_chargers(client, charger):
@@ -115,7 +123,7 @@ def test_unlock_on_a_201_charger_addresses_evse_and_connector(client, charger, b
 def test_set_charging_limit_in_watts_sends_a_daily_constant_profile(client, charger, bus):
     answer = client.get("/API/SetChargingLimit/station42/1/2000W")
     assert answer.json() == {"status": "Accepted"}
-    (_, action, payload), = bus.calls
+    ((_, action, payload),) = bus.calls
     assert action == "SetChargingProfile"
     assert payload["connectorId"] == 1
     profile = payload["csChargingProfiles"]
@@ -136,17 +144,22 @@ def test_a_limit_on_a_201_charger_addresses_the_evse_of_the_connector(client, ch
     evse = charger.evses.get(evse_id=1)
     charger.connectors.filter(connector_id=2).update(evse=evse, evse_connector_id=2)
     assert client.get("/API/SetChargingLimit/station42/2/16A").json() == {"status": "Accepted"}
-    (_, action, payload), = bus.calls
+    ((_, action, payload),) = bus.calls
     assert action == "SetChargingProfile" and payload["evseId"] == 1
     assert payload["chargingProfile"]["chargingProfilePurpose"] == "TxDefaultProfile"
-    assert payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 16.0}]
+    assert payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 16.0}
+    ]
     # Connector 1 shares the EVSE, hence the profile: same id, so it replaces, not stacks.
     client.get("/API/SetChargingLimit/station42/1/10A")
     assert bus.calls[-1][2]["evseId"] == 1
     assert bus.calls[-1][2]["chargingProfile"]["id"] == payload["chargingProfile"]["id"]
     assert client.get("/API/ClearChargingLimit/station42/2").json() == {"status": "Accepted"}
-    assert bus.calls[-1] == ("station42", "ClearChargingProfile", {
-        "chargingProfileCriteria": {"evseId": 1, "chargingProfilePurpose": "TxDefaultProfile"}})
+    assert bus.calls[-1] == (
+        "station42",
+        "ClearChargingProfile",
+        {"chargingProfileCriteria": {"evseId": 1, "chargingProfilePurpose": "TxDefaultProfile"}},
+    )
     # The whole station: EVSE 0.
     client.get("/API/SetChargingLimit/station42/0/32A")
     assert bus.calls[-1][2]["evseId"] == 0
@@ -155,7 +168,7 @@ def test_a_limit_on_a_201_charger_addresses_the_evse_of_the_connector(client, ch
 
 def test_a_limit_on_connector_0_limits_the_whole_charger(client, charger, bus):
     client.get("/API/SetChargingLimit/station42/0/16A")
-    (_, _, payload), = bus.calls
+    ((_, _, payload),) = bus.calls
     assert payload["connectorId"] == 0
     assert payload["csChargingProfiles"]["chargingProfilePurpose"] == "ChargePointMaxProfile"
     assert payload["csChargingProfiles"]["chargingSchedule"]["chargingRateUnit"] == "A"
@@ -185,13 +198,20 @@ def test_limit_on_a_201_charger_uses_the_201_profile(client, charger, bus):
     charger.protocol = "ocpp2.0.1"
     charger.save()
     client.get("/API/SetChargingLimit/station42/0/11000W")
-    (_, action, payload), = bus.calls
+    ((_, action, payload),) = bus.calls
     assert payload["evseId"] == 0
     assert payload["chargingProfile"]["chargingProfilePurpose"] == "ChargingStationMaxProfile"
-    assert payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 11000.0}]
+    assert payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 11000.0}
+    ]
     row = ChargingProfile.objects.get()
     assert (row.status, row.connector_id, row.purpose, row.charging_rate_unit, row.source) == (
-        "active", 0, "ChargingStationMaxProfile", "W", "api")
+        "active",
+        0,
+        "ChargingStationMaxProfile",
+        "W",
+        "api",
+    )
 
 
 def test_a_limit_without_an_answer_in_time_is_recorded_as_pending(client, charger, bus):
@@ -199,13 +219,19 @@ def test_a_limit_without_an_answer_in_time_is_recorded_as_pending(client, charge
     bus.raises["SetChargingProfile"] = bus.error("CommandTimeout", "no answer in 60 s")
     assert client.get("/API/SetChargingLimit/station42/1/10A").json() == {"status": "Timeout"}
     assert list(ChargingProfile.objects.order_by("id").values_list("status", "source")) == [
-        ("cleared", "api"), ("pending", "api")]
+        ("cleared", "api"),
+        ("pending", "api"),
+    ]
 
 
 def test_clear_charging_limit(client, charger, bus):
     client.get("/API/SetChargingLimit/station42/1/16A")
     assert client.get("/API/ClearChargingLimit/station42/1").json() == {"status": "Accepted"}
-    assert bus.calls[-1] == ("station42", "ClearChargingProfile", {"connectorId": 1, "chargingProfilePurpose": "TxDefaultProfile"})
+    assert bus.calls[-1] == (
+        "station42",
+        "ClearChargingProfile",
+        {"connectorId": 1, "chargingProfilePurpose": "TxDefaultProfile"},
+    )
     assert ChargingProfile.objects.get().status == "cleared"
 
 
@@ -219,7 +245,9 @@ def test_get_configuration_answers_the_raw_payload(client, charger, bus):
 
 def test_change_configuration(client, charger, bus):
     bus.answers["ChangeConfiguration"] = {"status": "RebootRequired"}
-    assert client.get("/API/ChangeConfiguration/station42/EVConnectionTimeOut/90").json() == {"status": "RebootRequired"}
+    assert client.get("/API/ChangeConfiguration/station42/EVConnectionTimeOut/90").json() == {
+        "status": "RebootRequired"
+    }
     assert bus.calls == [("station42", "ChangeConfiguration", {"key": "EVConnectionTimeOut", "value": "90"})]
 
 

@@ -1,4 +1,5 @@
 """/api/operator/: CRUD, scoping, filters, CSV, journal, statistics and command endpoints."""
+
 from __future__ import annotations
 
 import csv
@@ -58,19 +59,27 @@ def test_another_operators_objects_are_not_found(client, foreign_charger):
 
 
 def test_site_crud(client, operator):
-    created = client.post(f"{API}/sites/create/", {"name": "Depot", "latitude": "52.1", "longitude": "5.1",
-                                                    "time_zone": "Europe/Amsterdam"}, format="json")
+    created = client.post(
+        f"{API}/sites/create/",
+        {"name": "Depot", "latitude": "52.1", "longitude": "5.1", "time_zone": "Europe/Amsterdam"},
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     site_id = created.json()["id"]
     assert Site.objects.get(pk=site_id).operator == operator
-    assert client.patch(f"{API}/sites/{site_id}/update/", {"city": "Utrecht"}, format="json").json()["city"] == "Utrecht"
+    assert (
+        client.patch(f"{API}/sites/{site_id}/update/", {"city": "Utrecht"}, format="json").json()["city"] == "Utrecht"
+    )
     assert client.get(f"{API}/sites/{site_id}/").json()["name"] == "Depot"
     assert client.delete(f"{API}/sites/{site_id}/delete/").status_code == 204
 
 
 def test_a_bad_time_zone_is_a_400(client):
-    answer = client.post(f"{API}/sites/create/", {"name": "X", "latitude": "1", "longitude": "1", "time_zone": "Mars/Base"},
-                         format="json")
+    answer = client.post(
+        f"{API}/sites/create/",
+        {"name": "X", "latitude": "1", "longitude": "1", "time_zone": "Mars/Base"},
+        format="json",
+    )
     assert answer.status_code == 400
     assert "time_zone" in answer.json()
 
@@ -85,18 +94,26 @@ def test_deleting_a_site_in_use_is_a_conflict(client, charger):
 
 
 def test_charge_point_and_connector_crud(client, site):
-    created = client.post(f"{API}/charge-points/create/", {"identity": "NEW-1", "site": site.pk,
-                                                           "password": "a-long-password"}, format="json")
+    created = client.post(
+        f"{API}/charge-points/create/",
+        {"identity": "NEW-1", "site": site.pk, "password": "a-long-password"},
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     assert "password" not in created.json()
     charge_point = ChargePoint.objects.get(identity="NEW-1")
     assert charge_point.password_hash and "a-long-password" not in charge_point.password_hash
-    connector = client.post(f"{API}/charge-points/NEW-1/connectors/create/", {"connector_id": 1, "max_power_kw": "11"},
-                            format="json")
+    connector = client.post(
+        f"{API}/charge-points/NEW-1/connectors/create/", {"connector_id": 1, "max_power_kw": "11"}, format="json"
+    )
     assert connector.status_code == 201, connector.json()
     assert connector.json()["evse_id"] == 1
-    assert client.patch(f"{API}/charge-points/NEW-1/connectors/1/update/", {"connector_type": "CCS2"},
-                        format="json").json()["connector_type"] == "CCS2"
+    assert (
+        client.patch(
+            f"{API}/charge-points/NEW-1/connectors/1/update/", {"connector_type": "CCS2"}, format="json"
+        ).json()["connector_type"]
+        == "CCS2"
+    )
     assert client.get(f"{API}/charge-points/NEW-1/connectors/").json()[0]["connector_id"] == 1
     assert client.delete(f"{API}/charge-points/NEW-1/connectors/1/delete/").status_code == 204
     assert not Connector.objects.filter(charge_point=charge_point).exists()
@@ -104,7 +121,9 @@ def test_charge_point_and_connector_crud(client, site):
 
 
 def test_a_charge_point_cannot_be_put_on_a_foreign_site(client, foreign_charger):
-    answer = client.post(f"{API}/charge-points/create/", {"identity": "X", "site": foreign_charger.site_id}, format="json")
+    answer = client.post(
+        f"{API}/charge-points/create/", {"identity": "X", "site": foreign_charger.site_id}, format="json"
+    )
     assert answer.status_code == 404
 
 
@@ -114,18 +133,25 @@ def test_id_token_crud_is_scoped(client, operator, other_operator):
     assert created.status_code == 201
     assert [row["uid"] for row in client.get(f"{API}/id-tokens/").json()["results"]] == ["CARD-1"]
     token_id = created.json()["id"]
-    assert client.patch(f"{API}/id-tokens/{token_id}/update/", {"status": "Blocked"}, format="json").json()["status"] == "Blocked"
+    assert (
+        client.patch(f"{API}/id-tokens/{token_id}/update/", {"status": "Blocked"}, format="json").json()["status"]
+        == "Blocked"
+    )
     assert client.delete(f"{API}/id-tokens/{token_id}/delete/").status_code == 204
 
 
 def test_tariffs_and_assignments(client, charger, operator):
-    created = client.post(f"{API}/tariffs/create/", {"name": "Standard", "energy_price_per_kwh": "0.35",
-                                                     "vat_percent": "21"}, format="json")
+    created = client.post(
+        f"{API}/tariffs/create/",
+        {"name": "Standard", "energy_price_per_kwh": "0.35", "vat_percent": "21"},
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     assert created.json()["energy_price_per_kwh"] == "0.3500"
     tariff_id = created.json()["id"]
-    assigned = client.post(f"{API}/tariff-assignments/create/", {"tariff": tariff_id, "charge_point": "station42"},
-                           format="json")
+    assigned = client.post(
+        f"{API}/tariff-assignments/create/", {"tariff": tariff_id, "charge_point": "station42"}, format="json"
+    )
     assert assigned.status_code == 201, assigned.json()
     assert TariffAssignment.objects.get().charge_point == charger
     assert client.post(f"{API}/tariff-assignments/create/", {"tariff": tariff_id}, format="json").status_code == 400
@@ -153,19 +179,31 @@ def _sessions(charger, foreign_charger):
     connector = charger.connectors.get(connector_id=1)
     driver = DriverFactory()
     now = timezone.now()
-    done = ChargeSessionFactory(connector=connector, user=driver, started_at=now - timedelta(days=2),
-                                status="completed", stopped_at=now - timedelta(days=2) + timedelta(hours=1),
-                                meter_start_wh=0, meter_stop_wh=10000)
-    active = ChargeSessionFactory(connector=charger.connectors.get(connector_id=2), started_at=now - timedelta(hours=1),
-                                  meter_start_wh=0, meter_last_wh=2000)
+    done = ChargeSessionFactory(
+        connector=connector,
+        user=driver,
+        started_at=now - timedelta(days=2),
+        status="completed",
+        stopped_at=now - timedelta(days=2) + timedelta(hours=1),
+        meter_start_wh=0,
+        meter_stop_wh=10000,
+    )
+    active = ChargeSessionFactory(
+        connector=charger.connectors.get(connector_id=2),
+        started_at=now - timedelta(hours=1),
+        meter_start_wh=0,
+        meter_last_wh=2000,
+    )
     ChargeSessionFactory(connector=foreign_charger.connectors.get(connector_id=1))
     return done, active, driver
 
 
 def test_session_filters(client, charger, foreign_charger):
     done, active, driver = _sessions(charger, foreign_charger)
+
     def ids(query=""):
         return [row["id"] for row in client.get(f"{API}/sessions/{query}").json()["results"]]
+
     assert ids() == [active.pk, done.pk]
     assert ids("?state=active") == [active.pk]
     assert ids(f"?driver={driver.pk}") == [done.pk]
@@ -187,8 +225,12 @@ def test_session_csv_export(client, charger, foreign_charger):
 
 
 def test_purchases_filters_and_csv(client, charger, foreign_charger):
-    session = ChargeSessionFactory(connector=charger.connectors.get(connector_id=1), status="completed",
-                                   stopped_at=timezone.now(), meter_stop_wh=5000)
+    session = ChargeSessionFactory(
+        connector=charger.connectors.get(connector_id=1),
+        status="completed",
+        stopped_at=timezone.now(),
+        meter_stop_wh=5000,
+    )
     mine = PurchaseFactory(session=session, status="paid", paid_at=timezone.now(), total_price=Decimal("4.20"))
     PurchaseFactory()  # no site: another operator's
     listed = client.get(f"{API}/purchases/?state=paid").json()
@@ -201,8 +243,15 @@ def test_purchases_filters_and_csv(client, charger, foreign_charger):
 
 def test_journal_filters(client, charger):
     for n, (direction, action) in enumerate([("in", "Heartbeat"), ("out", "Reset"), ("in", "Heartbeat")]):
-        OcppMessage.objects.create(charge_point=charger, charge_point_identity="station42", direction=direction,
-                                   message_type=2, unique_id=str(n), action=action, payload={})
+        OcppMessage.objects.create(
+            charge_point=charger,
+            charge_point_identity="station42",
+            direction=direction,
+            message_type=2,
+            unique_id=str(n),
+            action=action,
+            payload={},
+        )
     assert client.get(f"{API}/charge-points/station42/journal/").json()["count"] == 3
     assert client.get(f"{API}/charge-points/station42/journal/?action=Reset").json()["results"][0]["unique_id"] == "1"
     assert client.get(f"{API}/charge-points/station42/journal/?direction=in").json()["count"] == 2
@@ -226,8 +275,9 @@ def test_statistics(client, charger, foreign_charger):
     assert client.get(f"{API}/statistics/utilisation/?since=2030-01-02&until=2030-01-01").status_code == 400
 
 
-@pytest.mark.parametrize("query", ["until=0001-01-01", "since=0001-01-01&until=0001-01-05", "until=9999-12-31",
-                                   "since=9999-12-30"])
+@pytest.mark.parametrize(
+    "query", ["until=0001-01-01", "since=0001-01-01&until=0001-01-05", "until=9999-12-31", "since=9999-12-30"]
+)
 @pytest.mark.parametrize("statistic", ["energy-per-day", "revenue-per-day", "utilisation"])
 def test_statistics_days_at_the_edges_of_the_calendar_are_a_clear_400(client, charger, statistic, query):
     # Found by schemathesis: a day near year 1 or 9999 overflowed date arithmetic (500).
@@ -244,10 +294,20 @@ def test_command_endpoint_answers_with_the_chargers_reply(client, charger, bus):
     assert bus.calls == [("station42", "GetConfiguration", {"key": ["A"]})]
 
 
-@pytest.mark.parametrize("error, code", [("CommandTimeout", 504), ("ChargerOffline", 409), ("InvalidPayload", 400),
-                                         ("UnknownAction", 400), ("CallErrorReceived", 502)])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        ("CommandTimeout", 504),
+        ("ChargerOffline", 409),
+        ("InvalidPayload", 400),
+        ("UnknownAction", 400),
+        ("CallErrorReceived", 502),
+    ],
+)
 def test_command_failures(client, charger, bus, error, code):
-    bus.raises["Reset"] = bus.error(error) if error != "CallErrorReceived" else bus.module.CallErrorReceived("NotSupported")
+    bus.raises["Reset"] = (
+        bus.error(error) if error != "CallErrorReceived" else bus.module.CallErrorReceived("NotSupported")
+    )
     answer = client.post(f"{API}/charge-points/station42/commands/v201/Reset/", {"type": "Immediate"}, format="json")
     assert answer.status_code == code
     if error == "CommandTimeout":
@@ -255,7 +315,10 @@ def test_command_failures(client, charger, bus, error, code):
 
 
 def test_command_on_a_foreign_charger_is_not_found(client, foreign_charger, bus):
-    assert client.post(f"{API}/charge-points/elsewhere/commands/v16/Reset/", {"type": "Soft"}, format="json").status_code == 404
+    assert (
+        client.post(f"{API}/charge-points/elsewhere/commands/v16/Reset/", {"type": "Soft"}, format="json").status_code
+        == 404
+    )
     assert bus.calls == []
 
 

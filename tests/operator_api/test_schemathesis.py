@@ -2,6 +2,7 @@
 schema, in process, with an operator's API key: whatever schemathesis sends, no 5xx and
 answers that match the documented status codes. Chargers are not connected, so commands
 end in 404/409 (or 400 for payloads the OCPP schema refuses) without waiting."""
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -16,7 +17,9 @@ from tests.factories import ChargeSessionFactory, ConnectorFactory, PurchaseFact
 from tests.support.clients import make_api_key
 
 app = get_wsgi_application()
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app).include(path_regex=r"^/(api/operator|API)/(?!Payments)")
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app).include(
+    path_regex=r"^/(api/operator|API)/(?!Payments)"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 """What an OCPP.Core client does against a live server, for the end-to-end tests."""
+
 from __future__ import annotations
 
 import asyncio

@@ -80,10 +80,14 @@ def connector():
 
 @pytest.fixture
 def api(client, connector):
-    ApiKey.objects.create(operator=connector.charge_point.site.operator, name="test", prefix=API_KEY[:8], key_hash=token_hash(API_KEY))
+    ApiKey.objects.create(
+        operator=connector.charge_point.site.operator, name="test", prefix=API_KEY[:8], key_hash=token_hash(API_KEY)
+    )
 
     def post(path, body):
-        return client.post(f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY=API_KEY)
+        return client.post(
+            f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY=API_KEY
+        )
 
     return post
 

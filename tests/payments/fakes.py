@@ -1,5 +1,6 @@
 """Stand-ins for the providers' HTTP APIs: a real local HTTP server per test, so our code
 (and the stripe package) talk real HTTP to it. Only that boundary is faked."""
+
 from __future__ import annotations
 
 import itertools
@@ -38,6 +39,7 @@ class FakeServer:
         def register(handler):
             self.routes.append((method, re.compile(f"^{pattern}$"), handler))
             return handler
+
         return register
 
     def start(self) -> FakeServer:
@@ -106,9 +108,20 @@ def fake_qpay() -> FakeServer:
             if invoice["sender_invoice_no"] == body["sender_invoice_no"]:
                 return 200, invoice["answer"]
         invoice_id = f"qpay-inv-{next(counter)}"
-        answer = {"invoice_id": invoice_id, "qr_text": "qr", "qr_image": "iVBOR...", "qPay_shortUrl": f"https://s.qpay.test/{invoice_id}",
-                  "urls": [{"name": "Bank", "link": f"bank://pay/{invoice_id}"}]}
-        server.invoices[invoice_id] = {"sender_invoice_no": body["sender_invoice_no"], "amount": body["amount"], "rows": [], "answer": answer, "body": body}
+        answer = {
+            "invoice_id": invoice_id,
+            "qr_text": "qr",
+            "qr_image": "iVBOR...",
+            "qPay_shortUrl": f"https://s.qpay.test/{invoice_id}",
+            "urls": [{"name": "Bank", "link": f"bank://pay/{invoice_id}"}],
+        }
+        server.invoices[invoice_id] = {
+            "sender_invoice_no": body["sender_invoice_no"],
+            "amount": body["amount"],
+            "rows": [],
+            "answer": answer,
+            "body": body,
+        }
         return 200, answer
 
     @server.route("POST", "/v2/payment/check")
@@ -129,8 +142,14 @@ def fake_qpay() -> FakeServer:
 
     def pay(invoice_id: str, amount=None) -> None:
         invoice = server.invoices[invoice_id]
-        invoice["rows"].append({"payment_id": f"pay-{invoice_id}", "payment_status": "PAID",
-                                "payment_amount": amount if amount is not None else invoice["amount"], "payment_date": "2025-01-01"})
+        invoice["rows"].append(
+            {
+                "payment_id": f"pay-{invoice_id}",
+                "payment_status": "PAID",
+                "payment_amount": amount if amount is not None else invoice["amount"],
+                "payment_date": "2025-01-01",
+            }
+        )
 
     server.pay = pay
     return server
@@ -155,13 +174,17 @@ def fake_stripe() -> FakeServer:
         form = request.form
         n = next(counter)
         session = {
-            "id": f"cs_test_{n}", "object": "checkout.session", "status": "open", "payment_status": "unpaid",
+            "id": f"cs_test_{n}",
+            "object": "checkout.session",
+            "status": "open",
+            "payment_status": "unpaid",
             "url": f"https://checkout.stripe.test/c/pay/cs_test_{n}",
             "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
             "currency": form["line_items[0][price_data][currency]"],
-            "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},
+            "metadata": {k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")},
             "capture_method": form.get("payment_intent_data[capture_method]", "automatic"),
-            "payment_intent": None, "success_url": form["success_url"],
+            "payment_intent": None,
+            "success_url": form["success_url"],
         }
         server.sessions[session["id"]] = session
         server.idempotent[key] = session
@@ -171,14 +194,18 @@ def fake_stripe() -> FakeServer:
     def retrieve(request, session_id):
         session = server.sessions.get(session_id)
         if session is None:
-            return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such session"}}
+            return 404, {
+                "error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such session"}
+            }
         return 200, _session_view(session, "payment_intent" in request.query.get("expand[0]", []))
 
     @server.route("POST", "/v1/checkout/sessions/([^/]+)/expire")
     def expire(request, session_id):
         session = server.sessions[session_id]
         if session["status"] != "open":
-            return 400, {"error": {"type": "invalid_request_error", "code": "checkout_session_not_open", "message": "not open"}}
+            return 400, {
+                "error": {"type": "invalid_request_error", "code": "checkout_session_not_open", "message": "not open"}
+            }
         session["status"] = "expired"
         return 200, session
 
@@ -190,7 +217,15 @@ def fake_stripe() -> FakeServer:
         intent = server.intents[intent_id]
         amount = int(request.form.get("amount_to_capture", intent["amount_capturable"]))
         if intent["status"] != "requires_capture" or amount > intent["amount_capturable"]:
-            return 400, {"error": {"type": "invalid_request_error", "code": "amount_too_large" if intent["status"] == "requires_capture" else "payment_intent_unexpected_state", "message": "no"}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "amount_too_large"
+                    if intent["status"] == "requires_capture"
+                    else "payment_intent_unexpected_state",
+                    "message": "no",
+                }
+            }
         intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
         server.idempotent[key] = dict(intent)
         return 200, intent
@@ -199,7 +234,13 @@ def fake_stripe() -> FakeServer:
     def cancel(request, intent_id):
         intent = server.intents[intent_id]
         if intent["status"] == "succeeded":
-            return 400, {"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state", "message": "captured"}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_unexpected_state",
+                    "message": "captured",
+                }
+            }
         intent.update(status="canceled", amount_capturable=0)
         return 200, intent
 
@@ -209,10 +250,13 @@ def fake_stripe() -> FakeServer:
         intent_id = f"pi_test_{session_id}"
         manual = session["capture_method"] == "manual"
         server.intents[intent_id] = {
-            "id": intent_id, "object": "payment_intent", "amount": session["amount_total"],
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": session["amount_total"],
             "status": "requires_capture" if manual else "succeeded",
             "amount_capturable": session["amount_total"] if manual else 0,
-            "amount_received": 0 if manual else session["amount_total"], "metadata": session["metadata"],
+            "amount_received": 0 if manual else session["amount_total"],
+            "metadata": session["metadata"],
         }
         session.update(status="complete", payment_status="unpaid" if manual else "paid", payment_intent=intent_id)
         return session
@@ -230,15 +274,24 @@ def fake_klarna() -> FakeServer:
     def session(request):
         n = next(counter)
         server.last_session_body = request.json
-        return 200, {"session_id": f"klarna-session-{n}", "client_token": f"client-token-{n}", "payment_method_categories": []}
+        return 200, {
+            "session_id": f"klarna-session-{n}",
+            "client_token": f"client-token-{n}",
+            "payment_method_categories": [],
+        }
 
     @server.route("POST", "/payments/v1/authorizations/([^/]+)/order")
     def order(request, token):
         if token != "good-authorization-token":
             return 400, {"error_code": "NOT_FOUND"}
         order_id = f"klarna-order-{next(counter)}"
-        server.orders[order_id] = {"order_id": order_id, "status": "AUTHORIZED", "fraud_status": "ACCEPTED",
-                                   "order_amount": request.json["order_amount"], "captured_amount": 0}
+        server.orders[order_id] = {
+            "order_id": order_id,
+            "status": "AUTHORIZED",
+            "fraud_status": "ACCEPTED",
+            "order_amount": request.json["order_amount"],
+            "captured_amount": 0,
+        }
         return 200, {"order_id": order_id, "fraud_status": "ACCEPTED", "redirect_url": "https://klarna.test/r"}
 
     server.failing_captures = 0  # the next this many captures answer 503

@@ -1,4 +1,5 @@
 """Klarna Payments against a local HTTP server standing in for Klarna's API."""
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,9 @@ def test_a_refused_authorization_token_marks_the_payment_failed_and_reopens_the_
     assert purchase.status == Purchase.Status.OPEN
 
 
-def test_a_failed_capture_is_retried_by_the_poller_and_captures_once(klarna, emitted, django_capture_on_commit_callbacks):
+def test_a_failed_capture_is_retried_by_the_poller_and_captures_once(
+    klarna, emitted, django_capture_on_commit_callbacks
+):
     purchase = PurchaseFactory(total_price=Decimal("7.50"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="KLARNA")
     klarna.failing_captures = 1  # Klarna is down for the capture right after the authorisation
@@ -71,7 +74,11 @@ def test_a_failed_capture_is_retried_by_the_poller_and_captures_once(klarna, emi
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PAID
     # Every capture attempt carried the same key, so a lost answer cannot capture twice.
-    keys = {r.headers["Klarna-Idempotency-Key"] for r in klarna.calls("POST", "/ordermanagement/v1/orders/") if r.path.endswith("/captures")}
+    keys = {
+        r.headers["Klarna-Idempotency-Key"]
+        for r in klarna.calls("POST", "/ordermanagement/v1/orders/")
+        if r.path.endswith("/captures")
+    }
     assert keys == {f"{payment.idempotency_key}-capture"}
     assert services.payment_refresh(payment_id=payment.pk) == "success"
     assert order["captured_amount"] == 750

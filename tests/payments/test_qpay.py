@@ -1,4 +1,5 @@
 """QPay invoices against a local HTTP server standing in for QPay's merchant API."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -24,7 +25,9 @@ def test_it_creates_an_invoice_in_whole_units_with_an_idempotency_key(qpay):
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="QPAY")
     payment = Payment.objects.get(public_id=answer.invoice_id)
     assert payment.provider == "qpay" and payment.provider_reference == "qpay-inv-1"
-    assert answer == services.Invoice(option="QPAY", invoice_id=str(payment.public_id), url="https://s.qpay.test/qpay-inv-1")
+    assert answer == services.Invoice(
+        option="QPAY", invoice_id=str(payment.public_id), url="https://s.qpay.test/qpay-inv-1"
+    )
     create = qpay.calls("POST", "/v2/invoice")[0]
     assert create.json["amount"] == 4500 and isinstance(create.json["amount"], int)
     assert create.headers["Idempotency-Key"] == payment.idempotency_key

@@ -1,4 +1,5 @@
 """The seed-004 pre-authorisation flow offline: the sandbox stands in for Stripe."""
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,23 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
     from ocpp_consumer import commands
 
     sent = []
-    monkeypatch.setattr(commands, "send", lambda cp, action, payload, timeout=None, source="": sent.append((cp, action, payload)) or {"status": "Accepted"})
+    monkeypatch.setattr(
+        commands,
+        "send",
+        lambda cp, action, payload, timeout=None, source="": (
+            sent.append((cp, action, payload)) or {"status": "Accepted"}
+        ),
+    )
     connector = ConnectorFactory(charge_point__identity="station7")
     IdTokenFactory(uid="tag7")
-    ApiKey.objects.create(operator=connector.charge_point.site.operator, name="k", prefix="k", key_hash=token_hash("key-7"))
+    ApiKey.objects.create(
+        operator=connector.charge_point.site.operator, name="k", prefix="k", key_hash=token_hash("key-7")
+    )
 
     def post(path, body):
-        return client.post(f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY="key-7")
+        return client.post(
+            f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY="key-7"
+        )
 
     created = post("Create", {"chargePointId": "station7", "connectorId": 1, "chargeTagId": "tag7"}).json()
     assert created["status"] == "Redirect" and "/payments/sandbox/" in created["checkoutUrl"]
@@ -38,13 +49,23 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.AUTHORIZED
 
-    confirmed = post("Confirm", {"reservationId": created["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    confirmed = post(
+        "Confirm", {"reservationId": created["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert confirmed.json() == {"status": "Accepted"}
     assert sent == [("station7", "RemoteStartTransaction", {"connectorId": 1, "idTag": "tag7"})]
 
-    session = ChargeSessionFactory(connector=connector, id_tag="tag7", started_at=timezone.now(), status="completed",
-                                   stopped_at=timezone.now(), meter_stop_wh=5000)
-    purchase = PurchaseFactory(session=session, user=session.user, total_price=Decimal("4.10"), priced_at=timezone.now())
+    session = ChargeSessionFactory(
+        connector=connector,
+        id_tag="tag7",
+        started_at=timezone.now(),
+        status="completed",
+        stopped_at=timezone.now(),
+        meter_stop_wh=5000,
+    )
+    purchase = PurchaseFactory(
+        session=session, user=session.user, total_price=Decimal("4.10"), priced_at=timezone.now()
+    )
     result = services.reservation_settle_for_session(session_id=session.pk)
     assert result.status == "captured" and result.captured_amount == Decimal("4.10")
     invoice = SandboxInvoice.objects.get(reference=reservation.checkout_session_id)

@@ -1,5 +1,6 @@
 """Stripe pre-authorisation (seed 004) through /API/Payments/*, against a local HTTP server
 standing in for api.stripe.com; the charger side is the command bus, replaced here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,6 @@ from payments.models import Payment, Reservation, WebhookEvent
 from tests.factories import ConnectorFactory, PurchaseFactory
 
 pytestmark = pytest.mark.django_db
-
 
 
 class FakeCommands:
@@ -49,8 +49,12 @@ def _signed(payload: str, secret: str = "whsec_test_secret", at: int | None = No
 
 def _webhook(client, event: dict, **kwargs):
     payload = json.dumps(event)
-    return client.post("/API/Payments/Webhook", data=payload, content_type="application/json",
-                       HTTP_STRIPE_SIGNATURE=kwargs.get("signature") or _signed(payload))
+    return client.post(
+        "/API/Payments/Webhook",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=kwargs.get("signature") or _signed(payload),
+    )
 
 
 def _create(api, stripe_api):
@@ -74,8 +78,11 @@ def test_create_answers_with_a_checkout_for_the_maximum(api, stripe_api, tag):
 
 
 def test_the_payment_api_needs_an_operator_key(client, stripe_api, connector):
-    response = client.post("/API/Payments/Create", data={"chargePointId": "station42", "connectorId": 1, "chargeTagId": "t"},
-                           content_type="application/json")
+    response = client.post(
+        "/API/Payments/Create",
+        data={"chargePointId": "station42", "connectorId": 1, "chargeTagId": "t"},
+        content_type="application/json",
+    )
     assert response.status_code in (401, 403)
 
 
@@ -88,13 +95,19 @@ def test_another_operators_charge_point_is_unknown(api, stripe_api, tag):
 def test_confirm_after_checkout_starts_the_charger_once(api, stripe_api, tag, commands):
     body = _create(api, stripe_api)
     reservation = Reservation.objects.get(pk=body["reservationId"])
-    not_yet = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    not_yet = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert not_yet.status_code == 402 and commands.sent == []
 
     stripe_api.complete(reservation.checkout_session_id)
-    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    response = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert response.status_code == 200 and response.json() == {"status": "Accepted"}
-    again = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    again = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert again.json() == {"status": "Accepted"}
     assert commands.sent == [("station42", "RemoteStartTransaction", {"connectorId": 1, "idTag": "tag1234"})]
     reservation.refresh_from_db()
@@ -114,7 +127,9 @@ def test_a_charger_timeout_answers_timeout(api, stripe_api, tag, commands):
     body = _create(api, stripe_api)
     reservation = Reservation.objects.get(pk=body["reservationId"])
     stripe_api.complete(reservation.checkout_session_id)
-    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    response = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert response.json() == {"status": "Timeout"}
 
 
@@ -125,10 +140,14 @@ def test_an_offline_charger_is_a_clear_error_and_confirm_can_be_retried(api, str
     body = _create(api, stripe_api)
     reservation = Reservation.objects.get(pk=body["reservationId"])
     stripe_api.complete(reservation.checkout_session_id)
-    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    response = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert response.status_code == 503 and response.json()["code"] == "charger_offline"
     commands.answer = {"status": "Accepted"}
-    retry = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    retry = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert retry.json() == {"status": "Accepted"}
 
 
@@ -137,7 +156,9 @@ def test_a_rejected_start_releases_the_funds(api, stripe_api, tag, commands):
     body = _create(api, stripe_api)
     reservation = Reservation.objects.get(pk=body["reservationId"])
     stripe_api.complete(reservation.checkout_session_id)
-    response = api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
+    response = api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
     assert response.json() == {"status": "Rejected"}
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.RELEASED
@@ -170,10 +191,19 @@ def test_cancel_before_checkout_expires_the_session(api, stripe_api, tag):
 
 
 def _completed_event(reservation, event_id="evt_1"):
-    return {"id": event_id, "type": "checkout.session.completed", "data": {"object": {
-        "id": reservation.checkout_session_id, "object": "checkout.session", "status": "complete",
-        "payment_intent": f"pi_test_{reservation.checkout_session_id}", "metadata": {"reservation_id": str(reservation.pk)},
-    }}}
+    return {
+        "id": event_id,
+        "type": "checkout.session.completed",
+        "data": {
+            "object": {
+                "id": reservation.checkout_session_id,
+                "object": "checkout.session",
+                "status": "complete",
+                "payment_intent": f"pi_test_{reservation.checkout_session_id}",
+                "metadata": {"reservation_id": str(reservation.pk)},
+            }
+        },
+    }
 
 
 def test_a_webhook_with_a_bad_signature_is_refused_and_not_stored(api, stripe_api, tag, client):
@@ -206,10 +236,19 @@ def test_a_signed_webhook_authorises_and_a_replay_changes_nothing(api, stripe_ap
 
 def test_out_of_order_webhooks_do_not_resurrect_a_released_reservation(api, stripe_api, tag, client):
     reservation = Reservation.objects.get(pk=_create(api, stripe_api)["reservationId"])
-    canceled = {"id": "evt_2", "type": "payment_intent.canceled", "data": {"object": {
-        "id": "pi_x", "object": "payment_intent", "status": "canceled", "cancellation_reason": "abandoned",
-        "metadata": {"reservation_id": str(reservation.pk)},
-    }}}
+    canceled = {
+        "id": "evt_2",
+        "type": "payment_intent.canceled",
+        "data": {
+            "object": {
+                "id": "pi_x",
+                "object": "payment_intent",
+                "status": "canceled",
+                "cancellation_reason": "abandoned",
+                "metadata": {"reservation_id": str(reservation.pk)},
+            }
+        },
+    }
     _webhook(client, canceled)
     _webhook(client, _completed_event(reservation, event_id="evt_1"))  # older event, arriving late
     reservation.refresh_from_db()
@@ -222,9 +261,17 @@ def test_webhooks_for_card_checkouts_pay_purchases(stripe_api, client, emitted, 
     payment = Payment.objects.get(public_id=answer.invoice_id)
     assert answer.url.startswith("https://checkout.stripe.test/")
     stripe_api.complete(payment.provider_reference)
-    event = {"id": "evt_9", "type": "checkout.session.completed", "data": {"object": {
-        "id": payment.provider_reference, "object": "checkout.session", "metadata": {"payment_id": str(payment.public_id)},
-    }}}
+    event = {
+        "id": "evt_9",
+        "type": "checkout.session.completed",
+        "data": {
+            "object": {
+                "id": payment.provider_reference,
+                "object": "checkout.session",
+                "metadata": {"payment_id": str(payment.public_id)},
+            }
+        },
+    }
     with django_capture_on_commit_callbacks(execute=True):
         assert _webhook(client, event).json()["result"] == "processed"
         assert _webhook(client, event).json()["result"] == "duplicate"
@@ -243,16 +290,22 @@ def _started_session(api, stripe_api, commands, connector):
     reservation = Reservation.objects.get(pk=body["reservationId"])
     stripe_api.complete(reservation.checkout_session_id)
     api("Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id})
-    session = ChargeSessionFactory(connector=connector, id_tag="tag1234", user=reservation.user, started_at=timezone.now())
+    session = ChargeSessionFactory(
+        connector=connector, id_tag="tag1234", user=reservation.user, started_at=timezone.now()
+    )
     reservation.refresh_from_db()
     return reservation, session
 
 
-def test_settling_captures_less_than_reserved_and_releases_the_rest(api, stripe_api, tag, commands, connector, emitted, django_capture_on_commit_callbacks):
+def test_settling_captures_less_than_reserved_and_releases_the_rest(
+    api, stripe_api, tag, commands, connector, emitted, django_capture_on_commit_callbacks
+):
     reservation, session = _started_session(api, stripe_api, commands, connector)
     session.status, session.stopped_at, session.meter_stop_wh = "completed", timezone.now(), 21000
     session.save()
-    purchase = PurchaseFactory(session=session, user=session.user, total_price=Decimal("12.34"), priced_at=timezone.now())
+    purchase = PurchaseFactory(
+        session=session, user=session.user, total_price=Decimal("12.34"), priced_at=timezone.now()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         result = tasks.settle_reservation_for_session(session.pk)
         again = services.reservation_settle_for_session(session_id=session.pk)
@@ -278,7 +331,9 @@ def test_settling_never_captures_more_than_reserved(api, stripe_api, tag, comman
 
 def test_a_refused_capture_leaves_the_purchase_payable(api, stripe_api, tag, commands, connector):
     reservation, session = _started_session(api, stripe_api, commands, connector)
-    purchase = PurchaseFactory(session=session, user=session.user, total_price=Decimal("5.00"), priced_at=timezone.now())
+    purchase = PurchaseFactory(
+        session=session, user=session.user, total_price=Decimal("5.00"), priced_at=timezone.now()
+    )
     stripe_api.intents[f"pi_test_{reservation.checkout_session_id}"]["status"] = "canceled"  # authorisation expired
     assert tasks.settle_reservation_for_session(session.pk) is None
     purchase.refresh_from_db()
@@ -311,10 +366,18 @@ def test_a_reservation_that_never_led_to_a_session_is_released(api, stripe_api, 
     assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
 
 
-def test_a_purchase_already_paid_otherwise_releases_the_hold_instead_of_capturing(api, stripe_api, tag, commands, connector):
+def test_a_purchase_already_paid_otherwise_releases_the_hold_instead_of_capturing(
+    api, stripe_api, tag, commands, connector
+):
     reservation, session = _started_session(api, stripe_api, commands, connector)
-    PurchaseFactory(session=session, user=session.user, total_price=Decimal("5.00"), priced_at=timezone.now(),
-                    status=Purchase.Status.PAID, paid_at=timezone.now())
+    PurchaseFactory(
+        session=session,
+        user=session.user,
+        total_price=Decimal("5.00"),
+        priced_at=timezone.now(),
+        status=Purchase.Status.PAID,
+        paid_at=timezone.now(),
+    )
     result = services.reservation_settle_for_session(session_id=session.pk)
     assert result.status == "released"
     assert not stripe_api.calls("POST", f"/v1/payment_intents/{reservation.payment_intent_id}/capture")

@@ -1,6 +1,7 @@
 """A signed Stripe checkout.session.completed authorises only the Stripe reservation whose
 checkout session it is (issue 16, minor; a payments test, so it lives with them): the reservation id in metadata is chosen by
 whoever creates a checkout session on the account, so it alone proves nothing."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Paying purchases from the wallet (EVM) and through the sandbox pay page, end to end."""
+
 from __future__ import annotations
 
 import re
@@ -104,7 +105,9 @@ def test_sandbox_invoice_paid_on_the_hosted_page(client, emitted, django_capture
     assert emitted == [(purchase.user_id, "PAYMENT", {"status": "success", "amount": Decimal("7.25")})]
 
 
-def test_a_declined_sandbox_payment_leaves_the_purchase_payable_again(client, emitted, django_capture_on_commit_callbacks):
+def test_a_declined_sandbox_payment_leaves_the_purchase_payable_again(
+    client, emitted, django_capture_on_commit_callbacks
+):
     purchase = PurchaseFactory(total_price=Decimal("7.25"))
     answer = services.purchase_pay(purchase_id=purchase.pk, user_id=purchase.user_id, option="SANDBOX")
     with django_capture_on_commit_callbacks(execute=True):

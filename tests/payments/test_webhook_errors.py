@@ -1,5 +1,6 @@
 """The provider webhooks map each domain error kind to its HTTP status once
 (payments.webhooks), answering seed 004's {"status": "Error", "code", "message"}."""
+
 import uuid
 
 import pytest
@@ -22,8 +23,15 @@ from payments.webhooks import HTTP_STATUS
 pytestmark = pytest.mark.django_db
 
 EXPECTED = [
-    (InvalidRequest, 400), (PaymentRequired, 402), (NotAllowed, 403), (NotFound, 404), (Conflict, 409),
-    (RateLimited, 429), (UpstreamFailed, 502), (Unavailable, 503), (UpstreamTimeout, 504),
+    (InvalidRequest, 400),
+    (PaymentRequired, 402),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+    (UpstreamFailed, 502),
+    (Unavailable, 503),
+    (UpstreamTimeout, 504),
 ]
 
 
@@ -49,7 +57,9 @@ def test_unconfigured_stripe_webhooks_answer_503(client, settings):
     response = client.post("/API/Payments/Webhook", data="{}", content_type="application/json")
     assert response.status_code == 503
     assert response.json() == {
-        "status": "Error", "code": "not_configured", "message": "Stripe webhooks are not configured.",
+        "status": "Error",
+        "code": "not_configured",
+        "message": "Stripe webhooks are not configured.",
     }
 
 

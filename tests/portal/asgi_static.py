@@ -1,5 +1,6 @@
 """The project's ASGI application with static files served, for browser tests: the test
 settings run with DEBUG off, where production leaves static files to a proxy."""
+
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 from config.asgi import application as project_application

@@ -1,5 +1,6 @@
 """Portal fixtures: two operators with chargers, sessions, purchases and payments, and
 logged-in clients for each kind of user."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -35,30 +36,82 @@ def seed_operator(name: str, *, chargers: int = 2, sessions_per_connector: int =
         for k in range(sessions_per_connector):
             started = now - timedelta(days=k + 1, hours=n)
             purchase = PurchaseFactory(
-                session__connector=connector, session__charge_point=cp, session__started_at=started,
-                session__stopped_at=started + timedelta(hours=1), session__meter_stop_wh=11000,
-                total_price=Decimal("3.50"), created_at=started + timedelta(hours=1),
+                session__connector=connector,
+                session__charge_point=cp,
+                session__started_at=started,
+                session__stopped_at=started + timedelta(hours=1),
+                session__meter_stop_wh=11000,
+                total_price=Decimal("3.50"),
+                created_at=started + timedelta(hours=1),
             )
-            PurchaseLine.objects.create(purchase=purchase, kind="energy", description="Energy", quantity=Decimal("10"),
-                                        unit="kWh", unit_price=Decimal("0.35"), amount=Decimal("3.5"))
-            Payment.objects.create(provider="sandbox", purpose="purchase", purchase=purchase, user=purchase.user,
-                                   amount=Decimal("3.50"), idempotency_key=f"pay-{purchase.pk}")
+            PurchaseLine.objects.create(
+                purchase=purchase,
+                kind="energy",
+                description="Energy",
+                quantity=Decimal("10"),
+                unit="kWh",
+                unit_price=Decimal("0.35"),
+                amount=Decimal("3.5"),
+            )
+            Payment.objects.create(
+                provider="sandbox",
+                purpose="purchase",
+                purchase=purchase,
+                user=purchase.user,
+                amount=Decimal("3.50"),
+                idempotency_key=f"pay-{purchase.pk}",
+            )
             wallet = WalletFactory(user=purchase.user)
-            WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("20"), idempotency_key=f"w-{wallet.pk}")
+            WalletEntry.objects.create(
+                wallet=wallet, kind="top_up", amount=Decimal("20"), idempotency_key=f"w-{wallet.pk}"
+            )
             created.append(purchase.session)
-        OcppMessage.objects.create(charge_point=cp, charge_point_identity=cp.identity, direction="in", message_type=2,
-                                   unique_id=f"u-{cp.identity}", action="BootNotification",
-                                   payload={"chargePointVendor": "TestVendor"})
-    active = ChargeSessionFactory(connector=cp.connectors.first(), charge_point=cp, started_at=now - timedelta(minutes=30),
-                                  meter_last_wh=3000, power_w=7400, soc_percent=55)
+        OcppMessage.objects.create(
+            charge_point=cp,
+            charge_point_identity=cp.identity,
+            direction="in",
+            message_type=2,
+            unique_id=f"u-{cp.identity}",
+            action="BootNotification",
+            payload={"chargePointVendor": "TestVendor"},
+        )
+    active = ChargeSessionFactory(
+        connector=cp.connectors.first(),
+        charge_point=cp,
+        started_at=now - timedelta(minutes=30),
+        meter_last_wh=3000,
+        power_w=7400,
+        soc_percent=55,
+    )
     for i in range(10):
         at = active.started_at + timedelta(minutes=3 * i)
-        MeterSample.objects.create(charge_point=cp, connector=active.connector, session=active, sampled_at=at,
-                                   measurand="Energy.Active.Import.Register", value=Decimal(1000 + 200 * i), unit="Wh")
-        MeterSample.objects.create(charge_point=cp, connector=active.connector, session=active, sampled_at=at,
-                                   measurand="Power.Active.Import", value=Decimal(7400), unit="W")
-        MeterSample.objects.create(charge_point=cp, connector=active.connector, session=active, sampled_at=at,
-                                   measurand="SoC", value=Decimal(40 + i), unit="Percent")
+        MeterSample.objects.create(
+            charge_point=cp,
+            connector=active.connector,
+            session=active,
+            sampled_at=at,
+            measurand="Energy.Active.Import.Register",
+            value=Decimal(1000 + 200 * i),
+            unit="Wh",
+        )
+        MeterSample.objects.create(
+            charge_point=cp,
+            connector=active.connector,
+            session=active,
+            sampled_at=at,
+            measurand="Power.Active.Import",
+            value=Decimal(7400),
+            unit="W",
+        )
+        MeterSample.objects.create(
+            charge_point=cp,
+            connector=active.connector,
+            session=active,
+            sampled_at=at,
+            measurand="SoC",
+            value=Decimal(40 + i),
+            unit="Percent",
+        )
     return operator, site, created, active
 
 

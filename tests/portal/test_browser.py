@@ -2,6 +2,7 @@
 daphne process: log in, watch a simulated charger come online live, send a reset and
 read the charger's answer, open a session's chart. Screenshots of the main pages go to
 $ARTIFACTS_DIR/screenshots (default <repo>/artifacts/screenshots)."""
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,10 @@ IDENTITY_PREFIX = "BRW-CP-"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)",
+    ),
 ]
 
 
@@ -54,10 +58,30 @@ def simulator():
     def start(port: int) -> subprocess.Popen:
         log = open(ROOT / "var" / f"portal-simulator-{port}.log", "w")
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "simulate_chargers", "--count", "1", "--connectors", "2",
-             "--url", f"ws://127.0.0.1:{port}/ocpp/", "--password", PASSWORD, "--prefix", IDENTITY_PREFIX,
-             "--rfid-every", "0", "--meter-interval", "2"],
-            env=_server_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "simulate_chargers",
+                "--count",
+                "1",
+                "--connectors",
+                "2",
+                "--url",
+                f"ws://127.0.0.1:{port}/ocpp/",
+                "--password",
+                PASSWORD,
+                "--prefix",
+                IDENTITY_PREFIX,
+                "--rfid-every",
+                "0",
+                "--meter-interval",
+                "2",
+            ],
+            env=_server_env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         started.append(process)
         return process
 
@@ -82,36 +106,88 @@ def seed() -> dict:
     staff.set_password(STAFF_PASSWORD)
     staff.save()
     site = SiteFactory(operator=staff.operator, name="Browser Test Site")
-    cp = charge_point_add(identity=f"{IDENTITY_PREFIX}1", password=PASSWORD, connector_count=2, site=site, name="Browser charger")
+    cp = charge_point_add(
+        identity=f"{IDENTITY_PREFIX}1", password=PASSWORD, connector_count=2, site=site, name="Browser charger"
+    )
     connector = cp.connectors.get(connector_id=2)
     start = timezone.now() - timedelta(hours=3)
     purchase = PurchaseFactory(
-        session__connector=connector, session__charge_point=cp, session__started_at=start,
-        session__stopped_at=start + timedelta(hours=1), session__meter_start_wh=1000, session__meter_stop_wh=12000,
-        session__soc_start_percent=20, session__soc_percent=80,
-        total_price=Decimal("4.24"), subtotal=Decimal("3.50"), vat_amount=Decimal("0.74"),
-        tariff=TariffFactory(operator=staff.operator, name="Standard AC"), status="open",
+        session__connector=connector,
+        session__charge_point=cp,
+        session__started_at=start,
+        session__stopped_at=start + timedelta(hours=1),
+        session__meter_start_wh=1000,
+        session__meter_stop_wh=12000,
+        session__soc_start_percent=20,
+        session__soc_percent=80,
+        total_price=Decimal("4.24"),
+        subtotal=Decimal("3.50"),
+        vat_amount=Decimal("0.74"),
+        tariff=TariffFactory(operator=staff.operator, name="Standard AC"),
+        status="open",
     )
     session = purchase.session
-    PurchaseLine.objects.create(purchase=purchase, kind="energy", description="Energy 11.000 kWh at 0.30",
-                                quantity=Decimal("11"), unit="kWh", unit_price=Decimal("0.30"), amount=Decimal("3.30"))
-    PurchaseLine.objects.create(purchase=purchase, kind="session_fee", description="Session fee",
-                                quantity=Decimal("1"), unit="", unit_price=Decimal("0.20"), amount=Decimal("0.20"), position=1)
+    PurchaseLine.objects.create(
+        purchase=purchase,
+        kind="energy",
+        description="Energy 11.000 kWh at 0.30",
+        quantity=Decimal("11"),
+        unit="kWh",
+        unit_price=Decimal("0.30"),
+        amount=Decimal("3.30"),
+    )
+    PurchaseLine.objects.create(
+        purchase=purchase,
+        kind="session_fee",
+        description="Session fee",
+        quantity=Decimal("1"),
+        unit="",
+        unit_price=Decimal("0.20"),
+        amount=Decimal("0.20"),
+        position=1,
+    )
     for minute in range(0, 61, 2):
         at = start + timedelta(minutes=minute)
         power = 11000 if minute < 40 else 11000 - (minute - 40) * 400
-        MeterSample.objects.create(charge_point=cp, connector=connector, session=session, sampled_at=at,
-                                   measurand="Power.Active.Import", value=Decimal(power), unit="W")
-        MeterSample.objects.create(charge_point=cp, connector=connector, session=session, sampled_at=at,
-                                   measurand="Energy.Active.Import.Register", value=Decimal(1000 + minute * 183), unit="Wh")
-        MeterSample.objects.create(charge_point=cp, connector=connector, session=session, sampled_at=at,
-                                   measurand="SoC", value=Decimal(20 + minute), unit="Percent")
+        MeterSample.objects.create(
+            charge_point=cp,
+            connector=connector,
+            session=session,
+            sampled_at=at,
+            measurand="Power.Active.Import",
+            value=Decimal(power),
+            unit="W",
+        )
+        MeterSample.objects.create(
+            charge_point=cp,
+            connector=connector,
+            session=session,
+            sampled_at=at,
+            measurand="Energy.Active.Import.Register",
+            value=Decimal(1000 + minute * 183),
+            unit="Wh",
+        )
+        MeterSample.objects.create(
+            charge_point=cp,
+            connector=connector,
+            session=session,
+            sampled_at=at,
+            measurand="SoC",
+            value=Decimal(20 + minute),
+            unit="Percent",
+        )
     for days_ago in range(1, 20):
         past = timezone.now() - timedelta(days=days_ago)
-        PurchaseFactory(session__connector=connector, session__charge_point=cp, session__started_at=past,
-                        session__stopped_at=past + timedelta(hours=1), session__meter_start_wh=0,
-                        session__meter_stop_wh=5000 + days_ago * 700, created_at=past + timedelta(hours=1),
-                        total_price=Decimal("2.00") + days_ago / Decimal(10))
+        PurchaseFactory(
+            session__connector=connector,
+            session__charge_point=cp,
+            session__started_at=past,
+            session__stopped_at=past + timedelta(hours=1),
+            session__meter_start_wh=0,
+            session__meter_stop_wh=5000 + days_ago * 700,
+            created_at=past + timedelta(hours=1),
+            total_price=Decimal("2.00") + days_ago / Decimal(10),
+        )
     wallet = WalletFactory(user=session.user)
     WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("25.00"), idempotency_key="browser-topup")
     today = timezone.now().date()
@@ -120,10 +196,19 @@ def seed() -> dict:
 
 
 def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ])
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
 
 
 def test_operator_watches_a_charger_come_online_resets_it_and_reads_a_session_chart(portal_server, simulator):
@@ -176,16 +261,23 @@ def test_operator_watches_a_charger_come_online_resets_it_and_reads_a_session_ch
         # Session chart.
         page.goto(f"{base}/sessions/{data['session'].pk}/")
         expect(page.get_by_role("heading", name="Power and energy over time")).to_be_visible()
-        points = page.evaluate("() => { const c = Chart.getChart('power-chart'); return c ? c.data.datasets.map(d => d.data.length) : null; }")
+        points = page.evaluate(
+            "() => { const c = Chart.getChart('power-chart'); return c ? c.data.datasets.map(d => d.data.length) : null; }"
+        )
         assert points == [31, 31]
         assert page.evaluate("() => !!Chart.getChart('soc-chart')")
         expect(page.get_by_role("cell", name="Session fee")).to_be_visible()
         page.screenshot(path=str(shots / "04-session-chart.png"), full_page=True)
 
         for name, path in [
-            ("05-map", "/map/"), ("06-chargers", "/chargers/"), ("07-sessions", "/sessions/"),
-            ("08-tariffs", "/tariffs/"), ("09-journal", f"/journal/?identity={identity}"),
-            ("10-drivers", "/drivers/"), ("11-purchases", "/purchases/"), ("12-payments", "/payments/"),
+            ("05-map", "/map/"),
+            ("06-chargers", "/chargers/"),
+            ("07-sessions", "/sessions/"),
+            ("08-tariffs", "/tariffs/"),
+            ("09-journal", f"/journal/?identity={identity}"),
+            ("10-drivers", "/drivers/"),
+            ("11-purchases", "/purchases/"),
+            ("12-payments", "/payments/"),
             ("13-wallets", "/wallets/"),
         ]:
             page.goto(base + path)

@@ -1,5 +1,6 @@
 """Remote commands from the charger page: the payload sent, the charger's answer or a
 clear error shown, CSRF, and operator scoping."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,21 +43,47 @@ def test_a_reset_shows_the_chargers_answer(alpha_client, bus):
     assert "Reset (Reset)" in page and "data-answer-status>Accepted<" in page
 
 
-@pytest.mark.parametrize("command,fields,action,payload", [
-    ("unlock", {"connectorId": "1"}, "UnlockConnector", {"connectorId": 1}),
-    ("availability", {"connectorId": "0", "type": "Inoperative"}, "ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}),
-    ("trigger", {"requestedMessage": "StatusNotification", "connectorId": "1"}, "TriggerMessage",
-     {"requestedMessage": "StatusNotification", "connectorId": 1}),
-    ("get-configuration", {"key": "HeartbeatInterval, MeterValueSampleInterval"}, "GetConfiguration",
-     {"key": ["HeartbeatInterval", "MeterValueSampleInterval"]}),
-    ("get-configuration", {"key": ""}, "GetConfiguration", {}),
-    ("change-configuration", {"key": "HeartbeatInterval", "value": "60"}, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}),
-    ("remote-start", {"connectorId": "1", "idTag": "CARD-1"}, "RemoteStartTransaction", {"connectorId": 1, "idTag": "CARD-1"}),
-    ("remote-stop", {"transactionId": "42"}, "RemoteStopTransaction", {"transactionId": 42}),
-    ("diagnostics", {"location": "ftp://example.com/"}, "GetDiagnostics", {"location": "ftp://example.com/"}),
-    ("clear-cache", {}, "ClearCache", {}),
-    ("clear-limit", {"connectorId": "1"}, "ClearChargingProfile", {"id": 901}),
-])
+@pytest.mark.parametrize(
+    "command,fields,action,payload",
+    [
+        ("unlock", {"connectorId": "1"}, "UnlockConnector", {"connectorId": 1}),
+        (
+            "availability",
+            {"connectorId": "0", "type": "Inoperative"},
+            "ChangeAvailability",
+            {"connectorId": 0, "type": "Inoperative"},
+        ),
+        (
+            "trigger",
+            {"requestedMessage": "StatusNotification", "connectorId": "1"},
+            "TriggerMessage",
+            {"requestedMessage": "StatusNotification", "connectorId": 1},
+        ),
+        (
+            "get-configuration",
+            {"key": "HeartbeatInterval, MeterValueSampleInterval"},
+            "GetConfiguration",
+            {"key": ["HeartbeatInterval", "MeterValueSampleInterval"]},
+        ),
+        ("get-configuration", {"key": ""}, "GetConfiguration", {}),
+        (
+            "change-configuration",
+            {"key": "HeartbeatInterval", "value": "60"},
+            "ChangeConfiguration",
+            {"key": "HeartbeatInterval", "value": "60"},
+        ),
+        (
+            "remote-start",
+            {"connectorId": "1", "idTag": "CARD-1"},
+            "RemoteStartTransaction",
+            {"connectorId": 1, "idTag": "CARD-1"},
+        ),
+        ("remote-stop", {"transactionId": "42"}, "RemoteStopTransaction", {"transactionId": 42}),
+        ("diagnostics", {"location": "ftp://example.com/"}, "GetDiagnostics", {"location": "ftp://example.com/"}),
+        ("clear-cache", {}, "ClearCache", {}),
+        ("clear-limit", {"connectorId": "1"}, "ClearChargingProfile", {"id": 901}),
+    ],
+)
 def test_each_command_sends_its_payload(alpha_client, bus, command, fields, action, payload):
     calls, _ = bus
     post(alpha_client, command, **fields)
@@ -66,7 +93,7 @@ def test_each_command_sends_its_payload(alpha_client, bus, command, fields, acti
 def test_a_limit_becomes_a_charging_profile(alpha_client, bus):
     calls, _ = bus
     post(alpha_client, "limit", connectorId="0", limit="7400", unit="W")
-    (_, action, payload), = calls
+    ((_, action, payload),) = calls
     assert action == "SetChargingProfile"
     profile = payload["csChargingProfiles"]
     assert payload["connectorId"] == 0 and profile["chargingProfilePurpose"] == "ChargePointMaxProfile"
@@ -82,11 +109,17 @@ def test_firmware_update_sends_a_retrieve_date(alpha_client, bus):
     assert calls[0][2]["location"] == "https://example.com/fw.bin" and calls[0][2]["retrieveDate"].endswith("Z")
 
 
-@pytest.mark.parametrize("error,shown", [
-    (commands.ChargerOffline("Charge point Alpha-CP-0 is not connected"), "The charger is offline"),
-    (commands.CommandTimeout("no answer in 20 s"), "No answer from the charger in time"),
-    (commands.CallErrorReceived("NotSupported", "Reset is not supported"), "CALLERROR: NotSupported: Reset is not supported"),
-])
+@pytest.mark.parametrize(
+    "error,shown",
+    [
+        (commands.ChargerOffline("Charge point Alpha-CP-0 is not connected"), "The charger is offline"),
+        (commands.CommandTimeout("no answer in 20 s"), "No answer from the charger in time"),
+        (
+            commands.CallErrorReceived("NotSupported", "Reset is not supported"),
+            "CALLERROR: NotSupported: Reset is not supported",
+        ),
+    ],
+)
 def test_errors_are_shown_clearly(alpha_client, bus, error, shown):
     _, answers = bus
     answers["Reset"] = error

@@ -1,4 +1,5 @@
 """The portal's live socket: only staff, only their operator's chargers, cp.state forwarded."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def connect(user, query: bytes = b""):
-    communicator = WebsocketCommunicator(PortalConsumer.as_asgi(), "/ws/portal/" + ("?" + query.decode() if query else ""))
+    communicator = WebsocketCommunicator(
+        PortalConsumer.as_asgi(), "/ws/portal/" + ("?" + query.decode() if query else "")
+    )
     communicator.scope["user"] = user
     communicator.scope["query_string"] = query
     connected, code = await communicator.connect()
@@ -30,9 +33,21 @@ async def test_staff_receive_state_of_their_chargers_only(world):
     hello = await communicator.receive_json_from()
     assert hello == {"type": "hello", "subscribed": 2}
     layer = get_channel_layer()
-    await layer.group_send(group_name("Beta-CP-0"), {"type": "cp.state", "identity": "Beta-CP-0", "connector_id": 1, "status": "Faulted"})
-    await layer.group_send(group_name("Alpha-CP-1"), {"type": "cp.state", "identity": "Alpha-CP-1", "connector_id": 0,
-                                                      "status": "Online", "power_w": None, "meter_wh": None, "soc": None})
+    await layer.group_send(
+        group_name("Beta-CP-0"), {"type": "cp.state", "identity": "Beta-CP-0", "connector_id": 1, "status": "Faulted"}
+    )
+    await layer.group_send(
+        group_name("Alpha-CP-1"),
+        {
+            "type": "cp.state",
+            "identity": "Alpha-CP-1",
+            "connector_id": 0,
+            "status": "Online",
+            "power_w": None,
+            "meter_wh": None,
+            "soc": None,
+        },
+    )
     message = await communicator.receive_json_from(timeout=3)
     assert message["identity"] == "Alpha-CP-1" and message["status"] == "Online" and message["type"] == "cp.state"
     assert await communicator.receive_nothing(timeout=0.3)

@@ -1,4 +1,5 @@
 """Portal pages: access, operator scoping, every page rendering, bounded query counts."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -37,9 +38,21 @@ def test_drivers_are_refused_the_portal(client, world):
 
 
 PAGES = [
-    "/", "/dashboard/live/", "/map/", "/chargers/", "/chargers/?status=charging", "/chargers/?q=CP-0",
-    "/journal/", "/journal/?identity=Alpha-CP-0&text=Vendor", "/sessions/", "/sessions/?status=active",
-    "/tariffs/", "/drivers/", "/purchases/", "/payments/", "/wallets/",
+    "/",
+    "/dashboard/live/",
+    "/map/",
+    "/chargers/",
+    "/chargers/?status=charging",
+    "/chargers/?q=CP-0",
+    "/journal/",
+    "/journal/?identity=Alpha-CP-0&text=Vendor",
+    "/sessions/",
+    "/sessions/?status=active",
+    "/tariffs/",
+    "/drivers/",
+    "/purchases/",
+    "/payments/",
+    "/wallets/",
 ]
 
 
@@ -76,7 +89,15 @@ def test_superusers_see_every_operator(admin_client_all):
 def test_dashboard_counts_and_chart_data(alpha_client):
     response = alpha_client.get("/")
     counts = response.context["counts"]
-    assert counts == {"chargers": 2, "online": 1, "offline": 1, "connectors": 2, "charging": 1, "faulted": 0, "available": 0}
+    assert counts == {
+        "chargers": 2,
+        "online": 1,
+        "offline": 1,
+        "connectors": 2,
+        "charging": 1,
+        "faulted": 0,
+        "available": 0,
+    }
     charts = response.context["charts"]
     assert len(charts["days"]) == 30
     assert sum(charts["sessions"]) == 5  # 4 completed within the window + the active one
@@ -99,17 +120,42 @@ def test_session_detail_has_chart_lines_and_payments(alpha_client, world):
 
 def test_charger_detail_lists_every_command(alpha_client):
     page = alpha_client.get("/chargers/Alpha-CP-0/").content.decode()
-    for command in ["reset", "unlock", "availability", "limit", "clear-limit", "trigger", "get-configuration",
-                    "change-configuration", "remote-start", "remote-stop", "firmware", "diagnostics", "clear-cache"]:
+    for command in [
+        "reset",
+        "unlock",
+        "availability",
+        "limit",
+        "clear-limit",
+        "trigger",
+        "get-configuration",
+        "change-configuration",
+        "remote-start",
+        "remote-stop",
+        "firmware",
+        "diagnostics",
+        "clear-cache",
+    ]:
         assert f'name="command" value="{command}"' in page
     assert "BootNotification" in page  # the last journal frames
 
 
-@pytest.mark.parametrize("url,limit", [
-    ("/", 14), ("/dashboard/live/", 10), ("/map/", 10), ("/chargers/", 10), ("/chargers/Alpha-CP-0/", 16),
-    ("/journal/", 8), ("/sessions/", 10), ("/tariffs/", 10), ("/drivers/", 10), ("/purchases/", 10),
-    ("/payments/", 10), ("/wallets/", 10),
-])
+@pytest.mark.parametrize(
+    "url,limit",
+    [
+        ("/", 14),
+        ("/dashboard/live/", 10),
+        ("/map/", 10),
+        ("/chargers/", 10),
+        ("/chargers/Alpha-CP-0/", 16),
+        ("/journal/", 8),
+        ("/sessions/", 10),
+        ("/tariffs/", 10),
+        ("/drivers/", 10),
+        ("/purchases/", 10),
+        ("/payments/", 10),
+        ("/wallets/", 10),
+    ],
+)
 def test_pages_use_a_bounded_number_of_queries(alpha_client, world, django_assert_max_num_queries, url, limit):
     from tests.portal.conftest import seed_operator
 
@@ -133,7 +179,7 @@ def test_session_times_are_shown_in_the_sites_zone(alpha_client, world):
     session.started_at = datetime(2025, 7, 1, 10, 0, tzinfo=UTC)
     session.save(update_fields=["started_at"])
     page = alpha_client.get(f"/sessions/{session.pk}/").content.decode()
-    assert "2025-07-01 12:00:00 <span class=\"muted\">Europe/Amsterdam</span>" in page
+    assert '2025-07-01 12:00:00 <span class="muted">Europe/Amsterdam</span>' in page
 
 
 def test_finished_days_are_cached_but_today_stays_fresh(alpha_client, world):
@@ -144,8 +190,13 @@ def test_finished_days_are_cached_but_today_stays_fresh(alpha_client, world):
 
     first = alpha_client.get("/").context["charts"]["sessions"]
     connector = Connector.objects.get(charge_point__identity="Alpha-CP-1")
-    ChargeSessionFactory(connector=connector, charge_point=connector.charge_point, status="completed",
-                         stopped_at=timezone.now(), meter_stop_wh=2000)  # started an hour ago
+    ChargeSessionFactory(
+        connector=connector,
+        charge_point=connector.charge_point,
+        status="completed",
+        stopped_at=timezone.now(),
+        meter_stop_wh=2000,
+    )  # started an hour ago
     second = alpha_client.get("/").context["charts"]["sessions"]
     assert second[-1] == first[-1] + 1 and second[:-1] == first[:-1]
 

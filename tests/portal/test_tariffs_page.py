@@ -1,4 +1,5 @@
 """Tariffs page: the price curve of a local day, CSV import and month generation."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -33,8 +34,12 @@ def test_staff_without_the_permission_cannot_import(alpha_client):
 
 
 def test_an_import_is_reported(admin_client_all):
-    upload = SimpleUploadedFile("p.csv", b"timestamp,price_per_kwh,currency\n2025-01-01T00:00:00Z,0.1,EUR\n2025-01-01T01:00:00Z,0.2,EUR\n")
-    page = admin_client_all.post("/tariffs/import/", {"file": upload, "market": "default"}, follow=True).content.decode()
+    upload = SimpleUploadedFile(
+        "p.csv", b"timestamp,price_per_kwh,currency\n2025-01-01T00:00:00Z,0.1,EUR\n2025-01-01T01:00:00Z,0.2,EUR\n"
+    )
+    page = admin_client_all.post(
+        "/tariffs/import/", {"file": upload, "market": "default"}, follow=True
+    ).content.decode()
     assert "Imported 2 rows: 2 new hours" in page
     assert ElectricityPrice.objects.filter(source="imported").count() == 2
 
@@ -47,6 +52,8 @@ def test_a_bad_import_writes_nothing_and_says_where(admin_client_all):
 
 
 def test_generating_a_month(admin_client_all):
-    page = admin_client_all.post("/tariffs/generate/", {"month": "2025-02", "market": "default"}, follow=True).content.decode()
+    page = admin_client_all.post(
+        "/tariffs/generate/", {"month": "2025-02", "market": "default"}, follow=True
+    ).content.decode()
     assert "Generated 672 hourly prices for February 2025" in page
     assert ElectricityPrice.objects.count() == 672

@@ -2,6 +2,7 @@
 cannot change superuser/staff/permission/operator fields unless superuser, foreign-key
 choices (raw-id ones and inlines included) are limited to the staff member's operator and
 re-checked on save, and TariffForm lists its fields."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -25,9 +26,22 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-PERMISSIONS = ["view_user", "change_user", "add_tariff", "change_tariff", "view_tariff", "add_tariffassignment",
-               "change_tariffassignment", "view_tariffassignment", "add_idtoken", "change_idtoken", "view_idtoken",
-               "view_site", "view_operator", "view_chargepoint"]
+PERMISSIONS = [
+    "view_user",
+    "change_user",
+    "add_tariff",
+    "change_tariff",
+    "view_tariff",
+    "add_tariffassignment",
+    "change_tariffassignment",
+    "view_tariffassignment",
+    "add_idtoken",
+    "change_idtoken",
+    "view_idtoken",
+    "view_site",
+    "view_operator",
+    "view_chargepoint",
+]
 
 
 @pytest.fixture
@@ -41,8 +55,17 @@ def world():
     b_staff.user_permissions.set(Permission.objects.filter(codename__in=PERMISSIONS))
     client = Client()
     client.force_login(b_staff)
-    return {"a": a, "b": b, "a_site": a_site, "b_site": b_site, "a_driver": a_driver, "b_driver": b_driver,
-            "a_staff": a_staff, "b_staff": b_staff, "client": client}
+    return {
+        "a": a,
+        "b": b,
+        "a_site": a_site,
+        "b_site": b_site,
+        "a_driver": a_driver,
+        "b_driver": b_driver,
+        "a_staff": a_staff,
+        "b_staff": b_staff,
+        "client": client,
+    }
 
 
 def test_staff_see_only_their_operators_users(world):
@@ -66,8 +89,13 @@ def test_staff_cannot_make_themselves_superuser_or_move_operator(world):
     client, me = world["client"], world["b_staff"]
     form = client.get(reverse("admin:accounts_user_change", args=[me.pk])).context["adminform"].form
     assert not {"is_superuser", "is_staff", "operator", "groups", "user_permissions"} & set(form.fields)
-    data = {**_change_data(client, me), "is_superuser": "on", "operator": world["a"].pk,
-            "user_permissions": [p.pk for p in Permission.objects.all()], "name": "Renamed"}
+    data = {
+        **_change_data(client, me),
+        "is_superuser": "on",
+        "operator": world["a"].pk,
+        "user_permissions": [p.pk for p in Permission.objects.all()],
+        "name": "Renamed",
+    }
     response = client.post(reverse("admin:accounts_user_change", args=[me.pk]), data)
     assert response.status_code == 302
     me.refresh_from_db()
@@ -88,10 +116,21 @@ def test_tariff_choices_and_saves_stay_within_the_operator(world):
     client = world["client"]
     form = client.get(reverse("admin:tariffs_tariff_add")).context["adminform"].form
     assert list(form.fields["operator"].queryset) == [world["b"]]
-    data = {"operator": world["a"].pk, "name": "Gouge", "currency": "EUR", "kind": "fixed",
-            "energy_price_per_kwh": "99", "market": "default", "markup_per_kwh": "0", "vat_percent": "0",
-            "session_fee": "0", "idle_fee_per_minute": "0", "idle_grace_minutes": "0",
-            "assignments-TOTAL_FORMS": "0", "assignments-INITIAL_FORMS": "0"}
+    data = {
+        "operator": world["a"].pk,
+        "name": "Gouge",
+        "currency": "EUR",
+        "kind": "fixed",
+        "energy_price_per_kwh": "99",
+        "market": "default",
+        "markup_per_kwh": "0",
+        "vat_percent": "0",
+        "session_fee": "0",
+        "idle_fee_per_minute": "0",
+        "idle_grace_minutes": "0",
+        "assignments-TOTAL_FORMS": "0",
+        "assignments-INITIAL_FORMS": "0",
+    }
     response = client.post(reverse("admin:tariffs_tariff_add"), data)
     assert response.status_code == 200 and "operator" in response.context["adminform"].form.errors
     assert not Tariff.objects.filter(name="Gouge").exists()
@@ -101,8 +140,9 @@ def test_a_tariff_cannot_be_assigned_to_another_operators_site(world):
     client = world["client"]
     tariff = TariffFactory(operator=world["b"], energy_price_per_kwh=Decimal("0.30"))
     url = reverse("admin:tariffs_tariffassignment_add")
-    response = client.post(url, {"tariff": tariff.pk, "site": world["a_site"].pk, "valid_from_0": "2026-01-01",
-                                 "valid_from_1": "00:00:00"})
+    response = client.post(
+        url, {"tariff": tariff.pk, "site": world["a_site"].pk, "valid_from_0": "2026-01-01", "valid_from_1": "00:00:00"}
+    )
     assert response.status_code == 200 and "site" in response.context["adminform"].form.errors
     # The inline on the tariff page re-checks the same way.
     page = client.get(reverse("admin:tariffs_tariff_change", args=[tariff.pk]))
@@ -113,14 +153,32 @@ def test_a_tariff_cannot_be_assigned_to_another_operators_site(world):
 
 def test_cards_cannot_be_bound_to_another_operators_drivers(world):
     client = world["client"]
-    response = client.post(reverse("admin:chargepoints_idtoken_add"), {
-        "uid": "STOLEN-1", "token_type": "ISO14443", "user": world["a_driver"].pk, "operator": world["b"].pk,
-        "status": "Accepted", "created_at_0": "2026-01-01", "created_at_1": "00:00:00"})
+    response = client.post(
+        reverse("admin:chargepoints_idtoken_add"),
+        {
+            "uid": "STOLEN-1",
+            "token_type": "ISO14443",
+            "user": world["a_driver"].pk,
+            "operator": world["b"].pk,
+            "status": "Accepted",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
     assert response.status_code == 200 and "user" in response.context["adminform"].form.errors
     assert not IdToken.objects.filter(uid="STOLEN-1").exists()
-    ok = client.post(reverse("admin:chargepoints_idtoken_add"), {
-        "uid": "MINE-1", "token_type": "ISO14443", "user": world["b_driver"].pk, "operator": world["b"].pk,
-        "status": "Accepted", "created_at_0": "2026-01-01", "created_at_1": "00:00:00"})
+    ok = client.post(
+        reverse("admin:chargepoints_idtoken_add"),
+        {
+            "uid": "MINE-1",
+            "token_type": "ISO14443",
+            "user": world["b_driver"].pk,
+            "operator": world["b"].pk,
+            "status": "Accepted",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
     assert ok.status_code == 302, ok.context["adminform"].form.errors if ok.context else ok
 
 

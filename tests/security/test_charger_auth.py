@@ -1,6 +1,7 @@
 """Charger password checks never stall the OCPP process (issue 16, finding 2): secrets
 stored as a salted HMAC (older PBKDF2 hashes upgraded at the next login), checked in a
 pool of their own, failed attempts limited per id and per address, generated passwords."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,10 +25,15 @@ PBKDF2_SETTINGS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher", "django.c
 
 
 def test_a_charger_secret_is_stored_as_a_salted_hmac_and_compared_by_value():
-    one, two = charger_secrets.make_hash("a-charger-password-0001"), charger_secrets.make_hash("a-charger-password-0001")
+    one, two = (
+        charger_secrets.make_hash("a-charger-password-0001"),
+        charger_secrets.make_hash("a-charger-password-0001"),
+    )
     assert one.startswith("hmac-sha256$") and one != two  # a salt of its own
     assert "a-charger-password-0001" not in one
-    assert charger_secrets.matches("a-charger-password-0001", one) and charger_secrets.matches("a-charger-password-0001", two)
+    assert charger_secrets.matches("a-charger-password-0001", one) and charger_secrets.matches(
+        "a-charger-password-0001", two
+    )
     assert not charger_secrets.matches("a-charger-password-0002", one)
     assert not charger_secrets.matches("", one) and not charger_secrets.matches(None, one)
     assert not charger_secrets.matches("x", "")
@@ -115,31 +121,47 @@ async def test_password_checks_run_in_their_own_pool_never_on_the_database_threa
         return real(**kwargs)
 
     monkeypatch.setattr(auth, "charge_point_password_check", recording)
-    ok = await auth.charger_authenticate(identity=cp.identity, password="pool-password-012345", protocol="ocpp1.6",
-                                         address="10.0.0.1")
-    bad = await auth.charger_authenticate(identity=cp.identity, password="wrong", protocol="ocpp1.6", address="10.0.0.1")
+    ok = await auth.charger_authenticate(
+        identity=cp.identity, password="pool-password-012345", protocol="ocpp1.6", address="10.0.0.1"
+    )
+    bad = await auth.charger_authenticate(
+        identity=cp.identity, password="wrong", protocol="ocpp1.6", address="10.0.0.1"
+    )
     assert ok is not None and bad is None
     assert len(threads) == 2 and all(name.startswith("ocpp-auth") for name in threads)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_locked_out_id_is_refused_without_a_check_but_its_real_charger_still_gets_in(fresh_auth, settings,
-                                                                                               monkeypatch):
+async def test_a_locked_out_id_is_refused_without_a_check_but_its_real_charger_still_gets_in(
+    fresh_auth, settings, monkeypatch
+):
     settings.OCPP_AUTH_FAILURES_PER_IDENTITY, settings.OCPP_AUTH_FAILURES_PER_ADDRESS = 3, 100
     settings.OCPP_PASSWORD_CACHE_SECONDS = 300
     cp = await sync_to_async(charge_point_add)(identity="LOCK-1", password="lock-password-012345")
-    assert await auth.charger_authenticate(identity="LOCK-1", password="lock-password-012345", protocol="ocpp1.6",
-                                           address="10.0.0.1") is not None
+    assert (
+        await auth.charger_authenticate(
+            identity="LOCK-1", password="lock-password-012345", protocol="ocpp1.6", address="10.0.0.1"
+        )
+        is not None
+    )
     checks = []
     real = auth.charge_point_password_check
     monkeypatch.setattr(auth, "charge_point_password_check", lambda **kw: checks.append(1) or real(**kw))
     for n in range(10):
-        assert await auth.charger_authenticate(identity="LOCK-1", password=f"guess-{n}", protocol="ocpp1.6",
-                                               address=f"10.6.6.{n}") is None
+        assert (
+            await auth.charger_authenticate(
+                identity="LOCK-1", password=f"guess-{n}", protocol="ocpp1.6", address=f"10.6.6.{n}"
+            )
+            is None
+        )
     assert len(checks) == 4  # three allowed, then the lock-out (after the fourth) answers without hashing
     # The real charger's password matches its cached check: it reconnects while the id is locked.
-    assert await auth.charger_authenticate(identity="LOCK-1", password="lock-password-012345", protocol="ocpp1.6",
-                                           address="10.0.0.1") == cp
+    assert (
+        await auth.charger_authenticate(
+            identity="LOCK-1", password="lock-password-012345", protocol="ocpp1.6", address="10.0.0.1"
+        )
+        == cp
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,12 +171,20 @@ async def test_a_locked_out_address_is_refused_before_any_lookup(fresh_auth, set
     real = auth.run_service_many
     monkeypatch.setattr(auth, "run_service_many", lambda *a, **k: lookups.append(1) or real(*a, **k))
     for n in range(6):
-        assert await auth.charger_authenticate(identity=f"NOBODY-{n}", password="x", protocol="ocpp1.6",
-                                               address="10.9.9.9") is None
+        assert (
+            await auth.charger_authenticate(
+                identity=f"NOBODY-{n}", password="x", protocol="ocpp1.6", address="10.9.9.9"
+            )
+            is None
+        )
     assert len(lookups) == 3
     await sync_to_async(charge_point_add)(identity="ELSEWHERE", password="elsewhere-password-0")
-    assert await auth.charger_authenticate(identity="ELSEWHERE", password="elsewhere-password-0", protocol="ocpp1.6",
-                                           address="10.1.1.1") is not None
+    assert (
+        await auth.charger_authenticate(
+            identity="ELSEWHERE", password="elsewhere-password-0", protocol="ocpp1.6", address="10.1.1.1"
+        )
+        is not None
+    )
 
 
 def _pbkdf2(password: str) -> str:
@@ -186,9 +216,14 @@ async def test_wrong_passwords_for_a_known_id_do_not_stall_heartbeats_or_keep_ch
         while not stop.is_set():
             try:
                 async with websockets.connect(
-                        url + target.identity, subprotocols=["ocpp1.6"], open_timeout=10,
-                        additional_headers={"Authorization": _basic(target.identity, f"guess-{n}-{attempts[0]}"),
-                                            "X-Forwarded-For": f"10.66.0.{n}"}):
+                    url + target.identity,
+                    subprotocols=["ocpp1.6"],
+                    open_timeout=10,
+                    additional_headers={
+                        "Authorization": _basic(target.identity, f"guess-{n}-{attempts[0]}"),
+                        "X-Forwarded-For": f"10.66.0.{n}",
+                    },
+                ):
                     pass
             except Exception:
                 pass
@@ -216,9 +251,11 @@ async def test_wrong_passwords_for_a_known_id_do_not_stall_heartbeats_or_keep_ch
         finally:
             stop.set()
             await asyncio.gather(*attackers, return_exceptions=True)
-    print(f"\nheartbeat baseline median {statistics.median(baseline) * 1000:.1f} ms; under {attempts[0]} wrong "
-          f"logins: median {statistics.median(round_trips) * 1000:.1f} ms, max {max(round_trips) * 1000:.1f} ms; "
-          f"{connected}/{len(newcomers)} legitimate connects")
+    print(
+        f"\nheartbeat baseline median {statistics.median(baseline) * 1000:.1f} ms; under {attempts[0]} wrong "
+        f"logins: median {statistics.median(round_trips) * 1000:.1f} ms, max {max(round_trips) * 1000:.1f} ms; "
+        f"{connected}/{len(newcomers)} legitimate connects"
+    )
     assert connected == len(newcomers)
     assert attempts[0] >= 50
     assert statistics.median(round_trips) < 0.25 and max(round_trips) < 2.0
@@ -255,7 +292,12 @@ async def test_attempts_arriving_together_for_one_id_queue_one_check_not_one_eac
         return real(**kwargs)
 
     monkeypatch.setattr(auth, "charge_point_password_check", slow)
-    answers = await asyncio.gather(*[
-        auth.charger_authenticate(identity="TOGETHER-1", password=f"guess-{n}", protocol="ocpp1.6", address=f"10.7.0.{n}")
-        for n in range(16)])
+    answers = await asyncio.gather(
+        *[
+            auth.charger_authenticate(
+                identity="TOGETHER-1", password=f"guess-{n}", protocol="ocpp1.6", address=f"10.7.0.{n}"
+            )
+            for n in range(16)
+        ]
+    )
     assert answers == [None] * 16 and len(checks) == 1

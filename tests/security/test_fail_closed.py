@@ -2,6 +2,7 @@
 fallback, console SMS, the fixed OTP code and Pending registration of unknown chargers are
 off under the production settings, and a system check refuses any of them that is turned
 on without its ALLOW_... override. No SMS provider refuses the start too."""
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,21 @@ PROBE = (
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"DATABASE_URL", "REDIS_URL", "PAYMENTS_SANDBOX_ENABLED", "QPAY_FALLBACK_TO_SANDBOX",
-                          "SMS_PROVIDER", "DRIVERS_OTP_DEV_CODE_ENABLED", "OCPP_UNKNOWN_CHARGERS"}
-             and not k.startswith("ALLOW_")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "PAYMENTS_SANDBOX_ENABLED",
+            "QPAY_FALLBACK_TO_SANDBOX",
+            "SMS_PROVIDER",
+            "DRIVERS_OTP_DEV_CODE_ENABLED",
+            "OCPP_UNKNOWN_CHARGERS",
+        }
+        and not k.startswith("ALLOW_")
+    }
     clean.update(PRODUCTION)
     clean = {k: v for k, v in {**clean, **env}.items() if v is not None}
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
@@ -45,7 +57,12 @@ def test_production_has_every_demo_convenience_off_with_only_its_documented_vari
     result = _run(["-c", PROBE])
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "sandbox": False, "qpay_fallback": False, "sms": "http", "dev_code": False, "unknown": "refuse"}
+        "sandbox": False,
+        "qpay_fallback": False,
+        "sms": "http",
+        "dev_code": False,
+        "unknown": "refuse",
+    }
 
 
 def test_a_production_start_with_the_sandbox_on_is_refused_naming_it_and_its_override():
@@ -71,20 +88,26 @@ def test_a_production_start_without_an_sms_provider_is_refused():
 def test_check_deploy_reports_only_what_the_readme_explains():
     result = _run(["manage.py", "check", "--deploy"])
     assert result.returncode == 0, result.stderr
-    reported = {line.split(")")[0].split("(")[1] for line in (result.stdout + result.stderr).splitlines()
-                if line.startswith("?: (")}
+    reported = {
+        line.split(")")[0].split("(")[1]
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.startswith("?: (")
+    }
     assert reported <= {"security.W005", "security.W021"}
     readme = (ROOT / "README.md").read_text()
     for check_id in reported:
         assert check_id in readme
 
 
-@pytest.mark.parametrize("setting, value, override, check_text", [
-    ("PAYMENTS_SANDBOX_ENABLED", True, "ALLOW_PAYMENTS_SANDBOX", "PAYMENTS_SANDBOX_ENABLED"),
-    ("QPAY_FALLBACK_TO_SANDBOX", True, "ALLOW_QPAY_FALLBACK_TO_SANDBOX", "QPAY_FALLBACK_TO_SANDBOX"),
-    ("SMS_PROVIDER", "console", "ALLOW_CONSOLE_SMS", "SMS_PROVIDER=console"),
-    ("DRIVERS_OTP_DEV_CODE_ENABLED", True, "ALLOW_OTP_DEV_CODE", "DRIVERS_OTP_DEV_CODE_ENABLED"),
-])
+@pytest.mark.parametrize(
+    "setting, value, override, check_text",
+    [
+        ("PAYMENTS_SANDBOX_ENABLED", True, "ALLOW_PAYMENTS_SANDBOX", "PAYMENTS_SANDBOX_ENABLED"),
+        ("QPAY_FALLBACK_TO_SANDBOX", True, "ALLOW_QPAY_FALLBACK_TO_SANDBOX", "QPAY_FALLBACK_TO_SANDBOX"),
+        ("SMS_PROVIDER", "console", "ALLOW_CONSOLE_SMS", "SMS_PROVIDER=console"),
+        ("DRIVERS_OTP_DEV_CODE_ENABLED", True, "ALLOW_OTP_DEV_CODE", "DRIVERS_OTP_DEV_CODE_ENABLED"),
+    ],
+)
 def test_each_convenience_on_in_production_is_an_error_unless_allowed(settings, setting, value, override, check_text):
     settings.SECURITY_FAIL_CLOSED = True
     settings.PAYMENTS_SANDBOX_ENABLED = settings.QPAY_FALLBACK_TO_SANDBOX = False

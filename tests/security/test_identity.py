@@ -1,5 +1,6 @@
 """One charge point identity rule everywhere (issue 16, finding 4): 1-48 printable ASCII
 characters without "/", whitespace or control characters; the OCPP URL decoded once."""
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,23 @@ from tests.factories import OperatorFactory, SiteFactory
 from tests.support.clients import make_api_key
 
 VALID = ["CP-1", "a", "x" * 48, "station_42.A:B#~", "..%2F..%2Fadmin", "%E2%82%AC"]
-INVALID = ["", "x" * 49, "a/b", "../../admin", "a b", "tab\there", "new\nline", "nul\x00", "del\x7f", "café", "€",
-           ".", "..", None, 42]
+INVALID = [
+    "",
+    "x" * 49,
+    "a/b",
+    "../../admin",
+    "a b",
+    "tab\there",
+    "new\nline",
+    "nul\x00",
+    "del\x7f",
+    "café",
+    "€",
+    ".",
+    "..",
+    None,
+    42,
+]
 
 
 @pytest.mark.parametrize("identity", VALID)
@@ -50,8 +66,11 @@ def test_services_and_the_operator_api_refuse_an_invalid_identity(identity):
     operator = OperatorFactory()
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=make_api_key(operator))
-    response = client.post("/api/operator/charge-points/create/",
-                           {"identity": identity, "site": SiteFactory(operator=operator).pk}, format="json")
+    response = client.post(
+        "/api/operator/charge-points/create/",
+        {"identity": identity, "site": SiteFactory(operator=operator).pk},
+        format="json",
+    )
     assert response.status_code == 400
     assert not ChargePoint.objects.exists()
 
@@ -60,8 +79,13 @@ def test_services_and_the_operator_api_refuse_an_invalid_identity(identity):
 def test_the_admin_refuses_an_invalid_identity(admin_client):
     page = admin_client.get(reverse("admin:chargepoints_chargepoint_add"))
     assert page.status_code == 200
-    data = {"identity": "bad id/1", "registration_status": "Accepted", "heartbeat_interval": 300,
-            "connectors-TOTAL_FORMS": 0, "connectors-INITIAL_FORMS": 0}
+    data = {
+        "identity": "bad id/1",
+        "registration_status": "Accepted",
+        "heartbeat_interval": 300,
+        "connectors-TOTAL_FORMS": 0,
+        "connectors-INITIAL_FORMS": 0,
+    }
     response = admin_client.post(reverse("admin:chargepoints_chargepoint_add"), data)
     assert response.status_code == 200  # the form again, with the error
     assert "identity" in response.context["adminform"].form.errors
@@ -84,16 +108,23 @@ def _auth(identity: str, password: str) -> dict:
 async def test_the_ocpp_url_is_decoded_once_and_a_raw_slash_is_refused_not_a_500(servers):
     url = servers.get("pending", OCPP_UNKNOWN_CHARGERS="pending")
     # Decoded once by the server: the charger is registered as the literal "..%2F..%2Fadmin".
-    async with websockets.connect(url + "..%252F..%252Fadmin", subprotocols=["ocpp1.6"],
-                                  additional_headers=_auth("..%2F..%2Fadmin", "a-password-0123456789"),
-                                  open_timeout=10):
+    async with websockets.connect(
+        url + "..%252F..%252Fadmin",
+        subprotocols=["ocpp1.6"],
+        additional_headers=_auth("..%2F..%2Fadmin", "a-password-0123456789"),
+        open_timeout=10,
+    ):
         pass
     identities = await sync_to_async(lambda: list(ChargePoint.objects.values_list("identity", flat=True)))()
     assert identities == ["..%2F..%2Fadmin"]
     # A raw %2F decodes to "/": refused in the handshake (403), not a server error.
     for path in ["a%2Fb", "..%2F..%2Fadmin", "a%20b", "x" * 49]:
         with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-            await websockets.connect(url + path, subprotocols=["ocpp1.6"],
-                                     additional_headers=_auth("a", "a-password-0123456789"), open_timeout=10)
+            await websockets.connect(
+                url + path,
+                subprotocols=["ocpp1.6"],
+                additional_headers=_auth("a", "a-password-0123456789"),
+                open_timeout=10,
+            )
         assert refused.value.response.status_code == 403, path
     assert await sync_to_async(ChargePoint.objects.count)() == 1

@@ -1,6 +1,7 @@
 """Staff login throttling (issue 16, finding 9): 25 wrong admin passwords in 6.6 s used to
 meet no lock-out. django-axes locks a (user name, address) pair after LOGIN_FAILURE_LIMIT
 failures, on the admin and the portal login; `manage.py axes_reset` lifts it."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,7 +56,18 @@ def test_a_success_resets_the_count(client, alice, settings):
 def test_the_lock_follows_the_trusted_proxy_address(client, alice, settings):
     settings.AXES_FAILURE_LIMIT, settings.TRUSTED_PROXY_COUNT = 3, 1
     for n in range(4):
-        client.post("/admin/login/", {"username": "alice", "password": f"guess-{n}"}, REMOTE_ADDR="10.0.0.1",
-                    HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 7.7.7.7")  # the left part is the client's say
-    assert client.post("/admin/login/", {"username": "alice", "password": "staff-password"}, REMOTE_ADDR="10.0.0.1",
-                       HTTP_X_FORWARDED_FOR="1.1.1.1, 7.7.7.7").status_code == 429
+        client.post(
+            "/admin/login/",
+            {"username": "alice", "password": f"guess-{n}"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 7.7.7.7",
+        )  # the left part is the client's say
+    assert (
+        client.post(
+            "/admin/login/",
+            {"username": "alice", "password": "staff-password"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR="1.1.1.1, 7.7.7.7",
+        ).status_code
+        == 429
+    )

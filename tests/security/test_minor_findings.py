@@ -2,6 +2,7 @@
 cannot lock a driver out; JSON nested past the recursion limit answers a FormationViolation
 (OCPP) or closes the events socket, without a traceback; CSV exports escape formula cells;
 a signed Stripe checkout.session.completed authorises only its own reservation."""
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,9 @@ DEEP = "[" * 30_000 + "]" * 30_000  # under OCPP_MAX_FRAME_CHARS, far past the r
 @pytest.fixture
 def sms(monkeypatch):
     sent = []
-    monkeypatch.setattr(account_services, "get_sms_provider",
-                        lambda: type("S", (), {"send": lambda self, **kw: sent.append(kw)})())
+    monkeypatch.setattr(
+        account_services, "get_sms_provider", lambda: type("S", (), {"send": lambda self, **kw: sent.append(kw)})()
+    )
     return sent
 
 
@@ -54,7 +56,8 @@ def test_the_per_phone_cap_still_bounds_sms_to_one_number(sms, settings):
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 async def test_json_nested_past_the_recursion_limit_answers_formation_violation_and_keeps_the_socket(
-        servers, make_charge_point):
+    servers, make_charge_point
+):
     url = servers.get("a")
     log = ROOT / "var" / f"e2e-daphne-{url.split(':')[2].split('/')[0]}.log"
     log_start = log.stat().st_size
@@ -69,7 +72,9 @@ async def test_json_nested_past_the_recursion_limit_answers_formation_violation_
 
         charger.route_message = capture
         await charger._connection.send(DEEP)
-        await charger._connection.send('[2,"deep-1","DataTransfer",{"vendorId":"x","data":' + "[" * 5000 + "]" * 5000 + "}]")
+        await charger._connection.send(
+            '[2,"deep-1","DataTransfer",{"vendorId":"x","data":' + "[" * 5000 + "]" * 5000 + "}]"
+        )
         assert await charger.heartbeat()  # the socket is still open and served
     errors = [json.loads(r) for r in replies if r.startswith("[4")]
     assert [e[2] for e in errors] == ["FormationViolation", "FormationViolation"]
@@ -99,7 +104,8 @@ async def test_the_events_socket_closes_4007_on_unreadable_json():
 
 
 def test_csv_exports_escape_formula_cells():
-    response = csv_response("x.csv", ["a", "b", "c", "d", "e", "f"],
-                            [["=HYPERLINK(\"http://evil\")", "+1", "-2+3", "@SUM(A1)", "plain", -5]])
+    response = csv_response(
+        "x.csv", ["a", "b", "c", "d", "e", "f"], [['=HYPERLINK("http://evil")', "+1", "-2+3", "@SUM(A1)", "plain", -5]]
+    )
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[1] == ["'=HYPERLINK(\"http://evil\")", "'+1", "'-2+3", "'@SUM(A1)", "plain", "-5"]
+    assert rows[1] == ['\'=HYPERLINK("http://evil")', "'+1", "'-2+3", "'@SUM(A1)", "plain", "-5"]

@@ -3,6 +3,7 @@ create sites and tariffs through /api/operator/ and send commands in the portal.
 "Operator viewer/engineer/admin" groups come from a data migration; /api/operator/ and the
 portal's commands check Django permissions (send_commands for commands); API keys have a
 scope (read, commands, full)."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,7 +31,9 @@ def world(monkeypatch):
     charger = ChargePointFactory(site=site, identity="PERM-CP-1", is_online=True)
     ConnectorFactory(charge_point=charger, connector_id=1)
     sent = []
-    monkeypatch.setattr(commands, "send", lambda cp, action, payload, **kw: sent.append(action) or {"status": "Accepted"})
+    monkeypatch.setattr(
+        commands, "send", lambda cp, action, payload, **kw: sent.append(action) or {"status": "Accepted"}
+    )
     return {"operator": operator, "site": site, "sent": sent}
 
 
@@ -49,8 +52,9 @@ def _key_client(operator, scope: str) -> APIClient:
 
 
 def test_the_data_migration_creates_the_three_roles():
-    viewer, engineer, admin = (Group.objects.get(name=n) for n in (permissions.VIEWER, permissions.ENGINEER,
-                                                                     permissions.ADMIN))
+    viewer, engineer, admin = (
+        Group.objects.get(name=n) for n in (permissions.VIEWER, permissions.ENGINEER, permissions.ADMIN)
+    )
     codes = {g: set(g.permissions.values_list("codename", flat=True)) for g in (viewer, engineer, admin)}
     assert "view_site" in codes[viewer] and "send_commands" not in codes[viewer] and "add_site" not in codes[viewer]
     assert "send_commands" in codes[engineer] and "add_site" not in codes[engineer]
@@ -58,34 +62,52 @@ def test_the_data_migration_creates_the_three_roles():
     assert "add_electricityprice" not in codes[admin] and "add_walletentry" not in codes[admin]
 
 
-@pytest.mark.parametrize("role, read, write, command", [
-    ("", 403, 403, 403),
-    (permissions.VIEWER, 200, 403, 403),
-    (permissions.ENGINEER, 200, 403, 200),
-    (permissions.ADMIN, 200, 201, 200),
-])
+@pytest.mark.parametrize(
+    "role, read, write, command",
+    [
+        ("", 403, 403, 403),
+        (permissions.VIEWER, 200, 403, 403),
+        (permissions.ENGINEER, 200, 403, 200),
+        (permissions.ADMIN, 200, 201, 200),
+    ],
+)
 def test_the_operator_api_checks_the_staff_members_permissions(world, role, read, write, command):
     client = _staff_client(world["operator"], role)
     assert client.get(f"{API}/sites/").status_code == read
-    created = client.post(f"{API}/sites/create/", {"name": f"New {role}", "time_zone": "UTC", "latitude": 52.0, "longitude": 5.0}, format="json")
+    created = client.post(
+        f"{API}/sites/create/",
+        {"name": f"New {role}", "time_zone": "UTC", "latitude": 52.0, "longitude": 5.0},
+        format="json",
+    )
     assert created.status_code == write, created.content
     reset = client.post(f"{API}/charge-points/PERM-CP-1/commands/v16/Reset/", {"type": "Soft"}, format="json")
     assert reset.status_code == command, reset.content
     assert world["sent"] == (["Reset"] if command == 200 else [])
 
 
-@pytest.mark.parametrize("scope, read, write, command", [
-    ("read", 200, 403, 403),
-    ("commands", 200, 403, 200),
-    ("full", 200, 201, 200),
-])
+@pytest.mark.parametrize(
+    "scope, read, write, command",
+    [
+        ("read", 200, 403, 403),
+        ("commands", 200, 403, 200),
+        ("full", 200, 201, 200),
+    ],
+)
 def test_api_keys_have_a_scope(world, scope, read, write, command):
     client = _key_client(world["operator"], scope)
     assert client.get(f"{API}/charge-points/").status_code == read
-    assert client.post(f"{API}/sites/create/", {"name": f"Key {scope}", "time_zone": "UTC", "latitude": 52.0, "longitude": 5.0},
-                       format="json").status_code == write
-    assert client.post(f"{API}/charge-points/PERM-CP-1/commands/v16/Reset/", {"type": "Soft"},
-                       format="json").status_code == command
+    assert (
+        client.post(
+            f"{API}/sites/create/",
+            {"name": f"Key {scope}", "time_zone": "UTC", "latitude": 52.0, "longitude": 5.0},
+            format="json",
+        ).status_code
+        == write
+    )
+    assert (
+        client.post(f"{API}/charge-points/PERM-CP-1/commands/v16/Reset/", {"type": "Soft"}, format="json").status_code
+        == command
+    )
     # The OCPP.Core-compatible API too: Status reads, Reset is a command.
     assert client.get("/API/Status").status_code == 200
     assert client.get("/API/Reset/PERM-CP-1").status_code == (403 if command == 403 else 200)
@@ -93,7 +115,8 @@ def test_api_keys_have_a_scope(world, scope, read, write, command):
 
 def test_a_read_only_key_cannot_start_chargers_through_the_payments_api(world):
     response = _key_client(world["operator"], "read").post(
-        "/API/Payments/Create", {"chargePointId": "PERM-CP-1", "connectorId": 1, "chargeTagId": "x"}, format="json")
+        "/API/Payments/Create", {"chargePointId": "PERM-CP-1", "connectorId": 1, "chargeTagId": "x"}, format="json"
+    )
     assert response.status_code == 403
 
 

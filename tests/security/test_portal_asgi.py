@@ -1,6 +1,7 @@
 """Portal pages keep Django's ASGI scope (issue 16, finding 8): the portal's operator scope
 used to be assigned to request.scope, so under ASGI with SECURE_HSTS_SECONDS set /chargers/
 and /sessions/ answered 500, and a portal 404 became a 500."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,21 @@ def staff(db):
     return StaffFactory(operator=operator)
 
 
-@pytest.mark.parametrize("url", ["/", "/chargers/", "/sessions/", "/journal/", "/map/", "/drivers/", "/purchases/",
-                                 "/payments/", "/wallets/", "/tariffs/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/chargers/",
+        "/sessions/",
+        "/journal/",
+        "/map/",
+        "/drivers/",
+        "/purchases/",
+        "/payments/",
+        "/wallets/",
+        "/tariffs/",
+    ],
+)
 async def test_portal_pages_render_over_asgi_with_hsts(async_client, staff, settings, url):
     settings.SECURE_HSTS_SECONDS = 3600
     await async_client.aforce_login(staff)

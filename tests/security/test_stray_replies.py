@@ -2,6 +2,7 @@
 stray CALLRESULTs used to sit in the `ocpp` library's response queue for good, and made the
 next command fail with "maximum recursion depth exceeded", shown to the API caller.
 Internal exception text never reaches a command's caller."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ async def test_thousands_of_stray_replies_do_not_break_the_next_command(server, 
         await charger.heartbeat()  # frames are handled in order: every stray has been seen
         answer = await commands.send_async(cp.identity, "GetConfiguration", {"key": ["NumberOfConnectors"]}, timeout=20)
         assert answer["configurationKey"][0]["value"] == "2"
-    strays = await sync_to_async(OcppMessage.objects.filter(charge_point_id=cp.pk, unique_id__startswith="stray-").count)()
+    strays = await sync_to_async(
+        OcppMessage.objects.filter(charge_point_id=cp.pk, unique_id__startswith="stray-").count
+    )()
     assert strays == 3000
 
 

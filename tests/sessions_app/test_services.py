@@ -19,8 +19,10 @@ def cp():
 
 
 def _sample(at: datetime, wh: int, power: int = 11000, soc: int | None = 40) -> list[dict]:
-    values = [{"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-              {"value": str(power / 1000), "measurand": "Power.Active.Import", "unit": "kW"}]
+    values = [
+        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": str(power / 1000), "measurand": "Power.Active.Import", "unit": "kW"},
+    ]
     if soc is not None:
         values.append({"value": str(soc), "measurand": "SoC", "unit": "Percent"})
     return [{"timestamp": at.isoformat(), "sampled_value": values}]
@@ -30,42 +32,79 @@ def test_a_session_lives_from_start_to_stop_and_asks_billing_for_a_purchase(cp, 
     import billing.services
 
     requested = []
-    monkeypatch.setattr(billing.services, "purchase_create_for_session", lambda *, session_id: requested.append(session_id), raising=False)
+    monkeypatch.setattr(
+        billing.services,
+        "purchase_create_for_session",
+        lambda *, session_id: requested.append(session_id),
+        raising=False,
+    )
     IdToken.objects.create(uid="CARD")
     services.status_notification_apply(charge_point_id=cp.pk, connector_id=1, status="Preparing", timestamp=T0)
-    session, info = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="CARD",
-                                                  meter_start_wh=1000, timestamp=T0)
+    session, info = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="CARD", meter_start_wh=1000, timestamp=T0
+    )
     assert info == {"status": "Accepted"} and session.transaction_id == str(session.pk)
-    services.status_notification_apply(charge_point_id=cp.pk, connector_id=1, status="Charging", timestamp=T0 + timedelta(minutes=1))
-    services.meter_values_record(charge_point_id=cp.pk, identity="CP-1", connector_id=1,
-                                 transaction_id=session.transaction_id, meter_value=_sample(T0 + timedelta(minutes=30), 6500))
+    services.status_notification_apply(
+        charge_point_id=cp.pk, connector_id=1, status="Charging", timestamp=T0 + timedelta(minutes=1)
+    )
+    services.meter_values_record(
+        charge_point_id=cp.pk,
+        identity="CP-1",
+        connector_id=1,
+        transaction_id=session.transaction_id,
+        meter_value=_sample(T0 + timedelta(minutes=30), 6500),
+    )
     session.refresh_from_db()
-    assert (session.meter_last_wh, session.power_w, session.soc_percent, session.soc_start_percent) == (6500, 11000, 40, 40)
+    assert (session.meter_last_wh, session.power_w, session.soc_percent, session.soc_start_percent) == (
+        6500,
+        11000,
+        40,
+        40,
+    )
     assert session.connector.__class__.objects.get(pk=session.connector_id).meter_wh == 6500
-    services.status_notification_apply(charge_point_id=cp.pk, connector_id=1, status="SuspendedEV", timestamp=T0 + timedelta(minutes=61))
-    stopped, _ = services.charge_session_stop(charge_point_id=cp.pk, transaction_id=session.transaction_id,
-                                             meter_stop_wh=12000, timestamp=T0 + timedelta(minutes=90))
+    services.status_notification_apply(
+        charge_point_id=cp.pk, connector_id=1, status="SuspendedEV", timestamp=T0 + timedelta(minutes=61)
+    )
+    stopped, _ = services.charge_session_stop(
+        charge_point_id=cp.pk,
+        transaction_id=session.transaction_id,
+        meter_stop_wh=12000,
+        timestamp=T0 + timedelta(minutes=90),
+    )
     assert stopped.status == "completed" and stopped.energy_wh == 11000 and stopped.stop_reason == "Local"
     assert stopped.time_spent_charging_s == 60 * 60
-    assert list(selectors.charge_session_state_timeline(session_id=session.pk).values_list("charging_state", flat=True)) == [
-        "EVConnected", "Charging", "SuspendedEV"]
+    assert list(
+        selectors.charge_session_state_timeline(session_id=session.pk).values_list("charging_state", flat=True)
+    ) == ["EVConnected", "Charging", "SuspendedEV"]
     assert requested == [session.pk]
     # A repeated stop changes nothing and asks for nothing.
-    services.charge_session_stop(charge_point_id=cp.pk, transaction_id=session.transaction_id, meter_stop_wh=99999,
-                                 timestamp=T0 + timedelta(hours=3))
+    services.charge_session_stop(
+        charge_point_id=cp.pk,
+        transaction_id=session.transaction_id,
+        meter_stop_wh=99999,
+        timestamp=T0 + timedelta(hours=3),
+    )
     session.refresh_from_db()
     assert session.meter_stop_wh == 12000 and requested == [session.pk]
 
 
 def test_a_retried_start_returns_the_same_session(cp):
-    first, _ = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0)
-    again, info = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0)
+    first, _ = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0
+    )
+    again, info = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0
+    )
     assert first.pk == again.pk and info["status"] == "Invalid"
 
 
 def test_a_new_start_on_a_busy_connector_closes_the_old_session(cp):
-    old, _ = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0)
-    new, _ = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=50, timestamp=T0 + timedelta(hours=1))
+    old, _ = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0
+    )
+    new, _ = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=50, timestamp=T0 + timedelta(hours=1)
+    )
     old.refresh_from_db()
     assert old.status == "completed" and old.closed_by == "server" and new.status == "active"
     assert SessionAnomaly.objects.filter(session=old, kind="replaced").exists()
@@ -74,31 +113,51 @@ def test_a_new_start_on_a_busy_connector_closes_the_old_session(cp):
 def test_a_card_in_use_elsewhere_gets_concurrent_tx(cp):
     IdToken.objects.create(uid="CARD")
     services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=T0)
-    _, info = services.charge_session_start(charge_point_id=cp.pk, connector_id=2, id_tag="CARD", meter_start_wh=0, timestamp=T0)
+    _, info = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=2, id_tag="CARD", meter_start_wh=0, timestamp=T0
+    )
     assert info["status"] == "ConcurrentTx"
 
 
 def test_a_stop_for_an_unknown_transaction_is_recorded(cp):
-    session, info = services.charge_session_stop(charge_point_id=cp.pk, transaction_id=5, meter_stop_wh=1, timestamp=T0, id_tag="X")
+    session, info = services.charge_session_stop(
+        charge_point_id=cp.pk, transaction_id=5, meter_stop_wh=1, timestamp=T0, id_tag="X"
+    )
     assert session is None and info == {"status": "Invalid"}
     assert ChargePointEvent.objects.filter(charge_point=cp, kind="stop_unknown_transaction").count() == 1
 
 
 def test_the_server_can_close_a_session(cp):
-    session, _ = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0)
+    session, _ = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0
+    )
     closed = services.charge_session_close_by_server(session_id=session.pk)
     assert closed.status == "completed" and closed.closed_by == "server"
     assert SessionAnomaly.objects.filter(session=session, kind="closed_by_server").exists()
 
 
 def test_meter_values_store_every_sample_and_flag_a_meter_going_backwards(cp):
-    session, _ = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=5000, timestamp=T0)
-    services.meter_values_record_many(frames=[
-        {"charge_point_id": cp.pk, "identity": "CP-1", "connector_id": 1, "transaction_id": None,
-         "meter_value": _sample(T0 + timedelta(minutes=1), 6000)},
-        {"charge_point_id": cp.pk, "identity": "CP-1", "connector_id": 1, "transaction_id": int(session.transaction_id),
-         "meter_value": _sample(T0 + timedelta(minutes=2), 5500, soc=None)},
-    ])
+    session, _ = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=5000, timestamp=T0
+    )
+    services.meter_values_record_many(
+        frames=[
+            {
+                "charge_point_id": cp.pk,
+                "identity": "CP-1",
+                "connector_id": 1,
+                "transaction_id": None,
+                "meter_value": _sample(T0 + timedelta(minutes=1), 6000),
+            },
+            {
+                "charge_point_id": cp.pk,
+                "identity": "CP-1",
+                "connector_id": 1,
+                "transaction_id": int(session.transaction_id),
+                "meter_value": _sample(T0 + timedelta(minutes=2), 5500, soc=None),
+            },
+        ]
+    )
     session.refresh_from_db()
     assert session.meter_last_wh == 5500
     assert MeterSample.objects.filter(session=session).count() == 5
@@ -106,9 +165,15 @@ def test_meter_values_store_every_sample_and_flag_a_meter_going_backwards(cp):
 
 
 def test_update_charging_state_records_the_timeline(cp):
-    session, _ = services.charge_session_start(charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0)
-    services.charge_session_update_charging_state(session_id=session.pk, charging_state="Charging", soc_percent=55, meter_wh=900, at=T0)
-    services.charge_session_update_charging_state(session_id=session.pk, charging_state="Charging", at=T0 + timedelta(minutes=1))
+    session, _ = services.charge_session_start(
+        charge_point_id=cp.pk, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=T0
+    )
+    services.charge_session_update_charging_state(
+        session_id=session.pk, charging_state="Charging", soc_percent=55, meter_wh=900, at=T0
+    )
+    services.charge_session_update_charging_state(
+        session_id=session.pk, charging_state="Charging", at=T0 + timedelta(minutes=1)
+    )
     session.refresh_from_db()
     assert (session.soc_percent, session.meter_last_wh, session.charging_state) == (55, 900, "Charging")
     assert ChargingStateChange.objects.filter(session=session).count() == 2  # EVConnected, Charging

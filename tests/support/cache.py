@@ -1,4 +1,5 @@
 """The test run's own keys in the shared Redis cache."""
+
 from __future__ import annotations
 
 

@@ -1,6 +1,7 @@
 """End-to-end helpers: real daphne processes on free ports (tests/support/e2e.py), sharing
 the test database and Redis, simulated 1.6 and 2.0.1 chargers over real sockets, and a wait
 that fails loudly. The fixtures built on them are in tests/support/fixtures.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -88,8 +89,15 @@ async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
 
 
 @asynccontextmanager
-async def simulated201(url: str, identity: str, password: str | None = PASSWORD, *, boot: bool = True,
-                       state: SimState201 | None = None, **config):
+async def simulated201(
+    url: str,
+    identity: str,
+    password: str | None = PASSWORD,
+    *,
+    boot: bool = True,
+    state: SimState201 | None = None,
+    **config,
+):
     """A simulated 2.0.1 station connected to `url`, its receive loop running."""
     cfg = ChargerConfig(identity=identity, base_url=url, password=password, protocol="ocpp2.0.1", **config)
     ws = await connect(cfg)

@@ -1,4 +1,5 @@
 """API clients as drivers and operators hold them."""
+
 from __future__ import annotations
 
 from rest_framework.test import APIClient

@@ -2,6 +2,7 @@
 
 Used by the e2e fixtures (tests/support/fixtures.py, for every e2e suite) and
 the portal's browser test, which serves another ASGI application."""
+
 from __future__ import annotations
 
 import os
@@ -34,22 +35,32 @@ def database_url() -> str:
 
 
 def server_env(**overrides: str) -> dict[str, str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": SERVER_SETTINGS, "DATABASE_URL": database_url(),
-           "PYTHONPATH": str(ROOT), **overrides}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": SERVER_SETTINGS,
+        "DATABASE_URL": database_url(),
+        "PYTHONPATH": str(ROOT),
+        **overrides,
+    }
     if not settings.EMBEDDED_REDIS:
         env["REDIS_URL"] = settings.REDIS_URL
     return env
 
 
-def daphne_start(application: str, *, env: dict[str, str], log_name: str = "e2e-daphne",
-                 timeout: float = 30) -> tuple[subprocess.Popen, int]:
+def daphne_start(
+    application: str, *, env: dict[str, str], log_name: str = "e2e-daphne", timeout: float = 30
+) -> tuple[subprocess.Popen, int]:
     """Start daphne serving `application` on a free port; return once it accepts connections."""
     port = free_port()
     log_path = ROOT / "var" / f"{log_name}-{port}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), application],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:

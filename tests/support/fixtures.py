@@ -1,5 +1,6 @@
 """Fixtures shared by every test folder, loaded as a pytest plugin by tests/conftest.py (so
 no test imports fixtures from another folder's conftest)."""
+
 from __future__ import annotations
 
 import pytest

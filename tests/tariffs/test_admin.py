@@ -30,7 +30,9 @@ def test_the_admin_imports_a_csv(admin_client):
 
 
 def test_the_admin_shows_row_errors_and_imports_nothing(admin_client):
-    upload = SimpleUploadedFile("prices.csv", b"timestamp,price_per_mwh,currency\n2025-02-01T00:00:00Z,70,EUR\nbad,1,EUR\n")
+    upload = SimpleUploadedFile(
+        "prices.csv", b"timestamp,price_per_mwh,currency\n2025-02-01T00:00:00Z,70,EUR\nbad,1,EUR\n"
+    )
     response = admin_client.post(reverse("admin:tariffs_electricityprice_import"), {"file": upload, "market": "NL"})
     assert response.status_code == 200
     assert b"line 3" in response.content
@@ -58,12 +60,26 @@ def test_the_generate_action_fills_the_selected_months(admin_client):
 
 def test_the_tariff_admin_rejects_an_unknown_currency(admin_client):
     operator = make_tariff().operator
-    response = admin_client.post(reverse("admin:tariffs_tariff_add"), {
-        "operator": operator.pk, "name": "Bad", "currency": "ABC", "kind": "fixed", "energy_price_per_kwh": "0.3",
-        "market": "default", "markup_per_kwh": "0", "vat_percent": "21", "session_fee": "0",
-        "idle_fee_per_minute": "0", "idle_grace_minutes": "0", "created_at_0": "2025-01-01", "created_at_1": "00:00:00",
-        "assignments-TOTAL_FORMS": "0", "assignments-INITIAL_FORMS": "0",
-    })
+    response = admin_client.post(
+        reverse("admin:tariffs_tariff_add"),
+        {
+            "operator": operator.pk,
+            "name": "Bad",
+            "currency": "ABC",
+            "kind": "fixed",
+            "energy_price_per_kwh": "0.3",
+            "market": "default",
+            "markup_per_kwh": "0",
+            "vat_percent": "21",
+            "session_fee": "0",
+            "idle_fee_per_minute": "0",
+            "idle_grace_minutes": "0",
+            "created_at_0": "2025-01-01",
+            "created_at_1": "00:00:00",
+            "assignments-TOTAL_FORMS": "0",
+            "assignments-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200
     assert b"ISO 4217" in response.content
 
@@ -73,7 +89,9 @@ def test_admin_pages_of_tariffs_and_billing_render(admin_client):
     assign(make_tariff(), site=charge_point.site, valid_from=datetime(2025, 1, 1, tzinfo=UTC))
     start = datetime(2025, 1, 2, tzinfo=UTC)
     purchase = purchase_create_for_session(
-        session_id=make_session(charge_point=charge_point, started_at=start, stopped_at=start + timedelta(hours=1), meter_stop_wh=500).pk,
+        session_id=make_session(
+            charge_point=charge_point, started_at=start, stopped_at=start + timedelta(hours=1), meter_stop_wh=500
+        ).pk,
     )
     wallet = Wallet.objects.create(user=make_user())
     WalletEntry.objects.create(wallet=wallet, kind="top_up", amount=Decimal("10.00"), idempotency_key="k1")
@@ -85,7 +103,8 @@ def test_admin_pages_of_tariffs_and_billing_render(admin_client):
     wallets = admin_client.get(reverse("admin:billing_wallet_changelist"))
     assert b"7.50" in wallets.content
     response = admin_client.post(
-        reverse("admin:billing_purchase_changelist"), {"action": "reprice_selected", "_selected_action": [purchase.pk]},
+        reverse("admin:billing_purchase_changelist"),
+        {"action": "reprice_selected", "_selected_action": [purchase.pk]},
     )
     assert response.status_code == 302
     assert Purchase.objects.get(pk=purchase.pk).total_price == Decimal("0.15")

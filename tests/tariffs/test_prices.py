@@ -108,6 +108,7 @@ def test_a_local_day_in_amsterdam_has_23_24_or_25_hours(day, hours):
 
 # --- CSV import ------------------------------------------------------------------------
 
+
 def test_it_imports_prices_per_mwh_and_converts_to_kwh():
     csv_text = (
         "timestamp,price_per_mwh,currency\n"
@@ -119,7 +120,9 @@ def test_it_imports_prices_per_mwh_and_converts_to_kwh():
     assert result.ok and (result.created, result.updated, result.rows) == (3, 0, 3)
     prices = list(electricity_price_list())
     assert [p.starts_at for p in prices] == [
-        datetime(2025, 3, 29, 23, tzinfo=UTC), datetime(2025, 3, 30, 0, tzinfo=UTC), datetime(2025, 3, 30, 1, tzinfo=UTC),
+        datetime(2025, 3, 29, 23, tzinfo=UTC),
+        datetime(2025, 3, 30, 0, tzinfo=UTC),
+        datetime(2025, 3, 30, 1, tzinfo=UTC),
     ]
     assert prices[0].price_per_kwh == Decimal("0.0855")
     assert {p.source for p in prices} == {"imported"}
@@ -194,7 +197,9 @@ def test_the_management_commands_import_and_generate(tmp_path):
     assert "1 created" in out.getvalue()
     call_command("generate_prices", "--month", "2025-07", "--market", "NL", "--seed", "x", stdout=out)
     assert ElectricityPrice.objects.filter(market="NL").count() == 31 * 24
-    assert ElectricityPrice.objects.get(market="NL", starts_at=datetime(2025, 7, 1, tzinfo=UTC)).price_per_kwh == Decimal("0.08")
+    assert ElectricityPrice.objects.get(
+        market="NL", starts_at=datetime(2025, 7, 1, tzinfo=UTC)
+    ).price_per_kwh == Decimal("0.08")
 
 
 def test_the_import_command_fails_with_the_row_errors(tmp_path):

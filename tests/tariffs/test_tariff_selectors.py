@@ -48,7 +48,9 @@ def test_a_charge_point_without_site_or_assignment_has_no_tariff():
 
 def test_driver_prices_include_vat_for_a_fixed_tariff():
     charge_point = make_charge_point()
-    tariff = make_tariff(energy_price_per_kwh=Decimal("0.35"), idle_fee_per_minute=Decimal("0.05"), vat_percent=Decimal("21"))
+    tariff = make_tariff(
+        energy_price_per_kwh=Decimal("0.35"), idle_fee_per_minute=Decimal("0.05"), vat_percent=Decimal("21")
+    )
     assign(tariff, site=charge_point.site, valid_from=NOW - timedelta(days=1))
     assert charge_point_prices(charge_point=charge_point, at=NOW) == (Decimal("0.4235"), Decimal("0.0605"))
 

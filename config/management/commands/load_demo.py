@@ -1,5 +1,6 @@
 """Load demo data: an operator with a site of chargers, a driver with a wallet and a
 card, tariffs and a month of hourly prices. Safe to run any number of times."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -37,9 +38,14 @@ class Command(BaseCommand):
             operator=operator,
             name="Demo Site Amsterdam",
             defaults={
-                "address": "Stationsplein 1", "city": "Amsterdam", "postal_code": "1012 AB", "country": "NL",
-                "latitude": Decimal("52.378901"), "longitude": Decimal("4.900272"),
-                "time_zone": "Europe/Amsterdam", "grid_capacity_amps": 160,
+                "address": "Stationsplein 1",
+                "city": "Amsterdam",
+                "postal_code": "1012 AB",
+                "country": "NL",
+                "latitude": Decimal("52.378901"),
+                "longitude": Decimal("4.900272"),
+                "time_zone": "Europe/Amsterdam",
+                "grid_capacity_amps": 160,
             },
         )
         for identity, connectors, max_kw in DEMO_CHARGERS:
@@ -59,7 +65,9 @@ class Command(BaseCommand):
         username, password = DEMO_OPERATOR_LOGIN
         user = User.objects.filter(username=username).first()
         if user is None:
-            User.objects.create_superuser(username, password, operator=operator, name="Demo Operator", email="operator@example.com")
+            User.objects.create_superuser(
+                username, password, operator=operator, name="Demo Operator", email="operator@example.com"
+            )
 
     def _api_key(self, operator: Operator) -> None:
         ApiKey.objects.get_or_create(
@@ -71,8 +79,12 @@ class Command(BaseCommand):
         charge_point, created = ChargePoint.objects.get_or_create(
             identity=identity,
             defaults={
-                "site": site, "name": f"Demo charger {identity[5:]}", "vendor": "Simulated",
-                "model": "SIM-22", "serial_number": f"SN-{identity}", "max_power_kw": max_kw * connectors,
+                "site": site,
+                "name": f"Demo charger {identity[5:]}",
+                "vendor": "Simulated",
+                "model": "SIM-22",
+                "serial_number": f"SN-{identity}",
+                "max_power_kw": max_kw * connectors,
                 "password_hash": charger_secrets.make_hash(DEMO_CHARGER_PASSWORD),
             },
         )
@@ -83,32 +95,59 @@ class Command(BaseCommand):
         for number in range(1, connectors + 1):
             evse, _ = Evse.objects.get_or_create(charge_point=charge_point, evse_id=number)
             Connector.objects.get_or_create(
-                charge_point=charge_point, connector_id=number,
-                defaults={"evse": evse, "connector_type": ConnectorType.CCS2 if max_kw >= 50 else ConnectorType.TYPE2, "max_power_kw": max_kw},
+                charge_point=charge_point,
+                connector_id=number,
+                defaults={
+                    "evse": evse,
+                    "connector_type": ConnectorType.CCS2 if max_kw >= 50 else ConnectorType.TYPE2,
+                    "max_power_kw": max_kw,
+                },
             )
 
     def _driver(self) -> User:
         driver = User.objects.filter(phone=DEMO_DRIVER_PHONE).first()
         if driver is None:
-            driver = User.objects.create_user(DEMO_DRIVER_PHONE, phone=DEMO_DRIVER_PHONE, name="Demo Driver", email="driver@example.com")
-        IdToken.objects.get_or_create(uid=DEMO_CARD_UID, defaults={"user": driver, "token_type": IdTokenType.ISO14443, "name": "Demo card"})
+            driver = User.objects.create_user(
+                DEMO_DRIVER_PHONE, phone=DEMO_DRIVER_PHONE, name="Demo Driver", email="driver@example.com"
+            )
+        IdToken.objects.get_or_create(
+            uid=DEMO_CARD_UID, defaults={"user": driver, "token_type": IdTokenType.ISO14443, "name": "Demo card"}
+        )
         wallet, _ = Wallet.objects.get_or_create(user=driver)
         WalletEntry.objects.get_or_create(
             idempotency_key="demo-initial-balance",
-            defaults={"wallet": wallet, "kind": WalletEntry.Kind.TOP_UP, "amount": Decimal("50.00"), "note": "Demo starting balance"},
+            defaults={
+                "wallet": wallet,
+                "kind": WalletEntry.Kind.TOP_UP,
+                "amount": Decimal("50.00"),
+                "note": "Demo starting balance",
+            },
         )
         return driver
 
     def _tariffs(self, operator: Operator, site: Site) -> None:
         fixed, _ = Tariff.objects.get_or_create(
-            operator=operator, name="Standard AC",
-            defaults={"kind": Tariff.Kind.FIXED, "energy_price_per_kwh": Decimal("0.3000"), "vat_percent": Decimal("21"),
-                      "session_fee": Decimal("0.50"), "idle_fee_per_minute": Decimal("0.1000"), "idle_grace_minutes": 15},
+            operator=operator,
+            name="Standard AC",
+            defaults={
+                "kind": Tariff.Kind.FIXED,
+                "energy_price_per_kwh": Decimal("0.3000"),
+                "vat_percent": Decimal("21"),
+                "session_fee": Decimal("0.50"),
+                "idle_fee_per_minute": Decimal("0.1000"),
+                "idle_grace_minutes": 15,
+            },
         )
         dynamic, _ = Tariff.objects.get_or_create(
-            operator=operator, name="Dynamic fast",
-            defaults={"kind": Tariff.Kind.DYNAMIC, "markup_per_kwh": Decimal("0.2000"), "vat_percent": Decimal("21"),
-                      "idle_fee_per_minute": Decimal("0.2500"), "idle_grace_minutes": 10},
+            operator=operator,
+            name="Dynamic fast",
+            defaults={
+                "kind": Tariff.Kind.DYNAMIC,
+                "markup_per_kwh": Decimal("0.2000"),
+                "vat_percent": Decimal("21"),
+                "idle_fee_per_minute": Decimal("0.2500"),
+                "idle_grace_minutes": 10,
+            },
         )
         epoch = timezone.now().replace(year=2020, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
         TariffAssignment.objects.get_or_create(site=site, valid_from=epoch, defaults={"tariff": fixed})

@@ -1,4 +1,5 @@
 """Settings of the billing area (tariffs and billing). Owned by that area; read from the environment."""
+
 import environ
 
 _env = environ.Env()

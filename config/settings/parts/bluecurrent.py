@@ -1,5 +1,6 @@
 """Settings of the Blue Current-compatible API (/haserver). Owned by that app; read from
 the environment."""
+
 import environ
 
 _env = environ.Env()

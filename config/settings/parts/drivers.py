@@ -2,6 +2,7 @@
 
 Owned by that area; read from the environment.
 """
+
 import environ
 
 _env = environ.Env()

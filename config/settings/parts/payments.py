@@ -4,6 +4,7 @@ Provider secrets come from the environment only and have no defaults: a provider
 keys are missing is simply not enabled. The sandbox provider (our own hosted pay page)
 needs no keys, so every flow also runs offline.
 """
+
 from decimal import Decimal
 
 import environ

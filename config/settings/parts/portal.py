@@ -1,4 +1,5 @@
 """Settings of the operator portal. Owned by that app; read from the environment."""
+
 import environ
 
 _env = environ.Env()

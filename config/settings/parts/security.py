@@ -7,6 +7,7 @@ on for the run command. With SECURITY_FAIL_CLOSED (config/settings/production.py
 system check (config/checks.py) refuses to start while any of them is on without its
 ALLOW_... override below.
 """
+
 from datetime import timedelta
 
 import environ

@@ -1,5 +1,6 @@
 """Settings of the tariffs area (hourly electricity prices). Owned by that area; read from
 the environment."""
+
 import environ
 
 _env = environ.Env()

@@ -4,6 +4,7 @@ Each driver may subscribe only to its own subject tree and publish nothing; the 
 own publisher account is added when NATS_URL carries credentials. Regenerate (and reload
 nats-server) when drivers sign up, or serve the same derivation from an auth callout.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,11 @@ class Command(BaseCommand):
         parts = urlsplit(settings.NATS_URL.split(",")[0]) if settings.NATS_URL else None
         if parts and parts.username:
             users.append(f"    {{user: {json.dumps(parts.username)}, password: {json.dumps(parts.password or '')}}}")
-        for user_id in User.objects.filter(phone__isnull=False, is_staff=False, is_active=True).values_list("pk", flat=True):
+        for user_id in User.objects.filter(phone__isnull=False, is_staff=False, is_active=True).values_list(
+            "pk", flat=True
+        ):
             users.append(
                 f"    {{user: {json.dumps(nats_user(user_id))}, password: {json.dumps(nats_password(user_id))}, "
-                f"permissions: {{publish: {{deny: \">\"}}, subscribe: {{allow: [{json.dumps(driver_topic(user_id) + '.>')}]}}}}}}"
+                f'permissions: {{publish: {{deny: ">"}}, subscribe: {{allow: [{json.dumps(driver_topic(user_id) + ".>")}]}}}}}}'
             )
         self.stdout.write("authorization {\n  users = [\n" + ",\n".join(users) + "\n  ]\n}\n")

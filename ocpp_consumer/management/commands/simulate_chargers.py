@@ -1,4 +1,5 @@
 """Run simulated chargers against a CSMS: `manage.py simulate_chargers --count 3`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,24 +22,40 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=None, help="Basic-auth password of every simulated charger")
         parser.add_argument("--prefix", default="SIM-CP-", help="Identity prefix: <prefix>1 .. <prefix>N")
         parser.add_argument("--connectors", type=int, default=2)
-        parser.add_argument("--meter-interval", type=float, default=10.0, help="Seconds between MeterValues while charging")
-        parser.add_argument("--power", type=int, default=11_000, help="Charging power in W (charging profiles lower it)")
-        parser.add_argument("--rfid-every", type=float, default=300.0,
-                            help="Mean seconds between RFID-started sessions per charger (0 = only remote starts)")
+        parser.add_argument(
+            "--meter-interval", type=float, default=10.0, help="Seconds between MeterValues while charging"
+        )
+        parser.add_argument(
+            "--power", type=int, default=11_000, help="Charging power in W (charging profiles lower it)"
+        )
+        parser.add_argument(
+            "--rfid-every",
+            type=float,
+            default=300.0,
+            help="Mean seconds between RFID-started sessions per charger (0 = only remote starts)",
+        )
         parser.add_argument("--id-tag", default="SIM-RFID-0001", help="The RFID card the chargers present")
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         configs = [
             ChargerConfig(
-                identity=f"{options['prefix']}{n}", base_url=options["url"], password=options["password"],
-                protocol=options["protocol"], connectors=options["connectors"], power_w=options["power"],
-                meter_interval=options["meter_interval"], rfid_every=options["rfid_every"], id_tag=options["id_tag"],
+                identity=f"{options['prefix']}{n}",
+                base_url=options["url"],
+                password=options["password"],
+                protocol=options["protocol"],
+                connectors=options["connectors"],
+                power_w=options["power"],
+                meter_interval=options["meter_interval"],
+                rfid_every=options["rfid_every"],
+                id_tag=options["id_tag"],
             )
             for n in range(1, options["count"] + 1)
         ]
-        self.stdout.write(f"Simulating {len(configs)} {options['protocol']} chargers at {options['url']} "
-                          f"({configs[0].identity if configs else ''} ..)")
+        self.stdout.write(
+            f"Simulating {len(configs)} {options['protocol']} chargers at {options['url']} "
+            f"({configs[0].identity if configs else ''} ..)"
+        )
         asyncio.run(self._run(configs))
 
     async def _run(self, configs: list[ChargerConfig]) -> None:

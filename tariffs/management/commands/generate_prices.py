@@ -1,4 +1,5 @@
 """manage.py generate_prices [--month YYYY-MM] [--months N] [--market M] [--min X --max Y] [--seed S]"""
+
 from __future__ import annotations
 
 from datetime import date
@@ -37,7 +38,11 @@ class Command(BaseCommand):
             current = date(first.year + index // 12, index % 12 + 1, 1)
             try:
                 created = electricity_prices_generate(
-                    month_start=current, market=market, minimum=minimum, maximum=maximum, seed=seed,
+                    month_start=current,
+                    market=market,
+                    minimum=minimum,
+                    maximum=maximum,
+                    seed=seed,
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc

@@ -1,4 +1,5 @@
 """manage.py import_prices FILE [--market M] [--unit MWh|kWh] [--currency EUR] [--time-zone Europe/Amsterdam]"""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,7 +22,11 @@ class Command(BaseCommand):
         try:
             with open(file, "rb") as handle:
                 result = electricity_prices_import_csv(
-                    file=handle, market=market, unit=unit, currency=currency, time_zone=time_zone,
+                    file=handle,
+                    market=market,
+                    unit=unit,
+                    currency=currency,
+                    time_zone=time_zone,
                 )
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from exc

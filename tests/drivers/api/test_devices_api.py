@@ -7,8 +7,10 @@ from tests.factories import ChargePointFactory, ConnectorFactory, SiteFactory, T
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/devices/by-location"
 MONGOLIA = {
-    "bottom-left-longitude": "69.9", "bottom-left-latitude": "40",
-    "upper-right-longitude": "127", "upper-right-latitude": "55",
+    "bottom-left-longitude": "69.9",
+    "bottom-left-latitude": "40",
+    "upper-right-longitude": "127",
+    "upper-right-latitude": "55",
 }
 
 
@@ -25,14 +27,22 @@ def test_it_lists_chargers_inside_the_box_in_the_seed_shape(api):
     inside = _charger("106.917", "47.918")
     _charger("4.895", "52.370")  # Amsterdam: outside
     body = api.get(URL, MONGOLIA).json()
-    assert body == [{
-        "_id": str(inside.pk), "deviceNumber": inside.identity, "price": 0, "waitingPrice": 0,
-        "location": [106.917, 47.918], "state": "Idle",
-    }]
+    assert body == [
+        {
+            "_id": str(inside.pk),
+            "deviceNumber": inside.identity,
+            "price": 0,
+            "waitingPrice": 0,
+            "location": [106.917, 47.918],
+            "state": "Idle",
+        }
+    ]
 
 
 def test_the_seed_example_box_works(api):
-    response = api.get(URL + "?bottom-left-longitude=69.9&bottom-left-latitude=69.9&upper-right-longitude=127&upper-right-latitude=80")
+    response = api.get(
+        URL + "?bottom-left-longitude=69.9&bottom-left-latitude=69.9&upper-right-longitude=127&upper-right-latitude=80"
+    )
     assert response.status_code == 200 and response.json() == []
 
 
@@ -40,24 +50,29 @@ def test_prices_come_from_the_tariff_with_vat(api):
     from tariffs.models import TariffAssignment
 
     cp = _charger("106.9", "47.9")
-    tariff = TariffFactory(energy_price_per_kwh=Decimal("0.50"), idle_fee_per_minute=Decimal("0.10"), vat_percent=Decimal("10"))
+    tariff = TariffFactory(
+        energy_price_per_kwh=Decimal("0.50"), idle_fee_per_minute=Decimal("0.10"), vat_percent=Decimal("10")
+    )
     TariffAssignment.objects.create(tariff=tariff, charge_point=cp)
     device = api.get(URL, MONGOLIA).json()[0]
     assert (device["price"], device["waitingPrice"]) == (0.55, 0.11)
 
 
-@pytest.mark.parametrize("statuses, fields, state", [
-    (("Available", "Charging"), {}, "Idle"),
-    (("Preparing",), {}, "Idle"),
-    (("Charging", "SuspendedEV"), {}, "Busy"),
-    (("Charging", "Faulted"), {}, "Busy"),
-    (("Faulted", "Faulted"), {}, "Error"),
-    (("Available",), {"is_online": False}, "Error"),
-    (("Available",), {"status": "Faulted"}, "Error"),
-    (("Unavailable", "Unavailable"), {}, "Repair"),
-    (("Available",), {"is_operative": False}, "Repair"),
-    (("Available",), {"registration_status": "Rejected"}, "Repair"),
-])
+@pytest.mark.parametrize(
+    "statuses, fields, state",
+    [
+        (("Available", "Charging"), {}, "Idle"),
+        (("Preparing",), {}, "Idle"),
+        (("Charging", "SuspendedEV"), {}, "Busy"),
+        (("Charging", "Faulted"), {}, "Busy"),
+        (("Faulted", "Faulted"), {}, "Error"),
+        (("Available",), {"is_online": False}, "Error"),
+        (("Available",), {"status": "Faulted"}, "Error"),
+        (("Unavailable", "Unavailable"), {}, "Repair"),
+        (("Available",), {"is_operative": False}, "Repair"),
+        (("Available",), {"registration_status": "Rejected"}, "Repair"),
+    ],
+)
 def test_state_is_derived_from_the_connectors(api, statuses, fields, state):
     _charger("106.9", "47.9", statuses, **fields)
     assert api.get(URL, MONGOLIA).json()[0]["state"] == state
@@ -73,18 +88,25 @@ def test_a_box_across_the_antimeridian(api):
     fiji = _charger("179.5", "-17.7")
     samoa = _charger("-172.1", "-13.8")
     _charger("0", "-15")
-    box = {"bottom-left-longitude": "170", "bottom-left-latitude": "-20",
-           "upper-right-longitude": "-170", "upper-right-latitude": "-10"}
+    box = {
+        "bottom-left-longitude": "170",
+        "bottom-left-latitude": "-20",
+        "upper-right-longitude": "-170",
+        "upper-right-latitude": "-10",
+    }
     assert {d["_id"] for d in api.get(URL, box).json()} == {str(fiji.pk), str(samoa.pk)}
 
 
-@pytest.mark.parametrize("change", [
-    {"bottom-left-longitude": None},
-    {"upper-right-latitude": "north"},
-    {"bottom-left-latitude": "91"},
-    {"upper-right-longitude": "-180.5"},
-    {"bottom-left-latitude": "60"},  # south edge north of the north edge
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"bottom-left-longitude": None},
+        {"upper-right-latitude": "north"},
+        {"bottom-left-latitude": "91"},
+        {"upper-right-longitude": "-180.5"},
+        {"bottom-left-latitude": "60"},  # south edge north of the north edge
+    ],
+)
 def test_a_bad_box_answers_400_with_a_message(api, change):
     params = {**MONGOLIA, **change}
     params = {k: v for k, v in params.items() if v is not None}

@@ -1,5 +1,6 @@
 """The driver API maps each domain error kind to its HTTP status once (drivers.api.errors),
 answering {"code", "message"} whatever the service."""
+
 from decimal import Decimal
 
 import pytest
@@ -23,8 +24,15 @@ from tests.factories import PurchaseFactory
 pytestmark = pytest.mark.django_db
 
 EXPECTED = [
-    (InvalidRequest, 400), (PaymentRequired, 402), (NotAllowed, 403), (NotFound, 404), (Conflict, 409),
-    (RateLimited, 429), (UpstreamFailed, 502), (Unavailable, 503), (UpstreamTimeout, 504),
+    (InvalidRequest, 400),
+    (PaymentRequired, 402),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+    (UpstreamFailed, 502),
+    (Unavailable, 503),
+    (UpstreamTimeout, 504),
 ]
 
 

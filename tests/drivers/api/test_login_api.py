@@ -45,13 +45,16 @@ def test_a_wrong_code_answers_400_with_a_message(sms):
     assert response.json()["code"] == "wrong_code" and "attempts left" in response.json()["message"]
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/user/otp-request", {}),
-    ("/api/v1/user/otp-request", {"phone": "not a phone"}),
-    ("/api/v1/user/otp-request", {"phone": ["+31612345678"]}),
-    ("/api/v1/user/otp-check", {"phone": "+31612345678"}),
-    ("/api/v1/user/otp-check", {"phone": "+31612345678", "code": {"a": 1}}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/user/otp-request", {}),
+        ("/api/v1/user/otp-request", {"phone": "not a phone"}),
+        ("/api/v1/user/otp-request", {"phone": ["+31612345678"]}),
+        ("/api/v1/user/otp-check", {"phone": "+31612345678"}),
+        ("/api/v1/user/otp-check", {"phone": "+31612345678", "code": {"a": 1}}),
+    ],
+)
 def test_bad_login_input_answers_400_with_a_message(path, body):
     response = APIClient().post(path, body, format="json")
     assert response.status_code == 400
@@ -74,5 +77,7 @@ def test_the_client_address_comes_from_the_proxy_only_when_trusted(sms, settings
     client.post("/api/v1/user/otp-request", {"phone": "+31612345678"}, format="json", HTTP_X_FORWARDED_FOR="1.2.3.4")
     assert OtpChallenge.objects.latest("id").client_ip == "127.0.0.1"
     settings.TRUSTED_PROXY_COUNT = 2  # (was DRIVERS_TRUST_X_FORWARDED_FOR, which trusted the left-most entry)
-    client.post("/api/v1/user/otp-request", {"phone": "+31612345678"}, format="json", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1")
+    client.post(
+        "/api/v1/user/otp-request", {"phone": "+31612345678"}, format="json", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1"
+    )
     assert OtpChallenge.objects.latest("id").client_ip == "1.2.3.4"

@@ -31,14 +31,19 @@ def test_update_info_changes_name_and_email(api, driver):
     assert (driver.name, driver.email) == ("Bat", "bat@example.mn")
 
 
-@pytest.mark.parametrize("body", [{}, {"name": "x"}, {"name": "x", "email": "not-an-email"}, {"name": "x" * 201, "email": ""}])
+@pytest.mark.parametrize(
+    "body", [{}, {"name": "x"}, {"name": "x", "email": "not-an-email"}, {"name": "x" * 201, "email": ""}]
+)
 def test_update_info_refuses_bad_input(api, body):
     response = api.post("/api/v1/customer/update-info", body, format="json")
     assert response.status_code == 400 and response.json()["message"]
 
 
 def test_update_notification_token_stores_the_fcm_token(api, driver):
-    assert api.post("/api/v1/customer/update-notification-token", {"FCMToken": "fcm-123"}, format="json").status_code == 200
+    assert (
+        api.post("/api/v1/customer/update-notification-token", {"FCMToken": "fcm-123"}, format="json").status_code
+        == 200
+    )
     driver.refresh_from_db()
     assert driver.notification_token == "fcm-123"
     assert api.post("/api/v1/customer/update-notification-token", {}, format="json").status_code == 400

@@ -62,27 +62,39 @@ def test_an_unknown_invoice_answers_404(api, purchase):
 
 
 def test_feedback_is_stored(api, purchase):
-    response = api.post(f"/api/v1/purchases/{purchase.pk}/feedback",
-                        {"feedback": {"score": 5, "description": "Fast"}}, format="json")
+    response = api.post(
+        f"/api/v1/purchases/{purchase.pk}/feedback", {"feedback": {"score": 5, "description": "Fast"}}, format="json"
+    )
     assert response.status_code == 200
     purchase.refresh_from_db()
     assert (purchase.feedback_score, purchase.feedback_text) == (5, "Fast")
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"feedback": {}}, {"feedback": {"score": 0}}, {"feedback": {"score": 6}}, {"feedback": {"score": "great"}},
-    {"feedback": "5"}, {"score": 5},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"feedback": {}},
+        {"feedback": {"score": 0}},
+        {"feedback": {"score": 6}},
+        {"feedback": {"score": "great"}},
+        {"feedback": "5"},
+        {"score": 5},
+    ],
+)
 def test_bad_feedback_answers_400(api, purchase, body):
     response = api.post(f"/api/v1/purchases/{purchase.pk}/feedback", body, format="json")
     assert response.status_code == 400 and response.json()["message"]
 
 
-@pytest.mark.parametrize("action, body", [
-    ("pay", {"option": "EVM"}),
-    ("status", {"invoiceId": "x"}),
-    ("feedback", {"feedback": {"score": 1}}),
-])
+@pytest.mark.parametrize(
+    "action, body",
+    [
+        ("pay", {"option": "EVM"}),
+        ("status", {"invoiceId": "x"}),
+        ("feedback", {"feedback": {"score": 1}}),
+    ],
+)
 def test_another_drivers_purchase_does_not_exist_for_me(api, driver, wallet_with, others_purchase, action, body):
     wallet_with(driver, "50.00")
     response = api.post(f"/api/v1/purchases/{others_purchase.pk}/{action}", body, format="json")
@@ -117,6 +129,7 @@ def test_bad_pages_answer_400(api, params):
 
 # Issue 15, finding 8: the status of a purchase's payment, for that purchase only, never a 500.
 
+
 @pytest.mark.parametrize("invoice_id", [str(2**63), "9" * 40, "²", "١٢", "0", "-1", " 7 "])
 def test_a_status_for_an_impossible_invoice_id_answers_404_not_500(api, purchase, invoice_id):
     response = api.post(f"/api/v1/purchases/{purchase.pk}/status", {"invoiceId": invoice_id}, format="json")
@@ -126,7 +139,9 @@ def test_a_status_for_an_impossible_invoice_id_answers_404_not_500(api, purchase
 
 def test_a_status_for_an_invoice_of_another_purchase_is_not_answered(api, driver, purchase):
     paid_elsewhere = PurchaseFactory(session__user=driver, user=driver, total_price=Decimal("9.99"))
-    invoice = api.post(f"/api/v1/purchases/{paid_elsewhere.pk}/pay", {"option": "QPAY"}, format="json").json()["invoiceId"]
+    invoice = api.post(f"/api/v1/purchases/{paid_elsewhere.pk}/pay", {"option": "QPAY"}, format="json").json()[
+        "invoiceId"
+    ]
     response = api.post(f"/api/v1/purchases/{purchase.pk}/status", {"invoiceId": invoice}, format="json")
     assert response.status_code == 404
     # By the purchase id as invoiceId (wallet payments) too.

@@ -30,6 +30,7 @@ def funded(driver, wallet_with):
 
 # --- start -----------------------------------------------------------------------------
 
+
 def test_start_sends_remote_start_with_the_drivers_app_token(api, funded, charge_point, bus):
     response = start(api, charge_point)
     assert response.status_code == 200, response.content
@@ -61,12 +62,15 @@ def test_a_plugged_in_connector_is_preferred(api, funded, charge_point, bus):
     assert start(api, charge_point).json()["connectorId"] == 2
 
 
-@pytest.mark.parametrize("answer, status, code", [
-    ({"status": "Rejected"}, 409, "start_rejected"),
-    (commands.ChargerOffline("gone"), 409, "charger_offline"),
-    (commands.CommandTimeout("slow"), 504, "charger_timeout"),
-    (commands.CallErrorReceived("InternalError", "boom"), 502, "charger_error"),
-])
+@pytest.mark.parametrize(
+    "answer, status, code",
+    [
+        ({"status": "Rejected"}, 409, "start_rejected"),
+        (commands.ChargerOffline("gone"), 409, "charger_offline"),
+        (commands.CommandTimeout("slow"), 504, "charger_timeout"),
+        (commands.CallErrorReceived("InternalError", "boom"), 502, "charger_error"),
+    ],
+)
 def test_start_reports_what_the_charger_did(api, funded, charge_point, bus, answer, status, code):
     bus.answers["RemoteStartTransaction"] = answer
     response = start(api, charge_point)
@@ -74,11 +78,14 @@ def test_start_reports_what_the_charger_did(api, funded, charge_point, bus, answ
     assert response.json()["code"] == code and response.json()["message"]
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"is_online": False}, "charger_offline"),
-    ({"is_operative": False}, "charger_unavailable"),
-    ({"registration_status": "Pending"}, "charger_unavailable"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"is_online": False}, "charger_offline"),
+        ({"is_operative": False}, "charger_unavailable"),
+        ({"registration_status": "Pending"}, "charger_unavailable"),
+    ],
+)
 def test_start_refuses_unavailable_chargers_without_a_command(api, funded, charge_point, bus, change, code):
     for field, value in change.items():
         setattr(charge_point, field, value)
@@ -106,8 +113,13 @@ def test_an_authorised_card_reservation_counts_as_a_way_to_pay(api, driver, char
     from payments.models import Reservation
 
     Reservation.objects.create(
-        charge_point=charge_point, connector=charge_point.connectors.get(), charge_tag="X", user=driver,
-        max_amount=Decimal("30"), max_energy_wh=50000, status=Reservation.Status.AUTHORIZED,
+        charge_point=charge_point,
+        connector=charge_point.connectors.get(),
+        charge_tag="X",
+        user=driver,
+        max_amount=Decimal("30"),
+        max_energy_wh=50000,
+        status=Reservation.Status.AUTHORIZED,
     )
     assert start(api, charge_point).status_code == 200
 
@@ -139,11 +151,15 @@ def test_a_private_charger_is_unknown_to_drivers(api, funded, charge_point, bus)
 
 # --- finish ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def session(funded, charge_point):
     return ChargeSessionFactory(
-        user=funded, connector=charge_point.connectors.get(), transaction_id="42",
-        meter_start_wh=1000, meter_last_wh=8500,
+        user=funded,
+        connector=charge_point.connectors.get(),
+        transaction_id="42",
+        meter_start_wh=1000,
+        meter_last_wh=8500,
     )
 
 
@@ -152,8 +168,13 @@ def test_finish_stops_the_session_and_answers_its_purchase(api, session, charge_
 
     def charger_stops(identity, action, payload):
         if action == "RemoteStopTransaction":
-            charge_session_stop(charge_point_id=charge_point.pk, transaction_id=payload["transactionId"],
-                                meter_stop_wh=9000, timestamp=timezone.now(), reason="Remote")
+            charge_session_stop(
+                charge_point_id=charge_point.pk,
+                transaction_id=payload["transactionId"],
+                meter_stop_wh=9000,
+                timestamp=timezone.now(),
+                reason="Remote",
+            )
 
     bus.on_call = charger_stops
     response = finish(api, charge_point)
@@ -186,15 +207,21 @@ def test_finish_closes_the_session_when_the_charger_accepts_but_never_stops(api,
 def test_finish_on_an_ocpp_201_session_sends_request_stop_transaction(api, funded, bus, settings):
     settings.DRIVERS_FINISH_WAIT_SECONDS = 0
     cp = ChargePointFactory(protocol="ocpp2.0.1", is_online=True)
-    ChargeSessionFactory(user=funded, connector=ConnectorFactory(charge_point=cp), transaction_id="tx-abc",
-                         ocpp_version="ocpp2.0.1")
+    ChargeSessionFactory(
+        user=funded, connector=ConnectorFactory(charge_point=cp), transaction_id="tx-abc", ocpp_version="ocpp2.0.1"
+    )
     assert finish(api, cp).status_code == 200
     assert bus.calls == [(cp.identity, "RequestStopTransaction", {"transactionId": "tx-abc"})]
 
 
 def test_finish_after_the_charger_stopped_on_its_own_answers_that_purchase(api, funded, charge_point, bus):
-    done = ChargeSessionFactory(user=funded, connector=charge_point.connectors.get(), status="completed",
-                                stopped_at=timezone.now() - timedelta(minutes=2), meter_stop_wh=5000)
+    done = ChargeSessionFactory(
+        user=funded,
+        connector=charge_point.connectors.get(),
+        status="completed",
+        stopped_at=timezone.now() - timedelta(minutes=2),
+        meter_stop_wh=5000,
+    )
     response = finish(api, charge_point)
     assert response.status_code == 200
     assert response.json()["id"] == str(Purchase.objects.get(session=done).pk)

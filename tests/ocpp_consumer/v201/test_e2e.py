@@ -1,4 +1,5 @@
 """OCPP 2.0.1 over real sockets: a real daphne process and the simulated 2.0.1 station."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,7 +61,9 @@ async def test_it_runs_a_full_session(server, make_charge_point):
     assert ended.total_cost is not None and Decimal(str(ended.total_cost)) == purchase.total_price
     connector = await sync_to_async(Connector.objects.get)(charge_point=cp, connector_id=1)
     assert connector.status == "Available"
-    actions = await sync_to_async(lambda: set(OcppMessage.objects.filter(charge_point=cp).values_list("action", "direction")))()
+    actions = await sync_to_async(
+        lambda: set(OcppMessage.objects.filter(charge_point=cp).values_list("action", "direction"))
+    )()
     for action in ("BootNotification", "Authorize", "TransactionEvent", "StatusNotification"):
         assert (action, "in") in actions and (action, "out") in actions
 
@@ -70,17 +73,28 @@ async def test_duplicate_and_out_of_order_events(server, make_charge_point):
 
     def event(seq_no, event_type, minute, trigger, **info):
         return call.TransactionEvent(
-            event_type=event_type, timestamp=f"2026-03-01T09:{minute:02d}:00Z", trigger_reason=trigger, seq_no=seq_no,
-            transaction_info={"transaction_id": "OOO-1", **info}, evse={"id": 1, "connector_id": 1},
-            meter_value=[{"timestamp": f"2026-03-01T09:{minute:02d}:00Z", "sampled_value": [
-                {"value": 1000 + 100 * minute, "unit_of_measure": {"unit": "Wh"}}]}])
+            event_type=event_type,
+            timestamp=f"2026-03-01T09:{minute:02d}:00Z",
+            trigger_reason=trigger,
+            seq_no=seq_no,
+            transaction_info={"transaction_id": "OOO-1", **info},
+            evse={"id": 1, "connector_id": 1},
+            meter_value=[
+                {
+                    "timestamp": f"2026-03-01T09:{minute:02d}:00Z",
+                    "sampled_value": [{"value": 1000 + 100 * minute, "unit_of_measure": {"unit": "Wh"}}],
+                }
+            ],
+        )
 
     async with simulated201(server, cp.identity) as station:
         await station.call(event(0, "Started", 0, "Authorized", charging_state="Charging"))
         await station.call(event(1, "Updated", 10, "MeterValuePeriodic"))
         answer = await station.call(event(1, "Updated", 10, "MeterValuePeriodic"))  # a duplicate: answered
         assert answer is not None
-        await station.call(event(4, "Ended", 40, "StopAuthorized", stopped_reason="Local", charging_state="EVConnected"))
+        await station.call(
+            event(4, "Ended", 40, "StopAuthorized", stopped_reason="Local", charging_state="EVConnected")
+        )
         gap = await sync_to_async(lambda: SessionAnomaly.objects.get(kind="seq_no_gap").detail["missing"])()
         assert gap == [[2, 3]]
         await station.call(event(3, "Updated", 30, "ChargingStateChanged", charging_state="SuspendedEV"))
@@ -93,8 +107,11 @@ async def test_duplicate_and_out_of_order_events(server, make_charge_point):
     assert await sync_to_async(states_of)(session) == ["Charging", "SuspendedEV", "EVConnected"]
     anomaly = await sync_to_async(SessionAnomaly.objects.get)(session=session, kind="seq_no_gap")
     assert anomaly.detail["missing"] == [] and "filled_at" in anomaly.detail
-    kinds = await sync_to_async(lambda: list(SessionAnomaly.objects.filter(session=session, kind="out_of_order")
-                                             .values_list("detail", flat=True)))()
+    kinds = await sync_to_async(
+        lambda: list(
+            SessionAnomaly.objects.filter(session=session, kind="out_of_order").values_list("detail", flat=True)
+        )
+    )()
     assert len(kinds) == 3
 
 
@@ -134,7 +151,9 @@ async def test_remote_start_links_the_session_to_the_request(server, make_charge
     token = await sync_to_async(IdToken.objects.create)(uid="APP-1", token_type="Central")
     async with simulated201(server, cp.identity) as station:
         # the 1.6 name, translated: the caller gets a 1.6 answer
-        answer = await commands.send_async(cp.identity, "RemoteStartTransaction", {"connectorId": 1, "idTag": "APP-1"}, timeout=10)
+        answer = await commands.send_async(
+            cp.identity, "RemoteStartTransaction", {"connectorId": 1, "idTag": "APP-1"}, timeout=10
+        )
         assert answer == {"status": "Accepted"}
         request = await sync_to_async(RemoteStartRequest.objects.get)(charge_point=cp)
         session = await eventually(lambda: ChargeSession.objects.filter(remote_start_id=request.pk).first())
@@ -147,13 +166,24 @@ async def test_remote_start_links_the_session_to_the_request(server, make_charge
             await asyncio.sleep(0.05)
         assert station.transaction_answers[0][1].id_token_info["status"] == "Accepted"
         # and the 2.0.1 name, with the remoteStartId filled in by us
-        answer = await commands.send_async(cp.identity, "RequestStartTransaction",
-                                           {"idToken": {"idToken": "APP-1", "type": "Central"}, "evseId": 2}, timeout=10)
+        answer = await commands.send_async(
+            cp.identity,
+            "RequestStartTransaction",
+            {"idToken": {"idToken": "APP-1", "type": "Central"}, "evseId": 2},
+            timeout=10,
+        )
         assert answer["status"] == "Accepted" and answer["remoteStartId"] != request.pk
-        second = await eventually(lambda: ChargeSession.objects.filter(remote_start_id=answer["remoteStartId"])
-                                  .values_list("connector__connector_id", flat=True).first())
+        second = await eventually(
+            lambda: (
+                ChargeSession.objects.filter(remote_start_id=answer["remoteStartId"])
+                .values_list("connector__connector_id", flat=True)
+                .first()
+            )
+        )
         assert second == 2
-        stopped = await commands.send_async(cp.identity, "RequestStopTransaction", {"transactionId": session.transaction_id}, timeout=10)
+        stopped = await commands.send_async(
+            cp.identity, "RequestStopTransaction", {"transactionId": session.transaction_id}, timeout=10
+        )
         assert stopped == {"status": "Accepted"}
         done = await eventually(lambda: ChargeSession.objects.get(pk=session.pk).status == "completed")
         assert done
@@ -165,64 +195,175 @@ async def test_remote_start_links_the_session_to_the_request(server, make_charge
 
 async def test_every_command_is_answered(server, make_charge_point):
     cp = await new_station(make_charge_point)
-    profile = {"id": 11, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
-               "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400.0}]}]}
+    profile = {
+        "id": 11,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400.0}]}
+        ],
+    }
     native = [
-        ("GetVariables", {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]},
-         lambda a: a["getVariableResult"][0]["attributeStatus"] == "Accepted"),
-        ("SetVariables", {"setVariableData": [{"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"},
-                                               "attributeValue": "30"}]},
-         lambda a: a["setVariableResult"][0]["attributeStatus"] == "Accepted"),
+        (
+            "GetVariables",
+            {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]},
+            lambda a: a["getVariableResult"][0]["attributeStatus"] == "Accepted",
+        ),
+        (
+            "SetVariables",
+            {
+                "setVariableData": [
+                    {
+                        "component": {"name": "SampledDataCtrlr"},
+                        "variable": {"name": "TxUpdatedInterval"},
+                        "attributeValue": "30",
+                    }
+                ]
+            },
+            lambda a: a["setVariableResult"][0]["attributeStatus"] == "Accepted",
+        ),
         ("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"}, lambda a: a["status"] == "Accepted"),
-        ("GetReport", {"requestId": 2, "componentVariable": [{"component": {"name": "TxCtrlr"}}]}, lambda a: a["status"] == "Accepted"),
+        (
+            "GetReport",
+            {"requestId": 2, "componentVariable": [{"component": {"name": "TxCtrlr"}}]},
+            lambda a: a["status"] == "Accepted",
+        ),
         ("SetChargingProfile", {"evseId": 1, "chargingProfile": profile}, lambda a: a["status"] == "Accepted"),
-        ("GetChargingProfiles", {"requestId": 3, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}},
-         lambda a: a["status"] == "Accepted"),
-        ("GetCompositeSchedule", {"duration": 3600, "evseId": 1}, lambda a: a["schedule"]["chargingSchedulePeriod"][0]["limit"] == 7400.0),
+        (
+            "GetChargingProfiles",
+            {"requestId": 3, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}},
+            lambda a: a["status"] == "Accepted",
+        ),
+        (
+            "GetCompositeSchedule",
+            {"duration": 3600, "evseId": 1},
+            lambda a: a["schedule"]["chargingSchedulePeriod"][0]["limit"] == 7400.0,
+        ),
         ("ClearChargingProfile", {"chargingProfileId": 11}, lambda a: a["status"] == "Accepted"),
         ("GetTransactionStatus", {}, lambda a: a["messagesInQueue"] is False),
-        ("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 2}}, lambda a: a["status"] == "Accepted"),
+        (
+            "ChangeAvailability",
+            {"operationalStatus": "Inoperative", "evse": {"id": 2}},
+            lambda a: a["status"] == "Accepted",
+        ),
         ("UnlockConnector", {"evseId": 1, "connectorId": 1}, lambda a: a["status"] == "Unlocked"),
         ("TriggerMessage", {"requestedMessage": "Heartbeat"}, lambda a: a["status"] == "Accepted"),
-        ("UpdateFirmware", {"requestId": 4, "firmware": {"location": "https://fw.example/f.bin",
-                                                          "retrieveDateTime": "2026-03-01T10:00:00Z"}}, lambda a: a["status"] == "Accepted"),
-        ("GetLog", {"logType": "DiagnosticsLog", "requestId": 5, "log": {"remoteLocation": "https://logs.example/"}},
-         lambda a: a["status"] == "Accepted" and a["filename"]),
+        (
+            "UpdateFirmware",
+            {
+                "requestId": 4,
+                "firmware": {"location": "https://fw.example/f.bin", "retrieveDateTime": "2026-03-01T10:00:00Z"},
+            },
+            lambda a: a["status"] == "Accepted",
+        ),
+        (
+            "GetLog",
+            {"logType": "DiagnosticsLog", "requestId": 5, "log": {"remoteLocation": "https://logs.example/"}},
+            lambda a: a["status"] == "Accepted" and a["filename"],
+        ),
         ("ClearCache", {}, lambda a: a["status"] == "Accepted"),
-        ("SendLocalList", {"versionNumber": 2, "updateType": "Full", "localAuthorizationList": [
-            {"idToken": {"idToken": "CARD-1", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}]},
-         lambda a: a["status"] == "Accepted"),
+        (
+            "SendLocalList",
+            {
+                "versionNumber": 2,
+                "updateType": "Full",
+                "localAuthorizationList": [
+                    {"idToken": {"idToken": "CARD-1", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted"}}
+                ],
+            },
+            lambda a: a["status"] == "Accepted",
+        ),
         ("GetLocalListVersion", {}, lambda a: a["versionNumber"] == 2),
-        ("ReserveNow", {"id": 8, "expiryDateTime": "2030-01-01T00:00:00Z", "idToken": {"idToken": "CARD-1", "type": "ISO14443"},
-                        "evseId": 1}, lambda a: a["status"] == "Accepted"),
+        (
+            "ReserveNow",
+            {
+                "id": 8,
+                "expiryDateTime": "2030-01-01T00:00:00Z",
+                "idToken": {"idToken": "CARD-1", "type": "ISO14443"},
+                "evseId": 1,
+            },
+            lambda a: a["status"] == "Accepted",
+        ),
         ("CancelReservation", {"reservationId": 8}, lambda a: a["status"] == "Accepted"),
         ("DataTransfer", {"vendorId": "CSMS-Sim", "data": "ping"}, lambda a: a["status"] == "Accepted"),
         ("CostUpdated", {"totalCost": 1.25, "transactionId": "T-x"}, lambda a: a == {}),
-        ("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
-            "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": "wss://csms.example/ocpp/",
-            "messageTimeout": 30, "securityProfile": 2, "ocppInterface": "Wired0"}}, lambda a: a["status"] == "Accepted"),
+        (
+            "SetNetworkProfile",
+            {
+                "configurationSlot": 1,
+                "connectionData": {
+                    "ocppVersion": "OCPP20",
+                    "ocppTransport": "JSON",
+                    "ocppCsmsUrl": "wss://csms.example/ocpp/",
+                    "messageTimeout": 30,
+                    "securityProfile": 2,
+                    "ocppInterface": "Wired0",
+                },
+            },
+            lambda a: a["status"] == "Accepted",
+        ),
         ("RequestStopTransaction", {"transactionId": "nope"}, lambda a: a["status"] == "Rejected"),
         ("Reset", {"type": "OnIdle", "evseId": 1}, lambda a: a["status"] == "Accepted"),
     ]
     translated16 = [
-        ("GetConfiguration", {"key": ["HeartbeatInterval", "NoSuchKey"]},
-         lambda a: a["configurationKey"][0]["key"] == "HeartbeatInterval" and a["unknownKey"] == ["NoSuchKey"]),
-        ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "20"}, lambda a: a == {"status": "Accepted"}),
-        ("ChangeConfiguration", {"key": "ChargeProfileMaxStackLevel", "value": "2"}, lambda a: a == {"status": "Rejected"}),
+        (
+            "GetConfiguration",
+            {"key": ["HeartbeatInterval", "NoSuchKey"]},
+            lambda a: a["configurationKey"][0]["key"] == "HeartbeatInterval" and a["unknownKey"] == ["NoSuchKey"],
+        ),
+        (
+            "ChangeConfiguration",
+            {"key": "MeterValueSampleInterval", "value": "20"},
+            lambda a: a == {"status": "Accepted"},
+        ),
+        (
+            "ChangeConfiguration",
+            {"key": "ChargeProfileMaxStackLevel", "value": "2"},
+            lambda a: a == {"status": "Rejected"},
+        ),
         ("UnlockConnector", {"connectorId": 1}, lambda a: a == {"status": "Unlocked"}),
-        ("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {
-            "chargingProfileId": 12, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
-            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}}},
-         lambda a: a == {"status": "Accepted"}),
-        ("GetCompositeSchedule", {"connectorId": 1, "duration": 60}, lambda a: a["status"] == "Accepted" and a["connectorId"] == 1),
+        (
+            "SetChargingProfile",
+            {
+                "connectorId": 1,
+                "csChargingProfiles": {
+                    "chargingProfileId": 12,
+                    "stackLevel": 0,
+                    "chargingProfilePurpose": "TxDefaultProfile",
+                    "chargingProfileKind": "Absolute",
+                    "chargingSchedule": {
+                        "chargingRateUnit": "A",
+                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
+                    },
+                },
+            },
+            lambda a: a == {"status": "Accepted"},
+        ),
+        (
+            "GetCompositeSchedule",
+            {"connectorId": 1, "duration": 60},
+            lambda a: a["status"] == "Accepted" and a["connectorId"] == 1,
+        ),
         ("ClearChargingProfile", {"id": 12}, lambda a: a == {"status": "Accepted"}),
-        ("TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"}, lambda a: a == {"status": "Accepted"}),
+        (
+            "TriggerMessage",
+            {"requestedMessage": "DiagnosticsStatusNotification"},
+            lambda a: a == {"status": "Accepted"},
+        ),
         ("GetDiagnostics", {"location": "ftp://logs.example/"}, lambda a: a["fileName"]),
-        ("UpdateFirmware", {"location": "https://fw.example/f.bin", "retrieveDate": "2026-03-01T10:00:00Z"}, lambda a: a == {}),
+        (
+            "UpdateFirmware",
+            {"location": "https://fw.example/f.bin", "retrieveDate": "2026-03-01T10:00:00Z"},
+            lambda a: a == {},
+        ),
         ("SendLocalList", {"listVersion": 5, "updateType": "Full"}, lambda a: a == {"status": "Accepted"}),
         ("ChangeAvailability", {"connectorId": 0, "type": "Operative"}, lambda a: a == {"status": "Accepted"}),
-        ("ReserveNow", {"connectorId": 2, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "CARD-1", "reservationId": 9},
-         lambda a: a == {"status": "Accepted"}),
+        (
+            "ReserveNow",
+            {"connectorId": 2, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "CARD-1", "reservationId": 9},
+            lambda a: a == {"status": "Accepted"},
+        ),
     ]
     async with simulated201(server, cp.identity) as station:
         for action, payload, ok in native + translated16:
@@ -231,8 +372,12 @@ async def test_every_command_is_answered(server, make_charge_point):
         assert set(station.commands_received) >= {a for a, _, _ in native}
         assert station.variable("SampledDataCtrlr", "TxUpdatedInterval") == "20"
         # the reports the station sent after GetBaseReport are the operator's device model
-        assert await eventually(lambda: DeviceVariable.objects.filter(charge_point=cp, component_name="EVSE").count() == 2)
-        assert await eventually(lambda: ChargePointEvent.objects.filter(charge_point=cp, kind="charging_profiles_report").exists())
+        assert await eventually(
+            lambda: DeviceVariable.objects.filter(charge_point=cp, component_name="EVSE").count() == 2
+        )
+        assert await eventually(
+            lambda: ChargePointEvent.objects.filter(charge_point=cp, kind="charging_profiles_report").exists()
+        )
         assert await eventually(lambda: ChargePoint.objects.get(pk=cp.pk).firmware_status == "Installed")
         assert await eventually(lambda: ChargePoint.objects.get(pk=cp.pk).diagnostics_status == "Uploaded")
         # last, as it makes the station reboot: Reset Soft becomes Reset OnIdle
@@ -252,13 +397,24 @@ async def test_schema_violations_get_the_right_callerror_and_the_socket_stays_up
             await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
-        boot = await exchange([2, "b", "BootNotification", {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}])
+        boot = await exchange(
+            [2, "b", "BootNotification", {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}]
+        )
         assert boot[2]["status"] == "Accepted"
-        good = {"eventType": "Started", "timestamp": "2026-03-01T09:00:00Z", "triggerReason": "Authorized", "seqNo": 0,
-                "transactionInfo": {"transactionId": "S-1"}, "evse": {"id": 1, "connectorId": 1}}
-        assert (await exchange([2, "1", "TransactionEvent", {**good, "triggerReason": "Bored"}]))[2] == "PropertyConstraintViolation"
-        assert (await exchange([2, "2", "TransactionEvent", {k: v for k, v in good.items() if k != "seqNo"}]))[2] == \
-            "OccurrenceConstraintViolation"
+        good = {
+            "eventType": "Started",
+            "timestamp": "2026-03-01T09:00:00Z",
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": "S-1"},
+            "evse": {"id": 1, "connectorId": 1},
+        }
+        assert (await exchange([2, "1", "TransactionEvent", {**good, "triggerReason": "Bored"}]))[
+            2
+        ] == "PropertyConstraintViolation"
+        assert (await exchange([2, "2", "TransactionEvent", {k: v for k, v in good.items() if k != "seqNo"}]))[
+            2
+        ] == "OccurrenceConstraintViolation"
         assert (await exchange([2, "3", "TransactionEvent", {**good, "seqNo": "0"}]))[2] == "TypeConstraintViolation"
         assert (await exchange([2, "4", "TransactionEvent", {**good, "extra": True}]))[2] == "FormatViolation"
         assert (await exchange([2, "5", "Teleport", {}]))[2] == "NotImplemented"
@@ -300,7 +456,9 @@ async def test_a_replay_with_a_lost_answer_and_a_transaction_started_while_offli
     assert not await sync_to_async(ChargePointEvent.objects.filter(charge_point=cp, kind="seq_no_reused").exists)()
     # the station's queue is empty: asked after the replay, it says so
     async with simulated201(server, cp.identity, state=state) as station:
-        status = await commands.send_async(cp.identity, "GetTransactionStatus", {"transactionId": second.transaction_id}, timeout=10)
+        status = await commands.send_async(
+            cp.identity, "GetTransactionStatus", {"transactionId": second.transaction_id}, timeout=10
+        )
     assert status == {"messagesInQueue": False, "ongoingIndicator": True}
 
 
@@ -312,25 +470,42 @@ async def test_the_runner_drives_a_201_station_on_its_own(server, make_charge_po
     cp = await new_station(make_charge_point)
     await sync_to_async(IdToken.objects.create)(uid="SIM-RFID-0001")
     stop = asyncio.Event()
-    config = ChargerConfig(identity=cp.identity, base_url=server, password="test-charger-password",
-                           protocol="ocpp2.0.1", connectors=1, meter_interval=1, rfid_every=4)
+    config = ChargerConfig(
+        identity=cp.identity,
+        base_url=server,
+        password="test-charger-password",
+        protocol="ocpp2.0.1",
+        connectors=1,
+        meter_interval=1,
+        rfid_every=4,
+    )
     runner = asyncio.get_running_loop().create_task(run_charger(config, stop))
     try:
-        assert await eventually(lambda: TransactionEvent.objects.filter(
-            session__charge_point=cp, trigger_reason="MeterValuePeriodic").exists(), timeout=15)
-        session = await eventually(lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first(), timeout=10)
+        assert await eventually(
+            lambda: TransactionEvent.objects.filter(
+                session__charge_point=cp, trigger_reason="MeterValuePeriodic"
+            ).exists(),
+            timeout=15,
+        )
+        session = await eventually(
+            lambda: ChargeSession.objects.filter(charge_point=cp, status="active").first(), timeout=10
+        )
         if session is not None:
             answer = await commands.send_async(cp.identity, "Reset", {"type": "Immediate"}, timeout=10)
             assert answer == {"status": "Accepted"}
             ended = await eventually(lambda: ChargeSession.objects.get(pk=session.pk).stop_reason, timeout=10)
             assert ended in {"ImmediateReset", "Local"}
         # it comes back: a second boot after the reset
-        assert await eventually(lambda: OcppMessage.objects.filter(
-            charge_point=cp, action="BootNotification", direction="in").count() >= 2, timeout=20)
+        assert await eventually(
+            lambda: OcppMessage.objects.filter(charge_point=cp, action="BootNotification", direction="in").count() >= 2,
+            timeout=20,
+        )
     finally:
         stop.set()
         await asyncio.wait_for(runner, 15)
-    anomalies = await sync_to_async(lambda: list(SessionAnomaly.objects.filter(session__charge_point=cp).values_list("kind", flat=True)))()
+    anomalies = await sync_to_async(
+        lambda: list(SessionAnomaly.objects.filter(session__charge_point=cp).values_list("kind", flat=True))
+    )()
     assert anomalies == []
 
 
@@ -345,28 +520,60 @@ async def test_list_requests_are_split_by_the_stations_items_per_message(server,
         answer = await commands.send_async(cp.identity, "GetConfiguration", {}, timeout=10)
         assert len(answer["configurationKey"]) >= 15
         assert {"key": "HeartbeatInterval", "readonly": False, "value": "300"} in answer["configurationKey"]
-        gets = await sync_to_async(list)(OcppMessage.objects.filter(
-            charge_point=cp, direction="out", action="GetVariables").order_by("pk").values_list("payload", flat=True))
+        gets = await sync_to_async(list)(
+            OcppMessage.objects.filter(charge_point=cp, direction="out", action="GetVariables")
+            .order_by("pk")
+            .values_list("payload", flat=True)
+        )
         # the first asked for the limit itself, the others carried at most 4 items each
         assert gets[0]["getVariableData"][0]["variable"] == {"name": "ItemsPerMessage", "instance": "GetVariables"}
         assert len(gets) > 2 and all(len(p["getVariableData"]) <= 4 for p in gets)
-        assert sum(len(p["getVariableData"]) for p in gets[1:]) == len(answer["configurationKey"]) + len(answer["unknownKey"])
+        assert sum(len(p["getVariableData"]) for p in gets[1:]) == len(answer["configurationKey"]) + len(
+            answer["unknownKey"]
+        )
         # The limit is remembered: the next request (4 known keys, and one we cannot map,
         # answered without asking) is one message, not preceded by the question.
-        await commands.send_async(cp.identity, "GetConfiguration", {"key": ["HeartbeatInterval", "ConnectionTimeOut",
-                                                                            "ResetRetries", "LocalPreAuthorize", "X"]}, timeout=10)
-        assert await sync_to_async(OcppMessage.objects.filter(
-            charge_point=cp, direction="out", action="GetVariables").count)() == len(gets) + 1
+        await commands.send_async(
+            cp.identity,
+            "GetConfiguration",
+            {"key": ["HeartbeatInterval", "ConnectionTimeOut", "ResetRetries", "LocalPreAuthorize", "X"]},
+            timeout=10,
+        )
+        assert (
+            await sync_to_async(
+                OcppMessage.objects.filter(charge_point=cp, direction="out", action="GetVariables").count
+            )()
+            == len(gets) + 1
+        )
         # SetVariables in parts of 2, results in request order.
-        data = [{"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}, "attributeValue": "15"},
-                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}, "attributeValue": "120"},
-                {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}, "attributeValue": "X"}]
+        data = [
+            {
+                "component": {"name": "SampledDataCtrlr"},
+                "variable": {"name": "TxUpdatedInterval"},
+                "attributeValue": "15",
+            },
+            {
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+                "attributeValue": "120",
+            },
+            {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}, "attributeValue": "X"},
+        ]
         answer = await commands.send_async(cp.identity, "SetVariables", {"setVariableData": data}, timeout=10)
         assert [r["attributeStatus"] for r in answer["setVariableResult"]] == ["Accepted", "Accepted", "Rejected"]
-        assert [r["variable"]["name"] for r in answer["setVariableResult"]] == ["TxUpdatedInterval", "HeartbeatInterval", "Model"]
+        assert [r["variable"]["name"] for r in answer["setVariableResult"]] == [
+            "TxUpdatedInterval",
+            "HeartbeatInterval",
+            "Model",
+        ]
         assert station.variable("OCPPCommCtrlr", "HeartbeatInterval") == "120"
         # Straight to the station with too many items: its CALLERROR, which the bus avoids.
         with pytest.raises(commands.CallErrorReceived) as error:
-            await commands._roundtrip(cp.identity, await sync_to_async(commands.registry.lookup)(cp.identity),
-                                      "SetVariables", {"setVariableData": data}, timeout=10)
+            await commands._roundtrip(
+                cp.identity,
+                await sync_to_async(commands.registry.lookup)(cp.identity),
+                "SetVariables",
+                {"setVariableData": data},
+                timeout=10,
+            )
         assert error.value.code == "OccurrenceConstraintViolation"

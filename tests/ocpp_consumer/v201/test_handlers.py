@@ -1,4 +1,5 @@
 """The 2.0.1 handler class fed raw frames through an in-memory consumer (no socket)."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,15 @@ async def call(handler, consumer, action: str, payload, unique_id: str = "1"):
 
 async def test_boot_heartbeat_and_status_notification():
     cp, consumer, handler = await station()
-    answer = await call(handler, consumer, "BootNotification", {
-        "chargingStation": {"model": "M1", "vendorName": "V1", "serialNumber": "S1", "modem": {"iccid": "89"}},
-        "reason": "PowerUp"})
+    answer = await call(
+        handler,
+        consumer,
+        "BootNotification",
+        {
+            "chargingStation": {"model": "M1", "vendorName": "V1", "serialNumber": "S1", "modem": {"iccid": "89"}},
+            "reason": "PowerUp",
+        },
+    )
     assert answer[0] == 3 and answer[2]["status"] == "Accepted" and answer[2]["interval"] > 0
     cp = await sync_to_async(ChargePoint.objects.get)(pk=cp.pk)
     assert (cp.vendor, cp.model, cp.serial_number, cp.iccid) == ("V1", "M1", "S1", "89")
@@ -56,8 +63,12 @@ async def test_boot_heartbeat_and_status_notification():
     cp = await sync_to_async(ChargePoint.objects.get)(pk=cp.pk)
     assert cp.is_online and cp.last_seen_at is not None
     assert consumer.registry_restores == 1
-    await call(handler, consumer, "StatusNotification", {
-        "timestamp": ts(0), "connectorStatus": "Occupied", "evseId": 2, "connectorId": 1})
+    await call(
+        handler,
+        consumer,
+        "StatusNotification",
+        {"timestamp": ts(0), "connectorStatus": "Occupied", "evseId": 2, "connectorId": 1},
+    )
     connector = await sync_to_async(Connector.objects.select_related("evse").get)(charge_point=cp, evse__evse_id=2)
     assert connector.status == "Occupied" and connector.connector_id == 2
 
@@ -66,20 +77,29 @@ async def test_authorize_answers_id_token_info_for_each_token_type():
     cp, consumer, handler = await station()
     await sync_to_async(IdTokenFactory)(uid="CARD-1")
     assert (await call(handler, consumer, "Authorize", {"idToken": {"idToken": "CARD-1", "type": "ISO14443"}}))[2] == {
-        "idTokenInfo": {"status": "Accepted"}}
+        "idTokenInfo": {"status": "Accepted"}
+    }
     assert (await call(handler, consumer, "Authorize", {"idToken": {"idToken": "X", "type": "eMAID"}}))[2][
-        "idTokenInfo"]["status"] == "Unknown"
+        "idTokenInfo"
+    ]["status"] == "Unknown"
     assert (await call(handler, consumer, "Authorize", {"idToken": {"idToken": "", "type": "NoAuthorization"}}))[2][
-        "idTokenInfo"]["status"] == "Accepted"
+        "idTokenInfo"
+    ]["status"] == "Accepted"
 
 
 async def test_transaction_event_answers_id_token_info_and_stores_the_session():
     cp, consumer, handler = await station()
     await sync_to_async(IdTokenFactory)(uid="CARD-1")
-    answer = await call(handler, consumer, "TransactionEvent",
-                        event("Started", 0, 0, "Authorized", id_token="CARD-1", state="Charging", wh=100))
+    answer = await call(
+        handler,
+        consumer,
+        "TransactionEvent",
+        event("Started", 0, 0, "Authorized", id_token="CARD-1", state="Charging", wh=100),
+    )
     assert answer[0] == 3 and answer[2]["idTokenInfo"]["status"] == "Accepted"
-    answer = await call(handler, consumer, "TransactionEvent", event("Ended", 1, 5, "StopAuthorized", reason="Local", wh=900))
+    answer = await call(
+        handler, consumer, "TransactionEvent", event("Ended", 1, 5, "StopAuthorized", reason="Local", wh=900)
+    )
     assert answer[0] == 3
     session = await sync_to_async(ChargeSession.objects.get)(charge_point=cp, transaction_id="TX-1")
     assert session.status == "completed" and session.energy_wh == 800
@@ -103,9 +123,16 @@ async def test_a_schema_violation_gets_the_right_callerror_and_the_handler_keeps
     extra["surprise"] = 1
     assert (await call(handler, consumer, "TransactionEvent", extra, "bad-4"))[2] == "FormatViolation"
     assert (await call(handler, consumer, "Teleport", {}, "bad-5"))[2] == "NotImplemented"
-    assert (await call(handler, consumer, "Get15118EVCertificate", {"iso15118SchemaVersion": "x", "action": "Install",
-                                                                      "exiRequest": "x"}, "bad-6"))[2] == "NotSupported"
-    await handler.route_frame("[2, \"bad-7\", ")
+    assert (
+        await call(
+            handler,
+            consumer,
+            "Get15118EVCertificate",
+            {"iso15118SchemaVersion": "x", "action": "Install", "exiRequest": "x"},
+            "bad-6",
+        )
+    )[2] == "NotSupported"
+    await handler.route_frame('[2, "bad-7", ')
     assert consumer.sent[-1][:3] == [4, "-1", "RpcFrameworkError"]
     await handler.route_frame('[7, "bad-8", "Heartbeat", {}]')
     assert consumer.sent[-1][:3] == [4, "bad-8", "MessageTypeNotSupported"]
@@ -117,22 +144,44 @@ async def test_a_schema_violation_gets_the_right_callerror_and_the_handler_keeps
 async def test_notify_report_is_stored_as_device_variables():
     cp, consumer, handler = await station()
     report = [
-        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"},
-         "variableAttribute": [{"type": "Actual", "value": "300", "mutability": "ReadWrite"}],
-         "variableCharacteristics": {"dataType": "integer", "unit": "s", "supportsMonitoring": False}},
-        {"component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "Power"},
-         "variableAttribute": [{"type": "Actual", "value": "22000", "mutability": "ReadOnly"},
-                               {"type": "MaxSet", "value": "22000"}],
-         "variableCharacteristics": {"dataType": "decimal", "unit": "W", "supportsMonitoring": True}},
+        {
+            "component": {"name": "OCPPCommCtrlr"},
+            "variable": {"name": "HeartbeatInterval"},
+            "variableAttribute": [{"type": "Actual", "value": "300", "mutability": "ReadWrite"}],
+            "variableCharacteristics": {"dataType": "integer", "unit": "s", "supportsMonitoring": False},
+        },
+        {
+            "component": {"name": "EVSE", "evse": {"id": 1}},
+            "variable": {"name": "Power"},
+            "variableAttribute": [
+                {"type": "Actual", "value": "22000", "mutability": "ReadOnly"},
+                {"type": "MaxSet", "value": "22000"},
+            ],
+            "variableCharacteristics": {"dataType": "decimal", "unit": "W", "supportsMonitoring": True},
+        },
     ]
-    await call(handler, consumer, "NotifyReport", {"requestId": 7, "generatedAt": ts(0), "seqNo": 0, "tbc": True,
-                                                   "reportData": report})
+    await call(
+        handler,
+        consumer,
+        "NotifyReport",
+        {"requestId": 7, "generatedAt": ts(0), "seqNo": 0, "tbc": True, "reportData": report},
+    )
     report[0]["variableAttribute"][0]["value"] = "60"
-    await call(handler, consumer, "NotifyReport", {"requestId": 7, "generatedAt": ts(0), "seqNo": 1, "reportData": report[:1]})
-    rows = await sync_to_async(lambda: list(DeviceVariable.objects.filter(charge_point=cp).order_by("component_name", "attribute_type")
-                                            .values_list("component_name", "evse_id", "variable_name", "attribute_type", "value", "mutability")))()
-    assert rows == [("EVSE", 1, "Power", "Actual", "22000", "ReadOnly"), ("EVSE", 1, "Power", "MaxSet", "22000", "ReadWrite"),
-                    ("OCPPCommCtrlr", 0, "HeartbeatInterval", "Actual", "60", "ReadWrite")]
+    await call(
+        handler, consumer, "NotifyReport", {"requestId": 7, "generatedAt": ts(0), "seqNo": 1, "reportData": report[:1]}
+    )
+    rows = await sync_to_async(
+        lambda: list(
+            DeviceVariable.objects.filter(charge_point=cp)
+            .order_by("component_name", "attribute_type")
+            .values_list("component_name", "evse_id", "variable_name", "attribute_type", "value", "mutability")
+        )
+    )()
+    assert rows == [
+        ("EVSE", 1, "Power", "Actual", "22000", "ReadOnly"),
+        ("EVSE", 1, "Power", "MaxSet", "22000", "ReadWrite"),
+        ("OCPPCommCtrlr", 0, "HeartbeatInterval", "Actual", "60", "ReadWrite"),
+    ]
     from chargepoints.device_model import device_model_tree
 
     tree = await sync_to_async(device_model_tree)(charge_point=cp.pk)
@@ -146,26 +195,77 @@ async def test_notifications_become_charger_events():
         ("SecurityEventNotification", {"type": "TamperDetectionActivated", "timestamp": ts(0)}),
         ("FirmwareStatusNotification", {"status": "Installed", "requestId": 1}),
         ("LogStatusNotification", {"status": "Uploaded", "requestId": 2}),
-        ("NotifyEvent", {"generatedAt": ts(0), "seqNo": 0, "eventData": [{
-            "eventId": 1, "timestamp": ts(0), "trigger": "Alerting", "actualValue": "Faulted",
-            "eventNotificationType": "PreconfiguredMonitor", "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
-            "variable": {"name": "AvailabilityState"}}]}),
+        (
+            "NotifyEvent",
+            {
+                "generatedAt": ts(0),
+                "seqNo": 0,
+                "eventData": [
+                    {
+                        "eventId": 1,
+                        "timestamp": ts(0),
+                        "trigger": "Alerting",
+                        "actualValue": "Faulted",
+                        "eventNotificationType": "PreconfiguredMonitor",
+                        "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+                        "variable": {"name": "AvailabilityState"},
+                    }
+                ],
+            },
+        ),
         ("DataTransfer", {"vendorId": "acme", "messageId": "hello"}),
-        ("ReportChargingProfiles", {"requestId": 3, "chargingLimitSource": "CSO", "evseId": 1, "chargingProfile": [{
-            "id": 5, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
-            "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000}]}]}]}),
+        (
+            "ReportChargingProfiles",
+            {
+                "requestId": 3,
+                "chargingLimitSource": "CSO",
+                "evseId": 1,
+                "chargingProfile": [
+                    {
+                        "id": 5,
+                        "stackLevel": 0,
+                        "chargingProfilePurpose": "TxDefaultProfile",
+                        "chargingProfileKind": "Absolute",
+                        "chargingSchedule": [
+                            {
+                                "id": 1,
+                                "chargingRateUnit": "W",
+                                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000}],
+                            }
+                        ],
+                    }
+                ],
+            },
+        ),
         ("NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "EMS", "isGridCritical": True}, "evseId": 1}),
         ("ClearedChargingLimit", {"chargingLimitSource": "EMS", "evseId": 1}),
-        ("MeterValues", {"evseId": 1, "meterValue": [{"timestamp": ts(0), "sampledValue": [
-            {"value": 12.5, "unitOfMeasure": {"unit": "kWh"}}]}]}),
+        (
+            "MeterValues",
+            {
+                "evseId": 1,
+                "meterValue": [
+                    {"timestamp": ts(0), "sampledValue": [{"value": 12.5, "unitOfMeasure": {"unit": "kWh"}}]}
+                ],
+            },
+        ),
     ]
     for n, (action, payload) in enumerate(frames):
         answer = await call(handler, consumer, action, payload, str(n))
         assert answer[0] == 3, (action, answer)
     assert consumer.sent[4][2] == {"status": "UnknownVendorId"}
-    kinds = await sync_to_async(lambda: set(ChargePointEvent.objects.filter(charge_point=cp).values_list("kind", flat=True)))()
-    assert {"security_event", "firmware_status", "diagnostics_status", "notify_event", "data_transfer",
-            "charging_profiles_report", "charging_limit", "charging_limit_cleared"} <= kinds
+    kinds = await sync_to_async(
+        lambda: set(ChargePointEvent.objects.filter(charge_point=cp).values_list("kind", flat=True))
+    )()
+    assert {
+        "security_event",
+        "firmware_status",
+        "diagnostics_status",
+        "notify_event",
+        "data_transfer",
+        "charging_profiles_report",
+        "charging_limit",
+        "charging_limit_cleared",
+    } <= kinds
     connector = await sync_to_async(Connector.objects.get)(charge_point=cp, connector_id=1)
     assert connector.meter_wh == 12500
     state = await sync_to_async(DeviceVariable.objects.get)(charge_point=cp, component_name="Connector")

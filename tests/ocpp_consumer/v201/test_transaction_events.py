@@ -1,4 +1,5 @@
 """The 2.0.1 TransactionEvent service: Started/Updated/Ended onto ChargeSession."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,7 +56,12 @@ def test_a_duplicate_seq_no_changes_nothing_and_is_still_answered():
     for p in events[:4]:
         send(cp, p)
     session = ChargeSession.objects.get(transaction_id="TX-1")
-    before = (session.meter_last_wh, session.charging_state, MeterSample.objects.count(), TransactionEvent.objects.count())
+    before = (
+        session.meter_last_wh,
+        session.charging_state,
+        MeterSample.objects.count(),
+        TransactionEvent.objects.count(),
+    )
     again = send(cp, events[1])
     assert again.duplicate and again.id_token_info == {"status": "Accepted"}
     # the same seqNo with other content is ignored too, but an operator hears of it
@@ -63,7 +69,12 @@ def test_a_duplicate_seq_no_changes_nothing_and_is_still_answered():
     altered["transactionInfo"] = {"transactionId": "TX-1", "chargingState": "SuspendedEVSE"}
     assert send(cp, altered).duplicate
     session.refresh_from_db()
-    after = (session.meter_last_wh, session.charging_state, MeterSample.objects.count(), TransactionEvent.objects.count())
+    after = (
+        session.meter_last_wh,
+        session.charging_state,
+        MeterSample.objects.count(),
+        TransactionEvent.objects.count(),
+    )
     assert before == after
     assert ChargePointEvent.objects.filter(kind="seq_no_reused").count() == 1
 
@@ -123,13 +134,35 @@ def test_a_session_first_seen_through_its_ended_event_is_created_completed():
     send(cp, event("Ended", 5, 30, "EVCommunicationLost", reason="PowerLoss", wh=3000))
     session = ChargeSession.objects.get(transaction_id="TX-1")
     assert session.status == "completed" and session.stop_reason == "PowerLoss"
-    assert SessionAnomaly.objects.filter(session=session, kind="seq_no_gap").count() == 0  # only one event: no gap known
+    assert (
+        SessionAnomaly.objects.filter(session=session, kind="seq_no_gap").count() == 0
+    )  # only one event: no gap known
 
 
-@pytest.mark.parametrize("reason", ["DeAuthorized", "EmergencyStop", "EnergyLimitReached", "EVDisconnected",
-                                    "GroundFault", "ImmediateReset", "Local", "LocalOutOfCredit", "MasterPass",
-                                    "Other", "OvercurrentFault", "PowerLoss", "PowerQuality", "Reboot", "Remote",
-                                    "SOCLimitReached", "StoppedByEV", "TimeLimitReached", "Timeout"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "DeAuthorized",
+        "EmergencyStop",
+        "EnergyLimitReached",
+        "EVDisconnected",
+        "GroundFault",
+        "ImmediateReset",
+        "Local",
+        "LocalOutOfCredit",
+        "MasterPass",
+        "Other",
+        "OvercurrentFault",
+        "PowerLoss",
+        "PowerQuality",
+        "Reboot",
+        "Remote",
+        "SOCLimitReached",
+        "StoppedByEV",
+        "TimeLimitReached",
+        "Timeout",
+    ],
+)
 def test_each_stopped_reason_shows_on_the_session(reason):
     cp = ChargePointFactory()
     send(cp, event("Started", 0, 0, "Authorized", state="Charging", wh=0))
@@ -159,8 +192,9 @@ def test_a_session_started_connected_but_not_charging_shows_ev_connected():
 def test_remote_start_id_links_the_session_to_the_request_and_its_driver():
     cp = ChargePointFactory()
     token = IdTokenFactory(uid="APP-42")
-    request = remote_start_request_add(charge_point=cp, id_token="APP-42", id_token_type="Central",
-                                       evse_id=1, user_id=token.user_id)
+    request = remote_start_request_add(
+        charge_point=cp, id_token="APP-42", id_token_type="Central", evse_id=1, user_id=token.user_id
+    )
     out = send(cp, event("Started", 0, 0, "RemoteStart", id_token="APP-42", remote_start_id=request.pk))
     session = ChargeSession.objects.get(transaction_id="TX-1")
     request.refresh_from_db()
@@ -192,22 +226,53 @@ def test_a_new_transaction_on_a_busy_connector_closes_the_lost_one():
 def test_multiplier_and_kwh_units_are_normalised():
     cp = ChargePointFactory()
     p = event("Started", 0, 0, "Authorized")
-    p["meterValue"] = [{"timestamp": ts(0), "sampledValue": [
-        {"value": 12.5, "context": "Transaction.Begin", "unitOfMeasure": {"unit": "kWh"}}]}]
+    p["meterValue"] = [
+        {
+            "timestamp": ts(0),
+            "sampledValue": [{"value": 12.5, "context": "Transaction.Begin", "unitOfMeasure": {"unit": "kWh"}}],
+        }
+    ]
     send(cp, p)
     q = event("Ended", 1, 10, "StopAuthorized")
-    q["meterValue"] = [{"timestamp": ts(10), "sampledValue": [
-        {"value": 14, "context": "Transaction.End", "unitOfMeasure": {"unit": "Wh", "multiplier": 3}}]}]
+    q["meterValue"] = [
+        {
+            "timestamp": ts(10),
+            "sampledValue": [
+                {"value": 14, "context": "Transaction.End", "unitOfMeasure": {"unit": "Wh", "multiplier": 3}}
+            ],
+        }
+    ]
     send(cp, q)
     session = ChargeSession.objects.get(transaction_id="TX-1")
     assert session.meter_start_wh == 12500 and session.meter_stop_wh == 14000
 
 
 def _fields(session):
-    return {f: getattr(session, f) for f in (
-        "status", "started_at", "stopped_at", "meter_start_wh", "meter_stop_wh", "meter_last_wh", "soc_start_percent",
-        "soc_percent", "power_w", "charging_state", "stop_reason", "stop_id_tag", "closed_by", "last_seq_no", "offline",
-        "id_tag", "id_token_id", "user_id", "remote_start_id", "time_spent_charging_s")}
+    return {
+        f: getattr(session, f)
+        for f in (
+            "status",
+            "started_at",
+            "stopped_at",
+            "meter_start_wh",
+            "meter_stop_wh",
+            "meter_last_wh",
+            "soc_start_percent",
+            "soc_percent",
+            "power_w",
+            "charging_state",
+            "stop_reason",
+            "stop_id_tag",
+            "closed_by",
+            "last_seq_no",
+            "offline",
+            "id_tag",
+            "id_token_id",
+            "user_id",
+            "remote_start_id",
+            "time_spent_charging_s",
+        )
+    }
 
 
 @pytest.mark.parametrize("upto", [1, 3, 4, 7])
@@ -219,8 +284,12 @@ def test_applying_events_in_order_gives_what_the_full_derivation_gives(upto):
     events = full_session()[:upto]
     events[-1]["transactionInfo"]["timeSpentCharging"] = 1234
     for p in events:
-        p["meterValue"] = (p.get("meterValue") or []) + [{"timestamp": p["timestamp"], "sampledValue": [
-            {"value": 40 + p["seqNo"], "measurand": "SoC", "location": "EV"}]}]
+        p["meterValue"] = (p.get("meterValue") or []) + [
+            {
+                "timestamp": p["timestamp"],
+                "sampledValue": [{"value": 40 + p["seqNo"], "measurand": "SoC", "location": "EV"}],
+            }
+        ]
         send(cp, p)
     session = ChargeSession.objects.get(transaction_id="TX-1")
     timeline = list(ChargingStateChange.objects.filter(session=session).values_list("at", "charging_state"))
