@@ -61,7 +61,7 @@ class ReservationCreateApi(OperatorApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reservation = services.reservation_create(
-            charge_point_id=data.validated_data["chargePointId"],
+            identity=data.validated_data["chargePointId"],
             connector_id=data.validated_data["connectorId"],
             charge_tag=data.validated_data["chargeTagId"],
             operator_id=_operator_id(request),

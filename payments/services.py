@@ -652,12 +652,12 @@ def _reservation_provider_name() -> str:
 
 
 def reservation_create(
-    *, charge_point_id: str, connector_id: int, charge_tag: str, operator_id: int | None = None
+    *, identity: str, connector_id: int, charge_tag: str, operator_id: int | None = None
 ) -> Reservation:
     """Reserve funds before a remote start: a checkout (checkout_url) for the maximum amount."""
     from chargepoints.models import ChargePoint, Connector, IdToken, IdTokenStatus
 
-    charge_points = ChargePoint.objects.filter(identity=charge_point_id)
+    charge_points = ChargePoint.objects.filter(identity=identity)
     if operator_id is not None:
         charge_points = charge_points.filter(site__operator_id=operator_id)
     charge_point = charge_points.first()
