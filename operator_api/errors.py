@@ -12,32 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from accounts.errors import (
-    Conflict,
-    DomainError,
-    InvalidRequest,
-    NotAllowed,
-    NotFound,
-    PaymentRequired,
-    RateLimited,
-    Unavailable,
-    UpstreamFailed,
-    UpstreamTimeout,
-    kind_of,
-)
-
-HTTP_STATUS: dict[type[DomainError], int] = {
-    DomainError: 400,
-    InvalidRequest: 400,
-    PaymentRequired: 402,
-    NotAllowed: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    UpstreamFailed: 502,
-    Unavailable: 503,
-    UpstreamTimeout: 504,
-}
+from accounts.errors import DomainError
+from config.http_errors import HTTP_STATUS, http_status  # noqa: F401 - HTTP_STATUS: this interface's table
 
 
 def _headers(exc: DomainError) -> dict | None:
@@ -48,7 +24,7 @@ def operator_exception_handler(exc: Exception, context: dict) -> Response | None
     """/api/operator/: DRF's shapes, with model validation as 400 and protected rows as 409."""
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code}
-        return Response(body, status=HTTP_STATUS[kind_of(exc)], headers=_headers(exc))
+        return Response(body, status=http_status(exc), headers=_headers(exc))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_errors(exc))
     elif isinstance(exc, ProtectedError):
@@ -63,7 +39,7 @@ def payments_exception_handler(exc: Exception, context: dict) -> Response | None
     """/API/Payments/*: seed 004's {"status": "Error", "code", "message"}; DRF's own errors
     (authentication, invalid input) keep DRF's shape."""
     if isinstance(exc, DomainError):
-        return Response({"status": "Error", **exc.as_dict()}, status=HTTP_STATUS[kind_of(exc)], headers=_headers(exc))
+        return Response({"status": "Error", **exc.as_dict()}, status=http_status(exc), headers=_headers(exc))
     return exception_handler(exc, context)
 
 

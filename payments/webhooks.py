@@ -9,42 +9,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from accounts.errors import (
-    Conflict,
-    DomainError,
-    InvalidRequest,
-    NotAllowed,
-    NotFound,
-    PaymentRequired,
-    RateLimited,
-    Unavailable,
-    UpstreamFailed,
-    UpstreamTimeout,
-    kind_of,
-)
+from accounts.errors import DomainError
+from config.http_errors import HTTP_STATUS, http_status  # noqa: F401 - HTTP_STATUS: this interface's table
 from payments import services
 from payments.errors import ProviderError
 from payments.models import Provider
 
-# The webhook endpoints' one mapping of domain errors to HTTP (they answer seed 004's
-# {"status": "Error", "code", "message"}; a provider reads only the status).
-HTTP_STATUS: dict[type[DomainError], int] = {
-    DomainError: 400,
-    InvalidRequest: 400,
-    PaymentRequired: 402,
-    NotAllowed: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    UpstreamFailed: 502,
-    Unavailable: 503,
-    UpstreamTimeout: 504,
-}
-
 
 def webhook_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"status": "Error", **exc.as_dict()}, status=HTTP_STATUS[kind_of(exc)])
+        return Response({"status": "Error", **exc.as_dict()}, status=http_status(exc))
     return exception_handler(exc, context)
 
 

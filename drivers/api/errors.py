@@ -12,32 +12,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from accounts.errors import (
-    Conflict,
-    DomainError,
-    InvalidRequest,
-    NotAllowed,
-    NotFound,
-    PaymentRequired,
-    RateLimited,
-    Unavailable,
-    UpstreamFailed,
-    UpstreamTimeout,
-    kind_of,
-)
-
-HTTP_STATUS: dict[type[DomainError], int] = {
-    DomainError: 400,
-    InvalidRequest: 400,
-    PaymentRequired: 402,
-    NotAllowed: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    UpstreamFailed: 502,
-    Unavailable: 503,
-    UpstreamTimeout: 504,
-}
+from accounts.errors import DomainError
+from config.http_errors import HTTP_STATUS, http_status  # noqa: F401 - HTTP_STATUS: this interface's table
 
 
 def _first_message(detail) -> str:
@@ -53,7 +29,7 @@ def _first_message(detail) -> str:
 def driver_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return Response(exc.as_dict(), status=HTTP_STATUS[kind_of(exc)], headers=headers)
+        return Response(exc.as_dict(), status=http_status(exc), headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     response = exception_handler(exc, context)
