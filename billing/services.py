@@ -158,7 +158,7 @@ def _purchase_price(*, purchase: Purchase, session: ChargeSession) -> None:
         purchase.user_id = session.user_id
     purchase.save()
     _session_anomalies_record(session=session, priced=priced)
-    if session.status == ChargeSession.Status.COMPLETED and not priced.refused:
+    if session.status == ChargeSession.Status.COMPLETED:  # a void one too: its reservation is released
         purchase_id, session_id = purchase.pk, session.pk
         transaction.on_commit(
             lambda: purchase_priced.send(sender=Purchase, purchase_id=purchase_id, session_id=session_id),

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from billing.selectors import session_running_cost
+from billing.selectors import session_running_figures
 from chargepoints.identity import identity_is_valid
 from chargepoints.models import ChargePoint, ChargingProfile, Connector, IdToken, IdTokenStatus
 from sessions_app.models import ChargeSession, MeterSample
@@ -111,16 +111,18 @@ def _phase_number(phase: str) -> int | None:
     return None
 
 
-def session_cost(*, session: ChargeSession | None) -> Decimal:
+def session_figures(*, session: ChargeSession | None) -> tuple[Decimal, Decimal]:
+    """(kWh, cost so far) of a session, both from billing's one pricing."""
     if session is None:
-        return Decimal("0")
+        return Decimal("0"), Decimal("0")
     try:
-        return session_running_cost(session=session)
+        figures = session_running_figures(session=session)
     except Exception:  # a missing tariff must not break a status frame
         import logging
 
         logging.getLogger(__name__).warning("running cost of session %s failed", session.pk, exc_info=True)
-        return Decimal("0")
+        return Decimal(session.energy_wh) / 1000, Decimal("0")
+    return Decimal(figures.energy_wh) / 1000, figures.total
 
 
 def home_profiles(*, charge_point: ChargePoint, kind: str) -> QuerySet[ChargingProfile]:

@@ -103,14 +103,15 @@ def status_frame(*, charge_point: ChargePoint) -> dict:
     status = connector.status if connector else charge_point.status
     rated = smart.max_current(charge_point)
     active = session is not None and session.is_active
+    kwh, cost = selectors.session_figures(session=session)
     return frames.ch_status(
         evse_id=charge_point.identity,
         voltages=voltages,
         currents=currents,
         activity=_activity(charge_point, status),
         vehicle_status=frames.VEHICLE_STATUS.get(status, "A") if charge_point.is_online else "A",
-        actual_kwh=(session.energy_wh / 1000) if session else 0,
-        total_cost=selectors.session_cost(session=session),
+        actual_kwh=float(kwh),
+        total_cost=cost,
         max_usage=rated,
         smartcharging_max_usage=_smartcharging_limit(charge_point, rated),
         max_offline=rated,

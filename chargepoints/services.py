@@ -716,11 +716,7 @@ def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], igno
         target = connection.ops.quote_name(f"rows_insert_{meta.db_table}")
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if ignore_conflicts:
-            # One per connection, without constraints, so replays go in; emptied after each
-            # use (a failure rolls its rows back with the transaction).
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} AS SELECT {columns} FROM {table} WITH NO DATA"
-            )
+            _staging_table_ensure(cursor, target=target, table=table, columns=columns)
         with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 if json_at:
@@ -731,7 +727,22 @@ def rows_insert(*, model: type, fields: tuple[str, ...], rows: list[tuple], igno
                 copy.write_row(row)
         if ignore_conflicts:
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING")
-            cursor.execute(f"TRUNCATE {target}")
+            cursor.execute(f"DELETE FROM {target}")  # cheaper than TRUNCATE (a new file each time)
+
+
+def _staging_table_ensure(cursor, *, target: str, table: str, columns: str) -> None:
+    """The temporary table rows_insert COPYs into before skipping conflicts: one per
+    database connection and column list, without constraints, created on first use and
+    remembered once its creation is committed (a rollback undoes it)."""
+    key = (target, columns)
+    created = getattr(cursor.connection, "_csms_staging_tables", None)
+    if created is None:
+        created = set()
+        cursor.connection._csms_staging_tables = created
+    if key in created:
+        return
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} AS SELECT {columns} FROM {table} WITH NO DATA")
+    transaction.on_commit(lambda: created.add(key))
 
 
 _JOURNAL_FIELDS = (

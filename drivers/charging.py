@@ -25,8 +25,8 @@ from accounts.errors import (
     UpstreamTimeout,
 )
 from accounts.models import User
-from billing import selectors as billing_selectors
 from billing.pricing import session_idle_minutes
+from billing.selectors import session_running_figures
 from billing.services import purchase_create_for_session
 from chargepoints.models import (
     ChargePoint,
@@ -237,16 +237,14 @@ def session_waiting_minutes(session: ChargeSession, *, now=None) -> int:
     return session_idle_minutes(session=session, until=now)
 
 
-def session_running_amount(session: ChargeSession) -> Decimal:
-    return billing_selectors.session_running_cost(session=session)
-
-
 def charging_event_data(session: ChargeSession) -> dict:
-    """{energy (kWh), waitingTime (minutes), amount (money so far)} for one active session."""
+    """{energy (kWh), waitingTime (minutes), amount (money so far)} for one active session,
+    all three from the one pricing the purchase will come from."""
+    figures = session_running_figures(session=session)
     return {
-        "energy": (Decimal(session.energy_wh) / 1000).quantize(Decimal("0.001")),
-        "waitingTime": session_waiting_minutes(session),
-        "amount": session_running_amount(session),
+        "energy": (Decimal(figures.energy_wh) / 1000).quantize(Decimal("0.001")),
+        "waitingTime": figures.idle_minutes,
+        "amount": figures.total,
     }
 
 

@@ -7,10 +7,11 @@ values; timestamps were parsed three ways)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.utils import timezone
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -43,6 +44,18 @@ def parse_timestamp(value: str | datetime | None) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def plausible_time(*, sent: datetime, received_at: datetime, not_before: datetime | None) -> tuple[datetime, str]:
+    """The time to use for a charger's timestamp, and why it was not the one sent ("" when
+    it was): more than SESSIONS_MAX_CLOCK_AHEAD_SECONDS in the future ("future"), or before
+    `not_before` (the charger's boot, the session's start: "too_early"), gives the
+    server's receive time."""
+    if sent > received_at + timedelta(seconds=settings.SESSIONS_MAX_CLOCK_AHEAD_SECONDS):
+        return received_at, "future"
+    if not_before is not None and sent < not_before:
+        return received_at, "too_early"
+    return sent, ""
 
 
 def number(value: Any, multiplier: Any = 0) -> Decimal | None:

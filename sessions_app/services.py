@@ -37,7 +37,7 @@ from chargepoints.services import (
     connector_update_status,
     rows_insert,
 )
-from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, readings_v16
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, plausible_time, readings_v16
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -403,18 +403,6 @@ def charge_session_close_by_server(
 
 
 # --- implausible timestamps ---------------------------------------------------------------
-
-
-def plausible_time(*, sent: datetime, received_at: datetime, not_before: datetime | None) -> tuple[datetime, str]:
-    """The time to use for a charger's timestamp, and why it was not the one sent ("" when
-    it was): more than SESSIONS_MAX_CLOCK_AHEAD_SECONDS in the future ("future"), or before
-    `not_before` (the charger's boot, the session's start: "too_early"), gives the
-    server's receive time."""
-    if sent > received_at + timedelta(seconds=settings.SESSIONS_MAX_CLOCK_AHEAD_SECONDS):
-        return received_at, "future"
-    if not_before is not None and sent < not_before:
-        return received_at, "too_early"
-    return sent, ""
 
 
 def _note_implausible_time(session: ChargeSession, *, field: str, sent: datetime, used: datetime, why: str) -> None:

@@ -31,7 +31,7 @@ from django.utils import timezone
 from chargepoints.device_model import connector_for_evse
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken, OcppVersion
 from chargepoints.selectors import id_tag_info
-from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, parse_timestamp, readings_v201
+from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, parse_timestamp, plausible_time, readings_v201
 from sessions_app.models import (
     ChargeSession,
     ChargingState,
@@ -157,7 +157,10 @@ def transaction_event_record(
 ) -> TransactionEventOutcome:
     """Store one TransactionEventRequest (camelCase sub-objects as on the wire) and
     re-derive its session. Safe to call twice with the same event."""
-    timestamp = parse_timestamp(timestamp)
+    sent = parse_timestamp(timestamp)
+    # Only a time in the future is refused here: 2.0.1 events are ordered by their
+    # timestamps (with seqNo), and queued ones legitimately predate the last boot.
+    timestamp, implausible = plausible_time(sent=sent, received_at=timezone.now(), not_before=None)
     transaction_id = str(transaction_info["transactionId"])
     session = _session_for(
         charge_point_id=charge_point_id, transaction_id=transaction_id, timestamp=timestamp, evse=evse
@@ -195,6 +198,17 @@ def transaction_event_record(
         charging_state=transaction_info.get("chargingState", ""),
         payload=payload or {},
     )
+    if implausible:
+        SessionAnomaly.objects.create(
+            session=session,
+            kind=SessionAnomaly.Kind.IMPLAUSIBLE_TIME,
+            detail={
+                "field": f"{event_type} seqNo {seq_no}",
+                "sent": sent.isoformat(),
+                "used": timestamp.isoformat(),
+                "why": implausible,
+            },
+        )
     _note_out_of_order(
         session, seq_no=seq_no, event_type=event_type, timestamp=timestamp, latest=latest, was_ended=was_ended
     )

@@ -398,3 +398,69 @@ def test_a_2_0_1_stations_own_time_spent_charging_wins(charge_point):
     assert session.time_spent_charging_s == 3000
     assert session.charging_state == "Idle"
     assert ChargingStateChange.objects.filter(session=session).order_by("at", "id").last().charging_state == "Idle"
+
+
+def test_the_admin_action_corrects_the_selected_purchases(client, charge_point, settings, django_user_model):
+    settings.BILLING_MIN_BILLABLE_WH = 0
+    user = make_user()
+    unpaid = purchase_create_for_session(
+        session_id=make_session(
+            charge_point=charge_point, started_at=at(0), stopped_at=at(5), meter_stop_wh=0, user=user
+        ).pk
+    )
+    paid = purchase_create_for_session(
+        session_id=make_session(
+            charge_point=charge_point, started_at=at(10), stopped_at=at(15), meter_stop_wh=0, user=user
+        ).pk
+    )
+    purchase_set_paid_date(purchase_id=paid.pk)
+    settings.BILLING_MIN_BILLABLE_WH = 100
+    client.force_login(django_user_model.objects.create_superuser("root", "root-password"))
+    response = client.post(
+        "/admin/billing/purchase/",
+        {"action": "correct_selected", "_selected_action": [unpaid.pk, paid.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 re-priced, 1 refunded to the wallet, 0 unchanged." in response.content.decode()
+    unpaid.refresh_from_db()
+    assert unpaid.total_price == Decimal("0.00")
+    assert WalletEntry.objects.get(purchase=paid, kind="refund").amount == Decimal("0.61")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replays_in_committed_batches_on_postgresql_are_stored_once(on_postgres):
+    """The group-commit path on PostgreSQL: COPY into the connection's staging table, then
+    INSERT ... ON CONFLICT DO NOTHING; the staging table is reused batch after batch."""
+    charge_point = make_charge_point()
+    standard_ac(charge_point)
+    IdToken.objects.create(uid="CARD")
+    session, _ = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=at(0)
+    )
+    for _ in range(3):  # three committed batches, each replaying the readings of the last
+        record(charge_point, session, [meter_value(at(10), 2000), meter_value(at(20), 4000)])
+    assert MeterSample.objects.filter(session=session).count() == 4
+
+
+def test_a_refused_sessions_void_purchase_still_tells_payments_so_a_hold_is_released(
+    charge_point, django_capture_on_commit_callbacks, monkeypatch
+):
+    import payments.tasks
+    from billing.signals import purchase_priced
+
+    monkeypatch.setattr(payments.tasks.settle_reservation_for_session, "delay", lambda session_id: None)
+    heard = []
+
+    def listener(sender, *, purchase_id, session_id, **kwargs):
+        heard.append(session_id)
+
+    purchase_priced.connect(listener, dispatch_uid="test-refused-listener")
+    try:
+        session, _ = start_and_stop(charge_point, id_tag="NOBODY")
+        with django_capture_on_commit_callbacks(execute=True):
+            purchase = purchase_create_for_session(session_id=session.pk)
+    finally:
+        purchase_priced.disconnect(dispatch_uid="test-refused-listener")
+    assert purchase.status == Purchase.Status.VOID
+    assert heard == [session.pk]

@@ -48,13 +48,32 @@ def test_waiting_time_is_zero_before_charging_starts():
 
 
 def test_the_charging_event_carries_energy_waiting_time_and_the_running_amount(monkeypatch):
+    from billing.selectors import RunningFigures
+
     session = ChargeSessionFactory(meter_start_wh=1000, meter_last_wh=13345)
-    monkeypatch.setattr("billing.selectors.session_running_cost", lambda *, session: Decimal("4.20"))
+    monkeypatch.setattr(
+        charging,
+        "session_running_figures",
+        lambda *, session: RunningFigures(total=Decimal("4.20"), energy_wh=12345, idle_minutes=7),
+    )
     assert charging.charging_event_data(session) == {
         "energy": Decimal("12.345"),
-        "waitingTime": 0,
+        "waitingTime": 7,
         "amount": Decimal("4.20"),
     }
+
+
+def test_the_charging_event_figures_are_the_purchases_figures_so_far(clean_cache):
+    from billing.pricing import price_session
+
+    session = ChargeSessionFactory(
+        started_at=timezone.now() - timedelta(minutes=60), meter_start_wh=1000, meter_last_wh=13345
+    )
+    _states(session, (0, "SuspendedEV"), (50, "Charging"))
+    data = charging.charging_event_data(session)
+    priced = price_session(session=session)
+    assert data == {"energy": Decimal("12.345"), "waitingTime": priced.idle_minutes, "amount": priced.total}
+    assert data["waitingTime"] == 50
 
 
 def test_events_go_to_every_driver_with_an_active_session_only(monkeypatch):

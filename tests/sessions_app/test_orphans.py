@@ -258,3 +258,26 @@ def test_a_stop_before_its_start_is_flagged_and_ends_at_the_receive_time(charge_
     anomaly = SessionAnomaly.objects.get(session=session, kind="implausible_time")
     assert (anomaly.detail["field"], anomaly.detail["why"]) == ("stop", "too_early")
     assert purchase_create_for_session(session_id=session.pk).total_price == Decimal("0.30")
+
+
+def test_a_2_0_1_event_months_in_the_future_is_flagged_and_placed_at_the_receive_time(charge_point, now):
+    from sessions_app.transaction_events import transaction_event_handle
+    from tests.ocpp_consumer.v201.frames import kwargs_of
+
+    sent = now + timedelta(days=120)
+    payload = {
+        "eventType": "Started",
+        "timestamp": sent.isoformat(),
+        "triggerReason": "Authorized",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "TX-F", "chargingState": "Charging"},
+        "idToken": {"idToken": "CARD", "type": "ISO14443"},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    transaction_event_handle(charge_point_id=charge_point.pk, **kwargs_of(payload))
+    transaction_event_handle(charge_point_id=charge_point.pk, **kwargs_of(payload))  # a retry: one anomaly
+    session = ChargeSession.objects.get(charge_point=charge_point, transaction_id="TX-F")
+    assert now <= session.started_at < now + timedelta(minutes=1)
+    anomaly = SessionAnomaly.objects.get(session=session, kind="implausible_time")
+    assert (anomaly.detail["sent"], anomaly.detail["why"]) == (sent.isoformat(), "future")
+    assert session.events.get().payload["timestamp"] == sent.isoformat()  # recorded as sent
