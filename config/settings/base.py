@@ -100,8 +100,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Under ASGI each request runs in a thread of its own, so a persistent connection per
+    # thread (CONN_MAX_AGE > 0) is orphaned with its thread: one leaked server connection
+    # per request until the collector runs (issue 17). Each process takes its connections
+    # from a psycopg pool instead: Django hands a thread's connection back when it closes
+    # it (end of a request, of a database_sync_to_async call); the OCPP frame committer
+    # keeps one. DB_POOL_MAX_SIZE bounds what one process holds (web, and each worker).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        # A request waits this long for a free connection before failing.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery broker, cache ---------------------------------------
