@@ -102,11 +102,18 @@ class ApiKeyAdmin(OperatorScopedAdmin):
         readonly = ["prefix", "created_at", "last_used_at", "revoked_at"]
         return readonly + ["operator"] if obj else readonly
 
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        field = super().formfield_for_choice_field(db_field, request, **kwargs)
+        if db_field.name == "scope":
+            field.required = False  # (left out: full, as keys made before scopes existed)
+        return field
+
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            obj.scope = obj.scope or ApiKey.Scope.FULL
+            obj.save(update_fields=["name", "scope"])
             return
-        key, raw = services.api_key_create(operator=obj.operator, name=obj.name)
+        key, raw = services.api_key_create(operator=obj.operator, name=obj.name, scope=obj.scope)
         obj.pk = key.pk
         obj.prefix, obj.key_hash, obj.created_at = key.prefix, key.key_hash, key.created_at
         self.message_user(

@@ -180,9 +180,11 @@ def access_tokens_revoke_for_user(*, user: User, kind: str | None = None) -> int
 # --- API keys ----------------------------------------------------------------------------
 
 
-def api_key_create(*, operator: Operator, name: str) -> tuple[ApiKey, str]:
+def api_key_create(*, operator: Operator, name: str, scope: str = ApiKey.Scope.FULL) -> tuple[ApiKey, str]:
     raw = new_token(API_KEY_PREFIX)
-    key = ApiKey.objects.create(operator=operator, name=name, prefix=raw[:12], key_hash=token_hash(raw))
+    key = ApiKey.objects.create(
+        operator=operator, name=name, prefix=raw[:12], key_hash=token_hash(raw), scope=scope or ApiKey.Scope.FULL
+    )
     return key, raw
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -31,6 +32,7 @@ from ocpp.exceptions import (
     NotSupportedError,
     OCPPError,
     PropertyConstraintViolationError,
+    TypeConstraintViolationError,
 )
 from ocpp.exceptions import (
     NotImplementedError as OcppNotImplemented,
@@ -38,7 +40,7 @@ from ocpp.exceptions import (
 from ocpp.messages import CallError, CallResult
 
 from chargepoints.services import charge_point_touch_many, ocpp_message_store_many
-from ocpp_consumer import library, schemas
+from ocpp_consumer import library, limits, schemas
 from ocpp_consumer.batching import committer
 
 
@@ -171,7 +173,15 @@ class CsmsChargePoint:
             await self._too_large(text, limit)
             return
         try:
-            frame = json.loads(text)
+            frame = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+        except NumberOutOfRange:
+            # (1e309 parses as infinity, which the journal could not store either)
+            await self._reject_unparsed(
+                text,
+                sniff_unique_id(text) or "-1",
+                TypeConstraintViolationError(description="A number is out of range"),
+            )
+            return
         except ValueError:
             await self._reject_unparsed(text, "-1", self.formation_error(description="Frame is not valid JSON"))
             return
@@ -296,6 +306,7 @@ class CsmsChargePoint:
                 raise NotSupportedError(description=f"{action} is not supported by this central system")
             raise OcppNotImplemented(description=f"Unknown action {action}")
         schemas.check(self.protocol, action, payload)
+        limits.check(payload)
         if action != "BootNotification" and self.registration_status != "Accepted":
             self._refuse_before_acceptance()
         kwargs = to_snake(payload)
@@ -377,6 +388,21 @@ class CsmsChargePoint:
                     return await library.wait_for_reply(self, unique_id, timeout)
                 finally:
                     self._awaiting = None
+
+
+class NumberOutOfRange(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise NumberOutOfRange(text[:40])
+    return number
+
+
+def _no_constant(text: str) -> float:
+    raise NumberOutOfRange(text)  # NaN, Infinity: not JSON, and not storable either
 
 
 def _plain(details: Any) -> Any:

@@ -14,8 +14,9 @@ from rest_framework import authentication, permissions
 from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import ApiKeyAuthentication
-from accounts.models import Operator
+from accounts.models import Operator, User
 from chargepoints.models import ChargePoint, Connector
+from sessions_app.selectors import drivers_of_operator
 
 ALL_OPERATORS = None
 
@@ -133,6 +134,17 @@ def scoped(queryset: QuerySet, user, *, operator_path: str) -> QuerySet:
     if operator_id is ALL_OPERATORS:
         return queryset
     return queryset.filter(**{operator_path: operator_id})
+
+
+def drivers_of(user) -> QuerySet:
+    """The drivers the caller's operator may bind cards to: those who charged at its
+    chargers or hold one of its cards (a superuser: every driver)."""
+    operator_id = operator_id_of(user)
+    if operator_id is ALL_OPERATORS:
+        return User.objects.filter(is_staff=False, phone__isnull=False)
+    if operator_id is None:
+        return User.objects.none()
+    return drivers_of_operator(operator_id=operator_id)
 
 
 def charge_points_of(user) -> QuerySet[ChargePoint]:

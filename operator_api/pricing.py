@@ -16,7 +16,7 @@ from tariffs import services as tariff_services
 from tariffs.models import DEFAULT_MARKET, ElectricityPrice, Tariff, TariffAssignment
 
 from . import services
-from .access import charge_point_or_404, operator_for_write, scoped
+from .access import charge_point_or_404, drivers_of, operator_for_write, scoped
 from .base import DateOrDateTimeField, OperatorApi, paginated, start_of, validated
 from .sites import sites_of
 
@@ -61,11 +61,23 @@ class IdTokenOutput(serializers.ModelSerializer):
         ]
 
 
+class OperatorDriverField(serializers.PrimaryKeyRelatedField):
+    """A driver of the caller's operator; any other id, existing or not, is the same
+    "does not exist" error, so the API does not reveal which user ids exist."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return drivers_of(request.user) if request is not None else User.objects.none()
+
+
 class IdTokenInput(serializers.Serializer):
     token_type = serializers.ChoiceField(IdTokenType.choices, required=False)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    user = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, allow_null=True, help_text="The driver the card belongs to"
+    user = OperatorDriverField(
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The driver the card belongs to (one who charged at your chargers or holds one of your cards)",
     )
     group_uid = serializers.CharField(max_length=36, required=False, allow_blank=True)
     status = serializers.ChoiceField(IdTokenStatus.choices, required=False)
@@ -100,7 +112,7 @@ class IdTokenCreateApi(OperatorApi):
 
     @extend_schema(tags=[TOKENS], request=InputSerializer, responses={201: IdTokenOutput})
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
+        data = validated(self.InputSerializer, request.data, context={"request": request})
         data["operator"] = operator_for_write(request.user, data.pop("operator", None))
         token = services.record_save(instance=IdToken(), fields=data)
         return Response(IdTokenOutput(token).data, status=status.HTTP_201_CREATED)
@@ -119,7 +131,7 @@ class IdTokenUpdateApi(OperatorApi):
     @extend_schema(tags=[TOKENS], request=InputSerializer, responses=IdTokenOutput)
     def patch(self, request, token_id: int):
         token = get_object_or_404(id_tokens_of(request.user), pk=token_id)
-        data = validated(self.InputSerializer, request.data, partial=True)
+        data = validated(self.InputSerializer, request.data, partial=True, context={"request": request})
         return Response(IdTokenOutput(services.record_save(instance=token, fields=data)).data)
 
 

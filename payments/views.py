@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -25,6 +26,16 @@ def sandbox_pay(request: HttpRequest, reference) -> HttpResponse:
     return render(request, "payments/sandbox_pay.html", {"invoice": invoice})
 
 
+# Klarna's widget: its script, its iframes and their calls (config/settings/parts/security.py
+# has the site-wide policy).
+@csp_update(
+    {
+        "script-src": ["https://x.klarnacdn.net"],
+        "frame-src": ["https://*.klarna.com", "https://*.klarnacdn.net"],
+        "connect-src": ["https://*.klarna.com"],
+        "img-src": ["https://*.klarnacdn.net"],
+    }
+)
 @require_http_methods(["GET", "POST"])
 def klarna_pay(request: HttpRequest, public_id) -> HttpResponse:
     payment = Payment.objects.filter(public_id=public_id, provider=Provider.KLARNA).first()

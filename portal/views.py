@@ -33,9 +33,36 @@ PAGE_SIZE = 50
 # --- access ----------------------------------------------------------------------------
 
 
+# The Django permission each portal page needs (issue 16: staff without permissions saw
+# everything). A page missing here is refused to everyone but superusers. Pages that
+# change something check their own permission too (commands: send_commands; price
+# import/generation: add_electricityprice).
+PAGE_PERMISSIONS = {
+    "dashboard": "chargepoints.view_chargepoint",
+    "dashboard_live": "chargepoints.view_chargepoint",
+    "site_map": "chargepoints.view_chargepoint",
+    "charger_list": "chargepoints.view_chargepoint",
+    "charger_detail": "chargepoints.view_chargepoint",
+    "charger_live": "chargepoints.view_chargepoint",
+    "charger_command": "chargepoints.send_commands",
+    "journal": "chargepoints.view_ocppmessage",
+    "session_list": "sessions_app.view_chargesession",
+    "session_detail": "sessions_app.view_chargesession",
+    "driver_list": "accounts.view_user",
+    "purchase_list": "billing.view_purchase",
+    "payment_list": "payments.view_payment",
+    "wallet_list": "billing.view_wallet",
+    "wallet_detail": "billing.view_wallet",
+    "tariff_overview": "tariffs.view_tariff",
+    "prices_import": "tariffs.view_electricityprice",
+    "prices_generate": "tariffs.view_electricityprice",
+}
+
+
 def staff_required(view: Callable) -> Callable:
     """Portal pages are for operator staff: anonymous users go to the portal login,
-    logged-in non-staff (drivers) get 403."""
+    logged-in non-staff (drivers) and staff without the page's permission get 403."""
+    permission = PAGE_PERMISSIONS.get(view.__name__, "")
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
@@ -43,9 +70,12 @@ def staff_required(view: Callable) -> Callable:
             return redirect_to_login(request.get_full_path(), reverse("portal-login"))
         if not request.user.is_staff:
             raise PermissionDenied("The operator portal is for operator staff.")
+        if not request.user.is_superuser and not (permission and request.user.has_perm(permission)):
+            raise PermissionDenied("Your account's permissions do not include this page.")
         request.operator_scope = ps.scope_for(request.user)
         return view(request, *args, **kwargs)
 
+    wrapper.portal_page = view.__name__  # (tests check every page names its permission)
     return wrapper
 
 

@@ -142,7 +142,10 @@
       box.appendChild(document.createElement("br"));
       box.appendChild(document.createTextNode(p.site + " · " + p.status));
       marker.bindPopup(box);
-      marker.bindTooltip(p.identity + ": " + p.status);
+      // Leaflet renders a string as HTML: charger ids and names are data, so text nodes only.
+      var tip = document.createElement("span");
+      tip.textContent = p.identity + ": " + p.status;
+      marker.bindTooltip(tip);
       marker.addTo(map);
       bounds.push([p.lat, p.lng]);
     });

@@ -301,3 +301,35 @@ async def test_attempts_arriving_together_for_one_id_queue_one_check_not_one_eac
         ]
     )
     assert answers == [None] * 16 and len(checks) == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+async def test_a_fleet_of_passworded_chargers_connecting_at_once_all_get_in(servers, make_charge_point):
+    """Issue 16: with PBKDF2 on the database thread, ~20 passworded chargers connecting at
+    the same moment all missed daphne's 5 s handshake limit (0 of 100 succeeded)."""
+    url = servers.get("fleet")  # a fresh process: no cached checks
+    fleet = [await sync_to_async(make_charge_point)(connectors=1) for _ in range(100)]
+
+    async def one(identity: str) -> float:
+        started = time.perf_counter()
+        ws = await websockets.connect(
+            url + identity,
+            subprotocols=["ocpp1.6"],
+            open_timeout=10,
+            additional_headers={"Authorization": _basic(identity, PASSWORD)},
+        )
+        took = time.perf_counter() - started
+        await ws.close()
+        return took
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*[one(cp.identity) for cp in fleet], return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    handshakes = sorted(r for r in results if isinstance(r, float))
+    print(
+        f"\n{len(handshakes)}/100 connected in {elapsed:.2f} s; handshake median "
+        f"{statistics.median(handshakes) * 1000:.0f} ms, max {handshakes[-1] * 1000:.0f} ms"
+    )
+    assert len(handshakes) == 100, [r for r in results if not isinstance(r, float)][:3]
+    assert handshakes[-1] < 5.0

@@ -6,8 +6,12 @@ scope (read, commands, full)."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -51,7 +55,19 @@ def _key_client(operator, scope: str) -> APIClient:
     return client
 
 
+def _migration_groups_present_again() -> None:
+    """The groups come from a data migration. A transactional test earlier in the same process
+    flushes every table, and then they are gone: run the migration's step again, on the
+    historical models, as migrate does."""
+    if Group.objects.filter(name__in=[permissions.VIEWER, permissions.ENGINEER, permissions.ADMIN]).count() == 3:
+        return
+    migration = importlib.import_module("accounts.migrations.0003_operator_groups")
+    state = MigrationExecutor(connection).loader.project_state(("accounts", "0003_operator_groups"), at_end=True)
+    migration.groups_create(state.apps, None)
+
+
 def test_the_data_migration_creates_the_three_roles():
+    _migration_groups_present_again()
     viewer, engineer, admin = (
         Group.objects.get(name=n) for n in (permissions.VIEWER, permissions.ENGINEER, permissions.ADMIN)
     )
@@ -144,3 +160,80 @@ def test_every_operator_api_view_names_what_it_needs():
     views = {view for view in _views(get_resolver()) if issubclass(view, (OperatorApi, OcppCoreApi))}
     assert len(views) > 40
     assert {view.__name__ for view in views} <= set(REQUIRED)
+
+
+def test_the_admin_creates_a_key_with_the_chosen_scope(admin_client):
+    import re
+
+    from django.urls import reverse
+
+    operator = OperatorFactory()
+    response = admin_client.post(
+        reverse("admin:accounts_apikey_add"),
+        {"operator": operator.pk, "name": "dashboards", "scope": "read"},
+        follow=True,
+    )
+    raw = re.search(r"API key created: (csk_[\w-]+)", response.content.decode()).group(1)
+    key = ApiKey.objects.get(name="dashboards")
+    assert key.scope == "read" and raw.startswith(key.prefix)
+
+
+def test_cards_bind_only_to_the_operators_drivers_without_revealing_user_ids(world):
+    from tests.factories import ChargeSessionFactory, DriverFactory
+
+    client = _key_client(world["operator"], "full")
+    own = ChargeSessionFactory(connector=world["operator"].sites.first().charge_points.first().connectors.first()).user
+    stranger = DriverFactory()  # exists, but never charged here
+    ok = client.post(f"{API}/id-tokens/create/", {"uid": "BIND-1", "user": own.pk}, format="json")
+    assert ok.status_code == 201 and ok.json()["user"] == own.pk
+    refused = client.post(f"{API}/id-tokens/create/", {"uid": "BIND-2", "user": stranger.pk}, format="json")
+    missing = client.post(f"{API}/id-tokens/create/", {"uid": "BIND-3", "user": 987654321}, format="json")
+    assert refused.status_code == missing.status_code == 400
+    assert refused.json()["user"][0].replace(str(stranger.pk), "N") == missing.json()["user"][0].replace(
+        "987654321", "N"
+    )
+    token_id = ok.json()["id"]
+    assert client.patch(f"{API}/id-tokens/{token_id}/update/", {"user": stranger.pk}, format="json").status_code == 400
+
+
+PORTAL_PAGES = [
+    "/",
+    "/dashboard/live/",
+    "/map/",
+    "/chargers/",
+    "/chargers/PERM-CP-1/",
+    "/journal/",
+    "/sessions/",
+    "/tariffs/",
+    "/drivers/",
+    "/purchases/",
+    "/payments/",
+    "/wallets/",
+]
+
+
+@pytest.mark.parametrize("url", PORTAL_PAGES)
+def test_portal_pages_need_their_view_permission(world, url):
+    assert _staff_client(world["operator"], "").get(url).status_code == 403
+    assert _staff_client(world["operator"], permissions.VIEWER).get(url).status_code == 200
+
+
+def test_every_portal_page_names_its_permission():
+    from portal.views import PAGE_PERMISSIONS
+
+    staff_pages = {
+        pattern.callback.portal_page
+        for pattern in _portal_patterns(get_resolver())
+        if hasattr(pattern.callback, "portal_page")
+    }
+    assert len(staff_pages) >= 15 and staff_pages <= set(PAGE_PERMISSIONS)
+
+
+def _portal_patterns(resolver) -> list[URLPattern]:
+    found = []
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            found += _portal_patterns(pattern)
+        elif isinstance(pattern, URLPattern) and getattr(pattern.callback, "__module__", "").split(".")[0] == "portal":
+            found.append(pattern)
+    return found

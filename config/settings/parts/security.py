@@ -11,6 +11,7 @@ ALLOW_... override below.
 from datetime import timedelta
 
 import environ
+from csp.constants import NONE, SELF
 
 _env = environ.Env()
 
@@ -40,3 +41,24 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.login_throttle.request_client_address"
 AXES_VERBOSE = False
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# No inline script anywhere (portal, admin, Swagger UI from drf-spectacular-sidecar, the
+# payment pages; the Klarna page adds Klarna's hosts in payments/views.py). Inline styles
+# stay allowed (the payment pages' style block, Swagger UI). Map tile servers
+# (PORTAL_MAP_TILE_URL) go in the CSP_IMG_SRC environment variable.
+SECURITY_CSP_IMG_SRC = _env.list("CSP_IMG_SRC", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", *SECURITY_CSP_IMG_SRC],
+        "connect-src": [SELF],
+        "font-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
