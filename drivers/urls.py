@@ -1,8 +1,9 @@
 """The driver app's REST API (seed 002), mounted at /api/v1/ by config/urls.py."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from drivers.api import accounts, charging, devices, purchases
+from drivers.api.errors import not_found
 
 urlpatterns = [
     path("user/otp-request", accounts.OtpRequestApi.as_view(), name="driver-otp-request"),
@@ -30,3 +31,6 @@ urlpatterns = [
         "purchases/<str:purchase_id>/feedback", purchases.PurchaseFeedbackApi.as_view(), name="driver-purchase-feedback"
     ),
 ]
+
+# Last: anything else under /api/v1/ is a JSON 404.
+urlpatterns.append(re_path(r"^[\s\S]*$", not_found))

@@ -283,3 +283,10 @@ class RemoteStopTransactionApi(OcppCoreApi):
                 action="RemoteStopTransaction",
             )
         )
+
+
+def missing_charge_point_id(request, *args, **kwargs):
+    """/API/Reset (or another command) without a charge point id: 400, not 404."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "Give the charge point id: /API/Reset/<chargePointId>."}, status=400)

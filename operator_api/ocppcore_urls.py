@@ -13,6 +13,8 @@ _END = r"/?$"
 urlpatterns = [
     re_path(r"^Status" + _END, ocppcore.StatusApi.as_view(), name="ocppcore-status"),
     re_path(rf"^Reset/{_ID}{_END}", ocppcore.ResetApi.as_view(), name="ocppcore-reset"),
+    # OCPP.Core's commands all name a charger: without one the request is malformed.
+    re_path(r"^Reset/?$", ocppcore.missing_charge_point_id, name="ocppcore-reset-without-id"),
     re_path(
         rf"^UnlockConnector/{_ID}/{_CONNECTOR}{_END}", ocppcore.UnlockConnectorApi.as_view(), name="ocppcore-unlock"
     ),

@@ -42,3 +42,11 @@ def driver_exception_handler(exc: Exception, context: dict) -> Response | None:
         code = getattr(detail, "code", None) or exc.default_code
         response.data = {"code": str(code), "message": _first_message(detail)}
     return response
+
+
+def not_found(request, *args, **kwargs):
+    """Any other path under /api/v1/: a JSON 404 in this API's error format (Django's own 404
+    page is HTML, which the app cannot read)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": "not_found", "message": "No such endpoint in the driver API."}, status=404)

@@ -309,3 +309,9 @@ def test_a_staff_login_is_not_an_ocppcore_credential(operator, charger):
     browser = APIClient()
     assert browser.login(username=staff.username, password="staff-password")
     assert browser.get("/API/Status").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/API/Reset", "/API/Reset/"])
+def test_reset_without_a_charge_point_id_is_a_400(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 400 and "charge point id" in answer.json()["detail"]

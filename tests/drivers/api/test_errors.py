@@ -72,3 +72,10 @@ def test_a_rate_limit_answers_429_with_retry_after(api, driver, monkeypatch):
 def test_every_error_kind_has_a_status():
     assert set(HTTP_STATUS) == {DomainError, *KINDS}
     assert HTTP_STATUS[DomainError] == 400
+
+
+def test_an_unknown_path_under_the_driver_api_is_a_json_404(client):
+    answer = client.get("/api/v1/no-such-endpoint")
+    assert answer.status_code == 404
+    assert answer["Content-Type"].startswith("application/json")
+    assert answer.json()["code"] == "not_found"
