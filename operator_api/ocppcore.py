@@ -290,3 +290,13 @@ def missing_charge_point_id(request, *args, **kwargs):
     from django.http import JsonResponse
 
     return JsonResponse({"detail": "Give the charge point id: /API/Reset/<chargePointId>."}, status=400)
+
+
+def missing_configuration_value(request, *args, **kwargs):
+    """/API/ChangeConfiguration/<id>/<key> (or with a trailing slash) has no value: refused
+    rather than sent as an empty value that would wipe the setting."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        {"detail": "Give the value: /API/ChangeConfiguration/<chargePointId>/<key>/<value>."}, status=400
+    )

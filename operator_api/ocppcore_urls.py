@@ -15,6 +15,12 @@ urlpatterns = [
     re_path(rf"^Reset/{_ID}{_END}", ocppcore.ResetApi.as_view(), name="ocppcore-reset"),
     # OCPP.Core's commands all name a charger: without one the request is malformed.
     re_path(r"^Reset/?$", ocppcore.missing_charge_point_id, name="ocppcore-reset-without-id"),
+    # An empty value would wipe the setting on the charger: it must be given.
+    re_path(
+        rf"^ChangeConfiguration/{_ID}/(?P<key>[^/]+)/?$",
+        ocppcore.missing_configuration_value,
+        name="ocppcore-change-configuration-without-value",
+    ),
     re_path(
         rf"^UnlockConnector/{_ID}/{_CONNECTOR}{_END}", ocppcore.UnlockConnectorApi.as_view(), name="ocppcore-unlock"
     ),
@@ -37,7 +43,7 @@ urlpatterns = [
         name="ocppcore-get-configuration-key",
     ),
     re_path(
-        rf"^ChangeConfiguration/{_ID}/(?P<key>[^/]+)/(?P<value>[^/]*){_END}",
+        rf"^ChangeConfiguration/{_ID}/(?P<key>[^/]+)/(?P<value>[^/]+){_END}",
         ocppcore.ChangeConfigurationApi.as_view(),
         name="ocppcore-change-configuration",
     ),

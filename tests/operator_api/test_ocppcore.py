@@ -315,3 +315,13 @@ def test_a_staff_login_is_not_an_ocppcore_credential(operator, charger):
 def test_reset_without_a_charge_point_id_is_a_400(client, path):
     answer = client.get(path)
     assert answer.status_code == 400 and "charge point id" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/API/ChangeConfiguration/station42/HeartbeatInterval/", "/API/ChangeConfiguration/station42/HeartbeatInterval"],
+)
+def test_change_configuration_without_a_value_is_refused_and_sends_nothing(client, charger, bus, path):
+    answer = client.get(path)
+    assert answer.status_code == 400 and "value" in answer.json()["detail"]
+    assert bus.calls == []
