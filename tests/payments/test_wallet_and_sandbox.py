@@ -213,3 +213,14 @@ def test_top_up_refuses_bad_amounts_and_the_wallet_itself():
             services.wallet_replenish(user_id=driver.pk, amount=amount, option="QPAY")
     with pytest.raises(DomainError):
         services.wallet_replenish(user_id=driver.pk, amount=Decimal("5"), option="EVM")
+
+
+def test_every_payment_option_icon_is_a_shipped_static_file(db):
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    from payments.selectors import payment_options
+
+    for option in payment_options():
+        relative = option["icon"].removeprefix(settings.STATIC_URL.rstrip("/") + "/")
+        assert finders.find(relative), option["icon"]
