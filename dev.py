@@ -47,6 +47,11 @@ def ensure_environment(*, with_tests: bool) -> None:
     digest = _requirements_digest(files)
     if stamp.exists() and stamp.read_text() == digest:
         return
+    # The test install covers the run's requirements too: `run` after `test` installs nothing.
+    test_stamp = VENV / ".installed-requirements-test.txt"
+    test_files = [ROOT / "requirements.txt", ROOT / "requirements-test.txt"]
+    if not with_tests and test_stamp.exists() and test_stamp.read_text() == _requirements_digest(test_files):
+        return
     _say(f"installing {requirement_file.name} (first run takes a minute)")
     subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "-r", str(requirement_file)], check=True)
@@ -65,23 +70,37 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
-def _ensure_embedded_redis_if_needed() -> None:
+def _ensure_embedded_redis_if_needed() -> Path | None:
+    """Start the embedded Redis unless REDIS_URL names one; its socket when this call
+    started it (the caller stops what it started), else None."""
     sys.path.insert(0, str(ROOT))
     if os.environ.get("REDIS_URL"):
-        return
+        return None
     from config.embedded_redis import ensure_running
 
-    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
-    ensure_running(var_dir / "redis.sock")
-    _say(f"embedded Redis answering on {var_dir / 'redis.sock'}")
+    socket_path = Path(os.environ.get("VAR_DIR", ROOT / "var")) / "redis.sock"
+    started = ensure_running(socket_path)
+    _say(f"embedded Redis answering on {socket_path}")
+    return socket_path if started else None
+
+
+def run_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The run command's environment: dev settings, and payment return/callback URLs on the
+    address the server really listens on (HOST/PORT) unless PAYMENTS_PUBLIC_BASE_URL is set."""
+    host, port = environ.get("HOST", "127.0.0.1"), environ.get("PORT", "8000")
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "PAYMENTS_PUBLIC_BASE_URL": f"http://{host}:{port}",
+        **environ,
+    }
 
 
 def command_run() -> int:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.dev")}
+    env = run_environment(dict(os.environ))
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     chargers = os.environ.get("SIMULATED_CHARGERS", "3")
-    _ensure_embedded_redis_if_needed()
+    started_redis = _ensure_embedded_redis_if_needed()
     _say("applying migrations")
     _manage("migrate", "--noinput", "-v", "0", env=env)
     _say("loading demo data")
@@ -139,6 +158,11 @@ def command_run() -> int:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if started_redis is not None:  # stop what this run started, nothing else
+            from config.embedded_redis import stop as stop_redis
+
+            stop_redis(started_redis)
+            _say("embedded Redis stopped")
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:

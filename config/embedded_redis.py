@@ -28,10 +28,11 @@ def is_answering(socket_path: Path) -> bool:
         return False
 
 
-def ensure_running(socket_path: Path) -> None:
-    """Start the embedded redis-server unless one already answers on the socket."""
+def ensure_running(socket_path: Path) -> bool:
+    """Start the embedded redis-server unless one already answers on the socket. True when
+    this call started it (so the caller that started it can stop it)."""
     if is_answering(socket_path):
-        return
+        return False
     directory = socket_path.parent
     directory.mkdir(parents=True, exist_ok=True)
     if socket_path.exists():
@@ -63,7 +64,7 @@ def ensure_running(socket_path: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if is_answering(socket_path):
-            return
+            return True
         time.sleep(0.05)
     raise RuntimeError(f"embedded redis did not come up on {socket_path}; see {directory / 'redis.log'}")
 
