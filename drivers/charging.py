@@ -137,6 +137,9 @@ def driver_charging_start(*, user: User, device_id: str) -> dict:
             raise Conflict("The charger is offline.", code="charger_offline")
         connector = _free_connector(charge_point)
         if connector is None:
+            out_of_order = {ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE}
+            if all(status in out_of_order for status in charge_point.connectors.values_list("status", flat=True)):
+                raise Conflict("This charger is out of order.", code="charger_out_of_order")
             raise Conflict("No free connector on this charger.", code="charger_busy")
         if not _can_pay(user=user, charge_point=charge_point):
             raise PaymentRequired(

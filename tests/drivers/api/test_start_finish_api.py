@@ -267,3 +267,12 @@ def test_a_connector_in_another_drivers_session_is_never_started_on(api, funded,
     response = start(api, charge_point)
     assert response.status_code == 409 and response.json()["code"] == "charger_busy"
     assert bus.calls == []
+
+
+@pytest.mark.parametrize("status", [ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE])
+def test_start_on_a_charger_out_of_order_says_so(api, funded, charge_point, bus, status):
+    charge_point.connectors.update(status=status)
+    response = start(api, charge_point)
+    assert response.status_code == 409
+    assert response.json() == {"code": "charger_out_of_order", "message": "This charger is out of order."}
+    assert bus.calls == []
