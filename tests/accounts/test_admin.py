@@ -72,3 +72,12 @@ def test_the_nats_users_command_prints_each_drivers_credentials(settings, capsys
     assert f'"driver-{driver.pk}"' in out and nats_password(driver.pk) in out
     assert f'"drivers.{driver.pk}.>"' in out and '{user: "csms", password: "pub"}' in out
     assert out.count("driver-") == 1
+
+
+def test_the_nats_users_command_warns_when_the_publisher_has_no_credentials(settings, capsys):
+    settings.NATS_URL = "nats://127.0.0.1:4222"
+    DriverFactory()
+    call_command("nats_driver_users")
+    captured = capsys.readouterr()
+    assert "authorization {" in captured.out
+    assert "warning" in captured.err and "NATS_URL" in captured.err

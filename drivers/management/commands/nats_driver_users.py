@@ -26,6 +26,13 @@ class Command(BaseCommand):
         parts = urlsplit(settings.NATS_URL.split(",")[0]) if settings.NATS_URL else None
         if parts and parts.username:
             users.append(f"    {{user: {json.dumps(parts.username)}, password: {json.dumps(parts.password or '')}}}")
+        else:
+            # With an authorization block, a server without our own account refuses our
+            # publisher: say so instead of leaving it out silently.
+            self.stderr.write(
+                "warning: NATS_URL carries no user and password, so the block has no account for this "
+                "server's own publisher; set NATS_URL=nats://user:password@host:4222 and run this again."
+            )
         for user_id in User.objects.filter(phone__isnull=False, is_staff=False, is_active=True).values_list(
             "pk", flat=True
         ):
