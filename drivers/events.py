@@ -28,11 +28,15 @@ def event_subject(user_id: int, kind: str) -> str:
 
 
 def _number(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+    """A JSON number with a fractional part, always (0.0, 10.0): the seed's fields are
+    numbers, and typed clients (Dart's `as double`) break on a value that is sometimes 0."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal | int | float):
+        return float(value)
     if isinstance(value, str):
         try:
-            return _number(Decimal(value))
+            return float(Decimal(value))
         except InvalidOperation:
             return value
     return value

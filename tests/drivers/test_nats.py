@@ -129,3 +129,10 @@ def test_a_dead_nats_server_fails_the_publish_quickly(settings):
     publisher = driver_nats.NatsPublisher()
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises for a refused connection
         publisher.publish("drivers.1.X", b"{}")
+
+
+def test_event_numbers_always_have_a_fractional_part():
+    from drivers.events import event_json
+
+    text = event_json({"energy": Decimal("0"), "waitingTime": 3, "amount": "10", "newBalance": Decimal("12.50")})
+    assert text == b'{"energy": 0.0, "waitingTime": 3.0, "amount": 10.0, "newBalance": 12.5}'
