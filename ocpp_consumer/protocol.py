@@ -140,6 +140,7 @@ class CsmsChargePoint:
         self._staged: list = []
         # The unique id of our CALL awaiting its answer (one at a time, see call_action).
         self._awaiting: str | None = None
+        self._awaiting_action = ""
         self._strays = 0
 
     # --- journal -----------------------------------------------------------------------
@@ -209,10 +210,16 @@ class CsmsChargePoint:
                 return
             await self._handle_call_frame(unique_id, frame[2], frame[3])
         elif message_type in (CALL_RESULT, CALL_ERROR):
+            # The answer's row names the action of the call it answers (a stray one: none).
+            action = self._awaiting_action if unique_id == self._awaiting else ""
             await journal_write(
                 [
                     self._row(
-                        "in", message_type, unique_id, payload=frame[2] if message_type == CALL_RESULT else frame[2:]
+                        "in",
+                        message_type,
+                        unique_id,
+                        action,
+                        payload=frame[2] if message_type == CALL_RESULT else frame[2:],
                     )
                 ]
             )
@@ -382,12 +389,12 @@ class CsmsChargePoint:
                 library.drop_stale_replies(self)
                 frame = [CALL, unique_id, action, payload]
                 await journal_write([self._row("out", CALL, unique_id, action, payload)])
-                self._awaiting = unique_id
+                self._awaiting, self._awaiting_action = unique_id, action
                 try:
                     await self.consumer.send(text_data=dumps(frame))
                     return await library.wait_for_reply(self, unique_id, timeout)
                 finally:
-                    self._awaiting = None
+                    self._awaiting, self._awaiting_action = None, ""
 
 
 class NumberOutOfRange(ValueError):

@@ -96,6 +96,13 @@ async def test_every_command_is_answered_by_the_charger(server, make_charge_poin
         )
     )()
     assert journal >= {action for action, _, _ in EVERY_COMMAND}
+    # The charger's answers name the call they answer, so a journal filtered by action shows both.
+    answered = await sync_to_async(
+        lambda: set(
+            OcppMessage.objects.filter(charge_point=cp, direction="in", message_type=3).values_list("action", flat=True)
+        )
+    )()
+    assert answered >= {action for action, _, _ in EVERY_COMMAND}
 
 
 async def test_remote_start_and_stop_run_a_session(server, make_charge_point):
