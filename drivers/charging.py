@@ -182,6 +182,7 @@ def _wait_until_closed(session_id: int) -> bool:
             return True
         if time.monotonic() >= deadline:
             return False
+        commands.release_database_connection()  # not held through the sleeps (the pool's)
         time.sleep(settings.DRIVERS_FINISH_POLL_SECONDS)
 
 

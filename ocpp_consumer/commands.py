@@ -17,6 +17,7 @@ import asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 from ocpp.exceptions import OCPPError
 
 from ocpp_consumer import answers, registry, schemas, translate
@@ -176,5 +177,17 @@ async def _stored_protocol(identity: str) -> str:
 
 
 def send(identity: str, action: str, payload: dict, *, timeout: float | None = None, source: str = "") -> dict:
-    """Synchronous send_async(), for views, Celery tasks, admin actions and shells."""
+    """Synchronous send_async(), for views, Celery tasks, admin actions and shells.
+
+    The wait for the charger may last the whole timeout (60 s by default): the calling
+    thread's database connection goes back to the pool first (unless a transaction holds
+    it), so a few slow chargers cannot starve the process's pool (PostgreSQL)."""
+    release_database_connection()
     return async_to_sync(send_async)(identity, action, payload, timeout=timeout, source=source)
+
+
+def release_database_connection() -> None:
+    """Hand this thread's database connection back (to the pool) before a long wait; the
+    next query takes one again. Not inside a transaction, which needs its connection."""
+    if not connection.in_atomic_block:
+        connection.close()

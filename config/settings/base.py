@@ -107,13 +107,17 @@ else:
     # thread (CONN_MAX_AGE > 0) is orphaned with its thread: one leaked server connection
     # per request until the collector runs (issue 17). Each process takes its connections
     # from a psycopg pool instead: Django hands a thread's connection back when it closes
-    # it (end of a request, of a database_sync_to_async call); the OCPP frame committer
-    # keeps one. DB_POOL_MAX_SIZE bounds what one process holds (web, and each worker).
+    # it (end of a request, of a database_sync_to_async call, before a command waits for a
+    # charger); the OCPP frame committer keeps one. DB_POOL_MAX_SIZE bounds what one
+    # process holds (web, and each worker).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    # With a pool, Django turns this into the pool's check: a connection the server dropped
+    # (restart, fail-over, idle kill) is replaced when it is taken from the pool instead of
+    # failing its next query.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
         # A request waits this long for a free connection before failing.
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
