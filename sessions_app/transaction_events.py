@@ -75,12 +75,14 @@ def id_token_info_v201(*, id_token: str, token_type: str, charge_point_id: int |
     """OCPP 2.0.1 IdTokenInfo (camelCase) for an idToken of any type.
 
     NoAuthorization needs no check; a Central token is one we generated for a remote
-    start, so it is accepted when such a request exists; everything else is a card.
+    start, so it is accepted when such a request exists and was not refused (a rejected or
+    unsent start authorises nothing); everything else is a card.
     """
     if token_type == "NoAuthorization":
         return {"status": "Accepted"}
     if token_type == "Central" and charge_point_id is not None:
-        if RemoteStartRequest.objects.filter(charge_point_id=charge_point_id, id_token=id_token).exists():
+        requests = RemoteStartRequest.objects.filter(charge_point_id=charge_point_id, id_token=id_token)
+        if requests.exclude(status=RemoteStartRequest.Status.REJECTED).exists():
             return {"status": "Accepted"}
     if not IdToken.objects.filter(uid=id_token).exists():
         return {"status": "Unknown"}

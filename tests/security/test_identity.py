@@ -128,3 +128,24 @@ async def test_the_ocpp_url_is_decoded_once_and_a_raw_slash_is_refused_not_a_500
             )
         assert refused.value.response.status_code == 403, path
     assert await sync_to_async(ChargePoint.objects.count)() == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_remote_start_does_not_authorise_its_central_token():
+    """A Central idToken is ours only through a start request the charger did not refuse:
+    a rejected (or unsent) one leaves an unknown tag unknown."""
+    from sessions_app.models import RemoteStartRequest
+    from sessions_app.transaction_events import id_token_info_v201
+    from tests.factories import ChargePointFactory
+
+    charge_point: ChargePoint = ChargePointFactory()
+    RemoteStartRequest.objects.create(
+        charge_point=charge_point, id_token="NOT-A-CARD", status=RemoteStartRequest.Status.REJECTED
+    )
+    assert id_token_info_v201(id_token="NOT-A-CARD", token_type="Central", charge_point_id=charge_point.pk) == {
+        "status": "Unknown"
+    }
+    RemoteStartRequest.objects.create(charge_point=charge_point, id_token="NOT-A-CARD")  # sent, not refused
+    assert id_token_info_v201(id_token="NOT-A-CARD", token_type="Central", charge_point_id=charge_point.pk) == {
+        "status": "Accepted"
+    }
