@@ -13,6 +13,7 @@ makes the OCPP call as a task and sends the answer to this caller's reply channe
 from __future__ import annotations
 
 import asyncio
+import time
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
@@ -148,6 +149,9 @@ async def _roundtrip(
             "payload": payload,
             "reply_to": reply_channel,
             "timeout": timeout,
+            # The moment the caller gives up (wall clock: the holder may be another host).
+            # A command that reaches the holder later is never sent to the charger.
+            "deadline": time.time() + timeout,
         },
     )
     try:

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 import uuid
 
 from asgiref.sync import sync_to_async
@@ -190,8 +191,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
         task.add_done_callback(lambda t: self.pending_commands.pop(t, None))
 
     async def _run_command(self, event: dict) -> None:
+        # The caller's timeout covers the whole call: the wait in the channel layer, the
+        # queue behind this charger's other commands, and the charger's answer. What is left
+        # of it when the command arrives is all the charger gets; nothing is sent late.
+        remaining = float(event.get("deadline", time.time() + float(event["timeout"]))) - time.time()
         try:
-            answer = await self.charge_point.call_action(event["action"], event["payload"], float(event["timeout"]))
+            if remaining <= 0:
+                raise TimeoutError
+            answer = await self.charge_point.call_action(event["action"], event["payload"], remaining)
         except TimeoutError:
             reply = {"result": "timeout"}
         except asyncio.CancelledError:
