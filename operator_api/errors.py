@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from accounts.errors import DomainError
-from config.http_errors import HTTP_STATUS, http_status  # noqa: F401 - HTTP_STATUS: this interface's table
+from config.http_errors import http_status
 
 
 def _headers(exc: DomainError) -> dict | None:

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from accounts.errors import DomainError
-from config.http_errors import HTTP_STATUS, http_status  # noqa: F401 - HTTP_STATUS: this interface's table
+from config.http_errors import http_status
 from payments import services
 from payments.errors import ProviderError
 from payments.models import Provider

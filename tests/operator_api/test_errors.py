@@ -3,37 +3,12 @@
 
 import pytest
 
-from accounts.errors import (
-    KINDS,
-    Conflict,
-    DomainError,
-    InvalidRequest,
-    NotAllowed,
-    NotFound,
-    PaymentRequired,
-    RateLimited,
-    Unavailable,
-    UpstreamFailed,
-    UpstreamTimeout,
-)
-from operator_api.errors import HTTP_STATUS
+from tests.support.errors import EXPECTED_STATUS
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED = [
-    (InvalidRequest, 400),
-    (PaymentRequired, 402),
-    (NotAllowed, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (RateLimited, 429),
-    (UpstreamFailed, 502),
-    (Unavailable, 503),
-    (UpstreamTimeout, 504),
-]
 
-
-@pytest.mark.parametrize(("kind", "status"), EXPECTED)
+@pytest.mark.parametrize(("kind", "status"), EXPECTED_STATUS)
 def test_payments_endpoints_answer_each_kind_with_its_status(client, monkeypatch, kind, status):
     def raise_it(**kwargs):
         raise kind("Something went wrong.", code="some_code")
@@ -55,7 +30,7 @@ def test_payments_input_errors_keep_drfs_shape(client):
     assert response.status_code == 400 and "reservationId" in response.json()
 
 
-@pytest.mark.parametrize(("kind", "status"), EXPECTED)
+@pytest.mark.parametrize(("kind", "status"), EXPECTED_STATUS)
 def test_operator_rest_answers_each_kind_with_its_status(client, site, monkeypatch, kind, status):
     def raise_it(**kwargs):
         raise kind("Something went wrong.", code="some_code")
@@ -64,8 +39,3 @@ def test_operator_rest_answers_each_kind_with_its_status(client, site, monkeypat
     response = client.delete(f"/api/operator/sites/{site.pk}/delete/")
     assert response.status_code == status
     assert response.json() == {"detail": "Something went wrong.", "code": "some_code"}
-
-
-def test_every_error_kind_has_a_status():
-    assert set(HTTP_STATUS) == {DomainError, *KINDS}
-    assert HTTP_STATUS[DomainError] == 400

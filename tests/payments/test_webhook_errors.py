@@ -5,37 +5,12 @@ import uuid
 
 import pytest
 
-from accounts.errors import (
-    KINDS,
-    Conflict,
-    DomainError,
-    InvalidRequest,
-    NotAllowed,
-    NotFound,
-    PaymentRequired,
-    RateLimited,
-    Unavailable,
-    UpstreamFailed,
-    UpstreamTimeout,
-)
-from payments.webhooks import HTTP_STATUS
+from tests.support.errors import EXPECTED_STATUS
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED = [
-    (InvalidRequest, 400),
-    (PaymentRequired, 402),
-    (NotAllowed, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (RateLimited, 429),
-    (UpstreamFailed, 502),
-    (Unavailable, 503),
-    (UpstreamTimeout, 504),
-]
 
-
-@pytest.mark.parametrize(("kind", "status"), EXPECTED)
+@pytest.mark.parametrize(("kind", "status"), EXPECTED_STATUS)
 def test_each_error_kind_answers_its_status(client, monkeypatch, kind, status):
     def raise_it(**kwargs):
         raise kind("Something went wrong.", code="some_code")
@@ -61,8 +36,3 @@ def test_unconfigured_stripe_webhooks_answer_503(client, settings):
         "code": "not_configured",
         "message": "Stripe webhooks are not configured.",
     }
-
-
-def test_every_error_kind_has_a_status():
-    assert set(HTTP_STATUS) == {DomainError, *KINDS}
-    assert HTTP_STATUS[DomainError] == 400
