@@ -163,7 +163,10 @@ def remote_stop_transaction(
 
 
 async def remote_stop_async(*, session: ChargeSession, timeout: float | None = None, source: str = "") -> dict:
-    """remote_stop for async callers."""
-    action, payload = await database_sync_to_async(stop_request)(session=session)
-    identity = await database_sync_to_async(lambda: session.charge_point.identity)()
+    """remote_stop for async callers (one hop to the ORM thread for the session's charger)."""
+
+    def addressed() -> tuple[str, str, dict]:
+        return (session.charge_point.identity, *stop_request(session=session))
+
+    identity, action, payload = await database_sync_to_async(addressed)()
     return await commands.send_async(identity, action, payload, timeout=timeout, source=source)

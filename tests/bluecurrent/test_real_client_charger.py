@@ -11,7 +11,7 @@ from bluecurrent_api.types import OverrideCurrentPayload
 from chargepoints.models import ChargePoint, ChargingProfile
 from sessions_app.models import ChargeSession
 from tests.bluecurrent.frames import by_object
-from tests.support.chargers import PASSWORD, eventually, simulated
+from tests.support.chargers import PASSWORD, eventually, simulated, simulated201
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -48,6 +48,27 @@ async def test_it_starts_and_stops_a_session_on_the_charger(haserver, home, live
             lambda m: m["object"] == "CH_STATUS" and m["data"]["stop_datetime"] is not None
         )
         assert stopped["data"]["start_datetime"] <= stopped["data"]["stop_datetime"]
+
+
+async def test_it_starts_and_stops_a_session_on_an_ocpp_2_0_1_charger(haserver, home, live_client):
+    """2.0.1 transaction ids are strings: the stop is a RequestStopTransaction with that
+    string (a 1.6 RemoteStop with it failed the 1.6 schema: success false)."""
+    evse = home.charge_point.identity
+    async with simulated201(ocpp_url(haserver), evse, PASSWORD, meter_interval=0.5) as station:
+        assert await online(evse)
+        await live_client.client.start_session(evse, home.card.uid)
+        answer = await live_client.next(lambda m: m["object"] == "START_SESSION" and "result" in m)
+        assert answer["success"] is True and answer["error"] == ""
+        session = await eventually(
+            lambda: ChargeSession.objects.filter(charge_point__identity=evse, status="active").first(), timeout=10
+        )
+        assert "RequestStartTransaction" in station.commands_received
+
+        await live_client.client.stop_session(evse)
+        answer = await live_client.next(lambda m: m["object"] == "STOP_SESSION" and "result" in m)
+        assert answer["success"] is True and answer["error"] == ""
+        assert "RequestStopTransaction" in station.commands_received
+        assert await eventually(lambda: ChargeSession.objects.get(pk=session.pk).status == "completed", timeout=10)
 
 
 async def test_stop_without_a_session_says_so(haserver, home, live_client):

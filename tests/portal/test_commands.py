@@ -158,3 +158,19 @@ def test_commands_to_another_operators_charger_are_refused(alpha_client, bus):
 
 def test_commands_are_post_only(alpha_client, bus):
     assert alpha_client.get("/chargers/Alpha-CP-0/command/").status_code == 405
+
+
+def test_a_remote_stop_on_an_ocpp_2_0_1_charger_sends_its_string_transaction_id(alpha_client, bus):
+    from chargepoints.models import ChargePoint
+
+    ChargePoint.objects.filter(identity="Alpha-CP-0").update(protocol="ocpp2.0.1")
+    calls, _ = bus
+    response = post(alpha_client, "remote-stop", transactionId="tx-7f3a")
+    assert calls == [("Alpha-CP-0", "RequestStopTransaction", {"transactionId": "tx-7f3a"})]
+    assert "whole number" not in response.content.decode()
+
+
+def test_a_remote_stop_with_a_non_numeric_id_on_a_1_6_charger_is_refused_clearly(alpha_client, bus):
+    calls, _ = bus
+    page = post(alpha_client, "remote-stop", transactionId="tx-7f3a").content.decode()
+    assert calls == [] and "not an OCPP 1.6 transaction id" in page
