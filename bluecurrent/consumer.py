@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.channel_layer import ResilientChannelsMixin
 from accounts.models import User
 from bluecurrent import frames, limits, selectors, services, smart, snapshots, tokens
 from chargepoints.fanout import group_name
@@ -48,10 +49,9 @@ def _validate(raw: str) -> tuple[int | None, str | None, str | None]:
     return api_token.pk, tokens.session_token_issue(api_token=api_token), str(api_token.user_id)
 
 
-class BlueCurrentConsumer(AsyncWebsocketConsumer):
+class BlueCurrentConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.claimed_token_id: int | None = None
-        self.joined: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
         self.pending_pushes: set[str] = set()
         self.user_id: int | None = None
@@ -63,8 +63,7 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code) -> None:
         for task in list(self.tasks):
             task.cancel()
-        for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave_all_groups()
         if self.claimed_token_id is not None:
             await database_sync_to_async(limits.connection_release)(
                 api_token_id=self.claimed_token_id, channel_name=self.channel_name
@@ -186,9 +185,8 @@ class BlueCurrentConsumer(AsyncWebsocketConsumer):
         )()
         for identity in identities:
             group = group_name(identity)
-            if group not in self.joined:
-                await self.channel_layer.group_add(group, self.channel_name)
-                self.joined.add(group)
+            if group not in self.joined_groups:
+                await self.join_group(group)
         await self.send_frame({"object": "HELLO", "success": True, "error": ""})
 
     async def keep_claim(self) -> None:

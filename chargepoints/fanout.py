@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from accounts.channel_layer import REDIS_ERRORS, group_send_or_skip
+from accounts.outages import redis_outage
 
 _local = threading.local()
 _GROUP_UNSAFE = re.compile(r"[^0-9A-Za-z_.\-]")
@@ -56,14 +58,9 @@ def publish_state(state: dict) -> None:
     if collector is not None:
         collector.append(state)
         return
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group_name(state["identity"]), {"type": "cp.state", **state})
-    except Exception:  # a dashboard update must never break a domain write
-        import logging
-
+    try:  # a dashboard update must never break a domain write; skipped while Redis is down
+        group_send_or_skip(group_name(state["identity"]), {"type": "cp.state", **state})
+    except Exception:
         logging.getLogger(__name__).warning("cp.state fan-out failed", exc_info=True)
 
 
@@ -159,13 +156,20 @@ async def _send(states: list[dict]) -> None:
     if not states:
         return
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or redis_outage.should_skip():
         return
-    for state in await _with_members(layer, states):
-        try:
-            await layer.group_send(group_name(state["identity"]), {"type": "cp.state", **state})
-        except Exception:
-            logging.getLogger(__name__).warning("cp.state fan-out failed", exc_info=True)
+    try:
+        for state in await _with_members(layer, states):
+            try:
+                await layer.group_send(group_name(state["identity"]), {"type": "cp.state", **state})
+            except REDIS_ERRORS:
+                raise
+            except Exception:
+                logging.getLogger(__name__).warning("cp.state fan-out failed", exc_info=True)
+    except REDIS_ERRORS as error:
+        redis_outage.failed(error)  # (the states of an outage are dropped: they are live views)
+        return
+    redis_outage.succeeded()
 
 
 async def _with_members(layer, states: list[dict]) -> list[dict]:
@@ -187,6 +191,8 @@ async def _with_members(layer, states: list[dict]) -> list[dict]:
             counts = await pipe.execute()
             out += [state for state, count in zip(shard_states, counts) if count]
         return out
+    except REDIS_ERRORS:
+        raise
     except Exception:
         logging.getLogger(__name__).warning("cp.state membership check failed; sending to all", exc_info=True)
         return states

@@ -324,6 +324,26 @@ def charge_point_mark_offline_many(*, charge_point_ids: list[int]) -> list[None]
     return [None] * len(charge_point_ids)
 
 
+@transaction.atomic
+def charge_point_mark_gone_many(*, identities: Iterable[str], not_seen_since: datetime) -> list[str]:
+    """Mark offline the chargers whose web process died (ocpp_consumer.registry's sweep),
+    except any heard from since `not_seen_since` (it reconnected to another process
+    meanwhile). Returns the identities marked offline."""
+    gone = list(
+        ChargePoint.objects.filter(identity__in=set(identities), is_online=True)
+        .exclude(last_seen_at__gte=not_seen_since)
+        .order_by("pk")
+        .values_list("pk", "identity")
+    )
+    if gone:
+        pks = [pk for pk, _ in gone]
+        ChargePoint.objects.filter(pk__in=pks).exclude(last_seen_at__gte=not_seen_since).update(
+            is_online=False, updated_at=timezone.now()
+        )
+        _publish_states(pks)
+    return [identity for _, identity in gone]
+
+
 def _publish_states(pks) -> None:
     for charge_point in ChargePoint.objects.filter(pk__in=pks).only(
         "identity", "status", "is_online", "registration_status"

@@ -21,6 +21,7 @@ from accounts.errors import (
     DomainError,
     NotFound,
     PaymentRequired,
+    Unavailable,
     UpstreamFailed,
     UpstreamTimeout,
 )
@@ -61,6 +62,8 @@ def _charger_answer(send: Callable[[], dict]) -> dict:
         raise
     except commands.ChargerOffline:
         raise Conflict("The charger is offline.", code="charger_offline") from None
+    except commands.CommandUnavailable as exc:
+        raise Unavailable(str(exc), code="commands_unavailable") from None
     except commands.CommandTimeout:
         raise UpstreamTimeout("The charger did not answer in time.", code="charger_timeout") from None
     except commands.CommandError as exc:

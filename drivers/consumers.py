@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import DriverTokenAuthentication
+from accounts.channel_layer import ResilientChannelsMixin
 from drivers.events import driver_topic, event_data
 
 # 4401: the WebSocket counterpart of HTTP 401 (application close codes are 4000-4999).
@@ -49,7 +50,7 @@ def driver_group(user_id: int) -> str:
     return f"driver.{user_id}"
 
 
-class DriverEventsConsumer(AsyncJsonWebsocketConsumer):
+class DriverEventsConsumer(ResilientChannelsMixin, AsyncJsonWebsocketConsumer):
     async def connect(self):
         raw = _token_from_scope(self.scope)
         user = await _driver_for(raw) if raw else None
@@ -60,12 +61,11 @@ class DriverEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.group = driver_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join_group(self.group)
         await self.accept()
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_all_groups()
 
     @classmethod
     async def decode_json(cls, text_data):

@@ -4,6 +4,12 @@ While one flush runs in the database thread, new items queue up and go together 
 next one. Every submitter waits for the commit of the flush holding its item, so nothing
 is answered (acknowledged to a charger) before it is stored, yet under load one
 transaction carries hundreds of frames.
+
+When the database cannot be reached, a batch fails as a whole (its items are not retried
+one by one: each retry would wait for a connection too), and for a moment after such a
+failure new batches fail at once (accounts.outages.database_outage): every waiting frame
+gets its error (a CALLERROR InternalError for the charger to resend) within about one
+connection attempt, not one attempt per frame.
 """
 
 from __future__ import annotations
@@ -16,13 +22,24 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 
+from accounts.outages import database_outage, is_database_unavailable
 from chargepoints.fanout import collecting, publish_many_async
 
 logger = logging.getLogger(__name__)
 
 CONNECTION_CHECK_EVERY = 1.0  # seconds between connection checks of a busy group committer
+
+
+def _skip_while_database_down() -> None:
+    if database_outage.should_skip():
+        raise OperationalError("The database is unavailable (a connection failed a moment ago)")
+
+
+def _note_failure(error: BaseException) -> None:
+    if is_database_unavailable(error):
+        database_outage.failed(error)
 
 
 class GroupCommitter:
@@ -41,6 +58,7 @@ class GroupCommitter:
         # seconds and after any failure, instead of twice per flush: with CONN_HEALTH_CHECKS
         # each of those also cost a SELECT 1 round trip on the next query (issue 3's profile:
         # a tenth of the database thread at 500 frames/s).
+        _skip_while_database_down()
         now = time.monotonic()
         if now >= self._hygiene_due:
             close_old_connections()
@@ -48,9 +66,11 @@ class GroupCommitter:
         try:
             with collecting() as states:
                 self._flush(items)
-        except Exception:
+        except Exception as error:
             self._hygiene_due = 0.0
+            _note_failure(error)
             raise
+        database_outage.succeeded()
         return states
 
     async def submit(self, item: Any) -> None:
@@ -71,8 +91,8 @@ class GroupCommitter:
                 del self._items[: self._max_batch], self._futures[: self._max_batch]
                 try:
                     states = await self._run_in_db_thread(items)
-                except Exception:
-                    if len(items) == 1:
+                except Exception as error:
+                    if len(items) == 1 or is_database_unavailable(error):
                         raise
                     # One bad item must not fail the others: retry them one by one.
                     logger.warning("group commit of %d items failed; retrying one by one", len(items), exc_info=True)
@@ -150,13 +170,16 @@ class BatchedCall:
     def _call(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
         with collecting() as states:
             try:
+                _skip_while_database_down()
                 results = self._function(**{self._argument: items})
                 if len(results) != len(items):
                     raise RuntimeError(f"{self._name} answered {len(results)} results for {len(items)} items")
+                database_outage.succeeded()
                 return [(True, result) for result in results], states
             except Exception as exc:
-                if len(items) == 1:
-                    return [(False, exc)], states
+                _note_failure(exc)
+                if len(items) == 1 or is_database_unavailable(exc):
+                    return [(False, exc)] * len(items), states
                 logger.warning("%s for %d items failed; retrying one by one", self._name, len(items), exc_info=True)
         outcomes: list[tuple[bool, Any]] = []
         with collecting() as states:

@@ -15,6 +15,10 @@ class ChargerOffline(CommandError):
     """The charger has no live connection."""
 
 
+class CommandUnavailable(CommandError):
+    """The command bus cannot reach chargers now (Redis is down); nothing was sent."""
+
+
 class CommandTimeout(CommandError):
     """The charger did not answer in time (OCPP status `Timeout`)."""
 

@@ -21,12 +21,15 @@ from django.conf import settings
 from django.db import connection
 from ocpp.exceptions import OCPPError
 
+from accounts.channel_layer import REDIS_ERRORS, RedisUnavailable
+from accounts.outages import redis_outage
 from ocpp_consumer import answers, registry, schemas, translate
 from ocpp_consumer.command_errors import (  # noqa: F401 - the bus's public error names
     CallErrorReceived,
     ChargerOffline,
     CommandError,
     CommandTimeout,
+    CommandUnavailable,
     InvalidPayload,
     UnknownAction,
 )
@@ -39,6 +42,7 @@ from ocpp_consumer.v201.central_system import COMMANDS as COMMANDS_201
 COMMANDS: dict[str, frozenset[str]] = {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": translate.accepted_actions(COMMANDS_201)}
 # Time for the reply to travel back through Redis after the charger answered.
 _REPLY_MARGIN_S = 2.0
+_UNAVAILABLE = "Commands cannot reach chargers now: the message bus (Redis) is unavailable. Try again shortly."
 
 
 async def send_async(
@@ -46,7 +50,7 @@ async def send_async(
 ) -> dict:
     """Send `action` with `payload` (camelCase, as on the wire) and return the charger's
     CALLRESULT payload. Raises ChargerOffline, CommandTimeout, CallErrorReceived,
-    InvalidPayload or UnknownAction. What the answer tells about the charger
+    InvalidPayload, UnknownAction, or CommandUnavailable (at once, while Redis is down). What the answer tells about the charger
     (configuration keys, charging profiles) is recorded by ocpp_consumer.answers, the one
     place that does, with `source` naming the caller on a charging profile row ("api",
     "portal", "home-api:...")."""
@@ -54,7 +58,10 @@ async def send_async(
         timeout = settings.OCPP_COMMAND_TIMEOUT
     if not any(action in actions for actions in COMMANDS.values()):
         raise UnknownAction(f"{action} is not a command the central system sends")
-    registration = await sync_to_async(registry.lookup, thread_sensitive=False)(identity)
+    try:
+        registration = await sync_to_async(registry.lookup, thread_sensitive=False)(identity)
+    except RedisUnavailable:
+        raise CommandUnavailable(_UNAVAILABLE) from None
     protocol = registration.protocol if registration else await _stored_protocol(identity)
     try:
         answer = await _send_async(identity, action, payload, registration, protocol, timeout=timeout)
@@ -141,6 +148,27 @@ async def _roundtrip(
     # process that also runs consumers (a Blue Current or portal socket sending a command),
     # could sit unread behind a consumer's receive until that consumer got a message.
     reply_channel = await layer.new_channel()
+    if redis_outage.should_skip():
+        raise CommandUnavailable(_UNAVAILABLE)
+    try:
+        await _send_command(layer, registration, action, payload, reply_channel, timeout)
+    except REDIS_ERRORS as error:
+        redis_outage.failed(error)
+        raise CommandUnavailable(_UNAVAILABLE) from None
+    try:
+        async with asyncio.timeout(timeout + _REPLY_MARGIN_S):
+            reply = await layer.receive(reply_channel)
+    except TimeoutError:
+        # Nobody answered at all: the process holding the socket is gone or overloaded.
+        raise CommandTimeout(f"No answer from {identity} within {timeout:g} s") from None
+    except REDIS_ERRORS as error:
+        # (sent, so the charger may have carried it out: the answer is unknown)
+        redis_outage.failed(error)
+        raise CommandUnavailable(f"{_UNAVAILABLE} The command was sent; its answer was lost.") from None
+    return _reply_payload(identity, reply, timeout)
+
+
+async def _send_command(layer, registration, action: str, payload: dict, reply_channel: str, timeout: float) -> None:
     await layer.send(
         registration.channel_name,
         {
@@ -154,12 +182,10 @@ async def _roundtrip(
             "deadline": time.time() + timeout,
         },
     )
-    try:
-        async with asyncio.timeout(timeout + _REPLY_MARGIN_S):
-            reply = await layer.receive(reply_channel)
-    except TimeoutError:
-        # Nobody answered at all: the process holding the socket is gone or overloaded.
-        raise CommandTimeout(f"No answer from {identity} within {timeout:g} s") from None
+    redis_outage.succeeded()
+
+
+def _reply_payload(identity: str, reply: dict, timeout: float) -> dict:
     result = reply.get("result")
     if result == "ok":
         return reply["payload"]

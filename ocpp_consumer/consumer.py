@@ -18,16 +18,19 @@ import uuid
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import Error as DatabaseError
 
+from accounts.channel_layer import RedisUnavailable, ResilientChannelsMixin, refuse_handshake
 from accounts.network import scope_client_address
 from chargepoints.identity import identity_is_valid
 from chargepoints.services import (
     charge_point_mark_offline_many,
     charge_point_mark_online_many,
 )
-from ocpp_consumer import gc_policy, registry
+from ocpp_consumer import gc_policy, liveness, registry
 from ocpp_consumer.auth import charger_authenticate
 from ocpp_consumer.batching import run_service_many
 from ocpp_consumer.v16.central_system import CentralSystem16
@@ -69,14 +72,19 @@ _keep_alive_tasks: dict[int, asyncio.Task] = {}
 
 
 def _start_keep_alive() -> None:
-    """One registry.keep_alive() task per event loop (per process, under daphne)."""
+    """One liveness.keep_alive() task per event loop (per process, under daphne)."""
     loop = asyncio.get_running_loop()
     task = _keep_alive_tasks.get(id(loop))
     if task is None or task.done():
-        _keep_alive_tasks[id(loop)] = loop.create_task(registry.keep_alive())
+        _keep_alive_tasks[id(loop)] = loop.create_task(liveness.keep_alive())
 
 
-class OcppConsumer(AsyncWebsocketConsumer):
+class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
+    """Outages (README "Reliability"): while Redis is down, frames are still answered and
+    stored; the registration is restored when Redis returns. While the database is down,
+    handshakes are refused with 503 and frames answered with CALLERROR InternalError
+    (ocpp_consumer.protocol); the socket stays open either way."""
+
     charge_point = None
     registration = None
     replaced = False
@@ -122,9 +130,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Connect-time database work is set-based and batched (one query for all the
         # chargers connecting at the same moment, issue 3); the password check runs in a
         # pool of its own, with failed attempts limited (ocpp_consumer/auth.py, issue 16).
-        charge_point = await charger_authenticate(
-            identity=self.identity, password=password, protocol=protocol, address=scope_client_address(self.scope)
-        )
+        try:
+            charge_point = await charger_authenticate(
+                identity=self.identity, password=password, protocol=protocol, address=scope_client_address(self.scope)
+            )
+        except DatabaseError:
+            # The charger retries with back-off; a 503 says "later", not "go away" (403).
+            logger.warning("%s: connection refused with 503: the database is unavailable", self.identity)
+            await refuse_handshake(self, 503)
+            raise StopConsumer from None
         if charge_point is None:
             logger.warning("%s: connection refused (unknown charger or wrong password)", self.identity)
             await self.close()
@@ -134,14 +148,21 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=protocol)
         self.gc_token = gc_policy.connection_opened()
         self.registration = registry.Registration(channel_name=self.channel_name, protocol=protocol)
-        old = await sync_to_async(registry.register, thread_sensitive=False)(self.identity, self.registration)
+        try:
+            old = await sync_to_async(registry.register, thread_sensitive=False)(self.identity, self.registration)
+        except RedisUnavailable:
+            old = None  # registered when Redis returns (channel_layer_recovered, or a Heartbeat)
         if old is not None and old.channel_name != self.channel_name:
             # One live connection per charger: the older one (in whichever process) closes.
             try:
                 await self.channel_layer.send(old.channel_name, {"type": "ocpp.replaced"})
             except Exception:
                 logger.warning("%s: could not tell the old connection to close", self.identity, exc_info=True)
-        await run_service_many(charge_point_mark_online_many, "charge_points", (charge_point.pk, protocol))
+        try:
+            await run_service_many(charge_point_mark_online_many, "charge_points", (charge_point.pk, protocol))
+        except DatabaseError:
+            # (the next stored frame's touch marks it online)
+            logger.warning("%s: could not mark the charger online: database unavailable", self.identity)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.charge_point is None:
@@ -162,9 +183,20 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         if self._restoring is not None:  # (never left behind, never waited for long)
             await asyncio.wait({self._restoring}, timeout=RESTORE_WAIT_S)
-        still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(self.identity, self.registration)
+        try:
+            still_ours = await sync_to_async(registry.unregister, thread_sensitive=False)(
+                self.identity, self.registration
+            )
+        except RedisUnavailable:
+            # Removed by this process's keep-alive once Redis answers again.
+            registry.unregister_later(self.identity, self.registration)
+            still_ours = True
         if still_ours and not self.replaced:
-            await run_service_many(charge_point_mark_offline_many, "charge_point_ids", self.charge_point.pk)
+            try:
+                await run_service_many(charge_point_mark_offline_many, "charge_point_ids", self.charge_point.pk)
+            except DatabaseError:
+                # (the offline sweep catches it: no more heartbeats will come)
+                logger.warning("%s: could not mark the charger offline: database unavailable", self.identity)
 
     def restore_registration_soon(self) -> None:
         """Re-assert the registry entry (if Redis lost it) without holding up the frame
@@ -176,8 +208,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def _restore(self) -> None:
         try:
             await sync_to_async(registry.restore, thread_sensitive=False)(self.identity, self.registration)
+        except RedisUnavailable:
+            pass  # (logged once per outage)
         except Exception:
             logger.warning("%s: could not restore the registry entry", self.identity, exc_info=True)
+
+    async def channel_layer_recovered(self) -> bool:
+        """Redis answers again after an outage: re-register this socket (a restarted Redis
+        has lost the registry)."""
+        if self.registration is None or self.replaced:
+            return False
+        await sync_to_async(registry.restore, thread_sensitive=False)(self.identity, self.registration, probe=True)
+        return True
 
     # --- channel layer events ----------------------------------------------------------
 

@@ -39,6 +39,7 @@ from ocpp.exceptions import (
 )
 from ocpp.messages import CallError, CallResult
 
+from accounts.outages import database_outage, is_database_unavailable
 from chargepoints.services import charge_point_touch_many, ocpp_message_store_many
 from ocpp_consumer import library, limits, schemas
 from ocpp_consumer.batching import committer
@@ -212,7 +213,7 @@ class CsmsChargePoint:
         elif message_type in (CALL_RESULT, CALL_ERROR):
             # The answer's row names the action of the call it answers (a stray one: none).
             action = self._awaiting_action if unique_id == self._awaiting else ""
-            await journal_write(
+            await self._journal_or_log(
                 [
                     self._row(
                         "in",
@@ -264,7 +265,7 @@ class CsmsChargePoint:
                 error=self.formation_error(description=f"Frame of {len(text)} characters exceeds the limit of {limit}"),
             )
         else:
-            await journal_write([row])
+            await self._journal_or_log([row])
             # Nothing to address a CALLERROR to: close. 4009 mirrors 1009 (message too big),
             # which daphne does not let applications send.
             await self.consumer.close(code=CLOSE_TOO_LARGE, reason=f"Frame exceeds {limit} characters")
@@ -295,8 +296,11 @@ class CsmsChargePoint:
             await self._answer(
                 in_row, unique_id, error=self.formation_error(description="Payload is nested too deeply")
             )
-        except Exception:
-            logger.exception("%s: handler for %s failed", self.id, action)
+        except Exception as error:
+            if is_database_unavailable(error):
+                database_outage.failed(error)  # (one log line per outage, not a traceback per frame)
+            else:
+                logger.exception("%s: handler for %s failed", self.id, action)
             await self._answer(in_row, unique_id, error=InternalError(description=f"{action} could not be processed"))
         else:
             if self._staged:
@@ -365,17 +369,35 @@ class CsmsChargePoint:
         # committed) before the answer leaves.
         try:
             await journal_write([in_row, out_row], staged)
-        except Exception:
-            if not staged:
-                raise
-            # The staged write failed on its own (the group commit retries items one by
-            # one): the charger gets an InternalError, and the frame is still journalled.
-            logger.exception("%s: storing %s failed", self.id, in_row["action"])
-            frame, out_row = self._answer_frame(
-                in_row, unique_id, action, None, InternalError(description=f"{in_row['action']} could not be processed")
-            )
-            await journal_write([in_row, out_row])
+        except Exception as failure:
+            # Nothing that was not stored is acknowledged: the charger gets an InternalError
+            # (OCPP chargers resend transaction-related messages answered with an error),
+            # the socket stays open, and the frame is journalled if the database allows.
+            if not is_database_unavailable(failure):
+                logger.exception("%s: storing %s failed", self.id, in_row["action"] or "a frame")
+            if error is None:
+                frame, out_row = self._answer_frame(
+                    in_row,
+                    unique_id,
+                    action,
+                    None,
+                    InternalError(description=f"{in_row['action']} could not be processed; please retry"),
+                )
+                if staged and not is_database_unavailable(failure):
+                    # (the staged write failed on its own: the frame itself can be stored)
+                    await self._journal_or_log([in_row, out_row])
         await self.consumer.send(text_data=dumps(frame))
+
+    async def _journal_or_log(self, rows: list[dict]) -> None:
+        """Journal rows whose storing nothing else depends on: a failure is logged (once per
+        database outage) and the frame goes on being handled."""
+        try:
+            await journal_write(rows)
+        except Exception as failure:
+            if is_database_unavailable(failure):
+                database_outage.failed(failure)
+            else:
+                logger.exception("%s: could not journal a frame", self.id)
 
     # --- calls out (commands) ------------------------------------------------------------
 

@@ -67,6 +67,8 @@ def reply_of(send: Callable[[], dict], *, identity: str, action: str) -> Reply:
     bus = _bus()
     try:
         answer = send()
+    except bus.CommandUnavailable as exc:
+        return Reply(UNAVAILABLE, {"status": "Unavailable"}, str(exc))
     except bus.CommandTimeout:
         return Reply(TIMEOUT, {"status": "Timeout"}, "The charger did not answer in time.")
     except bus.ChargerOffline as exc:

@@ -78,7 +78,12 @@ _HTTP_STATUS = {
     charger_bus.UNSUPPORTED: status.HTTP_400_BAD_REQUEST,
     charger_bus.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
-_STATUS_WORD = {charger_bus.TIMEOUT: "Timeout", charger_bus.OFFLINE: "Offline", charger_bus.CALL_ERROR: "CallError"}
+_STATUS_WORD = {
+    charger_bus.TIMEOUT: "Timeout",
+    charger_bus.OFFLINE: "Offline",
+    charger_bus.CALL_ERROR: "CallError",
+    charger_bus.UNAVAILABLE: "Unavailable",
+}
 _ERROR = {
     "type": "object",
     "properties": {

@@ -60,6 +60,7 @@ _STATUS_WORD = {
     charger_bus.OFFLINE: "Offline",
     charger_bus.CALL_ERROR: "Error",
     charger_bus.UNSUPPORTED: "NotSupported",
+    charger_bus.UNAVAILABLE: "Unavailable",
 }
 
 

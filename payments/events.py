@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
+from accounts.channel_layer import group_send_or_skip
+
 logger = logging.getLogger(__name__)
 
 PAYMENT = "PAYMENT"
@@ -45,12 +47,8 @@ def emit(user_id: int, kind: str, data: dict) -> None:
     itself is already committed."""
     message = {"type": "driver.event", "kind": kind, "data": _jsonable(data)}
     try:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(driver_group(user_id), message)
+        # (skipped while Redis is down: the event stream is live, the payment is stored)
+        group_send_or_skip(driver_group(user_id), message)
     except Exception:
         logger.exception("could not send %s event to driver %s", kind, user_id)
     for hook in list(_hooks):

@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.errors import Conflict, InvalidRequest, NotAllowed, NotFound, PaymentRequired, Unavailable, UpstreamFailed
 from billing import wallet as ledger
 from billing.models import PaymentMethod, Purchase, WalletEntry
-from ocpp_consumer.command_errors import ChargerOffline, CommandError, CommandTimeout
+from ocpp_consumer.command_errors import ChargerOffline, CommandError, CommandTimeout, CommandUnavailable
 from ocpp_consumer.remote_control import remote_start, remote_stop
 from payments import events
 from payments.errors import ProviderError
@@ -792,6 +792,9 @@ def _reservation_remote_start(*, reservation: Reservation) -> str:
     except ChargerOffline:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
         raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline") from None
+    except CommandUnavailable as exc:
+        _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
+        raise Unavailable(str(exc), code="commands_unavailable") from None
     except CommandError as exc:
         _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
         raise UpstreamFailed(f"The remote start failed: {exc}", code="command_error") from None

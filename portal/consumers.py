@@ -16,6 +16,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
+from accounts.channel_layer import ResilientChannelsMixin
+
 # Subscribing costs one Redis round trip per charger; beyond this a page should ask for
 # one charger with ?cp=.
 MAX_SUBSCRIPTIONS = 5000
@@ -31,7 +33,7 @@ def _identities(user, wanted: str | None) -> list[str]:
     return list(qs.order_by("identity").values_list("identity", flat=True)[:MAX_SUBSCRIPTIONS])
 
 
-class PortalConsumer(AsyncJsonWebsocketConsumer):
+class PortalConsumer(ResilientChannelsMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_staff:
@@ -41,15 +43,13 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
 
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = (query.get("cp") or [None])[0]
-        self.groups_joined = [group_name(identity) for identity in await _identities(user, wanted)]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        for identity in await _identities(user, wanted):
+            await self.join_group(group_name(identity))
         await self.accept()
-        await self.send_json({"type": "hello", "subscribed": len(self.groups_joined)})
+        await self.send_json({"type": "hello", "subscribed": len(self.joined_groups)})
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave_all_groups()
 
     async def receive_json(self, content, **kwargs) -> None:
         if content.get("type") == "ping":

@@ -435,6 +435,7 @@ def command_outcome(send: Callable[[], dict]) -> dict[str, Any]:
 
 _ERROR_TITLES: list[tuple[type[Exception], str]] = [
     (commands.ChargerOffline, "The charger is offline"),
+    (commands.CommandUnavailable, "Commands are unavailable right now"),
     (commands.CommandTimeout, "No answer from the charger in time"),
     (commands.CallErrorReceived, "The charger answered with a CALLERROR"),
     (commands.InvalidPayload, "The command was not valid"),

@@ -66,6 +66,10 @@ OCPP_AUTH_FAILURE_WINDOW_SECONDS = _env.float("OCPP_AUTH_FAILURE_WINDOW_SECONDS"
 # it); a charger registered by a process whose key expired (the process died without
 # unregistering) counts as offline.
 OCPP_PROCESS_TTL = _env.float("OCPP_PROCESS_TTL", default=30.0)
+# Beat also sweeps the chargers of dead web processes offline this often (each web
+# process does too, every third of OCPP_PROCESS_TTL): together at most about
+# OCPP_PROCESS_TTL + this many seconds after a process died (ocpp_consumer/liveness.py).
+OCPP_DEAD_PROCESS_SWEEP_SECONDS = _env.float("OCPP_DEAD_PROCESS_SWEEP_SECONDS", default=15.0)
 
 # An active session whose charger has been offline this long is closed by the back office
 # at its last meter reading (the orphan sweep), so the driver's card is free again. One
@@ -81,4 +85,8 @@ OCPP_BEAT_SCHEDULE: dict = {
     "ocpp-journal-purge": {"task": "chargepoints.tasks.ocpp_journal_purge", "schedule": 3600.0},
     "sessions-orphan-sweep": {"task": "sessions_app.tasks.charge_session_orphan_sweep", "schedule": 300.0},
     "ocpp-offline-sweep": {"task": "chargepoints.tasks.charge_point_offline_sweep", "schedule": 60.0},
+    "ocpp-dead-process-sweep": {
+        "task": "ocpp_consumer.tasks.ocpp_dead_process_sweep",
+        "schedule": OCPP_DEAD_PROCESS_SWEEP_SECONDS,
+    },
 }
