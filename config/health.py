@@ -1,4 +1,7 @@
-"""Liveness and readiness: answers 200 only when the database and Redis both answer."""
+"""Health: "ok" when the database and Redis both answer; "degraded" (still 200) when only
+Redis is down, because chargers are still served (frames answered and stored) while
+commands and live views wait for it; "error" (503) when the database is down.
+`down` names what is unavailable."""
 
 from __future__ import annotations
 
@@ -30,18 +33,28 @@ def _check_redis() -> str:
     return "ok"
 
 
+# What each dependency's failure means for the whole: the database is required, Redis is not.
+_REQUIRED = {"database": True, "redis": False}
+
+
 def health(request):
     checks = {}
-    healthy = True
+    down = []
     for name, check in (("database", _check_database), ("redis", _check_redis)):
         started = time.monotonic()
         try:
             checks[name] = {"status": check(), "ms": round((time.monotonic() - started) * 1000, 1)}
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, and we say which
-            healthy = False
+            down.append(name)
             # Public endpoint: the exception's text (host names, credentials in URLs) goes
             # to the log under a reference, not into the answer.
             reference = uuid.uuid4().hex[:12]
             logger.error("health: %s check failed [error %s]", name, reference, exc_info=True)
             checks[name] = {"status": "error", "error": f"{type(exc).__name__} (reference {reference})"}
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    if any(_REQUIRED[name] for name in down):
+        overall, code = "error", 503
+    elif down:
+        overall, code = "degraded", 200
+    else:
+        overall, code = "ok", 200
+    return JsonResponse({"status": overall, "down": down, "checks": checks}, status=code)

@@ -40,11 +40,10 @@ def server_env(**overrides: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": SERVER_SETTINGS,
         "DATABASE_URL": database_url(),
         "PYTHONPATH": str(ROOT),
-        **overrides,
     }
     if not settings.EMBEDDED_REDIS:
         env["REDIS_URL"] = settings.REDIS_URL
-    return env
+    return {**env, **overrides}
 
 
 def daphne_start(
