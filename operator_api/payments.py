@@ -65,6 +65,7 @@ class ReservationCreateApi(OperatorApiView):
             connector_id=data.validated_data["connectorId"],
             charge_tag=data.validated_data["chargeTagId"],
             operator_id=_operator_id(request),
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
         return Response(_reservation_answer(reservation))
 

@@ -108,6 +108,11 @@ class Reservation(models.Model):
         ChargeSession, null=True, blank=True, on_delete=models.PROTECT, related_name="reservation"
     )
     cancel_reason = models.CharField(max_length=100, blank=True)
+    # The charger's answer to the latest remote start ("Accepted", "Rejected", "Timeout"),
+    # empty while one is in flight (status STARTED) or before the first.
+    start_answer = models.CharField(max_length=20, blank=True)
+    # The client's Idempotency-Key of the Create that made it, namespaced by operator.
+    idempotency_key = models.CharField(max_length=300, blank=True)
     provider_answers = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -116,6 +121,9 @@ class Reservation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="reservation_idempotency_key_unique"
+            ),
             models.CheckConstraint(condition=Q(max_amount__gt=0), name="reservation_max_amount_positive"),
             models.CheckConstraint(condition=Q(max_energy_wh__gt=0), name="reservation_max_energy_positive"),
             models.CheckConstraint(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -652,9 +653,15 @@ def _reservation_provider_name() -> str:
 
 
 def reservation_create(
-    *, identity: str, connector_id: int, charge_tag: str, operator_id: int | None = None
+    *, identity: str, connector_id: int, charge_tag: str, operator_id: int | None = None, idempotency_key: str = ""
 ) -> Reservation:
-    """Reserve funds before a remote start: a checkout (checkout_url) for the maximum amount."""
+    """Reserve funds before a remote start: a checkout (checkout_url) for the maximum amount.
+
+    With an `idempotency_key` (the client's Idempotency-Key header), a retried Create gets
+    the same reservation and checkout, and no second hold; the same key with other
+    parameters is refused. Refused before the driver pays: an unknown or offline charger,
+    an unknown connector, a tag the charger's protocol cannot carry (1.6 idTag: at most 20
+    characters; 2.0.1 idToken: 36)."""
     from chargepoints.models import ChargePoint, Connector, IdToken, IdTokenStatus
 
     charge_points = ChargePoint.objects.filter(identity=identity)
@@ -667,25 +674,47 @@ def reservation_create(
     if connector is None:
         raise NotFound("Unknown connector.")
     charge_tag = (charge_tag or "").strip()
-    if not charge_tag or len(charge_tag) > 36:
-        raise InvalidRequest("chargeTagId must be 1 to 36 characters.")
+    key = _idempotency_key(idempotency_key, operator_id)
+    if key:
+        earlier = Reservation.objects.filter(idempotency_key=key).first()
+        if earlier is not None and _failed_at_provider(earlier):
+            # No hold was made: a retry with the same key tries again (the failed row stays).
+            Reservation.objects.filter(pk=earlier.pk).update(idempotency_key="")
+        elif earlier is not None:
+            return _reservation_replay(earlier, connector=connector, charge_tag=charge_tag)
+    limit = _ID_TAG_LIMITS.get(charge_point.protocol, _ID_TAG_LIMITS["ocpp1.6"])
+    if not charge_tag or len(charge_tag) > limit:
+        raise InvalidRequest(
+            f"chargeTagId must be 1 to {limit} characters for this charger ({charge_point.protocol or 'ocpp1.6'})."
+        )
+    if not charge_point.is_online:
+        raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline")
     id_token = IdToken.objects.filter(uid=charge_tag).first()
     if id_token is not None and id_token.status != IdTokenStatus.ACCEPTED:
         raise NotAllowed(f"The charge tag is {id_token.status}.", code="invalid")
     provider_name = _reservation_provider_name()
     currency = settings.STRIPE_CURRENCY.upper() if provider_name == Provider.STRIPE else settings.PAYMENTS_CURRENCY
-    reservation = Reservation.objects.create(
-        charge_point=charge_point,
-        connector=connector,
-        id_token=id_token,
-        charge_tag=charge_tag,
-        user=id_token.user if id_token else None,
-        provider=provider_name,
-        currency=currency,
-        max_amount=settings.STRIPE_RESERVATION_MAX_AMOUNT,
-        max_energy_wh=settings.STRIPE_RESERVATION_MAX_ENERGY_KWH * 1000,
-        expires_at=_now() + timedelta(minutes=settings.PAYMENTS_RESERVATION_TTL_MINUTES),
-    )
+    try:
+        with transaction.atomic():
+            reservation = Reservation.objects.create(
+                charge_point=charge_point,
+                connector=connector,
+                id_token=id_token,
+                charge_tag=charge_tag,
+                user=id_token.user if id_token else None,
+                provider=provider_name,
+                currency=currency,
+                max_amount=settings.STRIPE_RESERVATION_MAX_AMOUNT,
+                max_energy_wh=settings.STRIPE_RESERVATION_MAX_ENERGY_KWH * 1000,
+                expires_at=_now() + timedelta(minutes=settings.PAYMENTS_RESERVATION_TTL_MINUTES),
+                idempotency_key=key,
+            )
+    except IntegrityError:
+        if not key:
+            raise
+        # A concurrent Create with the same key won the race: answer what it answers.
+        earlier = Reservation.objects.get(idempotency_key=key)
+        return _reservation_replay(earlier, connector=connector, charge_tag=charge_tag)
     return_base = public_url(reverse("payments:reservation-return"))
     success_url = (
         settings.STRIPE_SUCCESS_URL
@@ -706,6 +735,44 @@ def reservation_create(
     _append_answer(Reservation, reservation.pk, {"call": "hold_create", **created.answer})
     reservation.refresh_from_db()
     return reservation
+
+
+# The longest id tag each protocol carries (1.6 idTag CiString20; 2.0.1 idToken 36).
+_ID_TAG_LIMITS = {"ocpp1.6": 20, "ocpp2.0.1": 36}
+_IDEMPOTENCY_KEY_MAX = 255
+# How long a retried Create waits for the first one's checkout to exist.
+_REPLAY_WAIT_S = 15.0
+
+
+def _idempotency_key(raw: str, operator_id: int | None) -> str:
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    if len(raw) > _IDEMPOTENCY_KEY_MAX or not raw.isprintable():
+        raise InvalidRequest(f"Idempotency-Key must be 1 to {_IDEMPOTENCY_KEY_MAX} printable characters.")
+    return f"{operator_id or 0}:{raw}"
+
+
+def _failed_at_provider(reservation: Reservation) -> bool:
+    return reservation.status == Reservation.Status.FAILED and reservation.cancel_reason == "provider_error"
+
+
+def _reservation_replay(earlier: Reservation, *, connector, charge_tag: str) -> Reservation:
+    """The answer a Create with a used Idempotency-Key gets: the first Create's."""
+    if earlier.connector_id != connector.pk or earlier.charge_tag != charge_tag:
+        raise Conflict(
+            "This Idempotency-Key was used with other parameters; use a new key for a new reservation.",
+            code="idempotency_key_reused",
+        )
+    deadline = time.monotonic() + _REPLAY_WAIT_S
+    while not earlier.checkout_url and earlier.status == Reservation.Status.PENDING and time.monotonic() < deadline:
+        time.sleep(0.2)  # (the first Create is still asking the provider)
+        earlier.refresh_from_db()
+    if _failed_at_provider(earlier):
+        raise UpstreamFailed("The payment provider is unavailable; please try again.", code="provider_error")
+    if not earlier.checkout_url:
+        raise Conflict("The first request with this Idempotency-Key is still in progress.", code="in_progress")
+    return earlier
 
 
 def _reservation_get(reservation_id, operator_id: int | None = None) -> Reservation:
@@ -748,8 +815,13 @@ def _reservation_refresh(*, reservation: Reservation) -> str:
 
 def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operator_id: int | None = None) -> str:
     """After the checkout: check the authorisation, then issue the remote start and return
-    the charger's answer ("Accepted", "Rejected", or "Timeout"). Confirming twice never
-    starts twice."""
+    the charger's real answer ("Accepted", "Rejected", or "Timeout").
+
+    Retried or concurrent calls never start twice and never answer what the charger did
+    not say: a call that finds a start in flight waits for its answer and reports it; once
+    the charger accepted, every call answers Accepted; a Rejected or Timeout start leaves
+    the reservation authorised (the hold stays until it expires or is cancelled), so the
+    next Confirm tries again."""
     reservation = _reservation_get(reservation_id, operator_id)
     if not checkout_session_id or checkout_session_id != reservation.checkout_session_id:
         raise InvalidRequest("checkoutSessionId does not belong to this reservation.")
@@ -765,19 +837,63 @@ def reservation_confirm(*, reservation_id: str, checkout_session_id: str, operat
             raise PaymentRequired("The payment is not authorised yet.", code="payment_pending")
         reservation.refresh_from_db()
     if reservation.status == Reservation.Status.STARTED:
-        return "Accepted"
+        return _reservation_start_outcome(reservation=reservation)
     if reservation.status != Reservation.Status.AUTHORIZED:
         raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     # Claim the start, so two confirmations cannot both send a RemoteStart.
-    if not _reservation_move(reservation, [Reservation.Status.AUTHORIZED], Reservation.Status.STARTED):
+    if not _reservation_move(
+        reservation, [Reservation.Status.AUTHORIZED], Reservation.Status.STARTED, start_answer="", updated_at=_now()
+    ):
         reservation.refresh_from_db()
         if reservation.status == Reservation.Status.STARTED:
-            return "Accepted"
+            return _reservation_start_outcome(reservation=reservation)
         raise Conflict(f"The reservation is {reservation.status}.", code="invalid_state")
     return _reservation_remote_start(reservation=reservation)
 
 
+# How often a Confirm that found a start in flight looks for its answer, and how long past
+# the command timeout it waits before taking the start for lost.
+_START_POLL_S = 0.2
+_START_MARGIN_S = 5
+
+
+def _reservation_start_outcome(*, reservation: Reservation) -> str:
+    """The answer of the start another call made: at once if it is known, else after
+    waiting for it (at most the command timeout and a margin)."""
+    from ocpp_consumer.commands import release_database_connection
+
+    patience = timedelta(seconds=settings.OCPP_COMMAND_TIMEOUT + _START_MARGIN_S)
+    while True:
+        status, answer, claimed_at = Reservation.objects.values_list("status", "start_answer", "updated_at").get(
+            pk=reservation.pk
+        )
+        if status == Reservation.Status.STARTED and answer:
+            return answer
+        if status != Reservation.Status.STARTED:
+            return _start_failure_answer(answer)
+        if _now() - claimed_at > patience:
+            # The claimer never recorded an answer (its process died): free the claim, so
+            # the next Confirm starts again.
+            _reservation_start_failed(reservation, "Timeout")
+            return "Timeout"
+        release_database_connection()
+        time.sleep(_START_POLL_S)
+
+
+def _start_failure_answer(answer: str) -> str:
+    """What the start that failed told its caller, told again to a caller who waited for it."""
+    if answer == "Offline":
+        raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline")
+    if answer == "Unavailable":
+        raise Unavailable("Commands cannot reach chargers now; try again shortly.", code="commands_unavailable")
+    if answer == "Error":
+        raise UpstreamFailed("The remote start failed.", code="command_error")
+    return answer or "Rejected"
+
+
 def _reservation_remote_start(*, reservation: Reservation) -> str:
+    """Send the claimed start; record the charger's answer. Only Accepted keeps the
+    reservation STARTED: anything else makes it AUTHORIZED again, to be retried."""
     try:
         answer = remote_start(
             charge_point=reservation.charge_point,
@@ -786,26 +902,36 @@ def _reservation_remote_start(*, reservation: Reservation) -> str:
             timeout=None,
         )
     except CommandTimeout:
-        # The charger may still start; if no session appears, the stale sweep releases the funds.
-        _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": "Timeout"})
+        # The charger may still start: a session that appears is linked to the reservation
+        # (it is AUTHORIZED again, which the linking accepts); if none does, the stale sweep
+        # releases the funds at expiry. A retried Confirm sends the start again.
+        _reservation_start_failed(reservation, "Timeout")
         return "Timeout"
     except ChargerOffline:
-        _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
+        _reservation_start_failed(reservation, "Offline")
         raise Unavailable("The charge point is offline; try again when it is back.", code="charger_offline") from None
     except CommandUnavailable as exc:
-        _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
+        _reservation_start_failed(reservation, "Unavailable")
         raise Unavailable(str(exc), code="commands_unavailable") from None
     except CommandError as exc:
-        _reservation_move(reservation, [Reservation.Status.STARTED], Reservation.Status.AUTHORIZED)
+        _reservation_start_failed(reservation, "Error")
         raise UpstreamFailed(f"The remote start failed: {exc}", code="command_error") from None
     status = (answer or {}).get("status") or "Rejected"
-    _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
-    if status != "Accepted":
-        # The charger refused: nothing will be charged, so give the money back now.
-        _reservation_release(
-            reservation=reservation, reason="remote_start_rejected", from_states=[Reservation.Status.STARTED]
-        )
+    if status == "Accepted":
+        _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
+        Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.STARTED).update(start_answer=status)
+    else:
+        _reservation_start_failed(reservation, status)
     return status
+
+
+def _reservation_start_failed(reservation: Reservation, status: str) -> None:
+    """The start did not happen (as far as we know): AUTHORIZED again, so a Confirm can
+    retry; never for a reservation whose session has started meanwhile."""
+    _append_answer(Reservation, reservation.pk, {"call": "remote_start", "status": status})
+    Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.STARTED, session__isnull=True).update(
+        status=Reservation.Status.AUTHORIZED, start_answer=status
+    )
 
 
 def _reservation_release(*, reservation: Reservation, reason: str, from_states: list[str]) -> bool:
@@ -870,7 +996,7 @@ def _reservation_link_session(*, session_id: int) -> Reservation | None:
     if candidate is None:
         return None
     if Reservation.objects.filter(pk=candidate.pk, session__isnull=True).update(
-        session_id=session_id, status=Reservation.Status.STARTED
+        session_id=session_id, status=Reservation.Status.STARTED, start_answer="Accepted"
     ):
         # The session may use no more energy than the reservation paid for.
         ChargeSession.objects.filter(pk=session_id, max_energy_wh__isnull=True).update(

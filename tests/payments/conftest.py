@@ -75,7 +75,8 @@ API_KEY = "op_test_key_1234567890"
 
 @pytest.fixture
 def connector():
-    return ConnectorFactory(charge_point__identity="station42", connector_id=1)
+    # Online: a reservation is refused for an offline charger (before the driver pays).
+    return ConnectorFactory(charge_point__identity="station42", charge_point__is_online=True, connector_id=1)
 
 
 @pytest.fixture
@@ -84,9 +85,13 @@ def api(client, connector):
         operator=connector.charge_point.site.operator, name="test", prefix=API_KEY[:8], key_hash=token_hash(API_KEY)
     )
 
-    def post(path, body):
+    def post(path, body, headers=None):
         return client.post(
-            f"/API/Payments/{path}", data=json.dumps(body), content_type="application/json", HTTP_X_API_KEY=API_KEY
+            f"/API/Payments/{path}",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_X_API_KEY=API_KEY,
+            **(headers or {}),
         )
 
     return post

@@ -30,7 +30,7 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
             sent.append((cp, action, payload)) or {"status": "Accepted"}
         ),
     )
-    connector = ConnectorFactory(charge_point__identity="station7")
+    connector = ConnectorFactory(charge_point__identity="station7", charge_point__is_online=True)
     IdTokenFactory(uid="tag7")
     ApiKey.objects.create(
         operator=connector.charge_point.site.operator, name="k", prefix="k", key_hash=token_hash("key-7")

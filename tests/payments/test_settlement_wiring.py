@@ -40,7 +40,7 @@ def charger_answers(monkeypatch):
 
 @pytest.fixture
 def authorised_reservation(client, charger_answers, django_capture_on_commit_callbacks):
-    connector = ConnectorFactory(charge_point__identity="prepaid-1")
+    connector = ConnectorFactory(charge_point__identity="prepaid-1", charge_point__is_online=True)
     tariff = TariffFactory(operator=connector.charge_point.site.operator, energy_price_per_kwh=Decimal("0.40"))
     TariffAssignment.objects.create(
         tariff=tariff, site=connector.charge_point.site, valid_from=timezone.now() - timedelta(days=1)

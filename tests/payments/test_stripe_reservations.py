@@ -151,18 +151,124 @@ def test_an_offline_charger_is_a_clear_error_and_confirm_can_be_retried(api, str
     assert retry.json() == {"status": "Accepted"}
 
 
-def test_a_rejected_start_releases_the_funds(api, stripe_api, tag, commands):
+def _confirm(api, body, reservation):
+    return api(
+        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+    )
+
+
+def test_a_rejected_start_keeps_the_hold_and_the_next_confirm_tries_again(api, stripe_api, tag, commands):
+    # Issue 18: a Rejected start is retryable (the hold stays until it expires or is
+    # cancelled), and Confirm never answers Accepted for a start the charger refused.
     commands.answer = {"status": "Rejected"}
     body = _create(api, stripe_api)
     reservation = Reservation.objects.get(pk=body["reservationId"])
     stripe_api.complete(reservation.checkout_session_id)
-    response = api(
-        "Confirm", {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
-    )
-    assert response.json() == {"status": "Rejected"}
+    assert _confirm(api, body, reservation).json() == {"status": "Rejected"}
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.AUTHORIZED and reservation.start_answer == "Rejected"
+    assert stripe_api.intents[reservation.payment_intent_id]["status"] != "canceled"
+
+    commands.answer = {"status": "Accepted"}
+    assert _confirm(api, body, reservation).json() == {"status": "Accepted"}
+    assert [action for _, action, _ in commands.sent] == ["RemoteStartTransaction", "RemoteStartTransaction"]
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.STARTED and reservation.start_answer == "Accepted"
+    # Cancel still releases the hold of a reservation whose start was refused.
+
+
+def test_a_timed_out_start_is_sent_again_by_the_next_confirm(api, stripe_api, tag, commands):
+    from ocpp_consumer.commands import CommandTimeout
+
+    commands.answer = CommandTimeout("no answer")
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    assert _confirm(api, body, reservation).json() == {"status": "Timeout"}
+    # Not "Accepted" on the retry unless the charger says so.
+    commands.answer = {"status": "Rejected"}
+    assert _confirm(api, body, reservation).json() == {"status": "Rejected"}
+    commands.answer = {"status": "Accepted"}
+    assert _confirm(api, body, reservation).json() == {"status": "Accepted"}
+    assert _confirm(api, body, reservation).json() == {"status": "Accepted"}
+    assert len(commands.sent) == 3
+
+
+def test_a_rejected_reservation_can_be_cancelled_and_is_released(api, stripe_api, tag, commands):
+    commands.answer = {"status": "Rejected"}
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    _confirm(api, body, reservation)
+    assert api("Cancel", {"reservationId": body["reservationId"]}).status_code == 200
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.RELEASED
     assert stripe_api.intents[reservation.payment_intent_id]["status"] == "canceled"
+
+
+def test_a_start_claimed_by_a_process_that_died_is_freed_after_the_command_timeout(
+    api, stripe_api, tag, commands, settings
+):
+    settings.OCPP_COMMAND_TIMEOUT = 0.1
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    services._reservation_refresh(reservation=reservation)
+    # A claim whose caller never came back (killed between the claim and the answer).
+    Reservation.objects.filter(pk=reservation.pk).update(
+        status=Reservation.Status.STARTED, start_answer="", updated_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    assert _confirm(api, body, reservation).json() == {"status": "Timeout"}
+    assert commands.sent == []
+    assert _confirm(api, body, reservation).json() == {"status": "Accepted"}
+    assert len(commands.sent) == 1
+
+
+# --- Create: idempotent, and refused before the driver pays -----------------------------
+
+
+def _create_with(api, body: dict, key: str | None = None):
+    return api("Create", body, headers={"HTTP_IDEMPOTENCY_KEY": key} if key else None)
+
+
+CREATE = {"chargePointId": "station42", "connectorId": 1, "chargeTagId": "tag1234"}
+
+
+def test_create_with_the_same_idempotency_key_answers_the_same_reservation_and_holds_once(api, stripe_api, tag):
+    first = _create_with(api, CREATE, "order-17")
+    again = _create_with(api, CREATE, "order-17")
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert Reservation.objects.count() == 1
+    assert len(stripe_api.calls("POST", "/v1/checkout/sessions")) == 1
+    other = _create_with(api, CREATE, "order-18")
+    assert other.json()["reservationId"] != first.json()["reservationId"]
+    assert len(stripe_api.calls("POST", "/v1/checkout/sessions")) == 2
+
+
+def test_an_idempotency_key_reused_with_other_parameters_is_refused(api, stripe_api, tag):
+    assert _create_with(api, CREATE, "order-17").status_code == 200
+    reused = _create_with(api, {**CREATE, "chargeTagId": "another-tag"}, "order-17")
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    assert Reservation.objects.count() == 1
+
+
+def test_create_for_an_offline_charger_is_refused_before_anyone_pays(api, stripe_api, tag, connector):
+    ChargePoint = type(connector.charge_point)
+    ChargePoint.objects.filter(pk=connector.charge_point_id).update(is_online=False)
+    response = _create_with(api, CREATE)
+    assert response.status_code == 503 and response.json()["code"] == "charger_offline"
+    assert Reservation.objects.count() == 0 and stripe_api.calls("POST", "/v1/checkout/sessions") == []
+
+
+def test_create_checks_the_tag_against_the_chargers_protocol(api, stripe_api, connector):
+    too_long_for_16 = "T" * 21
+    response = _create_with(api, {**CREATE, "chargeTagId": too_long_for_16})
+    assert response.status_code == 400 and "20 characters" in response.json()["message"]
+    assert stripe_api.calls("POST", "/v1/checkout/sessions") == []
+    type(connector.charge_point).objects.filter(pk=connector.charge_point_id).update(protocol="ocpp2.0.1")
+    assert _create_with(api, {**CREATE, "chargeTagId": too_long_for_16}).status_code == 200
+    assert _create_with(api, {**CREATE, "chargeTagId": "T" * 37}).status_code == 400
 
 
 def test_cancel_releases_an_authorised_reservation(api, stripe_api, tag):
