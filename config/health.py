@@ -1,4 +1,7 @@
-"""Liveness and readiness: answers 200 only when the database and Redis both answer."""
+"""Liveness and readiness: answers 200 only when the database and Redis both answer.
+
+With NATS_URL set the answer also has a `nats` entry (the publisher's state, events waiting
+and dropped); NATS is optional, so it never turns the answer into a 503."""
 
 from __future__ import annotations
 
@@ -44,4 +47,13 @@ def health(request):
             reference = uuid.uuid4().hex[:12]
             logger.error("health: %s check failed [error %s]", name, reference, exc_info=True)
             checks[name] = {"status": "error", "error": f"{type(exc).__name__} (reference {reference})"}
+    if settings.NATS_URL:
+        checks["nats"] = _nats_status()
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+def _nats_status() -> dict:
+    """This process's NATS publisher as it stands (no network call: it only reads counters)."""
+    from drivers.nats import publisher
+
+    return publisher.status()
