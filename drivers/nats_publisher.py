@@ -5,8 +5,9 @@ returns, so a request or a Celery task is never held up by NATS. One sender coro
 event loop in a daemon thread of its own (started on first use, again after a fork), owns the
 only connection of the process: it connects, sends the outbox in order, and when the
 connection breaks it closes it and connects again (0.25 s between rounds, doubling up to
-NATS_RECONNECT_MAX_WAIT). Nothing else ever connects, so a process holds at most one NATS
-connection, and events leave in the order they were published (so per driver, too).
+NATS_RECONNECT_MAX_WAIT; a connection that breaks soon after opening does not reset that).
+Nothing else ever connects, so a process holds at most one NATS connection, and events
+leave in the order they were published (so per driver, too).
 
 While NATS is unreachable the outbox holds up to NATS_OUTBOX_LIMIT events. Past that the
 *oldest* are dropped and counted: a driver's newest state (the latest CHARGING figures, the
@@ -38,6 +39,7 @@ CONNECT_TIMEOUT = 2.0
 FLUSH_TIMEOUT = 2.0
 CLOSE_TIMEOUT = 2.0
 FIRST_RECONNECT_WAIT = 0.25
+STABLE_CONNECTION_SECONDS = 10.0
 BATCH_SIZE = 500
 
 Event = tuple[str, bytes]
@@ -192,25 +194,34 @@ class NatsPublisher:
 
     async def _run(self) -> None:
         self._sender = asyncio.current_task()
+        loop = asyncio.get_running_loop()
         wait = FIRST_RECONNECT_WAIT
         while True:
             url = settings.NATS_URL
             client = await self._connect(url) if url else None
-            if client is None:
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, settings.NATS_RECONNECT_MAX_WAIT)
-                continue
-            wait = FIRST_RECONNECT_WAIT
-            self._came_up(url)
-            try:
-                await self._send_until_broken(client, url)
-            except ConnectionBroken as broken:
-                self._went_down(url, broken.__cause__ or broken)
-            except Exception as error:  # noqa: BLE001 - a bug here must not stop the sender for good
-                logger.exception("NATS: the sender failed; connecting again")
-                self._went_down(url, error)
-            finally:
-                await self._close(client)
+            if client is not None:
+                up_since = loop.time()
+                await self._serve_connection(client, url)
+                if loop.time() - up_since >= STABLE_CONNECTION_SECONDS:
+                    # A connection that served a while broke: try again at once. One that
+                    # breaks soon after connecting keeps the back-off growing instead.
+                    wait = FIRST_RECONNECT_WAIT
+                    continue
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, settings.NATS_RECONNECT_MAX_WAIT)
+
+    async def _serve_connection(self, client, url: str) -> None:
+        """Send through `client` until it breaks (or NATS_URL changes), then close it."""
+        self._came_up(url)
+        try:
+            await self._send_until_broken(client, url)
+        except ConnectionBroken as broken:
+            self._went_down(url, broken.__cause__ or broken)
+        except Exception as error:  # noqa: BLE001 - a bug here must not stop the sender for good
+            logger.exception("NATS: the sender failed; connecting again")
+            self._went_down(url, error)
+        finally:
+            await self._close(client)
 
     async def _connect(self, url: str):
         from nats.aio.client import Client
