@@ -235,3 +235,25 @@ async def test_a_wallet_payment_takes_about_as_long_with_nats_down_as_with_nats_
     assert json.loads(message.data) == {"status": "success", "amount": 3.5}
     await health_says("connected")
     assert with_nats < REQUEST_BOUND_SECONDS, with_nats
+
+
+@pytest.mark.django_db
+def test_the_charging_events_task_is_not_slowed_by_a_nats_outage(settings, nats_server, publisher):
+    """Five drivers charging, NATS down from the start: the beat task's run queues five
+    CHARGING events and ends at once (it used to take 5 s per session)."""
+    from drivers.nats import register_publisher
+    from drivers.tasks import emit_charging_events
+    from payments import events
+    from tests.factories import ChargeSessionFactory
+
+    settings.NATS_URL = nats_server.url()  # nothing listens there
+    drivers = [ChargeSessionFactory().user_id for _ in range(5)]
+    assert register_publisher() is True
+    try:
+        started = time.monotonic()
+        assert emit_charging_events.delay().get() == 5
+        elapsed = time.monotonic() - started
+    finally:
+        events.unregister(publish_driver_event)
+    assert elapsed < REQUEST_BOUND_SECONDS, elapsed
+    assert sorted(subject for subject, _ in publisher.queued()) == sorted(f"drivers.{d}.CHARGING" for d in drivers)
