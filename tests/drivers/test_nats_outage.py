@@ -26,7 +26,8 @@ OUTBOX_LIMIT = 100
 # Generous bounds: queueing an event takes microseconds; the old publisher waited up to 5 s
 # on the network for every event, and raised when NATS did not answer in that time.
 PUBLISH_BOUND_SECONDS = 0.5
-REQUEST_BOUND_SECONDS = 2.0
+REQUEST_BOUND_SECONDS = 1.0
+TASK_BOUND_SECONDS = 2.0  # five sessions priced and sent
 
 
 @pytest.fixture
@@ -220,6 +221,7 @@ async def test_a_wallet_payment_takes_about_as_long_with_nats_down_as_with_nats_
             assert time.monotonic() < deadline, await nats_health()
             await asyncio.sleep(0.1)
 
+    await nats_health()  # the server's first request pays for its warm-up, not the payment
     without_nats = await _timed_wallet_payment(base, token, first)
     assert without_nats < REQUEST_BOUND_SECONDS, without_nats
     await health_says("down")
@@ -255,5 +257,5 @@ def test_the_charging_events_task_is_not_slowed_by_a_nats_outage(settings, nats_
         elapsed = time.monotonic() - started
     finally:
         events.unregister(publish_driver_event)
-    assert elapsed < REQUEST_BOUND_SECONDS, elapsed
+    assert elapsed < TASK_BOUND_SECONDS, elapsed
     assert sorted(subject for subject, _ in publisher.queued()) == sorted(f"drivers.{d}.CHARGING" for d in drivers)
