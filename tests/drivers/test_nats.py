@@ -144,3 +144,12 @@ def test_event_numbers_always_have_a_fractional_part():
 
     text = event_json({"energy": Decimal("0"), "waitingTime": 3, "amount": "10", "newBalance": Decimal("12.50")})
     assert text == b'{"energy": 0.0, "waitingTime": 3.0, "amount": 10.0, "newBalance": 12.5}'
+
+
+def test_an_outbox_limit_below_one_is_refused_at_start_with_a_clear_message(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.NATS_URL = NATS_URL
+    settings.NATS_OUTBOX_LIMIT = 0
+    with pytest.raises(ImproperlyConfigured, match="NATS_OUTBOX_LIMIT must be at least 1"):
+        register_publisher()
