@@ -1,7 +1,10 @@
 """Health: "ok" when the database and Redis both answer; "degraded" (still 200) when only
 Redis is down, because chargers are still served (frames answered and stored) while
 commands and live views wait for it; "error" (503) when the database is down.
-`down` names what is unavailable."""
+`down` names what is unavailable.
+
+With NATS_URL set the answer also has a `nats` entry (the publisher's state, events waiting
+and dropped); NATS is optional, so it never changes the status or the code."""
 
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ def health(request):
             reference = uuid.uuid4().hex[:12]
             logger.error("health: %s check failed [error %s]", name, reference, exc_info=True)
             checks[name] = {"status": "error", "error": f"{type(exc).__name__} (reference {reference})"}
+    if settings.NATS_URL:
+        checks["nats"] = _nats_status()
     if any(_REQUIRED[name] for name in down):
         overall, code = "error", 503
     elif down:
@@ -58,3 +63,10 @@ def health(request):
     else:
         overall, code = "ok", 200
     return JsonResponse({"status": overall, "down": down, "checks": checks}, status=code)
+
+
+def _nats_status() -> dict:
+    """This process's NATS publisher as it stands (no network call: it only reads counters)."""
+    from drivers.nats import publisher
+
+    return publisher.status()

@@ -9,25 +9,21 @@ is stored: the server derives the same password any time, and so can the nats-se
 configuration (see `python manage.py nats_driver_users`, which prints an authorization
 block that lets each driver subscribe only to `<prefix>.<own id>.>`). Rotating the secret
 rotates every driver's password.
+
+Publishing goes through the process's one connection and never blocks the caller
+(drivers/nats_publisher.py: a bounded outbox, one sender, one log line per outage).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import logging
-import os
-import threading
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from drivers.events import driver_topic, event_json, event_subject
-
-logger = logging.getLogger(__name__)
-
-PUBLISH_TIMEOUT = 5.0
+from drivers.nats_publisher import NatsPublisher, server_list, without_credentials
 
 
 def nats_user(user_id: int) -> str:
@@ -39,18 +35,10 @@ def nats_password(user_id: int) -> str:
     return hmac.new(secret, nats_user(user_id).encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
 def public_servers() -> str:
     if settings.NATS_PUBLIC_SERVERS:
         return settings.NATS_PUBLIC_SERVERS
-    return ",".join(_without_credentials(url.strip()) for url in settings.NATS_URL.split(",") if url.strip())
+    return ",".join(without_credentials(url) for url in server_list(settings.NATS_URL))
 
 
 def nats_block(user_id: int) -> dict | None:
@@ -65,61 +53,12 @@ def nats_block(user_id: int) -> dict | None:
     }
 
 
-async def _log_error(error: Exception) -> None:
-    logger.warning("NATS: %s", error)
-
-
-class NatsPublisher:
-    """One NATS connection per process, driven by its own event loop in a daemon thread, so
-    synchronous code (views, Celery tasks) can publish without an event loop of its own."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid: int | None = None
-        self._client = None
-        self._url: str | None = None
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            # A forked worker inherits the object but not the thread: start a new one.
-            if self._loop is None or self._pid != os.getpid():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="nats-publisher", daemon=True).start()
-                self._loop, self._pid, self._client = loop, os.getpid(), None
-            return self._loop
-
-    async def _publish(self, url: str, subject: str, payload: bytes) -> None:
-        import nats
-
-        if self._client is None or self._client.is_closed or self._url != url:
-            if self._client is not None and not self._client.is_closed:
-                await self._client.close()
-            self._client = await nats.connect(
-                servers=[u.strip() for u in url.split(",") if u.strip()],
-                connect_timeout=2,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                name="csms-drivers",
-                error_cb=_log_error,
-            )
-            self._url = url
-        await self._client.publish(subject, payload)
-        await self._client.flush(timeout=2)
-
-    def publish(self, subject: str, payload: bytes) -> None:
-        future = asyncio.run_coroutine_threadsafe(
-            self._publish(settings.NATS_URL, subject, payload),
-            self._event_loop(),
-        )
-        future.result(PUBLISH_TIMEOUT)
-
-
 publisher = NatsPublisher()
 
 
 def publish_driver_event(user_id: int, kind: str, data: dict) -> None:
-    """payments.events hook: publish one driver event to NATS (no-op without NATS_URL)."""
+    """payments.events hook: queue one driver event for NATS and return at once (no-op
+    without NATS_URL). It never waits on NATS, up or down (see drivers/nats_publisher.py)."""
     if not settings.NATS_URL:
         return
     publisher.publish(event_subject(user_id, kind), event_json(data))
@@ -129,6 +68,8 @@ def register_publisher() -> bool:
     """Hook the publisher into payments.events when NATS is configured."""
     if not settings.NATS_URL:
         return False
+    if settings.NATS_OUTBOX_LIMIT < 1:
+        raise ImproperlyConfigured(f"NATS_OUTBOX_LIMIT must be at least 1, got {settings.NATS_OUTBOX_LIMIT}")
     from payments.events import register
 
     register(publish_driver_event)

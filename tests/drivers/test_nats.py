@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from drivers import nats as driver_nats
 from drivers.nats import nats_block, nats_password, publish_driver_event, register_publisher
 from payments import events
+from tests.support.chargers import eventually
 
 NATS_URL = "nats://127.0.0.1:4222"
 
@@ -124,11 +125,18 @@ def test_a_driver_can_subscribe_with_the_credentials_when_the_server_knows_them(
     asyncio.run(scenario())
 
 
-def test_a_dead_nats_server_fails_the_publish_quickly(settings):
+async def test_a_dead_nats_server_never_fails_the_publish_it_queues_the_event(settings):
+    """Nothing listens on port 1: the publish returns (no exception, no wait), the event
+    waits in the outbox, and the publisher reports NATS as down."""
     settings.NATS_URL = "nats://127.0.0.1:1"
     publisher = driver_nats.NatsPublisher()
-    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises for a refused connection
-        publisher.publish("drivers.1.X", b"{}")
+    try:
+        assert publisher.publish("drivers.1.X", b"{}") is None
+        assert publisher.queued() == [("drivers.1.X", b"{}")]
+        await eventually(lambda: publisher.status()["status"] == "down")
+        assert publisher.status() == {"status": "down", "queued": 1, "dropped": 0, "sent": 0}
+    finally:
+        publisher.stop()
 
 
 def test_event_numbers_always_have_a_fractional_part():
@@ -136,3 +144,12 @@ def test_event_numbers_always_have_a_fractional_part():
 
     text = event_json({"energy": Decimal("0"), "waitingTime": 3, "amount": "10", "newBalance": Decimal("12.50")})
     assert text == b'{"energy": 0.0, "waitingTime": 3.0, "amount": 10.0, "newBalance": 12.5}'
+
+
+def test_an_outbox_limit_below_one_is_refused_at_start_with_a_clear_message(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.NATS_URL = NATS_URL
+    settings.NATS_OUTBOX_LIMIT = 0
+    with pytest.raises(ImproperlyConfigured, match="NATS_OUTBOX_LIMIT must be at least 1"):
+        register_publisher()

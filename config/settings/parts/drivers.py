@@ -62,6 +62,11 @@ NATS_PUBLIC_SERVERS = _env.str("NATS_PUBLIC_SERVERS", default="")
 NATS_SUBJECT_PREFIX = _env.str("NATS_SUBJECT_PREFIX", default="drivers")
 # Drivers' NATS passwords are HMAC-SHA256(NATS_DRIVER_SECRET, user name); empty = SECRET_KEY.
 NATS_DRIVER_SECRET = _env.str("NATS_DRIVER_SECRET", default="")
+# Events wait in memory (per process) while NATS is unreachable; past this many the oldest
+# are dropped and counted (drivers/nats_publisher.py).
+NATS_OUTBOX_LIMIT = _env.int("NATS_OUTBOX_LIMIT", default=10_000)
+# Seconds between connection attempts while NATS is unreachable: 0.25 s, doubling up to this.
+NATS_RECONNECT_MAX_WAIT = _env.float("NATS_RECONNECT_MAX_WAIT", default=5.0)
 
 DRIVERS_BEAT_SCHEDULE: dict = {
     "drivers-charging-events": {
