@@ -498,3 +498,60 @@ def test_an_event_stored_but_never_processed_is_applied_on_redelivery(api, strip
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.AUTHORIZED
     assert _webhook(client, event).json()["result"] == "duplicate"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("charger_says", ["Accepted", "Rejected"])
+def test_concurrent_confirms_send_one_start_and_all_report_the_chargers_answer(
+    api, stripe_api, tag, commands, charger_says, monkeypatch
+):
+    # Issue 18: three concurrent Confirms all answered Accepted before the one real start
+    # was answered. Now one start is sent, the others wait for it and report its answer.
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from ocpp_consumer import commands as bus
+    from tests.payments.conftest import API_KEY
+
+    started = threading.Event()
+    real_send = commands.send
+
+    def slow_send(*args, **kwargs):
+        started.set()
+        time.sleep(1.0)  # (the charger takes its time to answer)
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(bus, "send", slow_send)
+    commands.answer = {"status": charger_says}
+    body = _create(api, stripe_api)
+    reservation = Reservation.objects.get(pk=body["reservationId"])
+    stripe_api.complete(reservation.checkout_session_id)
+    services._reservation_refresh(reservation=reservation)
+    answers: list = []
+
+    def confirm():
+        try:
+            response = Client().post(
+                "/API/Payments/Confirm",
+                data=json.dumps(
+                    {"reservationId": body["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+                ),
+                content_type="application/json",
+                HTTP_X_API_KEY=API_KEY,
+            )
+            answers.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=confirm)
+    first.start()
+    assert started.wait(10)
+    others = [threading.Thread(target=confirm) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(30)
+    assert answers == [(200, {"status": charger_says})] * 3
+    assert len(commands.sent) == 1
