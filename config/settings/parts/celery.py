@@ -8,8 +8,8 @@ run twice (each task says why in its docstring). How a lost worker's tasks come 
 depends on how it was lost (README, "Reliability"):
 
 - a pool process killed (OOM killer, kill -9 of a child): its task is handed back to the
-  queue at once (CELERY_TASK_REJECT_ON_WORKER_LOST);
-- a warm shutdown (SIGTERM): unfinished messages go back to the queue at once;
+  queue at once (CELERY_TASK_REJECT_ON_WORKER_LOST), at the end of the queue;
+- a warm shutdown (SIGTERM): running tasks finish first, so nothing is lost;
 - the whole worker killed (kill -9, machine lost): its unacknowledged messages stay in
   Redis until CELERY_VISIBILITY_TIMEOUT has passed since their delivery, then any live or
   newly started worker puts them back (it looks every 10 s).
