@@ -135,7 +135,11 @@ def celery_task_time_limits() -> dict[str, int | None]:
 @checks.register(CELERY_TAG)
 def celery_visibility_timeout_outlasts_every_task(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     limits = celery_task_time_limits()
-    errors = [
+    return _tasks_without_a_limit(limits) + _limits_for_no_task(limits) + _visibility_not_above_the_limits(limits)
+
+
+def _tasks_without_a_limit(limits: dict[str, int | None]) -> list[checks.CheckMessage]:
+    return [
         checks.Error(
             f"Celery task {name} has no hard time limit: the broker would hand it to another worker "
             "while it still runs once the visibility timeout passed.",
@@ -145,7 +149,10 @@ def celery_visibility_timeout_outlasts_every_task(app_configs=None, **kwargs) ->
         for name, limit in limits.items()
         if not limit
     ]
-    errors += [
+
+
+def _limits_for_no_task(limits: dict[str, int | None]) -> list[checks.CheckMessage]:
+    return [
         checks.Error(
             f"CELERY_TASK_ANNOTATIONS names {name}, which is not a registered task: its time limits apply to nothing.",
             hint="Use the task's registered name (module path and function name, or its name=...).",
@@ -154,20 +161,22 @@ def celery_visibility_timeout_outlasts_every_task(app_configs=None, **kwargs) ->
         for name in settings.CELERY_TASK_ANNOTATIONS
         if name not in limits
     ]
+
+
+def _visibility_not_above_the_limits(limits: dict[str, int | None]) -> list[checks.CheckMessage]:
     bounded = {name: limit for name, limit in limits.items() if limit}
     if not bounded:
-        return errors
+        return []
     longest = max(bounded, key=bounded.__getitem__)
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", KOMBU_VISIBILITY_TIMEOUT)
-    if visibility <= bounded[longest]:
-        errors.append(
-            checks.Error(
-                f"The broker's visibility timeout ({visibility} s) is not longer than the "
-                f"longest task time limit ({bounded[longest]} s, {longest}): Redis would hand a task that is still "
-                "running to another worker.",
-                hint=f"Set CELERY_VISIBILITY_TIMEOUT above {bounded[longest]} (the default is the longest limit "
-                "plus CELERY_VISIBILITY_MARGIN), or lower the time limits (config/settings/parts/celery.py).",
-                id="csms.E020",
-            )
+    if visibility > bounded[longest]:
+        return []
+    return [
+        checks.Error(
+            f"The broker's visibility timeout ({visibility} s) is not longer than the longest task time limit "
+            f"({bounded[longest]} s, {longest}): Redis would hand a task that is still running to another worker.",
+            hint=f"Set CELERY_VISIBILITY_TIMEOUT above {bounded[longest]} (the default is the longest limit "
+            "plus CELERY_VISIBILITY_MARGIN), or lower the time limits (config/settings/parts/celery.py).",
+            id="csms.E020",
         )
-    return errors
+    ]
