@@ -18,7 +18,10 @@ from sessions_app.models import ChargeSession
     max_retries=5,
 )
 def purchase_create_for_session_task(session_id: int) -> int:
-    """Enqueue with transaction.on_commit(lambda: purchase_create_for_session_task.delay(id))."""
+    """Enqueue with transaction.on_commit(lambda: purchase_create_for_session_task.delay(id)).
+
+    Twice is once: the session row is locked and a session has one purchase (a unique
+    constraint); a second run re-prices an open purchase to the same lines."""
     return purchase_create_for_session(session_id=session_id).pk
 
 
@@ -29,12 +32,16 @@ def purchase_create_for_session_task(session_id: int) -> int:
     max_retries=5,
 )
 def purchase_reprice_task(purchase_id: int) -> int:
+    """Twice is once: pricing replaces the purchase's lines under its row lock, and only an
+    open purchase is priced."""
     return purchase_reprice(purchase_id=purchase_id).pk
 
 
 @shared_task(name="billing.tasks.reprice_stale_purchases")
 def reprice_stale_purchases(limit: int = 500) -> int:
-    """Open purchases whose session changed after they were priced (late samples)."""
+    """Open purchases whose session changed after they were priced (late samples).
+
+    Twice is once: each purchase is re-priced as purchase_reprice_task does."""
     stale = (
         Purchase.objects.filter(status=Purchase.Status.OPEN)
         .filter(Q(priced_at__isnull=True) | Q(session__updated_at__gt=F("priced_at")))
@@ -47,7 +54,9 @@ def reprice_stale_purchases(limit: int = 500) -> int:
 
 @shared_task(name="billing.tasks.create_missing_purchases")
 def create_missing_purchases(limit: int = 500) -> int:
-    """Completed sessions that never got their purchase (a lost task)."""
+    """Completed sessions that never got their purchase (a lost task).
+
+    Twice is once: each session gets its purchase as purchase_create_for_session_task does."""
     missing = ChargeSession.objects.filter(
         status=ChargeSession.Status.COMPLETED,
         purchase__isnull=True,

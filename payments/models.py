@@ -99,6 +99,9 @@ class Reservation(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     max_amount = models.DecimalField(max_digits=12, decimal_places=2)
     max_energy_wh = models.BigIntegerField()
+    # Fixed once, before the provider is asked to capture: a capture repeated after a lost
+    # worker asks for the same amount, so the provider answers it as the capture it made.
+    capture_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     captured_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     checkout_session_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
@@ -129,6 +132,10 @@ class Reservation(models.Model):
             models.CheckConstraint(
                 condition=Q(captured_amount__isnull=True) | Q(captured_amount__lte=models.F("max_amount")),
                 name="reservation_capture_within_reserved",
+            ),
+            models.CheckConstraint(
+                condition=Q(capture_amount__isnull=True) | Q(capture_amount__lte=models.F("max_amount")),
+                name="reservation_capture_claim_within_reserved",
             ),
         ]
         indexes = [models.Index(fields=["status"])]

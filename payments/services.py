@@ -1007,8 +1007,13 @@ def _reservation_link_session(*, session_id: int) -> Reservation | None:
 
 def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
     """Capture the priced amount of a finished session (never more than reserved) and
-    release the rest; returns the reservation (status, captured_amount). Safe to call
-    again; None when there is nothing to settle (yet)."""
+    release the rest; returns the reservation (status, captured_amount). None when there
+    is nothing to settle (yet).
+
+    Safe to run again, also after a run lost half-way (a killed worker): the amount is
+    claimed once before the provider is asked, so a repeated run asks for the same capture
+    under the same idempotency key and the provider answers it as the capture it made;
+    every state change after it is conditional."""
     reservation = _reservation_link_session(session_id=session_id)
     if reservation is None:
         return None
@@ -1017,25 +1022,18 @@ def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
     purchase = Purchase.objects.filter(session_id=session_id).first()
     if purchase is None or purchase.priced_at is None:
         return None
-    if purchase.status in (Purchase.Status.PAID, Purchase.Status.VOID):
-        # Settled some other way (or voided): capturing would charge the driver twice.
-        _reservation_release(
-            reservation=reservation,
-            reason=f"purchase_{purchase.status}",
-            from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
-        )
-        reservation.refresh_from_db()
-        return reservation
-    amount = min(purchase.total_price, reservation.max_amount)
-    if purchase.total_price > reservation.max_amount:
-        logger.warning(
-            "reservation %s: purchase %s costs %s, capturing the reserved %s",
-            reservation.pk,
-            purchase.pk,
-            purchase.total_price,
-            reservation.max_amount,
-        )
-    provider = get_provider(reservation.provider)
+    amount = reservation.capture_amount
+    if amount is None:
+        if purchase.status in (Purchase.Status.PAID, Purchase.Status.VOID):
+            # Settled some other way (or voided): capturing would charge the driver twice.
+            _reservation_release(
+                reservation=reservation,
+                reason=f"purchase_{purchase.status}",
+                from_states=[Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+            )
+            reservation.refresh_from_db()
+            return reservation
+        amount = _reservation_claim_capture(reservation=reservation, purchase=purchase)
     if amount <= 0:
         _reservation_release(
             reservation=reservation,
@@ -1047,30 +1045,51 @@ def reservation_settle_for_session(*, session_id: int) -> Reservation | None:
         )
         _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=Decimal("0.00"))
     else:
-        try:
-            answer = provider.hold_capture(reservation, amount=amount)
-        except ProviderError as exc:
-            _append_answer(Reservation, reservation.pk, {"call": "hold_capture", "error": str(exc), **exc.answer})
-            if not exc.retryable:
-                # e.g. the authorisation expired: the purchase stays open for another way to pay.
-                _reservation_move(
-                    reservation,
-                    [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
-                    Reservation.Status.FAILED,
-                    cancel_reason="capture_failed",
-                )
-            raise
-        _append_answer(Reservation, reservation.pk, {"call": "hold_capture", **answer})
-        with transaction.atomic():
-            if _reservation_move(
-                reservation,
-                [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
-                Reservation.Status.CAPTURED,
-                captured_amount=amount,
-            ):
-                _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=amount)
+        _reservation_capture(reservation=reservation, purchase=purchase, amount=amount)
     reservation.refresh_from_db()
     return reservation
+
+
+def _reservation_claim_capture(*, reservation: Reservation, purchase: Purchase) -> Decimal:
+    """Fix what this reservation captures: the purchase's total, at most what was reserved.
+    The first claim wins (a conditional update); every later run reads it, whatever the
+    purchase costs by then."""
+    amount = min(purchase.total_price, reservation.max_amount)
+    if purchase.total_price > reservation.max_amount:
+        logger.warning(
+            "reservation %s: purchase %s costs %s, capturing the reserved %s",
+            reservation.pk,
+            purchase.pk,
+            purchase.total_price,
+            reservation.max_amount,
+        )
+    Reservation.objects.filter(pk=reservation.pk, capture_amount__isnull=True).update(capture_amount=amount)
+    return Reservation.objects.values_list("capture_amount", flat=True).get(pk=reservation.pk)
+
+
+def _reservation_capture(*, reservation: Reservation, purchase: Purchase, amount: Decimal) -> None:
+    try:
+        answer = get_provider(reservation.provider).hold_capture(reservation, amount=amount)
+    except ProviderError as exc:
+        _append_answer(Reservation, reservation.pk, {"call": "hold_capture", "error": str(exc), **exc.answer})
+        if not exc.retryable:
+            # e.g. the authorisation expired: the purchase stays open for another way to pay.
+            _reservation_move(
+                reservation,
+                [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+                Reservation.Status.FAILED,
+                cancel_reason="capture_failed",
+            )
+        raise
+    _append_answer(Reservation, reservation.pk, {"call": "hold_capture", **answer})
+    with transaction.atomic():
+        if _reservation_move(
+            reservation,
+            [Reservation.Status.STARTED, Reservation.Status.AUTHORIZED],
+            Reservation.Status.CAPTURED,
+            captured_amount=amount,
+        ):
+            _purchase_settle_by_reservation(purchase=purchase, reservation=reservation, amount=amount)
 
 
 def _purchase_settle_by_reservation(*, purchase: Purchase, reservation: Reservation, amount: Decimal) -> None:

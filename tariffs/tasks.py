@@ -14,7 +14,8 @@ from tariffs.services import electricity_prices_generate
 @shared_task(name="tariffs.tasks.ensure_upcoming_prices")
 def ensure_upcoming_prices() -> int:
     """Keep this month's and next month's hourly prices in place for the generated markets.
-    Idempotent: existing (e.g. imported) hours are kept. Returns the hours created."""
+    Twice is once: existing (e.g. imported) hours are kept and an hour has one price per
+    market (a unique constraint). Returns the hours created."""
     today = timezone.now().date()
     this_month = date(today.year, today.month, 1)
     next_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)

@@ -160,14 +160,8 @@ CACHES = {
     }
 }
 
+# Celery: delivery, time limits and the visibility timeout are in parts/celery.py.
 CELERY_BROKER_URL = _kombu_url(REDIS_URL)
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TIMEZONE = "UTC"
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "tariffs-ensure-next-month-prices": {
@@ -244,6 +238,7 @@ LOGGING = {
 from .parts.billing import *  # noqa: E402,F401,F403
 from .parts.billing import BILLING_BEAT_SCHEDULE  # noqa: E402
 from .parts.bluecurrent import *  # noqa: E402,F401,F403
+from .parts.celery import *  # noqa: E402,F401,F403
 from .parts.drivers import *  # noqa: E402,F401,F403
 from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
 from .parts.ocpp import *  # noqa: E402,F401,F403

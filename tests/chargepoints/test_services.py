@@ -164,6 +164,21 @@ def test_the_journal_purge_keeps_recent_frames():
     assert OcppMessage.objects.count() == 2
 
 
+def test_the_journal_purge_stops_quietly_at_its_soft_time_limit(monkeypatch, caplog):
+    """A backlog bigger than one run is left for the next runs, without a task failure."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from chargepoints import tasks
+
+    def purge_past_the_soft_limit(*, older_than):
+        raise SoftTimeLimitExceeded()  # what Celery raises inside a task at its soft limit
+
+    monkeypatch.setattr(tasks.services, "ocpp_message_purge", purge_past_the_soft_limit)
+    with caplog.at_level("INFO", logger="chargepoints.tasks"):
+        assert tasks.ocpp_journal_purge() is None
+    assert "the next run continues" in caplog.text
+
+
 def test_connector_get_for_transaction():
     cp = services.charge_point_add(identity="CP-T", connector_count=1)
     connector = Connector.objects.get(charge_point=cp)

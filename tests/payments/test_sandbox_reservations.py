@@ -72,3 +72,57 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
     assert invoice.status == "captured" and invoice.captured_amount == Decimal("4.10")
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PAID
+
+
+def test_a_settlement_run_again_after_the_provider_captured_records_that_one_capture(monkeypatch):
+    """With late acknowledgement a worker lost mid-task runs the task again: here right after
+    the provider took the money, before anything of it was stored, and the purchase was
+    re-priced in between. The second run asks for the amount first claimed, which the
+    provider answers as the capture it already made: one capture, one payment."""
+    from billing.services import purchase_set_total_price
+    from payments import tasks
+    from payments.models import Payment
+    from payments.providers.sandbox import SandboxProvider
+
+    connector = ConnectorFactory(charge_point__identity="station8", charge_point__is_online=True)
+    IdTokenFactory(uid="tag8")
+    reservation = services.reservation_create(identity="station8", connector_id=1, charge_tag="tag8")
+    services.sandbox_invoice_decide(reference=reservation.checkout_session_id, outcome="pay")
+    services.sandbox_notification_handle(reference=reservation.checkout_session_id, event_id="sbx-pay-8")
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.AUTHORIZED
+    session = ChargeSessionFactory(
+        connector=connector,
+        id_tag="tag8",
+        started_at=timezone.now(),
+        status="completed",
+        stopped_at=timezone.now(),
+        meter_stop_wh=5000,
+    )
+    purchase = PurchaseFactory(
+        session=session, user=session.user, total_price=Decimal("4.10"), priced_at=timezone.now()
+    )
+
+    capture = SandboxProvider.hold_capture
+
+    def capture_then_lose_the_worker(self, reservation, *, amount):
+        capture(self, reservation, amount=amount)
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(SandboxProvider, "hold_capture", capture_then_lose_the_worker)
+    with pytest.raises(SystemExit):
+        tasks.settle_reservation_for_session(session.pk)
+    monkeypatch.setattr(SandboxProvider, "hold_capture", capture)
+    purchase_set_total_price(purchase_id=purchase.pk, total_price="4.60")
+
+    assert tasks.settle_reservation_for_session(session.pk) == "captured"
+    assert tasks.settle_reservation_for_session(session.pk) == "captured"
+
+    reservation.refresh_from_db()
+    assert reservation.captured_amount == Decimal("4.10")
+    invoice = SandboxInvoice.objects.get(reference=reservation.checkout_session_id)
+    assert invoice.status == "captured" and invoice.captured_amount == Decimal("4.10")
+    payments = Payment.objects.filter(purchase=purchase)
+    assert [(p.status, p.amount) for p in payments] == [("success", Decimal("4.10"))]
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PAID
