@@ -17,8 +17,8 @@ from tests.support.chargers import simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-REQUESTS = 300
-FRAMES = 300
+REQUESTS = 1000
+FRAMES = 1000
 
 
 def _server_connections() -> int:
