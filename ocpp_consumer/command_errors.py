@@ -33,6 +33,11 @@ class CallErrorReceived(CommandError):
         self.details = details or {}
 
 
+class InvalidAnswer(CommandError):
+    """The charger answered with a payload that breaks the action's response schema
+    (e.g. {"status": "Bogus"}): what it did is unknown, so it is not passed on as an answer."""
+
+
 class InvalidPayload(CommandError):
     """The payload breaks the action's request schema (nothing was sent)."""
 

@@ -30,6 +30,7 @@ from ocpp_consumer.command_errors import (  # noqa: F401 - the bus's public erro
     CommandError,
     CommandTimeout,
     CommandUnavailable,
+    InvalidAnswer,
     InvalidPayload,
     UnknownAction,
 )
@@ -105,9 +106,23 @@ async def _send_async(
         answer = await _send_in_parts(identity, registration, action, payload, timeout=timeout)
     else:
         answer = await _roundtrip(identity, registration, action, payload, timeout=timeout)
+    _check_answer(identity, protocol, action, answer)
     if translated is not None:
         return await translate.answer_back_async(translated, answer)
     return answer
+
+
+def _check_answer(identity: str, protocol: str, action: str, answer: dict) -> None:
+    """A charger's answer must follow the action's response schema before anyone acts on
+    it (the journal keeps it either way)."""
+    try:
+        schemas.check(protocol, action, answer, response=True)
+    except OCPPError as error:
+        cause = error.details.get("cause", "") if isinstance(error.details, dict) else ""
+        raise InvalidAnswer(
+            f"{identity} answered {action} with an invalid payload: {error.description}"
+            + (f" ({cause})" if cause else "")
+        ) from None
 
 
 async def _send_in_parts(

@@ -23,6 +23,7 @@ CALL_ERROR = "call_error"
 INVALID = "invalid"
 UNSUPPORTED = "unsupported"
 UNAVAILABLE = "unavailable"
+BAD_ANSWER = "bad_answer"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def reply_of(send: Callable[[], dict], *, identity: str, action: str) -> Reply:
             "errorDescription": getattr(exc, "description", None) or str(exc),
         }
         return Reply(CALL_ERROR, error, f"The charger answered with a CALLERROR: {str(exc) or error['errorCode']}")
+    except bus.InvalidAnswer as exc:
+        return Reply(BAD_ANSWER, detail=str(exc))
     except bus.InvalidPayload as exc:
         return Reply(INVALID, detail=str(exc) or "The payload does not match the OCPP schema.")
     except bus.UnknownAction as exc:

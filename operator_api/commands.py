@@ -77,12 +77,14 @@ _HTTP_STATUS = {
     charger_bus.INVALID: status.HTTP_400_BAD_REQUEST,
     charger_bus.UNSUPPORTED: status.HTTP_400_BAD_REQUEST,
     charger_bus.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    charger_bus.BAD_ANSWER: status.HTTP_502_BAD_GATEWAY,
 }
 _STATUS_WORD = {
     charger_bus.TIMEOUT: "Timeout",
     charger_bus.OFFLINE: "Offline",
     charger_bus.CALL_ERROR: "CallError",
     charger_bus.UNAVAILABLE: "Unavailable",
+    charger_bus.BAD_ANSWER: "InvalidAnswer",
 }
 _ERROR = {
     "type": "object",

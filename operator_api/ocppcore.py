@@ -24,7 +24,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chargepoints.models import ChargePoint, OcppVersion
+from chargepoints.models import ChargePoint, Connector, OcppVersion
 from ocpp_consumer import remote_control
 
 from . import charger_bus, services
@@ -43,7 +43,8 @@ _COMMON_RESPONSES = {
     400: OpenApiResponse(_ERROR, description="Malformed parameter."),
     401: OpenApiResponse(_ERROR, description="Missing or invalid X-API-Key."),
     404: OpenApiResponse(_ERROR, description="Unknown, foreign or disconnected charger, or unknown connector."),
-    502: OpenApiResponse(_ERROR, description="The charger answered with a CALLERROR."),
+    502: OpenApiResponse(_ERROR, description="The charger answered with a CALLERROR, or with an invalid payload."),
+    503: OpenApiResponse(_ERROR, description="Commands cannot reach chargers now (the message bus is down)."),
 }
 
 # How each command bus outcome reads in OCPP.Core's terms.
@@ -54,6 +55,7 @@ _HTTP_STATUS = {
     charger_bus.INVALID: status.HTTP_400_BAD_REQUEST,
     charger_bus.UNSUPPORTED: status.HTTP_501_NOT_IMPLEMENTED,
     charger_bus.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    charger_bus.BAD_ANSWER: status.HTTP_502_BAD_GATEWAY,
 }
 _STATUS_WORD = {
     charger_bus.TIMEOUT: "Timeout",
@@ -61,6 +63,7 @@ _STATUS_WORD = {
     charger_bus.CALL_ERROR: "Error",
     charger_bus.UNSUPPORTED: "NotSupported",
     charger_bus.UNAVAILABLE: "Unavailable",
+    charger_bus.BAD_ANSWER: "InvalidAnswer",
 }
 
 
@@ -163,7 +166,11 @@ class UnlockConnectorApi(OcppCoreApi):
     @_schema("Unlock a connector: Unlocked, UnlockFailed, NotSupported, OngoingAuthorizedTransaction, UnknownConnector")
     def get(self, request, charge_point_id: str, connector_id: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
-        connector = connector_or_404(charge_point, parse_connector_id(connector_id))
+        number = parse_connector_id(connector_id)
+        connector = Connector.objects.select_related("evse").filter(charge_point=charge_point, connector_id=number).first()
+        if connector is None:
+            # As a 2.0.1 station (and OCPP.Core for it) answers a connector it does not have.
+            return Response({"status": "UnknownConnector"})
         if charge_point.protocol == OcppVersion.V201:
             payload = {"evseId": connector.evse.evse_id, "connectorId": connector.evse_connector_id}
         else:
@@ -237,7 +244,14 @@ class ChangeConfigurationApi(OcppCoreApi):
 
 
 class RemoteStartTransactionApi(OcppCoreApi):
-    @_schema("Start a transaction on a connector for an idTag: Accepted or Rejected")
+    @_schema(
+        "Start a transaction on a connector for an idTag: Accepted or Rejected; 409 when the connector already "
+        "has an open transaction",
+        responses={
+            **_COMMON_RESPONSES,
+            409: OpenApiResponse(_ERROR, description="The connector already has an open transaction."),
+        },
+    )
     def get(self, request, charge_point_id: str, connector_id: str, id_tag: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
         connector = connector_or_404(charge_point, parse_connector_id(connector_id))
@@ -245,6 +259,18 @@ class RemoteStartTransactionApi(OcppCoreApi):
             remote_control.id_tag_check(charge_point=charge_point, id_tag=id_tag)
         except remote_control.InvalidPayload as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        busy = open_session(connector)
+        if busy is not None:
+            # Forwarded, the charger could start anyway and the live session would be closed
+            # as replaced: refuse here, the session stays as it is.
+            return Response(
+                {
+                    "status": "Rejected",
+                    "detail": f"Connector {connector.connector_id} already has an open transaction "
+                    f"({busy.transaction_id or busy.pk}); stop it first.",
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         return render(
             charger_bus.reply_of(
                 lambda: remote_control.remote_start(

@@ -439,6 +439,7 @@ _ERROR_TITLES: list[tuple[type[Exception], str]] = [
     (commands.CommandTimeout, "No answer from the charger in time"),
     (commands.CallErrorReceived, "The charger answered with a CALLERROR"),
     (commands.InvalidPayload, "The command was not valid"),
+    (commands.InvalidAnswer, "The charger's answer was not valid"),
     (remote_control.NotStoppable, "No such transaction"),
 ]
 

@@ -108,7 +108,9 @@ async def test_unlock_connector_answers(server, tool, operator_setup):
 
         assert await tool.json(f"UnlockConnector/{cp.identity}/3") == {"status": "UnknownConnector"}
         assert station.commands_received.count("UnlockConnector") == 3
-        assert (await tool.get(f"UnlockConnector/{cp.identity}/9")).status_code == 404
+        # Not even in our records: answered as the station would, without asking it.
+        assert await tool.json(f"UnlockConnector/{cp.identity}/9") == {"status": "UnknownConnector"}
+        assert station.commands_received.count("UnlockConnector") == 3
         assert "RequestStopTransaction" not in station.commands_received
 
 
@@ -272,14 +274,17 @@ async def test_remote_start_and_stop_run_a_real_session(server, tool, operator_s
         assert station.commands_received.count("RequestStopTransaction") == 1
 
 
-async def test_remote_start_on_a_busy_connector_is_rejected(server, tool, operator_setup):
+async def test_remote_start_on_a_busy_connector_is_refused_with_409(server, tool, operator_setup):
+    # Issue 18: forwarded, the start could replace the live session; it is refused here.
     cp = await _charger(operator_setup)
     async with simulated201(server, cp.identity, meter_interval=0.3) as station:
         await _online_as_v201(cp)
         await _charging(tool, station, cp, 1, "TAG-B201")
-        assert await tool.json(f"RemoteStartTransaction/{cp.identity}/1/TAG-B201") == {"status": "Rejected"}
-        assert station.commands_received.count("RequestStartTransaction") == 2
-        assert await sync_to_async(ChargeSession.objects.filter(charge_point=cp).count)() == 1
+        busy = await tool.get(f"RemoteStartTransaction/{cp.identity}/1/TAG-B201")
+        assert busy.status_code == 409 and busy.json()["status"] == "Rejected", busy.text
+        assert "open transaction" in busy.json()["detail"]
+        assert station.commands_received.count("RequestStartTransaction") == 1
+        assert await sync_to_async(ChargeSession.objects.filter(charge_point=cp, status="active").count)() == 1
 
 
 async def test_remote_start_takes_a_201_id_token_longer_than_a_16_id_tag(server, tool, operator_setup):
