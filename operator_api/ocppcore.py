@@ -167,7 +167,9 @@ class UnlockConnectorApi(OcppCoreApi):
     def get(self, request, charge_point_id: str, connector_id: str):
         charge_point = charge_point_or_404(request.user, charge_point_id)
         number = parse_connector_id(connector_id)
-        connector = Connector.objects.select_related("evse").filter(charge_point=charge_point, connector_id=number).first()
+        connector = (
+            Connector.objects.select_related("evse").filter(charge_point=charge_point, connector_id=number).first()
+        )
         if connector is None:
             # As a 2.0.1 station (and OCPP.Core for it) answers a connector it does not have.
             return Response({"status": "UnknownConnector"})
