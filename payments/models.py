@@ -190,7 +190,10 @@ class SandboxInvoice(models.Model):
     currency = models.CharField(max_length=3)
     captured_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Where the pay page sends the browser afterwards, as Stripe Checkout does: success
+    # (with the checkout session id filled in) and cancel; empty = stay on the page.
     return_url = models.URLField(max_length=1000, blank=True)
+    cancel_url = models.URLField(max_length=1000, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

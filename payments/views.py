@@ -22,6 +22,12 @@ def sandbox_pay(request: HttpRequest, reference) -> HttpResponse:
             invoice = services.sandbox_invoice_decide(reference=reference, outcome=request.POST.get("outcome", ""))
         except DomainError as exc:
             return render(request, "payments/sandbox_pay.html", {"invoice": invoice, "error": exc.message}, status=400)
+        # Back to the client, as Stripe Checkout does: the success URL (with the session id)
+        # once authorised or paid, the cancel URL otherwise; without them, this page again.
+        succeeded = invoice.status in (SandboxInvoice.Status.AUTHORIZED, SandboxInvoice.Status.PAID)
+        target = invoice.return_url if succeeded else invoice.cancel_url
+        if target:
+            return redirect(target)
         return redirect("payments:sandbox-pay", reference=invoice.reference)
     return render(request, "payments/sandbox_pay.html", {"invoice": invoice})
 

@@ -24,6 +24,9 @@ _INVOICE_STATUS = {
 }
 
 
+CHECKOUT_SESSION_ID = "{CHECKOUT_SESSION_ID}"
+
+
 def pay_page_url(reference) -> str:
     return public_url(reverse("payments:sandbox-pay", args=[reference]))
 
@@ -45,11 +48,27 @@ class SandboxProvider(Provider):
     def is_configured(self) -> bool:
         return settings.PAYMENTS_SANDBOX_ENABLED
 
-    def _open(self, *, idempotency_key: str, kind: str, amount: Decimal, currency: str, description: str) -> Created:
-        invoice, _ = SandboxInvoice.objects.get_or_create(
+    def _open(
+        self,
+        *,
+        idempotency_key: str,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        description: str,
+        success_url: str = "",
+        cancel_url: str = "",
+    ) -> Created:
+        invoice, created = SandboxInvoice.objects.get_or_create(
             idempotency_key=idempotency_key,
             defaults={"kind": kind, "amount": amount, "currency": currency, "description": description[:200]},
         )
+        if created and (success_url or cancel_url):
+            # Stripe fills {CHECKOUT_SESSION_ID} in the success URL; the sandbox's session id
+            # is the invoice reference.
+            invoice.return_url = success_url.replace(CHECKOUT_SESSION_ID, str(invoice.reference))
+            invoice.cancel_url = cancel_url.replace(CHECKOUT_SESSION_ID, str(invoice.reference))
+            invoice.save(update_fields=["return_url", "cancel_url"])
         return Created(reference=str(invoice.reference), url=pay_page_url(invoice.reference), answer=_answer(invoice))
 
     def _get(self, reference) -> SandboxInvoice:
@@ -86,6 +105,8 @@ class SandboxProvider(Provider):
             amount=reservation.max_amount,
             currency=reservation.currency,
             description=f"Charging at {reservation.charge_point_id}",
+            success_url=success_url,
+            cancel_url=cancel_url,
         )
 
     def hold_check(self, reservation) -> HoldChecked:

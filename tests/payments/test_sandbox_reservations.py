@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -45,12 +46,20 @@ def test_reserve_authorise_start_and_capture_offline(client, monkeypatch, django
     assert created["status"] == "Redirect" and "/payments/sandbox/" in created["checkoutUrl"]
     reservation = Reservation.objects.get(pk=created["reservationId"])
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(re.sub(r"^https?://[^/]+", "", created["checkoutUrl"]), {"outcome": "pay"})
+        paid = client.post(re.sub(r"^https?://[^/]+", "", created["checkoutUrl"]), {"outcome": "pay"})
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.AUTHORIZED
+    # Back to the success URL with the checkout session id, as Stripe Checkout does (issue
+    # 18): the client reads it from there, without parsing the pay page's address.
+    assert paid.status_code == 302
+    back = urlsplit(paid["Location"])
+    assert back.path == "/payments/reservations/return/"
+    query = parse_qs(back.query)
+    assert query["reservationId"] == [created["reservationId"]]
+    assert query["session_id"] == [reservation.checkout_session_id]
 
     confirmed = post(
-        "Confirm", {"reservationId": created["reservationId"], "checkoutSessionId": reservation.checkout_session_id}
+        "Confirm", {"reservationId": created["reservationId"], "checkoutSessionId": query["session_id"][0]}
     )
     assert confirmed.json() == {"status": "Accepted"}
     assert sent == [("station7", "RemoteStartTransaction", {"connectorId": 1, "idTag": "tag7"})]
@@ -126,3 +135,20 @@ def test_a_settlement_run_again_after_the_provider_captured_records_that_one_cap
     assert [(p.status, p.amount) for p in payments] == [("success", Decimal("4.10"))]
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.PAID
+
+
+def test_the_sandbox_pay_page_returns_to_the_cancel_url_when_the_driver_cancels(client, monkeypatch):
+    connector = ConnectorFactory(charge_point__identity="station9", charge_point__is_online=True)
+    ApiKey.objects.create(
+        operator=connector.charge_point.site.operator, name="k", prefix="k9", key_hash=token_hash("key-9")
+    )
+    created = client.post(
+        "/API/Payments/Create",
+        data=json.dumps({"chargePointId": "station9", "connectorId": 1, "chargeTagId": "tag9"}),
+        content_type="application/json",
+        HTTP_X_API_KEY="key-9",
+    ).json()
+    canceled = client.post(re.sub(r"^https?://[^/]+", "", created["checkoutUrl"]), {"outcome": "cancel"})
+    assert canceled.status_code == 302
+    query = parse_qs(urlsplit(canceled["Location"]).query)
+    assert query == {"reservationId": [created["reservationId"]], "canceled": ["1"]}
