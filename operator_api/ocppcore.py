@@ -238,6 +238,18 @@ class GetConfigurationApi(OcppCoreApi):
         return render(charger_bus.call(charge_point, "GetConfiguration", payload), raw=True)
 
 
+class GetConfigurationKeyApi(GetConfigurationApi):
+    """/API/GetConfiguration/<id>/<key>: the same view, its own operation in the schema."""
+
+    @_schema(
+        "Read one configuration key: the charger's raw GetConfiguration answer",
+        responses={**_COMMON_RESPONSES, 200: _CONFIGURATION},
+        operation_id="ocppcore_get_configuration_key",
+    )
+    def get(self, request, charge_point_id: str, key: str):
+        return super().get(request, charge_point_id, key)
+
+
 class ChangeConfigurationApi(OcppCoreApi):
     @_schema("Change one configuration key: Accepted, Rejected, RebootRequired or NotSupported")
     def get(self, request, charge_point_id: str, key: str, value: str):

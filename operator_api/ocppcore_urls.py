@@ -39,7 +39,7 @@ urlpatterns = [
     ),
     re_path(
         rf"^GetConfiguration/{_ID}/(?P<key>[^/]+){_END}",
-        ocppcore.GetConfigurationApi.as_view(),
+        ocppcore.GetConfigurationKeyApi.as_view(),
         name="ocppcore-get-configuration-key",
     ),
     re_path(

@@ -4,6 +4,7 @@ Cancel, authenticated with the operator's X-API-Key. The provider webhooks under
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from payments.models import Reservation
 from payments.money import to_minor_units
 
 from .errors import payments_exception_handler
+from .schema import ViewNamedSchema
 
 
 def _reservation_answer(reservation: Reservation) -> dict:
@@ -34,6 +36,29 @@ def _operator_id(request) -> int | None:
     return operator.pk if operator is not None else None
 
 
+TAG = "OCPP.Core payments (seed 004)"
+_ERROR = inline_serializer(
+    "PaymentsError",
+    {
+        "status": serializers.CharField(help_text='"Error"'),
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+    },
+)
+_STATUS = inline_serializer("PaymentsStatus", {"status": serializers.CharField()})
+_ERRORS = {
+    400: OpenApiResponse(_ERROR, description="Malformed request (see message)."),
+    401: OpenApiResponse(description="Missing or invalid X-API-Key."),
+    403: OpenApiResponse(description="The key's scope does not allow charger commands."),
+    404: OpenApiResponse(_ERROR, description="Unknown (or another operator's) charge point, connector or reservation."),
+    409: OpenApiResponse(
+        _ERROR, description="The reservation's state does not allow this, or an Idempotency-Key reused."
+    ),
+    502: OpenApiResponse(_ERROR, description="The payment provider or the charger failed."),
+    503: OpenApiResponse(_ERROR, description="The charger is offline, or commands cannot reach chargers now."),
+}
+
+
 class KeyMaySendCommands(BasePermission):
     """Reservations start and stop chargers: a read-only key may not use them."""
 
@@ -44,6 +69,7 @@ class KeyMaySendCommands(BasePermission):
 
 
 class OperatorApiView(APIView):
+    schema = ViewNamedSchema()
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated, KeyMaySendCommands]
 
@@ -55,8 +81,31 @@ class ReservationCreateApi(OperatorApiView):
     class InputSerializer(serializers.Serializer):
         chargePointId = serializers.CharField(max_length=48)
         connectorId = serializers.IntegerField(min_value=1)
-        chargeTagId = serializers.CharField(max_length=36)
+        chargeTagId = serializers.CharField(max_length=36, help_text="At most 20 characters for an OCPP 1.6 charger.")
 
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.CharField(help_text='"Redirect"')
+        checkoutUrl = serializers.URLField()
+        reservationId = serializers.CharField()
+        currency = serializers.CharField()
+        maxAmountCents = serializers.IntegerField()
+        maxEnergyKwh = serializers.IntegerField()
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_create",
+        summary="Reserve funds for a charging session: a checkout to open in the browser",
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Same key, same answer and one hold; the same key with other parameters is a 409.",
+            )
+        ],
+        responses={200: OutputSerializer, **_ERRORS},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -75,6 +124,16 @@ class ReservationConfirmApi(OperatorApiView):
         reservationId = serializers.CharField(max_length=64)
         checkoutSessionId = serializers.CharField(max_length=200)
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_confirm",
+        summary="After the checkout: start the charger; answers what the charger said (Accepted, Rejected, Timeout)",
+        description="A retried or concurrent Confirm never starts twice: it waits for a start in flight and "
+        "reports its answer. A Rejected or Timeout start may be confirmed again. 402 while the payment is "
+        "not authorised yet.",
+        request=InputSerializer,
+        responses={200: _STATUS, 402: OpenApiResponse(_ERROR, description="Not authorised yet."), **_ERRORS},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -91,6 +150,18 @@ class ReservationCancelApi(OperatorApiView):
         reservationId = serializers.CharField(max_length=64)
         reason = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_cancel",
+        summary="Cancel a reservation that has not led to a session; authorised funds are released",
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                "PaymentsCancelled", {"status": serializers.CharField(), "reservationId": serializers.CharField()}
+            ),
+            **_ERRORS,
+        },
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -54,3 +54,14 @@ ERROR_SCHEMA = {
 }
 # Every operator endpoint can refuse the caller or the input; say so in the schema.
 COMMON_ERRORS = (400, 401, 403, 404)
+
+
+def ocppcore_paths_without_trailing_slash(result: dict, generator, request, public) -> dict:
+    """POSTPROCESSING_HOOKS: OCPP.Core's paths as seed 004 spells them, without a trailing
+    slash (`/API/Reset/{charge_point_id}`); the routes tolerate one, which is not part of
+    the contract."""
+    paths = result.get("paths", {})
+    result["paths"] = {
+        (path.rstrip("/") if path.startswith("/API/") else path): item for path, item in paths.items()
+    }
+    return result

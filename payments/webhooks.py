@@ -4,6 +4,8 @@ signature (Stripe) or a re-check with the provider (QPay, Klarna, sandbox)."""
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -22,6 +24,23 @@ def webhook_exception_handler(exc: Exception, context: dict) -> Response | None:
     return exception_handler(exc, context)
 
 
+TAG = "Payment webhooks"
+_RECEIVED = inline_serializer(
+    "WebhookReceived",
+    {
+        "received": serializers.BooleanField(),
+        "result": serializers.CharField(
+            help_text='What was done with it, or "deferred" when the provider could not be asked now '
+            "(the poller converges later)."
+        ),
+    },
+)
+_ERROR = inline_serializer(
+    "WebhookError",
+    {"status": serializers.CharField(), "code": serializers.CharField(), "message": serializers.CharField()},
+)
+
+
 class WebhookApiView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -31,6 +50,17 @@ class WebhookApiView(APIView):
 
 
 class StripeWebhookApi(WebhookApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_stripe_webhook",
+        summary="Stripe events (seed 004's webhook endpoint), verified by the Stripe-Signature header",
+        request=OpenApiTypes.OBJECT,
+        parameters=[OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER, required=True)],
+        responses={
+            200: _RECEIVED,
+            400: OpenApiResponse(_ERROR, description="Unparseable event or a signature that does not verify."),
+        },
+    )
     def post(self, request):
         try:
             result = services.stripe_webhook_handle(
@@ -72,21 +102,58 @@ class ProviderCallbackApi(WebhookApiView):
         return self._handle(request, public_id)
 
 
+def _callback_schema(provider: str, method: str):
+    return extend_schema(
+        tags=[TAG],
+        operation_id=f"payments_{provider}_callback_{method}",
+        summary=f"{provider.capitalize()} callback: names the invoice to re-check with the provider "
+        "(its content is not trusted)",
+        request=OpenApiTypes.OBJECT if method == "post" else None,
+        responses={200: _RECEIVED, 404: OpenApiResponse(_ERROR, description="Unknown invoice.")},
+    )
+
+
 class QPayCallbackApi(ProviderCallbackApi):
     provider = Provider.QPAY
     event_id_fields = ("qpay_payment_id", "payment_id")
+
+    @_callback_schema("qpay", "get")
+    def get(self, request, public_id):
+        return super().get(request, public_id)
+
+    @_callback_schema("qpay", "post")
+    def post(self, request, public_id):
+        return super().post(request, public_id)
 
 
 class KlarnaPushApi(ProviderCallbackApi):
     provider = Provider.KLARNA
     event_id_fields = ("order_id", "klarna_order_id")
 
+    @_callback_schema("klarna", "get")
+    def get(self, request, public_id):
+        return super().get(request, public_id)
+
+    @_callback_schema("klarna", "post")
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+
+class SandboxNotificationSerializer(serializers.Serializer):
+    reference = serializers.UUIDField()
+    eventId = serializers.CharField(max_length=200)
+
 
 class SandboxWebhookApi(WebhookApiView):
-    class InputSerializer(serializers.Serializer):
-        reference = serializers.UUIDField()
-        eventId = serializers.CharField(max_length=200)
+    InputSerializer = SandboxNotificationSerializer
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="payments_sandbox_webhook",
+        summary="The sandbox provider's notification (sent by our own pay page): an invoice to re-check",
+        request=InputSerializer,
+        responses={200: _RECEIVED, 400: OpenApiResponse(_ERROR, description="Malformed notification.")},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

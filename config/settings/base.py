@@ -217,6 +217,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 999999999999999999}},
+    # One name per choice set used by several serializers.
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentStatusEnum": ["pending", "success", "error", "canceled"],
+        "IdTokenStatusEnum": ["Accepted", "Blocked", "Expired", "Invalid"],
+        "OcppVersionEnum": "chargepoints.models.OcppVersion",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "operator_api.schema.ocppcore_paths_without_trailing_slash",
+    ],
 }
 
 LOGGING = {
