@@ -61,7 +61,5 @@ def ocppcore_paths_without_trailing_slash(result: dict, generator, request, publ
     slash (`/API/Reset/{charge_point_id}`); the routes tolerate one, which is not part of
     the contract."""
     paths = result.get("paths", {})
-    result["paths"] = {
-        (path.rstrip("/") if path.startswith("/API/") else path): item for path, item in paths.items()
-    }
+    result["paths"] = {(path.rstrip("/") if path.startswith("/API/") else path): item for path, item in paths.items()}
     return result
