@@ -132,8 +132,20 @@ def command_run() -> int:
             "--meter-interval",
             "10",
         ]
-        start("chargers-1.6", [*simulate, "--count", chargers, "--protocol", "ocpp1.6", "--prefix", "DEMO-CP-"])
-        start("chargers-2.0.1", [*simulate, "--count", "1", "--protocol", "ocpp2.0.1", "--prefix", "DEMO-201-"])
+        # A state file per simulator process: the demo chargers keep their meters and
+        # sessions across a restart, which ends those sessions as a reboot would.
+        var = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+        var.mkdir(parents=True, exist_ok=True)
+        start(
+            "chargers-1.6",
+            [*simulate, "--count", chargers, "--protocol", "ocpp1.6", "--prefix", "DEMO-CP-"]
+            + ["--state-file", str(var / "simulator-ocpp1.6.json")],
+        )
+        start(
+            "chargers-2.0.1",
+            [*simulate, "--count", "1", "--protocol", "ocpp2.0.1", "--prefix", "DEMO-201-"]
+            + ["--state-file", str(var / "simulator-ocpp2.0.1.json")],
+        )
 
     base = f"http://{host}:{port}"
     print(

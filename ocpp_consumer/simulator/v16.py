@@ -2,8 +2,14 @@
 
 Boots, sends heartbeats and status changes, charges (RFID-started or remotely started)
 with realistic MeterValues, and answers every 1.6 command a central system sends: Reset
-reconnects, GetConfiguration serves a real key store, ChangeConfiguration changes it,
-UnlockConnector ends a session, and charging profiles lower the simulated power.
+ends the sessions (HardReset/SoftReset) and reconnects, GetConfiguration serves a real key
+store, ChangeConfiguration changes it, UnlockConnector ends a session, and charging
+profiles lower the simulated power.
+
+Open transactions and the transaction messages not yet answered live in `SimState`, so a
+reconnect continues the sessions (base.py has the queue). A StartTransaction that is not
+answered yet gets a local (negative) transaction id; when the answer comes, the central
+system's id replaces it in the transaction and in every message queued behind it.
 """
 
 from __future__ import annotations
@@ -11,29 +17,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
-from ocpp.v16.enums import Action
+from ocpp.v16.enums import Action, Reason
 
 from ocpp_consumer import library
+from ocpp_consumer.simulator import persist
 from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
 
 logger = logging.getLogger("simulator")
 
 
+# Used when a state from an older run has no such key.
+DEFAULT_MESSAGE_ATTEMPTS = 3
+DEFAULT_MESSAGE_RETRY_INTERVAL_S = 10
+
+
 @dataclass
 class Transaction:
     connector_id: int
-    transaction_id: int
+    transaction_id: int  # the central system's id, or a negative local one until it answered
     id_tag: str
     meter_start: int
+    ends_at: float | None = None  # wall-clock seconds when the (RFID) driver stops it
+    authorised_locally: bool = False  # it went on before its StartTransaction was answered
 
 
 @dataclass
 class SimState:
-    """What survives a reconnect (a Reset): meter registers, keys, lists, profiles."""
+    """What survives a reconnect (a Reset): meter registers, keys, lists, profiles, open
+    transactions and the transaction messages not yet answered."""
 
     meters: dict[int, float] = field(default_factory=dict)
     soc: dict[int, float] = field(default_factory=dict)
@@ -43,6 +59,76 @@ class SimState:
     local_list: dict[str, dict] = field(default_factory=dict)
     profiles: dict[int, dict] = field(default_factory=dict)
     reservations: dict[int, int] = field(default_factory=dict)  # reservation id -> connector
+    transactions: dict[int, Transaction] = field(default_factory=dict)  # connector -> open transaction
+    queue: list = field(default_factory=list)  # call.StartTransaction/MeterValues/StopTransaction, oldest first
+    queue_attempts: int = 0  # failed attempts of the queue head
+    pending_starts: list[int] = field(default_factory=list)  # local ids of the queued StartTransactions, in order
+    last_local_id: int = 0
+    offline: bool = False  # not kept in a state file: a new process starts online
+
+    def new_local_id(self) -> int:
+        self.last_local_id -= 1
+        return self.last_local_id
+
+    def to_json(self) -> dict:
+        return {
+            "meters": persist.str_keys(self.meters),
+            "soc": persist.str_keys(self.soc),
+            "status": persist.str_keys(self.status),
+            "configuration": self.configuration,
+            "local_list_version": self.local_list_version,
+            "local_list": self.local_list,
+            "profiles": persist.str_keys(self.profiles),
+            "reservations": persist.str_keys(self.reservations),
+            "transactions": [asdict(t) for t in self.transactions.values()],
+            "queue": persist.calls_to_json(self.queue),
+            "queue_attempts": self.queue_attempts,
+            "pending_starts": self.pending_starts,
+            "last_local_id": self.last_local_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> SimState:
+        transactions = [Transaction(**t) for t in data.get("transactions", [])]
+        return cls(
+            meters=persist.int_keys(data.get("meters", {})),
+            soc=persist.int_keys(data.get("soc", {})),
+            status=persist.int_keys(data.get("status", {})),
+            configuration=data.get("configuration", {}),
+            local_list_version=data.get("local_list_version", 0),
+            local_list=data.get("local_list", {}),
+            profiles=persist.int_keys(data.get("profiles", {})),
+            reservations=persist.int_keys(data.get("reservations", {})),
+            transactions={t.connector_id: t for t in transactions},
+            queue=persist.calls_from_json(data.get("queue", []), call),
+            queue_attempts=data.get("queue_attempts", 0),
+            pending_starts=list(data.get("pending_starts", [])),
+            last_local_id=data.get("last_local_id", 0),
+        )
+
+
+def stop_request(transaction: Transaction, meter_wh: float, timestamp: str, reason: str) -> call.StopTransaction:
+    """The StopTransaction of `transaction`, with the final register reading as its data."""
+    return call.StopTransaction(
+        meter_stop=int(meter_wh),
+        timestamp=timestamp,
+        transaction_id=transaction.transaction_id,
+        reason=reason,
+        id_tag=transaction.id_tag,
+        transaction_data=[
+            {
+                "timestamp": timestamp,
+                "sampled_value": [
+                    {
+                        "value": str(int(meter_wh)),
+                        "context": "Transaction.End",
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit": "Wh",
+                    }
+                ],
+            }
+        ],
+    )
 
 
 def default_configuration(config) -> dict[str, dict]:
@@ -61,6 +147,8 @@ def default_configuration(config) -> dict[str, dict]:
         "LocalAuthListMaxLength": key(100, True),
         "NumberOfConnectors": key(config.connectors, True),
         "StopTransactionOnEVSideDisconnect": key("true"),
+        "TransactionMessageAttempts": key(DEFAULT_MESSAGE_ATTEMPTS),
+        "TransactionMessageRetryInterval": key(DEFAULT_MESSAGE_RETRY_INTERVAL_S),
         "ChargeProfileMaxStackLevel": key(8, True),
         "ChargingScheduleAllowedChargingRateUnit": key("Current,Power", True),
         "SupportedFeatureProfiles": key(
@@ -71,18 +159,69 @@ def default_configuration(config) -> dict[str, dict]:
 
 class SimulatedChargePoint16(SimulatorBase, ChargePoint):
     results = call_result
+    state_class = SimState
 
     def __init__(self, config, connection, state: SimState | None = None) -> None:
         super().__init__(config.identity, connection, response_timeout=30)
         self._start_state(config, state or SimState())
         if not self.state.configuration:
             self.state.configuration = default_configuration(config)
-        self.transactions: dict[int, Transaction] = {}
+
+    @property
+    def transactions(self) -> dict[int, Transaction]:
+        return self.state.transactions
+
+    @staticmethod
+    def end_transactions_at_boot(state: SimState, reason: str, timestamp: str) -> None:
+        """A reboot (`Reason.reboot`, or `Reason.power_loss` after a crash) ended the open
+        transactions: queue their StopTransaction, sent after the next BootNotification."""
+        assert reason in (Reason.reboot, Reason.power_loss), reason
+        for connector_id, transaction in sorted(state.transactions.items()):
+            meter = state.meters.get(connector_id, transaction.meter_start)
+            state.queue.append(stop_request(transaction, meter, timestamp, reason))
+            state.status[connector_id] = "Available"
+        state.transactions.clear()
 
     # --- helpers ---------------------------------------------------------------------
 
     def config_value(self, key: str) -> str:
         return self.state.configuration[key]["value"]
+
+    def config_number(self, key: str, default: int) -> float:
+        entry = self.state.configuration.get(key)
+        try:
+            return float(entry["value"]) if entry else default
+        except ValueError:
+            return default
+
+    def message_attempts(self) -> int:
+        return max(int(self.config_number("TransactionMessageAttempts", DEFAULT_MESSAGE_ATTEMPTS)), 1)
+
+    def message_attempt_interval(self) -> float:
+        return max(self.config_number("TransactionMessageRetryInterval", DEFAULT_MESSAGE_RETRY_INTERVAL_S), 0.0)
+
+    def delivered(self, request, response) -> None:
+        if isinstance(request, call.StartTransaction):
+            self._start_answered(self.state.pending_starts.pop(0), response)
+
+    def discarded(self, request) -> None:
+        if isinstance(request, call.StartTransaction):
+            # Nothing queued for this transaction can be delivered without its id.
+            local_id = self.state.pending_starts.pop(0)
+            self.state.queue[:] = [r for r in self.state.queue if getattr(r, "transaction_id", None) != local_id]
+
+    def _start_answered(self, local_id: int, response: call_result.StartTransaction) -> None:
+        """The central system's id replaces the local one everywhere; a refused id tag ends
+        the transaction (if it is still going) as DeAuthorized."""
+        for request in self.state.queue:
+            if getattr(request, "transaction_id", None) == local_id:
+                request.transaction_id = response.transaction_id
+        for transaction in self.state.transactions.values():
+            if transaction.transaction_id == local_id:
+                transaction.transaction_id = response.transaction_id
+                if transaction.authorised_locally and response.id_tag_info["status"] != "Accepted":
+                    # Refused only now that the queued start got through: stop as the charger would.
+                    self.spawn(self.stop_transaction(transaction.connector_id, Reason.de_authorized))
 
     def profile_schedules(self) -> list[tuple[int, dict]]:
         return [
@@ -109,9 +248,10 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return (await self.call(call.Heartbeat())).current_time
 
     async def send_status(self, connector_id: int, status: str, error_code: str = "NoError"):
+        """Report a status; kept in the state and reported again after boot when offline."""
         if connector_id:
             self.state.status[connector_id] = status
-        return await self.call(
+        return await self.call_unless_lost(
             call.StatusNotification(
                 connector_id=connector_id, error_code=error_code, status=status, timestamp=utc_now()
             )
@@ -121,28 +261,33 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return (await self.call(call.Authorize(id_tag=id_tag))).id_tag_info
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, *, timestamp: str | None = None, meter_loop: bool = True
-    ) -> call_result.StartTransaction:
+        self,
+        connector_id: int,
+        id_tag: str,
+        *,
+        timestamp: str | None = None,
+        meter_loop: bool = True,
+        ends_at: float | None = None,
+    ) -> call_result.StartTransaction | None:
+        """Start charging and send StartTransaction. Returns its answer, or None while it is
+        queued (offline): the transaction then goes on under a local id, as the charger
+        authorises locally."""
         await self.send_status(connector_id, "Preparing")
         meter_start = int(self.state.meters[connector_id])
-        response = await self.call(
+        local_id = self.state.new_local_id()
+        transaction = Transaction(connector_id, local_id, id_tag, meter_start, ends_at)
+        self.transactions[connector_id] = transaction
+        self.state.pending_starts.append(local_id)
+        response = await self.send_transaction_message(
             call.StartTransaction(
                 connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=timestamp or utc_now()
             )
         )
-        if response.id_tag_info["status"] != "Accepted":
-            await self.call(
-                call.StopTransaction(
-                    meter_stop=meter_start,
-                    timestamp=utc_now(),
-                    transaction_id=response.transaction_id,
-                    reason="DeAuthorized",
-                    id_tag=id_tag,
-                )
-            )
-            await self.send_status(connector_id, "Available")
+        if response is None:
+            transaction.authorised_locally = True
+        elif response.id_tag_info["status"] != "Accepted":
+            await self.stop_transaction(connector_id, Reason.de_authorized)
             return response
-        self.transactions[connector_id] = Transaction(connector_id, response.transaction_id, id_tag, meter_start)
         self.state.soc.setdefault(connector_id, float(random.randint(15, 60)))
         await self.send_status(connector_id, "Charging")
         if meter_loop:
@@ -150,34 +295,17 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return response
 
     async def stop_transaction(self, connector_id: int, reason: str = "Local") -> call_result.StopTransaction | None:
+        """End the transaction on `connector_id`; the StopTransaction's answer, or None when
+        there was none or the message is queued."""
         transaction = self.transactions.pop(connector_id, None)
         task = self.meter_tasks.pop(connector_id, None)
-        if task is not None:
+        if task is not None and task is not asyncio.current_task():
             task.cancel()
         if transaction is None:
             return None
         await self.send_status(connector_id, "Finishing")
-        response = await self.call(
-            call.StopTransaction(
-                meter_stop=int(self.state.meters[connector_id]),
-                timestamp=utc_now(),
-                transaction_id=transaction.transaction_id,
-                reason=reason,
-                id_tag=transaction.id_tag,
-                transaction_data=[
-                    {
-                        "timestamp": utc_now(),
-                        "sampled_value": [
-                            {
-                                "value": str(int(self.state.meters[connector_id])),
-                                "context": "Transaction.End",
-                                "measurand": "Energy.Active.Import.Register",
-                                "unit": "Wh",
-                            }
-                        ],
-                    }
-                ],
-            )
+        response = await self.send_transaction_message(
+            stop_request(transaction, self.state.meters[connector_id], utc_now(), reason)
         )
         await self.send_status(connector_id, "Available")
         return response
@@ -222,14 +350,17 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return values
 
     async def send_meter_values(self, connector_id: int, context: str = "Sample.Periodic"):
+        """MeterValues of the connector; those of a transaction (not triggered ones) are
+        transaction messages and go through the queue."""
         transaction = self.transactions.get(connector_id)
-        return await self.call(
-            call.MeterValues(
-                connector_id=connector_id,
-                transaction_id=transaction.transaction_id if transaction else None,
-                meter_value=[{"timestamp": utc_now(), "sampled_value": self.sampled_values(connector_id, context)}],
-            )
+        request = call.MeterValues(
+            connector_id=connector_id,
+            transaction_id=transaction.transaction_id if transaction else None,
+            meter_value=[{"timestamp": utc_now(), "sampled_value": self.sampled_values(connector_id, context)}],
         )
+        if transaction is None or context == "Trigger":
+            return await self.call_unless_lost(request)
+        return await self.send_transaction_message(request)
 
     async def _meter_loop(self, connector_id: int) -> None:
         while connector_id in self.transactions:
@@ -254,10 +385,14 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             while status != "Accepted":
                 await asyncio.sleep(int(self.config_value("HeartbeatInterval")) if status == "Rejected" else 10)
                 status = await self.boot()
+            await self.deliver_queue()  # what the previous connection (or run) left unanswered
             await self.send_status(0, "Available")
             for connector_id in range(1, self.config.connectors + 1):
                 await self.send_status(connector_id, self.state.status.get(connector_id, "Available"))
+            for connector_id in list(self.transactions):  # not rebooted: the sessions go on
+                self.meter_tasks[connector_id] = self.spawn(self._meter_loop(connector_id))
             self.spawn(self._heartbeat_loop())
+            self.spawn(self._planned_stop_loop())
             if self.config.rfid_every > 0:
                 self.spawn(self._rfid_loop())
             stopper = self.spawn(stop.wait())
@@ -285,9 +420,8 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             info = await self.authorize(self.config.id_tag)
             if info["status"] != "Accepted":
                 continue
-            await self.start_transaction(connector_id, self.config.id_tag)
-            await asyncio.sleep(self.config.rfid_every * random.uniform(0.3, 0.8))
-            await self.stop_transaction(connector_id, "Local")
+            ends_at = time.time() + self.config.rfid_every * random.uniform(0.3, 0.8)
+            await self.start_transaction(connector_id, self.config.id_tag, ends_at=ends_at)
 
     # --- commands from the central system ----------------------------------------------
 
@@ -413,7 +547,7 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
 
     @after(Action.reset)
     async def after_reset(self, type: str, **kwargs):
-        reason = "HardReset" if type == "Hard" else "SoftReset"
+        reason = Reason.hard_reset if type == "Hard" else Reason.soft_reset
         for connector_id in list(self.transactions):
             await self.stop_transaction(connector_id, reason)
         await asyncio.sleep(0.1)

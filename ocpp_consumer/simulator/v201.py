@@ -4,8 +4,11 @@ It boots, reports its EVSEs, runs transactions as TransactionEvents with a risin
 (Started, periodic Updated with meter values, charging-state changes, Ended with a stop
 reason), keeps a device model that GetVariables/SetVariables/GetBaseReport/GetReport
 work on, and answers every command the CSMS sends. While offline (`go_offline()`, or a
-send that fails) TransactionEvents are queued with offline=true and their original
-timestamps, and replayed in order after the next boot, as a real station must.
+connection that closed) TransactionEvents are queued with offline=true and their original
+timestamps, and replayed in order after the next boot, as a real station must; one the
+CSMS fails (a CALLERROR) is tried again per MessageAttempts/MessageAttemptInterval
+(base.py has the queue). Open transactions and the queue live in `SimState201`, so a
+reconnect continues the sessions.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from ocpp.exceptions import OccurrenceConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
-from ocpp.v201.enums import Action
+from ocpp.v201.enums import Action, ReasonEnumType, TriggerReasonEnumType
 
 from ocpp_consumer import library
+from ocpp_consumer.simulator import persist
 from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
 
 logger = logging.getLogger("simulator")
@@ -35,6 +40,7 @@ class Transaction201:
     remote_start_id: int | None = None
     seq_no: int = 0
     charging_state: str = "EVConnected"
+    ends_at: float | None = None  # wall-clock seconds when the (RFID) driver stops it
 
     def next_seq_no(self) -> int:
         value = self.seq_no
@@ -57,8 +63,61 @@ class SimState201:
     reservations: dict[int, int] = field(default_factory=dict)  # reservation id -> evse id
     transactions: dict[int, Transaction201] = field(default_factory=dict)  # evse id -> transaction
     queue: list = field(default_factory=list)  # call.TransactionEvent, oldest first
-    offline: bool = False
+    queue_attempts: int = 0  # failed attempts of the queue head
+    offline: bool = False  # not kept in a state file: a new process starts online
     costs: dict[str, float] = field(default_factory=dict)  # CostUpdated per transaction
+
+    def to_json(self) -> dict:
+        return {
+            "meters": persist.str_keys(self.meters),
+            "soc": persist.str_keys(self.soc),
+            "status": persist.str_keys(self.status),
+            "variables": [
+                {"component": c, "name": n, "instance": i, **entry} for (c, n, i), entry in self.variables.items()
+            ],
+            "local_list_version": self.local_list_version,
+            "local_list": self.local_list,
+            "profiles": persist.str_keys(self.profiles),
+            "reservations": persist.str_keys(self.reservations),
+            "transactions": [asdict(t) for t in self.transactions.values()],
+            "queue": persist.calls_to_json(self.queue),
+            "queue_attempts": self.queue_attempts,
+            "costs": self.costs,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> SimState201:
+        variables = {}
+        for item in data.get("variables", []):
+            entry = dict(item)
+            key = (entry.pop("component"), entry.pop("name"), entry.pop("instance"))
+            variables[key] = entry
+        transactions = [Transaction201(**t) for t in data.get("transactions", [])]
+        return cls(
+            meters=persist.int_keys(data.get("meters", {})),
+            soc=persist.int_keys(data.get("soc", {})),
+            status=persist.int_keys(data.get("status", {})),
+            variables=variables,
+            local_list_version=data.get("local_list_version", 0),
+            local_list=data.get("local_list", {}),
+            profiles=persist.int_keys(data.get("profiles", {})),
+            reservations=persist.int_keys(data.get("reservations", {})),
+            transactions={t.evse_id: t for t in transactions},
+            queue=persist.calls_from_json(data.get("queue", []), call),
+            queue_attempts=data.get("queue_attempts", 0),
+            costs=data.get("costs", {}),
+        )
+
+
+def energy_value(meter_wh: float, context: str) -> dict:
+    """The Energy.Active.Import.Register sampled value of a reading."""
+    return {
+        "value": round(meter_wh, 1),
+        "context": context,
+        "location": "Outlet",
+        "measurand": "Energy.Active.Import.Register",
+        "unit_of_measure": {"unit": "Wh"},
+    }
 
 
 def default_variables(config) -> dict[tuple[str, str, str], dict]:
@@ -94,17 +153,53 @@ def default_variables(config) -> dict[tuple[str, str, str], dict]:
 
 class SimulatedChargePoint201(SimulatorBase, ChargePoint):
     results = call_result
+    state_class = SimState201
 
     def __init__(self, config, connection, state: SimState201 | None = None) -> None:
         super().__init__(config.identity, connection, response_timeout=30)
         self._start_state(config, state or SimState201())
         if not self.state.variables:
             self.state.variables = default_variables(config)
-        self.state.offline = False  # a new connection: deliver, and replay what was queued
         self.transaction_answers: list[tuple[dict, object]] = []  # (request, response) of TransactionEvents
-        self.replayed: list[tuple[dict, object]] = []
+        self.replayed: list[tuple[dict, object]] = []  # those of them sent with offline=true
+
+    @staticmethod
+    def end_transactions_at_boot(state: SimState201, reason: str, timestamp: str) -> None:
+        """A reboot (Reboot, or PowerLoss after a crash) ended the open transactions: queue
+        their Ended event (triggerReason AbnormalCondition), sent after the next boot."""
+        assert reason in (ReasonEnumType.reboot, ReasonEnumType.power_loss), reason
+        for evse_id, transaction in sorted(state.transactions.items()):
+            meter = state.meters.get(evse_id, 0.0)
+            state.queue.append(
+                call.TransactionEvent(
+                    event_type="Ended",
+                    timestamp=timestamp,
+                    trigger_reason=TriggerReasonEnumType.abnormal_condition,
+                    seq_no=transaction.next_seq_no(),
+                    transaction_info={"transaction_id": transaction.transaction_id, "stopped_reason": reason},
+                    meter_value=[{"timestamp": timestamp, "sampled_value": [energy_value(meter, "Transaction.End")]}],
+                )
+            )
+            state.status[evse_id] = "Available"
+        state.transactions.clear()
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def message_attempts(self) -> int:
+        value = self.variable("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent")
+        return max(int(value or 3), 1)
+
+    def message_attempt_interval(self) -> float:
+        value = self.variable("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent")
+        return max(float(value or 10), 0.0)
+
+    def queued_while_lost(self, request) -> None:
+        request.offline = True  # replayed later as happened while offline
+
+    def delivered(self, request, response) -> None:
+        self.transaction_answers.append((request, response))
+        if request.offline:
+            self.replayed.append((request, response))
 
     def variable(self, component: str, name: str, instance: str = "") -> str | None:
         entry = self.state.variables.get((component, name, instance))
@@ -152,8 +247,9 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         return (await self.call(call.Heartbeat())).current_time
 
     async def send_status(self, evse_id: int, status: str):
+        """Report a status; kept in the state and reported again after boot when offline."""
         self.state.status[evse_id] = status
-        return await self.call(
+        return await self.call_unless_lost(
             call.StatusNotification(timestamp=utc_now(), connector_status=status, evse_id=evse_id, connector_id=1)
         )
 
@@ -166,13 +262,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         power = self.power_limit_w(evse_id) * random.uniform(0.97, 1.0) if charging else 0.0
         amps = power / (VOLTAGE * PHASES)
         values = [
-            {
-                "value": round(self.state.meters[evse_id], 1),
-                "context": context,
-                "location": "Outlet",
-                "measurand": "Energy.Active.Import.Register",
-                "unit_of_measure": {"unit": "Wh"},
-            },
+            energy_value(self.state.meters[evse_id], context),
             {
                 "value": round(power, 1),
                 "context": context,
@@ -222,7 +312,8 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         id_token: dict | None = None,
         evse: bool = False,
     ):
-        """Build the next TransactionEvent of `transaction` and deliver it, or queue it when offline."""
+        """Build the next TransactionEvent of `transaction` and deliver it (the answer), or
+        queue it (None) when offline or behind messages not delivered yet."""
         info: dict = {"transaction_id": transaction.transaction_id}
         if charging_state:
             transaction.charging_state = charging_state
@@ -243,33 +334,12 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         )
         if self.state.offline:
             request.offline = True
-            self.state.queue.append(request)
-            return None
-        try:
-            response = await self.call(request)
-        except (TimeoutError, ConnectionError, OSError, RuntimeError) as exc:
-            # Lost on the way: keep it for the replay, marked as sent while offline.
-            logger.info("%s: queueing TransactionEvent #%s (%s)", self.id, request.seq_no, exc)
-            request.offline = True
-            self.state.queue.append(request)
-            return None
-        except Exception as exc:  # websockets' ConnectionClosed and friends
-            if "ConnectionClosed" not in type(exc).__name__:
-                raise
-            request.offline = True
-            self.state.queue.append(request)
-            return None
-        self.transaction_answers.append((request, response))
-        return response
+        return await self.send_transaction_message(request)
 
     async def replay_queue(self) -> list:
-        """Deliver the queued TransactionEvents in order (after boot, before anything new)."""
-        while self.state.queue:
-            request = self.state.queue[0]
-            response = await self.call(request)
-            self.state.queue.pop(0)
-            self.replayed.append((request, response))
-            self.transaction_answers.append((request, response))
+        """Deliver the queued TransactionEvents in order (after boot, before anything new);
+        returns the (request, answer) pairs of those sent with offline=true so far."""
+        await self.deliver_queue()
         return self.replayed
 
     def go_offline(self) -> None:
@@ -287,10 +357,13 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         transaction_id: str | None = None,
         meter_loop: bool = True,
         charge: bool = True,
+        ends_at: float | None = None,
     ) -> Transaction201:
         """Plug in + authorise: Started (EVConnected), then Charging unless `charge` is False."""
         token = {"id_token": id_token, "type": token_type} if id_token else None
-        transaction = Transaction201(evse_id, transaction_id or uuid.uuid4().hex[:20], token, remote_start_id)
+        transaction = Transaction201(
+            evse_id, transaction_id or uuid.uuid4().hex[:20], token, remote_start_id, ends_at=ends_at
+        )
         self.state.transactions[evse_id] = transaction
         self.state.soc.setdefault(evse_id, float(random.randint(15, 60)))
         if not self.state.offline:
@@ -355,6 +428,8 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         )
         if not self.state.offline:
             await self.send_status(evse_id, "Available")
+        if self.reset_requested == "OnIdle" and not self.state.transactions:
+            self.spawn(self._reset_now())  # the Reset it answered Scheduled
         return response
 
     async def _meter_loop(self, evse_id: int) -> None:
@@ -372,12 +447,13 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             while status != "Accepted":
                 await asyncio.sleep(10)
                 status = await self.boot()
-            await self.replay_queue()
+            await self.deliver_queue()  # what the previous connection (or run) left unanswered
             for evse_id in range(1, self.config.connectors + 1):
                 await self.send_status(evse_id, self.state.status.get(evse_id, "Available"))
-            for evse_id in list(self.state.transactions):  # still charging after a reconnect
+            for evse_id in list(self.state.transactions):  # not rebooted: the sessions go on
                 self.meter_tasks[evse_id] = self.spawn(self._meter_loop(evse_id))
             self.spawn(self._heartbeat_loop())
+            self.spawn(self._planned_stop_loop())
             if self.config.rfid_every > 0:
                 self.spawn(self._rfid_loop())
             stopper = self.spawn(stop.wait())
@@ -400,9 +476,8 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             info = await self.authorize(self.config.id_tag)
             if info["status"] != "Accepted":
                 continue
-            await self.start_transaction(evse_id, self.config.id_tag)
-            await asyncio.sleep(self.config.rfid_every * random.uniform(0.3, 0.8))
-            await self.stop_transaction(evse_id, "Local")
+            ends_at = time.time() + self.config.rfid_every * random.uniform(0.3, 0.8)
+            await self.start_transaction(evse_id, self.config.id_tag, ends_at=ends_at)
 
     # --- commands from the CSMS ----------------------------------------------------------------
 
@@ -464,13 +539,18 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
     @after(Action.reset)
     async def after_reset(self, type: str, evse_id: int | None = None, **kwargs):
         if type == "OnIdle" and self.state.transactions:
-            return  # reset when the last transaction ends (not simulated further)
+            return  # stop_transaction resets when the last transaction ends
         for evse in list(self.state.transactions):
             if evse_id in (None, evse):
-                await self.stop_transaction(evse, "ImmediateReset", trigger_reason="ResetCommand")
+                await self.stop_transaction(
+                    evse, ReasonEnumType.immediate_reset, trigger_reason=TriggerReasonEnumType.reset_command
+                )
         if evse_id is None:
-            await asyncio.sleep(0.1)
-            await library.connection_of(self).close()  # the runner reconnects and boots again
+            await self._reset_now()
+
+    async def _reset_now(self) -> None:
+        await asyncio.sleep(0.1)
+        await library.connection_of(self).close()  # the runner reconnects and boots again
 
     @on(Action.unlock_connector)
     def on_unlock_connector(self, evse_id: int, connector_id: int, **kwargs):

@@ -5,6 +5,8 @@ that fails loudly. The fixtures built on them are in tests/support/fixtures.py."
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import time
 import uuid
@@ -14,7 +16,7 @@ from asgiref.sync import sync_to_async
 
 from chargepoints.services import charge_point_add
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
-from ocpp_consumer.simulator.v16 import SimulatedChargePoint16
+from ocpp_consumer.simulator.v16 import SimState, SimulatedChargePoint16
 from ocpp_consumer.simulator.v201 import SimState201, SimulatedChargePoint201
 from tests.support.e2e import daphne_start, processes_stop, server_env
 
@@ -24,24 +26,38 @@ PASSWORD = "test-charger-password"
 class Servers:
     def __init__(self) -> None:
         self.processes: dict[tuple, tuple[subprocess.Popen, str]] = {}
+        self.killed_ports: dict[tuple, int] = {}
 
     def get(self, name: str = "a", **env_overrides: str) -> str:
-        """The base ws URL of a daphne process (started on first use) with these settings."""
+        """The base ws URL of a daphne process (started on first use) with these settings.
+        One started again after kill() listens on its old port, as a restarted server does."""
         key = (name, tuple(sorted(env_overrides.items())))
         if key in self.processes and self.processes[key][0].poll() is None:
             return self.processes[key][1]
-        process, port = daphne_start("config.asgi:application", env=server_env(**env_overrides))
+        process, port = daphne_start(
+            "config.asgi:application", env=server_env(**env_overrides), port=self.killed_ports.pop(key, None)
+        )
         url = f"ws://127.0.0.1:{port}/ocpp/"
         self.processes[key] = (process, url)
         return url
 
+    def freeze(self, name: str = "a", **env_overrides: str) -> None:
+        """SIGSTOP a server: its sockets stay open and nothing is answered (a hung process)."""
+        process, _ = self.processes[(name, tuple(sorted(env_overrides.items())))]
+        os.kill(process.pid, signal.SIGSTOP)
+
     def kill(self, name: str = "a", **env_overrides: str) -> None:
         """SIGKILL a server: no disconnect handler runs, as when a process crashes."""
-        process, _ = self.processes.pop((name, tuple(sorted(env_overrides.items()))))
+        key = (name, tuple(sorted(env_overrides.items())))
+        process, url = self.processes.pop(key)
         process.kill()
         process.wait(timeout=10)
+        self.killed_ports[key] = int(url.split(":")[2].split("/")[0])
 
     def stop(self) -> None:
+        for process, _ in self.processes.values():
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)  # a frozen one must see the SIGTERM
         processes_stop([process for process, _ in self.processes.values()])
         self.processes.clear()
 
@@ -53,11 +69,20 @@ def charge_point_add_for_e2e(identity: str | None = None, password: str = PASSWO
 
 
 @asynccontextmanager
-async def simulated(url: str, identity: str, password: str | None = PASSWORD, *, boot: bool = True, **config):
-    """A simulated 1.6 charger connected to `url`, its receive loop running."""
+async def simulated(
+    url: str,
+    identity: str,
+    password: str | None = PASSWORD,
+    *,
+    boot: bool = True,
+    state: SimState | None = None,
+    **config,
+):
+    """A simulated 1.6 charger connected to `url`, its receive loop running; `state` is the
+    one a previous connection left (open transactions, queued messages)."""
     cfg = ChargerConfig(identity=identity, base_url=url, password=password, **config)
     ws = await connect(cfg)
-    charger = SimulatedChargePoint16(cfg, ws)
+    charger = SimulatedChargePoint16(cfg, ws, state=state)
     receiver = asyncio.get_running_loop().create_task(charger.start())
     try:
         if boot:

@@ -47,10 +47,11 @@ def server_env(**overrides: str) -> dict[str, str]:
 
 
 def daphne_start(
-    application: str, *, env: dict[str, str], log_name: str = "e2e-daphne", timeout: float = 30
+    application: str, *, env: dict[str, str], log_name: str = "e2e-daphne", timeout: float = 30, port: int | None = None
 ) -> tuple[subprocess.Popen, int]:
-    """Start daphne serving `application` on a free port; return once it accepts connections."""
-    port = free_port()
+    """Start daphne serving `application` on `port` (a free one when None); return once it
+    accepts connections."""
+    port = port or free_port()
     log_path = ROOT / "var" / f"{log_name}-{port}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(

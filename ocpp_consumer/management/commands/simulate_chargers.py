@@ -1,15 +1,21 @@
-"""Run simulated chargers against a CSMS: `manage.py simulate_chargers --count 3`."""
+"""Run simulated chargers against a CSMS: `manage.py simulate_chargers --count 3`.
+
+With `--state-file PATH` the chargers' states (meters, configuration, open transactions,
+queued transaction messages) are kept in PATH, so a restart of this command reboots the
+chargers instead of replacing them with new ones."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from ocpp_consumer.simulator import SIMULATORS
-from ocpp_consumer.simulator.runner import ChargerConfig, run_charger
+from ocpp_consumer.simulator.persist import StateFileError
+from ocpp_consumer.simulator.runner import ChargerConfig, StateKeeper, run_chargers
 
 
 class Command(BaseCommand):
@@ -35,6 +41,12 @@ class Command(BaseCommand):
             help="Mean seconds between RFID-started sessions per charger (0 = only remote starts)",
         )
         parser.add_argument("--id-tag", default="SIM-RFID-0001", help="The RFID card the chargers present")
+        parser.add_argument(
+            "--state-file",
+            type=Path,
+            default=None,
+            help="JSON file keeping the chargers' states across restarts (read at start, written while running)",
+        )
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -52,15 +64,26 @@ class Command(BaseCommand):
             )
             for n in range(1, options["count"] + 1)
         ]
+        keeper = self._keeper(options["state_file"], configs)
         self.stdout.write(
             f"Simulating {len(configs)} {options['protocol']} chargers at {options['url']} "
             f"({configs[0].identity if configs else ''} ..)"
         )
-        asyncio.run(self._run(configs))
+        asyncio.run(self._run(configs, keeper))
 
-    async def _run(self, configs: list[ChargerConfig]) -> None:
+    def _keeper(self, path: Path | None, configs: list[ChargerConfig]) -> StateKeeper | None:
+        if path is None:
+            return None
+        if not path.parent.is_dir():
+            raise CommandError(f"--state-file: the folder {path.parent} does not exist")
+        try:
+            return StateKeeper(path, configs)
+        except StateFileError as exc:
+            raise CommandError(f"--state-file: {exc}") from exc
+
+    async def _run(self, configs: list[ChargerConfig], keeper: StateKeeper | None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await asyncio.gather(*(run_charger(config, stop) for config in configs))
+        await run_chargers(configs, stop, keeper)
