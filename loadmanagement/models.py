@@ -53,7 +53,10 @@ class SiteLoadSettings(models.Model):
         null=True,
         blank=True,
         validators=_positive,
-        help_text="What each connector may draw while the back office is unreachable; empty: an equal share",
+        help_text=(
+            "What a car may start at before (or without) the back office: every connector's fail-safe default, "
+            "kept free for each connector without a session; empty: 0 (a new car waits for its share)"
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
 

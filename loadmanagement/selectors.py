@@ -51,6 +51,9 @@ class Car:
     allocation: ConnectorAllocation | None
     draw: list[float] | None  # latest current per phase
     draw_at: datetime | None
+    # The limit the car follows before its first TxProfile: the charger's fail-safe
+    # default when it took ours (None: unknown, maybe the charger's maximum).
+    fail_safe_amps: Decimal | None = None
 
 
 @dataclass
@@ -233,6 +236,7 @@ def site_picture(*, site_id: int, now: datetime | None = None) -> SitePicture | 
     readings = _samples([s.pk for s in sessions], since=now - max(window, timedelta(minutes=5)))
     others = _other_limits({s.charge_point_id for s in sessions})
     priorities = _priorities(sessions)
+    fail_safes = fail_safes_in_place({s.charge_point_id for s in sessions})
     cars = []
     for arrival, session in enumerate(sessions):
         connector, charge_point = session.connector, session.charge_point
@@ -281,15 +285,17 @@ def site_picture(*, site_id: int, now: datetime | None = None) -> SitePicture | 
                 allocation=allocation,
                 draw=latest,
                 draw_at=latest_at,
+                fail_safe_amps=fail_safes.get(charge_point.pk),
             )
         )
     capacity = site_capacity(load)
     nodes = _feeder_nodes(site_id)
     known = {node.key for node in nodes}
     cars = [c if c.demand.node in known or c.demand.node is None else _under_site(c) for c in cars]
+    reserves = _idle_reserves(site_id, {c.connector_pk for c in cars}, fail_safe_amps(load=load), known)
     state = allocator.SiteState(
         site=capacity,
-        demands=tuple(c.demand for c in cars),
+        demands=tuple(c.demand for c in cars) + tuple(reserves),
         strategy=load.strategy,
         nodes=nodes,
         unused_headroom_amps=settings.LOADMANAGEMENT_UNUSED_HEADROOM_AMPS,
@@ -317,29 +323,42 @@ def managed_site_ids() -> list[int]:
     return list(SiteLoadSettings.objects.filter(enabled=True).values_list("site_id", flat=True))
 
 
+def fail_safes_in_place(charge_point_ids: set[int]) -> dict[int, Decimal]:
+    """The fail-safe limit each charger took (charger id -> A), from the profiles recorded."""
+    rows = ChargingProfile.objects.filter(
+        charge_point_id__in=charge_point_ids,
+        profile_id=profiles.FAIL_SAFE_PROFILE_ID,
+        status=ChargingProfile.Status.ACTIVE,
+        source=profiles.SOURCE,
+    ).order_by("updated_at")
+    found = {}
+    for row in rows:
+        periods = (row.schedule or {}).get("chargingSchedulePeriod") if isinstance(row.schedule, dict) else None
+        if periods:
+            found[row.charge_point_id] = Decimal(str(periods[0].get("limit")))
+    return found
+
+
 def fail_safe_amps(*, load: SiteLoadSettings) -> Decimal:
-    """What each connector may draw while the back office is unreachable: the operator's
-    figure, else the site's (and each feeder group's) capacity shared equally by all its
-    connectors, as if all drew on one phase at once."""
-    if load.fail_safe_amps is not None:
-        return Decimal(load.fail_safe_amps)
-    capacity = net_capacity_amps(site_capacity(load)) or Decimal(0)
-    connectors = Connector.objects.filter(charge_point__site_id=load.site_id).count()
-    share = capacity / connectors if connectors else capacity
-    for feeder in FeederGroup.objects.filter(site_id=load.site_id):
-        count = Connector.objects.filter(charge_point__load__feeder=feeder).count()
-        feeder_capacity = net_capacity_amps(
-            allocator.Capacity(
-                amps_per_phase=feeder.capacity_amps,
-                total_phase_amps=None
-                if feeder.capacity_kw is None
-                else feeder.capacity_kw * 1000 / Decimal(_voltage()),
-                margin_amps=feeder.safety_margin_amps,
-            )
+    """What a connector without a session may start at: its fail-safe default (0 unless the
+    operator reserves more)."""
+    return Decimal(load.fail_safe_amps or 0)
+
+
+def _idle_reserves(site_id: int, busy: set[int], share: Decimal, feeders: set) -> list[allocator.Demand]:
+    """The fail-safe share of every connector without a session, kept free: a car that
+    starts there (before the back office has answered, or while it is unreachable) draws at
+    most that much, and the site stays within its capacity."""
+    if share <= 0:
+        return []
+    connectors = Connector.objects.filter(charge_point__site_id=site_id).exclude(pk__in=busy)
+    rows = connectors.values_list("pk", "charge_point__load__feeder_id")
+    return [
+        allocator.Demand(
+            key=f"idle-{pk}", min_amps=share, max_amps=share, node=feeder if feeder in feeders else None, fixed=True
         )
-        if count and feeder_capacity is not None:
-            share = min(share, feeder_capacity / count)
-    return Decimal(math.floor(share * 10)) / 10
+        for pk, feeder in rows
+    ]
 
 
 def site_chargers(*, site_id: int) -> list[ChargePoint]:

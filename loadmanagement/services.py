@@ -112,6 +112,15 @@ def _changed(car: selectors.Car, limit: Decimal) -> bool:
     return allocation.limit_amps != limit
 
 
+def _previous_limit(car: selectors.Car) -> Decimal | None:
+    """What the car may draw now: the limit we gave its session, else (a new session) the
+    fail-safe default it started at; None when unknown (counted as its maximum)."""
+    allocation = car.allocation
+    if allocation is not None and allocation.session_id == car.session_pk:
+        return allocation.limit_amps if allocation.status == LimitStatus.ACCEPTED else None
+    return car.fail_safe_amps
+
+
 @transaction.atomic
 def site_plan(*, site_id: int, now: datetime | None = None) -> Plan | None:
     """Allocate a managed site and return the limits that changed, lower ones and higher
@@ -128,9 +137,7 @@ def site_plan(*, site_id: int, now: datetime | None = None) -> Plan | None:
         limit = Decimal(str(allocation.limits[car.connector_pk])).quantize(Decimal("0.1"))
         _note_draw(car, now)
         if _changed(car, limit):
-            previous = (
-                car.allocation.limit_amps if car.allocation and car.allocation.session_id == car.session_pk else None
-            )
+            previous = _previous_limit(car)
             commands.append(
                 LimitCommand(
                     connector_pk=car.connector_pk,
