@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.errors import InvalidRequest
 from accounts.models import User
 from chargepoints.models import ChargePointEvent, Site
 from chargepoints.services import charge_point_event_add
@@ -31,8 +32,10 @@ SETTINGS_FIELDS = ("enabled", "capacity_amps", "capacity_kw", "safety_margin_amp
 ACCEPTED = "Accepted"
 
 
-class LoadSettingsError(ValueError):
+class LoadSettingsError(InvalidRequest):
     """Settings that cannot be saved; the message is meant for the operator."""
+
+    default_code = "invalid_load_settings"
 
 
 # --- settings ------------------------------------------------------------------------------
