@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import cache
 
-from chargepoints.models import ChargePoint, ChargingProfile
+from chargepoints.models import ChargePoint, ChargingProfile, OcppVersion
 from loadmanagement import profiles, selectors, services
 from loadmanagement.models import SiteLoadSettings
 from ocpp_consumer import commands
@@ -62,11 +62,12 @@ async def _send(identity: str, payload: dict) -> tuple[str, str]:
 
 
 def _tx_payload(command: services.LimitCommand) -> dict:
-    transaction_id: int | str = command.transaction_id
-    if command.protocol != "ocpp2.0.1":
-        transaction_id = int(command.transaction_id)
+    if command.protocol == OcppVersion.V201:
+        return profiles.tx_profile_payload_201(
+            evse_id=command.evse_id, transaction_id=command.transaction_id, limit_amps=command.limit_amps
+        )
     return profiles.tx_profile_payload(
-        connector_id=command.connector_id, transaction_id=transaction_id, limit_amps=command.limit_amps
+        connector_id=command.connector_id, transaction_id=int(command.transaction_id), limit_amps=command.limit_amps
     )
 
 

@@ -50,6 +50,23 @@ def tx_profile_payload(*, connector_id: int, transaction_id: int | str, limit_am
     )
 
 
+def tx_profile_payload_201(*, evse_id: int, transaction_id: str, limit_amps: Decimal) -> dict:
+    """The native OCPP 2.0.1 SetChargingProfile of tx_profile_payload(): on the EVSE, with
+    the transaction's (text) id, which a 1.6-shaped payload cannot carry."""
+    profile_id = tx_profile_id(evse_id)
+    return {
+        "evseId": evse_id,
+        "chargingProfile": {
+            "id": profile_id,
+            "stackLevel": STACK_LEVEL,
+            "chargingProfilePurpose": TX_PROFILE,
+            "chargingProfileKind": RELATIVE,
+            "transactionId": transaction_id,
+            "chargingSchedule": [{"id": profile_id, **_amps_schedule(limit_amps)}],
+        },
+    }
+
+
 def fail_safe_payload(*, limit_amps: Decimal) -> dict:
     return charging_profiles.set_profile_payload(
         connector_id=0,

@@ -42,6 +42,7 @@ class Car:
 
     connector_pk: int
     connector_id: int
+    evse_id: int
     session_pk: int
     transaction_id: str
     charge_point_pk: int
@@ -276,6 +277,7 @@ def site_picture(*, site_id: int, now: datetime | None = None) -> SitePicture | 
             Car(
                 connector_pk=connector.pk,
                 connector_id=connector.connector_id,
+                evse_id=connector.evse.evse_id,
                 session_pk=session.pk,
                 transaction_id=session.transaction_id,
                 charge_point_pk=charge_point.pk,

@@ -72,7 +72,8 @@ def site_load_settings_update(*, site: Site, changes: dict, actor: User | None =
     if diff:
         LoadSettingsChange.objects.create(site=site, actor=actor, source=source, changes=diff)
         site_id = site.pk
-        transaction.on_commit(lambda: load_settings_changed.send(sender=SiteLoadSettings, site_id=site_id))
+        # Robust: with the broker down the change stays saved; the periodic run applies it.
+        transaction.on_commit(lambda: load_settings_changed.send(sender=SiteLoadSettings, site_id=site_id), robust=True)
     return load
 
 
@@ -86,6 +87,7 @@ class LimitCommand:
     identity: str
     protocol: str
     connector_id: int
+    evse_id: int
     transaction_id: str
     limit_amps: Decimal
     previous_amps: Decimal | None
@@ -148,6 +150,7 @@ def site_plan(*, site_id: int, now: datetime | None = None) -> Plan | None:
                     identity=car.identity,
                     protocol=car.protocol,
                     connector_id=car.connector_id,
+                    evse_id=car.evse_id,
                     transaction_id=car.transaction_id,
                     limit_amps=limit,
                     previous_amps=previous,

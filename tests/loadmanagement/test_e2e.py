@@ -23,7 +23,7 @@ from loadmanagement.models import ConnectorAllocation, LimitStatus, LoadSettings
 from loadmanagement.services import site_load_settings_update
 from ocpp_consumer.simulator.base import PHASES, VOLTAGE
 from tests.factories import SiteFactory
-from tests.support.chargers import charge_point_add_for_e2e, eventually, simulated
+from tests.support.chargers import charge_point_add_for_e2e, eventually, simulated, simulated201
 from tests.support.e2e import ROOT, processes_stop, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -159,3 +159,32 @@ async def test_a_32_a_site_shares_its_connection_and_a_leaving_car_frees_its_sha
     assert max(watcher.highest_draw) <= CAPACITY + 1e-6
     # The simulated cars reported what they drew: the charger's meter values carry it.
     assert await sync_to_async(LoadSettingsChange.objects.filter(site=site).count)() == 1
+
+
+async def test_a_2_0_1_station_and_a_1_6_charger_share_a_site(servers, worker_env, celery_worker):
+    """The 2.0.1 station gets its TxProfile on the EVSE, naming its transaction."""
+    url = servers.get("loadmanagement", **worker_env)
+    site = await sync_to_async(SiteFactory)(grid_capacity_amps=32)
+    await sync_to_async(site_load_settings_update)(site=site, changes={"enabled": True}, source="test")
+    for card in CARDS[:2]:
+        await sync_to_async(IdToken.objects.create)(uid=card)
+    old = await sync_to_async(charge_point_add_for_e2e)(connectors=1, site=site)
+    new = await sync_to_async(charge_point_add_for_e2e)(connectors=1, site=site)
+    config = {"connectors": 1, "power_w": 22080, "meter_interval": 0.5, "extra": {"car_max_amps": 32}}
+    async with simulated(url, old.identity, **config) as charger, simulated201(url, new.identity, **config) as station:
+        for sim in (charger, station):
+            await eventually(lambda sim=sim: profiles.FAIL_SAFE_PROFILE_ID in sim.state.profiles, 15)
+        # The fail-safe default of 0 A: a car waits for its share.
+        assert station.power_limit_w(1) == 0 and charger.power_limit_w(1) == 0
+        transaction = await station.start_transaction(1, CARDS[0])
+        await eventually(lambda: abs(station.draw_amps(1)[0] - 31.9) < 0.05, 15)  # 22 kW connector: 31.9 A
+        await charger.start_transaction(1, CARDS[1])
+        await eventually(
+            lambda: [round(station.draw_amps(1)[0], 1), round(charger.draw_amps(1)[0], 1)] == [16.0, 16.0], 15
+        )
+        tx_profile = station.state.profiles[profiles.tx_profile_id(1)]
+        assert tx_profile["evse_id"] == 1
+        assert tx_profile["profile"]["transaction_id"] == transaction.transaction_id
+        assert tx_profile["profile"]["charging_profile_purpose"] == "TxProfile"
+        await station.stop_transaction(1)
+        await eventually(lambda: abs(charger.draw_amps(1)[0] - 31.9) < 0.05, 15)
