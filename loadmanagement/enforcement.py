@@ -101,23 +101,38 @@ def site_run_once(*, site_id: int) -> services.Plan | None:
     return plan
 
 
-def site_enforce(*, site_id: int, fail_safe: bool = False) -> bool:
+def site_enforce(*, site_id: int, fail_safe: bool = False, retry: bool = True) -> bool:
     """Run the site (again while asked to); False when another run holds it (it will go
     again for this request)."""
     if not cache.add(_lock_key(site_id), 1, LOCK_SECONDS):
         cache.set(_again_key(site_id), 1, LOCK_SECONDS)
         return False
     try:
-        if fail_safe:
-            site_fail_safe_send(site_id=site_id)
-        for _ in range(MAX_ROUNDS):
-            cache.delete(_again_key(site_id))
-            site_run_once(site_id=site_id)
-            if not cache.get(_again_key(site_id)):
-                break
+        settled = _rounds(site_id, fail_safe=fail_safe)
     finally:
         cache.delete(_lock_key(site_id))
+    if not settled:
+        cache.delete(_again_key(site_id))  # our own request, MAX_ROUNDS times: the next run goes on
+    elif retry and cache.get(_again_key(site_id)):
+        # Asked for between our last look and the release: take it (or leave it to
+        # whoever holds the lock now, who looks at the flag first thing).
+        site_enforce(site_id=site_id, fail_safe=True, retry=False)
     return True
+
+
+def _rounds(site_id: int, *, fail_safe: bool) -> bool:
+    """Run until nobody asks again; False when still asked after MAX_ROUNDS."""
+    for round_number in range(MAX_ROUNDS):
+        cache.delete(_again_key(site_id))
+        if not SiteLoadSettings.objects.filter(site_id=site_id, enabled=True).exists():
+            site_profiles_clear(site_id=site_id)  # turned off (perhaps while we ran)
+        else:
+            if fail_safe or round_number:  # a request that came in meanwhile may be a settings change
+                site_fail_safe_send(site_id=site_id)
+            site_run_once(site_id=site_id)
+        if not cache.get(_again_key(site_id)):
+            return True
+    return False
 
 
 # --- the fail-safe default ----------------------------------------------------------------------
@@ -163,3 +178,41 @@ def site_fail_safe_send(*, site_id: int) -> None:
     change changes it)."""
     for charge_point in ChargePoint.objects.filter(site_id=site_id, is_online=True).only("pk"):
         charger_fail_safe_send(charge_point_id=charge_point.pk)
+
+
+# --- turning it off ---------------------------------------------------------------------------
+
+
+async def _clear(identity: str, profile_id: int) -> None:
+    try:
+        await commands.send_async(
+            identity,
+            "ClearChargingProfile",
+            {"id": profile_id},
+            timeout=settings.LOADMANAGEMENT_COMMAND_TIMEOUT,
+            source=profiles.SOURCE,
+        )
+    except CommandError as error:
+        logger.warning("%s: load management profile %s not cleared: %s", identity, profile_id, error)
+
+
+def site_profiles_clear(*, site_id: int) -> int:
+    """Load management turned off: take our profiles (the fail-safe default, the running
+    sessions' limits) off the site's online chargers, so only the other limits remain.
+    Returns how many were cleared."""
+    rows = list(
+        ChargingProfile.objects.filter(
+            charge_point__site_id=site_id,
+            charge_point__is_online=True,
+            source=profiles.SOURCE,
+            status__in=[ChargingProfile.Status.ACTIVE, ChargingProfile.Status.PENDING],
+        ).values_list("charge_point__identity", "profile_id")
+    )
+
+    async def clear_all() -> None:
+        await asyncio.gather(*(_clear(identity, profile_id) for identity, profile_id in rows))
+
+    if rows:
+        async_to_sync(clear_all)()
+    services.site_allocations_forget(site_id=site_id)
+    return len(rows)

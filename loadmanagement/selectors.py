@@ -206,6 +206,27 @@ def _drawn(
     return drawn
 
 
+# A charger that did not answer a limit in time gets it again after this long.
+PENDING_RETRY = timedelta(minutes=5)
+
+
+def _uncontrolled(allocation: ConnectorAllocation | None, session: ChargeSession, charge_point, now) -> bool:
+    """A car we cannot set a limit on now, which may draw its maximum and counts at that:
+    its charger refused our limit (until the session ends), or did not answer it and is
+    offline, or did not answer it a moment ago (tried again after PENDING_RETRY)."""
+    if allocation is None or allocation.session_id != session.pk:
+        return False
+    if allocation.status == LimitStatus.REJECTED:
+        return True
+    if allocation.status in (LimitStatus.PENDING, LimitStatus.OFFLINE):
+        if not charge_point.is_online:
+            return True
+        return allocation.status == LimitStatus.PENDING and (
+            allocation.sent_at is not None and allocation.sent_at > now - PENDING_RETRY
+        )
+    return False
+
+
 def _priorities(sessions: list[ChargeSession]) -> dict[int, int]:
     tokens = {s.id_token_id for s in sessions if s.id_token_id}
     users = {s.user_id for s in sessions if s.user_id}
@@ -254,13 +275,7 @@ def site_picture(*, site_id: int, now: datetime | None = None) -> SitePicture | 
             len(phases),
             now,
         )
-        # A charger that refused its limit, or is not known to have taken it (no answer,
-        # offline), may draw its maximum: it counts at that until it takes one.
-        refused = (
-            allocation is not None
-            and allocation.session_id == session.pk
-            and allocation.status in (LimitStatus.REJECTED, LimitStatus.PENDING, LimitStatus.OFFLINE)
-        )
+        refused = _uncontrolled(allocation, session, charge_point, now)
         charger_load = getattr(charge_point, "load", None)
         demand = allocator.Demand(
             key=connector.pk,
@@ -372,18 +387,28 @@ def site_load_history(*, site_id: int, since: datetime) -> list[SiteLoadSample]:
 
 
 def site_allocation_rows(*, site_id: int) -> list[dict]:
-    """Every connector of the site with its limit, status and latest draw, for the portal
-    and the operator API."""
+    """Every connector of the site with its limit, status and latest draw (its session's
+    newest Current.Import readings), for the portal and the operator API."""
     connectors = (
         Connector.objects.filter(charge_point__site_id=site_id)
         .select_related("charge_point", "allocation", "load")
         .order_by("charge_point__identity", "connector_id")
     )
+    connectors = list(connectors)
+    sessions = {
+        s.connector_id: s.pk
+        for s in ChargeSession.objects.filter(connector__in=connectors, status=ChargeSession.Status.ACTIVE).only(
+            "pk", "connector_id"
+        )
+    }
+    readings = _samples(list(sessions.values()), since=timezone.now() - timedelta(minutes=5))
     rows = []
     for connector in connectors:
         allocation = getattr(connector, "allocation", None)
         load = getattr(connector, "load", None)
         live = allocation is not None and allocation.session_id is not None
+        session_readings = readings.get(sessions.get(connector.pk), {})
+        draw = [round(a, 1) for a in session_readings[max(session_readings)]] if session_readings else []
         rows.append(
             {
                 "charge_point": connector.charge_point.identity,
@@ -395,7 +420,7 @@ def site_allocation_rows(*, site_id: int) -> list[dict]:
                 "session_id": allocation.session_id if live else None,
                 "limit_amps": allocation.limit_amps if live else None,
                 "limit_status": allocation.status if live else "",
-                "draw_amps": allocation.draw_amps if live else [],
+                "draw_amps": draw or (allocation.draw_amps if live else []),
                 "over_limit": bool(live and allocation.over_limit_since),
             }
         )

@@ -107,11 +107,11 @@ class Plan:
 
 
 def _changed(car: selectors.Car, limit: Decimal) -> bool:
+    if car.demand.fixed:
+        return False  # refused, or out of reach: counted at its maximum, nothing to send
     allocation = car.allocation
     if allocation is None or allocation.session_id != car.session_pk:
         return True
-    if allocation.status == LimitStatus.REJECTED:
-        return False  # it said no; it is counted at its maximum until its next session
     if allocation.status in (LimitStatus.PENDING, LimitStatus.OFFLINE):
         return True  # not known to have taken it: again
     return allocation.limit_amps != limit
@@ -163,6 +163,11 @@ def site_plan(*, site_id: int, now: datetime | None = None) -> Plan | None:
         raise_=[c for c in commands if not c.lowers],
         paused=list(allocation.paused),
     )
+
+
+def site_allocations_forget(*, site_id: int) -> None:
+    """Load management is off: no limit of ours is in force on the site any more."""
+    _forget_ended(site_id, set())
 
 
 def _forget_ended(site_id: int, running: set[int]) -> None:

@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from chargepoints.models import IdToken
 from loadmanagement import profiles
 from loadmanagement.models import ConnectorAllocation, LimitStatus, LoadSettingsChange
+from loadmanagement.selectors import site_allocation_rows
 from loadmanagement.services import site_load_settings_update
 from ocpp_consumer.simulator.base import PHASES, VOLTAGE
 from tests.factories import SiteFactory
@@ -108,6 +109,14 @@ def draws(chargers, expected: list[float]):
     return check
 
 
+def measured_near(site, amps: float):
+    def check():
+        draws = [row["draw_amps"] for row in site_allocation_rows(site_id=site.pk)]
+        return len(draws) == 3 and all(len(d) == 3 and all(abs(a - amps) < 0.5 for a in d) for d in draws)
+
+    return check
+
+
 def accepted(count: int):
     def check():
         return ConnectorAllocation.objects.filter(session__isnull=False, status=LimitStatus.ACCEPTED).count() == count
@@ -147,18 +156,24 @@ async def test_a_32_a_site_shares_its_connection_and_a_leaving_car_frees_its_sha
             await c.start_transaction(1, CARDS[2])
             await eventually(draws([a, b, c], [10.6, 10.6, 10.6]), 15)
             await eventually(accepted(3), 15)
+            # What the cars draw reaches the back office (MeterValues, Current.Import per phase).
+            await eventually(measured_near(site, 10.6), 15)
             await b.stop_transaction(1)
             # The car that left frees its share (less the 4 A its connector keeps).
             await eventually(draws([a, c], [14.0, 14.0]), 15)
             await a.stop_transaction(1)
             await eventually(draws([c], [24.0]), 15)
+            # Turned off: our profiles leave the chargers; the car draws what it can.
+            await sync_to_async(site_load_settings_update)(site=site, changes={"enabled": False}, source="test")
+            await eventually(lambda: not any(profiles.FAIL_SAFE_PROFILE_ID in x.state.profiles for x in chargers), 15)
+            await eventually(draws([c], [32.0]), 15)
         finally:
             watch.cancel()
     assert watcher.checks > 100
     assert watcher.highest_limits <= CAPACITY + 1e-6
     assert max(watcher.highest_draw) <= CAPACITY + 1e-6
-    # The simulated cars reported what they drew: the charger's meter values carry it.
-    assert await sync_to_async(LoadSettingsChange.objects.filter(site=site).count)() == 1
+    assert await sync_to_async(ConnectorAllocation.objects.filter(session__isnull=False).count)() == 0
+    assert await sync_to_async(LoadSettingsChange.objects.filter(site=site).count)() == 2
 
 
 async def test_a_2_0_1_station_and_a_1_6_charger_share_a_site(servers, worker_env, celery_worker):
