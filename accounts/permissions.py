@@ -10,7 +10,7 @@ groups limit what they may do with them. Superusers hold every permission.
 from __future__ import annotations
 
 # Apps whose objects an operator manages.
-OPERATOR_APPS = ("chargepoints", "sessions_app", "tariffs", "billing", "payments")
+OPERATOR_APPS = ("chargepoints", "sessions_app", "tariffs", "billing", "payments", "loadmanagement")
 SEND_COMMANDS = "chargepoints.send_commands"
 
 VIEWER = "Operator viewer"
@@ -34,6 +34,10 @@ def _role_permissions(permissions: list[tuple[str, str]]) -> dict[str, set[tuple
     # ledger, payments, webhooks, the journal) stays read-only for operators.
     managed = [("chargepoints", m) for m in ("site", "chargepoint", "connector", "evse", "idtoken", "chargingprofile")]
     managed += [("tariffs", "tariff"), ("tariffs", "tariffassignment")]
+    managed += [
+        ("loadmanagement", m)
+        for m in ("siteloadsettings", "feedergroup", "chargerload", "connectorload", "chargingpriority")
+    ]
     admin = (
         engineer
         | {(app, f"{action}_{model}") for app, model in managed for action in ("add", "change", "delete")}

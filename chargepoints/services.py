@@ -37,6 +37,7 @@ from chargepoints.models import (
     Site,
 )
 from chargepoints.selectors import charge_point_password_matches
+from chargepoints.signals import charge_point_booted
 
 UNKNOWN_REFUSE = "refuse"
 UNKNOWN_PENDING = "pending"
@@ -420,6 +421,11 @@ def charge_point_boot(
             message="BootNotification rejected: the charger is not allowed to register.",
         )
     _publish_after_commit(charge_point_state(charge_point))
+    if charge_point.registration_status == RegistrationStatus.ACCEPTED:
+        booted_id = charge_point.pk
+        transaction.on_commit(
+            lambda: charge_point_booted.send(sender=ChargePoint, charge_point_id=booted_id), robust=True
+        )
     return charge_point
 
 

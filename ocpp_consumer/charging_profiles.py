@@ -28,15 +28,24 @@ def schedule(
 
 
 def profile_body(
-    *, profile_id: int, stack_level: int, purpose: str, kind: str, charging_schedule: dict, recurrency_kind: str = ""
+    *,
+    profile_id: int,
+    stack_level: int,
+    purpose: str,
+    kind: str,
+    charging_schedule: dict,
+    recurrency_kind: str = "",
+    transaction_id: int | str | None = None,
 ) -> dict:
-    """A csChargingProfiles object (1.6 field names)."""
+    """A csChargingProfiles object (1.6 field names). A TxProfile names its transaction."""
     body = {
         "chargingProfileId": profile_id,
         "stackLevel": stack_level,
         "chargingProfilePurpose": str(purpose),
         "chargingProfileKind": str(kind),
     }
+    if transaction_id is not None:
+        body["transactionId"] = transaction_id
     if recurrency_kind:
         body["recurrencyKind"] = recurrency_kind
     body["chargingSchedule"] = charging_schedule
@@ -52,8 +61,10 @@ def set_profile_payload(
     kind: str,
     charging_schedule: dict,
     recurrency_kind: str = "",
+    transaction_id: int | str | None = None,
 ) -> dict:
-    """The SetChargingProfile payload (1.6 spelling) for `connector_id` (0: the whole charger)."""
+    """The SetChargingProfile payload (1.6 spelling) for `connector_id` (0: the whole charger).
+    A 2.0.1 charger gets it translated (the transaction id as a string)."""
     return {
         "connectorId": connector_id,
         "csChargingProfiles": profile_body(
@@ -63,5 +74,6 @@ def set_profile_payload(
             kind=kind,
             charging_schedule=charging_schedule,
             recurrency_kind=recurrency_kind,
+            transaction_id=transaction_id,
         ),
     }

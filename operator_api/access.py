@@ -89,6 +89,8 @@ REQUIRED: dict[str, tuple[str, str]] = {
     **_crud("ElectricityPrice", "tariffs.electricityprice"),
     **_crud("Session", "sessions_app.chargesession"),
     **_crud("Purchase", "billing.purchase"),
+    "SiteLoadApi": (READ, "loadmanagement.view_siteloadsettings"),
+    "SiteLoadUpdateApi": (WRITE, "loadmanagement.change_siteloadsettings"),
     "JournalApi": (READ, "chargepoints.view_ocppmessage"),
     "EnergyPerDayApi": (READ, "sessions_app.view_chargesession"),
     "UtilisationApi": (READ, "sessions_app.view_chargesession"),

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import activity, commands, pricing, sites, statistics
+from . import activity, commands, load, pricing, sites, statistics
 from .base import not_found
 
 _CP = "charge-points/<str:identity>"
@@ -13,6 +13,8 @@ urlpatterns = [
     path("sites/<id:site_id>/", sites.SiteDetailApi.as_view(), name="operator-site"),
     path("sites/<id:site_id>/update/", sites.SiteUpdateApi.as_view(), name="operator-site-update"),
     path("sites/<id:site_id>/delete/", sites.SiteDeleteApi.as_view(), name="operator-site-delete"),
+    path("sites/<id:site_id>/load/", load.SiteLoadApi.as_view(), name="operator-site-load"),
+    path("sites/<id:site_id>/load/update/", load.SiteLoadUpdateApi.as_view(), name="operator-site-load-update"),
     path("charge-points/", sites.ChargePointListApi.as_view(), name="operator-charge-points"),
     path("charge-points/create/", sites.ChargePointCreateApi.as_view(), name="operator-charge-point-create"),
     path(f"{_CP}/", sites.ChargePointDetailApi.as_view(), name="operator-charge-point"),

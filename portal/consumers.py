@@ -1,7 +1,7 @@
 """The portal's live channel: /ws/portal/ for logged-in staff.
 
 It joins the `cp.<identity>` groups of the chargers the user may see (all of the
-operator's, or the one named by `?cp=<identity>`) and forwards every `cp.state` message
+operator's, the one named by `?cp=<identity>`, or those of the site `?site=<id>`) and forwards every `cp.state` message
 as JSON. Pages re-fetch their live fragment when told something changed, so the socket
 carries only small notices and the database stays the single source of truth.
 """
@@ -24,12 +24,14 @@ MAX_SUBSCRIPTIONS = 5000
 
 
 @database_sync_to_async
-def _identities(user, wanted: str | None) -> list[str]:
+def _identities(user, wanted: str | None, site: str | None = None) -> list[str]:
     from portal.selectors import charge_point_qs, scope_for
 
     qs = charge_point_qs(scope=scope_for(user))
     if wanted:
         qs = qs.filter(identity=wanted)
+    if site:
+        qs = qs.filter(site_id=int(site)) if site.isdigit() else qs.none()
     return list(qs.order_by("identity").values_list("identity", flat=True)[:MAX_SUBSCRIPTIONS])
 
 
@@ -43,7 +45,8 @@ class PortalConsumer(ResilientChannelsMixin, AsyncJsonWebsocketConsumer):
 
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = (query.get("cp") or [None])[0]
-        for identity in await _identities(user, wanted):
+        site = (query.get("site") or [None])[0]
+        for identity in await _identities(user, wanted, site):
             await self.join_group(group_name(identity))
         await self.accept()
         await self.send_json({"type": "hello", "subscribed": len(self.joined_groups)})

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import money_views, session_views, tariff_views, views
+from portal import load_views, money_views, session_views, tariff_views, views
 
 urlpatterns = [
     path("accounts/login/", views.PortalLoginView.as_view(), name="portal-login"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("chargers/<str:identity>/live/", views.charger_live, name="portal-charger-live"),
     path("chargers/<str:identity>/command/", views.charger_command, name="portal-charger-command"),
     path("journal/", views.journal, name="portal-journal"),
+    path("sites/<id:site_id>/load/", load_views.site_load, name="portal-site-load"),
+    path("sites/<id:site_id>/load/live/", load_views.site_load_live, name="portal-site-load-live"),
     path("sessions/", session_views.session_list, name="portal-sessions"),
     path("sessions/<id:session_id>/", session_views.session_detail, name="portal-session"),
     path("drivers/", money_views.driver_list, name="portal-drivers"),

@@ -46,6 +46,8 @@ PAGE_PERMISSIONS = {
     "charger_live": "chargepoints.view_chargepoint",
     "charger_command": "chargepoints.send_commands",
     "journal": "chargepoints.view_ocppmessage",
+    "site_load": "loadmanagement.view_siteloadsettings",
+    "site_load_live": "loadmanagement.view_siteloadsettings",
     "session_list": "sessions_app.view_chargesession",
     "session_detail": "sessions_app.view_chargesession",
     "driver_list": "accounts.view_user",

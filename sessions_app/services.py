@@ -47,7 +47,7 @@ from sessions_app.models import (
     StopReason,
 )
 from sessions_app.selectors import charge_session_state_timeline
-from sessions_app.signals import session_completed
+from sessions_app.signals import announce_load_change, session_completed
 from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ def status_notification_apply(
         session.save(update_fields=["charging_state", "power_w", "updated_at"])
         identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
         _publish(connector, identity, session)
+        announce_load_change(charge_point_id)
 
 
 # --- Start / Stop ------------------------------------------------------------------------
@@ -212,6 +213,7 @@ def _close(
     session.time_spent_charging_s = _seconds_charging(session)
     session.save()
     _after_stop(session.pk)
+    announce_load_change(session.charge_point_id)
 
 
 def _seconds_charging(session: ChargeSession) -> int:
@@ -306,6 +308,7 @@ def charge_session_start(
     connector.meter_wh = meter_start_wh
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
     _publish(connector, identity, session)
+    announce_load_change(charge_point_id)
     return session, info
 
 

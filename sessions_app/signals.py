@@ -12,6 +12,19 @@ from django.dispatch import Signal
 # stop, a late event): it is to be priced (again). Keyword argument: session_id.
 session_completed = Signal()
 
+# Sent after commit when what a charger draws may change: a session started or ended, or
+# its charging state changed (load management re-shares the site). Keyword argument:
+# charge_point_id.
+load_changed = Signal()
+
+
+def announce_load_change(charge_point_id: int) -> None:
+    """Send load_changed once the current transaction commits."""
+    from django.db import transaction
+
+    transaction.on_commit(lambda: load_changed.send(sender=None, charge_point_id=charge_point_id), robust=True)
+
+
 # The running cost of an active session, for the OCPP 2.0.1 TransactionEvent answer: a
 # question with an answer, so a registered function rather than a signal.
 _running_cost: Callable[..., Any] | None = None

@@ -42,7 +42,7 @@ from sessions_app.models import (
     StopReason,
     TransactionEvent,
 )
-from sessions_app.signals import running_cost, session_completed
+from sessions_app.signals import announce_load_change, running_cost, session_completed
 from sessions_app.timeline import charging_seconds
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ def transaction_event_record(
 
     latest = session.events.order_by("-timestamp", "-seq_no").only("timestamp", "seq_no").first()
     was_ended = session.events.filter(event_type=ENDED).exists()
+    load_before = (session.status, session.charging_state)
     previous_seq_no = session.last_seq_no
     row = TransactionEvent.objects.create(
         session=session,
@@ -239,6 +240,8 @@ def transaction_event_record(
     if session.remote_start_id is not None:
         _link_remote_start(session)
     _update_connector_readings(session)
+    if latest is None or (session.status, session.charging_state) != load_before:
+        announce_load_change(charge_point_id)
     if session.status == ChargeSession.Status.COMPLETED:
         session_id = session.pk
         transaction.on_commit(lambda: session_reprice(session_id=session_id))

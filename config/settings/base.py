@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "billing",
     "payments",
     "ocpp_consumer",
+    "loadmanagement",
     # Interface apps: each owns one external contract.
     "drivers",
     "operator_api",
@@ -251,6 +252,8 @@ from .parts.bluecurrent import *  # noqa: E402,F401,F403
 from .parts.celery import *  # noqa: E402,F401,F403
 from .parts.drivers import *  # noqa: E402,F401,F403
 from .parts.drivers import DRIVERS_BEAT_SCHEDULE  # noqa: E402
+from .parts.loadmanagement import *  # noqa: E402,F401,F403
+from .parts.loadmanagement import LOADMANAGEMENT_BEAT_SCHEDULE  # noqa: E402
 from .parts.ocpp import *  # noqa: E402,F401,F403
 from .parts.ocpp import OCPP_BEAT_SCHEDULE  # noqa: E402
 from .parts.payments import *  # noqa: E402,F401,F403
@@ -259,5 +262,11 @@ from .parts.portal import *  # noqa: E402,F401,F403
 from .parts.security import *  # noqa: E402,F401,F403
 from .parts.tariffs import *  # noqa: E402,F401,F403
 
-for _schedule in (BILLING_BEAT_SCHEDULE, DRIVERS_BEAT_SCHEDULE, OCPP_BEAT_SCHEDULE, PAYMENTS_BEAT_SCHEDULE):
+for _schedule in (
+    BILLING_BEAT_SCHEDULE,
+    DRIVERS_BEAT_SCHEDULE,
+    LOADMANAGEMENT_BEAT_SCHEDULE,
+    OCPP_BEAT_SCHEDULE,
+    PAYMENTS_BEAT_SCHEDULE,
+):
     CELERY_BEAT_SCHEDULE.update(_schedule)

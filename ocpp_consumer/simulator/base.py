@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import ModuleType
+from typing import NamedTuple
 
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from ocpp.routing import on
@@ -35,6 +36,17 @@ VOLTAGE = 230.0
 PHASES = 3
 # A triggered message goes after the answer to TriggerMessage, as on a real charger.
 TRIGGER_DELAY_S = 0.05
+
+
+MAX_PURPOSES = ("ChargePointMaxProfile", "ChargingStationMaxProfile")
+
+
+class ProfileEntry(NamedTuple):
+    target: int  # connector (1.6) or EVSE (2.0.1); 0 = the whole charger
+    purpose: str
+    stack_level: int
+    transaction_id: str | None
+    schedule: dict  # snake_case chargingSchedule
 
 
 def utc_now() -> str:
@@ -226,19 +238,60 @@ class SimulatorBase:
                     await self.stop_transaction(number, "Local")
 
     def power_limit_w(self, connector_id: int) -> float:
-        """The simulated power: the configured power, lowered by the charging profiles on
-        this connector (EVSE) or on the whole charger."""
+        """The power the charging profiles allow on this connector (EVSE): the configured
+        power, lowered by the profile that governs it (a TxProfile of its transaction, else
+        its TxDefaultProfile, else connector 0's; the highest stack level of each) and by
+        the charger's maximum profiles."""
         power = float(self.config.power_w)
-        for target, schedule in self.profile_schedules():
-            if target not in (0, connector_id):
-                continue
+        for schedule in self.governing_schedules(connector_id):
             limit = schedule_limit_w(schedule)
             if limit is not None:
                 power = min(power, limit)
         return max(power, 0.0)
 
-    def profile_schedules(self) -> list[tuple[int, dict]]:
-        """(connector or EVSE id, chargingSchedule) of each stored profile."""
+    def governing_schedules(self, connector_id: int) -> list[dict]:
+        entries = self.profile_entries()
+        transaction_id = self.transaction_id_on(connector_id)
+
+        def highest(purpose: str, target: int) -> dict | None:
+            found = [
+                e
+                for e in entries
+                if e.purpose == purpose
+                and e.target == target
+                and (purpose != "TxProfile" or e.transaction_id in (None, transaction_id))
+            ]
+            return max(found, key=lambda e: e.stack_level).schedule if found else None
+
+        chosen = highest("TxProfile", connector_id) if transaction_id is not None else None
+        chosen = chosen or highest("TxDefaultProfile", connector_id) or highest("TxDefaultProfile", 0)
+        caps = [e.schedule for e in entries if e.target == 0 and e.purpose in MAX_PURPOSES]
+        return ([chosen] if chosen else []) + caps
+
+    def car_phases(self) -> int:
+        return int(self.config.extra.get("car_phases", PHASES))
+
+    def car_max_amps(self) -> float:
+        """What the simulated car takes at most per phase (extra["car_max_amps"]; by default
+        the configured power on three phases)."""
+        return float(self.config.extra.get("car_max_amps", self.config.power_w / (VOLTAGE * PHASES)))
+
+    def draw_amps(self, connector_id: int) -> list[float]:
+        """The current the car draws on L1, L2, L3: the lower of its own maximum and the
+        limit the profiles set (a one-phase car draws on L1 only)."""
+        limit = self.power_limit_w(connector_id) / (VOLTAGE * PHASES)
+        amps = max(0.0, min(limit, self.car_max_amps()))
+        return [amps if phase < self.car_phases() else 0.0 for phase in range(PHASES)]
+
+    def draw_w(self, connector_id: int) -> float:
+        return sum(self.draw_amps(connector_id)) * VOLTAGE
+
+    def profile_entries(self) -> list[ProfileEntry]:
+        """Each stored profile: its connector (EVSE), purpose, stack level, transaction."""
+        raise NotImplementedError
+
+    def transaction_id_on(self, connector_id: int) -> str | None:
+        """The id of the transaction running on a connector (EVSE), as text."""
         raise NotImplementedError
 
     def send_later(self, sender: Callable[[], Awaitable]) -> None:

@@ -26,7 +26,7 @@ from ocpp.v16.enums import Action, Reason
 
 from ocpp_consumer import library
 from ocpp_consumer.simulator import persist
-from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
+from ocpp_consumer.simulator.base import PHASES, VOLTAGE, ProfileEntry, SimulatorBase, utc_now
 
 logger = logging.getLogger("simulator")
 
@@ -223,10 +223,25 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
                     # Refused only now that the queued start got through: stop as the charger would.
                     self.spawn(self.stop_transaction(transaction.connector_id, Reason.de_authorized))
 
-    def profile_schedules(self) -> list[tuple[int, dict]]:
-        return [
-            (p["connector_id"], p["cs_charging_profiles"]["charging_schedule"]) for p in self.state.profiles.values()
-        ]
+    def profile_entries(self) -> list[ProfileEntry]:
+        entries = []
+        for stored in self.state.profiles.values():
+            profile = stored["cs_charging_profiles"]
+            transaction_id = profile.get("transaction_id")
+            entries.append(
+                ProfileEntry(
+                    target=stored["connector_id"],
+                    purpose=profile.get("charging_profile_purpose", ""),
+                    stack_level=profile.get("stack_level", 0),
+                    transaction_id=None if transaction_id is None else str(transaction_id),
+                    schedule=profile["charging_schedule"],
+                )
+            )
+        return entries
+
+    def transaction_id_on(self, connector_id: int) -> str | None:
+        transaction = self.transactions.get(connector_id)
+        return None if transaction is None else str(transaction.transaction_id)
 
     # --- the charger's own messages ------------------------------------------------------
 
@@ -311,10 +326,11 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         return response
 
     def sampled_values(self, connector_id: int, context: str = "Sample.Periodic") -> list[dict]:
-        """A realistic 1.6 sample: energy, power, three phase currents, voltage and SoC."""
+        """A realistic 1.6 sample: energy, power, the current of each phase (what the car
+        draws under the profiles in force), voltage and SoC."""
         charging = connector_id in self.transactions
-        power = self.power_limit_w(connector_id) * random.uniform(0.97, 1.0) if charging else 0.0
-        amps = power / (VOLTAGE * PHASES)
+        amps = self.draw_amps(connector_id) if charging else [0.0] * PHASES
+        power = sum(amps) * VOLTAGE * random.uniform(0.97, 1.0)
         values = [
             {
                 "value": str(int(self.state.meters[connector_id])),
@@ -325,9 +341,15 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             },
             {"value": f"{power:.1f}", "context": context, "measurand": "Power.Active.Import", "unit": "W"},
         ]
-        for phase in ("L1", "L2", "L3"):
+        for phase, current in zip(("L1", "L2", "L3"), amps):
             values.append(
-                {"value": f"{amps:.2f}", "context": context, "measurand": "Current.Import", "phase": phase, "unit": "A"}
+                {
+                    "value": f"{current:.2f}",
+                    "context": context,
+                    "measurand": "Current.Import",
+                    "phase": phase,
+                    "unit": "A",
+                }
             )
         values.append(
             {
@@ -368,7 +390,7 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             configured = float(self.config_value("MeterValueSampleInterval") or 0)
             interval = configured if configured >= 1 else self.config.meter_interval
             await asyncio.sleep(interval)
-            power = self.power_limit_w(connector_id)
+            power = self.draw_w(connector_id)
             self.state.meters[connector_id] += power * interval / 3600
             self.state.soc[connector_id] = min(
                 100.0, self.state.soc.get(connector_id, 50) + power * interval / 3600 / 600

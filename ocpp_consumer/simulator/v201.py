@@ -27,7 +27,7 @@ from ocpp.v201.enums import Action, ReasonEnumType, TriggerReasonEnumType
 
 from ocpp_consumer import library
 from ocpp_consumer.simulator import persist
-from ocpp_consumer.simulator.base import PHASES, VOLTAGE, SimulatorBase, utc_now
+from ocpp_consumer.simulator.base import PHASES, VOLTAGE, ProfileEntry, SimulatorBase, utc_now
 
 logger = logging.getLogger("simulator")
 
@@ -208,11 +208,24 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
     def meter_interval(self) -> float:
         return float(self.variable("SampledDataCtrlr", "TxUpdatedInterval") or self.config.meter_interval)
 
-    def profile_schedules(self) -> list[tuple[int, dict]]:
-        return [
-            (entry["evse_id"], (entry["profile"].get("charging_schedule") or [{}])[0])
-            for entry in self.state.profiles.values()
-        ]
+    def profile_entries(self) -> list[ProfileEntry]:
+        entries = []
+        for stored in self.state.profiles.values():
+            profile = stored["profile"]
+            entries.append(
+                ProfileEntry(
+                    target=stored["evse_id"],
+                    purpose=profile.get("charging_profile_purpose", ""),
+                    stack_level=profile.get("stack_level", 0),
+                    transaction_id=profile.get("transaction_id"),
+                    schedule=(profile.get("charging_schedule") or [{}])[0],
+                )
+            )
+        return entries
+
+    def transaction_id_on(self, connector_id: int) -> str | None:
+        transaction = self.state.transactions.get(connector_id)
+        return None if transaction is None else transaction.transaction_id
 
     def free_evse(self) -> int | None:
         return next(
@@ -259,8 +272,8 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
     def meter_value(self, evse_id: int, context: str) -> list[dict]:
         transaction = self.state.transactions.get(evse_id)
         charging = transaction is not None and transaction.charging_state == "Charging"
-        power = self.power_limit_w(evse_id) * random.uniform(0.97, 1.0) if charging else 0.0
-        amps = power / (VOLTAGE * PHASES)
+        amps = self.draw_amps(evse_id) if charging else [0.0] * PHASES
+        power = sum(amps) * VOLTAGE * random.uniform(0.97, 1.0)
         values = [
             energy_value(self.state.meters[evse_id], context),
             {
@@ -270,10 +283,10 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
                 "unit_of_measure": {"unit": "W"},
             },
         ]
-        for phase in ("L1", "L2", "L3"):
+        for phase, current in zip(("L1", "L2", "L3"), amps):
             values.append(
                 {
-                    "value": round(amps, 2),
+                    "value": round(current, 2),
                     "context": context,
                     "measurand": "Current.Import",
                     "phase": phase,
@@ -397,7 +410,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         transaction = self.state.transactions[evse_id]
         seconds = self.meter_interval() if seconds is None else seconds
         if transaction.charging_state == "Charging":
-            power = self.power_limit_w(evse_id)
+            power = self.draw_w(evse_id)
             self.state.meters[evse_id] += power * seconds / 3600
             self.state.soc[evse_id] = min(100.0, self.state.soc.get(evse_id, 50) + power * seconds / 3600 / 600)
         return await self.transaction_event("Updated", transaction, trigger_reason, meter_context="Sample.Periodic")

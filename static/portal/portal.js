@@ -108,6 +108,27 @@
     }
   }
 
+  function siteLoadChart(canvas, data, zone) {
+    var fmt = timeFormatter(zone);
+    function points(series) { return series.map(function (p) { return { x: p[0], y: p[1] }; }); }
+    new Chart(canvas, {
+      type: "line",
+      data: {
+        datasets: [
+          { label: "Capacity (A)", data: points(data.capacity), borderColor: palette[2], backgroundColor: palette[2], pointRadius: 0, stepped: true },
+          { label: "Limits sent (A)", data: points(data.limits), borderColor: palette[0], backgroundColor: palette[0], pointRadius: 0, stepped: true },
+          { label: "Measured draw (A)", data: points(data.draw), borderColor: palette[1], backgroundColor: palette[1], pointRadius: 0 }
+        ]
+      },
+      options: {
+        maintainAspectRatio: false, animation: false, parsing: false,
+        plugins: { tooltip: { callbacks: { title: function (items) { return items.length ? fmt(items[0].parsed.x) : ""; } } } },
+        scales: { x: { type: "linear", ticks: { callback: function (v) { return fmt(v); }, maxTicksLimit: 8 } },
+                  y: { beginAtZero: true, title: { display: true, text: "A (busiest phase)" } } }
+      }
+    });
+  }
+
   function priceChart(canvas, curve) {
     new Chart(canvas, {
       type: "bar",
@@ -186,6 +207,9 @@
       var canvas = document.getElementById("power-chart");
       sessionChart(canvas, document.getElementById("soc-chart"), session, canvas.getAttribute("data-time-zone"));
     }
+    var siteLoad = readJson("site-load-data");
+    var siteCanvas = document.getElementById("site-load-chart");
+    if (siteLoad && window.Chart && siteCanvas) { siteLoadChart(siteCanvas, siteLoad, siteCanvas.getAttribute("data-time-zone")); }
     var curve = readJson("price-curve");
     if (curve && curve.length && window.Chart) { priceChart(document.getElementById("price-chart"), curve); }
     var points = readJson("map-points");

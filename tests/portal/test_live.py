@@ -68,6 +68,22 @@ async def test_one_charger_can_be_asked_for(world):
     await other.disconnect()
 
 
+async def test_a_site_page_subscribes_to_the_chargers_of_its_own_site_only(world):
+    from asgiref.sync import sync_to_async
+
+    from tests.factories import StaffFactory
+
+    staff = await sync_to_async(StaffFactory)(operator=world["alpha"][0])
+    alpha_site, beta_site = world["alpha"][1], world["beta"][1]
+    communicator, _, _ = await connect(staff, f"site={alpha_site.pk}".encode())
+    assert (await communicator.receive_json_from())["subscribed"] == 2
+    await communicator.disconnect()
+    for query in (f"site={beta_site.pk}".encode(), b"site=nope"):
+        other, _, _ = await connect(staff, query)
+        assert (await other.receive_json_from())["subscribed"] == 0
+        await other.disconnect()
+
+
 async def test_anonymous_and_drivers_are_refused(world):
     from asgiref.sync import sync_to_async
     from django.contrib.auth.models import AnonymousUser

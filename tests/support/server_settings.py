@@ -13,3 +13,6 @@ if env.bool("TEST_PBKDF2_HASHER", default=False):
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
         "django.contrib.auth.hashers.MD5PasswordHasher",
     ]
+# Tests that run a real Celery worker give their server and worker a queue of their own
+# (other runs may share the Redis broker).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")

@@ -1,5 +1,6 @@
-"""Load demo data: an operator with a site of chargers, a driver with a wallet and a
-card, tariffs and a month of hourly prices. Safe to run any number of times."""
+"""Load demo data: an operator with a site of chargers (its 160 A connection shared by
+load management), a driver with a wallet and a card, tariffs and a month of hourly
+prices. Safe to run any number of times."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from accounts.secrets import token_hash
 from billing.models import Wallet, WalletEntry
 from chargepoints import charger_secrets
 from chargepoints.models import ChargePoint, Connector, ConnectorType, Evse, IdToken, IdTokenType, Site
+from loadmanagement.models import SiteLoadSettings, Strategy
+from loadmanagement.services import site_load_settings_update
 from tariffs.models import Tariff, TariffAssignment
 
 DEMO_OPERATOR_LOGIN = ("operator", "demo-operator-password")
@@ -23,6 +26,14 @@ DEMO_API_KEY = "demo-operator-api-key-0123456789"
 DEMO_DRIVER_PHONE = "+31612345678"
 DEMO_CARD_UID = "DEMOCARD01"
 # (identity, connectors, max kW per connector)
+# Load management on the demo site: its 160 A connection less 10 A, shared giving away
+# what a car does not use; 6 A kept free for every idle connector (the fail-safe).
+DEMO_LOAD_SETTINGS = {
+    "enabled": True,
+    "safety_margin_amps": Decimal("10"),
+    "strategy": Strategy.UNUSED,
+    "fail_safe_amps": Decimal("6"),
+}
 DEMO_CHARGERS = [("DEMO-CP-1", 2, "22"), ("DEMO-CP-2", 2, "11"), ("DEMO-CP-3", 2, "50"), ("DEMO-201-1", 2, "22")]
 
 
@@ -50,6 +61,7 @@ class Command(BaseCommand):
         )
         for identity, connectors, max_kw in DEMO_CHARGERS:
             self._charger(site, identity, connectors, Decimal(max_kw))
+        self._load_management(site)
         driver = self._driver()
         self._tariffs(operator, site)
         self._prices()
@@ -60,6 +72,11 @@ class Command(BaseCommand):
             f"  driver phone     {driver.phone}, charge card {DEMO_CARD_UID}\n"
             f"  chargers         {', '.join(c[0] for c in DEMO_CHARGERS)} (password {DEMO_CHARGER_PASSWORD})\n"
         )
+
+    def _load_management(self, site: Site) -> None:
+        """Share the site's 160 A connection (once: an operator's later changes stay)."""
+        if not SiteLoadSettings.objects.filter(site=site).exists():
+            site_load_settings_update(site=site, changes=DEMO_LOAD_SETTINGS, source="demo")
 
     def _operator_user(self, operator: Operator) -> None:
         username, password = DEMO_OPERATOR_LOGIN
