@@ -50,7 +50,7 @@ def test_status_frames_survive_the_client(driver_cp, state):
     if state == "charging":
         connector.status, connector.power_w = "Charging", 7400
         connector.save()
-        ChargeSessionFactory(connector=connector, user=user, meter_start_wh=0, meter_last_wh=1234)
+        ChargeSessionFactory(connector=connector, user=user, meter_start_wh=0, meter_last_wh=1234, power_w=7400)
     if state == "finished":
         ChargeSessionFactory(
             connector=connector, user=user, status="completed", stopped_at=timezone.now(), meter_stop_wh=5000
