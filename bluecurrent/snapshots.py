@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
 from bluecurrent import frames, selectors, smart
@@ -87,15 +88,19 @@ def _phases(session: ChargeSession | None) -> tuple[tuple, tuple]:
 
 
 def _smartcharging_limit(charge_point: ChargePoint, rated: int) -> int:
-    override = ChargingProfile.objects.filter(
+    """The current the driver's override schedules allow now: the lowest limit in force of
+    the live ones, the rated current outside their windows."""
+    now = timezone.now()
+    limit = rated
+    for override in ChargingProfile.objects.filter(
         charge_point=charge_point,
         source=f"{selectors.HOME_API_SOURCE}:override",
         status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
-    ).first()
-    if override is None:
-        return rated
-    current = (override.schedule or {}).get("customData", {}).get("current")
-    return int(current) if current is not None else rated
+    ):
+        in_force = smart.limit_at(override.schedule or {}, now)
+        if in_force is not None:
+            limit = min(limit, int(in_force))
+    return limit
 
 
 def status_frame(*, charge_point: ChargePoint) -> dict:

@@ -1,12 +1,16 @@
 """What Home Assistant shows of a simulated OCPP 1.6 charger, read by the real client:
-the running session's currents and voltages, nothing once it stopped."""
+the running session's currents and voltages, nothing once it stopped, and the override
+current only inside its window."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from bluecurrent_api.types import OverrideCurrentPayload
 
 from chargepoints.models import ChargePoint
 from sessions_app.models import ChargeSession, MeterSample
@@ -71,3 +75,42 @@ async def test_an_idle_charger_reports_no_current(haserver, home, live_client):
         await live_client.client.get_grid_status(evse)
         grid = await live_client.next(lambda m: m["object"] == "GRID_STATUS")
         assert grid["data"]["grid_max_current"] == 0
+
+
+def day_code(offset_days: int) -> str:
+    local = datetime.now(ZoneInfo("Europe/Amsterdam")) + timedelta(days=offset_days)
+    return ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][local.weekday()]
+
+
+async def test_smartcharging_max_usage_follows_the_override_window(haserver, home, live_client):
+    """An override limits the charger only inside its window (it was reported at any time)."""
+    evse = home.charge_point.identity
+    later = day_code(2)  # a window that does not include now
+    await live_client.client.set_user_override_current(
+        OverrideCurrentPayload(
+            chargepoints=[evse],
+            overridestarttime="00:00",
+            overridestartdays=[later],
+            overridestoptime="00:01",
+            overridestopdays=[later],
+            overridevalue=8,
+        )
+    )
+    created = await live_client.next(lambda m: m["object"] == "POST_SET_OVERRIDE_CURRENT")
+    data = await status_when(live_client, evse, lambda d: True)
+    assert data["max_usage"] == 32 and data["smartcharging_max_usage"] == 32
+
+    await live_client.client.edit_user_override_current(
+        str(created["data"]["schedule_id"]),
+        OverrideCurrentPayload(
+            chargepoints=[evse],
+            overridestarttime="00:00",
+            overridestartdays=[day_code(-1)],  # from yesterday to tomorrow: now is inside
+            overridestoptime="23:59",
+            overridestopdays=[day_code(1)],
+            overridevalue=8,
+        ),
+    )
+    await live_client.next(lambda m: m["object"] == "POST_EDIT_OVERRIDE_CURRENT")
+    data = await status_when(live_client, evse, lambda d: True)
+    assert data["smartcharging_max_usage"] == 8

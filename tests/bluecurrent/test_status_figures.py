@@ -3,12 +3,14 @@ the smart-charging limit in force now."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from bluecurrent import snapshots
+from bluecurrent import services, smart, snapshots
 from sessions_app.models import MeterSample
 from tests.factories import ChargePointFactory, ChargeSessionFactory, ConnectorFactory, IdTokenFactory, SiteFactory
 
@@ -87,3 +89,43 @@ def test_samples_of_a_finished_session_are_not_the_chargers_load(charger):
     data = snapshots.status_frame(charge_point=cp)["data"]
     assert (data["actual_p1"], data["actual_p2"], data["actual_p3"]) == (0, 0, 0)
     assert (data["actual_v1"], data["actual_v2"], data["actual_v3"]) == (0, 0, 0)
+
+
+def override_at(cp, *, built: datetime, start_days: list[str], start: str, stop: str, current: int):
+    """An override schedule as POST_SET_OVERRIDE_CURRENT stores it, built at `built`."""
+    with time_machine.travel(built, tick=False):
+        schedule = smart.override_schedule(
+            cp,
+            start_days=start_days,
+            start_time=start,
+            stop_days=start_days,
+            stop_time=stop,
+            current=current,
+            schedule_id=9200,
+        )
+        return services.profile_save(charge_point=cp, kind="override", schedule=schedule, enabled=True, profile_id=9200)
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+MONDAY = datetime(2025, 3, 3, tzinfo=AMSTERDAM)  # a Monday, no DST change that week
+
+
+@pytest.mark.parametrize(
+    "moment, expected",
+    [
+        (MONDAY.replace(hour=18), 10),  # inside Monday 17:00-21:00
+        (MONDAY.replace(hour=16, minute=59), 32),  # before it
+        (MONDAY.replace(hour=21, minute=1), 32),  # after it
+        (MONDAY.replace(day=4, hour=18), 32),  # Tuesday: not one of its days
+        (MONDAY.replace(day=10, hour=18), 10),  # the next Monday: the week repeats
+    ],
+)
+def test_smartcharging_max_usage_is_the_override_only_inside_its_window(charger, moment, expected):
+    cp, _ = charger
+    cp.site.time_zone = "Europe/Amsterdam"
+    cp.site.save()
+    override_at(cp, built=MONDAY.replace(hour=9), start_days=["MO"], start="17:00", stop="21:00", current=10)
+    with time_machine.travel(moment, tick=False):
+        data = snapshots.status_frame(charge_point=cp)["data"]
+    assert data["max_usage"] == 32
+    assert data["smartcharging_max_usage"] == expected
