@@ -137,11 +137,10 @@ class BlueCurrentConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         elif command == "POST_CLEAR_OVERRIDE_CURRENT":
             await self.override_clear(message, user)
         elif command in CHARGER_COMMANDS:
-            charge_point = await database_sync_to_async(selectors.charge_point_for_driver)(
-                user=user, evse_id=message.get("evse_id") or message.get("evseid")
-            )
+            evse_id = message.get("evse_id") or message.get("evseid")
+            charge_point = await database_sync_to_async(selectors.charge_point_for_driver)(user=user, evse_id=evse_id)
             if charge_point is None:
-                await self.send_frame(frames.error(frames.NOT_AUTHORIZED, "Not authorized"))
+                await self.send_frame(frames.not_authorized(command, evse_id=evse_id))
                 return
             handler = getattr(self, CHARGER_COMMANDS[command])
             await handler(command, message, user, charge_point)
@@ -505,7 +504,7 @@ class BlueCurrentConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         for evse_id in evse_ids:
             cp = await database_sync_to_async(selectors.charge_point_for_driver)(user=user, evse_id=evse_id)
             if cp is None:
-                await self.send_frame(frames.error(frames.NOT_AUTHORIZED, "Not authorized"))
+                await self.send_frame(frames.not_authorized(command, evse_id=evse_id))
                 return
             charge_points.append(cp)
         schedule_id = message.get("schedule_id")
