@@ -9,6 +9,7 @@ from accounts.models import User
 from bluecurrent import frames, selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile, IdTokenStatus
 from sessions_app.models import ChargeSession
+from sessions_app.selectors import connector_display_status
 
 
 def _activity(charge_point: ChargePoint, status: str) -> str:
@@ -107,9 +108,11 @@ def status_frame(*, charge_point: ChargePoint) -> dict:
     connector = selectors.main_connector(charge_point=charge_point)
     session = selectors.latest_session(charge_point=charge_point, connector=connector)
     voltages, currents = _phases(session if session is not None and session.is_active else None)
-    status = connector.status if connector else charge_point.status
     rated = smart.max_current(charge_point)
     active = session is not None and session.is_active
+    status = connector.status if connector else charge_point.status
+    # A 2.0.1 connector says only Occupied; its session's charging state says whether it charges.
+    status = connector_display_status(status=status, charging_state=session.charging_state if active else None)
     kwh, cost = selectors.session_figures(session=session)
     return frames.ch_status(
         evse_id=charge_point.identity,

@@ -14,7 +14,7 @@ from bluecurrent_api.types import OverrideCurrentPayload
 
 from chargepoints.models import ChargePoint
 from sessions_app.models import ChargeSession, MeterSample
-from tests.support.chargers import PASSWORD, eventually, simulated
+from tests.support.chargers import PASSWORD, eventually, simulated, simulated201
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -114,3 +114,22 @@ async def test_smartcharging_max_usage_follows_the_override_window(haserver, hom
     await live_client.next(lambda m: m["object"] == "POST_EDIT_OVERRIDE_CURRENT")
     data = await status_when(live_client, evse, lambda d: True)
     assert data["smartcharging_max_usage"] == 8
+
+
+async def test_a_charging_2_0_1_station_shows_a_charging_vehicle(haserver, home, live_client):
+    """A 2.0.1 connector says only Occupied while a car charges; the session's chargingState
+    makes it state C ("ready" in the client), not B (vehicle detected)."""
+    evse = home.charge_point.identity
+    async with simulated201(ocpp_url(haserver), evse, PASSWORD, meter_interval=1) as station:
+        assert await eventually(lambda: ChargePoint.objects.get(identity=evse).is_online)
+        await station.start_transaction(1, home.card.uid, meter_loop=False)
+        assert await eventually(
+            lambda: ChargeSession.objects.filter(
+                charge_point__identity=evse, status="active", charging_state="Charging"
+            ).exists()
+        )
+        data = await status_when(live_client, evse, lambda d: d["activity"] == "charging")
+        assert data["vehicle_status"] == "ready"
+        await station.set_charging_state(1, "EVConnected")
+        data = await status_when(live_client, evse, lambda d: d["vehicle_status"] != "ready")
+        assert data["vehicle_status"] == "vehicle_detected"
