@@ -153,6 +153,7 @@ def command_run() -> int:
         f"  Operator portal   {base}/\n"
         f"  Django admin      {base}/admin/          login: operator / demo-operator-password\n"
         f"  Driver API        {base}/api/v1/          demo driver phone: +31612345678 (OTP code in the web log)\n"
+        f"  HA API tokens     {base}/haserver/tokens/ the same phone and code\n"
         f"  API docs          {base}/api/docs/\n"
         f"  Health            {base}/health\n"
         f"  OCPP endpoint     ws://{host}:{port}/ocpp/<charge point id>   (ocpp1.6 / ocpp2.0.1)\n"

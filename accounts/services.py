@@ -85,12 +85,19 @@ class Login:
 
 def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
     """Exchange a correct code for a new driver token, creating the driver on first login."""
+    user = otp_verify(phone=phone, code=code, client_ip=client_ip)
+    return Login(user=user, token=access_token_issue(user=user, kind=AccessToken.Kind.DRIVER))
+
+
+def otp_verify(*, phone: str, code: str, client_ip: str | None) -> User:
+    """The driver a correct code logs in (created on first login): the one check behind the
+    app's token login and the web login. Raises on a wrong, expired or used-up code."""
     phone = phone_normalise(phone)
     if client_ip:
         rate_limit_hit(scope="otp-check:ip", key=client_ip, rate=settings.DRIVERS_OTP_CHECK_RATE_PER_IP)
     now = timezone.now()
     failure: DomainError | None = None
-    login: Login | None = None
+    user: User | None = None
     # The attempt counter must be saved even when the code is wrong, so the failure is
     # raised only after the transaction committed.
     with transaction.atomic():
@@ -115,8 +122,6 @@ def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
                 user = _driver_get_or_create(phone=phone)
                 if not user.is_active:
                     failure = NotAllowed("This account is disabled.", code="account_disabled")
-                else:
-                    login = Login(user=user, token=access_token_issue(user=user, kind=AccessToken.Kind.DRIVER))
             else:
                 left = max_attempts - challenge.attempts
                 failure = InvalidRequest(
@@ -127,8 +132,8 @@ def otp_check(*, phone: str, code: str, client_ip: str | None) -> Login:
                 )
     if failure is not None:
         raise failure
-    assert login is not None
-    return login
+    assert user is not None
+    return user
 
 
 def _driver_get_or_create(*, phone: str) -> User:

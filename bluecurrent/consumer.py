@@ -23,6 +23,7 @@ from collections.abc import Awaitable
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.channel_layer import ResilientChannelsMixin
 from accounts.models import User
@@ -137,11 +138,10 @@ class BlueCurrentConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         elif command == "POST_CLEAR_OVERRIDE_CURRENT":
             await self.override_clear(message, user)
         elif command in CHARGER_COMMANDS:
-            charge_point = await database_sync_to_async(selectors.charge_point_for_driver)(
-                user=user, evse_id=message.get("evse_id") or message.get("evseid")
-            )
+            evse_id = message.get("evse_id") or message.get("evseid")
+            charge_point = await database_sync_to_async(selectors.charge_point_for_driver)(user=user, evse_id=evse_id)
             if charge_point is None:
-                await self.send_frame(frames.error(frames.NOT_AUTHORIZED, "Not authorized"))
+                await self.send_frame(frames.not_authorized(command, evse_id=evse_id))
                 return
             handler = getattr(self, CHARGER_COMMANDS[command])
             await handler(command, message, user, charge_point)
@@ -304,34 +304,30 @@ class BlueCurrentConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
                 )
             )
             return
-        busy = await database_sync_to_async(services.active_session)(charge_point=charge_point)
-        if busy is not None:
-            await self.send_frame(
-                frames.received(
-                    command,
-                    evse_id=charge_point.identity,
-                    error_text=f"session already active for chargepoint: {charge_point.identity}",
-                )
-            )
-            return
         connector = await database_sync_to_async(services.free_connector)(charge_point=charge_point)
         if connector is None:
             await self.send_frame(
                 frames.received(
                     command,
                     evse_id=charge_point.identity,
-                    error_text=f"no connector on chargepoint: {charge_point.identity}",
+                    error_text=f"no free connector on chargepoint: {charge_point.identity}",
                 )
             )
             return
         await self.send_frame(frames.received(command, evse_id=charge_point.identity))
-        self.spawn(
-            self._report(
-                command,
-                charge_point,
-                services.session_start(charge_point=charge_point, connector=connector, id_tag=card.uid),
-            )
-        )
+        self.spawn(self._start(command, charge_point, connector, card.uid))
+
+    async def _start(self, command: str, charge_point: ChargePoint, connector, id_tag: str) -> None:
+        """Report the charger's answer; then, if it accepted, a refusal of the transaction it
+        starts (we answer its StartTransaction with e.g. ConcurrentTx and it stops at once)."""
+        since = timezone.now()
+        reason, _ = await services.session_start(charge_point=charge_point, connector=connector, id_tag=id_tag)
+        await self.send_frame(frames.action_status(command, evse_id=charge_point.identity, error_text=reason))
+        if reason:
+            return
+        refusal = await services.start_refusal(connector=connector, id_tag=id_tag, since=since)
+        if refusal:
+            await self.send_frame(frames.action_status(command, evse_id=charge_point.identity, error_text=refusal))
 
     async def stop_session(self, command, message, user, charge_point) -> None:
         session = await database_sync_to_async(services.active_session)(charge_point=charge_point)
@@ -505,7 +501,7 @@ class BlueCurrentConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         for evse_id in evse_ids:
             cp = await database_sync_to_async(selectors.charge_point_for_driver)(user=user, evse_id=evse_id)
             if cp is None:
-                await self.send_frame(frames.error(frames.NOT_AUTHORIZED, "Not authorized"))
+                await self.send_frame(frames.not_authorized(command, evse_id=evse_id))
                 return
             charge_points.append(cp)
         schedule_id = message.get("schedule_id")

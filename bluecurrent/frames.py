@@ -7,7 +7,9 @@ Rules the client imposes (it raises KeyError/ValueError otherwise and drops the 
 - numbers the client computes with (phases, max_usage, grid currents) are never null;
 - STATUS_SET_* settings carry result.setting as a string with "true"/"false" in it;
 - STATUS_* of actions carry "error" (a reason like "REJECTED", or "") and "evse_id";
-- override schedules carry comma-joined day codes.
+- override schedules carry comma-joined day codes;
+- an ERROR frame ends the client's connection: only a failure of the connection itself
+  (bad session token, request limit) is one; a refused request gets its own answer.
 """
 
 from __future__ import annotations
@@ -213,6 +215,18 @@ def received(command: str, *, evse_id: str | None = None, error_text: str = "") 
     frame = {"object": f"RECEIVED_{command}", "success": not error_text, "error": error_text}
     if evse_id is not None:
         frame["evse_id"] = evse_id
+    return frame
+
+
+def not_authorized(command: str, *, evse_id: object) -> dict:
+    """A request about a charger the token does not cover. An ERROR frame would end the
+    client's whole connection (it raises on every ERROR), so this is the per-request refusal
+    the client passes on or ignores: RECEIVED_<command> with success false. The client parses
+    the currents of any frame whose name contains GRID, so that refusal carries zeros."""
+    shown = evse_id if isinstance(evse_id, str) else ""
+    frame = received(command, evse_id=shown, error_text=f"not authorized for chargepoint: {shown}")
+    if "GRID" in command:
+        frame["data"] = {"grid_actual_p1": 0, "grid_actual_p2": 0, "grid_actual_p3": 0}
     return frame
 
 

@@ -81,18 +81,30 @@ def latest_session(*, charge_point: ChargePoint, connector: Connector | None) ->
     return active or qs.order_by("-started_at").first()
 
 
-def phase_readings(*, connector: Connector) -> dict[str, dict[int, float]]:
-    """Latest recent per-phase voltage and current: {"Voltage": {1: 230.1, ...}, "Current.Import": {...}}."""
-    since = timezone.now() - READING_MAX_AGE
+def running_session(*, charge_point: ChargePoint, connector: Connector | None) -> ChargeSession | None:
+    """The session charging on this connector now, if any."""
+    if connector is None:
+        return None
+    return ChargeSession.objects.filter(
+        charge_point=charge_point, connector=connector, status=ChargeSession.Status.ACTIVE
+    ).first()
+
+
+def phase_readings(*, session: ChargeSession | None) -> dict[str, dict[int, float]]:
+    """Latest per-phase voltage and current of the running session:
+    {"Voltage": {1: 230.1, ...}, "Current.Import": {...}}. Readings taken outside a session
+    (a charger's idle samples, the last ones of a finished session) never count: an idle
+    charger draws nothing, whatever it reported a few minutes ago."""
+    readings: dict[str, dict[int, float]] = {"Voltage": {}, "Current.Import": {}}
+    if session is None or not session.is_active:
+        return readings
+    since = max(session.started_at, timezone.now() - READING_MAX_AGE)
     rows = (
-        MeterSample.objects.filter(
-            connector=connector, sampled_at__gte=since, measurand__in=["Voltage", "Current.Import"]
-        )
+        MeterSample.objects.filter(session=session, sampled_at__gte=since, measurand__in=["Voltage", "Current.Import"])
         .exclude(phase="")
         .order_by("-sampled_at", "-id")
         .values_list("measurand", "phase", "value")[:60]
     )
-    readings: dict[str, dict[int, float]] = {"Voltage": {}, "Current.Import": {}}
     for measurand, phase, value in rows:
         number = _phase_number(phase)
         if number and number not in readings[measurand]:

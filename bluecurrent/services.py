@@ -7,9 +7,12 @@ TIMEOUT, OFFLINE, FAILED, UNAVAILABLE (no command bus on this server).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -91,17 +94,51 @@ def active_session(*, charge_point: ChargePoint) -> ChargeSession | None:
     return ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE).first()
 
 
+START_WATCH_INTERVAL = 0.5
+# A connector where a car may be waiting first (a start there charges it at once), then a free one.
+STARTABLE_STATUSES = [("Preparing", "Occupied"), ("Available", "")]
+
+
 def free_connector(*, charge_point: ChargePoint) -> Connector | None:
-    connectors = list(charge_point.connectors.select_related("evse").order_by("connector_id"))
+    """A connector a remote start can use: no session on it and not in use, out of order or
+    reserved; None when there is none."""
     busy = set(
         ChargeSession.objects.filter(charge_point=charge_point, status=ChargeSession.Status.ACTIVE).values_list(
             "connector_id", flat=True
         )
     )
-    for connector in connectors:
-        if connector.pk not in busy and connector.status in ("Available", "Preparing", ""):
-            return connector
-    return connectors[0] if connectors else None
+    connectors = [
+        c for c in charge_point.connectors.select_related("evse").order_by("connector_id") if c.pk not in busy
+    ]
+    for statuses in STARTABLE_STATUSES:
+        for connector in connectors:
+            if connector.status in statuses:
+                return connector
+    return None
+
+
+def _started_transaction(*, connector_id: int, id_tag: str, since: datetime) -> ChargeSession | None:
+    return (
+        ChargeSession.objects.filter(connector_id=connector_id, id_tag=id_tag, created_at__gte=since)
+        .order_by("created_at")
+        .first()
+    )
+
+
+async def start_refusal(*, connector: Connector, id_tag: str, since: datetime) -> str:
+    """After the charger accepted a remote start: wait (up to BLUECURRENT_START_WATCH_SECONDS)
+    for the transaction it starts, and return why we refused it (its idTagInfo status, e.g.
+    CONCURRENTTX), or "" when we accepted it or none started in that time."""
+    deadline = asyncio.get_running_loop().time() + settings.BLUECURRENT_START_WATCH_SECONDS
+    while True:
+        session = await database_sync_to_async(_started_transaction)(
+            connector_id=connector.pk, id_tag=id_tag, since=since
+        )
+        if session is not None:
+            return "" if session.authorization in ("", "Accepted") else session.authorization.upper()
+        if asyncio.get_running_loop().time() >= deadline:
+            return ""
+        await asyncio.sleep(START_WATCH_INTERVAL)
 
 
 # --- charging profiles ---------------------------------------------------------------------

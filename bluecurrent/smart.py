@@ -128,6 +128,23 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def limit_at(schedule: dict, moment: datetime) -> float | None:
+    """The limit a weekly schedule we built (delayed or override) sets at `moment`, or None
+    when it cannot be read. The week repeats from its startSchedule."""
+    try:
+        start = datetime.fromisoformat(schedule["startSchedule"].replace("Z", "+00:00"))
+        periods = sorted(schedule["chargingSchedulePeriod"], key=lambda p: p["startPeriod"])
+        offset = (moment - start).total_seconds() % int(schedule.get("duration") or WEEK)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    limit = None
+    for period in periods:
+        if period["startPeriod"] > offset:
+            break
+        limit = period["limit"]
+    return limit
+
+
 def delayed_schedule(charge_point: ChargePoint, *, days: list[int], start_time: str, end_time: str) -> dict:
     start, end = parse_time(start_time), parse_time(end_time)
     windows = []

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
 from bluecurrent import frames, selectors, smart
 from chargepoints.models import ChargePoint, ChargingProfile, IdTokenStatus
+from sessions_app.models import ChargeSession
+from sessions_app.selectors import connector_display_status
 
 
 def _activity(charge_point: ChargePoint, status: str) -> str:
@@ -65,44 +68,51 @@ def charge_points_frame(*, user: User) -> dict:
     return frames.charge_points(entries)
 
 
-def _phases(connector) -> tuple[tuple, tuple]:
-    if connector is None:
-        return (0, 0, 0), (0, 0, 0)
-    readings = selectors.phase_readings(connector=connector)
-    voltages = tuple(readings["Voltage"].get(n) for n in (1, 2, 3))
-    currents = tuple(readings["Current.Import"].get(n) for n in (1, 2, 3))
-    power = connector.power_w or 0
+def _phases(session: ChargeSession | None) -> tuple[tuple, tuple]:
+    """Per-phase voltages and currents of the running session; zeros when nothing charges.
+
+    A phase that carries current but has no voltage reading (many chargers measure L1 only)
+    gets the L1 voltage, or the nominal voltage when none is measured. Without per-phase
+    currents the session's power is spread over three phases."""
+    readings = selectors.phase_readings(session=session)
+    voltages = [readings["Voltage"].get(n) for n in (1, 2, 3)]
+    currents = [readings["Current.Import"].get(n) for n in (1, 2, 3)]
+    nominal = settings.BLUECURRENT_NOMINAL_VOLTAGE
+    power = (session.power_w or 0) if session is not None and session.is_active else 0
     if not any(currents) and power > 0:
-        # No per-phase readings: spread the reported power over three phases.
-        nominal = settings.BLUECURRENT_NOMINAL_VOLTAGE
-        per_phase = power / (
-            3 * (sum(v for v in voltages if v) / len([v for v in voltages if v]) if any(voltages) else nominal)
-        )
-        currents = (per_phase, per_phase, per_phase)
-        if not any(voltages):
-            voltages = (nominal, nominal, nominal)
-    return voltages, currents
+        measured = [v for v in voltages if v]
+        per_phase = power / (3 * (sum(measured) / len(measured) if measured else nominal))
+        currents = [per_phase, per_phase, per_phase]
+    reference = voltages[0] or next((v for v in voltages if v), None) or nominal
+    voltages = [v or (reference if current else 0) for v, current in zip(voltages, currents, strict=True)]
+    return tuple(voltages), tuple(currents)
 
 
 def _smartcharging_limit(charge_point: ChargePoint, rated: int) -> int:
-    override = ChargingProfile.objects.filter(
+    """The current the driver's override schedules allow now: the lowest limit in force of
+    the live ones, the rated current outside their windows."""
+    now = timezone.now()
+    limit = rated
+    for override in ChargingProfile.objects.filter(
         charge_point=charge_point,
         source=f"{selectors.HOME_API_SOURCE}:override",
         status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE],
-    ).first()
-    if override is None:
-        return rated
-    current = (override.schedule or {}).get("customData", {}).get("current")
-    return int(current) if current is not None else rated
+    ):
+        in_force = smart.limit_at(override.schedule or {}, now)
+        if in_force is not None:
+            limit = min(limit, int(in_force))
+    return limit
 
 
 def status_frame(*, charge_point: ChargePoint) -> dict:
     connector = selectors.main_connector(charge_point=charge_point)
     session = selectors.latest_session(charge_point=charge_point, connector=connector)
-    voltages, currents = _phases(connector)
-    status = connector.status if connector else charge_point.status
+    voltages, currents = _phases(session if session is not None and session.is_active else None)
     rated = smart.max_current(charge_point)
     active = session is not None and session.is_active
+    status = connector.status if connector else charge_point.status
+    # A 2.0.1 connector says only Occupied; its session's charging state says whether it charges.
+    status = connector_display_status(status=status, charging_state=session.charging_state if active else None)
     kwh, cost = selectors.session_figures(session=session)
     return frames.ch_status(
         evse_id=charge_point.identity,
@@ -143,7 +153,7 @@ def grid_frame(*, charge_point: ChargePoint) -> dict:
     site_points = ChargePoint.objects.filter(site_id=charge_point.site_id) if charge_point.site_id else [charge_point]
     for cp in site_points:
         for connector in cp.connectors.all():
-            _, currents = _phases(connector)
+            _, currents = _phases(selectors.running_session(charge_point=cp, connector=connector))
             for index, value in enumerate(currents):
                 totals[index] += value or 0
     capacity = charge_point.site.grid_capacity_amps if charge_point.site_id else None

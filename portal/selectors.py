@@ -18,6 +18,7 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -45,7 +46,13 @@ from chargepoints.models import (
 from payments.models import Payment
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC
 from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
-from sessions_app.selectors import driver_of_operator
+from sessions_app.selectors import (
+    CHARGING_DISPLAY_STATUSES,
+    active_charging_state,
+    connector_display_status,
+    connector_is_charging,
+    driver_of_operator,
+)
 
 # --- scoping ---------------------------------------------------------------------------
 
@@ -151,7 +158,7 @@ def session_get(*, scope: Scope, session_id: int) -> ChargeSession | None:
 # --- dashboard -------------------------------------------------------------------------
 
 CENTS = Decimal("0.01")
-CHARGING_STATUSES = [ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV, ConnectorStatus.SUSPENDED_EVSE]
+CHARGING_STATUSES = CHARGING_DISPLAY_STATUSES
 
 
 def charger_counts(*, scope: Scope) -> dict[str, int]:
@@ -161,7 +168,7 @@ def charger_counts(*, scope: Scope) -> dict[str, int]:
         online=Count("id", filter=Q(is_online=True)),
     )
     connectors = scope.filter(Connector.objects.all(), "charge_point__site__operator_id").aggregate(
-        charging=Count("id", filter=Q(status__in=CHARGING_STATUSES, charge_point__is_online=True)),
+        charging=Count("id", filter=connector_is_charging() & Q(charge_point__is_online=True)),
         faulted=Count("id", filter=Q(status=ConnectorStatus.FAULTED)),
         available=Count("id", filter=Q(status=ConnectorStatus.AVAILABLE, charge_point__is_online=True)),
         total=Count("id"),
@@ -318,12 +325,13 @@ def map_points(*, scope: Scope) -> list[dict]:
         .values("id", "identity", "name", "is_online", "site_id", "site__name", "site__latitude", "site__longitude")
     )
     statuses: dict[int, set[str]] = {}
-    for cp_id, status in (
+    for cp_id, status, charging_state in (
         scope.filter(Connector.objects.all(), "charge_point__site__operator_id")
-        .values_list("charge_point_id", "status")
+        .annotate(charging_state=active_charging_state())
+        .values_list("charge_point_id", "status", "charging_state")
         .distinct()
     ):
-        statuses.setdefault(cp_id, set()).add(status)
+        statuses.setdefault(cp_id, set()).add(connector_display_status(status=status, charging_state=charging_state))
     points = []
     for row in chargers:
         points.append(
@@ -366,16 +374,21 @@ def charge_point_list(*, scope: Scope, query: str = "", status: str = "") -> Que
     elif status == "faulted":
         qs = qs.filter(connectors__status=ConnectorStatus.FAULTED).distinct()
     elif status == "charging":
-        qs = qs.filter(connectors__status__in=CHARGING_STATUSES).distinct()
+        qs = qs.filter(Exists(Connector.objects.filter(charge_point_id=OuterRef("pk")).filter(connector_is_charging())))
     return qs.order_by("identity")
 
 
 def connector_status_map(*, charge_point_ids: list[int]) -> dict[int, list[Connector]]:
     """Connectors of a page of chargers in one query."""
     result: dict[int, list[Connector]] = {}
-    for connector in Connector.objects.filter(charge_point_id__in=charge_point_ids).order_by(
-        "charge_point_id", "connector_id"
+    for connector in (
+        Connector.objects.filter(charge_point_id__in=charge_point_ids)
+        .annotate(charging_state=active_charging_state())
+        .order_by("charge_point_id", "connector_id")
     ):
+        connector.display_status = connector_display_status(
+            status=connector.status, charging_state=connector.charging_state
+        )
         result.setdefault(connector.charge_point_id, []).append(connector)
     return result
 

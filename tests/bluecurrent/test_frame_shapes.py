@@ -12,6 +12,7 @@ from bluecurrent_api.websocket import Websocket
 from django.utils import timezone
 
 from bluecurrent import frames, snapshots
+from bluecurrent.consumer import CHARGER_COMMANDS
 from bluecurrent.selectors import OverrideSchedule
 from tests.factories import ChargePointFactory, ChargeSessionFactory, ConnectorFactory, IdTokenFactory, SiteFactory
 
@@ -50,7 +51,7 @@ def test_status_frames_survive_the_client(driver_cp, state):
     if state == "charging":
         connector.status, connector.power_w = "Charging", 7400
         connector.save()
-        ChargeSessionFactory(connector=connector, user=user, meter_start_wh=0, meter_last_wh=1234)
+        ChargeSessionFactory(connector=connector, user=user, meter_start_wh=0, meter_last_wh=1234, power_w=7400)
     if state == "finished":
         ChargeSessionFactory(
             connector=connector, user=user, status="completed", stopped_at=timezone.now(), meter_stop_wh=5000
@@ -95,6 +96,16 @@ def test_action_and_setting_answers_survive_the_client():
     assert public["object"] == "LINKED_CHARGE_CARDS_ONLY" and public["result"] is True
     pnc = through_client(frames.setting_status("SET_PLUG_AND_CHARGE", evse_id="CP1", value=True))
     assert pnc["object"] == "PLUG_AND_CHARGE" and pnc["result"] is True
+
+
+@pytest.mark.parametrize("command", [*CHARGER_COMMANDS, "POST_SET_OVERRIDE_CURRENT", "POST_EDIT_OVERRIDE_CURRENT"])
+def test_a_refusal_for_a_foreign_charger_never_ends_the_clients_connection(command):
+    """The client raises (and drops its connection) on an ERROR frame and on a frame its
+    handlers cannot parse; a refused request must be neither."""
+    message = through_client(frames.not_authorized(command, evse_id="CP-OTHER"))
+    if message:
+        assert message["error"] == "not authorized for chargepoint: CP-OTHER"
+        assert message.get("success") is False
 
 
 def test_override_frames_survive_the_client():

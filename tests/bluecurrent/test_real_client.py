@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from bluecurrent_api import Client
-from bluecurrent_api.exceptions import InvalidApiToken, WebsocketError
+from bluecurrent_api.exceptions import InvalidApiToken
+from bluecurrent_api.types import OverrideCurrentPayload
 
 from chargepoints.models import ChargePoint
 from tests.bluecurrent.frames import by_object
@@ -74,8 +75,36 @@ async def test_it_changes_public_charging_and_plug_and_charge(live_client, home)
     assert cp.public_charging is False and cp.plug_and_charge is True
 
 
-async def test_a_foreign_charge_point_is_not_authorized(live_client, home, make_charge_point):
+async def test_a_foreign_charge_point_is_refused_and_the_connection_stays(live_client, home, make_charge_point):
+    """A request about someone else's charger gets its own refusal; it used to get an ERROR
+    frame, on which the client ends its whole connection (Home Assistant then reconnects)."""
     other = await sync_to_async(make_charge_point)(site=await sync_to_async(SiteFactory)())
+    await live_client.client.start_session(other.identity, home.card.uid)
+    refused = await live_client.next(by_object("START_SESSION"))
+    assert refused["success"] is False
+    assert refused["error"] == f"not authorized for chargepoint: {other.identity}"
     await live_client.client.get_status(other.identity)
-    with pytest.raises(WebsocketError, match="Not authorized"):
-        await live_client.next(by_object("CH_STATUS"), timeout=5)
+    await live_client.client.get_settings(other.identity)
+    await live_client.client.get_grid_status(other.identity)
+    await live_client.client.set_plug_and_charge(other.identity, True)
+    await live_client.client.block(other.identity, True)
+    await live_client.client.reboot(other.identity)
+    await live_client.client.set_user_override_current(
+        OverrideCurrentPayload(
+            chargepoints=[other.identity],
+            overridestarttime="17:00",
+            overridestartdays=["MO"],
+            overridestoptime="21:00",
+            overridestopdays=["MO"],
+            overridevalue=10,
+        )
+    )
+    rebooted = await live_client.next(by_object("REBOOT"))
+    assert rebooted["success"] is False and "not authorized" in rebooted["error"]
+    # The connection is still up and serves the driver's own charger.
+    await live_client.client.get_status(home.charge_point.identity)
+    status = await live_client.next(by_object("CH_STATUS"))
+    assert status["evse_id"] == home.charge_point.identity
+    assert live_client.client.is_connected()
+    assert not any(m.get("evse_id") == other.identity and m["object"] == "CH_STATUS" for m in live_client.seen)
+    assert (await sync_to_async(ChargePoint.objects.get)(pk=other.pk)).plug_and_charge is False

@@ -62,7 +62,7 @@ class Command(BaseCommand):
         for identity, connectors, max_kw in DEMO_CHARGERS:
             self._charger(site, identity, connectors, Decimal(max_kw))
         self._load_management(site)
-        driver = self._driver()
+        driver = self._driver(operator)
         self._tariffs(operator, site)
         self._prices()
         self.stdout.write(
@@ -121,15 +121,21 @@ class Command(BaseCommand):
                 },
             )
 
-    def _driver(self) -> User:
+    def _driver(self, operator: Operator) -> User:
         driver = User.objects.filter(phone=DEMO_DRIVER_PHONE).first()
         if driver is None:
             driver = User.objects.create_user(
                 DEMO_DRIVER_PHONE, phone=DEMO_DRIVER_PHONE, name="Demo Driver", email="driver@example.com"
             )
-        IdToken.objects.get_or_create(
-            uid=DEMO_CARD_UID, defaults={"user": driver, "token_type": IdTokenType.ISO14443, "name": "Demo card"}
+        # Issued by the demo operator: a driver reaches (Blue Current API) the chargers of the
+        # operators that issued their cards, so a card without one shows no chargers.
+        card, _ = IdToken.objects.get_or_create(
+            uid=DEMO_CARD_UID,
+            defaults={"user": driver, "operator": operator, "token_type": IdTokenType.ISO14443, "name": "Demo card"},
         )
+        if card.operator_id is None:
+            card.operator = operator
+            card.save(update_fields=["operator"])
         wallet, _ = Wallet.objects.get_or_create(user=driver)
         WalletEntry.objects.get_or_create(
             idempotency_key="demo-initial-balance",

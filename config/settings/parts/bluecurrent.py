@@ -15,3 +15,6 @@ BLUECURRENT_COMMAND_TIMEOUT = _env.float("BLUECURRENT_COMMAND_TIMEOUT", default=
 BLUECURRENT_CONNECTION_CLAIM_SECONDS = _env.int("BLUECURRENT_CONNECTION_CLAIM_SECONDS", default=90)
 # Nominal phase voltage used when a charger reports power but no per-phase readings.
 BLUECURRENT_NOMINAL_VOLTAGE = _env.int("BLUECURRENT_NOMINAL_VOLTAGE", default=230)
+# After a charger accepted START_SESSION, how long we watch for the transaction it starts:
+# when we refuse it (e.g. ConcurrentTx, the card charging elsewhere) the client is told.
+BLUECURRENT_START_WATCH_SECONDS = _env.float("BLUECURRENT_START_WATCH_SECONDS", default=120.0)
