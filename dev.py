@@ -126,7 +126,7 @@ def command_run() -> int:
             "--password",
             "demo-charger-password",
             "--id-tag",
-            "DEMOCARD01",
+            "CARD-{identity}-{connector}",  # a card per connector (load_demo creates them)
             "--rfid-every",
             "90",
             "--meter-interval",

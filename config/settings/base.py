@@ -116,12 +116,15 @@ else:
     # (restart, fail-over, idle kill) is replaced when it is taken from the pool instead of
     # failing its next query.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
-        # A request waits this long for a free connection before failing.
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-    }
+    # DB_POOL=false: no pool, a new server connection per request and per database hop
+    # (CONN_MAX_AGE=0), for comparison (bench/ocpp_load --db-pool off) or behind PgBouncer.
+    if env.bool("DB_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            # A request waits this long for a free connection before failing.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery broker, cache ---------------------------------------

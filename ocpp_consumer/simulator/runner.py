@@ -29,10 +29,15 @@ class ChargerConfig:
     power_w: int = 11_000
     meter_interval: float = 10.0
     rfid_every: float = 0.0  # seconds between RFID-started sessions; 0 = never on its own
+    # The RFID card presented; "{identity}" and "{connector}" are filled in, so each charger
+    # (and connector) can have a card of its own (one card cannot charge twice at once).
     id_tag: str = "SIM-RFID-0001"
     vendor: str = "CSMS-Sim"
     model: str = "Sim-AC22"
     extra: dict = field(default_factory=dict)
+
+    def tag_for(self, connector_id: int) -> str:
+        return self.id_tag.replace("{identity}", self.identity).replace("{connector}", str(connector_id))
 
     @property
     def url(self) -> str:

@@ -439,11 +439,12 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
             if not free:
                 continue
             connector_id = random.choice(free)
-            info = await self.authorize(self.config.id_tag)
+            tag = self.config.tag_for(connector_id)
+            info = await self.authorize(tag)
             if info["status"] != "Accepted":
                 continue
             ends_at = time.time() + self.config.rfid_every * random.uniform(0.3, 0.8)
-            await self.start_transaction(connector_id, self.config.id_tag, ends_at=ends_at)
+            await self.start_transaction(connector_id, tag, ends_at=ends_at)
 
     # --- commands from the central system ----------------------------------------------
 

@@ -486,11 +486,12 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             evse_id = self.free_evse()
             if evse_id is None:
                 continue
-            info = await self.authorize(self.config.id_tag)
+            tag = self.config.tag_for(evse_id)
+            info = await self.authorize(tag)
             if info["status"] != "Accepted":
                 continue
             ends_at = time.time() + self.config.rfid_every * random.uniform(0.3, 0.8)
-            await self.start_transaction(evse_id, self.config.id_tag, ends_at=ends_at)
+            await self.start_transaction(evse_id, tag, ends_at=ends_at)
 
     # --- commands from the CSMS ----------------------------------------------------------------
 

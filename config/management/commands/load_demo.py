@@ -37,6 +37,10 @@ DEMO_LOAD_SETTINGS = {
 DEMO_CHARGERS = [("DEMO-CP-1", 2, "22"), ("DEMO-CP-2", 2, "11"), ("DEMO-CP-3", 2, "50"), ("DEMO-201-1", 2, "22")]
 
 
+def demo_charger_card(identity: str, connector: int) -> str:
+    return f"CARD-{identity}-{connector}"
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo operator, site, chargers, driver, tariffs and prices."
 
@@ -136,6 +140,18 @@ class Command(BaseCommand):
         if card.operator_id is None:
             card.operator = operator
             card.save(update_fields=["operator"])
+        # The simulated chargers' own cards, one per connector (dev.py run's
+        # --id-tag CARD-{identity}-{connector}): one card cannot charge on two connectors at once.
+        for identity, connectors, _ in DEMO_CHARGERS:
+            for connector in range(1, connectors + 1):
+                IdToken.objects.get_or_create(
+                    uid=demo_charger_card(identity, connector),
+                    defaults={
+                        "operator": operator,
+                        "token_type": IdTokenType.ISO14443,
+                        "name": f"Simulated card {identity}/{connector}",
+                    },
+                )
         wallet, _ = Wallet.objects.get_or_create(user=driver)
         WalletEntry.objects.get_or_create(
             idempotency_key="demo-initial-balance",

@@ -40,7 +40,12 @@ class Command(BaseCommand):
             default=300.0,
             help="Mean seconds between RFID-started sessions per charger (0 = only remote starts)",
         )
-        parser.add_argument("--id-tag", default="SIM-RFID-0001", help="The RFID card the chargers present")
+        parser.add_argument(
+            "--id-tag",
+            default="SIM-RFID-0001",
+            help='The RFID card the chargers present; "{identity}" and "{connector}" are filled in '
+            '(e.g. "CARD-{identity}-{connector}": a card per connector)',
+        )
         parser.add_argument(
             "--state-file",
             type=Path,
