@@ -105,6 +105,7 @@ REQUIRED: dict[str, tuple[str, str]] = {
             "SetChargingLimitApi",
             "ClearChargingLimitApi",
             "GetConfigurationApi",
+            "GetConfigurationKeyApi",
             "ChangeConfigurationApi",
             "RemoteStartTransactionApi",
             "RemoteStopTransactionApi",

@@ -151,7 +151,9 @@ async def test_keys_and_operators(server, tool, operator_setup):
         assert (await OcppCoreTool(server, other).get(f"Reset/{cp.identity}")).status_code == 404
         assert await OcppCoreTool(server, other).json("Status") == []
         assert (await tool.get(f"Reset/{foreign.identity}")).status_code == 404
-        assert (await tool.get(f"UnlockConnector/{cp.identity}/9")).status_code == 404
+        # A connector it does not have: answered as a 2.0.1 station would (issue 18).
+        assert await tool.json(f"UnlockConnector/{cp.identity}/9") == {"status": "UnknownConnector"}
+        assert (await tool.get(f"UnlockConnector/{foreign.identity}/1")).status_code == 404
 
 
 async def test_a_disconnected_charger_is_not_found(server, tool, operator_setup):

@@ -75,7 +75,9 @@ def test_another_operators_charger_is_not_found(client, foreign_charger, bus):
 
 def test_unknown_charger_and_connector_are_not_found(client, charger, bus):
     assert client.get("/API/Reset/nope").status_code == 404
-    assert client.get("/API/UnlockConnector/station42/9").status_code == 404
+    # Unlock answers for a connector we do not know as a 2.0.1 station would (issue 18).
+    unknown = client.get("/API/UnlockConnector/station42/9")
+    assert unknown.status_code == 200 and unknown.json() == {"status": "UnknownConnector"}
     assert client.get("/API/UnlockConnector/station42/0").status_code == 404
     assert client.get("/API/SetChargingLimit/station42/9/16A").status_code == 404
     assert bus.calls == []
