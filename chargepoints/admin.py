@@ -18,6 +18,7 @@ from chargepoints.models import (
     ChargingProfile,
     ConfigurationKey,
     Connector,
+    ConnectorReservation,
     DeviceVariable,
     Evse,
     IdToken,
@@ -201,6 +202,17 @@ class ChargingProfileAdmin(OperatorScopedAdmin):
     list_filter = ["status", "purpose", "charging_rate_unit", "source"]
     search_fields = ["charge_point__identity"]
     list_select_related = ["charge_point"]
+
+
+@admin.register(ConnectorReservation)
+class ConnectorReservationAdmin(ReadOnlyAdmin):
+    """Made and cancelled through the operator API, which sends the commands."""
+
+    operator_path = "charge_point__site__operator_id"
+    list_display = ["id", "charge_point", "connector", "id_tag", "expires_at", "status", "charger_status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["charge_point__identity", "id_tag"]
+    list_select_related = ["charge_point", "connector"]
 
 
 @admin.register(OcppMessage)

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import activity, commands, pricing, sites, statistics
+from . import activity, commands, pricing, reservations, sites, statistics
 from .base import not_found
 
 _CP = "charge-points/<str:identity>"
@@ -72,6 +72,22 @@ urlpatterns = [
     path("purchases/", activity.PurchaseListApi.as_view(), name="operator-purchases"),
     path("purchases/export/", activity.PurchaseExportApi.as_view(), name="operator-purchases-export"),
     path("purchases/<id:purchase_id>/", activity.PurchaseDetailApi.as_view(), name="operator-purchase"),
+    path("reservations/", reservations.ConnectorReservationListApi.as_view(), name="operator-reservations"),
+    path(
+        "reservations/create/",
+        reservations.ConnectorReservationCreateApi.as_view(),
+        name="operator-reservation-create",
+    ),
+    path(
+        "reservations/<id:reservation_id>/",
+        reservations.ConnectorReservationDetailApi.as_view(),
+        name="operator-reservation",
+    ),
+    path(
+        "reservations/<id:reservation_id>/cancel/",
+        reservations.ConnectorReservationCancelApi.as_view(),
+        name="operator-reservation-cancel",
+    ),
     path("statistics/energy-per-day/", statistics.EnergyPerDayApi.as_view(), name="operator-stats-energy"),
     path("statistics/revenue-per-day/", statistics.RevenuePerDayApi.as_view(), name="operator-stats-revenue"),
     path("statistics/utilisation/", statistics.UtilisationApi.as_view(), name="operator-stats-utilisation"),
