@@ -22,6 +22,7 @@ from chargepoints.models import (
     DeviceVariable,
     Evse,
     IdToken,
+    LocalAuthList,
     OcppMessage,
     RegistrationStatus,
     Site,
@@ -213,6 +214,16 @@ class ConnectorReservationAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["charge_point__identity", "id_tag"]
     list_select_related = ["charge_point", "connector"]
+
+
+@admin.register(LocalAuthList)
+class LocalAuthListAdmin(ReadOnlyAdmin):
+    """Sent through the operator API (local-list/sync/), which records what the charger holds."""
+
+    operator_path = "charge_point__site__operator_id"
+    list_display = ["charge_point", "version", "update_type", "status", "synced_at", "charger_version", "checked_at"]
+    search_fields = ["charge_point__identity"]
+    list_select_related = ["charge_point"]
 
 
 @admin.register(OcppMessage)

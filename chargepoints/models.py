@@ -459,3 +459,25 @@ class ConnectorReservation(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in self.LIVE
+
+
+class LocalAuthList(models.Model):
+    """The local authorisation list a charger holds, as we last sent it (SendLocalList):
+    its version and its entries (idTag -> OCPP 1.6 IdTagInfo), so the next update can be a
+    differential one. `charger_version` is what the charger last said (GetLocalListVersion)."""
+
+    charge_point = models.OneToOneField(ChargePoint, on_delete=models.CASCADE, related_name="local_auth_list")
+    version = models.IntegerField(default=0, help_text="The listVersion the charger accepted last")
+    entries = models.JSONField(default=dict, blank=True, help_text="idTag -> IdTagInfo as the charger holds it")
+    update_type = models.CharField(max_length=12, blank=True, help_text="Full or Differential, of the last update")
+    status = models.CharField(max_length=20, blank=True, help_text="The charger's answer to the last SendLocalList")
+    synced_at = models.DateTimeField(null=True, blank=True, help_text="When the charger last accepted an update")
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    charger_version = models.IntegerField(null=True, blank=True, help_text="From the last GetLocalListVersion")
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "local authorisation list"
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id} local list v{self.version}"

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import activity, commands, pricing, reservations, sites, statistics
+from . import activity, commands, local_lists, pricing, reservations, sites, statistics
 from .base import not_found
 
 _CP = "charge-points/<str:identity>"
@@ -32,6 +32,10 @@ urlpatterns = [
         name="operator-connector-delete",
     ),
     path(f"{_CP}/journal/", activity.JournalApi.as_view(), name="operator-journal"),
+    path(f"{_CP}/local-list/", local_lists.LocalListDetailApi.as_view(), name="operator-local-list"),
+    path(f"{_CP}/local-list/version/", local_lists.LocalListVersionApi.as_view(), name="operator-local-list-version"),
+    path(f"{_CP}/local-list/sync/", local_lists.LocalListSyncApi.as_view(), name="operator-local-list-sync"),
+    path("local-lists/sync/", local_lists.LocalListSyncAllApi.as_view(), name="operator-local-lists-sync"),
     path("id-tokens/", pricing.IdTokenListApi.as_view(), name="operator-id-tokens"),
     path("id-tokens/create/", pricing.IdTokenCreateApi.as_view(), name="operator-id-token-create"),
     path("id-tokens/<id:token_id>/", pricing.IdTokenDetailApi.as_view(), name="operator-id-token"),
