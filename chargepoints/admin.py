@@ -19,6 +19,7 @@ from chargepoints.models import (
     ConfigurationKey,
     Connector,
     ConnectorReservation,
+    ConnectorStatusChange,
     DeviceVariable,
     Evse,
     IdToken,
@@ -214,6 +215,16 @@ class ConnectorReservationAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["charge_point__identity", "id_tag"]
     list_select_related = ["charge_point", "connector"]
+
+
+@admin.register(ConnectorStatusChange)
+class ConnectorStatusChangeAdmin(ReadOnlyAdmin):
+    operator_path = "charge_point__site__operator_id"
+    list_display = ["at", "charge_point", "connector", "status", "error_code", "info"]
+    list_filter = ["status"]
+    search_fields = ["charge_point__identity"]
+    list_select_related = ["charge_point", "connector"]
+    date_hierarchy = "at"
 
 
 @admin.register(LocalAuthList)

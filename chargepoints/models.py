@@ -481,3 +481,27 @@ class LocalAuthList(models.Model):
 
     def __str__(self) -> str:
         return f"{self.charge_point_id} local list v{self.version}"
+
+
+class ConnectorStatusChange(models.Model):
+    """A connector's status (StatusNotification) changed: the status history. A charger's
+    own status (connector 0) is kept with no connector. Repeats of the current status and
+    error code are not stored."""
+
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="status_changes")
+    connector = models.ForeignKey(
+        Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=50, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    at = models.DateTimeField(help_text="When the charger says it changed")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["charge_point", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id}/{self.connector_id or 0} {self.status} @ {self.at}"
