@@ -89,6 +89,7 @@ REQUIRED: dict[str, tuple[str, str]] = {
     **_crud("ElectricityPrice", "tariffs.electricityprice"),
     **_crud("Session", "sessions_app.chargesession"),
     **_crud("Purchase", "billing.purchase"),
+    **_crud("PaymentHold", "payments.reservation"),
     "JournalApi": (READ, "chargepoints.view_ocppmessage"),
     "StatusHistoryApi": (READ, "chargepoints.view_connectorstatuschange"),
     "SessionMeterValuesApi": (READ, "sessions_app.view_metersample"),

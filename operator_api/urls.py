@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import activity, commands, local_lists, pricing, reservations, sites, statistics
+from . import activity, commands, holds, local_lists, pricing, reservations, sites, statistics
 from .base import not_found
 
 _CP = "charge-points/<str:identity>"
@@ -87,6 +87,9 @@ urlpatterns = [
     path("purchases/", activity.PurchaseListApi.as_view(), name="operator-purchases"),
     path("purchases/export/", activity.PurchaseExportApi.as_view(), name="operator-purchases-export"),
     path("purchases/<id:purchase_id>/", activity.PurchaseDetailApi.as_view(), name="operator-purchase"),
+    path("payment-holds/", holds.PaymentHoldListApi.as_view(), name="operator-payment-holds"),
+    path("payment-holds/export/", holds.PaymentHoldExportApi.as_view(), name="operator-payment-holds-export"),
+    path("payment-holds/<uuid:hold_id>/", holds.PaymentHoldDetailApi.as_view(), name="operator-payment-hold"),
     path("reservations/", reservations.ConnectorReservationListApi.as_view(), name="operator-reservations"),
     path(
         "reservations/create/",
