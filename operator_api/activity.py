@@ -7,8 +7,7 @@ from dataclasses import asdict
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -19,12 +18,11 @@ from sessions_app.curve import session_charging_curve
 from sessions_app.models import ChargeSession, MeterSample
 
 from .access import charge_point_or_404, scoped
-from .base import DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
+from .base import CSV, DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
 
 SESSIONS = "Operator: sessions and purchases"
 CHARGERS = "Operator: charge points"
 JOURNAL = "Operator: OCPP journal"
-CSV = OpenApiResponse(OpenApiTypes.STR, description="text/csv")
 
 
 def sessions_of(user) -> QuerySet[ChargeSession]:

@@ -13,8 +13,7 @@ from rest_framework.response import Response
 from payments.models import Provider, Reservation
 
 from .access import scoped
-from .activity import CSV
-from .base import DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
+from .base import CSV, DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
 
 HOLDS = "Operator: payment holds"
 
