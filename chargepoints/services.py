@@ -724,6 +724,15 @@ def charging_profiles_record_cleared(*, identity: str, criteria: dict) -> int:
     return rows.update(status=ChargingProfile.Status.CLEARED, updated_at=timezone.now())
 
 
+@transaction.atomic
+def charging_profile_forget(*, profile: ChargingProfile) -> None:
+    """The charger says it holds no such profile (ClearChargingProfile answered Unknown):
+    the row is no longer live."""
+    ChargingProfile.objects.filter(
+        pk=profile.pk, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE]
+    ).update(status=ChargingProfile.Status.CLEARED, updated_at=timezone.now())
+
+
 def _aware(value: str | None) -> datetime | None:
     if not value:
         return None

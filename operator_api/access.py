@@ -92,6 +92,8 @@ REQUIRED: dict[str, tuple[str, str]] = {
     **_crud("PaymentHold", "payments.reservation"),
     "JournalApi": (READ, "chargepoints.view_ocppmessage"),
     "StatusHistoryApi": (READ, "chargepoints.view_connectorstatuschange"),
+    "ChargingLimitListApi": (READ, "chargepoints.view_chargingprofile"),
+    "ChargingLimitClearApi": (COMMAND, SEND_COMMANDS),
     "SessionMeterValuesApi": (READ, "sessions_app.view_metersample"),
     "SessionChargingCurveApi": (READ, "sessions_app.view_metersample"),
     "ConnectorReservationListApi": (READ, "chargepoints.view_connectorreservation"),

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import activity, commands, holds, local_lists, pricing, reservations, sites, statistics
+from . import activity, commands, holds, limits, local_lists, pricing, reservations, sites, statistics
 from .base import not_found
 
 _CP = "charge-points/<str:identity>"
@@ -33,6 +33,12 @@ urlpatterns = [
         name="operator-connector-delete",
     ),
     path(f"{_CP}/journal/", activity.JournalApi.as_view(), name="operator-journal"),
+    path(f"{_CP}/charging-limits/", limits.ChargingLimitListApi.as_view(), name="operator-charging-limits"),
+    path(
+        f"{_CP}/charging-limits/<id:limit_id>/clear/",
+        limits.ChargingLimitClearApi.as_view(),
+        name="operator-charging-limit-clear",
+    ),
     path(f"{_CP}/status-history/", activity.StatusHistoryApi.as_view(), name="operator-status-history"),
     path(f"{_CP}/local-list/", local_lists.LocalListDetailApi.as_view(), name="operator-local-list"),
     path(f"{_CP}/local-list/version/", local_lists.LocalListVersionApi.as_view(), name="operator-local-list-version"),
