@@ -114,7 +114,7 @@ from chargepoints.models import IdToken, Site
 from chargepoints.services import charge_point_add
 operator = Operator.objects.create(name="Drill", slug="drill")
 ApiKey.objects.create(operator=operator, name="drill", prefix={API_KEY[:10]!r}, key_hash=token_hash({API_KEY!r}))
-site = Site.objects.create(operator=operator, name="Drill site")
+site = Site.objects.create(operator=operator, name="Drill site", latitude=52.37, longitude=4.89)
 for identity, protocol in {chargers!r}:
     charge_point_add(identity=identity, password={PASSWORD!r}, site=site, connector_count=2)
     for connector in (1, 2):

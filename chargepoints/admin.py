@@ -18,9 +18,12 @@ from chargepoints.models import (
     ChargingProfile,
     ConfigurationKey,
     Connector,
+    ConnectorReservation,
+    ConnectorStatusChange,
     DeviceVariable,
     Evse,
     IdToken,
+    LocalAuthList,
     OcppMessage,
     RegistrationStatus,
     Site,
@@ -199,6 +202,37 @@ class ChargingProfileAdmin(OperatorScopedAdmin):
         "created_at",
     ]
     list_filter = ["status", "purpose", "charging_rate_unit", "source"]
+    search_fields = ["charge_point__identity"]
+    list_select_related = ["charge_point"]
+
+
+@admin.register(ConnectorReservation)
+class ConnectorReservationAdmin(ReadOnlyAdmin):
+    """Made and cancelled through the operator API, which sends the commands."""
+
+    operator_path = "charge_point__site__operator_id"
+    list_display = ["id", "charge_point", "connector", "id_tag", "expires_at", "status", "charger_status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["charge_point__identity", "id_tag"]
+    list_select_related = ["charge_point", "connector"]
+
+
+@admin.register(ConnectorStatusChange)
+class ConnectorStatusChangeAdmin(ReadOnlyAdmin):
+    operator_path = "charge_point__site__operator_id"
+    list_display = ["at", "charge_point", "connector", "status", "error_code", "info"]
+    list_filter = ["status"]
+    search_fields = ["charge_point__identity"]
+    list_select_related = ["charge_point", "connector"]
+    date_hierarchy = "at"
+
+
+@admin.register(LocalAuthList)
+class LocalAuthListAdmin(ReadOnlyAdmin):
+    """Sent through the operator API (local-list/sync/), which records what the charger holds."""
+
+    operator_path = "charge_point__site__operator_id"
+    list_display = ["charge_point", "version", "update_type", "status", "synced_at", "charger_version", "checked_at"]
     search_fields = ["charge_point__identity"]
     list_select_related = ["charge_point"]
 

@@ -405,3 +405,103 @@ class ChargePointEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.charge_point_id} {self.kind}"
+
+
+class ConnectorReservation(models.Model):
+    """An OCPP reservation (ReserveNow) of one connector for one id token until it expires:
+    the charger keeps the connector for that token. Not a payment hold (those are
+    payments.Reservation). Its pk is the reservationId the charger knows it by."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Sent, no answer yet"
+        ACCEPTED = "accepted", "Held by the charger"
+        REFUSED = "refused", "Refused by the charger, or not sent"
+        CANCELLED = "cancelled", "Cancelled"
+        REMOVED = "removed", "Removed by the charger"
+        EXPIRED = "expired", "Expired"
+        USED = "used", "A session started on it"
+
+    LIVE = (Status.REQUESTED, Status.ACCEPTED)
+
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="connector_reservations")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="connector_reservations")
+    id_tag = models.CharField(max_length=36, help_text="The idTag / idToken the connector is kept for")
+    id_token = models.ForeignKey(
+        IdToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="connector_reservations"
+    )
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    charger_status = models.CharField(
+        max_length=20, blank=True, help_text="The charger's last word on it: Accepted, Occupied, Timeout, Expired, ..."
+    )
+    source = models.CharField(max_length=30, blank=True, help_text="Who asked for it: api, portal, ...")
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector"],
+                condition=Q(status__in=["requested", "accepted"]),
+                name="connector_reservation_one_live_per_connector",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["charge_point", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id}/{self.connector_id} reservation {self.pk} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
+
+
+class LocalAuthList(models.Model):
+    """The local authorisation list a charger holds, as we last sent it (SendLocalList):
+    its version and its entries (idTag -> OCPP 1.6 IdTagInfo), so the next update can be a
+    differential one. `charger_version` is what the charger last said (GetLocalListVersion)."""
+
+    charge_point = models.OneToOneField(ChargePoint, on_delete=models.CASCADE, related_name="local_auth_list")
+    version = models.IntegerField(default=0, help_text="The listVersion the charger accepted last")
+    entries = models.JSONField(default=dict, blank=True, help_text="idTag -> IdTagInfo as the charger holds it")
+    update_type = models.CharField(max_length=12, blank=True, help_text="Full or Differential, of the last update")
+    status = models.CharField(max_length=20, blank=True, help_text="The charger's answer to the last SendLocalList")
+    synced_at = models.DateTimeField(null=True, blank=True, help_text="When the charger last accepted an update")
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    charger_version = models.IntegerField(null=True, blank=True, help_text="From the last GetLocalListVersion")
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "local authorisation list"
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id} local list v{self.version}"
+
+
+class ConnectorStatusChange(models.Model):
+    """A connector's status (StatusNotification) changed: the status history. A charger's
+    own status (connector 0) is kept with no connector. Repeats of the current status and
+    error code are not stored."""
+
+    charge_point = models.ForeignKey(ChargePoint, on_delete=models.CASCADE, related_name="status_changes")
+    connector = models.ForeignKey(
+        Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=50, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    at = models.DateTimeField(help_text="When the charger says it changed")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["charge_point", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point_id}/{self.connector_id or 0} {self.status} @ {self.at}"

@@ -30,6 +30,7 @@ from chargepoints.models import (
     ConfigurationKey,
     Connector,
     ConnectorStatus,
+    ConnectorStatusChange,
     ConnectorType,
     Evse,
     OcppMessage,
@@ -552,16 +553,22 @@ def connector_update_status(
     vendor_error_code: str = "",
     at: datetime | None = None,
 ) -> Connector | None:
-    """Apply a StatusNotification. Connector 0 is the charger as a whole (returns None)."""
+    """Apply a StatusNotification. Connector 0 is the charger as a whole (returns None). A
+    change of status or error code (or a connector's first report) joins the status history."""
     at = at or timezone.now()
     if connector_id == 0:
+        before = ChargePoint.objects.values_list("status", "error_code").get(pk=charge_point_id)
         ChargePoint.objects.filter(pk=charge_point_id).update(
             status=status, error_code=error_code, updated_at=timezone.now()
         )
+        if before != (status, error_code):
+            _status_change_add(charge_point_id, None, status, error_code, info, vendor_error_code, at)
         charge_point = ChargePoint.objects.get(pk=charge_point_id)
         _publish_after_commit(charge_point_state(charge_point))
         return None
     connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
+    if (connector.status, connector.error_code) != (status, error_code or "NoError") or not _has_history(connector):
+        _status_change_add(charge_point_id, connector, status, error_code or "NoError", info, vendor_error_code, at)
     connector.status, connector.error_code = status, error_code or "NoError"
     connector.info, connector.vendor_error_code = info[:50], vendor_error_code[:50]
     connector.status_updated_at = at
@@ -571,6 +578,30 @@ def connector_update_status(
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
     _publish_after_commit(connector_state(connector, identity))
     return connector
+
+
+def _has_history(connector: Connector) -> bool:
+    return ConnectorStatusChange.objects.filter(connector=connector).exists()
+
+
+def _status_change_add(
+    charge_point_id: int,
+    connector: Connector | None,
+    status: str,
+    error_code: str,
+    info: str,
+    vendor_error_code: str,
+    at: datetime,
+) -> None:
+    ConnectorStatusChange.objects.create(
+        charge_point_id=charge_point_id,
+        connector=connector,
+        status=status[:20],
+        error_code=(error_code or "")[:50],
+        info=(info or "")[:50],
+        vendor_error_code=(vendor_error_code or "")[:50],
+        at=at,
+    )
 
 
 # --- what chargers answered to commands (ocpp_consumer.answers) ---------------------
@@ -697,6 +728,15 @@ def charging_profiles_record_cleared(*, identity: str, criteria: dict) -> int:
         if criteria.get("stackLevel") is not None:
             rows = rows.filter(stack_level=criteria["stackLevel"])
     return rows.update(status=ChargingProfile.Status.CLEARED, updated_at=timezone.now())
+
+
+@transaction.atomic
+def charging_profile_forget(*, profile: ChargingProfile) -> None:
+    """The charger says it holds no such profile (ClearChargingProfile answered Unknown):
+    the row is no longer live."""
+    ChargingProfile.objects.filter(
+        pk=profile.pk, status__in=[ChargingProfile.Status.PENDING, ChargingProfile.Status.ACTIVE]
+    ).update(status=ChargingProfile.Status.CLEARED, updated_at=timezone.now())
 
 
 def _aware(value: str | None) -> datetime | None:

@@ -1,4 +1,5 @@
-"""Beat jobs of the OCPP area: journal retention and the offline sweep."""
+"""Beat jobs of the OCPP area: journal retention, the offline sweep and the expiry of
+connector reservations."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
-from chargepoints import services
+from chargepoints import reservations, services
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +36,10 @@ def charge_point_offline_sweep() -> list[str]:
     """Twice is once: a charger is marked offline by a conditional update (not heard from
     since it was found silent), and only a charger that changed is published."""
     return services.charge_point_offline_sweep()
+
+
+@shared_task
+def connector_reservations_expire() -> int:
+    """Live connector reservations past their expiry become expired. Twice is once: a
+    conditional update ends each row once."""
+    return reservations.connector_reservations_expire()

@@ -1,25 +1,28 @@
-"""Sessions and purchases (with filters and CSV export) and the OCPP frame journal."""
+"""Sessions and purchases (with filters and CSV export), a session's meter values and
+charging curve, the OCPP frame journal and a charge point's status history."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from billing.models import Purchase
-from chargepoints.models import OcppMessage
+from chargepoints.models import ConnectorStatus, ConnectorStatusChange, OcppMessage
 from config.validation import DatabaseIdField
-from sessions_app.models import ChargeSession
+from sessions_app.curve import session_charging_curve
+from sessions_app.models import ChargeSession, MeterSample
 
 from .access import charge_point_or_404, scoped
-from .base import DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
+from .base import CSV, DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
 
 SESSIONS = "Operator: sessions and purchases"
+CHARGERS = "Operator: charge points"
 JOURNAL = "Operator: OCPP journal"
-CSV = OpenApiResponse(OpenApiTypes.STR, description="text/csv")
 
 
 def sessions_of(user) -> QuerySet[ChargeSession]:
@@ -283,3 +286,102 @@ class JournalApi(OperatorApi):
         if filters.get("until"):
             frames = frames.filter(created_at__lt=start_of(filters["until"]))
         return self.paginate(frames.order_by("-created_at", "-id"), self.OutputSerializer)
+
+
+# --- a session's meter values and charging curve ---------------------------------------------
+
+
+class SessionMeterValuesApi(OperatorApi):
+    class FilterSerializer(serializers.Serializer):
+        measurand = serializers.CharField(required=False, max_length=50, help_text="e.g. Power.Active.Import")
+        phase = serializers.CharField(required=False, allow_blank=True, max_length=10, help_text="L1, L2, ... or empty")
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = MeterSample
+            fields = ["sampled_at", "measurand", "phase", "location", "context", "value", "unit"]
+
+    @extend_schema(
+        tags=[SESSIONS],
+        summary="A session's meter values, oldest first",
+        parameters=[FilterSerializer],
+        responses=paginated("PaginatedSessionMeterValues", OutputSerializer),
+    )
+    def get(self, request, session_id: int):
+        session = get_object_or_404(sessions_of(request.user), pk=session_id)
+        filters = validated(self.FilterSerializer, request.query_params)
+        samples = MeterSample.objects.filter(session=session)
+        for name in ("measurand", "phase"):
+            if name in filters:
+                samples = samples.filter(**{name: filters[name]})
+        return self.paginate(samples.order_by("sampled_at", "id"), self.OutputSerializer)
+
+
+class SessionChargingCurveApi(OperatorApi):
+    class PointSerializer(serializers.Serializer):
+        at = serializers.DateTimeField()
+        power_w = serializers.IntegerField(allow_null=True, help_text="Total active power")
+        energy_wh = serializers.IntegerField(allow_null=True, help_text="Energy of the session so far")
+        soc_percent = serializers.IntegerField(allow_null=True)
+        derived = serializers.BooleanField(help_text="Power averaged from the energy register (no power sample)")
+
+    @extend_schema(
+        tags=[SESSIONS],
+        summary="A session's charging curve: power, energy and SoC over time",
+        responses=inline_serializer(
+            "SessionChargingCurve",
+            {"session": serializers.IntegerField(), "points": PointSerializer(many=True)},
+        ),
+    )
+    def get(self, request, session_id: int):
+        session = get_object_or_404(sessions_of(request.user), pk=session_id)
+        points = [asdict(point) for point in session_charging_curve(session=session)]
+        return Response({"session": session.pk, "points": self.PointSerializer(points, many=True).data})
+
+
+# --- connector status history ----------------------------------------------------------------
+
+
+class StatusHistoryApi(OperatorApi):
+    class FilterSerializer(serializers.Serializer):
+        connector = serializers.IntegerField(
+            required=False, min_value=0, max_value=2**31 - 1, help_text="Connector number; 0 = the charger itself"
+        )
+        status = serializers.ChoiceField(ConnectorStatus.choices, required=False)
+        since = DateOrDateTimeField(required=False)
+        until = DateOrDateTimeField(required=False)
+
+    class OutputSerializer(serializers.ModelSerializer):
+        connector = serializers.SerializerMethodField()
+
+        class Meta:
+            model = ConnectorStatusChange
+            fields = ["at", "connector", "status", "error_code", "info", "vendor_error_code", "received_at"]
+
+        def get_connector(self, change) -> int:
+            return change.connector.connector_id if change.connector_id else 0
+
+    @extend_schema(
+        tags=[CHARGERS],
+        summary="A charge point's status history (newest first)",
+        parameters=[FilterSerializer],
+        responses=paginated("PaginatedStatusHistory", OutputSerializer),
+    )
+    def get(self, request, identity: str):
+        charge_point = charge_point_or_404(request.user, identity)
+        filters = validated(self.FilterSerializer, request.query_params)
+        changes = ConnectorStatusChange.objects.filter(charge_point=charge_point).select_related("connector")
+        if "connector" in filters:
+            number = filters["connector"]
+            changes = (
+                changes.filter(connector__isnull=True)
+                if number == 0
+                else changes.filter(connector__connector_id=number)
+            )
+        if "status" in filters:
+            changes = changes.filter(status=filters["status"])
+        if filters.get("since"):
+            changes = changes.filter(at__gte=start_of(filters["since"]))
+        if filters.get("until"):
+            changes = changes.filter(at__lt=start_of(filters["until"]))
+        return self.paginate(changes.order_by("-at", "-id"), self.OutputSerializer)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -21,6 +21,8 @@ from .errors import operator_exception_handler
 from .schema import ViewNamedSchema
 
 TAG_PREFIX = "Operator"
+# The schema of a CSV export's answer.
+CSV = OpenApiResponse(OpenApiTypes.STR, description="text/csv")
 
 
 class Pagination(LimitOffsetPagination):

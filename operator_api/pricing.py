@@ -17,7 +17,7 @@ from tariffs.models import DEFAULT_MARKET, ElectricityPrice, Tariff, TariffAssig
 
 from . import services
 from .access import charge_point_or_404, drivers_of, operator_for_write, scoped
-from .base import DateOrDateTimeField, OperatorApi, paginated, start_of, validated
+from .base import CSV, DateOrDateTimeField, OperatorApi, csv_response, paginated, start_of, validated
 from .sites import sites_of
 
 TOKENS = "Operator: id tokens"
@@ -84,25 +84,52 @@ class IdTokenInput(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class IdTokenListApi(OperatorApi):
-    class FilterSerializer(serializers.Serializer):
-        uid = serializers.CharField(required=False)
-        user = DatabaseIdField(required=False)
-        status = serializers.ChoiceField(IdTokenStatus.choices, required=False)
+class IdTokenFilter(serializers.Serializer):
+    uid = serializers.CharField(required=False)
+    user = DatabaseIdField(required=False)
+    status = serializers.ChoiceField(IdTokenStatus.choices, required=False)
 
-    @extend_schema(
-        tags=[TOKENS], parameters=[FilterSerializer], responses=paginated("PaginatedIdTokens", IdTokenOutput)
-    )
+
+def filtered_id_tokens(request):
+    filters = validated(IdTokenFilter, request.query_params)
+    tokens = id_tokens_of(request.user)
+    if "uid" in filters:
+        tokens = tokens.filter(uid=filters["uid"])
+    if "user" in filters:
+        tokens = tokens.filter(user_id=filters["user"])
+    if "status" in filters:
+        tokens = tokens.filter(status=filters["status"])
+    return tokens
+
+
+ID_TOKEN_CSV = ["id", "uid", "token_type", "name", "driver", "group_uid", "status", "expires_at", "created_at"]
+
+
+def _id_token_row(token: IdToken) -> list:
+    return [
+        token.pk,
+        token.uid,
+        token.token_type,
+        token.name,
+        token.user_id,
+        token.group_uid,
+        token.status,
+        token.expires_at.isoformat() if token.expires_at else None,
+        token.created_at.isoformat(),
+    ]
+
+
+class IdTokenListApi(OperatorApi):
+    @extend_schema(tags=[TOKENS], parameters=[IdTokenFilter], responses=paginated("PaginatedIdTokens", IdTokenOutput))
     def get(self, request):
-        filters = validated(self.FilterSerializer, request.query_params)
-        tokens = id_tokens_of(request.user)
-        if "uid" in filters:
-            tokens = tokens.filter(uid=filters["uid"])
-        if "user" in filters:
-            tokens = tokens.filter(user_id=filters["user"])
-        if "status" in filters:
-            tokens = tokens.filter(status=filters["status"])
-        return self.paginate(tokens, IdTokenOutput)
+        return self.paginate(filtered_id_tokens(request), IdTokenOutput)
+
+
+class IdTokenExportApi(OperatorApi):
+    @extend_schema(tags=[TOKENS], parameters=[IdTokenFilter], responses={(200, "text/csv"): CSV})
+    def get(self, request):
+        tokens = filtered_id_tokens(request).order_by("uid")
+        return csv_response("id-tokens.csv", ID_TOKEN_CSV, (_id_token_row(t) for t in tokens.iterator(chunk_size=500)))
 
 
 class IdTokenCreateApi(OperatorApi):

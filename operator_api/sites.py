@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,12 +11,12 @@ from rest_framework.response import Response
 from accounts.models import Operator
 from chargepoints import charger_secrets
 from chargepoints.identity import MAX_LENGTH, RULE, validate_identity
-from chargepoints.models import ChargePoint, Connector, OcppVersion, RegistrationStatus, Site
+from chargepoints.models import ChargePoint, Connector, ConnectorStatus, OcppVersion, RegistrationStatus, Site
 from config.validation import DatabaseIdField
 
 from . import services
 from .access import charge_point_or_404, charge_points_of, connector_or_404, operator_for_write, scoped
-from .base import OperatorApi, paginated, validated
+from .base import CSV, OperatorApi, csv_response, paginated, validated
 
 SITES = "Operator: sites"
 CHARGERS = "Operator: charge points"
@@ -161,22 +162,95 @@ def _charger_fields(request, data: dict) -> tuple[dict, str | None]:
     return data, password
 
 
-class ChargePointListApi(OperatorApi):
-    class FilterSerializer(serializers.Serializer):
-        site = DatabaseIdField(required=False)
-        is_online = serializers.BooleanField(required=False, allow_null=True, default=None)
+class ChargePointFilter(serializers.Serializer):
+    site = DatabaseIdField(required=False)
+    is_online = serializers.BooleanField(required=False, allow_null=True, default=None)
+    status = serializers.ChoiceField(
+        ConnectorStatus.choices,
+        required=False,
+        help_text="The charger's own status or any of its connectors' (Charging, Faulted, ...)",
+    )
+    vendor = serializers.CharField(required=False, max_length=50, help_text="Exact, ignoring case")
+    model = serializers.CharField(required=False, max_length=50, help_text="Exact, ignoring case")
+    firmware = serializers.CharField(required=False, max_length=50, help_text="Firmware version, exact")
+    protocol = serializers.ChoiceField(OcppVersion.choices, required=False)
 
+
+def filtered_charge_points(request):
+    filters = validated(ChargePointFilter, request.query_params)
+    charge_points = charge_points_of(request.user)
+    if "site" in filters:
+        charge_points = charge_points.filter(site_id=filters["site"])
+    if filters.get("is_online") is not None:
+        charge_points = charge_points.filter(is_online=filters["is_online"])
+    if "status" in filters:
+        with_status = Connector.objects.filter(charge_point=OuterRef("pk"), status=filters["status"])
+        charge_points = charge_points.filter(Q(status=filters["status"]) | Q(Exists(with_status)))
+    for name, field in (("vendor", "vendor__iexact"), ("model", "model__iexact"), ("firmware", "firmware_version")):
+        if name in filters:
+            charge_points = charge_points.filter(**{field: filters[name]})
+    if "protocol" in filters:
+        charge_points = charge_points.filter(protocol=filters["protocol"])
+    return charge_points
+
+
+CHARGE_POINT_CSV = [
+    "identity",
+    "name",
+    "site",
+    "site_name",
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "protocol",
+    "registration_status",
+    "is_online",
+    "last_seen_at",
+    "status",
+    "connectors",
+    "connector_statuses",
+    "max_power_kw",
+    "created_at",
+]
+
+
+def _charge_point_row(charge_point: ChargePoint) -> list:
+    connectors = sorted(charge_point.connectors.all(), key=lambda connector: connector.connector_id)
+    return [
+        charge_point.identity,
+        charge_point.name,
+        charge_point.site_id,
+        charge_point.site.name if charge_point.site_id else "",
+        charge_point.vendor,
+        charge_point.model,
+        charge_point.serial_number,
+        charge_point.firmware_version,
+        charge_point.protocol,
+        charge_point.registration_status,
+        charge_point.is_online,
+        charge_point.last_seen_at.isoformat() if charge_point.last_seen_at else None,
+        charge_point.status,
+        len(connectors),
+        " ".join(f"{connector.connector_id}:{connector.status}" for connector in connectors),
+        charge_point.max_power_kw,
+        charge_point.created_at.isoformat(),
+    ]
+
+
+class ChargePointListApi(OperatorApi):
     @extend_schema(
-        tags=[CHARGERS], parameters=[FilterSerializer], responses=paginated("PaginatedChargePoints", ChargePointOutput)
+        tags=[CHARGERS], parameters=[ChargePointFilter], responses=paginated("PaginatedChargePoints", ChargePointOutput)
     )
     def get(self, request):
-        filters = validated(self.FilterSerializer, request.query_params)
-        charge_points = charge_points_of(request.user)
-        if "site" in filters:
-            charge_points = charge_points.filter(site_id=filters["site"])
-        if filters.get("is_online") is not None:
-            charge_points = charge_points.filter(is_online=filters["is_online"])
-        return self.paginate(charge_points, ChargePointOutput)
+        return self.paginate(filtered_charge_points(request), ChargePointOutput)
+
+
+class ChargePointExportApi(OperatorApi):
+    @extend_schema(tags=[CHARGERS], parameters=[ChargePointFilter], responses={(200, "text/csv"): CSV})
+    def get(self, request):
+        charge_points = filtered_charge_points(request).prefetch_related("connectors").order_by("identity")
+        return csv_response("charge-points.csv", CHARGE_POINT_CSV, (_charge_point_row(cp) for cp in charge_points))
 
 
 class ChargePointCreateApi(OperatorApi):

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import activity, commands, load, pricing, sites, statistics
+from . import activity, commands, holds, limits, load, local_lists, pricing, reservations, sites, statistics
 from .base import not_found
 
 _CP = "charge-points/<str:identity>"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("sites/<id:site_id>/load/update/", load.SiteLoadUpdateApi.as_view(), name="operator-site-load-update"),
     path("charge-points/", sites.ChargePointListApi.as_view(), name="operator-charge-points"),
     path("charge-points/create/", sites.ChargePointCreateApi.as_view(), name="operator-charge-point-create"),
+    path("charge-points/export/", sites.ChargePointExportApi.as_view(), name="operator-charge-points-export"),
     path(f"{_CP}/", sites.ChargePointDetailApi.as_view(), name="operator-charge-point"),
     path(f"{_CP}/update/", sites.ChargePointUpdateApi.as_view(), name="operator-charge-point-update"),
     path(f"{_CP}/delete/", sites.ChargePointDeleteApi.as_view(), name="operator-charge-point-delete"),
@@ -34,8 +35,20 @@ urlpatterns = [
         name="operator-connector-delete",
     ),
     path(f"{_CP}/journal/", activity.JournalApi.as_view(), name="operator-journal"),
+    path(f"{_CP}/charging-limits/", limits.ChargingLimitListApi.as_view(), name="operator-charging-limits"),
+    path(
+        f"{_CP}/charging-limits/<id:limit_id>/clear/",
+        limits.ChargingLimitClearApi.as_view(),
+        name="operator-charging-limit-clear",
+    ),
+    path(f"{_CP}/status-history/", activity.StatusHistoryApi.as_view(), name="operator-status-history"),
+    path(f"{_CP}/local-list/", local_lists.LocalListDetailApi.as_view(), name="operator-local-list"),
+    path(f"{_CP}/local-list/version/", local_lists.LocalListVersionApi.as_view(), name="operator-local-list-version"),
+    path(f"{_CP}/local-list/sync/", local_lists.LocalListSyncApi.as_view(), name="operator-local-list-sync"),
+    path("local-lists/sync/", local_lists.LocalListSyncAllApi.as_view(), name="operator-local-lists-sync"),
     path("id-tokens/", pricing.IdTokenListApi.as_view(), name="operator-id-tokens"),
     path("id-tokens/create/", pricing.IdTokenCreateApi.as_view(), name="operator-id-token-create"),
+    path("id-tokens/export/", pricing.IdTokenExportApi.as_view(), name="operator-id-tokens-export"),
     path("id-tokens/<id:token_id>/", pricing.IdTokenDetailApi.as_view(), name="operator-id-token"),
     path("id-tokens/<id:token_id>/update/", pricing.IdTokenUpdateApi.as_view(), name="operator-id-token-update"),
     path("id-tokens/<id:token_id>/delete/", pricing.IdTokenDeleteApi.as_view(), name="operator-id-token-delete"),
@@ -71,9 +84,38 @@ urlpatterns = [
     path("sessions/", activity.SessionListApi.as_view(), name="operator-sessions"),
     path("sessions/export/", activity.SessionExportApi.as_view(), name="operator-sessions-export"),
     path("sessions/<id:session_id>/", activity.SessionDetailApi.as_view(), name="operator-session"),
+    path(
+        "sessions/<id:session_id>/meter-values/",
+        activity.SessionMeterValuesApi.as_view(),
+        name="operator-session-meter-values",
+    ),
+    path(
+        "sessions/<id:session_id>/charging-curve/",
+        activity.SessionChargingCurveApi.as_view(),
+        name="operator-session-charging-curve",
+    ),
     path("purchases/", activity.PurchaseListApi.as_view(), name="operator-purchases"),
     path("purchases/export/", activity.PurchaseExportApi.as_view(), name="operator-purchases-export"),
     path("purchases/<id:purchase_id>/", activity.PurchaseDetailApi.as_view(), name="operator-purchase"),
+    path("payment-holds/", holds.PaymentHoldListApi.as_view(), name="operator-payment-holds"),
+    path("payment-holds/export/", holds.PaymentHoldExportApi.as_view(), name="operator-payment-holds-export"),
+    path("payment-holds/<uuid:hold_id>/", holds.PaymentHoldDetailApi.as_view(), name="operator-payment-hold"),
+    path("reservations/", reservations.ConnectorReservationListApi.as_view(), name="operator-reservations"),
+    path(
+        "reservations/create/",
+        reservations.ConnectorReservationCreateApi.as_view(),
+        name="operator-reservation-create",
+    ),
+    path(
+        "reservations/<id:reservation_id>/",
+        reservations.ConnectorReservationDetailApi.as_view(),
+        name="operator-reservation",
+    ),
+    path(
+        "reservations/<id:reservation_id>/cancel/",
+        reservations.ConnectorReservationCancelApi.as_view(),
+        name="operator-reservation-cancel",
+    ),
     path("statistics/energy-per-day/", statistics.EnergyPerDayApi.as_view(), name="operator-stats-energy"),
     path("statistics/revenue-per-day/", statistics.RevenuePerDayApi.as_view(), name="operator-stats-revenue"),
     path("statistics/utilisation/", statistics.UtilisationApi.as_view(), name="operator-stats-utilisation"),

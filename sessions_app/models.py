@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from chargepoints.models import ChargePoint, Connector, IdToken, OcppVersion
+from chargepoints.models import ChargePoint, Connector, ConnectorReservation, IdToken, OcppVersion
 
 
 class ChargingState(models.TextChoices):
@@ -90,6 +90,14 @@ class ChargeSession(models.Model):
     offline = models.BooleanField(default=False, help_text="Some events were queued while the charger was offline")
     time_spent_charging_s = models.PositiveIntegerField(null=True, blank=True)
     max_energy_wh = models.BigIntegerField(null=True, blank=True, help_text="Stop when reached (pre-paid)")
+    connector_reservation = models.OneToOneField(
+        ConnectorReservation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="session",
+        help_text="The connector reservation (ReserveNow) this session started on",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

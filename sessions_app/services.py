@@ -46,6 +46,7 @@ from sessions_app.models import (
     SessionAnomaly,
     StopReason,
 )
+from sessions_app.reservations import REFUSED_16, reservation_check, reservation_link
 from sessions_app.selectors import charge_session_state_timeline
 from sessions_app.signals import announce_load_change, session_completed
 from sessions_app.timeline import charging_seconds
@@ -253,6 +254,14 @@ def charge_session_start(
     )
     if existing:
         return existing, info
+    reservation = reservation_check(
+        connector=connector,
+        id_tag=id_tag,
+        info=info,
+        at=timestamp,
+        reservation_id=reservation_id,
+        refused_status=REFUSED_16,
+    )
     if info["status"] == "Accepted":
         busy_elsewhere = (
             ChargeSession.objects.filter(id_tag=id_tag, status=ChargeSession.Status.ACTIVE)
@@ -301,6 +310,8 @@ def charge_session_start(
         return ChargeSession.objects.get(connector=connector, started_at=timestamp), info
     session.transaction_id = str(session.pk)
     session.save(update_fields=["transaction_id"])
+    if info["status"] == "Accepted":
+        reservation_link(session=session, reservation=reservation)
     ChargingStateChange.objects.create(session=session, at=timestamp, charging_state=initial_state)
     if implausible:
         _note_implausible_time(session, field="start", sent=sent, used=timestamp, why=implausible)

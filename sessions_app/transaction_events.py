@@ -42,6 +42,7 @@ from sessions_app.models import (
     StopReason,
     TransactionEvent,
 )
+from sessions_app.reservations import REFUSED_201, reservation_check, reservation_link
 from sessions_app.signals import announce_load_change, running_cost, session_completed
 from sessions_app.timeline import charging_seconds
 
@@ -172,6 +173,8 @@ def transaction_event_record(
         info = id_token_info_v201(
             id_token=id_token["idToken"], token_type=id_token.get("type", ""), charge_point_id=charge_point_id
         )
+        if trigger_reason != "StopAuthorized":
+            _honour_reservation(session, info=info, id_token=id_token["idToken"], payload=payload or {}, at=timestamp)
         _note_authorization(session, info=info, trigger_reason=trigger_reason)
 
     existing = TransactionEvent.objects.filter(session=session, seq_no=seq_no).first()
@@ -246,6 +249,25 @@ def transaction_event_record(
         session_id = session.pk
         transaction.on_commit(lambda: session_reprice(session_id=session_id))
     return _outcome(session, duplicate=False, id_token_info=info)
+
+
+def _honour_reservation(session: ChargeSession, *, info: dict, id_token: str, payload: dict, at: datetime) -> None:
+    """The session's first authorisation on a reserved connector: only the reserving token
+    is admitted, and it uses the reservation (by the reservationId the station names, or
+    the connector's)."""
+    if session.authorization or session.connector_reservation_id is not None:
+        return
+    reservation_id = payload.get("reservationId")
+    reservation = reservation_check(
+        connector=session.connector,
+        id_tag=id_token,
+        info=info,
+        at=at,
+        reservation_id=reservation_id if isinstance(reservation_id, int) else None,
+        refused_status=REFUSED_201,
+    )
+    if info.get("status") == "Accepted":
+        reservation_link(session=session, reservation=reservation)
 
 
 def _note_authorization(session: ChargeSession, *, info: dict, trigger_reason: str) -> None:

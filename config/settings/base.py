@@ -226,6 +226,8 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": ["pending", "success", "error", "canceled"],
         "IdTokenStatusEnum": ["Accepted", "Blocked", "Expired", "Invalid"],
         "OcppVersionEnum": "chargepoints.models.OcppVersion",
+        "ChargingProfileKindEnum": "chargepoints.models.ChargingProfile.Kind",
+        "TariffKindEnum": "tariffs.models.Tariff.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -293,9 +293,16 @@ class SimulatedChargePoint16(SimulatorBase, ChargePoint):
         transaction = Transaction(connector_id, local_id, id_tag, meter_start, ends_at)
         self.transactions[connector_id] = transaction
         self.state.pending_starts.append(local_id)
+        # A start on a reserved connector names (and ends) its reservation.
+        reservation_id = next((r for r, c in self.state.reservations.items() if c == connector_id), None)
+        self.state.reservations.pop(reservation_id, None)
         response = await self.send_transaction_message(
             call.StartTransaction(
-                connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=timestamp or utc_now()
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=timestamp or utc_now(),
+                reservation_id=reservation_id,
             )
         )
         if response is None:

@@ -324,6 +324,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         meter_context: str | None = None,
         id_token: dict | None = None,
         evse: bool = False,
+        reservation_id: int | None = None,
     ):
         """Build the next TransactionEvent of `transaction` and deliver it (the answer), or
         queue it (None) when offline or behind messages not delivered yet."""
@@ -344,6 +345,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             meter_value=self.meter_value(transaction.evse_id, meter_context) if meter_context else None,
             evse={"id": transaction.evse_id, "connector_id": 1} if evse else None,
             id_token=id_token,
+            reservation_id=reservation_id,
         )
         if self.state.offline:
             request.offline = True
@@ -381,6 +383,9 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
         self.state.soc.setdefault(evse_id, float(random.randint(15, 60)))
         if not self.state.offline:
             await self.send_status(evse_id, "Occupied")
+        # A start on a reserved EVSE names (and ends) its reservation.
+        reservation_id = next((r for r, e in self.state.reservations.items() if e == evse_id), None)
+        self.state.reservations.pop(reservation_id, None)
         response = await self.transaction_event(
             "Started",
             transaction,
@@ -389,6 +394,7 @@ class SimulatedChargePoint201(SimulatorBase, ChargePoint):
             meter_context="Transaction.Begin",
             id_token=token,
             evse=True,
+            reservation_id=reservation_id,
         )
         if response is not None and response.id_token_info and response.id_token_info.get("status") != "Accepted":
             await self.stop_transaction(evse_id, "DeAuthorized", trigger_reason="Deauthorized")

@@ -17,7 +17,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
-from chargepoints import device_model
+from chargepoints import device_model, reservations
 from chargepoints import services as cp_services
 from ocpp_consumer import handlers_common as common
 from ocpp_consumer.batching import committer, run_service
@@ -222,6 +222,16 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
             }
         )
         return call_result.MeterValues()
+
+    @on(Action.reservation_status_update)
+    async def on_reservation_status_update(self, reservation_id: int, reservation_update_status: str, **kwargs):
+        await run_service(
+            reservations.connector_reservation_status_update,
+            charge_point_id=self.pk,
+            reservation_id=reservation_id,
+            update_status=reservation_update_status,
+        )
+        return call_result.ReservationStatusUpdate()
 
     # --- device model, events, firmware and logs ----------------------------------------------
 

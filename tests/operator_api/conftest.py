@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from chargepoints.models import ChargePoint
 from ocpp_consumer import answers, commands
 from tests.factories import ChargePointFactory, ConnectorFactory, OperatorFactory, SiteFactory, StaffFactory
-from tests.operator_api.tools import OcppCoreTool
+from tests.operator_api.tools import OcppCoreTool, OperatorTool
 from tests.support.clients import make_api_key
 
 
@@ -124,3 +124,8 @@ def operator_setup(make_charge_point):
 @pytest.fixture
 async def tool(server, operator_setup):
     return OcppCoreTool(server, operator_setup[0])
+
+
+@pytest.fixture
+async def operator_tool(server, operator_setup):
+    return OperatorTool(server, operator_setup[0])

@@ -25,3 +25,19 @@ class OcppCoreTool:
         answer = await self.get(path)
         assert answer.status_code == expected_status, (answer.status_code, answer.text)
         return answer.json()
+
+
+class OperatorTool:
+    """What an operator's script does against /api/operator/ with its X-API-Key."""
+
+    def __init__(self, server: str, key: str) -> None:
+        self.base = f"{http_base(server)}/api/operator/"
+        self.headers = {"X-API-Key": key}
+
+    async def get(self, path: str, **params) -> requests.Response:
+        return await asyncio.to_thread(requests.get, self.base + path, params=params, headers=self.headers, timeout=90)
+
+    async def post(self, path: str, body: dict | None = None) -> requests.Response:
+        return await asyncio.to_thread(
+            requests.post, self.base + path, json=body or {}, headers=self.headers, timeout=90
+        )

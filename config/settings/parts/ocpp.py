@@ -85,6 +85,7 @@ OCPP_BEAT_SCHEDULE: dict = {
     "ocpp-journal-purge": {"task": "chargepoints.tasks.ocpp_journal_purge", "schedule": 3600.0},
     "sessions-orphan-sweep": {"task": "sessions_app.tasks.charge_session_orphan_sweep", "schedule": 300.0},
     "ocpp-offline-sweep": {"task": "chargepoints.tasks.charge_point_offline_sweep", "schedule": 60.0},
+    "connector-reservations-expire": {"task": "chargepoints.tasks.connector_reservations_expire", "schedule": 30.0},
     "ocpp-dead-process-sweep": {
         "task": "ocpp_consumer.tasks.ocpp_dead_process_sweep",
         "schedule": OCPP_DEAD_PROCESS_SWEEP_SECONDS,
