@@ -294,12 +294,19 @@ def _as_date(value) -> date | None:
 
 
 def active_session_list(*, scope: Scope, limit: int = 50) -> list[ChargeSession]:
-    return list(
+    """The newest active sessions, each with the `display_status` of its connector (a
+    charging 2.0.1 connector reads Charging, not Occupied)."""
+    sessions = list(
         session_qs(scope=scope)
         .filter(status=ChargeSession.Status.ACTIVE)
         .select_related("charge_point", "connector", "user")
         .order_by("-started_at")[:limit]
     )
+    for session in sessions:
+        session.display_status = connector_display_status(
+            status=session.connector.status, charging_state=session.charging_state
+        )
+    return sessions
 
 
 def attention_charger_list(*, scope: Scope, limit: int = 10) -> list[ChargePoint]:
@@ -360,6 +367,34 @@ def summary_status(*, is_online: bool, connector_statuses: set[str]) -> str:
     return "unavailable" if connector_statuses else "available"
 
 
+def site_charging_states(*, site_id: int) -> dict[tuple[str, int], str]:
+    """(charger identity, connector id) -> the charging state of its active session, for
+    the connectors of one site: one query."""
+    return {
+        (identity, connector_id): state
+        for identity, connector_id, state in ChargeSession.objects.filter(
+            charge_point__site_id=site_id, status=ChargeSession.Status.ACTIVE
+        ).values_list("charge_point__identity", "connector__connector_id", "charging_state")
+    }
+
+
+def connector_display_status_get(*, identity: str, connector_id: int, status: str) -> str:
+    """The status to show for one connector that reported `status`: looks up its active
+    session only when the status needs it (an OCPP 2.0.1 Occupied)."""
+    if status != ConnectorStatus.OCCUPIED:
+        return status
+    state = (
+        ChargeSession.objects.filter(
+            charge_point__identity=identity,
+            connector__connector_id=connector_id,
+            status=ChargeSession.Status.ACTIVE,
+        )
+        .values_list("charging_state", flat=True)
+        .first()
+    )
+    return connector_display_status(status=status, charging_state=state)
+
+
 # --- chargers --------------------------------------------------------------------------
 
 
@@ -381,16 +416,23 @@ def charge_point_list(*, scope: Scope, query: str = "", status: str = "") -> Que
 def connector_status_map(*, charge_point_ids: list[int]) -> dict[int, list[Connector]]:
     """Connectors of a page of chargers in one query."""
     result: dict[int, list[Connector]] = {}
-    for connector in (
-        Connector.objects.filter(charge_point_id__in=charge_point_ids)
-        .annotate(charging_state=active_charging_state())
-        .order_by("charge_point_id", "connector_id")
-    ):
+    connectors = Connector.objects.filter(charge_point_id__in=charge_point_ids).order_by(
+        "charge_point_id", "connector_id"
+    )
+    for connector in with_display_status(connectors):
+        result.setdefault(connector.charge_point_id, []).append(connector)
+    return result
+
+
+def with_display_status(connectors: QuerySet[Connector]) -> list[Connector]:
+    """The connectors, each with the `display_status` to show (sessions_app's one rule: an
+    OCPP 2.0.1 connector that says Occupied shows what its active session does)."""
+    rows = list(connectors.annotate(charging_state=active_charging_state()))
+    for connector in rows:
         connector.display_status = connector_display_status(
             status=connector.status, charging_state=connector.charging_state
         )
-        result.setdefault(connector.charge_point_id, []).append(connector)
-    return result
+    return rows
 
 
 @dataclass
@@ -414,7 +456,7 @@ def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: in
         "attribute_type",
     )
     return ChargerDetail(
-        connectors=list(
+        connectors=with_display_status(
             Connector.objects.filter(charge_point=charge_point).select_related("evse").order_by("connector_id")
         ),
         frames=list(OcppMessage.objects.filter(charge_point=charge_point).order_by("-created_at", "-id")[:frames]),
