@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -33,6 +34,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import Purchase, PurchaseLine, Wallet, WalletEntry
+from billing.pricing import PricingError
+from billing.selectors import session_running_figures
 from chargepoints.models import (
     ChargePoint,
     ChargePointEvent,
@@ -40,6 +43,8 @@ from chargepoints.models import (
     Connector,
     ConnectorStatus,
     DeviceVariable,
+    IdToken,
+    IdTokenStatus,
     OcppMessage,
     Site,
 )
@@ -53,6 +58,8 @@ from sessions_app.selectors import (
     connector_is_charging,
     driver_of_operator,
 )
+from tariffs.models import Tariff
+from tariffs.selectors import tariff_for_charge_point
 
 # --- scoping ---------------------------------------------------------------------------
 
@@ -293,6 +300,13 @@ def _as_date(value) -> date | None:
     return value
 
 
+def revenue_currency(*, scope: Scope) -> str:
+    """The currency to show revenue in when there is none yet: the operator's first
+    tariff's, else the platform's price currency."""
+    tariffs = scope.filter(Tariff.objects.all(), "operator_id")
+    return tariffs.order_by("id").values_list("currency", flat=True).first() or settings.PRICE_CURRENCY
+
+
 def active_session_list(*, scope: Scope, limit: int = 50) -> list[ChargeSession]:
     """The newest active sessions, each with the `display_status` of its connector (a
     charging 2.0.1 connector reads Charging, not Occupied)."""
@@ -310,13 +324,15 @@ def active_session_list(*, scope: Scope, limit: int = 50) -> list[ChargeSession]
 
 
 def attention_charger_list(*, scope: Scope, limit: int = 10) -> list[ChargePoint]:
-    """Chargers with a faulted connector, most recent first."""
+    """Chargers that need a look: offline or with a faulted connector, most recently
+    changed first. Each carries `faulted` and `offline` for its badges."""
+    faulted = Exists(Connector.objects.filter(charge_point_id=OuterRef("pk"), status=ConnectorStatus.FAULTED))
     return list(
         charge_point_qs(scope=scope)
-        .filter(connectors__status=ConnectorStatus.FAULTED)
+        .annotate(faulted=faulted)
+        .filter(Q(faulted=True) | Q(is_online=False))
         .select_related("site")
-        .distinct()
-        .order_by("-updated_at")[:limit]
+        .order_by("-updated_at", "identity")[:limit]
     )
 
 
@@ -472,6 +488,19 @@ def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: in
     )
 
 
+def remote_start_cards(*, charge_point: ChargePoint, limit: int = 500) -> list[IdToken]:
+    """The cards an operator can start a session with on this charger: the charger's
+    operator's accepted, unexpired id tokens, by name."""
+    if charge_point.site_id is None:
+        return []
+    return list(
+        IdToken.objects.filter(operator_id=charge_point.site.operator_id, status=IdTokenStatus.ACCEPTED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("user")
+        .order_by("name", "uid")[:limit]
+    )
+
+
 # --- sessions --------------------------------------------------------------------------
 
 
@@ -542,6 +571,25 @@ def _downsample(points: list[list], limit: int = CHART_POINTS) -> list[list]:
     picked = [points[int(i * step)] for i in range(limit - 1)]
     picked.append(points[-1])
     return picked
+
+
+@dataclass(frozen=True)
+class SessionCost:
+    total: Decimal | None  # None: the session cannot be priced (the reason in `error`)
+    currency: str
+    error: str = ""
+
+
+def session_cost_so_far(*, session: ChargeSession) -> SessionCost:
+    """What the session costs so far, VAT included, from the one pricing function (the
+    driver's live events and the invoice show the same figure)."""
+    tariff = tariff_for_charge_point(charge_point=session.charge_point, at=session.started_at)
+    currency = tariff.currency if tariff is not None else settings.PRICE_CURRENCY
+    try:
+        total = session_running_figures(session=session).total
+    except PricingError as exc:
+        return SessionCost(total=None, currency=currency, error=str(exc))
+    return SessionCost(total=total, currency=currency)
 
 
 def session_anomalies(*, session: ChargeSession) -> list[SessionAnomaly]:
