@@ -208,12 +208,6 @@ def test_the_remote_start_form_offers_the_operators_accepted_cards(alpha_client,
         assert refused not in picker
 
 
-def test_a_picked_card_starts_a_session(alpha_client, bus):
-    calls, _ = bus
-    post(alpha_client, "remote-start", connectorId="1", idTag="ALPHA-CARD-1")
-    assert calls == [("Alpha-CP-0", "RemoteStartTransaction", {"connectorId": 1, "idTag": "ALPHA-CARD-1"})]
-
-
 def test_the_sessions_list_shows_the_stop_reason_and_stops_a_running_session(alpha_client, bus, world):
     from sessions_app.models import ChargeSession
 
