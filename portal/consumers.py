@@ -35,6 +35,29 @@ def _identities(user, wanted: str | None, site: str | None = None) -> list[str]:
     return list(qs.order_by("identity").values_list("identity", flat=True)[:MAX_SUBSCRIPTIONS])
 
 
+async def _display(event: dict) -> dict:
+    """The connector status as the portal shows it (a charging OCPP 2.0.1 connector reads
+    Charging, not Occupied), with the status the charger reported kept alongside. A state
+    that carries its session's charging state needs no query; a bare Occupied (a
+    StatusNotification) looks its active session up."""
+    from chargepoints.models import ConnectorStatus
+    from portal.selectors import connector_display_status_get
+    from sessions_app.selectors import connector_display_status
+
+    status = event.get("status") or ""
+    connector_id = event.get("connector_id") or 0
+    if connector_id == 0 or status != ConnectorStatus.OCCUPIED:
+        return {}
+    if "charging_state" in event:
+        active = event.get("session_status") == "active"
+        shown = connector_display_status(status=status, charging_state=event["charging_state"] if active else None)
+    else:
+        shown = await database_sync_to_async(connector_display_status_get)(
+            identity=event.get("identity", ""), connector_id=connector_id, status=status
+        )
+    return {"status": shown, "reported_status": status}
+
+
 class PortalConsumer(ResilientChannelsMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -59,7 +82,7 @@ class PortalConsumer(ResilientChannelsMixin, AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def cp_state(self, event: dict) -> None:
-        await self.send_json({**event, "type": "cp.state"})
+        await self.send_json({**event, **await _display(event), "type": "cp.state"})
 
 
 websocket_urlpatterns = [

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from loadmanagement import selectors as load_selectors
 from loadmanagement.models import SiteLoadSettings
+from sessions_app.selectors import connector_display_status
 
 from . import selectors as ps
 from .views import staff_required
@@ -29,6 +30,11 @@ def _site_or_404(request: HttpRequest, site_id: int):
 def _live_context(site) -> dict:
     load = SiteLoadSettings.objects.filter(site=site).first() or SiteLoadSettings(site=site)
     rows = load_selectors.site_allocation_rows(site_id=site.pk)
+    charging_states = ps.site_charging_states(site_id=site.pk)
+    for row in rows:
+        row["display_status"] = connector_display_status(
+            status=row["status"], charging_state=charging_states.get((row["charge_point"], row["connector_id"]))
+        )
     limits, draws = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     for row in rows:
         for phase, amps in enumerate(row["draw_amps"] or []):

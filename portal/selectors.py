@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -33,6 +34,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import Purchase, PurchaseLine, Wallet, WalletEntry
+from billing.pricing import PricingError
+from billing.selectors import session_running_figures
 from chargepoints.models import (
     ChargePoint,
     ChargePointEvent,
@@ -40,6 +43,8 @@ from chargepoints.models import (
     Connector,
     ConnectorStatus,
     DeviceVariable,
+    IdToken,
+    IdTokenStatus,
     OcppMessage,
     Site,
 )
@@ -53,6 +58,8 @@ from sessions_app.selectors import (
     connector_is_charging,
     driver_of_operator,
 )
+from tariffs.models import Tariff
+from tariffs.selectors import tariff_for_charge_point
 
 # --- scoping ---------------------------------------------------------------------------
 
@@ -293,23 +300,39 @@ def _as_date(value) -> date | None:
     return value
 
 
+def revenue_currency(*, scope: Scope) -> str:
+    """The currency to show revenue in when there is none yet: the operator's first
+    tariff's, else the platform's price currency."""
+    tariffs = scope.filter(Tariff.objects.all(), "operator_id")
+    return tariffs.order_by("id").values_list("currency", flat=True).first() or settings.PRICE_CURRENCY
+
+
 def active_session_list(*, scope: Scope, limit: int = 50) -> list[ChargeSession]:
-    return list(
+    """The newest active sessions, each with the `display_status` of its connector (a
+    charging 2.0.1 connector reads Charging, not Occupied)."""
+    sessions = list(
         session_qs(scope=scope)
         .filter(status=ChargeSession.Status.ACTIVE)
         .select_related("charge_point", "connector", "user")
         .order_by("-started_at")[:limit]
     )
+    for session in sessions:
+        session.display_status = connector_display_status(
+            status=session.connector.status, charging_state=session.charging_state
+        )
+    return sessions
 
 
 def attention_charger_list(*, scope: Scope, limit: int = 10) -> list[ChargePoint]:
-    """Chargers with a faulted connector, most recent first."""
+    """Chargers that need a look: offline or with a faulted connector, most recently
+    changed first. Each carries `faulted` and `offline` for its badges."""
+    faulted = Exists(Connector.objects.filter(charge_point_id=OuterRef("pk"), status=ConnectorStatus.FAULTED))
     return list(
         charge_point_qs(scope=scope)
-        .filter(connectors__status=ConnectorStatus.FAULTED)
+        .annotate(faulted=faulted)
+        .filter(Q(faulted=True) | Q(is_online=False))
         .select_related("site")
-        .distinct()
-        .order_by("-updated_at")[:limit]
+        .order_by("-updated_at", "identity")[:limit]
     )
 
 
@@ -360,6 +383,34 @@ def summary_status(*, is_online: bool, connector_statuses: set[str]) -> str:
     return "unavailable" if connector_statuses else "available"
 
 
+def site_charging_states(*, site_id: int) -> dict[tuple[str, int], str]:
+    """(charger identity, connector id) -> the charging state of its active session, for
+    the connectors of one site: one query."""
+    return {
+        (identity, connector_id): state
+        for identity, connector_id, state in ChargeSession.objects.filter(
+            charge_point__site_id=site_id, status=ChargeSession.Status.ACTIVE
+        ).values_list("charge_point__identity", "connector__connector_id", "charging_state")
+    }
+
+
+def connector_display_status_get(*, identity: str, connector_id: int, status: str) -> str:
+    """The status to show for one connector that reported `status`: looks up its active
+    session only when the status needs it (an OCPP 2.0.1 Occupied)."""
+    if status != ConnectorStatus.OCCUPIED:
+        return status
+    state = (
+        ChargeSession.objects.filter(
+            charge_point__identity=identity,
+            connector__connector_id=connector_id,
+            status=ChargeSession.Status.ACTIVE,
+        )
+        .values_list("charging_state", flat=True)
+        .first()
+    )
+    return connector_display_status(status=status, charging_state=state)
+
+
 # --- chargers --------------------------------------------------------------------------
 
 
@@ -381,16 +432,23 @@ def charge_point_list(*, scope: Scope, query: str = "", status: str = "") -> Que
 def connector_status_map(*, charge_point_ids: list[int]) -> dict[int, list[Connector]]:
     """Connectors of a page of chargers in one query."""
     result: dict[int, list[Connector]] = {}
-    for connector in (
-        Connector.objects.filter(charge_point_id__in=charge_point_ids)
-        .annotate(charging_state=active_charging_state())
-        .order_by("charge_point_id", "connector_id")
-    ):
+    connectors = Connector.objects.filter(charge_point_id__in=charge_point_ids).order_by(
+        "charge_point_id", "connector_id"
+    )
+    for connector in with_display_status(connectors):
+        result.setdefault(connector.charge_point_id, []).append(connector)
+    return result
+
+
+def with_display_status(connectors: QuerySet[Connector]) -> list[Connector]:
+    """The connectors, each with the `display_status` to show (sessions_app's one rule: an
+    OCPP 2.0.1 connector that says Occupied shows what its active session does)."""
+    rows = list(connectors.annotate(charging_state=active_charging_state()))
+    for connector in rows:
         connector.display_status = connector_display_status(
             status=connector.status, charging_state=connector.charging_state
         )
-        result.setdefault(connector.charge_point_id, []).append(connector)
-    return result
+    return rows
 
 
 @dataclass
@@ -414,7 +472,7 @@ def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: in
         "attribute_type",
     )
     return ChargerDetail(
-        connectors=list(
+        connectors=with_display_status(
             Connector.objects.filter(charge_point=charge_point).select_related("evse").order_by("connector_id")
         ),
         frames=list(OcppMessage.objects.filter(charge_point=charge_point).order_by("-created_at", "-id")[:frames]),
@@ -427,6 +485,19 @@ def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: in
             .select_related("connector", "user")
             .order_by("-started_at")[:10]
         ),
+    )
+
+
+def remote_start_cards(*, charge_point: ChargePoint, limit: int = 500) -> list[IdToken]:
+    """The cards an operator can start a session with on this charger: the charger's
+    operator's accepted, unexpired id tokens, by name."""
+    if charge_point.site_id is None:
+        return []
+    return list(
+        IdToken.objects.filter(operator_id=charge_point.site.operator_id, status=IdTokenStatus.ACCEPTED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("user")
+        .order_by("name", "uid")[:limit]
     )
 
 
@@ -500,6 +571,25 @@ def _downsample(points: list[list], limit: int = CHART_POINTS) -> list[list]:
     picked = [points[int(i * step)] for i in range(limit - 1)]
     picked.append(points[-1])
     return picked
+
+
+@dataclass(frozen=True)
+class SessionCost:
+    total: Decimal | None  # None: the session cannot be priced (the reason in `error`)
+    currency: str
+    error: str = ""
+
+
+def session_cost_so_far(*, session: ChargeSession) -> SessionCost:
+    """What the session costs so far, VAT included, from the one pricing function (the
+    driver's live events and the invoice show the same figure)."""
+    tariff = tariff_for_charge_point(charge_point=session.charge_point, at=session.started_at)
+    currency = tariff.currency if tariff is not None else settings.PRICE_CURRENCY
+    try:
+        total = session_running_figures(session=session).total
+    except PricingError as exc:
+        return SessionCost(total=None, currency=currency, error=str(exc))
+    return SessionCost(total=total, currency=currency)
 
 
 def session_anomalies(*, session: ChargeSession) -> list[SessionAnomaly]:

@@ -45,6 +45,8 @@ PAGE_PERMISSIONS = {
     "charger_detail": "chargepoints.view_chargepoint",
     "charger_live": "chargepoints.view_chargepoint",
     "charger_command": "chargepoints.send_commands",
+    "session_stop": "chargepoints.send_commands",
+    "session_live": "sessions_app.view_chargesession",
     "journal": "chargepoints.view_ocppmessage",
     "site_load": "loadmanagement.view_siteloadsettings",
     "site_load_live": "loadmanagement.view_siteloadsettings",
@@ -71,14 +73,20 @@ def staff_required(view: Callable) -> Callable:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("portal-login"))
         if not request.user.is_staff:
-            raise PermissionDenied("The operator portal is for operator staff.")
+            return no_access(request, driver=True)
         if not request.user.is_superuser and not (permission and request.user.has_perm(permission)):
-            raise PermissionDenied("Your account's permissions do not include this page.")
+            return no_access(request, driver=False)
         request.operator_scope = ps.scope_for(request.user)
         return view(request, *args, **kwargs)
 
     wrapper.portal_page = view.__name__  # (tests check every page names its permission)
     return wrapper
+
+
+def no_access(request: HttpRequest, *, driver: bool) -> HttpResponse:
+    """A styled 403 page: a driver (a non-staff account) learns where drivers go and can
+    log out; staff learn that their permissions do not include the page."""
+    return render(request, "portal/no_access.html", {"driver": driver}, status=403)
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -154,6 +162,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "series": series,
             "charts": charts,
             "currencies": currencies,
+            "revenue_currency": currencies[0] if currencies else ps.revenue_currency(scope=request.operator_scope),
             "rows": [
                 (day, series.energy_kwh[i], series.sessions[i], [series.revenue[c][i] for c in currencies])
                 for i, day in enumerate(series.days)
@@ -232,6 +241,7 @@ def charger_detail(request: HttpRequest, identity: str) -> HttpResponse:
             "commands": COMMANDS,
             "answer": answer,
             "active_sessions": active,
+            "cards": ps.remote_start_cards(charge_point=charge_point),
             "trigger_messages": TRIGGER_MESSAGES,
             "now_local": timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M"),
         },
@@ -298,8 +308,18 @@ def _iso_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+HARD_RESET_CONFIRMATION = "yes"
+
+
 def _payload_reset(data) -> dict:
-    return {"type": _choice(data, "type", ["Soft", "Hard"])}
+    """A hard reset cuts running sessions short: it is sent only when the form's
+    confirmation box is ticked."""
+    kind = _choice(data, "type", ["Soft", "Hard"])
+    if kind == "Hard" and (data.get("confirm") or "") != HARD_RESET_CONFIRMATION:
+        raise CommandInputError(
+            "a hard reset restarts the charger at once and ends its sessions: tick the confirmation."
+        )
+    return {"type": kind}
 
 
 def _payload_unlock(data) -> dict:

@@ -151,7 +151,16 @@
       L.tileLayer(tileUrl, { maxZoom: 19, attribution: el.getAttribute("data-tile-attribution") || "" }).addTo(map);
     }
     var bounds = [];
+    var placed = [];
+    var bySpot = {};
     points.forEach(function (p) {
+      var spot = p.lat + "," + p.lng;
+      bySpot[spot] = (bySpot[spot] || 0) + 1;
+    });
+    var seen = {};
+    points.forEach(function (p) {
+      var spot = p.lat + "," + p.lng;
+      seen[spot] = (seen[spot] || 0) + 1;
       var marker = L.circleMarker([p.lat, p.lng], {
         radius: 8, color: "#fff", weight: 2, fillColor: statusColour[p.status] || "#6b7280", fillOpacity: 0.95
       });
@@ -168,6 +177,7 @@
       tip.textContent = p.identity + ": " + p.status;
       marker.bindTooltip(tip);
       marker.addTo(map);
+      placed.push({ marker: marker, at: L.latLng(p.lat, p.lng), index: seen[spot] - 1, count: bySpot[spot] });
       bounds.push([p.lat, p.lng]);
     });
     if (bounds.length) {
@@ -175,8 +185,27 @@
     } else {
       map.setView([50, 10], 4);
     }
+    spreadShared(map, placed);
+    map.on("zoomend", function () { spreadShared(map, placed); });
     if (!tileUrl) { drawGraticule(map); }
     L.control.scale().addTo(map);
+  }
+
+  /* Chargers of one site share its coordinates: spread them on a ring (a spiral when
+     there are many) around the site's point, in screen pixels so they stay apart at every
+     zoom. A lone charger stays on its point. */
+  function spreadShared(map, placed) {
+    placed.forEach(function (item) {
+      if (item.count < 2) { return; }
+      var perTurn = 8, turn = Math.floor(item.index / perTurn);
+      var onTurn = Math.min(perTurn, item.count - turn * perTurn);
+      var angle = 2 * Math.PI * (item.index % perTurn) / onTurn + turn * 0.4;
+      // Neighbours on a ring at least 22 px apart (a marker is 18 px across); rings 30 px apart.
+      var radius = Math.max(14, 11 / Math.sin(Math.PI / Math.max(onTurn, 2))) + 30 * turn;
+      var centre = map.latLngToLayerPoint(item.at);
+      var spot = L.point(centre.x + radius * Math.cos(angle), centre.y + radius * Math.sin(angle));
+      item.marker.setLatLng(map.layerPointToLatLng(spot));
+    });
   }
 
   /* Without tiles (offline) a light grid of meridians and parallels gives orientation. */

@@ -123,7 +123,9 @@ def fresh_dashboard_cache(monkeypatch):
 
     from portal import selectors as portal_selectors
 
-    monkeypatch.setattr(portal_selectors, "cache", LocMemCache("portal-test", {}))
+    cache = LocMemCache("portal-test", {})
+    cache.clear()  # (LocMemCache instances of one name share their store across tests)
+    monkeypatch.setattr(portal_selectors, "cache", cache)
 
 
 @pytest.fixture

@@ -303,3 +303,169 @@ def test_operator_watches_a_charger_come_online_resets_it_and_reads_a_session_ch
 
         assert errors == [], errors
         browser.close()
+
+
+# --- issue 18: every page at a laptop's and a phone's width; the operator's new tools ----
+
+WIDTHS = (1366, 390)
+
+
+def seed_more(data: dict) -> dict:
+    """Beside seed(): a 2.0.1 station at the same site (same coordinates on the map) with a
+    device model of long values, an operator card, a driver account, site load settings."""
+    from chargepoints.models import ChargePoint, DeviceVariable
+    from chargepoints.services import charge_point_add
+    from tests.factories import DriverFactory, IdTokenFactory
+
+    cp = data["cp"]
+    station = charge_point_add(
+        identity=f"{IDENTITY_PREFIX}201-WITH-A-RATHER-LONG-IDENTITY",
+        password=PASSWORD,
+        connector_count=2,
+        site=cp.site,
+        name="Station 2.0.1",
+    )
+    ChargePoint.objects.filter(pk=station.pk).update(protocol="ocpp2.0.1", firmware_version="2.0.1-" + "x" * 60)
+    for n in range(12):
+        DeviceVariable.objects.create(
+            charge_point=station,
+            component_name="OCPPCommCtrlr" if n % 2 else "SecurityCtrlr",
+            variable_name=f"NetworkConfigurationPriority{n}",
+            value="https://csms.example.com/ocpp/very/long/path/" + "segment/" * 12 + str(n),
+            mutability="ReadWrite",
+        )
+    card = IdTokenFactory(uid="BRW-CARD-1", name="Browser fleet card", operator=cp.site.operator)
+    driver = DriverFactory()
+    return {"station": station, "card": card, "driver": driver}
+
+
+def logged_in_cookies(user, base: str) -> list[dict]:
+    """A session cookie for `user` made the way the portal's own login makes them."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}]
+
+
+def assert_fits(page, name: str, width: int) -> None:
+    """The page needs no horizontal scrolling at this width (wide tables scroll in their box)."""
+    scroll_width = page.evaluate("() => document.scrollingElement.scrollWidth")
+    inner_width = page.evaluate("() => window.innerWidth")
+    assert scroll_width <= inner_width, f"{name} at {width} px is {scroll_width} px wide"
+
+
+def test_every_portal_page_fits_a_laptop_and_a_phone_and_the_operator_tools_work(portal_server, simulator):
+    from playwright.sync_api import expect, sync_playwright
+
+    data = seed()
+    more = seed_more(data)
+    base = f"http://127.0.0.1:{portal_server}"
+    shots = screenshots_dir()
+    identity, station = data["cp"].identity, more["station"].identity
+    staff_cookies = logged_in_cookies(data["staff"], base)
+    driver_cookies = logged_in_cookies(more["driver"], base)
+    wallet_id, site_id = data["session"].user.wallet.pk, data["cp"].site_id
+    simulator(portal_server)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        errors: list[str] = []
+        laptop = browser.new_context(viewport={"width": 1366, "height": 900})
+        laptop.add_cookies(staff_cookies)
+        page = laptop.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        # Remote start with a card picked from the operator's cards.
+        page.goto(f"{base}/chargers/{identity}/")
+        expect(page.locator("#cp-online")).to_have_text("Online", timeout=20_000)
+        start_form = page.locator("form", has=page.locator('input[name="command"][value="remote-start"]'))
+        start_form.get_by_label("Card").select_option("BRW-CARD-1")
+        start_form.get_by_role("button", name="Remote start").click()
+        expect(page.locator("[data-answer-status]")).to_have_text("Accepted", timeout=20_000)
+
+        # A hard reset is not sent unconfirmed.
+        reset_form = page.locator("form", has=page.locator('input[name="command"][value="reset"]'))
+        reset_form.get_by_label("Type").select_option("Hard")
+        reset_form.get_by_role("button", name="Reset").click()
+        expect(page.locator("[data-answer-error]")).to_contain_text("Not sent: a hard reset")
+
+        # The session's page follows the charger live: energy grows, the cost so far is shown.
+        page.goto(f"{base}/sessions/?status=active")
+        page.locator("tbody tr", has_text=identity).first.get_by_role("link").first.click()
+        expect(page.locator("[data-live-note] .state")).to_have_text("live", timeout=10_000)
+        expect(page.locator('[data-field="cost"]')).to_contain_text("EUR")
+        expect(page.locator('[data-field="energy"]')).not_to_have_text("0.00", timeout=30_000)
+        session_url = page.url
+
+        # Stop it from the sessions list; the stop reason shows once the charger reports it.
+        page.goto(f"{base}/sessions/")
+        row = page.locator("tbody tr", has=page.locator("button", has_text="Stop")).first
+        row.get_by_role("button", name="Stop").click()
+        expect(page.locator(".message-success")).to_contain_text("the charger accepted the stop", timeout=20_000)
+        session_path = session_url.replace(base, "")
+        page.goto(f"{base}/sessions/?q={identity}")
+        expect(page.locator(f'tr:has(a[href="{session_path}"]) [data-field="stop-reason"]')).to_have_text(
+            "Remote", timeout=20_000
+        )
+
+        # The map: the two chargers of the site share its coordinates but not their spot.
+        page.goto(f"{base}/map/")
+        markers = page.locator("path.leaflet-interactive")
+        expect(markers).to_have_count(2, timeout=10_000)
+        first, second = markers.nth(0).bounding_box(), markers.nth(1).bounding_box()
+        apart = ((first["x"] - second["x"]) ** 2 + (first["y"] - second["y"]) ** 2) ** 0.5
+        assert apart >= first["width"], f"markers {apart:.1f} px apart, each {first['width']:.1f} px wide"
+
+        pages = [
+            ("dashboard", "/", "Dashboard"),
+            ("map", "/map/", "Map of sites and chargers"),
+            ("chargers", "/chargers/", "Chargers"),
+            ("charger-1.6", f"/chargers/{identity}/", "Browser charger"),
+            ("charger-2.0.1", f"/chargers/{station}/", "Station 2.0.1"),
+            ("sessions", "/sessions/", "Charge sessions"),
+            ("session-live", session_path, "Session"),
+            ("session-chart", f"/sessions/{data['session'].pk}/", "Session"),
+            ("tariffs", "/tariffs/", "Tariffs and hourly prices"),
+            ("journal", f"/journal/?identity={identity}", "OCPP frame journal"),
+            ("drivers", "/drivers/", "Drivers"),
+            ("purchases", "/purchases/", "Purchases"),
+            ("payments", "/payments/", "Payments"),
+            ("wallets", "/wallets/", "Wallets"),
+            ("wallet", f"/wallets/{wallet_id}/", "Wallet of"),
+            ("site-load", f"/sites/{site_id}/load/", "Load management"),
+        ]
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        phone.add_cookies(staff_cookies)
+        views = {1366: page, 390: phone.new_page()}
+        views[390].on("pageerror", lambda error: errors.append(str(error)))
+        for width, view in views.items():
+            for name, path, heading in pages:
+                view.goto(base + path)
+                expect(view.locator("h1")).to_contain_text(heading)
+                assert_fits(view, name, width)
+                view.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+
+        # Pages of people who are not (logged in as) staff.
+        for width in WIDTHS:
+            anonymous = browser.new_context(viewport={"width": width, "height": 900})
+            view = anonymous.new_page()
+            view.goto(base + "/")
+            expect(view.get_by_role("heading", name="Log in")).to_be_visible()
+            assert_fits(view, "login", width)
+            view.screenshot(path=str(shots / f"login-{width}.png"), full_page=True)
+            anonymous.close()
+
+            driver = browser.new_context(viewport={"width": width, "height": 900})
+            driver.add_cookies(driver_cookies)
+            view = driver.new_page()
+            response = view.goto(base + "/")
+            assert response.status == 403
+            expect(view.get_by_role("heading", name="This portal is for operator staff")).to_be_visible()
+            expect(view.get_by_role("button", name="Log out and log in as staff")).to_be_visible()
+            assert view.evaluate("() => getComputedStyle(document.querySelector('.card')).borderRadius") == "8px"
+            assert_fits(view, "driver", width)
+            view.screenshot(path=str(shots / f"driver-refused-{width}.png"), full_page=True)
+            driver.close()
+
+        assert errors == [], errors
+        browser.close()

@@ -37,7 +37,7 @@ def post(client, command, **fields):
 
 def test_a_reset_shows_the_chargers_answer(alpha_client, bus):
     calls, _ = bus
-    response = post(alpha_client, "reset", type="Hard")
+    response = post(alpha_client, "reset", type="Hard", confirm="yes")
     assert calls == [("Alpha-CP-0", "Reset", {"type": "Hard"})]
     page = response.content.decode()
     assert "Reset (Reset)" in page and "data-answer-status>Accepted<" in page
@@ -174,3 +174,74 @@ def test_a_remote_stop_with_a_non_numeric_id_on_a_1_6_charger_is_refused_clearly
     calls, _ = bus
     page = post(alpha_client, "remote-stop", transactionId="tx-7f3a").content.decode()
     assert calls == [] and "not an OCPP 1.6 transaction id" in page
+
+
+# --- issue 18: confirmation, card picker, stop from the sessions list ---------------------
+
+
+def test_a_hard_reset_is_not_sent_without_its_confirmation(alpha_client, bus):
+    calls, _ = bus
+    page = post(alpha_client, "reset", type="Hard").content.decode()
+    assert calls == []
+    assert "Not sent: a hard reset restarts the charger at once and ends its sessions" in page
+    post(alpha_client, "reset", type="Soft")
+    assert calls == [("Alpha-CP-0", "Reset", {"type": "Soft"})]  # a soft reset needs none
+
+
+def test_the_remote_start_form_offers_the_operators_accepted_cards(alpha_client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import IdTokenFactory
+
+    alpha, beta = world["alpha"][0], world["beta"][0]
+    IdTokenFactory(uid="ALPHA-CARD-1", name="Fleet van 1", operator=alpha)
+    IdTokenFactory(uid="ALPHA-BLOCKED", operator=alpha, status="Blocked")
+    IdTokenFactory(uid="ALPHA-EXPIRED", operator=alpha, expires_at=timezone.now() - timedelta(days=1))
+    IdTokenFactory(uid="BETA-CARD-1", operator=beta)
+    page = alpha_client.get("/chargers/Alpha-CP-0/").content.decode()
+    picker = page[page.index('<select id="rs-t" name="idTag"') :]
+    picker = picker[: picker.index("</select>")]
+    assert '<option value="ALPHA-CARD-1">Fleet van 1 · ALPHA-CARD-1' in picker
+    for refused in ("ALPHA-BLOCKED", "ALPHA-EXPIRED", "BETA-CARD-1"):
+        assert refused not in picker
+
+
+def test_the_sessions_list_shows_the_stop_reason_and_stops_a_running_session(alpha_client, bus, world):
+    from sessions_app.models import ChargeSession
+
+    _, _, finished, active = world["alpha"]
+    ChargeSession.objects.filter(pk=finished[0].pk).update(stop_reason="EVDisconnected")
+    ChargeSession.objects.filter(pk=active.pk).update(transaction_id="77")
+    page = alpha_client.get("/sessions/").content.decode()
+    assert '<th scope="col">Stop reason</th>' in page
+    assert 'data-field="stop-reason">EVDisconnected<' in page
+    assert f'action="/sessions/{active.pk}/stop/"' in page
+    assert f'action="/sessions/{finished[0].pk}/stop/"' not in page  # only running ones
+
+    calls, _ = bus
+    response = alpha_client.post(f"/sessions/{active.pk}/stop/", {"next": "/sessions/?status=active"}, follow=True)
+    assert calls == [("Alpha-CP-1", "RemoteStopTransaction", {"transactionId": 77})]
+    assert response.redirect_chain[-1][0] == "/sessions/?status=active"
+    assert "the charger accepted the stop" in response.content.decode()
+
+
+def test_a_refused_stop_says_what_the_charger_answered(alpha_client, bus, world):
+    active = world["alpha"][3]
+    _, answers = bus
+    answers["RemoteStopTransaction"] = {"status": "Rejected"}
+    page = alpha_client.post(f"/sessions/{active.pk}/stop/", follow=True).content.decode()
+    assert "the charger answered Rejected" in page
+
+
+def test_stopping_needs_the_send_commands_permission_and_the_operators_session(world, bus, client):
+    from tests.factories import StaffFactory
+
+    active_alpha, active_beta = world["alpha"][3], world["beta"][3]
+    client.force_login(StaffFactory(operator=world["alpha"][0], role="Operator viewer"))
+    assert client.post(f"/sessions/{active_alpha.pk}/stop/").status_code == 403
+    assert "Stop</button>" not in client.get("/sessions/").content.decode()
+    client.force_login(StaffFactory(operator=world["alpha"][0]))
+    assert client.post(f"/sessions/{active_beta.pk}/stop/").status_code == 404
+    assert bus[0] == []
