@@ -39,7 +39,7 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 RECEIVE_RETRY_FIRST_S = 0.5
-RECEIVE_RETRY_MAX_S = 5.0
+RECEIVE_RETRY_MAX_S = 2.0
 
 
 class RedisUnavailable(Exception):

@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from config.health import health
 from config.validation import DatabaseIdConverter
 
+# The database unreachable answers 503, not 500 (README "Reliability").
+handler500 = "config.http_errors.server_error"
+
 # Before the includes below import their URL modules, which use <id:...>.
 register_converter(DatabaseIdConverter, "id")
 

@@ -141,7 +141,7 @@ async def test_a_database_outage_keeps_sockets_open_and_acknowledges_nothing_uns
     env = {"DB_POOL_TIMEOUT": "2"}
     url = servers.get("db-outage", **env)
     try:
-        cp, _ = await sync_to_async(_operator_charger)()
+        cp, key = await sync_to_async(_operator_charger)()
         late_cp, _ = await sync_to_async(_operator_charger)()
         charger = await RawCharger.connect(url, cp.identity, PASSWORD)
         transaction_id = await _boot_and_start(charger)
@@ -164,6 +164,10 @@ async def test_a_database_outage_keeps_sockets_open_and_acknowledges_nothing_uns
             assert refused.value.response.status_code == 503
             health = await asyncio.to_thread(_get, f"{_http(url)}/health")
             assert health.status_code == 503 and health.json()["down"] == ["database"]
+            # The APIs answer "try again shortly", not an internal error.
+            status = await asyncio.to_thread(_get, f"{_http(url)}/API/Status", key)
+            assert status.status_code == 503 and status.json()["code"] == "database_unavailable", status.text
+            assert status.headers["Retry-After"] == "5"
             assert charger.closed_by_server is None
 
         # The database is back: the charger resends what got an error, as OCPP says.
