@@ -193,14 +193,24 @@ def _purchase_id(session: ChargeSession) -> str:
     return str(purchase_create_for_session(session_id=session.pk).pk)
 
 
+def _session_to_finish(*, user: User, charge_point: ChargePoint) -> ChargeSession | None:
+    """The session the app started on this charger (authorised with the driver's app
+    token), newest first; only without one the driver's newest other session there (an
+    RFID card of theirs). Finish must not stop the card's session and leave the app's."""
+    active = ChargeSession.objects.filter(user=user, charge_point=charge_point, status=ChargeSession.Status.ACTIVE)
+    app_tokens = IdToken.objects.filter(user=user, token_type=IdTokenType.CENTRAL).values("uid")
+    return (
+        active.filter(id_tag__in=app_tokens).order_by("-started_at", "-pk").first()
+        or active.order_by("-started_at", "-pk").first()
+    )
+
+
 def driver_charging_finish(*, user: User, device_id: str) -> str:
     """Stop the driver's session on this charger and answer its purchase id."""
     charge_point = device_get(device_id=device_id)
     if charge_point is None:
         raise NotFound("No charger with this id.")
-    session = ChargeSession.objects.filter(
-        user=user, charge_point=charge_point, status=ChargeSession.Status.ACTIVE
-    ).first()
+    session = _session_to_finish(user=user, charge_point=charge_point)
     if session is None:
         # The charger may have stopped on its own (cable pulled): answer that session's purchase.
         since = timezone.now() - timedelta(seconds=settings.DRIVERS_FINISH_GRACE_SECONDS)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing.models import Purchase
 from chargepoints.models import ConnectorStatus, IdToken
 from ocpp_consumer import commands
-from sessions_app.models import SessionAnomaly
+from sessions_app.models import ChargeSession, SessionAnomaly
 from tests.factories import ChargePointFactory, ChargeSessionFactory, ConnectorFactory, EvseFactory
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +183,34 @@ def test_finish_stops_the_session_and_answers_its_purchase(api, session, charge_
     session.refresh_from_db()
     assert session.status == "completed" and session.closed_by == "charger" and session.meter_stop_wh == 9000
     assert response.json() == {"id": str(Purchase.objects.get(session=session).pk)}
+
+
+def test_finish_stops_the_session_the_app_started_not_a_newer_card_session(api, funded, charge_point, bus):
+    # Issue 18: an RFID session of the same driver, started 27 s after the app's on the
+    # other connector, was the one stopped; the app's kept charging.
+    from drivers.charging import driver_app_id_token
+
+    other = ConnectorFactory(charge_point=charge_point, connector_id=2)
+    app = ChargeSessionFactory(
+        user=funded,
+        connector=charge_point.connectors.get(connector_id=1),
+        id_tag=driver_app_id_token(user=funded).uid,
+        transaction_id="41",
+        started_at=timezone.now() - timedelta(seconds=60),
+    )
+    ChargeSessionFactory(
+        user=funded,
+        connector=other,
+        id_tag="DRIVERS-CARD",
+        transaction_id="43",
+        started_at=timezone.now() - timedelta(seconds=33),
+    )
+    bus.answers["RemoteStopTransaction"] = commands.ChargerOffline("gone")
+    assert finish(api, charge_point).status_code == 200
+    assert bus.calls == [(charge_point.identity, "RemoteStopTransaction", {"transactionId": 41})]
+    app.refresh_from_db()
+    assert app.status == "completed"
+    assert ChargeSession.objects.get(transaction_id="43").status == "active"
 
 
 def test_finish_closes_the_session_itself_when_the_charger_is_offline(api, session, charge_point, bus):
