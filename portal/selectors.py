@@ -42,6 +42,7 @@ from chargepoints.models import (
     ConfigurationKey,
     Connector,
     ConnectorStatus,
+    ConnectorStatusChange,
     DeviceVariable,
     IdToken,
     IdTokenStatus,
@@ -49,7 +50,7 @@ from chargepoints.models import (
     Site,
 )
 from payments.models import Payment
-from sessions_app.meter import ENERGY_REGISTER, POWER, SOC
+from sessions_app.curve import session_charging_curve
 from sessions_app.models import ChargeSession, MeterSample, SessionAnomaly
 from sessions_app.selectors import (
     CHARGING_DISPLAY_STATUSES,
@@ -460,9 +461,16 @@ class ChargerDetail:
     device_variable_total: int
     events: list[ChargePointEvent]
     recent_sessions: list[ChargeSession]
+    status_history: list[ConnectorStatusChange]
 
 
-def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: int = 300) -> ChargerDetail:
+STATUS_HISTORY_ROWS = 50
+
+
+def charger_detail(
+    *, charge_point: ChargePoint, frames: int = 25, variables: int = 300, history: int = STATUS_HISTORY_ROWS
+) -> ChargerDetail:
+    """What the charger page shows; `history` = 0 leaves out the status history (no query)."""
     device_variables = DeviceVariable.objects.filter(charge_point=charge_point).order_by(
         "component_name",
         "component_instance",
@@ -485,7 +493,15 @@ def charger_detail(*, charge_point: ChargePoint, frames: int = 25, variables: in
             .select_related("connector", "user")
             .order_by("-started_at")[:10]
         ),
+        status_history=status_history(charge_point=charge_point, limit=history) if history else [],
     )
+
+
+def status_history(*, charge_point: ChargePoint, limit: int = STATUS_HISTORY_ROWS) -> list[ConnectorStatusChange]:
+    """The charger's latest `limit` status changes, newest first (connector None: the
+    charger itself, connector 0 in OCPP)."""
+    changes = ConnectorStatusChange.objects.filter(charge_point=charge_point).select_related("connector")
+    return list(changes.order_by("-at", "-id")[:limit])
 
 
 def remote_start_cards(*, charge_point: ChargePoint, limit: int = 500) -> list[IdToken]:
@@ -520,44 +536,35 @@ def session_list(*, scope: Scope, status: str = "", query: str = "") -> QuerySet
     return qs.order_by("-id")
 
 
-ENERGY = ENERGY_REGISTER
 CHART_POINTS = 1500
+METER_TABLE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class SessionMeterTable:
+    rows: list[MeterSample]  # the newest readings, newest first
+    total: int
 
 
 def session_chart(*, session: ChargeSession) -> dict:
-    """Power (W), energy (Wh since start) and SoC (%) over time for one session, from its
-    meter samples: one query, downsampled to at most CHART_POINTS points per series.
-    Phase-less readings are preferred; phase readings are summed per timestamp."""
-    rows = (
-        MeterSample.objects.filter(session=session, measurand__in=[POWER, ENERGY, SOC])
-        .order_by("sampled_at", "id")
-        .values_list("sampled_at", "measurand", "phase", "value", "unit")
-    )
-    power: dict[datetime, float] = {}
-    power_phases: dict[datetime, float] = {}
-    energy: dict[datetime, float] = {}
-    soc: dict[datetime, float] = {}
-    for sampled_at, measurand, phase, value, unit in rows:
-        number = float(value)
-        unit = (unit or "").lower()
-        if measurand == POWER:
-            watts = number * 1000 if unit == "kw" else number
-            if phase and not phase.startswith("N"):
-                power_phases[sampled_at] = power_phases.get(sampled_at, 0.0) + watts
-            elif not phase:
-                power[sampled_at] = watts
-        elif measurand == ENERGY and not phase:
-            energy[sampled_at] = number * 1000 if unit == "kwh" else number
-        elif measurand == SOC:
-            soc[sampled_at] = number
-    for at, watts in power_phases.items():
-        power.setdefault(at, watts)
-    start_wh = session.meter_start_wh or 0
+    """The session's charging curve (sessions_app.curve, the one owner of the rule) as the
+    chart's series: power (W), energy since the start (Wh) and SoC (%) as [epoch ms, value]
+    pairs, each downsampled to at most CHART_POINTS points; `derived` counts the power
+    values averaged from the energy register because the charger sent no power."""
+    points = session_charging_curve(session=session)
     return {
-        "power": _downsample([[_ms(at), round(w)] for at, w in sorted(power.items())]),
-        "energy": _downsample([[_ms(at), max(0, round(wh - start_wh))] for at, wh in sorted(energy.items())]),
-        "soc": _downsample([[_ms(at), v] for at, v in sorted(soc.items())]),
+        "power": _downsample([[_ms(p.at), p.power_w] for p in points if p.power_w is not None]),
+        "energy": _downsample([[_ms(p.at), p.energy_wh] for p in points if p.energy_wh is not None]),
+        "soc": _downsample([[_ms(p.at), p.soc_percent] for p in points if p.soc_percent is not None]),
+        "derived": sum(1 for p in points if p.derived),
     }
+
+
+def session_meter_table(*, session: ChargeSession, limit: int = METER_TABLE_ROWS) -> SessionMeterTable:
+    """The session's last `limit` meter readings (every measurand, phase and location as
+    the charger sent them), newest first, and how many there are in all."""
+    samples = MeterSample.objects.filter(session=session)
+    return SessionMeterTable(rows=list(samples.order_by("-sampled_at", "-id")[:limit]), total=samples.count())
 
 
 def _ms(moment: datetime) -> int:

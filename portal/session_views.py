@@ -1,6 +1,7 @@
 """Operator portal pages for charge sessions: the list (with a stop button for running
-sessions), one session with its chart, priced lines and payments, and its live figures
-(energy, power, cost so far) re-fetched when the portal's socket says the charger moved."""
+sessions), one session with its charging curve, latest meter readings, priced lines and
+payments, and its live figures (energy, power, cost so far) re-fetched when the portal's
+socket says the charger moved."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from ocpp_consumer import remote_control
 from portal import selectors as ps
 from portal.views import SOURCE, command_outcome, command_timeout, page_of, staff_required
 from sessions_app.models import ChargeSession
+
+# The table of meter readings (and the operator API it links to) needs this permission.
+METER_VALUES_PERMISSION = "sessions_app.view_metersample"
 
 
 @require_GET
@@ -66,12 +70,14 @@ def _live_context(session: ChargeSession) -> dict:
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _session_or_404(request, session_id)
     purchase, lines, payments = ps.session_purchase(session=session)
+    can_see_meter_values = request.user.has_perm(METER_VALUES_PERMISSION)
     return render(
         request,
         "portal/session_detail.html",
         {
             **_live_context(session),
             "chart": ps.session_chart(session=session),
+            "meter": ps.session_meter_table(session=session) if can_see_meter_values else None,
             "purchase": purchase,
             "lines": lines,
             "payments": payments,

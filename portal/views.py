@@ -223,21 +223,38 @@ def _charger_or_404(request: HttpRequest, identity: str) -> ChargePoint:
     return charge_point
 
 
+# The status history needs the permission the operator API asks for it too.
+STATUS_HISTORY_PERMISSION = "chargepoints.view_connectorstatuschange"
+
+
+def _charger_context(request: HttpRequest, charge_point: ChargePoint, **limits: int) -> dict:
+    """What the charger page and its live fragment show; the status history only to users
+    allowed to see it (otherwise not even queried)."""
+    can_see_history = request.user.has_perm(STATUS_HISTORY_PERMISSION)
+    history = ps.STATUS_HISTORY_ROWS if can_see_history else 0
+    site = charge_point.site
+    return {
+        "cp": charge_point,
+        "detail": ps.charger_detail(charge_point=charge_point, history=history, **limits),
+        "time_zone": site.time_zone if site else "UTC",
+        "can_see_history": can_see_history,
+    }
+
+
 @require_GET
 @staff_required
 def charger_detail(request: HttpRequest, identity: str) -> HttpResponse:
     charge_point = _charger_or_404(request, identity)
-    detail = ps.charger_detail(charge_point=charge_point)
+    context = _charger_context(request, charge_point)
     answer = request.session.pop("portal_command_answer", None)
     if answer and answer.get("identity") != identity:
         answer = None
-    active = [s for s in detail.recent_sessions if s.is_active]
+    active = [s for s in context["detail"].recent_sessions if s.is_active]
     return render(
         request,
         "portal/charger_detail.html",
         {
-            "cp": charge_point,
-            "detail": detail,
+            **context,
             "commands": COMMANDS,
             "answer": answer,
             "active_sessions": active,
@@ -252,10 +269,8 @@ def charger_detail(request: HttpRequest, identity: str) -> HttpResponse:
 @staff_required
 def charger_live(request: HttpRequest, identity: str) -> HttpResponse:
     charge_point = _charger_or_404(request, identity)
-    detail = ps.charger_detail(charge_point=charge_point, frames=25, variables=0)
-    return render(
-        request, "portal/_charger_live.html", {"cp": charge_point, "detail": detail, "updated_at": timezone.now()}
-    )
+    context = _charger_context(request, charge_point, frames=25, variables=0)
+    return render(request, "portal/_charger_live.html", {**context, "updated_at": timezone.now()})
 
 
 # --- remote commands -------------------------------------------------------------------

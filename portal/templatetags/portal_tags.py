@@ -29,6 +29,15 @@ def kw(watts) -> str:
 
 
 @register.filter
+def reading(value: Decimal | None) -> str:
+    """A meter reading without the storage's trailing zeros, never in exponent notation
+    (7400.000000 -> 7400, 0.250000 -> 0.25)."""
+    if value is None:
+        return "–"
+    return format(Decimal(value).normalize(), "f")
+
+
+@register.filter
 def in_zone(moment: datetime | None, zone: str) -> datetime | None:
     """An aware datetime in a site's IANA zone (local time only at the edges)."""
     if moment is None:
