@@ -1,7 +1,8 @@
 """The portal in a real browser (Playwright driving Debian's chromium) against a real
 daphne process: log in, watch a simulated charger come online live, send a reset and
-read the charger's answer, open a session's chart. Screenshots of the main pages go to
-$ARTIFACTS_DIR/screenshots (default <repo>/artifacts/screenshots)."""
+read the charger's answer, open a session's chart (drawn on its canvas) and readings, a
+charger's status history. Screenshots of the main pages go to $ARTIFACTS_DIR/screenshots
+(default <repo>/artifacts/screenshots)."""
 
 from __future__ import annotations
 
@@ -312,9 +313,10 @@ WIDTHS = (1366, 390)
 
 def seed_more(data: dict) -> dict:
     """Beside seed(): a 2.0.1 station at the same site (same coordinates on the map) with a
-    device model of long values, an operator card, a driver account, site load settings."""
+    device model of long values and a status history with long error texts, an operator
+    card, a driver account, site load settings."""
     from chargepoints.models import ChargePoint, DeviceVariable
-    from chargepoints.services import charge_point_add
+    from chargepoints.services import charge_point_add, connector_update_status
     from tests.factories import DriverFactory, IdTokenFactory
 
     cp = data["cp"]
@@ -333,6 +335,22 @@ def seed_more(data: dict) -> dict:
             variable_name=f"NetworkConfigurationPriority{n}",
             value="https://csms.example.com/ocpp/very/long/path/" + "segment/" * 12 + str(n),
             mutability="ReadWrite",
+        )
+    history = [
+        ("Available", "NoError", "", ""),
+        ("Occupied", "NoError", "", ""),
+        ("Faulted", "GroundFailure", "Residual current device tripped on the AC outlet", "RCD-TRIP-0x7F3A-PHASE-L2-N"),
+        ("Unavailable", "NoError", "Maintenance window booked by the site operator", ""),
+    ]
+    for minutes_ago, (status, error_code, info, vendor_code) in zip((40, 30, 20, 10), history):
+        connector_update_status(
+            charge_point_id=station.pk,
+            connector_id=1,
+            status=status,
+            error_code=error_code,
+            info=info,
+            vendor_error_code=vendor_code,
+            at=timezone.now() - timedelta(minutes=minutes_ago),
         )
     card = IdTokenFactory(uid="BRW-CARD-1", name="Browser fleet card", operator=cp.site.operator)
     driver = DriverFactory()
@@ -353,6 +371,48 @@ def assert_fits(page, name: str, width: int) -> None:
     scroll_width = page.evaluate("() => document.scrollingElement.scrollWidth")
     inner_width = page.evaluate("() => window.innerWidth")
     assert scroll_width <= inner_width, f"{name} at {width} px is {scroll_width} px wide"
+
+
+# What the power chart's canvas holds: its datasets' points, where Chart.js placed them,
+# and how many pixels of its plot area (the legend left out) carry the power line's colour
+# (palette[0] of portal.js).
+CURVE_ON_CANVAS = """() => {
+  const chart = Chart.getChart('power-chart');
+  if (!chart) { return null; }
+  const area = chart.chartArea, canvas = chart.canvas;
+  const placed = chart.getDatasetMeta(0).data.every(p =>
+    p.x >= area.left - 1 && p.x <= area.right + 1 && p.y >= area.top - 1 && p.y <= area.bottom + 1);
+  const scale = window.devicePixelRatio, left = Math.ceil(area.left * scale), top = Math.ceil(area.top * scale);
+  const pixels = canvas.getContext('2d').getImageData(
+    left, top, Math.floor(area.right * scale) - left, Math.floor(area.bottom * scale) - top).data;
+  let powerPixels = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    if (pixels[i + 3] > 200 && Math.abs(pixels[i] - 0x0b) < 24 && Math.abs(pixels[i + 1] - 0x5c) < 24
+        && Math.abs(pixels[i + 2] - 0xad) < 24) { powerPixels += 1; }
+  }
+  return { points: chart.data.datasets.map(d => d.data.length), placed: placed,
+           areaWidth: Math.round(area.right - area.left), canvasWidth: canvas.clientWidth,
+           powerPixels: powerPixels, scale: scale };
+}"""
+
+
+def assert_curve_drawn(view, width: int) -> None:
+    """The session's curve is on the canvas: 31 power and 31 energy points placed inside the
+    plot area, and the power line painted across it (the stepped line spans the plot, so it
+    paints more pixels of its colour there than the plot is wide; an empty plot paints none)."""
+    drawn = view.evaluate(CURVE_ON_CANVAS)
+    assert drawn is not None, f"no power chart at {width} px"
+    assert drawn["points"] == [31, 31] and drawn["placed"], drawn
+    assert 0 < drawn["canvasWidth"] <= width, drawn
+    assert drawn["powerPixels"] > drawn["areaWidth"] * drawn["scale"], drawn
+
+
+def assert_session_readings(view) -> None:
+    """The latest 50 of the seeded session's 93 readings, and the link to all of them."""
+    table = view.locator("#meter-values")
+    assert table.locator("tbody tr").count() == 50
+    assert "The latest 50 of 93 readings" in table.locator("caption").inner_text()
+    assert view.locator("#meter-values-api").get_attribute("href").endswith("/meter-values/")
 
 
 def test_every_portal_page_fits_a_laptop_and_a_phone_and_the_operator_tools_work(portal_server, simulator):
@@ -442,6 +502,17 @@ def test_every_portal_page_fits_a_laptop_and_a_phone_and_the_operator_tools_work
             for name, path, heading in pages:
                 view.goto(base + path)
                 expect(view.locator("h1")).to_contain_text(heading)
+                if name == "session-chart":
+                    assert_curve_drawn(view, width)
+                    assert_session_readings(view)
+                if name == "charger-1.6":  # the simulator's StatusNotifications, the remote start
+                    expect(view.locator("#status-history")).to_contain_text("Charging")
+                if name == "charger-2.0.1":
+                    history = view.locator("#status-history tbody tr")
+                    expect(history).to_have_count(4)
+                    expect(history.first).to_contain_text("Unavailable")
+                    expect(history.nth(1)).to_contain_text("GroundFailure")
+                    expect(history.nth(1)).to_contain_text("Vendor code RCD-TRIP-0x7F3A-PHASE-L2-N. Residual current")
                 assert_fits(view, name, width)
                 view.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
 
