@@ -19,6 +19,9 @@ from sessions_app.models import ChargeSession, MeterSample
 
 _KILO = {"kW": 1000, "kWh": 1000}
 _WHOLE_OUTLET = ("", "Outlet")
+# The per-phase readings that add up to the total power: the lines (to neutral); not the
+# neutral conductor itself, nor line-to-line.
+_LINE_PHASES = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
 
 
 @dataclass
@@ -39,7 +42,7 @@ def _point_readings(samples: list[MeterSample]) -> tuple[Decimal | None, Decimal
     outlet = [s for s in samples if s.location in _WHOLE_OUTLET]
     totals = {s.measurand: _plain(s) for s in outlet if not s.phase}
     power = totals.get(POWER)
-    phases = [_plain(s) for s in outlet if s.measurand == POWER and s.phase]
+    phases = [_plain(s) for s in outlet if s.measurand == POWER and s.phase in _LINE_PHASES]
     if power is None and phases:
         power = sum(phases, Decimal(0))
     # The state of charge is the car's (location EV), wherever the charger says it is measured.

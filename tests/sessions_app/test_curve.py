@@ -44,6 +44,13 @@ def test_per_phase_power_is_summed_when_there_is_no_total():
     assert [p.power_w for p in charging_curve(samples, meter_start_wh=0)] == [6900]
 
 
+def test_the_neutral_and_line_to_line_readings_are_not_added_to_the_power():
+    samples = [_sample(0, "Power.Active.Import", "2300", "W", phase=phase) for phase in ("L1-N", "L2-N", "L3-N")]
+    samples += [_sample(0, "Power.Active.Import", "40", "W", phase="N")]
+    samples += [_sample(0, "Power.Active.Import", "3980", "W", phase="L1-L2")]
+    assert charging_curve(samples, meter_start_wh=0)[0].power_w == 6900
+
+
 def test_without_power_samples_the_power_is_the_average_since_the_last_energy_reading():
     # 1100 Wh in 10 minutes is 6600 W on average; 0 Wh in the next 5 is 0 W.
     samples = [
