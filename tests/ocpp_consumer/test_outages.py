@@ -20,7 +20,7 @@ from sessions_app.models import ChargeSession, MeterSample
 from tests.factories import OperatorFactory, SiteFactory
 from tests.support.chargers import PASSWORD, charge_point_add_for_e2e
 from tests.support.clients import make_api_key
-from tests.support.outages import RawCharger, ThrowawayRedis, backend_pid, database_refusing_connections
+from tests.support.outages import RawCharger, ThrowawayRedis, database_refusing_connections
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -138,7 +138,8 @@ async def test_a_database_outage_keeps_sockets_open_and_acknowledges_nothing_uns
 
     if connection.vendor != "postgresql":
         pytest.skip("a database outage is a PostgreSQL scenario")
-    env = {"DB_POOL_TIMEOUT": "2"}
+    # (libpq reads PGAPPNAME: the outage terminates this server's connections only)
+    env = {"DB_POOL_TIMEOUT": "2", "PGAPPNAME": "csms-outage-server"}
     url = servers.get("db-outage", **env)
     try:
         cp, key = await sync_to_async(_operator_charger)()
@@ -148,9 +149,7 @@ async def test_a_database_outage_keeps_sockets_open_and_acknowledges_nothing_uns
         assert (await charger.call("MeterValues", _meter_values(transaction_id, 1500)))[0] == 3
 
         outage_frame = _meter_values(transaction_id, 1800)
-        # The test's own connection (the async ORM's thread) is spared.
-        spare = [await sync_to_async(backend_pid)()]
-        with database_refusing_connections(spare):
+        with database_refusing_connections("csms-outage-server"):
             # Not stored, so not acknowledged: CALLERROR InternalError, socket open.
             answer = await charger.call("MeterValues", outage_frame)
             assert answer[0] == 4 and answer[2] == "InternalError", answer

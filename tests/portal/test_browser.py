@@ -327,7 +327,9 @@ def seed_more(data: dict) -> dict:
         site=cp.site,
         name="Station 2.0.1",
     )
-    ChargePoint.objects.filter(pk=station.pk).update(protocol="ocpp2.0.1", firmware_version="2.0.1-" + "x" * 60)
+    ChargePoint.objects.filter(pk=station.pk).update(
+        protocol="ocpp2.0.1", firmware_version="2.0.1-" + "x" * 44
+    )  # the field's 50
     for n in range(12):
         DeviceVariable.objects.create(
             charge_point=station,

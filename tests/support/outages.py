@@ -17,7 +17,6 @@ from contextlib import contextmanager
 
 import websockets
 from django.conf import settings
-from django.db import connections
 
 from tests.support.e2e import free_port
 
@@ -62,18 +61,12 @@ class ThrowawayRedis:
         self.process = None
 
 
-def backend_pid() -> int:
-    """This thread's PostgreSQL backend (to spare it in an outage)."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
 @contextmanager
-def database_refusing_connections(spare: list[int]):
-    """A PostgreSQL outage of the test database for everyone but the test itself: new
-    connections are refused and every open one is terminated, except the backends in
-    `spare` (the test's own, see backend_pid()), until the block ends."""
+def database_refusing_connections(application_name: str):
+    """A PostgreSQL outage of the test database as a server process sees it: new
+    connections are refused, and every open one of the processes started with
+    PGAPPNAME=`application_name` is terminated, until the block ends. The test process's
+    own connections (its pool's) are left alone."""
     import psycopg
 
     db = settings.DATABASES["default"]
@@ -89,9 +82,8 @@ def database_refusing_connections(spare: list[int]):
     try:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid() AND NOT (pid = ANY(%s))",
-            [name, list(spare)],
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            [name, application_name],
         )
         yield
     finally:
