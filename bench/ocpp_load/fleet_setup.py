@@ -32,6 +32,8 @@ django.setup()
 
 import fleet  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import F  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from accounts.models import Operator  # noqa: E402
 from accounts.services import api_key_create  # noqa: E402
@@ -83,7 +85,7 @@ def id_tokens_ensure(count: int) -> None:
 
 def warm_reset() -> None:
     ChargeSession.objects.filter(charge_point__identity__startswith=PREFIX, status=ChargeSession.Status.ACTIVE).update(
-        status=ChargeSession.Status.COMPLETED
+        status=ChargeSession.Status.COMPLETED, stopped_at=timezone.now(), meter_stop_wh=F("meter_last_wh")
     )
     if connection.vendor != "postgresql":
         MeterSample.objects.all().delete()

@@ -15,3 +15,8 @@ from bench.ocpp_load import gclog  # noqa: E402
 
 if _os.path.basename(_sys.argv[0]) == "daphne":  # not in run.py's migrate and set-up commands
     gclog.install("server")
+
+# PostgreSQL session settings for a diagnosis run, e.g. auto_explain of slow statements:
+# BENCH_PG_OPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=20"
+if _os.environ.get("BENCH_PG_OPTIONS") and DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = _os.environ["BENCH_PG_OPTIONS"]  # noqa: F405

@@ -20,7 +20,7 @@ from ocpp.v201.enums import Action
 from chargepoints import device_model
 from chargepoints import services as cp_services
 from ocpp_consumer import handlers_common as common
-from ocpp_consumer.batching import committer, run_service
+from ocpp_consumer.batching import committer, run_read, run_service
 from ocpp_consumer.protocol import CsmsChargePoint, to_camel
 from sessions_app import transaction_events
 from sessions_app.meter import parse_timestamp, readings_v201
@@ -175,8 +175,10 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
                 **kwargs,
             }
         )
+        # The write is batched with other chargers' service calls; the costs are read
+        # after its commit (an Ended one's purchase is priced on commit).
         outcome = await run_service(
-            transaction_events.transaction_event_handle,
+            transaction_events.transaction_event_record,
             charge_point_id=self.pk,
             event_type=event_type,
             timestamp=parse_timestamp(timestamp),
@@ -189,6 +191,7 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
             meter_value=payload.get("meterValue"),
             payload=payload,
         )
+        outcome = await run_read(transaction_events.transaction_event_costs, outcome=outcome)
         answer = call_result.TransactionEvent()
         if outcome.id_token_info is not None:
             answer.id_token_info = _snake(outcome.id_token_info)
