@@ -103,12 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--warm", action="store_true")
+    parser.add_argument("--analyze", action="store_true", help="ANALYZE the whole database after the set-up")
     args = parser.parse_args()
     site = _site()
     made = chargers_ensure(args.count, site)
     id_tokens_ensure(args.count)
     if args.warm:
         warm_reset()
+    if args.analyze and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     _, key = api_key_create(operator=site.operator, name="bench")
     print(json.dumps({"made": made, "api_key": key, "vendor": connection.vendor}))
 

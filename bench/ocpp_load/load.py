@@ -259,7 +259,7 @@ async def main(args):
                     action: {"n": len(v), "p50_ms": pick_ms(sorted(v), 0.5), "p99_ms": pick_ms(sorted(v), 0.99)}
                     for action, v in sorted(stats.by_action.items())
                 },
-                "probe_p99_ms": pick_ms(probe_measured, 0.99),
+                "probe_measured_p99_ms": pick_ms(probe_measured, 0.99),
             }
         ),
         flush=True,

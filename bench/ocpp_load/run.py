@@ -142,7 +142,9 @@ def run_load(url: str, server: subprocess.Popen, args, during=None) -> dict:
             if during is not None and args.mode != "storm":
                 finish_during = during(max(1.0, args.seconds - 2))
         else:
-            result.update({k: event[k] for k in ("messages", "per_second", "p50_ms", "p99_ms", "probe_p99_ms")})
+            result.update(
+                {k: event[k] for k in ("messages", "per_second", "p50_ms", "p99_ms", "probe_measured_p99_ms")}
+            )
             result["by_action"] = event["by_action"]
             if cpu_start is not None:
                 elapsed = time.monotonic() - cpu_start[2]
@@ -218,6 +220,7 @@ def prepare_database(args, env: dict) -> dict:
         answer = {}
     else:
         command = [PY, str(HERE / "fleet_setup.py"), "--count", str(args.count)] + ([] if args.fresh else ["--warm"])
+        command += ["--analyze"] if args.analyze else []
         answer = json.loads(
             subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
         )
@@ -327,6 +330,7 @@ def main() -> None:
         "--probe-every", type=float, default=0.1, help="the probe charger's Heartbeat period (0 = none)"
     )
     parser.add_argument("--fresh", action="store_true", help="drop, create and migrate the CSMS database first")
+    parser.add_argument("--analyze", action="store_true", help="ANALYZE the CSMS database after the set-up")
     parser.add_argument(
         "--commands",
         type=float,
