@@ -200,6 +200,8 @@ BARE_SETUP = (
     "have=set(ChargePoint.objects.filter(identity__startswith='BENCH-').values_list('identity',flat=True));"
     "new=[ChargePoint(identity=f'BENCH-{{i}}', is_online=False) for i in range(1,{count}+1) if f'BENCH-{{i}}' not in have];"
     "ChargePoint.objects.bulk_create(new, batch_size=500);"
+    # (chargers left by a fleet run have passwords; the fleet set-up gives them back)
+    "ChargePoint.objects.filter(identity__startswith='BENCH-').update(password_hash='');"
     "cps=ChargePoint.objects.filter(identity__startswith='BENCH-', evses__isnull=True);"
     "evses=Evse.objects.bulk_create([Evse(charge_point=c, evse_id=1) for c in cps], batch_size=500);"
     "Connector.objects.bulk_create([Connector(charge_point_id=e.charge_point_id, evse=e, connector_id=1) for e in evses], batch_size=500);"
