@@ -713,6 +713,48 @@ def _connectors_update_live(connectors: list[Connector]) -> None:
         )
 
 
+def _sessions_update_live(sessions: list[ChargeSession]) -> None:
+    """Write the live readings of many sessions: one UPDATE ... FROM (VALUES ...) on
+    PostgreSQL (one UPDATE per session cost a quarter of the frames' group commit once
+    every MeterValues frame belonged to a transaction, issue 20), one per session elsewhere."""
+    if not sessions:
+        return
+    now = timezone.now()
+    if connection.vendor != "postgresql" or len(sessions) == 1:
+        for session in sessions:
+            ChargeSession.objects.filter(pk=session.pk).update(
+                meter_last_wh=session.meter_last_wh,
+                meter_last_at=session.meter_last_at,
+                power_w=session.power_w,
+                soc_percent=session.soc_percent,
+                soc_start_percent=session.soc_start_percent,
+                updated_at=now,
+            )
+        return
+    table = connection.ops.quote_name(ChargeSession._meta.db_table)
+    rows = ", ".join(
+        ["(%s::bigint, %s::bigint, %s::timestamptz, %s::integer, %s::integer, %s::integer)"] * len(sessions)
+    )
+    params: list = []
+    for session in sorted(sessions, key=lambda s: s.pk):  # a stable lock order
+        params += [
+            session.pk,
+            session.meter_last_wh,
+            session.meter_last_at,
+            session.power_w,
+            session.soc_percent,
+            session.soc_start_percent,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET meter_last_wh = v.meter_last_wh, meter_last_at = v.meter_last_at, "
+            "power_w = v.power_w, soc_percent = v.soc_percent, soc_start_percent = v.soc_start_percent, "
+            f"updated_at = %s FROM (VALUES {rows}) "
+            "AS v(id, meter_last_wh, meter_last_at, power_w, soc_percent, soc_start_percent) WHERE s.id = v.id",
+            [now, *params],
+        )
+
+
 def meter_values_record_many(*, frames: list[dict]) -> None:
     """Store the MeterValues of many frames (from many chargers) in one transaction.
 
@@ -768,15 +810,7 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
         _connectors_update_live([c for c in connectors.values() if getattr(c, "_live_changed", False)])
         sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
-        for session in sessions.values():
-            ChargeSession.objects.filter(pk=session.pk).update(
-                meter_last_wh=session.meter_last_wh,
-                meter_last_at=session.meter_last_at,
-                power_w=session.power_w,
-                soc_percent=session.soc_percent,
-                soc_start_percent=session.soc_start_percent,
-                updated_at=timezone.now(),
-            )
+        _sessions_update_live(list(sessions.values()))
         by_connector = {s.connector_id: s for s in sessions.values()}
         for connector in connectors.values():
             if getattr(connector, "_live_changed", False):

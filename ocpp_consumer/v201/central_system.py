@@ -4,8 +4,10 @@ the frame journal come from CsmsChargePoint, shared with 1.6."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
+from django.conf import settings
 from ocpp.exceptions import (
     FormatViolationError,
     OccurenceConstraintViolationError,
@@ -20,7 +22,7 @@ from ocpp.v201.enums import Action
 from chargepoints import device_model, reservations
 from chargepoints import services as cp_services
 from ocpp_consumer import handlers_common as common
-from ocpp_consumer.batching import committer, run_service
+from ocpp_consumer.batching import committer, run_read, run_service
 from ocpp_consumer.protocol import CsmsChargePoint, to_camel
 from sessions_app import transaction_events
 from sessions_app.meter import parse_timestamp, readings_v201
@@ -175,8 +177,10 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
                 **kwargs,
             }
         )
+        # The write is batched with other chargers' service calls; the costs are read
+        # after its commit (an Ended one's purchase is priced on commit).
         outcome = await run_service(
-            transaction_events.transaction_event_handle,
+            transaction_events.transaction_event_record,
             charge_point_id=self.pk,
             event_type=event_type,
             timestamp=parse_timestamp(timestamp),
@@ -189,6 +193,8 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
             meter_value=payload.get("meterValue"),
             payload=payload,
         )
+        if self._costs_due(outcome):
+            outcome = await run_read(transaction_events.transaction_event_costs, outcome=outcome)
         answer = call_result.TransactionEvent()
         if outcome.id_token_info is not None:
             answer.id_token_info = _snake(outcome.id_token_info)
@@ -201,6 +207,20 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
                 "content": f"Cost so far: {outcome.running_cost:.2f} {outcome.currency}".strip()[:512],
             }
         return answer
+
+    def _costs_due(self, outcome: transaction_events.TransactionEventOutcome) -> bool:
+        """An ended transaction's total cost always; a running one's at most once per
+        OCPP_RUNNING_COST_EVERY_SECONDS (pricing reads every sample of the session)."""
+        priced_at = self.__dict__.setdefault("_running_cost_priced_at", {})
+        if outcome.ended:
+            priced_at.pop(outcome.session_id, None)
+            return True
+        now = time.monotonic()
+        last = priced_at.get(outcome.session_id)
+        if last is not None and now - last < settings.OCPP_RUNNING_COST_EVERY_SECONDS:
+            return False
+        priced_at[outcome.session_id] = now
+        return True
 
     @on(Action.meter_values)
     async def on_meter_values(self, evse_id: int, meter_value: list, **kwargs):

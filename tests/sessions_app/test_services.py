@@ -179,3 +179,48 @@ def test_update_charging_state_records_the_timeline(cp):
     assert ChargingStateChange.objects.filter(session=session).count() == 2  # EVConnected, Charging
     assert list(selectors.charge_session_list_for_connector(identity="CP-1", connector_id=1)) == [session]
     assert selectors.charge_session_get(session_id=session.pk) == session
+
+
+def test_a_batch_of_meter_values_writes_every_session_its_own_readings_in_one_update():
+    """issue 20: once every MeterValues frame belongs to a transaction, one UPDATE per
+    session was a quarter of the frames' group commit; on PostgreSQL it is one for all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions_app.models import ChargeSession
+
+    sessions = []
+    for n in range(3):
+        charger = charge_point_add(identity=f"MANY-{n}", connector_count=1)
+        session, _ = services.charge_session_start(
+            charge_point_id=charger.pk, connector_id=1, id_tag="X", meter_start_wh=1000, timestamp=T0
+        )
+        sessions.append((charger, session))
+    frames = [
+        {
+            "charge_point_id": charger.pk,
+            "identity": charger.identity,
+            "connector_id": 1,
+            "transaction_id": int(session.transaction_id),
+            "meter_value": _sample(T0 + timedelta(minutes=1), 2000 + 100 * n, power=7000 + n * 1000, soc=50 + n),
+        }
+        for n, (charger, session) in enumerate(sessions)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        services.meter_values_record_many(frames=frames)
+    for n, (_, session) in enumerate(sessions):
+        session.refresh_from_db()
+        assert (session.meter_last_wh, session.power_w, session.soc_percent, session.soc_start_percent) == (
+            2000 + 100 * n,
+            7000 + n * 1000,
+            50 + n,
+            50 + n,
+        )
+        assert session.meter_last_at == T0 + timedelta(minutes=1)
+    updates = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith(f'UPDATE "{ChargeSession._meta.db_table}"')
+    ]
+    if connection.vendor == "postgresql":
+        assert len(updates) == 1
+    else:
+        assert len(updates) == 3

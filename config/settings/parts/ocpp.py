@@ -23,6 +23,12 @@ OCPP_SUBPROTOCOLS = _env.list("OCPP_SUBPROTOCOLS", default=["ocpp2.0.1", "ocpp1.
 OCPP_MAX_FRAME_CHARS = _env.int("OCPP_MAX_FRAME_CHARS", default=_env.int("OCPP_MAX_FRAME_BYTES", default=65536))
 # last_seen_at is written at most this often for frames other than Heartbeat.
 OCPP_TOUCH_EVERY_SECONDS = _env.float("OCPP_TOUCH_EVERY_SECONDS", default=60.0)
+# An OCPP 2.0.1 TransactionEvent Updated is answered with the session's running cost (a
+# personal message for the station's display) at most once per this many seconds per
+# transaction; the Updated frames between are answered without it. Pricing a session reads
+# all its samples, so pricing every frame made each frame slower as the session grew
+# (issue 20). 0 prices every frame.
+OCPP_RUNNING_COST_EVERY_SECONDS = _env.float("OCPP_RUNNING_COST_EVERY_SECONDS", default=60.0)
 
 # A known charger without a stored password may connect only when this is False
 # (security profile 0, e.g. behind a VPN); unknown chargers always need one to be Pending.

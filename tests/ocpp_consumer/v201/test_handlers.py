@@ -270,3 +270,61 @@ async def test_notifications_become_charger_events():
     assert connector.meter_wh == 12500
     state = await sync_to_async(DeviceVariable.objects.get)(charge_point=cp, component_name="Connector")
     assert state.value == "Faulted" and state.evse_id == 1 and state.connector_id == 1
+
+
+async def test_the_running_cost_is_priced_once_per_interval_not_for_every_updated_frame(settings):
+    """Pricing reads every sample of the session: priced per Updated frame, each frame got
+    slower as the session grew (issue 20). The frames between are answered without it."""
+    from decimal import Decimal
+
+    from sessions_app import signals
+
+    settings.OCPP_RUNNING_COST_EVERY_SECONDS = 60
+    priced: list[int] = []
+    registered = signals._running_cost
+    signals.register_running_cost(lambda *, session: priced.append(session.pk) or Decimal("1.50"))
+    try:
+        cp, consumer, handler = await station()
+        await sync_to_async(IdTokenFactory)(uid="CARD-1")
+        started = await call(
+            handler,
+            consumer,
+            "TransactionEvent",
+            event("Started", 0, 0, "Authorized", id_token="CARD-1", state="Charging", wh=100),
+        )
+        updated = [
+            await call(
+                handler,
+                consumer,
+                "TransactionEvent",
+                event("Updated", n, n, "MeterValuePeriodic", state="Charging", wh=100 + 10 * n),
+                str(n + 1),
+            )
+            for n in range(1, 5)
+        ]
+    finally:
+        signals._running_cost = registered
+    assert len(priced) == 1
+    assert started[2]["updatedPersonalMessage"]["content"].startswith("Cost so far: 1.50")
+    assert all(answer[0] == 3 and "updatedPersonalMessage" not in answer[2] for answer in updated)
+    session = await sync_to_async(ChargeSession.objects.get)(charge_point=cp, transaction_id="TX-1")
+    assert session.meter_last_wh == 140  # every frame was still stored
+
+
+async def test_running_costs_every_frame_when_the_interval_is_zero(settings):
+    from decimal import Decimal
+
+    from sessions_app import signals
+
+    settings.OCPP_RUNNING_COST_EVERY_SECONDS = 0
+    priced: list[int] = []
+    registered = signals._running_cost
+    signals.register_running_cost(lambda *, session: priced.append(session.pk) or Decimal("1.50"))
+    try:
+        _, consumer, handler = await station()
+        await sync_to_async(IdTokenFactory)(uid="CARD-1")
+        await call(handler, consumer, "TransactionEvent", event("Started", 0, 0, "Authorized", id_token="CARD-1"))
+        answer = await call(handler, consumer, "TransactionEvent", event("Updated", 1, 1, "MeterValuePeriodic"), "2")
+    finally:
+        signals._running_cost = registered
+    assert len(priced) == 2 and answer[2]["updatedPersonalMessage"]["content"].startswith("Cost so far")
