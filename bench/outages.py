@@ -160,6 +160,9 @@ def main() -> int:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        # Errors answered as in production (a 503 while the database is down), not with
+        # the debug page.
+        "DEBUG": "false",
         "DATABASE_URL": args.database_url,
         "REDIS_URL": redis.url,
         "DB_POOL_TIMEOUT": "5",
