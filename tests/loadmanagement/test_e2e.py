@@ -172,7 +172,9 @@ async def test_a_32_a_site_shares_its_connection_and_a_leaving_car_frees_its_sha
     assert watcher.checks > 100
     assert watcher.highest_limits <= CAPACITY + 1e-6
     assert max(watcher.highest_draw) <= CAPACITY + 1e-6
-    assert await sync_to_async(ConnectorAllocation.objects.filter(session__isnull=False).count)() == 0
+    # Turned off, the site keeps no allocation (cleared by the worker's run, which may end
+    # just after the chargers saw their profiles go).
+    assert await eventually(lambda: not ConnectorAllocation.objects.filter(session__isnull=False).exists(), 15)
     assert await sync_to_async(LoadSettingsChange.objects.filter(site=site).count)() == 2
 
 
