@@ -1,8 +1,10 @@
 """Charger authentication at connect, without stalling the process's OCPP traffic.
 
 The database thread commits every charger's frames (ocpp_consumer/batching.py), so it
-only looks the charger up (charge_point_admit_many, batched); the password check runs in
-a small thread pool of its own (OCPP_AUTH_THREADS), one check per connection. Failed
+only looks the charger up (charge_point_admit_many, batched). A password stored with the
+current hash (an HMAC, microseconds) is checked right here, on the event loop; an older
+slow hash (PBKDF2, until it is upgraded at that login) in a small thread pool of its own
+(OCPP_AUTH_THREADS), one check per connection and one at a time per charger id. Failed
 attempts are counted per charger id and per source address (FailureLimiter): past the
 allowance, connects are refused at once, without checking a password, for a lock-out
 that doubles with every further failure; and only one check per charger id runs at a time. A charger whose password matches its cached
@@ -144,14 +146,20 @@ async def charger_authenticate(
             return charge_point
         logger.warning("%s: refused without a check: too many failed logins for this id", identity)
         return None
-    if identity in _checking:
-        logger.warning("%s: refused without a check: another login of this id is being checked", identity)
-        return None
-    _checking.add(identity)
-    try:
-        checked = await _check_in_pool(charge_point, password)
-    finally:
-        _checking.discard(identity)
+    if charger_secrets.is_current(charge_point.password_hash):
+        # The current hash is an HMAC: microseconds, checked here on the event loop, with
+        # no queue to wait in (a fleet reconnecting at once was refused by the pool's
+        # queue limit, issue 20) and no await between the check and counting a failure.
+        checked = charge_point_password_check(charge_point=charge_point, password=password)
+    else:
+        if identity in _checking:
+            logger.warning("%s: refused without a check: another login of this id is being checked", identity)
+            return None
+        _checking.add(identity)
+        try:
+            checked = await _check_in_pool(charge_point, password)
+        finally:
+            _checking.discard(identity)
     if checked is None:
         logger.warning("%s: refused: too many password checks waiting", identity)
         return None

@@ -111,8 +111,35 @@ def fresh_auth(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_password_checks_run_in_their_own_pool_never_on_the_database_thread(fresh_auth, monkeypatch):
+async def test_current_hashes_are_checked_inline_never_on_the_database_thread(fresh_auth, monkeypatch):
+    # Issue 20: a fleet reconnecting at once was refused by the pool's queue limit, for
+    # checks that take microseconds. They run on the event loop's own thread now.
+    cp = await sync_to_async(charge_point_add)(identity="INLINE-1", password="inline-password-0123")
+    threads = []
+    real = auth.charge_point_password_check
+
+    def recording(**kwargs):
+        threads.append(threading.current_thread())
+        return real(**kwargs)
+
+    monkeypatch.setattr(auth, "charge_point_password_check", recording)
+    ok = await auth.charger_authenticate(
+        identity=cp.identity, password="inline-password-0123", protocol="ocpp1.6", address="10.0.0.2"
+    )
+    bad = await auth.charger_authenticate(
+        identity=cp.identity, password="wrong", protocol="ocpp1.6", address="10.0.0.2"
+    )
+    assert ok is not None and bad is None
+    assert threads == [threading.current_thread()] * 2  # (this test's event loop thread)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_older_slow_hashes_are_checked_in_their_own_pool_never_on_the_database_thread(
+    fresh_auth, monkeypatch, settings
+):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     cp = await sync_to_async(charge_point_add)(identity="POOL-1", password="pool-password-012345")
+    await sync_to_async(ChargePoint.objects.filter(pk=cp.pk).update)(password_hash=_pbkdf2("pool-password-012345"))
     threads = []
     real = auth.charge_point_password_check
 
@@ -121,11 +148,12 @@ async def test_password_checks_run_in_their_own_pool_never_on_the_database_threa
         return real(**kwargs)
 
     monkeypatch.setattr(auth, "charge_point_password_check", recording)
-    ok = await auth.charger_authenticate(
-        identity=cp.identity, password="pool-password-012345", protocol="ocpp1.6", address="10.0.0.1"
-    )
+    # (the wrong one first: the right one upgrades the hash to the inline kind)
     bad = await auth.charger_authenticate(
         identity=cp.identity, password="wrong", protocol="ocpp1.6", address="10.0.0.1"
+    )
+    ok = await auth.charger_authenticate(
+        identity=cp.identity, password="pool-password-012345", protocol="ocpp1.6", address="10.0.0.1"
     )
     assert ok is not None and bad is None
     assert len(threads) == 2 and all(name.startswith("ocpp-auth") for name in threads)
@@ -282,7 +310,10 @@ async def test_attempts_arriving_together_for_one_id_queue_one_check_not_one_eac
     queue a slow check each, ahead of other chargers' (a newcomer then missed daphne's
     5 s handshake limit)."""
     settings.OCPP_AUTH_FAILURES_PER_IDENTITY = settings.OCPP_AUTH_FAILURES_PER_ADDRESS = 1000
-    await sync_to_async(charge_point_add)(identity="TOGETHER-1", password="together-password-01")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    cp = await sync_to_async(charge_point_add)(identity="TOGETHER-1", password="together-password-01")
+    # A slow (older) hash: the case where checks queue (current ones are checked inline).
+    await sync_to_async(ChargePoint.objects.filter(pk=cp.pk).update)(password_hash=_pbkdf2("together-password-01"))
     checks = []
     real = auth.charge_point_password_check
 

@@ -53,9 +53,10 @@ OCPP_PASSWORD_CACHE_SECONDS = _env.float("OCPP_PASSWORD_CACHE_SECONDS", default=
 # derived from SECRET_KEY, so rotating SECRET_KEY then locks every charger out; set this
 # to keep charger passwords independent of SECRET_KEY.
 OCPP_PASSWORD_KEY = _env.str("OCPP_PASSWORD_KEY", default="")
-# Basic-auth checks run in a small thread pool of their own, never on the database thread
-# that commits every charger's frames; more than OCPP_AUTH_MAX_WAITING checks queued at
-# once are refused at once (the charger retries).
+# Basic-auth checks of older (PBKDF2) password hashes run in a small thread pool of their
+# own, never on the database thread that commits every charger's frames; more than
+# OCPP_AUTH_MAX_WAITING such checks queued at once are refused at once (the charger
+# retries). Current (HMAC) hashes are checked inline: microseconds, no queue.
 OCPP_AUTH_THREADS = _env.int("OCPP_AUTH_THREADS", default=2)
 OCPP_AUTH_MAX_WAITING = _env.int("OCPP_AUTH_MAX_WAITING", default=200)
 # Failed Basic-auth attempts, counted in-process per charger id and per source address:
