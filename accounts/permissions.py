@@ -61,3 +61,16 @@ def operator_groups_ensure(group_model, permission_model) -> None:
     for name, wanted in _role_permissions(list(permissions)).items():
         group, _ = group_model.objects.get_or_create(name=name)
         group.permissions.set([permissions[key] for key in sorted(wanted) if key in permissions])
+
+
+def operator_groups_refresh(apps, schema_editor=None) -> None:
+    """RunPython body of the migrations that give the roles their permissions (accounts
+    0003, chargepoints 0007, loadmanagement 0003): permissions are normally created after
+    all migrations ran, and the roles need them now."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    operator_groups_ensure(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))

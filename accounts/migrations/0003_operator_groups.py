@@ -1,19 +1,13 @@
 """The operator roles: "Operator viewer", "Operator engineer" (sends charger commands) and
 "Operator admin" (accounts/permissions.py)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 
 def groups_create(apps, schema_editor):
-    from accounts.permissions import operator_groups_ensure
+    from accounts.permissions import operator_groups_refresh
 
-    # Permissions are normally created after all migrations ran; the groups need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    operator_groups_ensure(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    operator_groups_refresh(apps, schema_editor)
 
 
 def groups_remove(apps, schema_editor):

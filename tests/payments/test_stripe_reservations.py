@@ -555,3 +555,9 @@ def test_concurrent_confirms_send_one_start_and_all_report_the_chargers_answer(
         thread.join(30)
     assert answers == [(200, {"status": charger_says})] * 3
     assert len(commands.sent) == 1
+
+
+def test_an_unusable_idempotency_key_is_refused_before_anything_is_created(api, stripe_api, tag):
+    too_long = _create_with(api, CREATE, "k" * 256)
+    assert too_long.status_code == 400 and "Idempotency-Key" in too_long.json()["message"]
+    assert Reservation.objects.count() == 0 and stripe_api.calls("POST", "/v1/checkout/sessions") == []
