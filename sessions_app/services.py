@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from chargepoints.services import (
     connector_state,
     connector_update_status,
     rows_insert,
+    rows_update,
 )
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, plausible_time, readings_v16
 from sessions_app.models import (
@@ -690,69 +691,18 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
 
 
 def _connectors_update_live(connectors: list[Connector]) -> None:
-    """Write the live readings of many connectors: one UPDATE ... FROM (VALUES ...) on
-    PostgreSQL, one UPDATE per connector elsewhere."""
-    if not connectors:
-        return
-    if connection.vendor != "postgresql" or len(connectors) == 1:
-        for connector in connectors:
-            Connector.objects.filter(pk=connector.pk).update(
-                meter_wh=connector.meter_wh, power_w=connector.power_w, soc_percent=connector.soc_percent
-            )
-        return
-    table = connection.ops.quote_name(Connector._meta.db_table)
-    rows = ", ".join(["(%s::bigint, %s::bigint, %s::integer, %s::integer)"] * len(connectors))
-    params: list = []
-    for connector in sorted(connectors, key=lambda c: c.pk):  # a stable lock order
-        params += [connector.pk, connector.meter_wh, connector.power_w, connector.soc_percent]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS c SET meter_wh = v.meter_wh, power_w = v.power_w, soc_percent = v.soc_percent "
-            f"FROM (VALUES {rows}) AS v(id, meter_wh, power_w, soc_percent) WHERE c.id = v.id",
-            params,
-        )
+    """Write the live readings of many connectors (one UPDATE on PostgreSQL)."""
+    rows_update(model=Connector, fields=("meter_wh", "power_w", "soc_percent"), objects=connectors)
+
+
+_SESSION_LIVE_FIELDS = ("meter_last_wh", "meter_last_at", "power_w", "soc_percent", "soc_start_percent")
 
 
 def _sessions_update_live(sessions: list[ChargeSession]) -> None:
     """Write the live readings of many sessions: one UPDATE ... FROM (VALUES ...) on
     PostgreSQL (one UPDATE per session cost a quarter of the frames' group commit once
-    every MeterValues frame belonged to a transaction, issue 20), one per session elsewhere."""
-    if not sessions:
-        return
-    now = timezone.now()
-    if connection.vendor != "postgresql" or len(sessions) == 1:
-        for session in sessions:
-            ChargeSession.objects.filter(pk=session.pk).update(
-                meter_last_wh=session.meter_last_wh,
-                meter_last_at=session.meter_last_at,
-                power_w=session.power_w,
-                soc_percent=session.soc_percent,
-                soc_start_percent=session.soc_start_percent,
-                updated_at=now,
-            )
-        return
-    table = connection.ops.quote_name(ChargeSession._meta.db_table)
-    rows = ", ".join(
-        ["(%s::bigint, %s::bigint, %s::timestamptz, %s::integer, %s::integer, %s::integer)"] * len(sessions)
-    )
-    params: list = []
-    for session in sorted(sessions, key=lambda s: s.pk):  # a stable lock order
-        params += [
-            session.pk,
-            session.meter_last_wh,
-            session.meter_last_at,
-            session.power_w,
-            session.soc_percent,
-            session.soc_start_percent,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS s SET meter_last_wh = v.meter_last_wh, meter_last_at = v.meter_last_at, "
-            "power_w = v.power_w, soc_percent = v.soc_percent, soc_start_percent = v.soc_start_percent, "
-            f"updated_at = %s FROM (VALUES {rows}) "
-            "AS v(id, meter_last_wh, meter_last_at, power_w, soc_percent, soc_start_percent) WHERE s.id = v.id",
-            [now, *params],
-        )
+    every MeterValues frame belonged to a transaction, issue 20)."""
+    rows_update(model=ChargeSession, fields=_SESSION_LIVE_FIELDS, objects=sessions, also={"updated_at": timezone.now()})
 
 
 def meter_values_record_many(*, frames: list[dict]) -> None:
