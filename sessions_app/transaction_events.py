@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,8 +29,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chargepoints.device_model import connector_for_evse
+from chargepoints.fanout import publish_state
 from chargepoints.models import ChargePoint, ChargePointEvent, Connector, IdToken, OcppVersion
 from chargepoints.selectors import id_tag_info
+from chargepoints.services import connector_state, rows_insert, rows_update
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, parse_timestamp, plausible_time, readings_v201
 from sessions_app.models import (
     ChargeSession,
@@ -67,6 +69,10 @@ class TransactionEventOutcome:
     total_cost: Decimal | None = None  # only for an Ended transaction with a purchase
     running_cost: Decimal | None = None
     currency: str = ""
+    # Applied as the next event after all before it (by seqNo and timestamp), the session
+    # still open: the charger's next Updated may take the staged path (updated_record_many).
+    in_order: bool = False
+    timestamp: datetime | None = None
 
 
 # --- id tokens ------------------------------------------------------------------------
@@ -248,7 +254,10 @@ def transaction_event_record(
     if session.status == ChargeSession.Status.COMPLETED:
         session_id = session.pk
         transaction.on_commit(lambda: session_reprice(session_id=session_id))
-    return _outcome(session, duplicate=False, id_token_info=info)
+    outcome = _outcome(session, duplicate=False, id_token_info=info)
+    if in_order and session.status == ChargeSession.Status.ACTIVE:
+        outcome = replace(outcome, in_order=True, timestamp=timestamp)
+    return outcome
 
 
 def _honour_reservation(session: ChargeSession, *, info: dict, id_token: str, payload: dict, at: datetime) -> None:
@@ -638,6 +647,173 @@ def _publish(session: ChargeSession) -> None:
     transaction.on_commit(lambda: publish_state(state))
 
 
+# --- the next Updated of many transactions at once ----------------------------------------
+
+_EVENT_FIELDS = (
+    "session_id",
+    "seq_no",
+    "event_type",
+    "trigger_reason",
+    "timestamp",
+    "offline",
+    "charging_state",
+    "payload",
+    "received_at",
+)
+_SAMPLE_FIELDS = (
+    "charge_point_id",
+    "connector_id",
+    "session_id",
+    "sampled_at",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+    "value",
+    "unit",
+)
+_SESSION_UPDATED_FIELDS = (
+    "last_seq_no",
+    "time_spent_charging_s",
+    "meter_start_wh",
+    "meter_last_wh",
+    "meter_last_at",
+    "power_w",
+    "soc_percent",
+    "soc_start_percent",
+)
+
+
+# What the charger's connection adds to transaction_event_record's arguments: its identity
+# (for the live state) and the timestamp of the last event it saw applied in order.
+_STAGING_KEYS = ("identity", "previous_timestamp")
+
+
+def updated_may_be_staged(*, event_type: str, payload: dict) -> bool:
+    """Whether a TransactionEvent can go to updated_record_many, judged from the frame alone
+    (the charger's connection also checks that it follows the last event it applied): an
+    Updated that authorises nothing, reserves nothing, was not queued offline and changes
+    no charging state is only new readings, the bulk of a 2.0.1 fleet's traffic."""
+    return (
+        event_type == UPDATED
+        and not payload.get("offline")
+        and not payload.get("idToken")
+        and payload.get("reservationId") is None
+    )
+
+
+def updated_record_many(items: list[dict]) -> None:
+    """Store the next Updated event of many transactions with a handful of statements: the
+    event rows and their samples inserted together, each session's and connector's live
+    readings in one UPDATE each. Runs staged in the frames' group commit (each item is a
+    transaction_event_record call's arguments plus `identity`).
+
+    The result is the session transaction_event_record's in-order path gives (tests check
+    both ways give the same rows). An item is only taken here when the stored session
+    agrees that it comes next: open, its last seqNo the one before, the same charging
+    state, a plausible time, no remote start to link for the first time. Any other item
+    goes through transaction_event_record in the same transaction."""
+    if not items:
+        return
+    keys = {(item["charge_point_id"], str(item["transaction_info"]["transactionId"])) for item in items}
+    sessions = {
+        (s.charge_point_id, s.transaction_id): s
+        for s in ChargeSession.objects.filter(
+            charge_point_id__in={cp for cp, _ in keys}, transaction_id__in={tx for _, tx in keys}
+        )
+        if (s.charge_point_id, s.transaction_id) in keys
+    }
+    received_at = timezone.now()
+    events: list[tuple] = []
+    samples: list[tuple] = []
+    touched: dict[int, tuple[ChargeSession, str]] = {}
+    for item in items:
+        session = sessions.get((item["charge_point_id"], str(item["transaction_info"]["transactionId"])))
+        if session is None or not _follows(session, item, received_at):
+            with transaction.atomic():
+                fields = {key: value for key, value in item.items() if key not in _STAGING_KEYS}
+                transaction_event_record(**fields)
+            sessions.pop((item["charge_point_id"], str(item["transaction_info"]["transactionId"])), None)
+            continue
+        timestamp, info, payload = item["timestamp"], item["transaction_info"], item["payload"]
+        events.append(
+            (
+                session.pk,
+                item["seq_no"],
+                UPDATED,
+                item["trigger_reason"],
+                timestamp,
+                False,
+                info.get("chargingState", ""),
+                payload,
+                received_at,
+            )
+        )
+        rows = samples_from_meter_values(
+            charge_point_id=session.charge_point_id,
+            connector_id=session.connector_id,
+            session_id=session.pk,
+            meter_value=item.get("meter_value") or [],
+            default_context=_default_context(UPDATED),
+        )
+        samples += [tuple(getattr(row, name) for name in _SAMPLE_FIELDS) for row in rows]
+        session.last_seq_no = item["seq_no"]
+        if "timeSpentCharging" in info:
+            session.time_spent_charging_s = info["timeSpentCharging"]
+        _apply_samples(session, rows)
+        if session.remote_start_id is not None:
+            _link_remote_start(session)
+        touched[session.pk] = (session, item.get("identity", ""))
+    if not touched:
+        return
+    rows_insert(model=TransactionEvent, fields=_EVENT_FIELDS, rows=events)
+    rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
+    rows_update(
+        model=ChargeSession,
+        fields=_SESSION_UPDATED_FIELDS,
+        objects=[session for session, _ in touched.values()],
+        also={"updated_at": received_at},
+    )
+    connectors = Connector.objects.in_bulk([session.connector_id for session, _ in touched.values()])
+    for session, _ in touched.values():
+        connector = connectors[session.connector_id]
+        connector.power_w, connector.meter_wh, connector.soc_percent = (
+            session.power_w,
+            session.meter_last_wh,
+            session.soc_percent,
+        )
+    rows_update(model=Connector, fields=("power_w", "meter_wh", "soc_percent"), objects=connectors.values())
+    for session, identity in touched.values():
+        state = connector_state(
+            connectors[session.connector_id],
+            identity or ChargePoint.objects.values_list("identity", flat=True).get(pk=session.charge_point_id),
+            session_id=session.pk,
+            transaction_id=session.transaction_id,
+            charging_state=session.charging_state,
+            session_status=session.status,
+        )
+        transaction.on_commit(lambda state=state: publish_state(state))
+
+
+def _follows(session: ChargeSession, item: dict, now: datetime) -> bool:
+    """The stored session agrees that this Updated is simply the next event (see
+    updated_record_many)."""
+    info = item["transaction_info"]
+    previous = item.get("previous_timestamp")
+    if previous is None or item["timestamp"] < previous:
+        return False
+    _, implausible = plausible_time(sent=item["timestamp"], received_at=now, not_before=None)
+    return (
+        session.status == ChargeSession.Status.ACTIVE
+        and session.ocpp_version == OcppVersion.V201
+        and session.last_seq_no is not None
+        and item["seq_no"] == session.last_seq_no + 1
+        and not implausible
+        and info.get("chargingState", session.charging_state) in {"", session.charging_state}
+        and info.get("remoteStartId") in {None, session.remote_start_id}
+    )
+
+
 # --- price -------------------------------------------------------------------------------
 
 
@@ -657,8 +833,6 @@ def _outcome(session: ChargeSession, *, duplicate: bool, id_token_info: dict | N
 
 def transaction_event_costs(*, outcome: TransactionEventOutcome) -> TransactionEventOutcome:
     """Add the costs to an outcome; call after commit, when the session has been priced."""
-    from dataclasses import replace
-
     session = ChargeSession.objects.get(pk=outcome.session_id)
     if outcome.ended:
         purchase = _purchase_of(session)

@@ -177,22 +177,43 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
                 **kwargs,
             }
         )
+        arguments = {
+            "charge_point_id": self.pk,
+            "event_type": event_type,
+            "timestamp": parse_timestamp(timestamp),
+            "trigger_reason": trigger_reason,
+            "seq_no": seq_no,
+            "transaction_info": payload["transactionInfo"],
+            "offline": kwargs.get("offline", False),
+            "id_token": payload.get("idToken"),
+            "evse": payload.get("evse"),
+            "meter_value": payload.get("meterValue"),
+            "payload": payload,
+        }
+        transaction_id = str(transaction_info["transaction_id"])
+        applied = self.__dict__.setdefault("_applied_in_order", {})
+        last = applied.pop(transaction_id, None)
+        if (
+            last is not None
+            and last[1] == seq_no - 1
+            and transaction_events.updated_may_be_staged(event_type=event_type, payload=payload)
+            and not self._running_cost_due(last[0])
+        ):
+            # The next Updated of a transaction this connection applied in order (the bulk
+            # of a 2.0.1 fleet's frames): staged into the frames' group commit, stored with
+            # this frame's journal rows before the answer leaves. The database checks again
+            # that it comes next, and hands anything else to transaction_event_record.
+            self.stage(
+                transaction_events.updated_record_many,
+                {**arguments, "identity": self.id, "previous_timestamp": last[2]},
+            )
+            applied[transaction_id] = (last[0], seq_no, arguments["timestamp"])
+            return call_result.TransactionEvent()
         # The write is batched with other chargers' service calls; the costs are read
         # after its commit (an Ended one's purchase is priced on commit).
-        outcome = await run_service(
-            transaction_events.transaction_event_record,
-            charge_point_id=self.pk,
-            event_type=event_type,
-            timestamp=parse_timestamp(timestamp),
-            trigger_reason=trigger_reason,
-            seq_no=seq_no,
-            transaction_info=payload["transactionInfo"],
-            offline=kwargs.get("offline", False),
-            id_token=payload.get("idToken"),
-            evse=payload.get("evse"),
-            meter_value=payload.get("meterValue"),
-            payload=payload,
-        )
+        outcome = await run_service(transaction_events.transaction_event_record, **arguments)
+        if outcome.in_order:
+            applied[transaction_id] = (outcome.session_id, seq_no, outcome.timestamp)
         if self._costs_due(outcome):
             outcome = await run_read(transaction_events.transaction_event_costs, outcome=outcome)
         answer = call_result.TransactionEvent()
@@ -215,12 +236,14 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
         if outcome.ended:
             priced_at.pop(outcome.session_id, None)
             return True
-        now = time.monotonic()
-        last = priced_at.get(outcome.session_id)
-        if last is not None and now - last < settings.OCPP_RUNNING_COST_EVERY_SECONDS:
+        if not self._running_cost_due(outcome.session_id):
             return False
-        priced_at[outcome.session_id] = now
+        priced_at[outcome.session_id] = time.monotonic()
         return True
+
+    def _running_cost_due(self, session_id: int) -> bool:
+        last = self.__dict__.get("_running_cost_priced_at", {}).get(session_id)
+        return last is None or time.monotonic() - last >= settings.OCPP_RUNNING_COST_EVERY_SECONDS
 
     @on(Action.meter_values)
     async def on_meter_values(self, evse_id: int, meter_value: list, **kwargs):
