@@ -9,8 +9,17 @@ from sessions_app.signals import register_running_cost, session_completed
 
 
 @receiver(session_completed, dispatch_uid="billing-price-completed-session")
-def price_completed_session(sender, *, session_id: int, **kwargs) -> None:
-    services.purchase_create_for_session(session_id=session_id)
+def price_completed_session(sender, *, session_id: int, answer_waits: bool = True, **kwargs) -> None:
+    if answer_waits:  # (an OCPP 2.0.1 Ended: its answer's totalCost is read right after)
+        services.purchase_create_for_session(session_id=session_id)
+        return
+    # Nobody waits for this price: a worker computes it, not the web process's service
+    # thread, which every charger's start and stop queue behind (issue 20: pricing was a
+    # third of that thread under a fleet's churn). create_missing_purchases (beat) catches
+    # a task that was lost.
+    from billing.tasks import purchase_create_for_session_task
+
+    purchase_create_for_session_task.delay(session_id)
 
 
 def connect() -> None:

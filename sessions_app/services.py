@@ -70,7 +70,8 @@ STATUS_TO_CHARGING_STATE = {
 
 
 def _request_purchase(session_id: int) -> None:
-    session_completed.send(sender=ChargeSession, session_id=session_id)
+    # A 1.6 StopTransaction's answer carries no price: nothing here waits for it.
+    session_completed.send(sender=ChargeSession, session_id=session_id, answer_waits=False)
 
 
 def _after_stop(session_id: int) -> None:

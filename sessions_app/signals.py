@@ -9,7 +9,10 @@ from typing import Any
 from django.dispatch import Signal
 
 # Sent after commit when a session ended, or when its data changed after it ended (a late
-# stop, a late event): it is to be priced (again). Keyword argument: session_id.
+# stop, a late event): it is to be priced (again). Keyword arguments: session_id, and
+# answer_waits: whether the charger's answer carries the price (an OCPP 2.0.1 Ended's
+# totalCost), so it must be priced before the answer; when not (a 1.6 StopTransaction),
+# the pricing may go to a worker.
 session_completed = Signal()
 
 # Sent after commit when what a charger draws may change: a session started or ended, or

@@ -821,7 +821,7 @@ def session_reprice(*, session_id: int) -> None:
     """(Re)price a completed session. A failure in billing must not break the charger's
     answer, so it is logged, not raised."""
     try:
-        session_completed.send(sender=ChargeSession, session_id=session_id)
+        session_completed.send(sender=ChargeSession, session_id=session_id, answer_waits=True)
     except Exception:
         logger.exception("pricing session %s failed", session_id)
 

@@ -30,14 +30,17 @@ def _sample(at: datetime, wh: int, power: int = 11000, soc: int | None = 40) -> 
 
 def test_a_session_lives_from_start_to_stop_and_asks_billing_for_a_purchase(cp, monkeypatch):
     import billing.services
+    import billing.tasks
 
     requested = []
-    monkeypatch.setattr(
-        billing.services,
-        "purchase_create_for_session",
-        lambda *, session_id: requested.append(session_id),
-        raising=False,
-    )
+    # Billing prices a 1.6 stop in its worker task (eager in tests), a 2.0.1 Ended inline.
+    for module in (billing.services, billing.tasks):
+        monkeypatch.setattr(
+            module,
+            "purchase_create_for_session",
+            lambda *, session_id: requested.append(session_id),
+            raising=False,
+        )
     IdToken.objects.create(uid="CARD")
     services.status_notification_apply(charge_point_id=cp.pk, connector_id=1, status="Preparing", timestamp=T0)
     session, info = services.charge_session_start(

@@ -1,0 +1,60 @@
+"""Where a finished session is priced (issue 20): a 1.6 StopTransaction's answer carries no
+price, so its pricing goes to the Celery worker, not the web process's service thread;
+an OCPP 2.0.1 Ended is priced before its answer, which carries the totalCost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from billing import tasks
+from billing.models import Purchase
+from chargepoints.models import IdToken
+from sessions_app import services as sessions
+from sessions_app.transaction_events import transaction_event_record
+from tests.billing.factories import make_charge_point
+from tests.ocpp_consumer.v201.frames import event, kwargs_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Task messages sent to the broker, instead of run (a worker is not running)."""
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.purchase_create_for_session_task, "delay", lambda session_id: sent.append(session_id))
+    return sent
+
+
+def test_a_16_stop_is_priced_by_the_worker_not_inline(enqueued):
+    charge_point = make_charge_point()
+    IdToken.objects.create(uid="CARD")
+    session, _ = sessions.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=T0
+    )
+    sessions.charge_session_stop(
+        charge_point_id=charge_point.pk,
+        transaction_id=session.transaction_id,
+        meter_stop_wh=5_000,
+        timestamp=T0 + timedelta(minutes=30),
+    )
+    assert enqueued == [session.pk]
+    assert not Purchase.objects.filter(session=session).exists()
+    # What the worker then runs prices it.
+    tasks.purchase_create_for_session_task.run(session.pk)
+    assert Purchase.objects.filter(session=session).count() == 1
+
+
+def test_a_201_ended_is_priced_before_its_answer(enqueued):
+    charge_point = make_charge_point()
+    IdToken.objects.create(uid="CARD-1")
+    for payload in (
+        event("Started", 0, 0, "Authorized", id_token="CARD-1", state="Charging", wh=0),
+        event("Ended", 1, 30, "EVCommunicationLost", state="EVConnected", reason="EVDisconnected", wh=5_000),
+    ):
+        outcome = transaction_event_record(charge_point_id=charge_point.pk, **kwargs_of(payload))
+    assert outcome.ended and enqueued == []
+    assert Purchase.objects.filter(session_id=outcome.session_id).count() == 1
