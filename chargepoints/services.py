@@ -816,10 +816,18 @@ def rows_update(*, model: type, fields: tuple[str, ...], objects: Iterable, also
     targets = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
     row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in [pk, *targets]) + ")"
+    # Plain attribute values go to psycopg as they are (it adapts numbers, text and aware
+    # datetimes itself, in C); get_db_prep_value per value was a tenth of the frames' group
+    # commit. Only JSON needs preparing.
+    attnames = [field.attname for field in targets]
+    prepared = [i for i, field in enumerate(targets) if field.get_internal_type() == "JSONField"]
     params: list = []
     for obj in objects:
-        params.append(pk.get_db_prep_value(obj.pk, connection))
-        params += [field.get_db_prep_value(getattr(obj, field.attname), connection) for field in targets]
+        values = [getattr(obj, name) for name in attnames]
+        for i in prepared:
+            values[i] = targets[i].get_db_prep_value(values[i], connection)
+        params.append(obj.pk)
+        params += values
     assignments = [f"{quote(field.column)} = v.{quote(field.column)}" for field in targets]
     also_params = []
     for name, value in also.items():

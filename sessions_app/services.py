@@ -730,30 +730,25 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         tx_keys = {
             (f["charge_point_id"], str(f["transaction_id"])) for f in frames if f.get("transaction_id") is not None
         }
-        sessions_by_tx: dict = {}
+        # The sessions the frames name and the active ones of their connectors, in one query.
+        wanted = Q()
         if tx_keys:
-            sessions_by_tx = {
-                (s.charge_point_id, s.transaction_id): s
-                for s in ChargeSession.objects.filter(
-                    charge_point_id__in={cp for cp, _ in tx_keys}, transaction_id__in={tx for _, tx in tx_keys}
-                )
-                if (s.charge_point_id, s.transaction_id) in tx_keys
-            }
-        connector_pks = [c.pk for c in connectors.values()]
-        active = (
-            {
-                s.connector_id: s
-                for s in ChargeSession.objects.filter(
-                    connector_id__in=connector_pks, status=ChargeSession.Status.ACTIVE
-                )
-            }
-            if connector_pks
-            else {}
-        )
+            wanted |= Q(charge_point_id__in={cp for cp, _ in tx_keys}, transaction_id__in={tx for _, tx in tx_keys})
+        connector_pks = {c.pk for c in connectors.values()}
+        if connector_pks:
+            wanted |= Q(connector_id__in=connector_pks, status=ChargeSession.Status.ACTIVE)
+        found = list(ChargeSession.objects.filter(wanted)) if wanted else []
+        sessions_by_tx: dict = {
+            (s.charge_point_id, s.transaction_id): s for s in found if (s.charge_point_id, s.transaction_id) in tx_keys
+        }
+        active = {
+            s.connector_id: s
+            for s in found
+            if s.status == ChargeSession.Status.ACTIVE and s.connector_id in connector_pks
+        }
         for session in active.values():
             sessions_by_tx.setdefault((session.charge_point_id, session.transaction_id), session)
-        # One object per row, whichever way it was found, so updates do not overwrite each other.
-        active = {s.connector_id: sessions_by_tx.get((s.charge_point_id, s.transaction_id), s) for s in active.values()}
+        # (One query, so one object per row however it was found: updates cannot overwrite each other.)
         identities = {f["charge_point_id"]: f["identity"] for f in frames}
         samples: list[tuple] = []
         for frame in frames:
