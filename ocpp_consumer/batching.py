@@ -44,14 +44,27 @@ def _note_failure(error: BaseException) -> None:
 
 
 class GroupCommitter:
-    def __init__(self, flush: Callable[[list], Any], *, max_batch: int = 500) -> None:
+    """`own_thread`: flush on a thread (and database connection) of this committer's own
+    instead of the shared database thread, for a small lane that must not queue behind
+    the frames' batches (the journal rows of commands, issue 20)."""
+
+    def __init__(self, flush: Callable[[list], Any], *, max_batch: int = 500, own_thread: str = "") -> None:
         self._flush = flush
         self._max_batch = max_batch
         self._items: list = []
         self._futures: list[asyncio.Future] = []
         self._running = False
         self._hygiene_due = 0.0
-        self._run_in_db_thread = sync_to_async(self._flush_collecting, thread_sensitive=True)
+        self._executor: ThreadPoolExecutor | None = None
+        if own_thread:
+            executor = self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=own_thread)
+
+            async def run(items: list) -> list[dict]:
+                return await asyncio.get_running_loop().run_in_executor(executor, self._flush_collecting, items)
+
+            self._run_in_db_thread = run
+        else:
+            self._run_in_db_thread = sync_to_async(self._flush_collecting, thread_sensitive=True)
 
     def _flush_collecting(self, items: list) -> list[dict]:
         # Connection hygiene as channels' database_sync_to_async does it (close_old_connections:
@@ -111,6 +124,8 @@ class GroupCommitter:
                             future.set_result(None)
                 if states:
                     asyncio.get_running_loop().create_task(publish_many_async(states))
+            if self._executor is not None:  # idle: its connection goes back to the pool
+                await asyncio.get_running_loop().run_in_executor(self._executor, connections.close_all)
         except Exception as exc:
             for future in futures:
                 if not future.done():
@@ -125,12 +140,13 @@ class GroupCommitter:
 _committers: dict[tuple[int, str], GroupCommitter] = {}
 
 
-def committer(name: str, flush: Callable[[list], Any]) -> GroupCommitter:
-    """The process's committer for `name` on the running event loop."""
+def committer(name: str, flush: Callable[[list], Any], *, own_thread: bool = False) -> GroupCommitter:
+    """The process's committer for `name` on the running event loop (with `own_thread`, on
+    a thread of its own, see GroupCommitter)."""
     key = (id(asyncio.get_running_loop()), name)
     found = _committers.get(key)
     if found is None:
-        found = _committers[key] = GroupCommitter(flush)
+        found = _committers[key] = GroupCommitter(flush, own_thread=f"ocpp-{name}" if own_thread else "")
     return found
 
 

@@ -122,6 +122,14 @@ def journal_write(rows: list[dict], staged: tuple = ()) -> Any:
     return committer("frames", _frames_flush).submit((rows, tuple(staged)))
 
 
+def journal_write_command(rows: list[dict]) -> Any:
+    """Journal a command we send, or the charger's answer to it, in a lane of its own: an
+    operator's command is still journalled before it is sent and before its answer is
+    handed back, but no longer waits behind the fleet's frames in their group commit
+    (issue 20: a command's round trip was two of those batches, 0.9 s p99 under load)."""
+    return committer("commands", _frames_flush, own_thread=True).submit((rows, ()))
+
+
 class CsmsChargePoint:
     """Mixin for the version-specific ChargePoint classes (ocpp.v16.ChargePoint, later
     ocpp.v201.ChargePoint): routing, journalling and outgoing calls."""
@@ -222,7 +230,8 @@ class CsmsChargePoint:
                         action,
                         payload=frame[2] if message_type == CALL_RESULT else frame[2:],
                     )
-                ]
+                ],
+                write=journal_write_command if unique_id == self._awaiting else journal_write,
             )
             if unique_id != self._awaiting:
                 # A reply to nothing we are waiting for (never sent, or already timed out):
@@ -388,11 +397,11 @@ class CsmsChargePoint:
                     await self._journal_or_log([in_row, out_row])
         await self.consumer.send(text_data=dumps(frame))
 
-    async def _journal_or_log(self, rows: list[dict]) -> None:
+    async def _journal_or_log(self, rows: list[dict], *, write: Callable = journal_write) -> None:
         """Journal rows whose storing nothing else depends on: a failure is logged (once per
         database outage) and the frame goes on being handled."""
         try:
-            await journal_write(rows)
+            await write(rows)
         except Exception as failure:
             if is_database_unavailable(failure):
                 database_outage.failed(failure)
@@ -410,7 +419,7 @@ class CsmsChargePoint:
                 # An answer that came after its call's caller gave up must not answer this one.
                 library.drop_stale_replies(self)
                 frame = [CALL, unique_id, action, payload]
-                await journal_write([self._row("out", CALL, unique_id, action, payload)])
+                await journal_write_command([self._row("out", CALL, unique_id, action, payload)])
                 self._awaiting, self._awaiting_action = unique_id, action
                 try:
                     await self.consumer.send(text_data=dumps(frame))
