@@ -35,6 +35,8 @@ from chargepoints.services import (
     connector_ensure,
     connector_state,
     connector_update_status,
+    connector_update_status_many,
+    connectors_with_history_flag,
     rows_insert,
     rows_update,
 )
@@ -188,6 +190,72 @@ def status_notification_apply(
         identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
         _publish(connector, identity, session)
         announce_load_change(charge_point_id)
+
+
+def status_notification_apply_many(*, items: list[dict]) -> None:
+    """status_notification_apply for many StatusNotifications (of many chargers) at once,
+    with the same outcome as one by one in order. The common case (connector 0, or no
+    active session on the connector whose charging state the status changes) is written
+    set-based by connector_update_status_many: one SELECT of the connectors, one of their
+    active sessions, one INSERT of status history, one UPDATE. An item whose connector has
+    an active session that the status affects (a charging state change, or Available: the
+    reboot orphan check) goes through status_notification_apply, with every other item of
+    the same connector in the batch, in order.
+
+    Each item: charge_point_id, connector_id, status, and optionally error_code, info,
+    vendor_error_code, timestamp and identity (the charger's, saves a query)."""
+    if not items:
+        return
+    with transaction.atomic(savepoint=False):
+        keys = {(item["charge_point_id"], item["connector_id"]) for item in items if item["connector_id"]}
+        connectors: dict = {}
+        if keys:
+            connectors = {
+                (c.charge_point_id, c.connector_id): c
+                for c in connectors_with_history_flag(charge_point_ids={cp for cp, _ in keys})
+                if (c.charge_point_id, c.connector_id) in keys
+            }
+        active = (
+            {
+                s.connector_id: s
+                for s in ChargeSession.objects.filter(
+                    connector_id__in=[c.pk for c in connectors.values()], status=ChargeSession.Status.ACTIVE
+                )
+            }
+            if connectors
+            else {}
+        )
+        one_by_one: set[tuple[int, int]] = set()
+        for item in items:
+            key = (item["charge_point_id"], item["connector_id"])
+            connector = connectors.get(key)
+            session = active.get(connector.pk) if connector is not None else None
+            state = STATUS_TO_CHARGING_STATE.get(item["status"])
+            if session is not None and state is not None:
+                if item["status"] == "Available" or state != session.charging_state:
+                    one_by_one.add(key)
+        fast = []
+        for item in items:
+            key = (item["charge_point_id"], item["connector_id"])
+            if key in one_by_one:
+                continue
+            fast.append(
+                {
+                    "charge_point_id": item["charge_point_id"],
+                    "connector_id": item["connector_id"],
+                    "connector": connectors.get(key),
+                    "status": item["status"],
+                    "error_code": item.get("error_code", "NoError"),
+                    "info": item.get("info", ""),
+                    "vendor_error_code": item.get("vendor_error_code", ""),
+                    "at": item.get("timestamp"),
+                    "identity": item.get("identity"),
+                }
+            )
+        connector_update_status_many(items=fast)
+        for item in items:
+            if (item["charge_point_id"], item["connector_id"]) in one_by_one:
+                status_notification_apply(**{k: v for k, v in item.items() if k != "identity"})
 
 
 # --- Start / Stop ------------------------------------------------------------------------

@@ -141,13 +141,17 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     async def on_status_notification(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs
     ):
-        await run_service(
-            device_model.connector_status_update,
-            charge_point_id=self.pk,
-            evse_id=evse_id,
-            evse_connector_id=connector_id,
-            status=connector_status,
-            at=parse_timestamp(timestamp),
+        # Stored with the frame's journal rows, before the answer (see the 1.6 handler).
+        self.stage(
+            common.status_notifications_flush_v201,
+            {
+                "charge_point_id": self.pk,
+                "identity": self.id,
+                "evse_id": evse_id,
+                "evse_connector_id": connector_id,
+                "status": connector_status,
+                "at": parse_timestamp(timestamp),
+            },
         )
         return call_result.StatusNotification()
 
