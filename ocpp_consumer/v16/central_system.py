@@ -66,10 +66,7 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str, **kwargs):
-        from chargepoints.selectors import id_tag_info
-
-        info = await run_service(id_tag_info, id_tag=id_tag)
-        return call_result.Authorize(id_tag_info=info)
+        return call_result.Authorize(id_tag_info=await common.authorize_v16(id_tag))
 
     @on(Action.status_notification)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):

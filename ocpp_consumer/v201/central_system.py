@@ -159,12 +159,7 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict, **kwargs):
-        info = await run_service(
-            transaction_events.id_token_info_v201,
-            id_token=id_token["id_token"],
-            token_type=id_token["type"],
-            charge_point_id=self.pk,
-        )
+        info = await common.authorize_v201(self, id_token["id_token"], id_token["type"])
         return call_result.Authorize(id_token_info=_snake(info))
 
     @on(Action.transaction_event)

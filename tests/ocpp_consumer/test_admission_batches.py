@@ -140,3 +140,33 @@ async def test_a_status_sent_twice_is_stored_once():
         lambda: list(ConnectorStatusChange.objects.filter(charge_point=cp).values_list("status", flat=True))
     )()
     assert history == ["Preparing"]
+
+
+async def test_authorize_of_many_chargers_is_one_query_and_a_failure_stays_its_own(monkeypatch):
+    from chargepoints.models import IdToken
+
+    await sync_to_async(IdToken.objects.create)(uid="CARD-A")
+    calls: list[list] = []
+    real = handlers_common.id_tag_info_many
+
+    def spy(*, id_tags):
+        calls.append(list(id_tags))
+        if "BOOM" in id_tags:
+            raise RuntimeError("a broken lookup")
+        return real(id_tags=id_tags)
+
+    monkeypatch.setattr(handlers_common, "id_tag_info_many", spy)
+    chargers = [await _charger(f"AUTH-{n}") for n in range(3)]
+    answers = await asyncio.gather(
+        *(
+            _call(handler, socket, "Authorize", {"idTag": tag}, f"a{n}")
+            for n, ((_, socket, handler), tag) in enumerate(zip(chargers, ["CARD-A", "BOOM", "NOPE"]))
+        )
+    )
+    assert answers[0] == [3, "a0", {"idTagInfo": {"status": "Accepted"}}]
+    assert answers[1][:3] == [4, "a1", "InternalError"]
+    assert answers[2] == [3, "a2", {"idTagInfo": {"status": "Invalid"}}]
+    assert calls == [["CARD-A", "BOOM", "NOPE"], ["CARD-A"], ["BOOM"], ["NOPE"]]
+    station = await _charger("AUTH-201", version="ocpp2.0.1")
+    answer = await _call(station[2], station[1], "Authorize", {"idToken": {"idToken": "CARD-A", "type": "ISO14443"}})
+    assert answer[2] == {"idTokenInfo": {"status": "Accepted"}}

@@ -171,3 +171,55 @@ def test_a_batch_of_2_0_1_status_notifications_stores_what_one_by_one_does():
     assert [c.connector_id for c in got] == expected == [1, 2, 3, 1, 1]
     assert _stored(batched)["connectors"] == _stored(one_by_one)["connectors"]
     assert _stored(batched)["history"] == _stored(one_by_one)["history"]
+
+
+def _cards(django_user_model) -> list[str]:
+    IdToken.objects.create(uid="OK", group_uid="FLEET")
+    IdToken.objects.create(uid="OLD", expires_at=timezone.now() - timedelta(days=1))
+    IdToken.objects.create(uid="SOON", expires_at=timezone.now() + timedelta(days=1))
+    IdToken.objects.create(uid="BLK", status="Blocked")
+    IdToken.objects.create(uid="GONE", user=django_user_model.objects.create_user(username="gone", is_active=False))
+    return ["OK", "nope", "OLD", "SOON", "BLK", "GONE", "OK", "ok"]
+
+
+def test_authorize_of_many_tags_answers_what_one_by_one_does_with_one_query(
+    django_user_model, django_assert_num_queries
+):
+    from chargepoints import selectors
+
+    tags = _cards(django_user_model)
+    expected = [selectors.id_tag_info(id_tag=tag) for tag in tags]
+    with django_assert_num_queries(1):
+        got = selectors.id_tag_info_many(id_tags=tags)
+    assert got == expected
+    assert got[0]["status"] == "Accepted" and got[1] == {"status": "Invalid"} and got[7] == {"status": "Invalid"}
+    got[0]["status"] = "ConcurrentTx"  # (a caller changes its own answer, not the repeat's)
+    assert got[6]["status"] == "Accepted"
+
+
+def test_2_0_1_authorize_of_many_tokens_answers_what_one_by_one_does(django_user_model, django_assert_max_num_queries):
+    from ocpp_consumer.handlers_common import id_token_info_v201_batch
+    from sessions_app.models import RemoteStartRequest
+    from sessions_app.transaction_events import id_token_info_v201
+
+    charge_point = charge_point_add(identity="AUTH-201")
+    RemoteStartRequest.objects.create(charge_point=charge_point, id_token="REMOTE-1")
+    RemoteStartRequest.objects.create(
+        charge_point=charge_point, id_token="REMOTE-2", status=RemoteStartRequest.Status.REJECTED
+    )
+    requests = [
+        {"id_token": tag, "token_type": "ISO14443", "charge_point_id": charge_point.pk}
+        for tag in _cards(django_user_model)
+    ]
+    requests += [
+        {"id_token": "", "token_type": "NoAuthorization", "charge_point_id": charge_point.pk},
+        {"id_token": "REMOTE-1", "token_type": "Central", "charge_point_id": charge_point.pk},
+        {"id_token": "REMOTE-2", "token_type": "Central", "charge_point_id": charge_point.pk},
+        {"id_token": "OK", "token_type": "Central", "charge_point_id": charge_point.pk},
+    ]
+    expected = [id_token_info_v201(**request) for request in requests]
+    with django_assert_max_num_queries(1 + 2 * 3):  # the cards at once; Central tokens as one by one
+        got = id_token_info_v201_batch(requests=requests)
+    assert got == expected
+    assert [info["status"] for info in got[-4:]] == ["Accepted", "Accepted", "Unknown", "Accepted"]
+    assert got[0] == {"status": "Accepted", "groupIdToken": {"idToken": "FLEET", "type": "Central"}}
