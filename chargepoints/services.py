@@ -39,7 +39,7 @@ from chargepoints.models import (
     Site,
 )
 from chargepoints.selectors import charge_point_password_matches
-from chargepoints.signals import charge_point_booted
+from chargepoints.signals import charge_point_booted, charge_points_booted
 
 UNKNOWN_REFUSE = "refuse"
 UNKNOWN_PENDING = "pending"
@@ -429,6 +429,73 @@ def charge_point_boot(
             lambda: charge_point_booted.send(sender=ChargePoint, charge_point_id=booted_id), robust=True
         )
     return charge_point
+
+
+_BOOT_FIELDS = (
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+    "last_boot_at",
+    "last_seen_at",
+    "is_online",
+)
+
+
+@transaction.atomic
+def charge_point_boot_many(*, boots: list[dict]) -> list[ChargePoint]:
+    """charge_point_boot for the BootNotifications of many chargers at once, with the same
+    outcome as one by one in order: one SELECT ... FOR UPDATE of the chargers (in primary
+    key order, the lock order of the other set-based updates) and one UPDATE ... FROM
+    (VALUES ...) of what a boot records. Each boot: charge_point_id and the keyword
+    arguments of charge_point_boot. Returns the chargers, in order; an unknown charger
+    raises ChargePoint.DoesNotExist (as one by one).
+
+    After commit: each charger's live state, and one charge_points_booted signal naming the
+    accepted ones (charge_point_booted for each is what charge_point_boot sends)."""
+    if not boots:
+        return []
+    charge_points = {
+        cp.pk: cp
+        for cp in ChargePoint.objects.select_for_update()
+        .filter(pk__in={boot["charge_point_id"] for boot in boots})
+        .order_by("pk")
+    }
+    now = timezone.now()
+    answers = []
+    for boot in boots:
+        charge_point = charge_points.get(boot["charge_point_id"])
+        if charge_point is None:
+            raise ChargePoint.DoesNotExist(f"No charge point {boot['charge_point_id']}")
+        charge_point.vendor, charge_point.model = boot["vendor"][:50], boot["model"][:50]
+        charge_point.serial_number = boot.get("serial_number", "")[:50]
+        charge_point.firmware_version = boot.get("firmware_version", "")[:50]
+        charge_point.iccid, charge_point.imsi = boot.get("iccid", "")[:20], boot.get("imsi", "")[:20]
+        charge_point.meter_type = boot.get("meter_type", "")[:25]
+        charge_point.meter_serial_number = boot.get("meter_serial_number", "")[:25]
+        charge_point.last_boot_at = charge_point.last_seen_at = now
+        charge_point.is_online = True
+        charge_point.updated_at = now
+        if charge_point.registration_status == RegistrationStatus.REJECTED:
+            charge_point_event_add(
+                charge_point_id=charge_point.pk,
+                kind="boot_rejected",
+                severity=ChargePointEvent.Severity.WARNING,
+                message="BootNotification rejected: the charger is not allowed to register.",
+            )
+        _publish_after_commit(charge_point_state(charge_point))
+        answers.append(charge_point)
+    rows_update(model=ChargePoint, fields=_BOOT_FIELDS, objects=charge_points.values(), also={"updated_at": now})
+    accepted = [cp.pk for cp in charge_points.values() if cp.registration_status == RegistrationStatus.ACCEPTED]
+    if accepted:
+        transaction.on_commit(
+            lambda: charge_points_booted.send(sender=ChargePoint, charge_point_ids=accepted), robust=True
+        )
+    return answers
 
 
 @transaction.atomic

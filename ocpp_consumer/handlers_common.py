@@ -76,7 +76,11 @@ async def authorize_v201(handler, id_token: str, token_type: str) -> dict:
 async def boot(handler, **fields) -> tuple[str, int]:
     """Store a BootNotification and keep the registration status on the handler.
     Returns (status, interval) for the answer."""
-    charge_point = await run_service(cp_services.charge_point_boot, charge_point_id=handler.pk, **fields)
+    # The boots of chargers arriving together are one set-based call (one SELECT, one
+    # UPDATE, one commit), off the service thread's transaction.
+    charge_point = await run_service_many(
+        cp_services.charge_point_boot_many, "boots", {"charge_point_id": handler.pk, **fields}
+    )
     handler.registration_status = charge_point.registration_status
     interval = charge_point.heartbeat_interval
     if handler.registration_status != "Accepted":

@@ -170,3 +170,36 @@ async def test_authorize_of_many_chargers_is_one_query_and_a_failure_stays_its_o
     station = await _charger("AUTH-201", version="ocpp2.0.1")
     answer = await _call(station[2], station[1], "Authorize", {"idToken": {"idToken": "CARD-A", "type": "ISO14443"}})
     assert answer[2] == {"idTokenInfo": {"status": "Accepted"}}
+
+
+async def test_boots_of_many_chargers_are_one_set_call_and_a_failure_stays_its_own(monkeypatch):
+    from chargepoints import services as cp_services
+    from chargepoints.models import ChargePoint
+
+    chargers = [await _charger(f"BOOT-{n}") for n in range(3)]
+    await sync_to_async(ChargePoint.objects.filter(identity="BOOT-2").update)(registration_status="Pending")
+    bad_pk = chargers[1][0].pk
+    calls: list[list] = []
+    real = cp_services.charge_point_boot_many
+
+    def spy(*, boots):
+        calls.append([boot["charge_point_id"] for boot in boots])
+        if any(boot["charge_point_id"] == bad_pk for boot in boots):
+            raise RuntimeError("a broken row")
+        return real(boots=boots)
+
+    monkeypatch.setattr(cp_services, "charge_point_boot_many", spy)
+    frame = {"chargePointVendor": "V", "chargePointModel": "M", "firmwareVersion": "9"}
+    answers = await asyncio.gather(
+        *(_call(handler, socket, "BootNotification", frame, f"b{n}") for n, (_, socket, handler) in enumerate(chargers))
+    )
+    assert answers[0][0] == 3 and answers[0][2]["status"] == "Accepted"
+    assert answers[1][:3] == [4, "b1", "InternalError"]
+    assert answers[2][0] == 3 and answers[2][2]["status"] == "Pending" and answers[2][2]["interval"] <= 60
+    pks = [cp.pk for cp, _, _ in chargers]
+    assert calls == [pks, [pks[0]], [pks[1]], [pks[2]]]
+    firmware = await sync_to_async(
+        lambda: dict(ChargePoint.objects.filter(pk__in=pks).values_list("identity", "firmware_version"))
+    )()
+    assert firmware == {"BOOT-0": "9", "BOOT-1": "", "BOOT-2": "9"}
+    assert [handler.registration_status for _, _, handler in chargers] == ["Accepted", "Accepted", "Pending"]
