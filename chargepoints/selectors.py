@@ -80,6 +80,12 @@ def id_tag_info(*, id_tag: str, now: datetime | None = None) -> dict:
     return _id_tag_info_of(token, now or timezone.now())
 
 
+def id_tag_info_with_token(*, id_tag: str, now: datetime | None = None) -> tuple[dict, IdToken | None]:
+    """id_tag_info and the IdToken it read (None when unknown), in one query."""
+    token = IdToken.objects.select_related("user").filter(uid=id_tag).first()
+    return _id_tag_info_of(token, now or timezone.now()), token
+
+
 def _id_tag_info_of(token: IdToken | None, now: datetime) -> dict:
     if token is None:
         return {"status": "Invalid"}

@@ -223,3 +223,29 @@ def test_2_0_1_authorize_of_many_tokens_answers_what_one_by_one_does(django_user
     assert got == expected
     assert [info["status"] for info in got[-4:]] == ["Accepted", "Accepted", "Unknown", "Accepted"]
     assert got[0] == {"status": "Accepted", "groupIdToken": {"idToken": "FLEET", "type": "Central"}}
+
+
+def test_a_start_transaction_costs_a_dozen_statements_not_seventeen(django_assert_max_num_queries):
+    """Issue 20: the connector, its charger and its reservations in one query, the card and
+    its IdTagInfo in one, the retry lookup and the active session in one, no reservation
+    query for a connector without one, no identity query (counted with the test's two
+    savepoint statements around the service)."""
+    charge_point = charge_point_add(identity="START-COUNT", connector_count=1)
+    IdToken.objects.create(uid="START-CARD")
+    with django_assert_max_num_queries(12):
+        session, info = services.charge_session_start(
+            charge_point_id=charge_point.pk, connector_id=1, id_tag="START-CARD", meter_start_wh=5, timestamp=T0
+        )
+    assert info == {"status": "Accepted"} and session.transaction_id == str(session.pk)
+    # A replay is one lookup: the same session back.
+    with django_assert_max_num_queries(6):
+        again, _ = services.charge_session_start(
+            charge_point_id=charge_point.pk, connector_id=1, id_tag="START-CARD", meter_start_wh=5, timestamp=T0
+        )
+    assert again == session
+    # A connector not known yet is created, as before.
+    other, info = services.charge_session_start(
+        charge_point_id=charge_point.pk, connector_id=3, id_tag="OTHER", meter_start_wh=0, timestamp=T0
+    )
+    assert info == {"status": "Invalid"} and other.connector.connector_id == 3
+    assert Connector.objects.get(pk=other.connector_id).meter_wh == 0
