@@ -12,10 +12,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
-from chargepoints.models import ChargePoint, ChargePointEvent, Connector, ConnectorStatus, DeviceVariable, Evse
+from chargepoints.models import (
+    ChargePoint,
+    ChargePointEvent,
+    Connector,
+    ConnectorStatus,
+    ConnectorStatusChange,
+    DeviceVariable,
+    Evse,
+)
 
 _KEY_FIELDS = [
     "charge_point",
@@ -86,6 +94,50 @@ def connector_status_update(
     return connector_update_status(
         charge_point_id=charge_point_id, connector_id=connector.connector_id, status=status, at=at
     )
+
+
+def connector_status_update_many(*, items: list[dict]) -> list[Connector]:
+    """connector_status_update for many 2.0.1 StatusNotifications (of many chargers) at
+    once, as one by one in order: one SELECT finds the connectors by (evseId, connectorId),
+    then chargepoints.services.connector_update_status_many writes them (one INSERT of
+    status history, one UPDATE). A connector not known yet is created as one by one.
+
+    Each item: charge_point_id, evse_id, evse_connector_id, status, at, and optionally
+    identity (the charger's, saves a query). Returns the connectors, in order."""
+    from chargepoints.services import connector_update_status_many, connectors_with_history_flag
+
+    if not items:
+        return []
+    with transaction.atomic(savepoint=False):
+        by_address = {
+            (c.charge_point_id, c.evse_number, c.evse_connector_id): c
+            for c in connectors_with_history_flag(
+                charge_point_ids={item["charge_point_id"] for item in items}
+            ).annotate(evse_number=F("evse__evse_id"))
+        }
+        updates = []
+        for item in items:
+            address = (item["charge_point_id"], item["evse_id"], item["evse_connector_id"])
+            connector = by_address.get(address)
+            if connector is None:  # (its first mention: created, as one by one)
+                connector = connector_for_evse(
+                    charge_point_id=item["charge_point_id"],
+                    evse_id=item["evse_id"],
+                    evse_connector_id=item["evse_connector_id"],
+                )
+                connector.has_history = ConnectorStatusChange.objects.filter(connector=connector).exists()
+                by_address[address] = connector
+            updates.append(
+                {
+                    "charge_point_id": item["charge_point_id"],
+                    "connector_id": connector.connector_id,
+                    "connector": connector,
+                    "status": item["status"],
+                    "at": item.get("at"),
+                    "identity": item.get("identity"),
+                }
+            )
+        return connector_update_status_many(items=updates)
 
 
 def connector_address(*, charge_point_id: int, connector_id: int) -> tuple[int, int] | None:

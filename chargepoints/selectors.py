@@ -76,8 +76,17 @@ def connector_get_for_transaction(*, transaction_id: str | int, identity: str | 
 def id_tag_info(*, id_tag: str, now: datetime | None = None) -> dict:
     """OCPP 1.6 IdTagInfo (camelCase, as on the wire: status, expiryDate, parentIdTag) for an idTag: the card's status and expiry, and the
     standing of the driver it belongs to (a deactivated account is Blocked)."""
-    now = now or timezone.now()
     token = IdToken.objects.select_related("user").filter(uid=id_tag).first()
+    return _id_tag_info_of(token, now or timezone.now())
+
+
+def id_tag_info_with_token(*, id_tag: str, now: datetime | None = None) -> tuple[dict, IdToken | None]:
+    """id_tag_info and the IdToken it read (None when unknown), in one query."""
+    token = IdToken.objects.select_related("user").filter(uid=id_tag).first()
+    return _id_tag_info_of(token, now or timezone.now()), token
+
+
+def _id_tag_info_of(token: IdToken | None, now: datetime) -> dict:
     if token is None:
         return {"status": "Invalid"}
     info: dict = {}
@@ -94,6 +103,42 @@ def id_tag_info(*, id_tag: str, now: datetime | None = None) -> dict:
     else:
         info["status"] = "Accepted"
     return info
+
+
+def _tokens_by_uid(uids: list[str]) -> dict[str, IdToken]:
+    if not uids:
+        return {}
+    return {token.uid: token for token in IdToken.objects.select_related("user").filter(uid__in=set(uids))}
+
+
+def id_tag_info_many(*, id_tags: list[str], now: datetime | None = None) -> list[dict]:
+    """id_tag_info for many idTags (1.6 Authorize of many chargers) in one query: one
+    IdTagInfo per idTag, in order, each a dict of its own (callers may change theirs)."""
+    now = now or timezone.now()
+    tokens = _tokens_by_uid(id_tags)
+    return [_id_tag_info_of(tokens.get(id_tag), now) for id_tag in id_tags]
+
+
+def id_token_info_v201_many(*, id_tokens: list[str], now: datetime | None = None) -> list[dict]:
+    """OCPP 2.0.1 IdTokenInfo (camelCase) of many card tokens in one query, in order: what
+    sessions_app.transaction_events.id_token_info_v201 answers for a token that is neither
+    NoAuthorization nor a Central token of a remote start (those are the caller's)."""
+    now = now or timezone.now()
+    tokens = _tokens_by_uid(id_tokens)
+    infos = []
+    for id_token in id_tokens:
+        token = tokens.get(id_token)
+        if token is None:
+            infos.append({"status": "Unknown"})
+            continue
+        info16 = _id_tag_info_of(token, now)
+        info: dict = {"status": info16["status"]}
+        if "expiryDate" in info16:
+            info["cacheExpiryDateTime"] = info16["expiryDate"]
+        if "parentIdTag" in info16:
+            info["groupIdToken"] = {"idToken": info16["parentIdTag"], "type": "Central"}
+        infos.append(info)
+    return infos
 
 
 def ocpp_message_list(*, identity: str, limit: int = 100) -> QuerySet[OcppMessage]:

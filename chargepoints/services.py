@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from chargepoints import charger_secrets
@@ -38,7 +39,7 @@ from chargepoints.models import (
     Site,
 )
 from chargepoints.selectors import charge_point_password_matches
-from chargepoints.signals import charge_point_booted
+from chargepoints.signals import charge_point_booted, charge_points_booted
 
 UNKNOWN_REFUSE = "refuse"
 UNKNOWN_PENDING = "pending"
@@ -430,6 +431,73 @@ def charge_point_boot(
     return charge_point
 
 
+_BOOT_FIELDS = (
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+    "last_boot_at",
+    "last_seen_at",
+    "is_online",
+)
+
+
+@transaction.atomic
+def charge_point_boot_many(*, boots: list[dict]) -> list[ChargePoint]:
+    """charge_point_boot for the BootNotifications of many chargers at once, with the same
+    outcome as one by one in order: one SELECT ... FOR UPDATE of the chargers (in primary
+    key order, the lock order of the other set-based updates) and one UPDATE ... FROM
+    (VALUES ...) of what a boot records. Each boot: charge_point_id and the keyword
+    arguments of charge_point_boot. Returns the chargers, in order; an unknown charger
+    raises ChargePoint.DoesNotExist (as one by one).
+
+    After commit: each charger's live state, and one charge_points_booted signal naming the
+    accepted ones (charge_point_booted for each is what charge_point_boot sends)."""
+    if not boots:
+        return []
+    charge_points = {
+        cp.pk: cp
+        for cp in ChargePoint.objects.select_for_update()
+        .filter(pk__in={boot["charge_point_id"] for boot in boots})
+        .order_by("pk")
+    }
+    now = timezone.now()
+    answers = []
+    for boot in boots:
+        charge_point = charge_points.get(boot["charge_point_id"])
+        if charge_point is None:
+            raise ChargePoint.DoesNotExist(f"No charge point {boot['charge_point_id']}")
+        charge_point.vendor, charge_point.model = boot["vendor"][:50], boot["model"][:50]
+        charge_point.serial_number = boot.get("serial_number", "")[:50]
+        charge_point.firmware_version = boot.get("firmware_version", "")[:50]
+        charge_point.iccid, charge_point.imsi = boot.get("iccid", "")[:20], boot.get("imsi", "")[:20]
+        charge_point.meter_type = boot.get("meter_type", "")[:25]
+        charge_point.meter_serial_number = boot.get("meter_serial_number", "")[:25]
+        charge_point.last_boot_at = charge_point.last_seen_at = now
+        charge_point.is_online = True
+        charge_point.updated_at = now
+        if charge_point.registration_status == RegistrationStatus.REJECTED:
+            charge_point_event_add(
+                charge_point_id=charge_point.pk,
+                kind="boot_rejected",
+                severity=ChargePointEvent.Severity.WARNING,
+                message="BootNotification rejected: the charger is not allowed to register.",
+            )
+        _publish_after_commit(charge_point_state(charge_point))
+        answers.append(charge_point)
+    rows_update(model=ChargePoint, fields=_BOOT_FIELDS, objects=charge_points.values(), also={"updated_at": now})
+    accepted = [cp.pk for cp in charge_points.values() if cp.registration_status == RegistrationStatus.ACCEPTED]
+    if accepted:
+        transaction.on_commit(
+            lambda: charge_points_booted.send(sender=ChargePoint, charge_point_ids=accepted), robust=True
+        )
+    return answers
+
+
 @transaction.atomic
 def charge_point_event_add(
     *,
@@ -582,6 +650,140 @@ def connector_update_status(
 
 def _has_history(connector: Connector) -> bool:
     return ConnectorStatusChange.objects.filter(connector=connector).exists()
+
+
+_CONNECTOR_STATUS_FIELDS = ("status", "error_code", "info", "vendor_error_code", "status_updated_at", "power_w")
+_STATUS_CHANGE_FIELDS = (
+    "charge_point_id",
+    "connector_id",
+    "status",
+    "error_code",
+    "info",
+    "vendor_error_code",
+    "at",
+    "received_at",
+)
+_POWER_OFF_STATUSES = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.UNAVAILABLE, ConnectorStatus.FAULTED})
+
+
+def connectors_with_history_flag(*, charge_point_ids: Iterable[int]) -> QuerySet[Connector]:
+    """The connectors of these chargers, each with `has_history` (whether the status history
+    has a row of it): what connector_update_status_many needs, in one query."""
+    return Connector.objects.filter(charge_point_id__in=set(charge_point_ids)).annotate(
+        has_history=Exists(ConnectorStatusChange.objects.filter(connector_id=OuterRef("pk")))
+    )
+
+
+def connector_update_status_many(*, items: list[dict]) -> list[Connector | None]:
+    """connector_update_status for many StatusNotifications (of many chargers) at once, with
+    the same outcome as calling it for each item in order: one SELECT of the connectors, one
+    INSERT of the status-history rows, one UPDATE of the connectors (and one SELECT and
+    UPDATE of the chargers for connector 0); the live states are published after commit.
+
+    Each item: charge_point_id, connector_id, status, and optionally error_code, info,
+    vendor_error_code, at (None: now), identity (the charger's, saves a query) and connector
+    (the Connector, already loaded by connectors_with_history_flag or carrying `has_history`).
+    Returns, per item, the connector (None for connector 0)."""
+    if not items:
+        return []
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        wanted = {
+            (item["charge_point_id"], item["connector_id"])
+            for item in items
+            if item["connector_id"] and item.get("connector") is None
+        }
+        connectors: dict[tuple[int, int], Connector] = {}
+        if wanted:
+            connectors = {
+                (c.charge_point_id, c.connector_id): c
+                for c in connectors_with_history_flag(charge_point_ids={cp for cp, _ in wanted})
+                if (c.charge_point_id, c.connector_id) in wanted
+            }
+        charge_point_ids = {item["charge_point_id"] for item in items if not item["connector_id"]}
+        charge_points = (
+            {cp.pk: cp for cp in ChargePoint.objects.filter(pk__in=charge_point_ids)} if charge_point_ids else {}
+        )
+        identities = {cp.pk: cp.identity for cp in charge_points.values()}
+        identities.update({item["charge_point_id"]: item["identity"] for item in items if item.get("identity")})
+        missing = {item["charge_point_id"] for item in items} - set(identities)
+        if missing:
+            identities.update(ChargePoint.objects.filter(pk__in=missing).values_list("pk", "identity"))
+        history: list[tuple] = []
+        changed_connectors: dict[int, Connector] = {}
+        changed_charge_points: dict[int, ChargePoint] = {}
+        results: list[Connector | None] = []
+        for item in items:
+            charge_point_id, status = item["charge_point_id"], item["status"]
+            error_code = item.get("error_code", "NoError")
+            info, vendor_error_code = item.get("info", ""), item.get("vendor_error_code", "")
+            at = item.get("at") or now
+            if not item["connector_id"]:
+                charge_point = charge_points.get(charge_point_id)
+                if charge_point is None:
+                    raise ChargePoint.DoesNotExist(f"No charge point {charge_point_id}")
+                if (charge_point.status, charge_point.error_code) != (status, error_code):
+                    history.append(
+                        _status_change_row(charge_point_id, None, status, error_code, info, vendor_error_code, at, now)
+                    )
+                charge_point.status, charge_point.error_code = status, error_code
+                changed_charge_points[charge_point.pk] = charge_point
+                _publish_after_commit(charge_point_state(charge_point))
+                results.append(None)
+                continue
+            connector = item.get("connector") or connectors.get((charge_point_id, item["connector_id"]))
+            if connector is None:  # (the first report of a connector: created, as one by one)
+                connector = connector_ensure(charge_point_id=charge_point_id, connector_id=item["connector_id"])
+                connector.has_history = _has_history(connector)
+                connectors[(charge_point_id, item["connector_id"])] = connector
+            error_code = error_code or "NoError"
+            if (connector.status, connector.error_code) != (status, error_code) or not connector.has_history:
+                history.append(
+                    _status_change_row(
+                        charge_point_id, connector.pk, status, error_code, info, vendor_error_code, at, now
+                    )
+                )
+                connector.has_history = True
+            connector.status, connector.error_code = status, error_code
+            connector.info, connector.vendor_error_code = info[:50], vendor_error_code[:50]
+            connector.status_updated_at = at
+            if status in _POWER_OFF_STATUSES:
+                connector.power_w = 0 if connector.power_w is not None else None
+            changed_connectors[connector.pk] = connector
+            _publish_after_commit(connector_state(connector, identities[charge_point_id]))
+            results.append(connector)
+        rows_insert(model=ConnectorStatusChange, fields=_STATUS_CHANGE_FIELDS, rows=history)
+        rows_update(model=Connector, fields=_CONNECTOR_STATUS_FIELDS, objects=changed_connectors.values())
+        rows_update(
+            model=ChargePoint,
+            fields=("status", "error_code"),
+            objects=changed_charge_points.values(),
+            also={"updated_at": now},
+        )
+    return results
+
+
+def _status_change_row(
+    charge_point_id: int,
+    connector_pk: int | None,
+    status: str,
+    error_code: str,
+    info: str,
+    vendor_error_code: str,
+    at: datetime,
+    received_at: datetime,
+) -> tuple:
+    # (the values _status_change_add stores, as a row for rows_insert)
+    return (
+        charge_point_id,
+        connector_pk,
+        status[:20],
+        (error_code or "")[:50],
+        (info or "")[:50],
+        (vendor_error_code or "")[:50],
+        at,
+        received_at,
+    )
 
 
 def _status_change_add(

@@ -13,7 +13,7 @@ import logging
 
 from django.conf import settings
 
-from chargepoints.signals import charge_point_booted
+from chargepoints.signals import charge_point_booted, charge_points_booted
 from loadmanagement import selectors, tasks
 from loadmanagement.signals import load_settings_changed
 from sessions_app.signals import load_changed
@@ -36,6 +36,19 @@ def on_charge_point_booted(sender, *, charge_point_id: int, **kwargs) -> None:
         tasks.site_enforce.apply_async((site_id,), countdown=settings.LOADMANAGEMENT_TRIGGER_DELAY_SECONDS)
 
 
+def on_charge_points_booted(sender, *, charge_point_ids: list[int], **kwargs) -> None:
+    """on_charge_point_booted for many chargers booted together: one query finds those on
+    a managed site (a fleet rebooting costs one query per batch, not one per charger), and
+    each such site gets one run."""
+    managed = selectors.managed_sites_of(charge_point_ids=charge_point_ids)
+    for charge_point_id in managed:
+        tasks.charger_fail_safe_send.apply_async(
+            (charge_point_id,), countdown=settings.LOADMANAGEMENT_TRIGGER_DELAY_SECONDS
+        )
+    for site_id in dict.fromkeys(managed.values()):
+        tasks.site_enforce.apply_async((site_id,), countdown=settings.LOADMANAGEMENT_TRIGGER_DELAY_SECONDS)
+
+
 def on_load_settings_changed(sender, *, site_id: int, **kwargs) -> None:
     """A new capacity takes effect at once: a new fail-safe default, a new allocation."""
     tasks.site_enforce.delay(site_id, True)
@@ -45,3 +58,4 @@ def connect() -> None:
     load_settings_changed.connect(on_load_settings_changed, dispatch_uid="loadmanagement-settings-changed")
     load_changed.connect(on_load_changed, dispatch_uid="loadmanagement-load-changed")
     charge_point_booted.connect(on_charge_point_booted, dispatch_uid="loadmanagement-charge-point-booted")
+    charge_points_booted.connect(on_charge_points_booted, dispatch_uid="loadmanagement-charge-points-booted")

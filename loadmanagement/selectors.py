@@ -336,6 +336,16 @@ def managed_site_of(*, charge_point_id: int) -> int | None:
     )
 
 
+def managed_sites_of(*, charge_point_ids: list[int]) -> dict[int, int]:
+    """managed_site_of for many chargers in one query: {charger id: site id}, for the
+    chargers whose site has load management on."""
+    return dict(
+        ChargePoint.objects.filter(pk__in=set(charge_point_ids), site__load_settings__enabled=True).values_list(
+            "pk", "site_id"
+        )
+    )
+
+
 def managed_site_ids() -> list[int]:
     return list(SiteLoadSettings.objects.filter(enabled=True).values_list("site_id", flat=True))
 

@@ -314,7 +314,7 @@ class CsmsChargePoint:
         else:
             if self._staged:
                 await self._answer(in_row, unique_id, action=action, result=result, staged=self._staged)
-            else:  # (subclasses that override _answer, the 2.0.1 one, stage nothing)
+            else:  # (nothing staged: the keyword left out, for subclasses' _answer overrides)
                 await self._answer(in_row, unique_id, action=action, result=result)
         finally:
             self._staged = []

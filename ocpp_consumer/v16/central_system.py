@@ -66,22 +66,24 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str, **kwargs):
-        from chargepoints.selectors import id_tag_info
-
-        info = await run_service(id_tag_info, id_tag=id_tag)
-        return call_result.Authorize(id_tag_info=info)
+        return call_result.Authorize(id_tag_info=await common.authorize_v16(id_tag))
 
     @on(Action.status_notification)
     async def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs):
-        await run_service(
-            session_services.status_notification_apply,
-            charge_point_id=self.pk,
-            connector_id=connector_id,
-            status=status,
-            error_code=error_code,
-            info=kwargs.get("info", ""),
-            vendor_error_code=kwargs.get("vendor_error_code", ""),
-            timestamp=parse_timestamp(kwargs.get("timestamp")),
+        # Stored in the same group commit as this frame's journal rows, before the answer
+        # (which does not depend on the outcome; a failure answers CALLERROR InternalError).
+        self.stage(
+            common.status_notifications_flush,
+            {
+                "charge_point_id": self.pk,
+                "identity": self.id,
+                "connector_id": connector_id,
+                "status": status,
+                "error_code": error_code,
+                "info": kwargs.get("info", ""),
+                "vendor_error_code": kwargs.get("vendor_error_code", ""),
+                "timestamp": parse_timestamp(kwargs.get("timestamp")),
+            },
         )
         return call_result.StatusNotification()
 

@@ -141,13 +141,17 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
     async def on_status_notification(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs
     ):
-        await run_service(
-            device_model.connector_status_update,
-            charge_point_id=self.pk,
-            evse_id=evse_id,
-            evse_connector_id=connector_id,
-            status=connector_status,
-            at=parse_timestamp(timestamp),
+        # Stored with the frame's journal rows, before the answer (see the 1.6 handler).
+        self.stage(
+            common.status_notifications_flush_v201,
+            {
+                "charge_point_id": self.pk,
+                "identity": self.id,
+                "evse_id": evse_id,
+                "evse_connector_id": connector_id,
+                "status": connector_status,
+                "at": parse_timestamp(timestamp),
+            },
         )
         return call_result.StatusNotification()
 
@@ -155,12 +159,7 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict, **kwargs):
-        info = await run_service(
-            transaction_events.id_token_info_v201,
-            id_token=id_token["id_token"],
-            token_type=id_token["type"],
-            charge_point_id=self.pk,
-        )
+        info = await common.authorize_v201(self, id_token["id_token"], id_token["type"])
         return call_result.Authorize(id_token_info=_snake(info))
 
     @on(Action.transaction_event)

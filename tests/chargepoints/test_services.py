@@ -184,3 +184,65 @@ def test_connector_get_for_transaction():
     connector = Connector.objects.get(charge_point=cp)
     ChargeSession.objects.create(charge_point=cp, connector=connector, transaction_id="77", started_at=timezone.now())
     assert selectors.connector_get_for_transaction(transaction_id=77) == connector
+
+
+def test_a_batch_of_boots_stores_what_one_by_one_does(
+    django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+
+    from chargepoints.signals import charge_point_booted, charge_points_booted
+
+    def fleet(prefix):
+        chargers = [services.charge_point_add(identity=f"{prefix}-{n}") for n in range(4)]
+        ChargePoint.objects.filter(pk=chargers[1].pk).update(registration_status="Rejected")
+        ChargePoint.objects.filter(pk=chargers[2].pk).update(registration_status="Pending", heartbeat_interval=90)
+        return chargers
+
+    def boots(chargers):
+        return [
+            {"charge_point_id": chargers[0].pk, "vendor": "V" * 60, "model": "M", "serial_number": "S1"},
+            {"charge_point_id": chargers[1].pk, "vendor": "V", "model": "M", "iccid": "8" * 30},
+            {"charge_point_id": chargers[2].pk, "vendor": "V", "model": "M", "firmware_version": "2.1"},
+            {"charge_point_id": chargers[0].pk, "vendor": "V2", "model": "M2", "meter_type": "AC"},  # booted again
+            {"charge_point_id": chargers[3].pk, "vendor": "V", "model": "M", "meter_serial_number": "MS"},
+        ]
+
+    fields = ("vendor", "model", "serial_number", "firmware_version", "iccid", "imsi", "meter_type")
+    fields += ("meter_serial_number", "is_online", "registration_status", "heartbeat_interval")
+
+    def stored(chargers):
+        rows = [ChargePoint.objects.values_list(*fields).get(pk=cp.pk) for cp in chargers]
+        events = [(n, e.kind, e.message) for n, cp in enumerate(chargers) for e in cp.events.order_by("id")]
+        boot_times = [ChargePoint.objects.values_list("last_boot_at", "last_seen_at").get(pk=cp.pk) for cp in chargers]
+        assert all(boot and boot == seen for boot, seen in boot_times)
+        return rows, events
+
+    booted, booted_many = [], []
+
+    def one(sender, charge_point_id, **kw):
+        booted.append(charge_point_id)
+
+    def many(sender, charge_point_ids, **kw):
+        booted_many.append(charge_point_ids)
+
+    charge_point_booted.connect(one)
+    charge_points_booted.connect(many)
+    one_by_one, batched = fleet("BOOT-ONE"), fleet("BOOT-MANY")
+    with django_capture_on_commit_callbacks(execute=True):
+        expected = [services.charge_point_boot(**boot) for boot in boots(one_by_one)]
+    # PostgreSQL: the chargers (FOR UPDATE), one UPDATE, the rejected charger's event, and
+    # the savepoint statements (the service's own, the event's), whatever the batch size.
+    with django_capture_on_commit_callbacks(execute=True):
+        with django_assert_max_num_queries(7 if connection.vendor == "postgresql" else 10):
+            got = services.charge_point_boot_many(boots=boots(batched))
+    assert [(cp.registration_status, cp.heartbeat_interval) for cp in got] == [
+        (cp.registration_status, cp.heartbeat_interval) for cp in expected
+    ]
+    assert [cp.pk for cp in got] == [batched[n].pk for n in (0, 1, 2, 0, 3)]
+    assert stored(batched) == stored(one_by_one)
+    # After commit: one signal for the accepted chargers of the batch.
+    assert booted == [one_by_one[n].pk for n in (0, 0, 3)]
+    assert booted_many == [[batched[0].pk, batched[3].pk]]
+    with pytest.raises(ChargePoint.DoesNotExist):
+        services.charge_point_boot_many(boots=[{"charge_point_id": 10**9, "vendor": "V", "model": "M"}])

@@ -282,3 +282,30 @@ def test_a_recurring_schedule_gives_the_period_in_force():
         )
         == 0
     )
+
+
+def test_chargers_booted_together_get_their_fail_safe_and_one_run_per_managed_site(site, monkeypatch):
+    """Issue 20: a batch of boots (charge_points_booted) finds the managed chargers with one
+    query and asks for what on_charge_point_booted asks for each, one run per site."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loadmanagement import receivers, selectors, tasks
+
+    managed = [ChargePointFactory(site=site) for _ in range(3)]
+    unmanaged = ChargePointFactory(site=SiteFactory())
+    off = ChargePointFactory(site=SiteFactory())
+    SiteLoadSettings.objects.create(site=off.site, enabled=False)
+    ids = [cp.pk for cp in [managed[0], unmanaged, managed[1], off, managed[2]]]
+    assert selectors.managed_sites_of(charge_point_ids=ids) == {
+        pk: site_id for pk in ids if (site_id := selectors.managed_site_of(charge_point_id=pk)) is not None
+    }
+    sent: list = []
+    monkeypatch.setattr(
+        tasks.charger_fail_safe_send, "apply_async", lambda args, **kw: sent.append(("fail_safe", *args))
+    )
+    monkeypatch.setattr(tasks.site_enforce, "apply_async", lambda args, **kw: sent.append(("site", *args)))
+    with CaptureQueriesContext(connection) as queries:
+        receivers.on_charge_points_booted(None, charge_point_ids=ids)
+    assert len(queries) == 1
+    assert sorted(sent) == sorted([("fail_safe", cp.pk) for cp in managed] + [("site", site.pk)])
