@@ -292,9 +292,16 @@ class BatchedCall:
         self._max_batch = max_batch
         self._pending: list[tuple[Any, asyncio.Future]] = []
         self._running = False
-        self._run_in_db_thread = database_sync_to_async(self._call)
+        self._hygiene_due = 0.0
+        # (On the shared database thread, as GroupCommitter: connection hygiene at most once
+        # a second, not around every call as database_sync_to_async does it.)
+        self._run_in_db_thread = sync_to_async(self._call, thread_sensitive=True)
 
     def _call(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
+        now = time.monotonic()
+        if now >= self._hygiene_due:
+            close_old_connections()
+            self._hygiene_due = now + CONNECTION_CHECK_EVERY
         with collecting() as states:
             try:
                 _skip_while_database_down()
@@ -304,6 +311,7 @@ class BatchedCall:
                 database_outage.succeeded()
                 return [(True, result) for result in results], states
             except Exception as exc:
+                self._hygiene_due = 0.0
                 _note_failure(exc)
                 if len(items) == 1 or is_database_unavailable(exc):
                     return [(False, exc)] * len(items), states

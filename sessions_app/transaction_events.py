@@ -244,7 +244,8 @@ def transaction_event_record(
         _apply_in_order(session, row, samples)
     else:
         _derive(session)
-    if not (in_order and previous_seq_no is not None and seq_no == previous_seq_no + 1):
+    # (The first event of a session can leave no gap: three queries saved per Started.)
+    if latest is not None and not (in_order and previous_seq_no is not None and seq_no == previous_seq_no + 1):
         _note_seq_no_gaps(session)
     if session.remote_start_id is not None:
         _link_remote_start(session)
