@@ -293,11 +293,16 @@ class BatchedCall:
         self._pending: list[tuple[Any, asyncio.Future]] = []
         self._running = False
         self._hygiene_due = 0.0
-        # (On the shared database thread, as GroupCommitter: connection hygiene at most once
-        # a second, not around every call as database_sync_to_async does it.)
-        self._run_in_db_thread = sync_to_async(self._call, thread_sensitive=True)
+
+    async def _run_in_db_thread(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
+        # The admission lane: a thread and connection of its own, shared by every
+        # BatchedCall of the process (connect, boot, Authorize, online/offline), not the
+        # shared database thread: a handshake waited there behind the frames' group commit
+        # (issue 20: during a storm, handshakes passed daphne's 5 s timeout).
+        return await asyncio.get_running_loop().run_in_executor(_admission_lane(), self._call, items)
 
     def _call(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
+        """(Connection hygiene as GroupCommitter: at most once a second.)"""
         now = time.monotonic()
         if now >= self._hygiene_due:
             close_old_connections()
@@ -355,11 +360,23 @@ class BatchedCall:
                         future.set_exception(value)
                 if states:
                     asyncio.get_running_loop().create_task(publish_many_async(states))
+            # Idle: the lane's connection goes back to the pool (as at a request's end).
+            await asyncio.get_running_loop().run_in_executor(_admission_lane(), connections.close_all)
         finally:
             self._running = False
             if self._pending:
                 self._running = True
                 asyncio.get_running_loop().create_task(self._drain())
+
+
+_lane: ThreadPoolExecutor | None = None
+
+
+def _admission_lane() -> ThreadPoolExecutor:
+    global _lane
+    if _lane is None:
+        _lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-admission")
+    return _lane
 
 
 _batched_calls: dict[tuple[int, Callable], BatchedCall] = {}

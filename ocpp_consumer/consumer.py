@@ -68,6 +68,42 @@ def basic_auth(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     return None
 
 
+class _HandshakesFirst:
+    """While many chargers are in their handshake at once (a fleet reconnecting after a
+    restart), the frames of connected chargers wait: one event loop does both, and a
+    handshake not accepted within daphne's connect timeout fails and is retried later, so
+    under a full restart handshakes stalled behind frames failed by the thousand (issue
+    20). Frames go on once fewer than settings.OCPP_HANDSHAKES_FIRST_ABOVE are pending."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self._open: dict[int, asyncio.Event] = {}
+
+    def _gate(self) -> asyncio.Event:
+        loop_id = id(asyncio.get_running_loop())
+        gate = self._open.get(loop_id)
+        if gate is None:
+            gate = self._open[loop_id] = asyncio.Event()
+            gate.set()
+        return gate
+
+    def started(self) -> None:
+        self.pending += 1
+        if 0 < settings.OCPP_HANDSHAKES_FIRST_ABOVE < self.pending:
+            self._gate().clear()
+
+    def finished(self) -> None:
+        self.pending -= 1
+        if self.pending <= settings.OCPP_HANDSHAKES_FIRST_ABOVE:
+            self._gate().set()
+
+    async def wait(self) -> None:
+        if 0 < settings.OCPP_HANDSHAKES_FIRST_ABOVE < self.pending:
+            await self._gate().wait()
+
+
+handshakes = _HandshakesFirst()
+
 _keep_alive_tasks: dict[int, asyncio.Task] = {}
 
 
@@ -102,6 +138,13 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
+        handshakes.started()
+        try:
+            await self._connect()
+        finally:
+            handshakes.finished()
+
+    async def _connect(self) -> None:
         _start_keep_alive()
         # The server decoded the path once; decoding again would turn "..%252F" into "../".
         self.identity = self.scope["url_route"]["kwargs"]["charge_point_id"]
@@ -170,6 +213,7 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         if text_data is None:
             # OCPP-J uses text frames only; a binary frame is answered like malformed text.
             text_data = (bytes_data or b"").decode("utf-8", errors="replace")
+        await handshakes.wait()
         await self.charge_point.route_frame(text_data)
 
     async def disconnect(self, code: int) -> None:

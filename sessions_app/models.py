@@ -153,6 +153,21 @@ class ChargeSession(models.Model):
         return self.authorization not in ("", "Accepted")
 
 
+# The columns the hot paths insert MeterSample rows with (chargepoints.services.rows_insert).
+METER_SAMPLE_FIELDS = (
+    "charge_point_id",
+    "connector_id",
+    "session_id",
+    "sampled_at",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+    "value",
+    "unit",
+)
+
+
 class MeterSample(models.Model):
     """One sampled value of a MeterValues / TransactionEvent / StopTransaction frame."""
 

@@ -42,6 +42,7 @@ from chargepoints.services import (
 )
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, plausible_time, readings_v16
 from sessions_app.models import (
+    METER_SAMPLE_FIELDS,
     ChargeSession,
     ChargingState,
     ChargingStateChange,
@@ -694,20 +695,6 @@ def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     return samples, live
 
 
-_SAMPLE_FIELDS = (
-    "charge_point_id",
-    "connector_id",
-    "session_id",
-    "sampled_at",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-    "value",
-    "unit",
-)
-
-
 def _store_samples(
     charge_point_id: int,
     connector: Connector | None,
@@ -739,7 +726,7 @@ def _store_samples(
         for at, measurand, phase, location, context, value, unit in samples
     ]
     if out is None:
-        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=rows, ignore_conflicts=True)
+        rows_insert(model=MeterSample, fields=METER_SAMPLE_FIELDS, rows=rows, ignore_conflicts=True)
     else:
         out += rows
     return live
@@ -848,7 +835,7 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         samples: list[tuple] = []
         for frame in frames:
             _apply_frame(frame, connectors, sessions_by_tx, active, samples)
-        rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
+        rows_insert(model=MeterSample, fields=METER_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
         _connectors_update_live([c for c in connectors.values() if getattr(c, "_live_changed", False)])
         sessions = {s.pk: s for s in sessions_by_tx.values() if getattr(s, "_live_changed", False)}
         _sessions_update_live(list(sessions.values()))

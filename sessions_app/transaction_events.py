@@ -35,6 +35,7 @@ from chargepoints.selectors import id_tag_info
 from chargepoints.services import connector_state, rows_insert, rows_update
 from sessions_app.meter import ENERGY_REGISTER, POWER, SOC, parse_timestamp, plausible_time, readings_v201
 from sessions_app.models import (
+    METER_SAMPLE_FIELDS,
     ChargeSession,
     ChargingState,
     ChargingStateChange,
@@ -661,18 +662,6 @@ _EVENT_FIELDS = (
     "payload",
     "received_at",
 )
-_SAMPLE_FIELDS = (
-    "charge_point_id",
-    "connector_id",
-    "session_id",
-    "sampled_at",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-    "value",
-    "unit",
-)
 _SESSION_UPDATED_FIELDS = (
     "last_seq_no",
     "time_spent_charging_s",
@@ -757,7 +746,7 @@ def updated_record_many(items: list[dict]) -> None:
             meter_value=item.get("meter_value") or [],
             default_context=_default_context(UPDATED),
         )
-        samples += [tuple(getattr(row, name) for name in _SAMPLE_FIELDS) for row in rows]
+        samples += [tuple(getattr(row, name) for name in METER_SAMPLE_FIELDS) for row in rows]
         session.last_seq_no = item["seq_no"]
         if "timeSpentCharging" in info:
             session.time_spent_charging_s = info["timeSpentCharging"]
@@ -768,7 +757,7 @@ def updated_record_many(items: list[dict]) -> None:
     if not touched:
         return
     rows_insert(model=TransactionEvent, fields=_EVENT_FIELDS, rows=events)
-    rows_insert(model=MeterSample, fields=_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
+    rows_insert(model=MeterSample, fields=METER_SAMPLE_FIELDS, rows=samples, ignore_conflicts=True)
     rows_update(
         model=ChargeSession,
         fields=_SESSION_UPDATED_FIELDS,

@@ -59,6 +59,10 @@ OCPP_PASSWORD_KEY = _env.str("OCPP_PASSWORD_KEY", default="")
 # retries). Current (HMAC) hashes are checked inline: microseconds, no queue.
 OCPP_AUTH_THREADS = _env.int("OCPP_AUTH_THREADS", default=2)
 OCPP_AUTH_MAX_WAITING = _env.int("OCPP_AUTH_MAX_WAITING", default=200)
+# While more than this many chargers are in their handshake at once (a fleet reconnecting
+# after a restart), connected chargers' frames wait so the handshakes finish within
+# daphne's connect timeout (ocpp_consumer.consumer.handshakes; 0 = off).
+OCPP_HANDSHAKES_FIRST_ABOVE = _env.int("OCPP_HANDSHAKES_FIRST_ABOVE", default=50)
 # Failed Basic-auth attempts, counted in-process per charger id and per source address:
 # past the allowance each further failure doubles a lock-out (from OCPP_AUTH_BACKOFF_SECONDS
 # up to OCPP_AUTH_BACKOFF_MAX_SECONDS) during which connects are refused without checking
