@@ -18,8 +18,32 @@ def servers(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def server(servers, transactional_db) -> str:
-    return servers.get("a")
+def server(servers, transactional_db):
+    yield servers.get("a")
+    database_quiet_wait()
+
+
+def database_quiet_wait(timeout: float = 10.0) -> None:
+    """Before the test database is flushed (TRUNCATE), wait until the shared server has no
+    transaction open on it: a charger's last frames or its disconnect may still be being
+    stored, and a TRUNCATE meeting such a transaction deadlocks (seen at teardown)."""
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    quiet_checks = 0
+    while time.monotonic() < deadline and quiet_checks < 2:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            busy = cursor.fetchone()[0]
+        quiet_checks = quiet_checks + 1 if busy == 0 else 0
+        time.sleep(0.1)
 
 
 @pytest.fixture
