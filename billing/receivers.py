@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from django.dispatch import receiver
+import logging
 
+from django.conf import settings
+from django.dispatch import receiver
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from accounts.channel_layer import REDIS_ERRORS
+from accounts.outages import redis_outage
 from billing import selectors, services
 from sessions_app.signals import register_running_cost, session_completed
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(session_completed, dispatch_uid="billing-price-completed-session")
@@ -19,7 +27,16 @@ def price_completed_session(sender, *, session_id: int, answer_waits: bool = Tru
     # a task that was lost.
     from billing.tasks import purchase_create_for_session_task
 
-    purchase_create_for_session_task.delay(session_id)
+    if (
+        not settings.CELERY_TASK_ALWAYS_EAGER and redis_outage.should_skip()
+    ):  # (no publish retries on the charger's thread)
+        logger.warning("session %s: pricing left to create_missing_purchases (Redis is down)", session_id)
+        return
+    try:
+        purchase_create_for_session_task.delay(session_id)
+    except (*REDIS_ERRORS, KombuOperationalError) as error:
+        redis_outage.failed(error)
+        logger.warning("session %s: pricing left to create_missing_purchases (Redis is down)", session_id)
 
 
 def connect() -> None:

@@ -75,6 +75,8 @@ class _HandshakesFirst:
     under a full restart handshakes stalled behind frames failed by the thousand (issue
     20). Frames go on once fewer than settings.OCPP_HANDSHAKES_FIRST_ABOVE are pending."""
 
+    MAX_WAIT_S = 2.0
+
     def __init__(self) -> None:
         self.pending = 0
         self._open: dict[int, asyncio.Event] = {}
@@ -98,8 +100,13 @@ class _HandshakesFirst:
             self._gate().set()
 
     async def wait(self) -> None:
+        """At most MAX_WAIT_S per frame: a flood of handshakes that never end (wrong
+        passwords, abandoned ones) must not stall connected chargers for good."""
         if 0 < settings.OCPP_HANDSHAKES_FIRST_ABOVE < self.pending:
-            await self._gate().wait()
+            try:
+                await asyncio.wait_for(self._gate().wait(), self.MAX_WAIT_S)
+            except TimeoutError:
+                pass
 
 
 handshakes = _HandshakesFirst()

@@ -255,7 +255,8 @@ def transaction_event_record(
         announce_load_change(charge_point_id)
     if session.status == ChargeSession.Status.COMPLETED:
         session_id = session.pk
-        transaction.on_commit(lambda: session_reprice(session_id=session_id))
+        answer_waits = event_type == ENDED  # (a late Updated's answer carries no price)
+        transaction.on_commit(lambda: session_reprice(session_id=session_id, answer_waits=answer_waits))
     outcome = _outcome(session, duplicate=False, id_token_info=info)
     if in_order and session.status == ChargeSession.Status.ACTIVE:
         outcome = replace(outcome, in_order=True, timestamp=timestamp)
@@ -706,11 +707,14 @@ def updated_record_many(items: list[dict]) -> None:
     if not items:
         return
     keys = {(item["charge_point_id"], str(item["transaction_info"]["transactionId"])) for item in items}
+    # Locked, as transaction_event_record locks its session: a server-side close that
+    # commits meanwhile is seen (the session is then no longer open: the slow path).
+    # Primary-key order: the lock order of the other set-based updates.
     sessions = {
         (s.charge_point_id, s.transaction_id): s
-        for s in ChargeSession.objects.filter(
-            charge_point_id__in={cp for cp, _ in keys}, transaction_id__in={tx for _, tx in keys}
-        )
+        for s in ChargeSession.objects.select_for_update(of=("self",))
+        .filter(charge_point_id__in={cp for cp, _ in keys}, transaction_id__in={tx for _, tx in keys})
+        .order_by("pk")
         if (s.charge_point_id, s.transaction_id) in keys
     }
     received_at = timezone.now()
@@ -807,11 +811,12 @@ def _follows(session: ChargeSession, item: dict, now: datetime) -> bool:
 # --- price -------------------------------------------------------------------------------
 
 
-def session_reprice(*, session_id: int) -> None:
+def session_reprice(*, session_id: int, answer_waits: bool = False) -> None:
     """(Re)price a completed session. A failure in billing must not break the charger's
-    answer, so it is logged, not raised."""
+    answer, so it is logged, not raised. `answer_waits`: the answer being built carries the
+    price (an Ended's totalCost), so price it now; otherwise the worker may."""
     try:
-        session_completed.send(sender=ChargeSession, session_id=session_id, answer_waits=True)
+        session_completed.send(sender=ChargeSession, session_id=session_id, answer_waits=answer_waits)
     except Exception:
         logger.exception("pricing session %s failed", session_id)
 

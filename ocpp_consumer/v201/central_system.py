@@ -195,6 +195,7 @@ class CentralSystem201(CsmsChargePoint, ChargePoint):
         if (
             last is not None
             and last[1] == seq_no - 1
+            and arguments["timestamp"] >= last[2]
             and transaction_events.updated_may_be_staged(event_type=event_type, payload=payload)
             and not self._running_cost_due(last[0])
         ):

@@ -58,3 +58,16 @@ def test_a_201_ended_is_priced_before_its_answer(enqueued):
         outcome = transaction_event_record(charge_point_id=charge_point.pk, **kwargs_of(payload))
     assert outcome.ended and enqueued == []
     assert Purchase.objects.filter(session_id=outcome.session_id).count() == 1
+
+
+def test_a_late_201_updated_after_the_end_is_repriced_by_the_worker(enqueued):
+    """Its answer carries no price: the re-pricing it causes goes to the worker."""
+    charge_point = make_charge_point()
+    IdToken.objects.create(uid="CARD-1")
+    for payload in (
+        event("Started", 0, 0, "Authorized", id_token="CARD-1", state="Charging", wh=0),
+        event("Ended", 2, 30, "EVCommunicationLost", state="EVConnected", reason="EVDisconnected", wh=5_000),
+        event("Updated", 1, 15, "MeterValuePeriodic", state="Charging", wh=2_500),
+    ):
+        outcome = transaction_event_record(charge_point_id=charge_point.pk, **kwargs_of(payload))
+    assert enqueued == [outcome.session_id]

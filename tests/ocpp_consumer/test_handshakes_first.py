@@ -53,3 +53,14 @@ async def test_a_failed_handshake_still_counts_as_finished(settings):
             pass
     assert consumer.handshakes.pending == before
     await asyncio.wait_for(consumer.handshakes.wait(), 0.1)
+
+
+async def test_a_frame_waits_at_most_max_wait_for_handshakes_that_never_end(settings, monkeypatch):
+    """A flood of handshakes that never finish (wrong passwords, abandoned) must not stall
+    connected chargers for good."""
+    settings.OCPP_HANDSHAKES_FIRST_ABOVE = 1
+    monkeypatch.setattr(_HandshakesFirst, "MAX_WAIT_S", 0.2)
+    gate = _HandshakesFirst()
+    for _ in range(5):
+        gate.started()
+    await asyncio.wait_for(gate.wait(), 2)

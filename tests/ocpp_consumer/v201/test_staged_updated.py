@@ -86,6 +86,10 @@ def snapshot(charge_point_id: int) -> dict:
         "states": list(
             ChargingStateChange.objects.filter(session=session).order_by("at", "id").values_list("at", "charging_state")
         ),
+        "anomalies": sorted(
+            (kind, sorted(detail.get("reasons", [])))
+            for kind, detail in session.anomalies.values_list("kind", "detail")
+        ),
     }
 
 
@@ -214,3 +218,33 @@ async def test_a_failed_staged_write_is_answered_with_an_error_and_the_resend_is
     assert answer[0] == 3
     session = await sync_to_async(ChargeSession.objects.get)(transaction_id="TX-1")
     assert session.last_seq_no == 1 and session.meter_last_wh == 1150
+
+
+async def test_after_a_clock_step_back_older_events_are_not_staged(settings, record_calls):
+    """Event 2 is stamped before event 1 (the charger's clock stepped back): it and every
+    later event stamped before event 1 go through the service, which marks them out of
+    order, exactly as without staging."""
+    settings.OCPP_RUNNING_COST_EVERY_SECONDS = 3600
+    await sync_to_async(IdTokenFactory)(uid="CARD-1")
+
+    def frames():
+        return [
+            event("Started", 0, 0, "Authorized", id_token="CARD-1", state="Charging", wh=1000),
+            event("Updated", 1, 10, "MeterValuePeriodic", state="Charging", wh=1100, power_w=7000),
+            event("Updated", 2, 5, "MeterValuePeriodic", state="Charging", wh=1050, power_w=5000),
+            event("Updated", 3, 7, "MeterValuePeriodic", state="Charging", wh=1080, power_w=6000),
+            event("Updated", 4, 12, "MeterValuePeriodic", state="Charging", wh=1200, power_w=7100),
+        ]
+
+    staged_cp, consumer, handler = await station()
+    for n, payload in enumerate(frames()):
+        assert (await call(handler, consumer, "TransactionEvent", payload, str(n)))[0] == 3
+    # 1 is staged; 2 and 3 are older than 1; 4 follows events the service applied out of
+    # order, so the connection holds no in-order record of the transaction: the service too.
+    assert record_calls == [0, 2, 3, 4]
+    direct_cp = await sync_to_async(ChargePointFactory)(protocol="ocpp2.0.1")
+    for payload in frames():
+        await sync_to_async(transaction_event_record)(charge_point_id=direct_cp.pk, **kwargs_of(payload))
+    staged, direct = await sync_to_async(snapshot)(staged_cp.pk), await sync_to_async(snapshot)(direct_cp.pk)
+    assert [kind for kind, _ in staged["anomalies"]].count("out_of_order") == 2
+    assert staged == direct
