@@ -23,7 +23,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import OperationalError, close_old_connections, connections, transaction
+from django.db import OperationalError, close_old_connections, connection, connections, transaction
 
 from accounts.outages import database_outage, is_database_unavailable
 from chargepoints.fanout import collecting, publish_many_async
@@ -56,7 +56,7 @@ class GroupCommitter:
         self._running = False
         self._hygiene_due = 0.0
         self._executor: ThreadPoolExecutor | None = None
-        if own_thread:
+        if own_thread and connection.vendor == "postgresql":  # (SQLite: one writer at a time anyway)
             executor = self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=own_thread)
 
             async def run(items: list) -> list[dict]:
@@ -299,6 +299,10 @@ class BatchedCall:
         # BatchedCall of the process (connect, boot, Authorize, online/offline), not the
         # shared database thread: a handshake waited there behind the frames' group commit
         # (issue 20: during a storm, handshakes passed daphne's 5 s timeout).
+        # On SQLite, which lets one writer in at a time, a lane of its own only adds waits
+        # for the database lock (handshakes timed out in the e2e tests): the shared thread.
+        if connection.vendor != "postgresql":
+            return await sync_to_async(self._call, thread_sensitive=True)(items)
         return await asyncio.get_running_loop().run_in_executor(_admission_lane(), self._call, items)
 
     def _call(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
@@ -361,7 +365,8 @@ class BatchedCall:
                 if states:
                     asyncio.get_running_loop().create_task(publish_many_async(states))
             # Idle: the lane's connection goes back to the pool (as at a request's end).
-            await asyncio.get_running_loop().run_in_executor(_admission_lane(), connections.close_all)
+            if connection.vendor == "postgresql":
+                await asyncio.get_running_loop().run_in_executor(_admission_lane(), connections.close_all)
         finally:
             self._running = False
             if self._pending:

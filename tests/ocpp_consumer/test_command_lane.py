@@ -18,7 +18,8 @@ from chargepoints.services import charge_point_add
 from ocpp_consumer import batching, protocol
 from ocpp_consumer.v16.central_system import CentralSystem16
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The lane is PostgreSQL only: SQLite lets one writer in at a time, so it shares the thread.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 class _Socket:
@@ -34,7 +35,7 @@ class _Socket:
         pass
 
 
-async def test_a_command_does_not_wait_for_the_frames_group_commit():
+async def test_a_command_does_not_wait_for_the_frames_group_commit(on_postgres):
     cp = await sync_to_async(charge_point_add)(identity="LANE-1", password="lane-password-0123")
     socket = _Socket()
     charger = CentralSystem16(cp.identity, socket, cp.pk, "Accepted")
