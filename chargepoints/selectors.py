@@ -119,6 +119,14 @@ def id_tag_info_many(*, id_tags: list[str], now: datetime | None = None) -> list
     return [_id_tag_info_of(tokens.get(id_tag), now) for id_tag in id_tags]
 
 
+def id_tag_info_with_token_many(*, id_tags: list[str], now: datetime | None = None) -> list[tuple[dict, IdToken | None]]:
+    """id_tag_info_with_token for many idTags (the StartTransactions of many chargers) in
+    one query, in order."""
+    now = now or timezone.now()
+    tokens = _tokens_by_uid(id_tags)
+    return [(_id_tag_info_of(tokens.get(id_tag), now), tokens.get(id_tag)) for id_tag in id_tags]
+
+
 def id_token_info_v201_many(*, id_tokens: list[str], now: datetime | None = None) -> list[dict]:
     """OCPP 2.0.1 IdTokenInfo (camelCase) of many card tokens in one query, in order: what
     sessions_app.transaction_events.id_token_info_v201 answers for a token that is neither

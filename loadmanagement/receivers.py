@@ -21,9 +21,9 @@ from sessions_app.signals import load_changed
 logger = logging.getLogger(__name__)
 
 
-def on_load_changed(sender, *, charge_point_id: int, **kwargs) -> None:
-    site_id = selectors.managed_site_of(charge_point_id=charge_point_id)
-    if site_id is not None:
+def on_load_changed(sender, *, charge_point_ids: list[int], **kwargs) -> None:
+    """One query for all the chargers announced together; each managed site gets one run."""
+    for site_id in dict.fromkeys(selectors.managed_sites_of(charge_point_ids=charge_point_ids).values()):
         tasks.site_enforce.apply_async((site_id,), countdown=settings.LOADMANAGEMENT_TRIGGER_DELAY_SECONDS)
 
 

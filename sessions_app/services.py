@@ -81,7 +81,7 @@ def _after_stop(session_id: int) -> None:
     transaction.on_commit(lambda: _request_purchase(session_id), robust=True)
 
 
-def _publish(connector: Connector, identity: str, session: ChargeSession | None) -> None:
+def session_publish(connector: Connector, identity: str, session: ChargeSession | None) -> None:
     extra = {}
     if session is not None:
         extra = {
@@ -140,7 +140,7 @@ def charge_session_update_charging_state(
             "updated_at",
         ]
     )
-    _publish(session.connector, session.charge_point.identity, session)
+    session_publish(session.connector, session.charge_point.identity, session)
     return session
 
 
@@ -190,7 +190,7 @@ def status_notification_apply(
             session.power_w = 0
         session.save(update_fields=["charging_state", "power_w", "updated_at"])
         identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
-        _publish(connector, identity, session)
+        session_publish(connector, identity, session)
         announce_load_change(charge_point_id)
 
 
@@ -263,7 +263,7 @@ def status_notification_apply_many(*, items: list[dict]) -> None:
 # --- Start / Stop ------------------------------------------------------------------------
 
 
-def _close(
+def session_mark_closed(
     session: ChargeSession,
     *,
     at: datetime,
@@ -272,6 +272,8 @@ def _close(
     meter_stop_wh: int | None,
     stop_id_tag: str = "",
 ) -> None:
+    """Set a session's fields for its close, in memory: its charging time is the caller's
+    (it reads the timeline), and so are the save and the after-commit work (_close)."""
     session.status = ChargeSession.Status.COMPLETED
     session.stopped_at = max(at, session.started_at)
     session.stop_reason = reason
@@ -282,10 +284,30 @@ def _close(
         session.meter_last_wh = meter_stop_wh
         session.meter_last_at = session.stopped_at
     session.power_w = 0
+
+
+def session_after_close(*sessions: ChargeSession) -> None:
+    """After commit: each session is priced, and the sites' load re-shared."""
+    for session in sessions:
+        _after_stop(session.pk)
+    announce_load_change(*(session.charge_point_id for session in sessions))
+
+
+def _close(
+    session: ChargeSession,
+    *,
+    at: datetime,
+    reason: str,
+    closed_by: str,
+    meter_stop_wh: int | None,
+    stop_id_tag: str = "",
+) -> None:
+    session_mark_closed(
+        session, at=at, reason=reason, closed_by=closed_by, meter_stop_wh=meter_stop_wh, stop_id_tag=stop_id_tag
+    )
     session.time_spent_charging_s = _seconds_charging(session)
     session.save()
-    _after_stop(session.pk)
-    announce_load_change(session.charge_point_id)
+    session_after_close(session)
 
 
 def _seconds_charging(session: ChargeSession) -> int:
@@ -293,24 +315,40 @@ def _seconds_charging(session: ChargeSession) -> int:
     return charging_seconds(states, started_at=session.started_at, ended_at=session.stopped_at)
 
 
-def _connector_for_start(*, charge_point_id: int, connector_id: int) -> Connector:
-    """The connector a StartTransaction names, with its charger (last boot, identity) and
-    whether it has a live reservation (`reserved`), in one query; created the first time
-    it is mentioned, as connector_ensure does."""
-    connector = (
+def connectors_for_start(*, keys: set[tuple[int, int]]) -> dict[tuple[int, int], Connector]:
+    """The connectors StartTransactions name, by (charge point pk, connector id), each with
+    its charger (last boot, identity) and whether it has a live reservation (`reserved`),
+    in one query. Connectors not yet known are absent."""
+    if not keys:
+        return {}
+    found = (
         Connector.objects.select_related("charge_point")
         .annotate(
             reserved=Exists(
                 ConnectorReservation.objects.filter(connector_id=OuterRef("pk"), status__in=ConnectorReservation.LIVE)
             )
         )
-        .filter(charge_point_id=charge_point_id, connector_id=connector_id)
-        .first()
+        .filter(charge_point_id__in={cp for cp, _ in keys}, connector_id__in={c for _, c in keys})
     )
+    return {(c.charge_point_id, c.connector_id): c for c in found if (c.charge_point_id, c.connector_id) in keys}
+
+
+def _connector_for_start(*, charge_point_id: int, connector_id: int) -> Connector:
+    """connectors_for_start of one; created the first time it is mentioned, as
+    connector_ensure does."""
+    connector = connectors_for_start(keys={(charge_point_id, connector_id)}).get((charge_point_id, connector_id))
     if connector is None:
         connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
         connector.reserved = True  # (not known: start_admission looks)
     return connector
+
+
+def initial_charging_state(connector: Connector) -> str:
+    """A new session's charging state, from its connector's status."""
+    state = STATUS_TO_CHARGING_STATE.get(connector.status)
+    if state not in {ChargingState.CHARGING, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE}:
+        state = ChargingState.EV_CONNECTED
+    return state
 
 
 @transaction.atomic
@@ -386,9 +424,7 @@ def charge_session_start(
         SessionAnomaly.objects.create(
             session=previous, kind=SessionAnomaly.Kind.REPLACED, detail={"replaced_at": timestamp.isoformat()}
         )
-    initial_state = STATUS_TO_CHARGING_STATE.get(connector.status)
-    if initial_state not in {ChargingState.CHARGING, ChargingState.SUSPENDED_EV, ChargingState.SUSPENDED_EVSE}:
-        initial_state = ChargingState.EV_CONNECTED
+    initial_state = initial_charging_state(connector)
     try:
         with transaction.atomic():
             session = ChargeSession.objects.create(
@@ -416,7 +452,7 @@ def charge_session_start(
     if connector.meter_wh != meter_start_wh:
         Connector.objects.filter(pk=connector.pk).update(meter_wh=meter_start_wh)
         connector.meter_wh = meter_start_wh
-    _publish(connector, charge_point.identity, session)
+    session_publish(connector, charge_point.identity, session)
     announce_load_change(charge_point_id)
     return session, info
 
@@ -477,7 +513,7 @@ def charge_session_stop(
     if implausible:
         _note_implausible_time(session, field="stop", sent=sent, used=timestamp, why=implausible)
     if transaction_data:
-        _store_samples(session.charge_point_id, session.connector, session, transaction_data)
+        meter_samples_store(session.charge_point_id, session.connector, session, transaction_data)
     # OCPP 1.6: a StopTransaction without a reason means Local.
     _close(
         session,
@@ -490,7 +526,7 @@ def charge_session_stop(
     Connector.objects.filter(pk=session.connector_id).update(meter_wh=meter_stop_wh, power_w=0)
     session.connector.meter_wh, session.connector.power_w = meter_stop_wh, 0
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=charge_point_id)
-    _publish(session.connector, identity, session)
+    session_publish(session.connector, identity, session)
     return session, info
 
 
@@ -510,7 +546,7 @@ def charge_session_close_by_server(
     SessionAnomaly.objects.create(
         session=session, kind=SessionAnomaly.Kind.CLOSED_BY_SERVER, detail={"closed_by": closed_by, "reason": reason}
     )
-    _publish(session.connector, session.charge_point.identity, session)
+    session_publish(session.connector, session.charge_point.identity, session)
     return session
 
 
@@ -559,7 +595,7 @@ def _close_orphan(session: ChargeSession, *, why: str) -> None:
     Connector.objects.filter(pk=session.connector_id).update(power_w=0)
     connector = Connector.objects.get(pk=session.connector_id)
     identity = ChargePoint.objects.values_list("identity", flat=True).get(pk=session.charge_point_id)
-    _publish(connector, identity, session)
+    session_publish(connector, identity, session)
 
 
 def charge_session_orphans_close(*, now: datetime | None = None) -> list[int]:
@@ -624,7 +660,7 @@ def _merge_late_stop(
     }
     session.stopped_at = max(timestamp, session.started_at)
     if transaction_data:
-        _store_samples(session.charge_point_id, session.connector, session, transaction_data)
+        meter_samples_store(session.charge_point_id, session.connector, session, transaction_data)
     session.meter_stop_wh = session.meter_last_wh = meter_stop_wh
     session.meter_last_at = session.stopped_at
     session.stop_reason = reason or StopReason.LOCAL
@@ -695,7 +731,7 @@ def _readings(meter_value: list[dict]) -> tuple[list[tuple], dict]:
     return samples, live
 
 
-def _store_samples(
+def meter_samples_store(
     charge_point_id: int,
     connector: Connector | None,
     session: ChargeSession | None,
@@ -745,7 +781,7 @@ def _apply_frame(frame: dict, connectors: dict, sessions_by_tx: dict, active: di
         session = sessions_by_tx.get((charge_point_id, str(frame["transaction_id"])))
     if session is None and connector is not None:
         session = active.get(connector.pk)
-    live = _store_samples(charge_point_id, connector, session, frame["meter_value"], samples)
+    live = meter_samples_store(charge_point_id, connector, session, frame["meter_value"], samples)
     if not live:
         return
     if connector is not None:
@@ -842,7 +878,7 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         by_connector = {s.connector_id: s for s in sessions.values()}
         for connector in connectors.values():
             if getattr(connector, "_live_changed", False):
-                _publish(connector, identities.get(connector.charge_point_id, ""), by_connector.get(connector.pk))
+                session_publish(connector, identities.get(connector.charge_point_id, ""), by_connector.get(connector.pk))
 
 
 def meter_values_record(

@@ -17,15 +17,17 @@ session_completed = Signal()
 
 # Sent after commit when what a charger draws may change: a session started or ended, or
 # its charging state changed (load management re-shares the site). Keyword argument:
-# charge_point_id.
+# charge_point_ids (a list: the starts of many chargers are announced together).
 load_changed = Signal()
 
 
-def announce_load_change(charge_point_id: int) -> None:
-    """Send load_changed once the current transaction commits."""
+def announce_load_change(*charge_point_ids: int) -> None:
+    """Send load_changed for these chargers once the current transaction commits."""
     from django.db import transaction
 
-    transaction.on_commit(lambda: load_changed.send(sender=None, charge_point_id=charge_point_id), robust=True)
+    ids = list(charge_point_ids)
+    if ids:
+        transaction.on_commit(lambda: load_changed.send(sender=None, charge_point_ids=ids), robust=True)
 
 
 # The running cost of an active session, for the OCPP 2.0.1 TransactionEvent answer: a
