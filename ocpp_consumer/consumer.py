@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 PROTOCOLS: dict[str, type] = {"ocpp1.6": CentralSystem16, "ocpp2.0.1": CentralSystem201}
 CLOSE_NO_SUBPROTOCOL = 4002
 RESTORE_WAIT_S = 5.0
+REPLY_RETRY_PAUSES_S = (0.2, 1.0)  # between the attempts to deliver a command's answer
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -314,7 +315,17 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         await self._reply(event["reply_to"], reply)
 
     async def _reply(self, reply_to: str, reply: dict) -> None:
-        try:
-            await self.channel_layer.send(reply_to, reply)
-        except Exception:
-            logger.warning("%s: could not deliver a command answer", self.identity, exc_info=True)
+        """Send a command's answer to the caller's reply channel, trying again a moment later
+        when the send fails: after Redis restarted, the first send on a pooled connection it
+        closed can fail, and a lost answer leaves the caller waiting out its whole timeout
+        for a command the charger carried out (the outage drill, bench/outages.py). A second
+        copy of an answer is harmless: the caller reads its reply channel once."""
+        for pause in (*REPLY_RETRY_PAUSES_S, None):
+            try:
+                await self.channel_layer.send(reply_to, reply)
+                return
+            except Exception:
+                if pause is None:
+                    logger.warning("%s: could not deliver a command answer", self.identity, exc_info=True)
+                    return
+                await asyncio.sleep(pause)
