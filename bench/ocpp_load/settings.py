@@ -1,11 +1,15 @@
-"""Settings of the benchmarked daphne: the dev settings, quiet logs. Passwords are required
+"""Settings of the benchmarked daphne: the dev settings (or, with BENCH_SETTINGS=production,
+the production ones), quiet logs. Passwords are required
 (the fleet traffic authenticates) except for the old bare traffic (BENCH_TRAFFIC=bare),
 whose chargers have none."""
 
 import os as _os  # noqa: E402
 import sys as _sys  # noqa: E402
 
-from config.settings.dev import *  # noqa: F401,F403
+if _os.environ.get("BENCH_SETTINGS") == "production":  # (needs SECRET_KEY and ALLOWED_HOSTS)
+    from config.settings.production import *  # noqa: F401,F403
+else:
+    from config.settings.dev import *  # noqa: F401,F403
 
 DEBUG = False
 OCPP_REQUIRE_PASSWORD = _os.environ.get("BENCH_TRAFFIC", "fleet") != "bare"
