@@ -17,26 +17,32 @@ logger = logging.getLogger(__name__)
 
 
 @receiver(session_completed, dispatch_uid="billing-price-completed-session")
-def price_completed_session(sender, *, session_id: int, answer_waits: bool = True, **kwargs) -> None:
+def price_completed_sessions(sender, *, session_ids: list[int], answer_waits: bool = True, **kwargs) -> None:
     if answer_waits:  # (an OCPP 2.0.1 Ended: its answer's totalCost is read right after)
-        services.purchase_create_for_session(session_id=session_id)
+        for session_id in session_ids:
+            services.purchase_create_for_session(session_id=session_id)
         return
     # Nobody waits for this price: a worker computes it, not the web process's service
     # thread, which every charger's start and stop queue behind (issue 20: pricing was a
     # third of that thread under a fleet's churn). create_missing_purchases (beat) catches
     # a task that was lost.
-    from billing.tasks import purchase_create_for_session_task
+    from billing.tasks import purchase_create_for_session_task, purchase_create_for_sessions_task
 
     if (
         not settings.CELERY_TASK_ALWAYS_EAGER and redis_outage.should_skip()
     ):  # (no publish retries on the charger's thread)
-        logger.warning("session %s: pricing left to create_missing_purchases (Redis is down)", session_id)
+        logger.warning("sessions %s: pricing left to create_missing_purchases (Redis is down)", session_ids)
         return
     try:
-        purchase_create_for_session_task.delay(session_id)
+        # One message for the stops written together (one Redis round trip on the thread
+        # that wrote them, not one per stop).
+        if len(session_ids) == 1:
+            purchase_create_for_session_task.delay(session_ids[0])
+        else:
+            purchase_create_for_sessions_task.delay(session_ids)
     except (*REDIS_ERRORS, KombuOperationalError) as error:
         redis_outage.failed(error)
-        logger.warning("session %s: pricing left to create_missing_purchases (Redis is down)", session_id)
+        logger.warning("sessions %s: pricing left to create_missing_purchases (Redis is down)", session_ids)
 
 
 def connect() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 from django.db.models import F, Q
@@ -9,6 +11,8 @@ from django.db.models import F, Q
 from billing.models import Purchase
 from billing.services import purchase_create_for_session, purchase_reprice
 from sessions_app.models import ChargeSession
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -23,6 +27,29 @@ def purchase_create_for_session_task(session_id: int) -> int:
     Twice is once: the session row is locked and a session has one purchase (a unique
     constraint); a second run re-prices an open purchase to the same lines."""
     return purchase_create_for_session(session_id=session_id).pk
+
+
+@shared_task(
+    name="billing.tasks.purchase_create_for_sessions",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def purchase_create_for_sessions_task(session_ids: list[int]) -> list[int]:
+    """purchase_create_for_session_task for the sessions of stops written together. Each is
+    priced even when one before it fails; the first failure is raised at the end (a
+    retry prices them all again: twice is once, as there)."""
+    priced: list[int] = []
+    failure: Exception | None = None
+    for session_id in session_ids:
+        try:
+            priced.append(purchase_create_for_session(session_id=session_id).pk)
+        except Exception as error:
+            logger.exception("pricing session %s failed", session_id)
+            failure = failure or error
+    if failure is not None:
+        raise failure
+    return priced
 
 
 @shared_task(

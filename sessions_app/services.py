@@ -72,13 +72,15 @@ STATUS_TO_CHARGING_STATE = {
 # --- after-commit side effects ---------------------------------------------------------
 
 
-def _request_purchase(session_id: int) -> None:
+def _request_purchases(session_ids: list[int]) -> None:
     # A 1.6 StopTransaction's answer carries no price: nothing here waits for it.
-    session_completed.send(sender=ChargeSession, session_id=session_id, answer_waits=False)
+    session_completed.send(sender=ChargeSession, session_ids=session_ids, answer_waits=False)
 
 
-def _after_stop(session_id: int) -> None:
-    transaction.on_commit(lambda: _request_purchase(session_id), robust=True)
+def _after_stop(*session_ids: int) -> None:
+    ids = list(session_ids)
+    if ids:
+        transaction.on_commit(lambda: _request_purchases(ids), robust=True)
 
 
 def session_publish(connector: Connector, identity: str, session: ChargeSession | None) -> None:
@@ -288,8 +290,7 @@ def session_mark_closed(
 
 def session_after_close(*sessions: ChargeSession) -> None:
     """After commit: each session is priced, and the sites' load re-shared."""
-    for session in sessions:
-        _after_stop(session.pk)
+    _after_stop(*(session.pk for session in sessions))
     announce_load_change(*(session.charge_point_id for session in sessions))
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.dispatch import Signal
 
-# Sent after commit when a session ended, or when its data changed after it ended (a late
-# stop, a late event): it is to be priced (again). Keyword arguments: session_id, and
+# Sent after commit when sessions ended, or when their data changed after they ended (a
+# late stop, a late event): they are to be priced (again). Keyword arguments: session_ids
+# (a list: the stops of many chargers written together are announced together), and
 # answer_waits: whether the charger's answer carries the price (an OCPP 2.0.1 Ended's
 # totalCost), so it must be priced before the answer; when not (a 1.6 StopTransaction),
 # the pricing may go to a worker.

@@ -816,7 +816,7 @@ def session_reprice(*, session_id: int, answer_waits: bool = False) -> None:
     answer, so it is logged, not raised. `answer_waits`: the answer being built carries the
     price (an Ended's totalCost), so price it now; otherwise the worker may."""
     try:
-        session_completed.send(sender=ChargeSession, session_id=session_id, answer_waits=answer_waits)
+        session_completed.send(sender=ChargeSession, session_ids=[session_id], answer_waits=answer_waits)
     except Exception:
         logger.exception("pricing session %s failed", session_id)
 

@@ -71,3 +71,62 @@ def test_a_late_201_updated_after_the_end_is_repriced_by_the_worker(enqueued):
     ):
         outcome = transaction_event_record(charge_point_id=charge_point.pk, **kwargs_of(payload))
     assert enqueued == [outcome.session_id]
+
+
+def test_stops_written_together_send_one_task_that_prices_each(enqueued, monkeypatch):
+    from sessions_app.start_stop_many import charge_session_stop_many
+
+    batches: list[list[int]] = []
+    monkeypatch.setattr(tasks.purchase_create_for_sessions_task, "delay", lambda ids: batches.append(list(ids)))
+    stops = []
+    for n in range(3):
+        charge_point = make_charge_point()
+        IdToken.objects.create(uid=f"CARD-{n}")
+        session, _ = sessions.charge_session_start(
+            charge_point_id=charge_point.pk, connector_id=1, id_tag=f"CARD-{n}", meter_start_wh=0, timestamp=T0
+        )
+        stops.append(
+            {
+                "charge_point_id": charge_point.pk,
+                "transaction_id": session.transaction_id,
+                "meter_stop_wh": 1_000 * (n + 1),
+                "timestamp": T0 + timedelta(minutes=30),
+            }
+        )
+    stopped = [session.pk for session, _ in charge_session_stop_many(items=stops)]
+    assert enqueued == [] and batches == [stopped]  # one message for the three
+    assert not Purchase.objects.filter(session_id__in=stopped).exists()
+    assert sorted(tasks.purchase_create_for_sessions_task.run(stopped)) == sorted(
+        Purchase.objects.filter(session_id__in=stopped).values_list("pk", flat=True)
+    )
+    assert Purchase.objects.filter(session_id__in=stopped).count() == 3
+
+
+def test_one_session_failing_to_price_does_not_keep_the_others_unpriced(monkeypatch):
+    from billing import services as billing_services
+
+    charge_point = make_charge_point()
+    ids = []
+    for n in range(2):
+        session, _ = sessions.charge_session_start(
+            charge_point_id=charge_point.pk, connector_id=n + 1, id_tag="", meter_start_wh=0, timestamp=T0
+        )
+        sessions.charge_session_stop(
+            charge_point_id=charge_point.pk,
+            transaction_id=session.transaction_id,
+            meter_stop_wh=500,
+            timestamp=T0 + timedelta(minutes=5),
+        )
+        ids.append(session.pk)
+    Purchase.objects.filter(session_id__in=ids).delete()
+    real = billing_services.purchase_create_for_session
+
+    def fails_for_the_first(*, session_id):
+        if session_id == ids[0]:
+            raise RuntimeError("tariff broken")
+        return real(session_id=session_id)
+
+    monkeypatch.setattr(tasks, "purchase_create_for_session", fails_for_the_first)
+    with pytest.raises(RuntimeError, match="tariff broken"):
+        tasks.purchase_create_for_sessions_task.run(ids)
+    assert list(Purchase.objects.filter(session_id__in=ids).values_list("session_id", flat=True)) == [ids[1]]
