@@ -43,98 +43,144 @@ def _note_failure(error: BaseException) -> None:
         database_outage.failed(error)
 
 
-class GroupCommitter:
-    """`own_thread`: flush on a thread (and database connection) of this committer's own
-    instead of the shared database thread, for a small lane that must not queue behind
-    the frames' batches (the journal rows of commands, issue 20)."""
+Outcome = tuple[bool, Any]  # (True, result) or (False, the exception to raise in the caller)
 
-    def __init__(self, flush: Callable[[list], Any], *, max_batch: int = 500, own_thread: str = "") -> None:
-        self._flush = flush
+
+class _Lane:
+    """What every batcher below shares: coroutines queue items; one drain task takes up to
+    `max_batch` of them at a time and runs them in one database hop (`_process`, sync, on
+    the lane's thread), hands each caller its outcome once that hop has committed,
+    publishes the live states it collected (after the answers, without holding anyone up),
+    and hands the lane's database connection back when the queue is empty.
+
+    The hop runs on `executor()` (a thread, and so a database connection, of the lane's
+    own), or on the shared database thread when it gives None. Connection hygiene as
+    channels' database_sync_to_async does it (close_old_connections: drop a broken or
+    expired connection), but at most once per CONNECTION_CHECK_EVERY seconds and after
+    any failure, not twice per hop: with CONN_HEALTH_CHECKS each of those also cost a
+    SELECT 1 round trip (issue 3's profile: a tenth of the database thread at 500
+    frames/s)."""
+
+    def __init__(self, *, max_batch: int) -> None:
         self._max_batch = max_batch
-        self._items: list = []
-        self._futures: list[asyncio.Future] = []
+        self._pending: list[tuple[Any, asyncio.Future]] = []
         self._running = False
         self._hygiene_due = 0.0
-        self._executor: ThreadPoolExecutor | None = None
-        if own_thread and connection.vendor == "postgresql":  # (SQLite: one writer at a time anyway)
-            executor = self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=own_thread)
 
-            async def run(items: list) -> list[dict]:
-                return await asyncio.get_running_loop().run_in_executor(executor, self._flush_collecting, items)
+    def executor(self) -> ThreadPoolExecutor | None:
+        return None
 
-            self._run_in_db_thread = run
-        else:
-            self._run_in_db_thread = sync_to_async(self._flush_collecting, thread_sensitive=True)
+    def _process(self, items: list) -> tuple[list[Outcome], list[dict]]:
+        """Run `items` in the database: one outcome per item, and the live states collected."""
+        raise NotImplementedError
 
-    def _flush_collecting(self, items: list) -> list[dict]:
-        # Connection hygiene as channels' database_sync_to_async does it (close_old_connections:
-        # drop a broken or expired connection), but at most once per CONNECTION_CHECK_EVERY
-        # seconds and after any failure, instead of twice per flush: with CONN_HEALTH_CHECKS
-        # each of those also cost a SELECT 1 round trip on the next query (issue 3's profile:
-        # a tenth of the database thread at 500 frames/s).
-        _skip_while_database_down()
+    def _hygiene(self) -> None:
         now = time.monotonic()
         if now >= self._hygiene_due:
             close_old_connections()
             self._hygiene_due = now + CONNECTION_CHECK_EVERY
+
+    def _failed(self, error: BaseException) -> None:
+        self._hygiene_due = 0.0  # (the connection is checked before the next hop)
+        _note_failure(error)
+
+    async def _hop(self, function: Callable, *args) -> Any:
+        executor = self.executor()
+        if executor is None:
+            return await sync_to_async(function, thread_sensitive=True)(*args)
+        return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
+
+    async def _submit(self, item: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((item, future))
+        if not self._running:
+            self._running = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                try:
+                    outcomes, states = await self._hop(self._process, [item for item, _ in batch])
+                except Exception as exc:  # (the database was skipped as down, or the hop failed)
+                    outcomes, states = [(False, exc)] * len(batch), []
+                for (_, future), (ok, value) in zip(batch, outcomes):
+                    if future.done():  # the caller went away (cancelled)
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                if states:
+                    asyncio.get_running_loop().create_task(publish_many_async(states))
+            # Idle: a lane's own connection goes back to the pool (as at a request's end).
+            if self.executor() is not None:
+                await self._hop(connections.close_all)
+        finally:
+            self._running = False
+            if self._pending:  # arrived after the loop's last check
+                self._running = True
+                asyncio.get_running_loop().create_task(self._drain())
+
+
+class GroupCommitter(_Lane):
+    """Items of many coroutines flushed together by one call of `flush(items)` in one
+    transaction; every submitter returns once it committed. If the flush fails (other than
+    for an unreachable database), its items are flushed again one by one, so one bad item
+    fails only its own submitter.
+
+    `own_thread`: flush on a thread (and database connection) of this committer's own
+    instead of the shared database thread, for a small lane that must not queue behind
+    the frames' batches (the journal rows of commands, issue 20). Not on SQLite, which
+    lets one writer in at a time: a lane of its own only adds waits for its lock."""
+
+    def __init__(self, flush: Callable[[list], Any], *, max_batch: int = 500, own_thread: str = "") -> None:
+        super().__init__(max_batch=max_batch)
+        self._flush = flush
+        self._executor: ThreadPoolExecutor | None = None
+        if own_thread and connection.vendor == "postgresql":
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=own_thread)
+
+    def executor(self) -> ThreadPoolExecutor | None:
+        return self._executor
+
+    def _flush_collecting(self, items: list) -> list[dict]:
+        _skip_while_database_down()
+        self._hygiene()
         try:
             with collecting() as states:
                 self._flush(items)
         except Exception as error:
-            self._hygiene_due = 0.0
-            _note_failure(error)
+            self._failed(error)
             raise
         database_outage.succeeded()
         return states
 
-    async def submit(self, item: Any) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._items.append(item)
-        self._futures.append(future)
-        if not self._running:
-            self._running = True
-            loop.create_task(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        futures: list[asyncio.Future] = []
+    def _process(self, items: list) -> tuple[list[Outcome], list[dict]]:
         try:
-            while self._items:
-                items, futures = self._items[: self._max_batch], self._futures[: self._max_batch]
-                del self._items[: self._max_batch], self._futures[: self._max_batch]
-                try:
-                    states = await self._run_in_db_thread(items)
-                except Exception as error:
-                    if len(items) == 1 or is_database_unavailable(error):
-                        raise
-                    # One bad item must not fail the others: retry them one by one.
-                    logger.warning("group commit of %d items failed; retrying one by one", len(items), exc_info=True)
-                    states = []
-                    for item, future in zip(items, futures):
-                        try:
-                            states += await self._run_in_db_thread([item])
-                        except Exception as exc:
-                            future.set_exception(exc)
-                        else:
-                            future.set_result(None)
-                else:
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(None)
-                if states:
-                    asyncio.get_running_loop().create_task(publish_many_async(states))
-            if self._executor is not None:  # idle: its connection goes back to the pool
-                await asyncio.get_running_loop().run_in_executor(self._executor, connections.close_all)
-        except Exception as exc:
-            for future in futures:
-                if not future.done():
-                    future.set_exception(exc)
-        finally:
-            self._running = False
-            if self._items:  # arrived after the loop's last check
-                self._running = True
-                asyncio.get_running_loop().create_task(self._drain())
+            return [(True, None)] * len(items), self._flush_collecting(items)
+        except Exception as error:
+            if len(items) == 1 or is_database_unavailable(error):
+                return [(False, error)] * len(items), []
+            # One bad item must not fail the others: again one by one.
+            logger.warning("group commit of %d items failed; retrying one by one", len(items), exc_info=True)
+        outcomes: list[Outcome] = []
+        states: list[dict] = []
+        for item in items:
+            try:
+                states += self._flush_collecting([item])
+            except Exception as exc:
+                outcomes.append((False, exc))
+            else:
+                outcomes.append((True, None))
+        return outcomes, states
+
+    async def submit(self, item: Any) -> None:
+        await self._submit(item)
 
 
 _committers: dict[tuple[int, str], GroupCommitter] = {}
@@ -150,7 +196,7 @@ def committer(name: str, flush: Callable[[list], Any], *, own_thread: bool = Fal
     return found
 
 
-class ServiceBatch:
+class ServiceBatch(_Lane):
     """Service calls from many coroutines (boot, status, start, stop, TransactionEvent,
     Authorize, ...) share one database hop and one commit: the calls queued while one
     batch runs go together in the next, each in a savepoint of its own inside one
@@ -166,10 +212,7 @@ class ServiceBatch:
     by its caller into the write (batched) and the read (run after)."""
 
     def __init__(self, *, max_batch: int = 200) -> None:
-        self._max_batch = max_batch
-        self._pending: list[tuple[Callable, dict, asyncio.Future]] = []
-        self._running = False
-        self._hygiene_due = 0.0
+        super().__init__(max_batch=max_batch)
         # A thread (and so a database connection) of its own: the frames' group commit
         # runs on the shared database thread at the same time. Half of each batch's time
         # is spent waiting for PostgreSQL, so two connections keep twice the work going.
@@ -177,62 +220,26 @@ class ServiceBatch:
         # charger's rows at once.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-services")
 
-    async def _run_in_db_thread(self, calls: list[tuple[Callable, dict]]) -> tuple[list[tuple[bool, Any]], list[dict]]:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, calls)
+    def executor(self) -> ThreadPoolExecutor:
+        return self._thread
 
-    def _run(self, calls: list[tuple[Callable, dict]]) -> tuple[list[tuple[bool, Any]], list[dict]]:
+    def _process(self, calls: list[tuple[Callable, dict]]) -> tuple[list[Outcome], list[dict]]:
         _skip_while_database_down()
-        now = time.monotonic()
-        if now >= self._hygiene_due:  # (as GroupCommitter: at most once a second)
-            close_old_connections()
-            self._hygiene_due = now + CONNECTION_CHECK_EVERY
-        outcomes: list[tuple[bool, Any]] = []
+        self._hygiene()
+        outcomes: list[Outcome] = []
         with collecting() as states:
             try:
                 with transaction.atomic():
                     for function, kwargs in calls:
                         outcomes.append(_call_in_savepoint(function, kwargs))
             except Exception as error:
-                self._hygiene_due = 0.0
-                _note_failure(error)
+                self._failed(error)
                 return [(False, error)] * len(calls), []
         database_outage.succeeded()
         return outcomes, states
 
     async def __call__(self, function: Callable, kwargs: dict) -> Any:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pending.append((function, kwargs, future))
-        if not self._running:
-            self._running = True
-            loop.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                try:
-                    outcomes, states = await self._run_in_db_thread([(f, kw) for f, kw, _ in batch])
-                except Exception as exc:  # (the database was skipped as down)
-                    outcomes, states = [(False, exc)] * len(batch), []
-                for (_, _, future), (ok, value) in zip(batch, outcomes):
-                    if future.done():  # the caller went away (cancelled)
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-                if states:
-                    asyncio.get_running_loop().create_task(publish_many_async(states))
-            # Idle: the thread's connection goes back to the pool (as at a request's end).
-            await asyncio.get_running_loop().run_in_executor(self._thread, connections.close_all)
-        finally:
-            self._running = False
-            if self._pending:
-                self._running = True
-                asyncio.get_running_loop().create_task(self._drain())
+        return await self._submit((function, kwargs))
 
 
 def _call_in_savepoint(function: Callable, kwargs: dict) -> tuple[bool, Any]:
@@ -276,41 +283,32 @@ def _call_collecting(function: Callable, kwargs: dict) -> tuple[Any, list[dict]]
     return result, states
 
 
-class BatchedCall:
+class BatchedCall(_Lane):
     """Many coroutines call one set-based (sync, transactional) service: the items queued
     while one database hop runs go together in the next, as one call of
     `function(**{argument: [item, ...]})`, which returns one result per item, in order.
     Used at connect and disconnect, where a fleet reconnecting otherwise costs a few
     queries per charger on the single database thread (issue 3: admission stopped near
-    200 connects/s). If the set call fails, its items are retried one by one, so one bad
-    item fails only its own caller."""
+    200 connects/s), and for boots, Authorize, starts and stops. If the set call fails,
+    its items are retried one by one, so one bad item fails only its own caller."""
 
     def __init__(self, function: Callable, argument: str, *, max_batch: int = 500) -> None:
+        super().__init__(max_batch=max_batch)
         self._function = function
         self._name = getattr(function, "__name__", repr(function))
         self._argument = argument
-        self._max_batch = max_batch
-        self._pending: list[tuple[Any, asyncio.Future]] = []
-        self._running = False
-        self._hygiene_due = 0.0
 
-    async def _run_in_db_thread(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
+    def executor(self) -> ThreadPoolExecutor | None:
         # The admission lane: a thread and connection of its own, shared by every
-        # BatchedCall of the process (connect, boot, Authorize, online/offline), not the
-        # shared database thread: a handshake waited there behind the frames' group commit
-        # (issue 20: during a storm, handshakes passed daphne's 5 s timeout).
-        # On SQLite, which lets one writer in at a time, a lane of its own only adds waits
-        # for the database lock (handshakes timed out in the e2e tests): the shared thread.
-        if connection.vendor != "postgresql":
-            return await sync_to_async(self._call, thread_sensitive=True)(items)
-        return await asyncio.get_running_loop().run_in_executor(_admission_lane(), self._call, items)
+        # BatchedCall of the process (connect, boot, Authorize, start, stop,
+        # online/offline), not the shared database thread: a handshake waited there behind
+        # the frames' group commit (issue 20: during a storm, handshakes passed daphne's 5 s
+        # timeout). On SQLite, which lets one writer in at a time, a lane of its own only
+        # adds waits for the database lock (handshakes timed out in the e2e tests).
+        return _admission_lane() if connection.vendor == "postgresql" else None
 
-    def _call(self, items: list) -> tuple[list[tuple[bool, Any]], list[dict]]:
-        """(Connection hygiene as GroupCommitter: at most once a second.)"""
-        now = time.monotonic()
-        if now >= self._hygiene_due:
-            close_old_connections()
-            self._hygiene_due = now + CONNECTION_CHECK_EVERY
+    def _process(self, items: list) -> tuple[list[Outcome], list[dict]]:
+        self._hygiene()
         with collecting() as states:
             try:
                 _skip_while_database_down()
@@ -320,12 +318,11 @@ class BatchedCall:
                 database_outage.succeeded()
                 return [(True, result) for result in results], states
             except Exception as exc:
-                self._hygiene_due = 0.0
-                _note_failure(exc)
+                self._failed(exc)
                 if len(items) == 1 or is_database_unavailable(exc):
                     return [(False, exc)] * len(items), states
                 logger.warning("%s for %d items failed; retrying one by one", self._name, len(items), exc_info=True)
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: list[Outcome] = []
         with collecting() as states:
             for item in items:
                 try:
@@ -335,43 +332,7 @@ class BatchedCall:
         return outcomes, states
 
     async def __call__(self, item: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pending.append((item, future))
-        if not self._running:
-            self._running = True
-            loop.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                try:
-                    outcomes, states = await self._run_in_db_thread([item for item, _ in batch])
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), (ok, value) in zip(batch, outcomes):
-                    if future.done():  # the caller went away (cancelled)
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-                if states:
-                    asyncio.get_running_loop().create_task(publish_many_async(states))
-            # Idle: the lane's connection goes back to the pool (as at a request's end).
-            if connection.vendor == "postgresql":
-                await asyncio.get_running_loop().run_in_executor(_admission_lane(), connections.close_all)
-        finally:
-            self._running = False
-            if self._pending:
-                self._running = True
-                asyncio.get_running_loop().create_task(self._drain())
+        return await self._submit(item)
 
 
 _lane: ThreadPoolExecutor | None = None

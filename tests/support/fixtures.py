@@ -48,7 +48,10 @@ def database_quiet_wait(timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def make_charge_point(transactional_db):
-    return charge_point_add_for_e2e
+    """Chargers for end-to-end tests; at teardown, the wait for a quiet database before the
+    flush (as `server` does), for the tests that run servers of their own (`servers`)."""
+    yield charge_point_add_for_e2e
+    database_quiet_wait()
 
 
 @pytest.fixture
