@@ -62,9 +62,20 @@ redis_outage = Outage("Redis")
 database_outage = Outage("The database")
 
 
+# PostgreSQL errors that Django raises as OperationalError but that are about one
+# transaction, not the database: a deadlock, a serialization failure, a lock not
+# available (NOWAIT), a statement cancelled by its timeout. Retrying the other statements
+# of a batch one by one is the cure, not failing every caller of the process.
+_TRANSACTION_SQLSTATES = {"40P01", "40001", "55P03", "57014"}
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     """A failure to reach the database (refused, dropped, pool exhausted), as opposed to an
-    error of the statement or its data, which retrying other statements would not share."""
+    error of the statement, its data or its transaction, which retrying other statements
+    would not share."""
     from django.db import InterfaceError, OperationalError
 
-    return isinstance(error, (OperationalError, InterfaceError))
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return False
+    cause = error.__cause__
+    return getattr(cause, "sqlstate", None) not in _TRANSACTION_SQLSTATES

@@ -37,8 +37,8 @@ def purchase_create_for_session_task(session_id: int) -> int:
 )
 def purchase_create_for_sessions_task(session_ids: list[int]) -> list[int]:
     """purchase_create_for_session_task for the sessions of stops written together. Each is
-    priced even when one before it fails; the first failure is raised at the end (a
-    retry prices them all again: twice is once, as there)."""
+    priced even when one before it fails; a failure is raised at the end, a database
+    error first, so that a retry prices them all again (twice is once, as there)."""
     priced: list[int] = []
     failure: Exception | None = None
     for session_id in session_ids:
@@ -46,7 +46,8 @@ def purchase_create_for_sessions_task(session_ids: list[int]) -> list[int]:
             priced.append(purchase_create_for_session(session_id=session_id).pk)
         except Exception as error:
             logger.exception("pricing session %s failed", session_id)
-            failure = failure or error
+            if failure is None or (isinstance(error, OperationalError) and not isinstance(failure, OperationalError)):
+                failure = error  # (a database error first: it is the one retried)
     if failure is not None:
         raise failure
     return priced

@@ -119,7 +119,9 @@ def id_tag_info_many(*, id_tags: list[str], now: datetime | None = None) -> list
     return [_id_tag_info_of(tokens.get(id_tag), now) for id_tag in id_tags]
 
 
-def id_tag_info_with_token_many(*, id_tags: list[str], now: datetime | None = None) -> list[tuple[dict, IdToken | None]]:
+def id_tag_info_with_token_many(
+    *, id_tags: list[str], now: datetime | None = None
+) -> list[tuple[dict, IdToken | None]]:
     """id_tag_info_with_token for many idTags (the StartTransactions of many chargers) in
     one query, in order."""
     now = now or timezone.now()

@@ -135,6 +135,10 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
     _restoring: asyncio.Task | None = None
     gc_token: int | None = None
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending_commands: dict[asyncio.Task, str] = {}
+
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch runs close_old_connections() through the database thread
         # before every event: one thread hop per inbound frame, queued behind the group
@@ -156,7 +160,6 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
         _start_keep_alive()
         # The server decoded the path once; decoding again would turn "..%252F" into "../".
         self.identity = self.scope["url_route"]["kwargs"]["charge_point_id"]
-        self.pending_commands: dict[asyncio.Task, str] = {}
         protocol = choose_subprotocol(self.scope.get("subprotocols") or [])
         if not identity_is_valid(self.identity):
             logger.warning("refused a connection to an invalid charge point id %r", self.identity[:100])
@@ -230,7 +233,7 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
             self.gc_token = None
         for task, reply_to in list(self.pending_commands.items()):
             task.cancel()
-            await self._reply(reply_to, {"result": "offline"})
+            await self._reply(reply_to, {"result": "offline"}, retry=False)  # (not held up by Redis)
         if self.charge_point is None or self.registration is None:
             return
         if self._restoring is not None:  # (never left behind, never waited for long)
@@ -312,15 +315,18 @@ class OcppConsumer(ResilientChannelsMixin, AsyncWebsocketConsumer):
                     "description": answer.error_description,
                     "details": answer.error_details,
                 }
+        # The outcome is known: a disconnect from now on must neither cancel the
+        # delivery of that answer (while it waits to try again) nor report "offline".
+        self.pending_commands.pop(asyncio.current_task(), None)
         await self._reply(event["reply_to"], reply)
 
-    async def _reply(self, reply_to: str, reply: dict) -> None:
+    async def _reply(self, reply_to: str, reply: dict, *, retry: bool = True) -> None:
         """Send a command's answer to the caller's reply channel, trying again a moment later
         when the send fails: after Redis restarted, the first send on a pooled connection it
         closed can fail, and a lost answer leaves the caller waiting out its whole timeout
         for a command the charger carried out (the outage drill, bench/outages.py). A second
         copy of an answer is harmless: the caller reads its reply channel once."""
-        for pause in (*REPLY_RETRY_PAUSES_S, None):
+        for pause in (*(REPLY_RETRY_PAUSES_S if retry else ()), None):
             try:
                 await self.channel_layer.send(reply_to, reply)
                 return

@@ -879,7 +879,9 @@ def meter_values_record_many(*, frames: list[dict]) -> None:
         by_connector = {s.connector_id: s for s in sessions.values()}
         for connector in connectors.values():
             if getattr(connector, "_live_changed", False):
-                session_publish(connector, identities.get(connector.charge_point_id, ""), by_connector.get(connector.pk))
+                session_publish(
+                    connector, identities.get(connector.charge_point_id, ""), by_connector.get(connector.pk)
+                )
 
 
 def meter_values_record(

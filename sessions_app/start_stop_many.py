@@ -16,6 +16,7 @@ each; an item whose connector or transaction comes twice goes one by one all the
 from __future__ import annotations
 
 from collections import Counter
+from itertools import groupby
 
 from django.db import transaction
 from django.db.models import Q
@@ -38,6 +39,19 @@ from sessions_app.services import (
 )
 from sessions_app.signals import announce_load_change
 from sessions_app.timeline import charging_seconds
+
+
+def charge_sessions_start_stop_many(*, items: list[tuple[str, dict]]) -> list[tuple]:
+    """1.6 starts and stops of many chargers, ("start" | "stop", keyword arguments) each,
+    in arrival order, in one transaction: each run of consecutive starts (or stops) is
+    written together, one run after the other. One lane for both, so that a stop that frees
+    a card is never overtaken by a start of the same card (answered ConcurrentTx)."""
+    results: list[tuple] = []
+    with transaction.atomic():
+        for kind, run in groupby(items, key=lambda item: item[0]):
+            many = charge_session_start_many if kind == "start" else charge_session_stop_many
+            results += many(items=[kwargs for _, kwargs in run])
+    return results
 
 
 # --- Start -------------------------------------------------------------------------------
@@ -79,25 +93,30 @@ def charge_session_start_many(*, items: list[dict]) -> list[tuple[ChargeSession,
                     Q(status=ChargeSession.Status.ACTIVE)
                     | Q(started_at__in={items[i]["timestamp"] for i in candidates})
                 )
+                .order_by("pk")  # (rows locked in primary-key order, as rows_update does)
                 .values_list("connector_id", flat=True)
             )
         fast = [i for i in candidates if connectors[keys[i]].pk not in taken]
 
+        # A card charging elsewhere is ConcurrentTx, unless that session is on a connector
+        # this batch starts on: the start there may close it first (a lost stop), which
+        # only the one-by-one order decides.
         accepted = {items[i]["id_tag"] for i in fast if infos[i][0]["status"] == "Accepted"}
-        busy = set()
+        busy: dict[str, set[int]] = {}
         if accepted:
-            busy = set(
-                ChargeSession.objects.filter(id_tag__in=accepted, status=ChargeSession.Status.ACTIVE).values_list(
-                    "id_tag", flat=True
-                )
-            )
+            for tag, connector_id in ChargeSession.objects.filter(
+                id_tag__in=accepted, status=ChargeSession.Status.ACTIVE
+            ).values_list("id_tag", "connector_id"):
+                busy.setdefault(tag, set()).add(connector_id)
+        named = {connector.pk for connector in connectors.values()}
+        fast = [i for i in fast if not busy.get(items[i]["id_tag"], set()) & named]
 
         results: dict[int, tuple[ChargeSession, dict]] = {}
         sessions: list[ChargeSession] = []
         for i in fast:
             item, connector = items[i], connectors[keys[i]]
             info, token = infos[i]
-            if info["status"] == "Accepted" and item["id_tag"] in busy:
+            if info["status"] == "Accepted" and item["id_tag"] in busy:  # (charging elsewhere)
                 info["status"] = "ConcurrentTx"
             session = ChargeSession(
                 charge_point_id=item["charge_point_id"],
@@ -177,6 +196,7 @@ def charge_session_stop_many(*, items: list[dict]) -> list[tuple[ChargeSession |
             for session in ChargeSession.objects.select_for_update(of=("self", "connector"))
             .select_related("connector", "charge_point")
             .filter(charge_point_id__in={cp for cp, _ in keys}, transaction_id__in={tx for _, tx in keys})
+            .order_by("pk")  # (rows locked in primary-key order, as rows_update does)
         }
         fast: list[int] = []
         for i, item in enumerate(items):
@@ -203,7 +223,9 @@ def charge_session_stop_many(*, items: list[dict]) -> list[tuple[ChargeSession |
         for i in fast:
             item, session = items[i], found[keys[i]]
             if item.get("transaction_data"):
-                meter_samples_store(session.charge_point_id, session.connector, session, item["transaction_data"], samples)
+                meter_samples_store(
+                    session.charge_point_id, session.connector, session, item["transaction_data"], samples
+                )
             # OCPP 1.6: a StopTransaction without a reason means Local.
             session_mark_closed(
                 session,

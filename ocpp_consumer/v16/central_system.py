@@ -8,11 +8,10 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
 from ocpp_consumer import handlers_common as common
-from ocpp_consumer.batching import run_service, run_service_many
+from ocpp_consumer.batching import run_service_many
 from ocpp_consumer.protocol import CsmsChargePoint
-from sessions_app import services as session_services
 from sessions_app.meter import parse_timestamp
-from sessions_app.start_stop_many import charge_session_start_many, charge_session_stop_many
+from sessions_app.start_stop_many import charge_sessions_start_stop_many
 
 # OCPP 1.6 commands the central system sends (core, firmware, local list, reservation,
 # smart charging, remote trigger profiles). commands.send() accepts exactly these.
@@ -90,35 +89,42 @@ class CentralSystem16(CsmsChargePoint, ChargePoint):
 
     @on(Action.start_transaction)
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs):
-        # Set-based with the StartTransactions of other chargers arriving together (issue 20).
+        # Set-based with the starts and stops of other chargers arriving together, in their
+        # order (issue 20, sessions_app/start_stop_many.py).
         session, info = await run_service_many(
-            charge_session_start_many,
+            charge_sessions_start_stop_many,
             "items",
-            {
-                "charge_point_id": self.pk,
-                "connector_id": connector_id,
-                "id_tag": id_tag,
-                "meter_start_wh": meter_start,
-                "timestamp": parse_timestamp(timestamp),
-                "reservation_id": kwargs.get("reservation_id"),
-            },
+            (
+                "start",
+                {
+                    "charge_point_id": self.pk,
+                    "connector_id": connector_id,
+                    "id_tag": id_tag,
+                    "meter_start_wh": meter_start,
+                    "timestamp": parse_timestamp(timestamp),
+                    "reservation_id": kwargs.get("reservation_id"),
+                },
+            ),
         )
         return call_result.StartTransaction(transaction_id=int(session.transaction_id), id_tag_info=info)
 
     @on(Action.stop_transaction)
     async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs):
         _, info = await run_service_many(
-            charge_session_stop_many,
+            charge_sessions_start_stop_many,
             "items",
-            {
-                "charge_point_id": self.pk,
-                "transaction_id": transaction_id,
-                "meter_stop_wh": meter_stop,
-                "timestamp": parse_timestamp(timestamp),
-                "reason": kwargs.get("reason", ""),
-                "id_tag": kwargs.get("id_tag", ""),
-                "transaction_data": kwargs.get("transaction_data") or [],
-            },
+            (
+                "stop",
+                {
+                    "charge_point_id": self.pk,
+                    "transaction_id": transaction_id,
+                    "meter_stop_wh": meter_stop,
+                    "timestamp": parse_timestamp(timestamp),
+                    "reason": kwargs.get("reason", ""),
+                    "id_tag": kwargs.get("id_tag", ""),
+                    "transaction_data": kwargs.get("transaction_data") or [],
+                },
+            ),
         )
         return call_result.StopTransaction(id_tag_info=info)
 

@@ -130,3 +130,13 @@ def test_one_session_failing_to_price_does_not_keep_the_others_unpriced(monkeypa
     with pytest.raises(RuntimeError, match="tariff broken"):
         tasks.purchase_create_for_sessions_task.run(ids)
     assert list(Purchase.objects.filter(session_id__in=ids).values_list("session_id", flat=True)) == [ids[1]]
+
+    # A database error of a later session is the one raised, so that the task is retried.
+    from django.db import OperationalError
+
+    def database_error_for_the_second(*, session_id):
+        raise RuntimeError("tariff broken") if session_id == ids[0] else OperationalError("connection lost")
+
+    monkeypatch.setattr(tasks, "purchase_create_for_session", database_error_for_the_second)
+    with pytest.raises(OperationalError):
+        tasks.purchase_create_for_sessions_task.run(ids)

@@ -71,3 +71,23 @@ async def test_an_answer_that_cannot_be_sent_is_given_up_after_a_few_tries(throw
     await _consumer(layer)._reply(reply_to, {"result": "ok", "payload": {}})  # (returns: never raises)
     assert layer.failures == 7  # three tries
     assert "could not deliver a command answer" in caplog.text
+
+
+class _AnsweringCharger:
+    """The consumer's charge point, answering every command at once (CALLRESULT)."""
+
+    async def call_action(self, action, payload, timeout):
+        return type("Answer", (), {"message_type_id": 3, "payload": {"status": "Accepted"}})()
+
+
+async def test_a_disconnect_while_an_answer_waits_to_be_sent_again_does_not_turn_it_into_offline(throwaway_redis):
+    layer = FirstSendsFail(hosts=[throwaway_redis.url])
+    consumer = _consumer(layer)
+    consumer.charge_point = _AnsweringCharger()
+    reply_to = await layer.new_channel()
+    layer.failures = 1
+    await consumer.ocpp_command({"reply_to": reply_to, "action": "Reset", "payload": {}, "timeout": 5})
+    while layer.failures:  # (the first send of the answer failed; it waits to try again)
+        await asyncio.sleep(0.01)
+    await consumer.disconnect(1000)  # the charger goes away meanwhile
+    assert await asyncio.wait_for(layer.receive(reply_to), 5) == {"result": "ok", "payload": {"status": "Accepted"}}

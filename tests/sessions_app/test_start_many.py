@@ -18,13 +18,15 @@ from sessions_app.start_stop_many import charge_session_start_many
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-NAMES = "plain unknown newconn reserved lost retry future twin1 twin2 busy blocked resid charging invalid".split()
+NAMES = "plain unknown newconn reserved lost retry future twin1 twin2 busy blocked resid charging invalid freer taker".split()
 
 
 def _fleet(prefix: str, django_user_model) -> dict[str, ChargePoint]:
     fleet = {name: charge_point_add(identity=f"{prefix}-{name}", connector_count=1) for name in NAMES}
     fleet["other"] = charge_point_add(identity=f"{prefix}-other", connector_count=1)
     for name in ("plain", "newconn", "reserved", "lost", "retry", "future", "twin", "busy", "resid", "charging"):
+        IdToken.objects.create(uid=f"{prefix}-{name}", group_uid="FLEET" if name == "plain" else "")
+    for name in ("freer", "freed"):
         IdToken.objects.create(uid=f"{prefix}-{name}", group_uid="FLEET" if name == "plain" else "")
     IdToken.objects.create(uid=f"{prefix}-blocked", status="Blocked")
     IdToken.objects.create(
@@ -40,8 +42,15 @@ def _fleet(prefix: str, django_user_model) -> dict[str, ChargePoint]:
         status="accepted",
     )
     # A session the charger never stopped, one already stored (the retry), one elsewhere
-    # with the card "busy" (so its start here is ConcurrentTx).
-    for name, card, at in (("lost", "lost", T0 - timedelta(hours=2)), ("retry", "retry", T0), ("other", "busy", T0)):
+    # with the card "busy" (so its start here is ConcurrentTx), and one never stopped with
+    # the card "freed", which the start on its connector ("freer") closes before "taker"
+    # starts with that card.
+    for name, card, at in (
+        ("lost", "lost", T0 - timedelta(hours=2)),
+        ("retry", "retry", T0),
+        ("other", "busy", T0),
+        ("freer", "freed", T0 - timedelta(hours=2)),
+    ):
         services.charge_session_start(
             charge_point_id=fleet[name].pk, connector_id=1, id_tag=f"{prefix}-{card}", meter_start_wh=100, timestamp=at
         )
@@ -75,6 +84,8 @@ def _items(prefix: str, fleet: dict[str, ChargePoint]) -> list[dict]:
         item("resid", reservation_id=4242),  # names a reservation we do not have
         item("charging"),  # the connector already says Charging
         item("invalid"),  # the driver's account is closed: Blocked
+        item("freer"),  # closes the session of the card "freed" (a lost stop)...
+        item("taker", card="freed"),  # ...so that card starts here: Accepted
     ]
 
 
@@ -139,6 +150,7 @@ def test_a_batch_of_starts_stores_and_answers_what_one_by_one_does(django_user_m
     assert status["plain"] == "Accepted" and status["unknown"] == "Invalid" and status["reserved"] == "Invalid"
     assert status["twin1"] == "Accepted" and status["twin2"] == "ConcurrentTx" and status["busy"] == "ConcurrentTx"
     assert status["blocked"] == "Blocked" and status["invalid"] == "Blocked"
+    assert status["freer"] == "Accepted" and status["taker"] == "Accepted"
     assert ("lost", "replaced") in expected["anomalies"] and ("future", "implausible_time") in expected["anomalies"]
     assert ("plain", 1, "Available", 1000) in expected["connectors"]
     assert ("newconn", 2, "Available", 1000) in expected["connectors"]
@@ -360,3 +372,31 @@ def test_the_common_stop_is_a_handful_of_statements_whatever_the_batch(django_as
     assert set(ChargeSession.objects.filter(charge_point__in=fleet).values_list("status", "meter_stop_wh")) == {
         ("completed", 700)
     }
+
+
+def test_starts_and_stops_keep_their_order_in_one_batch():
+    from sessions_app.start_stop_many import charge_sessions_start_stop_many
+
+    def charging_elsewhere(prefix):
+        """A card charging at A, and a charger B where it starts next."""
+        a, b = (charge_point_add(identity=f"{prefix}-{n}", connector_count=1) for n in range(2))
+        IdToken.objects.create(uid=f"{prefix}-CARD")
+        session, _ = services.charge_session_start(
+            charge_point_id=a.pk, connector_id=1, id_tag=f"{prefix}-CARD", meter_start_wh=0, timestamp=T0
+        )
+        start = {"charge_point_id": b.pk, "connector_id": 1, "id_tag": f"{prefix}-CARD", "meter_start_wh": 0}
+        stop = {"charge_point_id": a.pk, "transaction_id": session.transaction_id, "meter_stop_wh": 100}
+        return ("start", {**start, "timestamp": T0 + timedelta(minutes=2)}), (
+            "stop",
+            {**stop, "timestamp": T0 + timedelta(minutes=1)},
+        )
+
+    # The stop first: the card is free when it starts at B.
+    start, stop = charging_elsewhere("ORDER-STOP-FIRST")
+    assert [info for _, info in charge_sessions_start_stop_many(items=[stop, start])] == [None, {"status": "Accepted"}]
+    # The start first: the card still charges at A, as one by one.
+    start, stop = charging_elsewhere("ORDER-START-FIRST")
+    assert [info for _, info in charge_sessions_start_stop_many(items=[start, stop])] == [
+        {"status": "ConcurrentTx"},
+        None,
+    ]
