@@ -28,7 +28,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from chargepoints.fanout import publish_state
-from chargepoints.models import ChargePoint, ChargePointEvent, Connector, ConnectorReservation
+from chargepoints.models import ChargePoint, ChargePointEvent, Connector, ConnectorReservation, IdToken
 from chargepoints.selectors import id_tag_info, id_tag_info_with_token
 from chargepoints.services import (
     charge_point_event_add,
@@ -294,18 +294,10 @@ def session_after_close(*sessions: ChargeSession) -> None:
     announce_load_change(*(session.charge_point_id for session in sessions))
 
 
-def _close(
-    session: ChargeSession,
-    *,
-    at: datetime,
-    reason: str,
-    closed_by: str,
-    meter_stop_wh: int | None,
-    stop_id_tag: str = "",
-) -> None:
-    session_mark_closed(
-        session, at=at, reason=reason, closed_by=closed_by, meter_stop_wh=meter_stop_wh, stop_id_tag=stop_id_tag
-    )
+def _close(session: ChargeSession, **close) -> None:
+    """Close a session now: session_mark_closed(**close), its charging time, the save and
+    the after-commit work."""
+    session_mark_closed(session, **close)
     session.time_spent_charging_s = _seconds_charging(session)
     session.save()
     session_after_close(session)
@@ -342,6 +334,26 @@ def _connector_for_start(*, charge_point_id: int, connector_id: int) -> Connecto
         connector = connector_ensure(charge_point_id=charge_point_id, connector_id=connector_id)
         connector.reserved = True  # (not known: start_admission looks)
     return connector
+
+
+def session_new(
+    *, connector: Connector, token: IdToken | None, id_tag: str, at: datetime, meter_wh: int, info: dict
+) -> ChargeSession:
+    """A 1.6 StartTransaction's session, not saved yet (charge_session_start saves one,
+    charge_session_start_many inserts many together)."""
+    return ChargeSession(
+        charge_point_id=connector.charge_point_id,
+        connector=connector,
+        id_token=token,
+        id_tag=id_tag[:36],
+        user=token.user if token else None,
+        started_at=at,
+        meter_start_wh=meter_wh,
+        meter_last_wh=meter_wh,
+        meter_last_at=at,
+        charging_state=initial_charging_state(connector),
+        authorization=info["status"],
+    )
 
 
 def initial_charging_state(connector: Connector) -> str:
@@ -425,29 +437,19 @@ def charge_session_start(
         SessionAnomaly.objects.create(
             session=previous, kind=SessionAnomaly.Kind.REPLACED, detail={"replaced_at": timestamp.isoformat()}
         )
-    initial_state = initial_charging_state(connector)
+    session = session_new(
+        connector=connector, token=token, id_tag=id_tag, at=timestamp, meter_wh=meter_start_wh, info=info
+    )
     try:
         with transaction.atomic():
-            session = ChargeSession.objects.create(
-                charge_point_id=charge_point_id,
-                connector=connector,
-                id_token=token,
-                id_tag=id_tag[:36],
-                user=token.user if token else None,
-                started_at=timestamp,
-                meter_start_wh=meter_start_wh,
-                meter_last_wh=meter_start_wh,
-                meter_last_at=timestamp,
-                charging_state=initial_state,
-                authorization=info["status"],
-            )
+            session.save(force_insert=True)
     except IntegrityError:  # the same start, committed by a concurrent connection
         return ChargeSession.objects.get(connector=connector, started_at=timestamp), info
     session.transaction_id = str(session.pk)
     session.save(update_fields=["transaction_id"])
     if info["status"] == "Accepted":
         reservation_link(session=session, reservation=reservation)
-    ChargingStateChange.objects.create(session=session, at=timestamp, charging_state=initial_state)
+    ChargingStateChange.objects.create(session=session, at=timestamp, charging_state=session.charging_state)
     if implausible:
         _note_implausible_time(session, field="start", sent=sent, used=timestamp, why=implausible)
     if connector.meter_wh != meter_start_wh:

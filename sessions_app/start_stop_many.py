@@ -31,10 +31,10 @@ from sessions_app.services import (
     charge_session_start,
     charge_session_stop,
     connectors_for_start,
-    initial_charging_state,
     meter_samples_store,
     session_after_close,
     session_mark_closed,
+    session_new,
     session_publish,
 )
 from sessions_app.signals import announce_load_change
@@ -118,18 +118,13 @@ def charge_session_start_many(*, items: list[dict]) -> list[tuple[ChargeSession,
             info, token = infos[i]
             if info["status"] == "Accepted" and item["id_tag"] in busy:  # (charging elsewhere)
                 info["status"] = "ConcurrentTx"
-            session = ChargeSession(
-                charge_point_id=item["charge_point_id"],
+            session = session_new(
                 connector=connector,
-                id_token=token,
-                id_tag=item["id_tag"][:36],
-                user=token.user if token else None,
-                started_at=item["timestamp"],
-                meter_start_wh=item["meter_start_wh"],
-                meter_last_wh=item["meter_start_wh"],
-                meter_last_at=item["timestamp"],
-                charging_state=initial_charging_state(connector),
-                authorization=info["status"],
+                token=token,
+                id_tag=item["id_tag"],
+                at=item["timestamp"],
+                meter_wh=item["meter_start_wh"],
+                info=info,
             )
             sessions.append(session)
             results[i] = (session, info)

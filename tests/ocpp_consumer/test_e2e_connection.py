@@ -14,6 +14,7 @@ from channels.layers import get_channel_layer
 from chargepoints.fanout import group_name
 from chargepoints.models import ChargePoint, OcppMessage
 from ocpp_consumer.simulator.runner import ChargerConfig, connect
+from sessions_app.models import ChargeSession
 from tests.support.chargers import PASSWORD, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -138,6 +139,16 @@ BAD_FRAMES = [
         [4, "p5", "PropertyConstraintViolation"],
     ),
     (
+        "a start whose timestamp is not a date",
+        '[2, "s1", "StartTransaction", {"connectorId": 1, "idTag": "X", "meterStart": 0, "timestamp": "yesterday"}]',
+        [4, "s1", "PropertyConstraintViolation"],
+    ),
+    (
+        "a stop whose transaction id is not a number",
+        '[2, "s2", "StopTransaction", {"transactionId": "abc", "meterStop": 0, "timestamp": "2026-01-01T00:00:00Z"}]',
+        [4, "s2", "TypeConstraintViolation"],
+    ),
+    (
         "string too long",
         '[2, "p6", "Authorize", {"idTag": "' + "X" * 21 + '"}]',
         [4, "p6", "PropertyConstraintViolation"],
@@ -170,6 +181,8 @@ async def test_bad_input_gets_the_right_call_error_and_the_socket_stays_usable(
     assert rows[:2] == [("in", 2, "before"), ("out", 3, "before")]
     assert rows[3][:2] == ("out", 4) and rows[-2:] == [("in", 2, "after"), ("out", 3, "after")]
     assert len(rows) == 6
+    # A refused frame changed nothing (no session opened or closed).
+    assert not await ChargeSession.objects.filter(charge_point=cp).aexists()
 
 
 async def test_a_frame_far_too_large_gets_a_call_error(server, make_charge_point, settings):

@@ -20,7 +20,7 @@ from sessions_app.models import ChargeSession, MeterSample
 from tests.factories import OperatorFactory, SiteFactory
 from tests.support.chargers import PASSWORD, charge_point_add_for_e2e
 from tests.support.clients import make_api_key
-from tests.support.outages import RawCharger, ThrowawayRedis, database_refusing_connections
+from tests.support.outages import RawCharger, database_refusing_connections
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,14 +62,6 @@ def _operator_charger():
 
 def _get(url: str, key: str | None = None, timeout: float = 30) -> requests.Response:
     return requests.get(url, headers={"X-API-Key": key} if key else {}, timeout=timeout)
-
-
-@pytest.fixture
-def throwaway_redis():
-    redis = ThrowawayRedis()
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 async def test_a_redis_outage_keeps_chargers_served_and_commands_fail_fast_then_recover(servers, throwaway_redis):

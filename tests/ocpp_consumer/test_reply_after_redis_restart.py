@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import redis.exceptions
 from channels_redis.core import RedisChannelLayer
 
 from ocpp_consumer.consumer import OcppConsumer
-from tests.support.outages import ThrowawayRedis
-
-
-@pytest.fixture
-def throwaway_redis():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 class FirstSendsFail(RedisChannelLayer):

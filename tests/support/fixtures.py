@@ -47,6 +47,17 @@ def database_quiet_wait(timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
+def throwaway_redis():
+    """A redis-server of the test's own, to stop (an outage) and start again (empty)."""
+    from tests.support.outages import ThrowawayRedis
+
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def make_charge_point(transactional_db):
     """Chargers for end-to-end tests; at teardown, the wait for a quiet database before the
     flush (as `server` does), for the tests that run servers of their own (`servers`)."""
